@@ -1,0 +1,79 @@
+/*
+ * config.h: every setting of newsd, and where each comes from.
+ *
+ * Settings are layered: built-in defaults, then a config file (--config FILE
+ * or NEWSD_CONFIG), then NEWSD_* environment variables, then command-line
+ * flags. One table in config.c names each setting once (file key, variable,
+ * flag, type, help text), so the three sources can never drift apart.
+ */
+#ifndef NEWSD_CONFIG_H
+#define NEWSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "newsd/err.h"
+
+enum nd_log_level {
+    ND_LOG_ERROR = 0,
+    ND_LOG_WARN,
+    ND_LOG_INFO,
+    ND_LOG_DEBUG,
+};
+
+enum nd_sync_mode {
+    ND_SYNC_OFF = 0,
+    ND_SYNC_NORMAL,
+    ND_SYNC_FULL,
+};
+
+struct nd_config {
+    char *db_path;            /* db: SQLite file, default "./data/newsd.db" */
+    char *bind;               /* bind: listen address, default "127.0.0.1" */
+    unsigned port;            /* port: default 8080; 0 = ephemeral */
+    unsigned threads;         /* threads: worker pool size; 0 = number of cores */
+    enum nd_log_level log_level;   /* log-level: error|warn|info|debug, default info */
+    enum nd_sync_mode synchronous; /* synchronous: off|normal|full, default normal */
+    size_t max_body;          /* max-body: bytes, default 1 MiB */
+    unsigned conn_timeout;    /* connection-timeout: idle seconds, default 30 */
+    unsigned conn_limit;      /* connection-limit: total, default 1000 */
+    unsigned per_ip_conn_limit; /* per-ip-connection-limit: default 64 */
+    size_t conn_memory_limit; /* connection-memory-limit: bytes per connection, default 64 KiB */
+    unsigned busy_timeout_ms; /* busy-timeout: ms a writer waits for the lock, default 5000 */
+    unsigned comment_rate;    /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
+    unsigned comment_burst;   /* comment-burst: bucket size, default 20 */
+    unsigned shutdown_grace;  /* shutdown-grace: seconds to finish requests in flight, default 10 */
+};
+
+/* Fills cfg with the built-in defaults. cfg owns its strings afterwards. */
+enum nd_err nd_config_init(struct nd_config *cfg);
+
+/* Frees the strings cfg owns. Accepts NULL. */
+void nd_config_fini(struct nd_config *cfg);
+
+/*
+ * Sets the setting called name (its file key, e.g. "port" or "log-level")
+ * from text. On ND_ERR_INVALID a sentence saying what is wrong is written to
+ * err (errlen bytes) and cfg is unchanged.
+ */
+enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *err,
+                          size_t errlen);
+
+/*
+ * Reads "key = value" lines from the file at path ('#' starts a comment).
+ * Fails with ND_ERR_IO when the file cannot be read, ND_ERR_INVALID on a bad
+ * line or value (err says which line and why).
+ */
+enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err,
+                                size_t errlen);
+
+/* Applies every NEWSD_<KEY> variable of the environment (dashes become underscores). */
+enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen);
+
+/*
+ * Writes the help lines for every setting (flag, variable, default, meaning)
+ * to out.
+ */
+void nd_config_print_help(void *out /* FILE * */);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * handlers.h: one function per endpoint of the contract (API.md).
+ *
+ * Each takes the request, sets the response through http.h and returns the
+ * HTTP status. Handlers validate input, decide visibility (drafts need a key)
+ * and call the store; they never see SQL or libmicrohttpd.
+ */
+#ifndef NEWSD_HANDLERS_H
+#define NEWSD_HANDLERS_H
+
+#include "newsd/http.h"
+
+/* GET /health */
+int nd_handle_health(struct nd_request *req);
+
+/* /v1/articles */
+int nd_handle_articles_list(struct nd_request *req);
+int nd_handle_article_create(struct nd_request *req);
+/* /v1/articles/{id-or-slug} */
+int nd_handle_article_get(struct nd_request *req);
+int nd_handle_article_patch(struct nd_request *req);
+int nd_handle_article_delete(struct nd_request *req);
+
+/* /v1/articles/{id}/comments */
+int nd_handle_comments_list(struct nd_request *req);
+int nd_handle_comment_create(struct nd_request *req);
+/* /v1/comments/{id} */
+int nd_handle_comment_get(struct nd_request *req);
+int nd_handle_comment_delete(struct nd_request *req);
+
+#endif

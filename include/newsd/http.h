@@ -1,0 +1,128 @@
+/*
+ * http.h: the libmicrohttpd glue, and the request/response interface that
+ * handlers program against.
+ *
+ * Handlers never see libmicrohttpd: they get a struct nd_request, read what
+ * they need through the nd_request_* accessors, set the answer with
+ * nd_respond_* and return the HTTP status (lwan style). The HTTP layer then
+ * renders the JSON once, adds ETag (200 GET/HEAD) and answers 304 to a
+ * matching If-None-Match, drops the body for HEAD, writes the access log line
+ * and frees everything when libmicrohttpd reports the request complete.
+ */
+#ifndef NEWSD_HTTP_H
+#define NEWSD_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "newsd/config.h"
+#include "newsd/err.h"
+
+struct nd_request;
+struct nd_store;
+
+enum nd_method {
+    ND_METHOD_GET = 1 << 0,
+    ND_METHOD_HEAD = 1 << 1,
+    ND_METHOD_POST = 1 << 2,
+    ND_METHOD_PUT = 1 << 3,
+    ND_METHOD_PATCH = 1 << 4,
+    ND_METHOD_DELETE = 1 << 5,
+    ND_METHOD_OPTIONS = 1 << 6,
+};
+
+/* ---- reading the request (all strings borrowed, valid for the request) -- */
+
+enum nd_method nd_request_method(const struct nd_request *req);
+const char *nd_request_path(const struct nd_request *req);
+/* Path parameter i (0-based) captured by the router, or NULL. */
+const char *nd_request_param(const struct nd_request *req, unsigned i);
+/* Decoded query argument, or NULL when absent. */
+const char *nd_request_query(const struct nd_request *req, const char *name);
+/* Request header (case-insensitive name), or NULL. */
+const char *nd_request_header(const struct nd_request *req, const char *name);
+/* The client's address as text ("127.0.0.1"). */
+const char *nd_request_client(const struct nd_request *req);
+const struct nd_config *nd_request_config(const struct nd_request *req);
+
+/*
+ * This thread's store, opened on first use. NULL when the database cannot be
+ * opened (the handler answers 503).
+ */
+struct nd_store *nd_request_store(struct nd_request *req);
+
+/*
+ * Decodes the body as a JSON object or array (JSON_REJECT_DUPLICATES).
+ * Returns 0 and a new reference in *out, or, having already set the problem
+ * response, the status to return: 415 when Content-Type is not
+ * application/json, 400 when the body is empty or not JSON.
+ */
+int nd_request_json(struct nd_request *req, json_t **out);
+
+/*
+ * Checks "Authorization: Bearer KEY" against the stored keys (cached for
+ * the request). Returns 0 when authorized; otherwise sets a 401 problem
+ * (with WWW-Authenticate: Bearer) or 503 and returns that status.
+ */
+int nd_request_require_key(struct nd_request *req);
+
+/* True when the request carries a valid key; never sets a response. */
+bool nd_request_has_key(struct nd_request *req);
+
+/*
+ * Takes a token from the comment-posting bucket of the client's address.
+ * Returns 0 when allowed; otherwise sets a 429 problem with Retry-After and
+ * returns 429.
+ */
+int nd_request_rate_limit_comment(struct nd_request *req);
+
+/* ---- answering --------------------------------------------------------- */
+
+/* Sets a JSON body (takes the reference; NULL = no body). Returns status. */
+int nd_respond_json(struct nd_request *req, int status, json_t *body);
+
+/* Adds a response header; value copied. Returns false when out of memory or
+ * when the value holds CR/LF. */
+bool nd_respond_header(struct nd_request *req, const char *name, const char *value);
+
+/*
+ * Sets an RFC 9457 problem document {"type":"about:blank","title":REASON,
+ * "status":status,"detail":...} with Content-Type application/problem+json.
+ * Returns status.
+ */
+int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * A 422 problem listing every bad field; errors is an array of
+ * {"field","message"} (reference taken). Returns 422.
+ */
+int nd_respond_invalid(struct nd_request *req, json_t *errors);
+
+/* Answers the problem that err maps to (nd_err_http_status), with detail. Returns status. */
+int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail);
+
+/* The reason phrase of an HTTP status ("Not Found"); "Unknown" for others. */
+const char *nd_http_reason(int status);
+
+/* ---- the server -------------------------------------------------------- */
+
+struct nd_server;
+
+/*
+ * Starts libmicrohttpd's internal epoll thread pool on cfg->bind:cfg->port.
+ * cfg is borrowed for the life of the server. Logs the bound port.
+ */
+enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out);
+
+/* The port actually bound (useful after port 0). */
+unsigned nd_server_port(const struct nd_server *srv);
+
+/*
+ * Stops accepting, waits up to cfg->shutdown_grace seconds for requests in
+ * flight, stops the daemon, closes every thread's store. Accepts NULL.
+ */
+void nd_server_stop(struct nd_server *srv);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * log.h: diagnostics and the access log, both on stderr.
+ *
+ * Nothing that could hold a secret is ever passed here: no request body, no
+ * Authorization header, no key.
+ */
+#ifndef NEWSD_LOG_H
+#define NEWSD_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "newsd/config.h"
+
+void nd_log_set_level(enum nd_log_level level);
+enum nd_log_level nd_log_get_level(void);
+
+/* Writes one line "LEVEL message" when level is enabled. Thread-safe. */
+void nd_log(enum nd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes one access-log line at level info:
+ * "access METHOD PATH STATUS BYTES USEC". path is the request path without
+ * its query string.
+ */
+void nd_log_access(const char *method, const char *path, int status, size_t bytes,
+                   uint64_t usec);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * migrate.h: schema migrations, embedded into the binary at build time from
+ * migrations/NNNN_name.sql and applied in order, each in its own
+ * transaction, recorded in the table schema_migrations so that a re-run
+ * applies nothing.
+ */
+#ifndef NEWSD_MIGRATE_H
+#define NEWSD_MIGRATE_H
+
+#include "newsd/err.h"
+
+struct sqlite3;
+
+struct nd_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+/* Generated from migrations/ by migrations/embed.py, ordered by version. */
+extern const struct nd_migration nd_migrations[];
+extern const unsigned nd_migrations_count;
+
+/*
+ * Applies every migration newer than the database's. *applied (may be NULL)
+ * gets how many ran. On failure the failing migration is rolled back, the
+ * earlier ones stay, and the error is logged once here.
+ */
+enum nd_err nd_migrate(struct sqlite3 *db, unsigned *applied);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * router.h: table-driven routing of (method, path) to a handler.
+ *
+ * A route pattern is a path whose "{}" segments capture one path segment
+ * each ("/v1/articles/{}/comments"). A table is an array of struct nd_route
+ * ended by an entry whose pattern is NULL. HEAD matches wherever GET does.
+ * Matching is pure (no I/O), so it is unit-tested on its own tables.
+ */
+#ifndef NEWSD_ROUTER_H
+#define NEWSD_ROUTER_H
+
+#include <stddef.h>
+
+#include "newsd/http.h"
+
+#define ND_ROUTE_MAX_PARAMS 2
+#define ND_ROUTE_PARAM_MAX 256
+
+typedef int (*nd_handler_fn)(struct nd_request *req);
+
+struct nd_route {
+    const char *pattern;
+    enum nd_method method;
+    nd_handler_fn handler;
+};
+
+enum nd_route_result {
+    ND_ROUTE_FOUND = 0,
+    ND_ROUTE_NOT_FOUND,          /* no pattern matches the path: 404 */
+    ND_ROUTE_METHOD_NOT_ALLOWED, /* a pattern matches, not with this method: 405 */
+};
+
+struct nd_route_match {
+    nd_handler_fn handler;                 /* on FOUND */
+    unsigned allowed;                      /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
+    unsigned nparams;
+    char params[ND_ROUTE_MAX_PARAMS][ND_ROUTE_PARAM_MAX];
+};
+
+/*
+ * Matches method and path (no query string) against table. Writes *m on
+ * every result. A parameter segment longer than ND_ROUTE_PARAM_MAX - 1 bytes
+ * or empty does not match.
+ */
+enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_method method,
+                                     const char *path, struct nd_route_match *m);
+
+/*
+ * Writes the Allow header value for mask ("GET, HEAD, POST") into buf.
+ * Returns buf.
+ */
+char *nd_router_allow(unsigned mask, char *buf, size_t len);
+
+/* newsd's own route table (routes.c). */
+extern const struct nd_route nd_routes[];
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * store.h: all persistence of newsd. Every SQL statement lives behind this
+ * interface; nothing outside store*.c and migrate.c includes sqlite3.h.
+ *
+ * A struct nd_store is one database connection with its prepared
+ * statements. It is not thread-safe: each thread opens its own. A PostgreSQL
+ * store would implement this same header.
+ *
+ * Values come back as Jansson values already shaped like the contract's
+ * resources (see API.md), each a new reference owned by the caller:
+ *   article: id, slug, title, summary, body, author, category, tags,
+ *            source_url (string or null), status, published_at, created_at,
+ *            updated_at, comment_count
+ *   comment: id, article_id, parent_id (integer or null), author, body,
+ *            status, created_at
+ * Out-parameters are written only on ND_OK.
+ */
+#ifndef NEWSD_STORE_H
+#define NEWSD_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "newsd/config.h"
+#include "newsd/err.h"
+
+struct nd_store;
+
+struct nd_store_options {
+    enum nd_sync_mode synchronous;
+    unsigned busy_timeout_ms;
+};
+
+/*
+ * Opens (creating when missing) the database at path (":memory:" works) with
+ * SQLITE_OPEN_NOMUTEX, WAL journal, foreign_keys=ON, the given synchronous
+ * mode and busy timeout, and applies pending migrations. On failure *out is
+ * untouched and nothing stays open.
+ */
+enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
+                          struct nd_store **out);
+
+/* Finalizes every statement and closes the connection. Accepts NULL. */
+void nd_store_close(struct nd_store *store);
+
+/* ND_OK when the database answers a trivial query. */
+enum nd_err nd_store_ping(struct nd_store *store);
+
+/* ---- articles ---------------------------------------------------------- */
+
+/* Fields of an article as written by create and update. All strings borrowed. */
+struct nd_article_fields {
+    const char *slug;            /* never NULL */
+    bool slug_derived;           /* true: on a clash add "-2", "-3", ...; false: clash = CONFLICT */
+    const char *title;
+    const char *summary;
+    const char *body;
+    const char *author;          /* "" when none */
+    const char *category;        /* "" when none */
+    const char *const *tags;
+    size_t ntags;
+    const char *source_url;      /* NULL when none */
+    bool draft;
+    int64_t published_at;        /* seconds since the epoch */
+    const char *import_key;      /* NULL unless created by the importer */
+};
+
+/* Creates an article. ND_ERR_CONFLICT: the slug is taken and not derived. */
+enum nd_err nd_store_article_create(struct nd_store *store, const struct nd_article_fields *f,
+                                    json_t **out);
+
+/* One article, drafts included (the caller decides visibility). */
+enum nd_err nd_store_article_get(struct nd_store *store, int64_t id, json_t **out);
+enum nd_err nd_store_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out);
+
+/*
+ * Replaces every field of article id with f (its slug too; f->slug_derived
+ * applies as in create) and bumps updated_at. ND_ERR_NOT_FOUND,
+ * ND_ERR_CONFLICT.
+ */
+enum nd_err nd_store_article_update(struct nd_store *store, int64_t id,
+                                    const struct nd_article_fields *f, json_t **out);
+
+/* Deletes article id and all its comments. ND_ERR_NOT_FOUND. */
+enum nd_err nd_store_article_delete(struct nd_store *store, int64_t id);
+
+/* Finds the article made by the importer from the text with this key. */
+enum nd_err nd_store_article_find_import(struct nd_store *store, const char *import_key,
+                                         int64_t *id);
+
+enum nd_status_filter {
+    ND_STATUS_PUBLISHED = 0,
+    ND_STATUS_DRAFT,
+    ND_STATUS_ANY,
+};
+
+struct nd_article_filter {
+    const char *category;        /* NULL = any; exact match */
+    const char *tag;             /* NULL = any; exact match on one tag */
+    const char *author;          /* NULL = any; exact match */
+    bool has_since;              /* published_at >= since */
+    int64_t since;
+    bool has_until;              /* published_at < until */
+    int64_t until;
+    enum nd_status_filter status;
+};
+
+/*
+ * One page of articles, newest published_at first, ties by id descending,
+ * each item without "body". cursor is NULL for the first page or a value of
+ * a previous *next_cursor. *items gets a new array; *next_cursor a malloc'd
+ * opaque cursor, or NULL on the last page. A cursor that does not decode is
+ * ND_ERR_INVALID. limit is 1..100.
+ */
+enum nd_err nd_store_article_list(struct nd_store *store, const struct nd_article_filter *filter,
+                                  unsigned limit, const char *cursor, json_t **items,
+                                  char **next_cursor);
+
+/* ---- comments ---------------------------------------------------------- */
+
+struct nd_comment_fields {
+    int64_t article_id;
+    bool has_parent;
+    int64_t parent_id;
+    const char *author;
+    const char *body;
+};
+
+/*
+ * Adds a comment. ND_ERR_NOT_FOUND: no such article. ND_ERR_INVALID: the
+ * parent is not a comment of the same article.
+ */
+enum nd_err nd_store_comment_create(struct nd_store *store, const struct nd_comment_fields *f,
+                                    json_t **out);
+
+enum nd_err nd_store_comment_get(struct nd_store *store, int64_t id, json_t **out);
+
+/*
+ * Removes comment id. Its replies are kept and re-attached to its parent (a
+ * reply to a removed top-level comment becomes top-level). ND_ERR_NOT_FOUND.
+ */
+enum nd_err nd_store_comment_delete(struct nd_store *store, int64_t id);
+
+/*
+ * One page of the comments of an article, oldest first. Flat: every comment
+ * is an item. Tree: items are top-level comments, each with "replies", an
+ * array of its replies (recursively, oldest first); the page counts only
+ * top-level comments. Cursor semantics as for articles. The caller checks the
+ * article exists.
+ */
+enum nd_err nd_store_comment_list(struct nd_store *store, int64_t article_id, bool tree,
+                                  unsigned limit, const char *cursor, json_t **items,
+                                  char **next_cursor);
+
+/* ---- API keys ---------------------------------------------------------- */
+
+/* Stores a key: its public id and the hash of the whole secret. ND_ERR_CONFLICT: name taken. */
+enum nd_err nd_store_key_insert(struct nd_store *store, const char *name, const char *key_id,
+                                const unsigned char *hash, size_t hash_len);
+
+/* Copies the stored hash of the key with this public id into hash (hash_len bytes). */
+enum nd_err nd_store_key_lookup(struct nd_store *store, const char *key_id, unsigned char *hash,
+                                size_t hash_len);
+
+/* *out: array of {"name","key_id","created_at"}, oldest first. */
+enum nd_err nd_store_key_list(struct nd_store *store, json_t **out);
+
+/* Deletes the key called name. ND_ERR_NOT_FOUND. */
+enum nd_err nd_store_key_delete(struct nd_store *store, const char *name);
+
+#endif

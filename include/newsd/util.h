@@ -1,0 +1,47 @@
+/*
+ * util.h: small pure helpers shared by several modules: RFC 3339 time
+ * stamps and UTF-8 character counting.
+ */
+#ifndef NEWSD_UTIL_H
+#define NEWSD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for "YYYY-MM-DDTHH:MM:SSZ" and its NUL. */
+#define ND_TIME_BUF 21
+
+/* Seconds since the Unix epoch, from the real-time clock. */
+int64_t nd_time_now(void);
+
+/*
+ * Writes t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) into buf, which has room for
+ * ND_TIME_BUF bytes. Returns buf.
+ */
+char *nd_time_format(int64_t t, char buf[ND_TIME_BUF]);
+
+/*
+ * Parses an RFC 3339 date-time ("2025-07-12T09:30:00Z", with optional
+ * fractional seconds, which are dropped, and "Z" or a "+hh:mm"/"-hh:mm"
+ * offset, which is applied) into seconds since the epoch. Years 1970..9999.
+ * Returns false, writing nothing, when text is not such a time stamp.
+ */
+bool nd_time_parse(const char *text, int64_t *out);
+
+/*
+ * Number of Unicode code points in the valid UTF-8 string s (every string
+ * that Jansson hands out is valid UTF-8).
+ */
+size_t nd_utf8_len(const char *s);
+
+/* Returns true when s is valid UTF-8 of len bytes with no NUL byte. */
+bool nd_utf8_valid(const char *s, size_t len);
+
+/*
+ * Parses a positive decimal id (1..INT64_MAX, digits only, no sign, no
+ * leading zero). Returns false, writing nothing, otherwise.
+ */
+bool nd_parse_id(const char *text, int64_t *out);
+
+#endif

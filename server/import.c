@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int nd_placeholder_import;

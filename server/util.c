@@ -1,0 +1,196 @@
+/*
+ * util.c: RFC 3339 time stamps, UTF-8 counting and id parsing.
+ *
+ * Times are converted with the days-from-civil arithmetic rather than
+ * timegm()/gmtime_r() on purpose: it is exact for the whole 1970..9999 range,
+ * needs no locale or time zone state and is safe in every thread.
+ */
+#include "newsd/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t nd_time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+char *nd_time_format(int64_t t, char buf[ND_TIME_BUF])
+{
+    int64_t days = t / 86400;
+    int64_t secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    snprintf(buf, ND_TIME_BUF, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
+    return buf;
+}
+
+/* Reads exactly n digits at *p into *out and advances *p. */
+static bool digits(const char **p, int n, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (unsigned)(c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static bool leap(unsigned y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+bool nd_time_parse(const char *text, int64_t *out)
+{
+    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = text;
+    unsigned y, mo, d, h, mi, s;
+    if (!text || !digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return false;
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return false;
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' ||
+        !digits(&p, 2, &s))
+        return false;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 60)
+        return false;
+    if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
+        return false;
+    if (s == 60)
+        s = 59; /* a leap second is folded into the second before it */
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    int64_t offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1;
+        unsigned oh, om;
+        p++;
+        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
+            return false;
+        offset = sign * (int64_t)(oh * 3600 + om * 60);
+    } else {
+        return false;
+    }
+    if (*p != '\0')
+        return false;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    if (t < 0)
+        return false;
+    *out = t;
+    return true;
+}
+
+size_t nd_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+bool nd_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len;
+    while (p < end) {
+        unsigned c = *p++;
+        unsigned need;
+        uint32_t cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < need)
+            return false;
+        for (unsigned i = 0; i < need; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        p += need;
+        /* overlong forms, surrogates and code points past U+10FFFF */
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
+bool nd_parse_id(const char *text, int64_t *out)
+{
+    if (!text || text[0] < '1' || text[0] > '9')
+        return false;
+    int64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        int digit = *p - '0';
+        if (v > (INT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}
