@@ -45,6 +45,9 @@ enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void nd_store_close(struct nd_store *store);
 
+/* How many migrations nd_store_open applied (0 when the schema was current). */
+unsigned nd_store_migrations_applied(const struct nd_store *store);
+
 /* ND_OK when the database answers a trivial query. */
 enum nd_err nd_store_ping(struct nd_store *store);
 
