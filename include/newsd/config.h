@@ -28,21 +28,22 @@ enum nd_sync_mode {
 };
 
 struct nd_config {
-    char *db_path;            /* db: SQLite file, default "./data/newsd.db" */
-    char *bind;               /* bind: listen address, default "127.0.0.1" */
-    unsigned port;            /* port: default 8080; 0 = ephemeral */
-    unsigned threads;         /* threads: worker pool size; 0 = number of cores */
+    char *db_path;                 /* db: SQLite file, default "./data/newsd.db" */
+    char *bind;                    /* bind: listen address, default "127.0.0.1" */
+    unsigned port;                 /* port: default 8080; 0 = ephemeral */
+    unsigned threads;              /* threads: worker pool size; 0 = number of cores */
     enum nd_log_level log_level;   /* log-level: error|warn|info|debug, default info */
     enum nd_sync_mode synchronous; /* synchronous: off|normal|full, default normal */
-    size_t max_body;          /* max-body: bytes, default 1 MiB */
-    unsigned conn_timeout;    /* connection-timeout: idle seconds, default 30 */
-    unsigned conn_limit;      /* connection-limit: total, default 1000 */
-    unsigned per_ip_conn_limit; /* per-ip-connection-limit: default 64 */
+    size_t max_body;               /* max-body: bytes, default 1 MiB */
+    unsigned conn_timeout;         /* connection-timeout: idle seconds, default 30 */
+    unsigned conn_limit;           /* connection-limit: total, default 1000 */
+    unsigned per_ip_conn_limit;    /* per-ip-connection-limit: default 64 */
     size_t conn_memory_limit; /* connection-memory-limit: bytes per connection, default 64 KiB */
     unsigned busy_timeout_ms; /* busy-timeout: ms a writer waits for the lock, default 5000 */
-    unsigned comment_rate;    /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
-    unsigned comment_burst;   /* comment-burst: bucket size, default 20 */
-    unsigned shutdown_grace;  /* shutdown-grace: seconds to finish requests in flight, default 10 */
+    unsigned
+        comment_rate; /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
+    unsigned comment_burst;  /* comment-burst: bucket size, default 20 */
+    unsigned shutdown_grace; /* shutdown-grace: seconds to finish requests in flight, default 10 */
 };
 
 /* Fills cfg with the built-in defaults. cfg owns its strings afterwards. */
@@ -64,8 +65,7 @@ enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *t
  * Fails with ND_ERR_IO when the file cannot be read, ND_ERR_INVALID on a bad
  * line or value (err says which line and why).
  */
-enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err,
-                                size_t errlen);
+enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err, size_t errlen);
 
 /* Applies every NEWSD_<KEY> variable of the environment (dashes become underscores). */
 enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen);

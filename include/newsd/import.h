@@ -25,15 +25,15 @@ struct nd_import_article {
  * Parses len bytes of text. ND_ERR_INVALID (err says why: not UTF-8, no
  * title, no body) leaves *out untouched.
  */
-enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out,
-                            char *err, size_t errlen);
+enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out, char *err,
+                            size_t errlen);
 
 /* Frees what a parse stored. Accepts NULL and a zeroed struct. */
 void nd_import_article_fini(struct nd_import_article *art);
 
 enum nd_import_outcome {
-    ND_IMPORT_CREATED,   /* a new article */
-    ND_IMPORT_EXISTING,  /* the same text was imported before: nothing created */
+    ND_IMPORT_CREATED,  /* a new article */
+    ND_IMPORT_EXISTING, /* the same text was imported before: nothing created */
 };
 
 /*
@@ -42,7 +42,6 @@ enum nd_import_outcome {
  * same text creates nothing. *id gets the article's id either way.
  */
 enum nd_err nd_import_file(struct nd_store *store, const char *path,
-                           enum nd_import_outcome *outcome, int64_t *id, char *err,
-                           size_t errlen);
+                           enum nd_import_outcome *outcome, int64_t *id, char *err, size_t errlen);
 
 #endif

@@ -23,7 +23,6 @@ void nd_log(enum nd_log_level level, const char *fmt, ...) __attribute__((format
  * "access METHOD PATH STATUS BYTES USEC". path is the request path without
  * its query string.
  */
-void nd_log_access(const char *method, const char *path, int status, size_t bytes,
-                   uint64_t usec);
+void nd_log_access(const char *method, const char *path, int status, size_t bytes, uint64_t usec);
 
 #endif

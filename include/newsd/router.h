@@ -31,8 +31,8 @@ enum nd_route_result {
 };
 
 struct nd_route_match {
-    nd_handler_fn handler;                 /* on FOUND */
-    unsigned allowed;                      /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
+    nd_handler_fn handler; /* on FOUND */
+    unsigned allowed;      /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
     unsigned nparams;
     char params[ND_ROUTE_MAX_PARAMS][ND_ROUTE_PARAM_MAX];
 };

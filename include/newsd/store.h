@@ -55,19 +55,19 @@ enum nd_err nd_store_ping(struct nd_store *store);
 
 /* Fields of an article as written by create and update. All strings borrowed. */
 struct nd_article_fields {
-    const char *slug;            /* never NULL */
-    bool slug_derived;           /* true: on a clash add "-2", "-3", ...; false: clash = CONFLICT */
+    const char *slug;  /* never NULL */
+    bool slug_derived; /* true: on a clash add "-2", "-3", ...; false: clash = CONFLICT */
     const char *title;
     const char *summary;
     const char *body;
-    const char *author;          /* "" when none */
-    const char *category;        /* "" when none */
+    const char *author;   /* "" when none */
+    const char *category; /* "" when none */
     const char *const *tags;
     size_t ntags;
-    const char *source_url;      /* NULL when none */
+    const char *source_url; /* NULL when none */
     bool draft;
-    int64_t published_at;        /* seconds since the epoch */
-    const char *import_key;      /* NULL unless created by the importer */
+    int64_t published_at;   /* seconds since the epoch */
+    const char *import_key; /* NULL unless created by the importer */
 };
 
 /* Creates an article. ND_ERR_CONFLICT: the slug is taken and not derived. */
@@ -100,12 +100,12 @@ enum nd_status_filter {
 };
 
 struct nd_article_filter {
-    const char *category;        /* NULL = any; exact match */
-    const char *tag;             /* NULL = any; exact match on one tag */
-    const char *author;          /* NULL = any; exact match */
-    bool has_since;              /* published_at >= since */
+    const char *category; /* NULL = any; exact match */
+    const char *tag;      /* NULL = any; exact match on one tag */
+    const char *author;   /* NULL = any; exact match */
+    bool has_since;       /* published_at >= since */
     int64_t since;
-    bool has_until;              /* published_at < until */
+    bool has_until; /* published_at < until */
     int64_t until;
     enum nd_status_filter status;
 };

@@ -1,5 +1,122 @@
-/* placeholder: being written */
+/*
+ * test_util.c: time stamps, UTF-8 helpers, id parsing and the error mapping.
+ */
+#include "check.h"
+#include "newsd/err.h"
+#include "newsd/util.h"
+
+static void test_time_format(void)
+{
+    char buf[ND_TIME_BUF];
+    CHECK_STR(nd_time_format(0, buf), "1970-01-01T00:00:00Z");
+    CHECK_STR(nd_time_format(1752312600, buf), "2025-07-12T09:30:00Z");
+    CHECK_STR(nd_time_format(951782400, buf), "2000-02-29T00:00:00Z");
+    CHECK_STR(nd_time_format(253402300799, buf), "9999-12-31T23:59:59Z");
+}
+
+static void test_time_parse(void)
+{
+    int64_t t = -1;
+    CHECK(nd_time_parse("2025-07-12T09:30:00Z", &t));
+    CHECK_INT(t, 1752312600);
+    CHECK(nd_time_parse("2025-07-12T11:30:00+02:00", &t));
+    CHECK_INT(t, 1752312600);
+    CHECK(nd_time_parse("2025-07-12T04:00:00-05:30", &t));
+    CHECK_INT(t, 1752312600);
+    CHECK(nd_time_parse("2025-07-12t09:30:00.123456z", &t));
+    CHECK_INT(t, 1752312600);
+    CHECK(nd_time_parse("2000-02-29T00:00:00Z", &t));
+    CHECK_INT(t, 951782400);
+}
+
+static void test_time_parse_rejects(void)
+{
+    static const char *const bad[] = {
+        "",
+        "2025-07-12",
+        "2025-07-12T09:30Z",
+        "2025-07-12T09:30:00",
+        "2025-13-01T00:00:00Z",
+        "2025-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "2025-07-12T24:00:00Z",
+        "2025-07-12T09:30:00.Z",
+        "2025-07-12T09:30:00+0200",
+        "2025-07-12T09:30:00Z ",
+        "2025-7-12T09:30:00Z",
+        "yesterday",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t t = 42;
+        if (nd_time_parse(bad[i], &t))
+            printf("# accepted \"%s\"\n", bad[i]);
+        CHECK(!nd_time_parse(bad[i], &t));
+        CHECK_INT(t, 42);
+    }
+    CHECK(!nd_time_parse(NULL, NULL));
+}
+
+static void test_time_round_trip(void)
+{
+    char buf[ND_TIME_BUF];
+    for (int64_t t = 0; t < 4102444800; t += 86400 * 37 + 3601) {
+        int64_t back = -1;
+        CHECK(nd_time_parse(nd_time_format(t, buf), &back));
+        CHECK_INT(back, t);
+    }
+}
+
+static void test_utf8(void)
+{
+    CHECK_INT(nd_utf8_len(""), 0);
+    CHECK_INT(nd_utf8_len("abc"), 3);
+    CHECK_INT(nd_utf8_len("Russia\xe2\x80\x99s"), 8);
+    CHECK_INT(nd_utf8_len("\xf0\x9f\x93\xb0"), 1);
+    CHECK(nd_utf8_valid("caf\xc3\xa9", 5));
+    CHECK(nd_utf8_valid("\xf0\x9f\x93\xb0", 4));
+    CHECK(!nd_utf8_valid("caf\xc3", 4));
+    CHECK(!nd_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!nd_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!nd_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(!nd_utf8_valid("a\0b", 3));
+    CHECK(!nd_utf8_valid("\xff", 1));
+}
+
+static void test_parse_id(void)
+{
+    int64_t id = 0;
+    CHECK(nd_parse_id("1", &id));
+    CHECK_INT(id, 1);
+    CHECK(nd_parse_id("9223372036854775807", &id));
+    CHECK_INT(id, INT64_MAX);
+    id = 7;
+    CHECK(!nd_parse_id("9223372036854775808", &id));
+    CHECK(!nd_parse_id("0", &id));
+    CHECK(!nd_parse_id("012", &id));
+    CHECK(!nd_parse_id("-1", &id));
+    CHECK(!nd_parse_id("+1", &id));
+    CHECK(!nd_parse_id("1a", &id));
+    CHECK(!nd_parse_id("", &id));
+    CHECK(!nd_parse_id(NULL, &id));
+    CHECK_INT(id, 7);
+}
+
+static void test_err_status(void)
+{
+    CHECK_INT(nd_err_http_status(ND_ERR_INVALID), 400);
+    CHECK_INT(nd_err_http_status(ND_ERR_UNAUTHORIZED), 401);
+    CHECK_INT(nd_err_http_status(ND_ERR_NOT_FOUND), 404);
+    CHECK_INT(nd_err_http_status(ND_ERR_CONFLICT), 409);
+    CHECK_INT(nd_err_http_status(ND_ERR_BUSY), 503);
+    CHECK_INT(nd_err_http_status(ND_ERR_READONLY), 503);
+    CHECK_INT(nd_err_http_status(ND_ERR_DB), 500);
+    CHECK_STR(nd_err_str(ND_ERR_NOT_FOUND), "not found");
+}
+
 int main(void)
 {
-    return 77;
+    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_time_parse),
+                     CHECK_CASE(test_time_parse_rejects), CHECK_CASE(test_time_round_trip),
+                     CHECK_CASE(test_utf8), CHECK_CASE(test_parse_id), CHECK_CASE(test_err_status));
 }
