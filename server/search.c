@@ -1,0 +1,329 @@
+/*
+ * search.c: translation of the search-box language into FTS5 expressions,
+ * and HTML rendering of snippets (see newsd/search.h).
+ *
+ * The translator never trusts the text: each term is re-emitted inside
+ * double quotes (embedded quotes doubled), operators are produced only by
+ * this code, and terms that hold nothing FTS5's unicode61 tokenizer would
+ * index (a lone '*', '^', an emoji) are dropped rather than left to match
+ * nothing, so "climate 🌍" finds what "climate" finds.
+ */
+#include "newsd/search.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "newsd/util.h"
+
+struct term {
+    const char *text; /* borrowed from the query */
+    size_t len;
+    bool phrase;
+    bool prefix;
+    bool negated;
+    bool or_before; /* joined to the previous positive term by OR */
+};
+
+struct parse {
+    struct term terms[ND_SEARCH_MAX_TERMS];
+    unsigned nterms;
+    bool pending_or;    /* an OR waits for its right-hand term */
+    bool last_positive; /* the last term kept was a positive one */
+    char *err;
+    size_t errlen;
+};
+
+/* Decodes the UTF-8 sequence at s (valid by precondition); advances *len. */
+static uint32_t decode(const unsigned char *s, size_t *len)
+{
+    if (s[0] < 0x80) {
+        *len = 1;
+        return s[0];
+    }
+    if (s[0] < 0xE0) {
+        *len = 2;
+        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+    }
+    if (s[0] < 0xF0) {
+        *len = 3;
+        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    }
+    *len = 4;
+    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+           ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+}
+
+/*
+ * Whether unicode61 would keep cp inside a token. ASCII is exact; beyond it
+ * the punctuation, symbol and emoji blocks are separators and the rest
+ * (letters and digits of every script) are taken as token characters.
+ */
+static bool token_char(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+    if (cp < 0xC0)
+        return cp == 0xAA || cp == 0xB2 || cp == 0xB3 || cp == 0xB5 || cp == 0xB9 || cp == 0xBA ||
+               (cp >= 0xBC && cp <= 0xBE);
+    if (cp == 0xD7 || cp == 0xF7)
+        return false;
+    if ((cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x2E00 && cp <= 0x2E7F) ||
+        (cp >= 0x3000 && cp <= 0x3004) || (cp >= 0x3008 && cp <= 0x303F) ||
+        (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+        (cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0x1F000 && cp <= 0x1FAFF) ||
+        (cp >= 0xE0000 && cp <= 0xE007F))
+        return false;
+    return true;
+}
+
+/* Token characters in the last word of text (after its last separator). */
+static size_t last_word_chars(const char *text, size_t len)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n;
+        uint32_t cp = decode((const unsigned char *)text + i, &n);
+        count = token_char(cp) ? count + 1 : 0;
+        i += n;
+    }
+    return count;
+}
+
+static bool has_token(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t n;
+        if (token_char(decode((const unsigned char *)text + i, &n)))
+            return true;
+        i += n;
+    }
+    return false;
+}
+
+static bool separator(char c)
+{
+    return c == ' ' || ((unsigned char)c < 0x20) || c == 0x7f;
+}
+
+static enum nd_err fail(struct parse *ps, const char *msg)
+{
+    snprintf(ps->err, ps->errlen, "%s", msg);
+    return ND_ERR_INVALID;
+}
+
+/* Records one term, or the OR operator, applying the OR rules. */
+static enum nd_err add_term(struct parse *ps, const struct term *t)
+{
+    if (!t->phrase && !t->negated && t->len == 2 && memcmp(t->text, "OR", 2) == 0) {
+        if (!ps->last_positive || ps->pending_or)
+            return fail(ps, "OR must stand between two search terms, as in: cats OR dogs");
+        ps->pending_or = true;
+        return ND_OK;
+    }
+    if (!t->phrase && !t->negated && t->len == 3 && memcmp(t->text, "AND", 3) == 0)
+        return ND_OK; /* words are ANDed anyway */
+    if (!has_token(t->text, t->len))
+        return ND_OK;
+    if (t->prefix && last_word_chars(t->text, t->len) < ND_SEARCH_MIN_PREFIX) {
+        snprintf(ps->err, ps->errlen,
+                 "a prefix search needs at least %d letters before the '*', as in: elect*",
+                 ND_SEARCH_MIN_PREFIX);
+        return ND_ERR_INVALID;
+    }
+    if (ps->nterms == ND_SEARCH_MAX_TERMS) {
+        snprintf(ps->err, ps->errlen, "the query has more than %d search terms: use fewer words",
+                 ND_SEARCH_MAX_TERMS);
+        return ND_ERR_INVALID;
+    }
+    struct term *slot = &ps->terms[ps->nterms++];
+    *slot = *t;
+    if (ps->pending_or) {
+        if (t->negated)
+            return fail(ps, "an excluded term (-word) cannot be part of an OR");
+        slot->or_before = true;
+        ps->pending_or = false;
+    }
+    ps->last_positive = !t->negated;
+    return ND_OK;
+}
+
+/* Reads the term starting at *pp (not a separator) into t; advances *pp. */
+static void read_term(const char **pp, struct term *t)
+{
+    const char *p = *pp;
+    memset(t, 0, sizeof *t);
+    if (*p == '-') {
+        while (*p == '-')
+            p++;
+        t->negated = true;
+    }
+    if (*p == '"') {
+        const char *start = ++p;
+        while (*p && *p != '"')
+            p++;
+        t->text = start;
+        t->len = (size_t)(p - start);
+        t->phrase = true;
+        if (*p == '"')
+            p++;
+        while (*p == '*') {
+            t->prefix = true;
+            p++;
+        }
+    } else {
+        const char *start = p;
+        while (*p && !separator(*p) && *p != '"')
+            p++;
+        t->text = start;
+        t->len = (size_t)(p - start);
+        while (t->len > 0 && t->text[t->len - 1] == '*') {
+            t->prefix = true;
+            t->len--;
+        }
+    }
+    *pp = p;
+}
+
+/* Appends t quoted for FTS5 at out; returns the new end. */
+static char *emit_term(char *out, const struct term *t)
+{
+    *out++ = '"';
+    for (size_t i = 0; i < t->len; i++) {
+        char c = t->text[i];
+        if (separator(c))
+            c = ' ';
+        if (c == '"')
+            *out++ = '"';
+        *out++ = c;
+    }
+    *out++ = '"';
+    if (t->prefix)
+        *out++ = '*';
+    return out;
+}
+
+/* Writes the positive (negated=false) or excluded terms as AND/OR groups. */
+static char *emit_terms(char *out, const struct parse *ps, bool negated)
+{
+    bool first = true;
+    for (unsigned i = 0; i < ps->nterms; i++) {
+        const struct term *t = &ps->terms[i];
+        if (t->negated != negated)
+            continue;
+        bool group = !negated && i + 1 < ps->nterms && ps->terms[i + 1].or_before;
+        if (!first) {
+            const char *op = negated ? " OR " : t->or_before ? " OR " : " AND ";
+            memcpy(out, op, strlen(op));
+            out += strlen(op);
+        }
+        if (group && !t->or_before)
+            *out++ = '(';
+        out = emit_term(out, t);
+        bool closes = t->or_before && !(i + 1 < ps->nterms && ps->terms[i + 1].or_before);
+        if (!negated && closes)
+            *out++ = ')';
+        first = false;
+    }
+    return out;
+}
+
+enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t errlen)
+{
+    struct parse ps = {.err = err, .errlen = errlen};
+    size_t qlen = query ? strlen(query) : 0;
+    if (qlen > ND_SEARCH_MAX_BYTES) {
+        snprintf(err, errlen, "the query is %zu bytes long; shorten it to at most %d", qlen,
+                 ND_SEARCH_MAX_BYTES);
+        return ND_ERR_INVALID;
+    }
+    if (!nd_utf8_valid(query ? query : "", qlen))
+        return fail(&ps, "the query is not valid UTF-8 text");
+    const char *p = query ? query : "";
+    while (*p) {
+        if (separator(*p)) {
+            p++;
+            continue;
+        }
+        struct term t;
+        read_term(&p, &t);
+        enum nd_err rc = add_term(&ps, &t);
+        if (rc != ND_OK)
+            return rc;
+    }
+    if (ps.pending_or)
+        return fail(&ps, "OR must stand between two search terms, as in: cats OR dogs");
+    bool any_positive = false, any_negative = false;
+    for (unsigned i = 0; i < ps.nterms; i++) {
+        any_positive |= !ps.terms[i].negated;
+        any_negative |= ps.terms[i].negated;
+    }
+    if (!any_positive)
+        return fail(&ps, any_negative
+                             ? "excluded terms alone match nothing: add a word to search for"
+                             : "the query has no words to search for");
+    /* quotes may double, plus operators and parentheses per term */
+    char *buf = malloc(2 * qlen + 12 * ND_SEARCH_MAX_TERMS + 16);
+    if (!buf)
+        return ND_ERR_NOMEM;
+    char *out = buf;
+    if (any_negative)
+        *out++ = '(';
+    out = emit_terms(out, &ps, false);
+    if (any_negative) {
+        memcpy(out, ") NOT (", 7);
+        out = emit_terms(out + 7, &ps, true);
+        *out++ = ')';
+    }
+    *out = '\0';
+    *fts = buf;
+    return ND_OK;
+}
+
+char *nd_search_snippet_html(const char *raw)
+{
+    size_t len = strlen(raw);
+    /* the longest expansion: "&quot;" (6 bytes) or "</mark>" (7) per byte */
+    char *html = malloc(7 * len + 1);
+    if (!html)
+        return NULL;
+    char *out = html;
+    for (const char *p = raw; *p; p++) {
+        const char *rep = NULL;
+        switch (*p) {
+        case 0x01: /* ND_SNIPPET_OPEN */
+            rep = "<mark>";
+            break;
+        case 0x02: /* ND_SNIPPET_CLOSE */
+            rep = "</mark>";
+            break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
+                continue;
+            *out++ = *p;
+            continue;
+        }
+        size_t n = strlen(rep);
+        memcpy(out, rep, n);
+        out += n;
+    }
+    *out = '\0';
+    return html;
+}

@@ -1,0 +1,230 @@
+/*
+ * test_search.c: the search-box language translator, case by case, and
+ * every translation run through a real FTS5 table to prove that no input,
+ * however hostile, yields an FTS5 syntax error.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "newsd/search.h"
+
+struct tcase {
+    const char *query;
+    const char *fts; /* expected expression, or NULL for an error */
+    const char *err; /* expected substring of the error */
+};
+
+static const struct tcase cases[] = {
+    {"lavrov", "\"lavrov\"", NULL},
+    {"  lavrov   pyongyang ", "\"lavrov\" AND \"pyongyang\"", NULL},
+    {"\"north korea\"", "\"north korea\"", NULL},
+    {"\"north korea\" lavrov", "\"north korea\" AND \"lavrov\"", NULL},
+    {"elect*", "\"elect\"*", NULL},
+    {"elect***", "\"elect\"*", NULL},
+    {"\"north kor\"*", "\"north kor\"*", NULL},
+    {"russia -ukraine", "(\"russia\") NOT (\"ukraine\")", NULL},
+    {"russia -ukraine -kursk", "(\"russia\") NOT (\"ukraine\" OR \"kursk\")", NULL},
+    {"russia -\"north korea\"", "(\"russia\") NOT (\"north korea\")", NULL},
+    {"russia --ukraine", "(\"russia\") NOT (\"ukraine\")", NULL},
+    {"cats OR dogs", "(\"cats\" OR \"dogs\")", NULL},
+    {"cats OR dogs OR birds", "(\"cats\" OR \"dogs\" OR \"birds\")", NULL},
+    {"pets cats OR dogs food", "\"pets\" AND (\"cats\" OR \"dogs\") AND \"food\"", NULL},
+    {"a OR b c OR d", "(\"a\" OR \"b\") AND (\"c\" OR \"d\")", NULL},
+    {"cats or dogs", "\"cats\" AND \"or\" AND \"dogs\"", NULL},
+    {"cats AND dogs", "\"cats\" AND \"dogs\"", NULL},
+    {"NOT", "\"NOT\"", NULL},
+    {"\"OR\"", "\"OR\"", NULL},
+    {"e-mail", "\"e-mail\"", NULL},
+    {"title:x", "\"title:x\"", NULL},
+    {"NEAR(a b)", "\"NEAR(a\" AND \"b)\"", NULL},
+    {"NEAR(", "\"NEAR(\"", NULL},
+    {"^start", "\"^start\"", NULL},
+    {"say \"hi", "\"say\" AND \"hi\"", NULL},
+    {"\"unbalanced", "\"unbalanced\"", NULL},
+    {"it\"s", "\"it\" AND \"s\"", NULL},
+    {"O'Brien", "\"O'Brien\"", NULL},
+    {"caf\xc3\xa9", "\"caf\xc3\xa9\"", NULL},
+    {"\xe6\x9d\xb1\xe4\xba\xac", "\"\xe6\x9d\xb1\xe4\xba\xac\"", NULL},
+    {"climate \xf0\x9f\x8c\x8d", "\"climate\"", NULL},
+    {"tab\tseparated\nwords", "\"tab\" AND \"separated\" AND \"words\"", NULL},
+    {"\"a\x01phrase\"", "\"a phrase\"", NULL},
+    {"x * y", "\"x\" AND \"y\"", NULL},
+    {"lone - dash", "\"lone\" AND \"dash\"", NULL},
+    {"(a)", "\"(a)\"", NULL},
+    {"'; DROP TABLE articles; --", "\"DROP\" AND \"TABLE\" AND \"articles;\"", NULL},
+    {"", NULL, "no words"},
+    {"   ", NULL, "no words"},
+    {"*", NULL, "no words"},
+    {"-", NULL, "no words"},
+    {"^", NULL, "no words"},
+    {"\"\"", NULL, "no words"},
+    {"\xf0\x9f\x98\x80", NULL, "no words"},
+    {"-ukraine", NULL, "excluded terms alone"},
+    {"a*", NULL, "at least 2 letters"},
+    {"\"new y\"*", NULL, "at least 2 letters"},
+    {"OR", NULL, "OR must stand between"},
+    {"OR cats", NULL, "OR must stand between"},
+    {"cats OR", NULL, "OR must stand between"},
+    {"cats OR OR dogs", NULL, "OR must stand between"},
+    {"cats OR -dogs", NULL, "excluded term"},
+    {"-cats OR dogs", NULL, "OR must stand between"},
+    {"caf\xc3", NULL, "not valid UTF-8"},
+    {"\xff\xfe", NULL, "not valid UTF-8"},
+    {"a b c d e f g h i j k l m n o p",
+     "\"a\" AND \"b\" AND \"c\" AND \"d\" AND \"e\" AND \"f\" AND "
+     "\"g\" AND \"h\" AND \"i\" AND \"j\" AND \"k\" AND \"l\" AND "
+     "\"m\" AND \"n\" AND \"o\" AND \"p\"",
+     NULL},
+    {"a b c d e f g h i j k l m n o p q", NULL, "more than 16"},
+};
+
+static void test_cases(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[256] = "";
+        char *fts = NULL;
+        enum nd_err rc = nd_search_translate(cases[i].query, &fts, err, sizeof err);
+        if (cases[i].fts) {
+            CHECK_INT(rc, ND_OK);
+            CHECK_STR(fts, cases[i].fts);
+        } else {
+            CHECK_INT(rc, ND_ERR_INVALID);
+            CHECK(fts == NULL);
+            if (!strstr(err, cases[i].err))
+                printf("# case %zu: error \"%s\" lacks \"%s\"\n", i, err, cases[i].err);
+            CHECK(strstr(err, cases[i].err) != NULL);
+        }
+        free(fts);
+    }
+}
+
+static void test_limits(void)
+{
+    char err[256];
+    char *fts = NULL;
+    /* 10 KB of text */
+    char *big = malloc(10241);
+    memset(big, 'a', 10240);
+    big[10240] = '\0';
+    CHECK_INT(nd_search_translate(big, &fts, err, sizeof err), ND_ERR_INVALID);
+    CHECK(strstr(err, "shorten it") != NULL);
+    /* exactly at the byte limit, as one long word */
+    big[ND_SEARCH_MAX_BYTES] = '\0';
+    CHECK_INT(nd_search_translate(big, &fts, err, sizeof err), ND_OK);
+    free(fts);
+    fts = NULL;
+    /* 1,000 terms */
+    char *many = malloc(2001);
+    for (int i = 0; i < 1000; i++) {
+        many[2 * i] = 'x';
+        many[2 * i + 1] = ' ';
+    }
+    many[2000] = '\0';
+    CHECK_INT(nd_search_translate(many, &fts, err, sizeof err), ND_ERR_INVALID);
+    CHECK(fts == NULL);
+    free(many);
+    free(big);
+    /* a query of only quotes, at the limit, never overflows the output */
+    char quotes[ND_SEARCH_MAX_BYTES + 1];
+    memset(quotes, '"', ND_SEARCH_MAX_BYTES);
+    quotes[ND_SEARCH_MAX_BYTES] = '\0';
+    quotes[1] = 'q';
+    CHECK_INT(nd_search_translate(quotes, &fts, err, sizeof err), ND_OK);
+    free(fts);
+}
+
+/* Every translation is valid FTS5: MATCH never fails with a syntax error. */
+static void test_fts5_accepts(void)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_INT(
+        sqlite3_exec(db,
+                     "CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='porter "
+                     "unicode61 remove_diacritics 2', prefix='2 3');"
+                     "INSERT INTO t VALUES('Cats and dogs', 'North Korea e-mail caf\xc3\xa9');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM t WHERE t MATCH ?", -1, &st, NULL),
+              SQLITE_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[256];
+        char *fts = NULL;
+        if (nd_search_translate(cases[i].query, &fts, err, sizeof err) != ND_OK)
+            continue;
+        sqlite3_bind_text(st, 1, fts, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+            printf("# \"%s\" -> %s: %s\n", cases[i].query, fts, sqlite3_errmsg(db));
+        CHECK_INT(rc, SQLITE_ROW);
+        sqlite3_reset(st);
+        free(fts);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_matching(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_open(":memory:", &db);
+    sqlite3_exec(db,
+                 "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61 "
+                 "remove_diacritics 2', prefix='2 3');"
+                 "INSERT INTO t(rowid, body) VALUES(1, 'The caf\xc3\xa9 opened in North Korea'),"
+                 "(2, 'Korea of the north'), (3, 'Elections were held')",
+                 NULL, NULL, NULL);
+    static const struct {
+        const char *query;
+        int count;
+    } want[] = {
+        {"cafe", 1},
+        {"CAF\xc3\x89", 1},
+        {"\"north korea\"", 1},
+        {"korea north", 2},
+        {"korea -cafe", 1},
+        {"elect*", 1},
+        {"election", 1},
+        {"opens", 1},
+        {"cafe OR elections", 2},
+        {"korea \xf0\x9f\x98\x80", 2},
+    };
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM t WHERE t MATCH ?", -1, &st, NULL);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char err[256];
+        char *fts = NULL;
+        CHECK_INT(nd_search_translate(want[i].query, &fts, err, sizeof err), ND_OK);
+        sqlite3_bind_text(st, 1, fts, -1, SQLITE_TRANSIENT);
+        CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+        if (sqlite3_column_int(st, 0) != want[i].count)
+            printf("# \"%s\" matched %d\n", want[i].query, sqlite3_column_int(st, 0));
+        CHECK_INT(sqlite3_column_int(st, 0), want[i].count);
+        sqlite3_reset(st);
+        free(fts);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_snippet_html(void)
+{
+    char *html = nd_search_snippet_html("a \x01word\x02 <script>alert('x&y')</script> \"q\"\x03");
+    CHECK_STR(html, "a <mark>word</mark> &lt;script&gt;alert(&#39;x&amp;y&#39;)&lt;/script&gt; "
+                    "&quot;q&quot;");
+    free(html);
+    html = nd_search_snippet_html("");
+    CHECK_STR(html, "");
+    free(html);
+    html = nd_search_snippet_html("\x01\x02\x01\x02");
+    CHECK_STR(html, "<mark></mark><mark></mark>");
+    free(html);
+}
+
+int main(void)
+{
+    return CHECK_RUN(CHECK_CASE(test_cases), CHECK_CASE(test_limits), CHECK_CASE(test_fts5_accepts),
+                     CHECK_CASE(test_matching), CHECK_CASE(test_snippet_html));
+}
