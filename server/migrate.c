@@ -1,2 +1,162 @@
-/* placeholder: being written */
-typedef int nd_placeholder_migrate;
+/*
+ * migrate.c: brings a database's schema up to the newest embedded migration.
+ *
+ * The applied versions are rows of schema_migrations. Each pending migration
+ * runs in its own BEGIN IMMEDIATE transaction together with its row there,
+ * so a migration is either wholly applied and recorded or not at all. Several
+ * threads may open a new database at the same moment: the version is read
+ * again once the write lock is held, and whoever comes second finds the work
+ * done and applies nothing. A database that is already current is only read.
+ */
+#include "newsd/migrate.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+
+#include "newsd/log.h"
+#include "newsd/util.h"
+#include "store_internal.h"
+
+static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       "version INTEGER PRIMARY KEY, "
+                                       "name TEXT NOT NULL, "
+                                       "applied_at TEXT NOT NULL)";
+
+/*
+ * Runs every statement of the trusted, embedded script sql (which may hold
+ * several) to completion. Returns the SQLite result of the first failure.
+ */
+static int run_script(sqlite3 *db, const char *sql)
+{
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && sql && *sql) {
+        sqlite3_stmt *stmt = NULL;
+        const char *tail = NULL;
+        rc = sqlite3_prepare_v2(db, sql, -1, &stmt, &tail);
+        if (rc != SQLITE_OK)
+            break;
+        if (stmt) { /* NULL for a stretch of only comments or white space */
+            do
+                rc = sqlite3_step(stmt);
+            while (rc == SQLITE_ROW);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_finalize(stmt);
+        }
+        sql = tail;
+    }
+    return rc;
+}
+
+/* Reads one integer answered by sql into *value. Returns the SQLite result. */
+static int query_int(sqlite3 *db, const char *sql, int *value)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *value = sqlite3_column_int(stmt, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        *value = 0;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* The newest applied version into *version: 0 when none (or no table yet). */
+static int current_version(sqlite3 *db, int *version)
+{
+    int exists = 0;
+    int rc = query_int(db,
+                       "SELECT 1 FROM sqlite_schema "
+                       "WHERE type = 'table' AND name = 'schema_migrations'",
+                       &exists);
+    if (rc != SQLITE_OK || !exists) {
+        *version = 0;
+        return rc;
+    }
+    return query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", version);
+}
+
+/* Records migration m as applied, now. */
+static int record(sqlite3 *db, const struct nd_migration *m)
+{
+    char now[ND_TIME_BUF];
+    sqlite3_stmt *stmt = NULL;
+    nd_time_format(nd_time_now(), now);
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", -1,
+        &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(stmt, 1, m->version);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(stmt, 3, now, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Applies m unless another connection did so first. *ran tells which. On
+ * failure the transaction is rolled back and the error logged once.
+ */
+static enum nd_err apply_one(sqlite3 *db, const struct nd_migration *m, int *ran)
+{
+    char what[128];
+    int version = 0;
+    *ran = 0;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = run_script(db, create_table_sql);
+    if (rc == SQLITE_OK)
+        rc = current_version(db, &version);
+    if (rc == SQLITE_OK && version < m->version) {
+        rc = run_script(db, m->sql);
+        if (rc == SQLITE_OK)
+            rc = record(db, m);
+        *ran = rc == SQLITE_OK;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return ND_OK;
+    *ran = 0;
+    snprintf(what, sizeof what, "migration %s", m->name);
+    enum nd_err err = nd_store_sqlite_err(db, rc, what);
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+enum nd_err nd_migrate(struct sqlite3 *db, unsigned *applied)
+{
+    unsigned count = 0;
+    int version = 0;
+    enum nd_err err = ND_OK;
+    int rc = current_version(db, &version);
+    if (rc != SQLITE_OK) {
+        err = nd_store_sqlite_err(db, rc, "reading the schema version");
+        goto out;
+    }
+    for (unsigned i = 0; i < nd_migrations_count; i++) {
+        const struct nd_migration *m = &nd_migrations[i];
+        int ran = 0;
+        if (m->version <= version)
+            continue;
+        err = apply_one(db, m, &ran);
+        if (err != ND_OK)
+            goto out;
+        if (ran)
+            nd_log(ND_LOG_INFO, "applied migration %s", m->name);
+        count += (unsigned)ran;
+    }
+out:
+    if (applied)
+        *applied = count;
+    return err;
+}

@@ -1,2 +1,310 @@
-/* placeholder: being written */
-typedef int nd_placeholder_store;
+/*
+ * store.c: the store's connection: opening with the pragmas newsd relies
+ * on, the statement cache, transactions, the mapping of SQLite results to
+ * enum nd_err, and the helpers that copy result columns into JSON. The
+ * resource-specific SQL lives in store_articles.c, store_comments.c and
+ * store_keys.c.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "newsd/log.h"
+#include "newsd/migrate.h"
+#include "newsd/util.h"
+#include "store_internal.h"
+
+enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what)
+{
+    enum nd_err err;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        nd_log(ND_LOG_WARN, "store: %s: database busy: %s", what, sqlite3_errmsg(db));
+        return ND_ERR_BUSY;
+    case SQLITE_NOMEM:
+        err = ND_ERR_NOMEM;
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+        err = ND_ERR_READONLY;
+        break;
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return ND_ERR_CONFLICT;
+        err = ND_ERR_DB;
+        break;
+    default:
+        err = ND_ERR_DB;
+        break;
+    }
+    nd_log(ND_LOG_ERROR, "store: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+           rc);
+    return err;
+}
+
+sqlite3_stmt *nd_store_prepare(struct nd_store *st, sqlite3_stmt **slot, const char *sql,
+                               enum nd_err *err)
+{
+    sqlite3_stmt *stmt = *slot;
+    if (stmt)
+        return stmt;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        *err = nd_store_sqlite_err(st->db, rc, "prepare");
+        return NULL;
+    }
+    *slot = stmt;
+    return stmt;
+}
+
+sqlite3_stmt *nd_store_stmt(struct nd_store *st, enum nd_stmt id, const char *sql, enum nd_err *err)
+{
+    return nd_store_prepare(st, &st->stmts[id], sql, err);
+}
+
+void nd_store_release(sqlite3_stmt *stmt)
+{
+    if (!stmt)
+        return;
+    /* The result repeats the last step's, which the user already checked. */
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        return nd_store_sqlite_err(st->db, rc, what);
+    return ND_OK;
+}
+
+/* Runs one of the fixed transaction-control statements. */
+static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id, const char *sql)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, id, sql, &err);
+    if (!stmt)
+        return err;
+    err = nd_store_step_done(st, stmt, sql);
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_begin(struct nd_store *st)
+{
+    return run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+}
+
+enum nd_err nd_store_begin_read(struct nd_store *st)
+{
+    return run_fixed(st, ND_STMT_BEGIN_READ, "BEGIN");
+}
+
+enum nd_err nd_store_commit(struct nd_store *st)
+{
+    enum nd_err err = run_fixed(st, ND_STMT_COMMIT, "COMMIT");
+    if (err != ND_OK)
+        nd_store_rollback(st);
+    return err;
+}
+
+void nd_store_rollback(struct nd_store *st)
+{
+    /* SQLite has already rolled back after some errors (SQLITE_FULL, NOMEM). */
+    if (sqlite3_get_autocommit(st->db))
+        return;
+    run_fixed(st, ND_STMT_ROLLBACK, "ROLLBACK");
+}
+
+int nd_store_bind_text(sqlite3_stmt *stmt, const char *name, const char *text)
+{
+    int idx = sqlite3_bind_parameter_index(stmt, name);
+    if (!text)
+        return sqlite3_bind_null(stmt, idx);
+    return sqlite3_bind_text(stmt, idx, text, -1, SQLITE_STATIC);
+}
+
+int nd_store_bind_int(sqlite3_stmt *stmt, const char *name, int64_t value)
+{
+    return sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, name), value);
+}
+
+/* Sets key to value (stolen, may be NULL after a failed allocation). */
+static enum nd_err set_value(json_t *obj, const char *key, json_t *value)
+{
+    return json_object_set_new(obj, key, value) == 0 ? ND_OK : ND_ERR_NOMEM;
+}
+
+enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+    if (!text)
+        text = "";
+    json_t *value = json_stringn(text, len);
+    if (!value && !nd_utf8_valid(text, len)) {
+        nd_log(ND_LOG_ERROR, "store: column %s holds text that is not UTF-8", key);
+        return ND_ERR_DB;
+    }
+    return set_value(obj, key, value);
+}
+
+enum nd_err nd_store_json_text_or_null(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+{
+    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+        return set_value(obj, key, json_null());
+    return nd_store_json_text(obj, key, stmt, col);
+}
+
+enum nd_err nd_store_json_int(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+{
+    return set_value(obj, key, json_integer(sqlite3_column_int64(stmt, col)));
+}
+
+enum nd_err nd_store_json_time(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+{
+    char buf[ND_TIME_BUF];
+    nd_time_format(sqlite3_column_int64(stmt, col), buf);
+    return set_value(obj, key, json_string(buf));
+}
+
+/* Runs a fixed pragma, reading and discarding any row it answers. */
+static enum nd_err pragma(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    enum nd_err err = ND_OK;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        do
+            rc = sqlite3_step(stmt);
+        while (rc == SQLITE_ROW);
+    }
+    if (rc != SQLITE_DONE)
+        err = nd_store_sqlite_err(db, rc, sql);
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+/*
+ * Switches a file database to WAL. Some file systems cannot hold WAL's
+ * shared memory; the database then keeps its rollback journal, which is
+ * slower but correct, so that is a warning, not a failure.
+ */
+static enum nd_err use_wal(sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    enum nd_err err = ND_OK;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+        if (!mode || strcmp(mode, "wal") != 0)
+            nd_log(ND_LOG_WARN, "store: journal mode stays %s, not wal", mode ? mode : "?");
+    } else {
+        err = nd_store_sqlite_err(db, rc, "PRAGMA journal_mode");
+    }
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+static const char *const sync_pragmas[] = {
+    [ND_SYNC_OFF] = "PRAGMA synchronous=OFF",
+    [ND_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [ND_SYNC_FULL] = "PRAGMA synchronous=FULL",
+};
+
+/* Applies every per-connection setting newsd relies on. */
+static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_store_options *opts)
+{
+    enum nd_err err = ND_OK;
+    unsigned sync = (unsigned)opts->synchronous;
+    sqlite3_extended_result_codes(db, 1);
+    /* First, so that even the journal mode switch waits for other openers. */
+    sqlite3_busy_timeout(db,
+                         opts->busy_timeout_ms > INT_MAX ? INT_MAX : (int)opts->busy_timeout_ms);
+    if (strcmp(path, ":memory:") != 0) {
+        err = use_wal(db);
+        if (err != ND_OK)
+            return err;
+    }
+    if (sync >= sizeof sync_pragmas / sizeof sync_pragmas[0])
+        sync = ND_SYNC_FULL;
+    err = pragma(db, sync_pragmas[sync]);
+    if (err == ND_OK)
+        err = pragma(db, "PRAGMA foreign_keys=ON");
+    /* Debian builds SQLite with secure_delete on; the data is not secret. */
+    if (err == ND_OK)
+        err = pragma(db, "PRAGMA secure_delete=OFF");
+    return err;
+}
+
+enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
+                          struct nd_store **out)
+{
+    enum nd_err err = ND_OK;
+    struct nd_store *st = NULL;
+    if (!path || !*path || !opts)
+        return ND_ERR_INVALID;
+    st = calloc(1, sizeof *st);
+    if (!st)
+        return ND_ERR_NOMEM;
+    int rc = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        err = st->db ? nd_store_sqlite_err(st->db, rc, "open") : ND_ERR_NOMEM;
+        if (err == ND_ERR_READONLY && (rc & 0xff) == SQLITE_CANTOPEN)
+            err = ND_ERR_IO;
+        goto out;
+    }
+    err = configure(st->db, path, opts);
+    if (err != ND_OK)
+        goto out;
+    err = nd_migrate(st->db, &st->migrations_applied);
+out:
+    if (err != ND_OK) {
+        nd_store_close(st);
+        return err;
+    }
+    *out = st;
+    return ND_OK;
+}
+
+void nd_store_close(struct nd_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < ND_STMT_COUNT; i++)
+        sqlite3_finalize(st->stmts[i]);
+    for (size_t i = 0; i < ND_LIST_VARIANTS; i++)
+        sqlite3_finalize(st->article_lists[i]);
+    /* Every statement is finalized, so close cannot be refused as busy. */
+    sqlite3_close(st->db);
+    free(st);
+}
+
+unsigned nd_store_migrations_applied(const struct nd_store *st)
+{
+    return st->migrations_applied;
+}
+
+enum nd_err nd_store_ping(struct nd_store *st)
+{
+    enum nd_err err = ND_OK;
+    /* Reads a real table, so a damaged or vanished file does not pass. */
+    sqlite3_stmt *stmt =
+        nd_store_stmt(st, ND_STMT_PING, "SELECT max(version) FROM schema_migrations", &err);
+    if (!stmt)
+        return err;
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW)
+        err = nd_store_sqlite_err(st->db, rc, "ping");
+    nd_store_release(stmt);
+    return err;
+}

@@ -1,2 +1,467 @@
-/* placeholder: being written */
-typedef int nd_placeholder_store_comments;
+/*
+ * store_comments.c: comments in SQLite: create, read, delete and the flat
+ * and threaded lists.
+ *
+ * Replies point at their parent with parent_id. A comment is always newer
+ * than its parent, so its id is larger; deleting a comment moves its replies
+ * to its own parent, which keeps that true. The threaded list relies on it:
+ * rows read in id order always meet a parent before its replies, so the
+ * tree is assembled in one pass with a sorted index from id to node and no
+ * recursion, however deep the nesting.
+ */
+#include <stdlib.h>
+
+#include "newsd/cursor.h"
+#include "newsd/log.h"
+#include "newsd/util.h"
+#include "store_internal.h"
+
+#define COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
+#define COMMENT_COLUMNS_C                                                                          \
+    "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
+
+enum comment_col {
+    COL_ID,
+    COL_ARTICLE_ID,
+    COL_PARENT_ID,
+    COL_AUTHOR,
+    COL_BODY,
+    COL_STATUS,
+    COL_CREATED_AT,
+};
+
+/* Adds parent_id: an integer, or null for a top-level comment. */
+static enum nd_err set_parent(json_t *obj, sqlite3_stmt *stmt)
+{
+    json_t *value = sqlite3_column_type(stmt, COL_PARENT_ID) == SQLITE_NULL
+                        ? json_null()
+                        : json_integer(sqlite3_column_int64(stmt, COL_PARENT_ID));
+    return json_object_set_new(obj, "parent_id", value) == 0 ? ND_OK : ND_ERR_NOMEM;
+}
+
+/*
+ * Builds the comment in the current row of stmt into a new object in *out.
+ * With replies non-NULL the object also gets an empty "replies" array, and
+ * *replies borrows it.
+ */
+static enum nd_err row_to_comment(sqlite3_stmt *stmt, json_t **out, json_t **replies)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        return ND_ERR_NOMEM;
+    enum nd_err err = nd_store_json_int(obj, "id", stmt, COL_ID);
+    if (err == ND_OK)
+        err = nd_store_json_int(obj, "article_id", stmt, COL_ARTICLE_ID);
+    if (err == ND_OK)
+        err = set_parent(obj, stmt);
+    if (err == ND_OK)
+        err = nd_store_json_text(obj, "author", stmt, COL_AUTHOR);
+    if (err == ND_OK)
+        err = nd_store_json_text(obj, "body", stmt, COL_BODY);
+    if (err == ND_OK)
+        err = nd_store_json_text(obj, "status", stmt, COL_STATUS);
+    if (err == ND_OK)
+        err = nd_store_json_time(obj, "created_at", stmt, COL_CREATED_AT);
+    if (err == ND_OK && replies) {
+        *replies = json_array();
+        if (json_object_set_new(obj, "replies", *replies) != 0)
+            err = ND_ERR_NOMEM;
+    }
+    if (err != ND_OK) {
+        json_decref(obj);
+        return err;
+    }
+    *out = obj;
+    return ND_OK;
+}
+
+enum nd_err nd_store_comment_get(struct nd_store *st, int64_t id, json_t **out)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(
+        st, ND_STMT_COMMENT_GET, "SELECT " COMMENT_COLUMNS " FROM comments WHERE id = :id", &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        err = row_to_comment(stmt, out, NULL);
+    else if (rc == SQLITE_DONE)
+        err = ND_ERR_NOT_FOUND;
+    else
+        err = nd_store_sqlite_err(st->db, rc, "comment get");
+    nd_store_release(stmt);
+    return err;
+}
+
+/*
+ * Looks up comment id: *article_id gets its article, *has_parent and
+ * *parent_id its parent. ND_ERR_NOT_FOUND when there is no such comment.
+ */
+static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *article_id,
+                                 bool *has_parent, int64_t *parent_id)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt =
+        nd_store_stmt(st, ND_STMT_COMMENT_LINKS,
+                      "SELECT article_id, parent_id FROM comments WHERE id = :id", &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *article_id = sqlite3_column_int64(stmt, 0);
+        *has_parent = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
+        *parent_id = sqlite3_column_int64(stmt, 1);
+    } else if (rc == SQLITE_DONE) {
+        err = ND_ERR_NOT_FOUND;
+    } else {
+        err = nd_store_sqlite_err(st->db, rc, "comment lookup");
+    }
+    nd_store_release(stmt);
+    return err;
+}
+
+/* ND_ERR_INVALID unless f's parent (when it has one) is a comment of f's article. */
+static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fields *f)
+{
+    int64_t article_id = 0, grandparent = 0;
+    bool has_grandparent = false;
+    if (!f->has_parent)
+        return ND_OK;
+    enum nd_err err = comment_links(st, f->parent_id, &article_id, &has_grandparent, &grandparent);
+    if (err == ND_ERR_NOT_FOUND || (err == ND_OK && article_id != f->article_id))
+        return ND_ERR_INVALID;
+    return err;
+}
+
+/* Inserts the comment row of f, created now; *id gets its id. */
+static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_fields *f,
+                                  int64_t *id)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(
+        st, ND_STMT_COMMENT_INSERT,
+        "INSERT INTO comments (article_id, parent_id, author, body, status, created_at) "
+        "VALUES (:article_id, :parent_id, :author, :body, 'visible', :now)",
+        &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":article_id", f->article_id);
+    if (rc == SQLITE_OK && f->has_parent)
+        rc = nd_store_bind_int(stmt, ":parent_id", f->parent_id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":author", f->author);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":body", f->body);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":now", nd_time_now());
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment insert")
+                          : nd_store_sqlite_err(st->db, rc, "comment insert");
+    if (err == ND_OK)
+        *id = sqlite3_last_insert_rowid(st->db);
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_comment_create(struct nd_store *st, const struct nd_comment_fields *f,
+                                    json_t **out)
+{
+    int64_t id = 0;
+    json_t *comment = NULL;
+    if (!st || !f || !out || !f->author || !f->body)
+        return ND_ERR_INVALID;
+    enum nd_err err = nd_store_begin(st);
+    if (err != ND_OK)
+        return err;
+    err = nd_store_article_exists(st, f->article_id);
+    if (err == ND_OK)
+        err = check_parent(st, f);
+    if (err == ND_OK)
+        err = insert_comment(st, f, &id);
+    if (err == ND_OK)
+        err = nd_store_comment_get(st, id, &comment);
+    if (err == ND_OK)
+        err = nd_store_commit(st);
+    else
+        nd_store_rollback(st);
+    if (err != ND_OK) {
+        json_decref(comment);
+        return err;
+    }
+    *out = comment;
+    return ND_OK;
+}
+
+/* Runs a write of a fixed slot with :id bound (and :parent, when given). */
+static enum nd_err run_with_id(struct nd_store *st, enum nd_stmt slot, const char *sql, int64_t id,
+                               const int64_t *parent)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, slot, sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", id);
+    if (rc == SQLITE_OK && parent)
+        rc = nd_store_bind_int(stmt, ":parent", *parent);
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment delete")
+                          : nd_store_sqlite_err(st->db, rc, "comment delete");
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_comment_delete(struct nd_store *st, int64_t id)
+{
+    int64_t article_id = 0, parent_id = 0;
+    bool has_parent = false;
+    enum nd_err err = nd_store_begin(st);
+    if (err != ND_OK)
+        return err;
+    err = comment_links(st, id, &article_id, &has_parent, &parent_id);
+    /* Replies move up first, so the parent_id constraint never sees an orphan. */
+    if (err == ND_OK)
+        err = run_with_id(st, ND_STMT_COMMENT_REATTACH,
+                          "UPDATE comments SET parent_id = :parent WHERE parent_id = :id", id,
+                          has_parent ? &parent_id : NULL);
+    if (err == ND_OK)
+        err = run_with_id(st, ND_STMT_COMMENT_DELETE, "DELETE FROM comments WHERE id = :id", id,
+                          NULL);
+    if (err == ND_OK)
+        return nd_store_commit(st);
+    nd_store_rollback(st);
+    return err;
+}
+
+/* ---- lists ------------------------------------------------------------- */
+
+/*
+ * Ids and their nodes' "replies" arrays (borrowed from the tree), appended
+ * in increasing id order so that lookups can bisect.
+ */
+struct node_index {
+    int64_t *ids;
+    json_t **replies;
+    size_t len, cap;
+};
+
+static void index_fini(struct node_index *ix)
+{
+    free(ix->ids);
+    free(ix->replies);
+}
+
+static enum nd_err index_add(struct node_index *ix, int64_t id, json_t *replies)
+{
+    if (ix->len == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 64;
+        int64_t *ids = realloc(ix->ids, cap * sizeof *ids);
+        if (!ids)
+            return ND_ERR_NOMEM;
+        ix->ids = ids;
+        json_t **reps = realloc(ix->replies, cap * sizeof *reps);
+        if (!reps)
+            return ND_ERR_NOMEM;
+        ix->replies = reps;
+        ix->cap = cap;
+    }
+    ix->ids[ix->len] = id;
+    ix->replies[ix->len] = replies;
+    ix->len++;
+    return ND_OK;
+}
+
+/* The replies array of node id, or NULL when id is not in ix. */
+static json_t *index_find(const struct node_index *ix, int64_t id)
+{
+    size_t lo = 0, hi = ix->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ix->len && ix->ids[lo] == id ? ix->replies[lo] : NULL;
+}
+
+/*
+ * Reads up to limit comments of the bound stmt into items (registering each
+ * in tops when it is given, with an empty "replies"); a further row means a
+ * next page, whose cursor goes to *next.
+ */
+static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, unsigned limit, json_t *items,
+                             struct node_index *tops, char **next)
+{
+    enum nd_err err = ND_OK;
+    int64_t last_id = 0;
+    unsigned n = 0;
+    int rc = sqlite3_step(stmt);
+    for (; rc == SQLITE_ROW && n < limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
+        json_t *item = NULL, *replies = NULL;
+        last_id = sqlite3_column_int64(stmt, COL_ID);
+        err = row_to_comment(stmt, &item, tops ? &replies : NULL);
+        if (err == ND_OK && json_array_append_new(items, item) != 0)
+            err = ND_ERR_NOMEM;
+        if (err == ND_OK && tops)
+            err = index_add(tops, last_id, replies);
+    }
+    if (err != ND_OK)
+        return err;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return nd_store_sqlite_err(st->db, rc, "comment list");
+    *next = NULL;
+    if (rc == SQLITE_ROW) {
+        *next = nd_cursor_encode('c', last_id, 0);
+        if (!*next)
+            return ND_ERR_NOMEM;
+    }
+    return ND_OK;
+}
+
+/* Binds the article, the cursor position and limit + 1, then reads the page. */
+static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, int64_t article_id,
+                             int64_t after, unsigned limit, json_t *items, struct node_index *tops,
+                             char **next)
+{
+    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":after", after);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":limit", (int64_t)limit + 1);
+    enum nd_err err = rc == SQLITE_OK ? read_page(st, stmt, limit, items, tops, next)
+                                      : nd_store_sqlite_err(st->db, rc, "comment list");
+    nd_store_release(stmt);
+    return err;
+}
+
+static enum nd_err list_flat(struct nd_store *st, int64_t article_id, int64_t after, unsigned limit,
+                             json_t *items, char **next)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt =
+        nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT,
+                      "SELECT " COMMENT_COLUMNS " FROM comments WHERE article_id = :article_id "
+                      "AND id > :after ORDER BY id LIMIT :limit",
+                      &err);
+    if (!stmt)
+        return err;
+    return list_page(st, stmt, article_id, after, limit, items, NULL, next);
+}
+
+/*
+ * Every reply below the top-level comments of the article with ids first..
+ * last (exactly one page of them), oldest first. CROSS JOIN keeps the small
+ * set of reply ids as the outer loop.
+ */
+static const char replies_sql[] =
+    "WITH RECURSIVE sub(id) AS ("
+    " SELECT id FROM comments WHERE parent_id IN (SELECT id FROM comments"
+    "  WHERE article_id = :article_id AND parent_id IS NULL AND id BETWEEN :first AND :last)"
+    " UNION ALL"
+    " SELECT c.id FROM sub JOIN comments c ON c.parent_id = sub.id)"
+    " SELECT " COMMENT_COLUMNS_C " FROM sub CROSS JOIN comments c ON c.id = sub.id"
+    " ORDER BY c.id";
+
+/*
+ * Hangs every reply of the page's top-level comments (indexed in tops,
+ * which must not be empty) into its parent's "replies", in one query.
+ */
+static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
+                                  const struct node_index *tops)
+{
+    struct node_index below = {0};
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES, replies_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":first", tops->ids[0]);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":last", tops->ids[tops->len - 1]);
+    for (rc = rc == SQLITE_OK ? sqlite3_step(stmt) : rc; rc == SQLITE_ROW && err == ND_OK;
+         rc = sqlite3_step(stmt)) {
+        int64_t parent = sqlite3_column_int64(stmt, COL_PARENT_ID);
+        json_t *siblings = index_find(&below, parent);
+        json_t *node = NULL, *replies = NULL;
+        if (!siblings)
+            siblings = index_find(tops, parent);
+        /* Parents come first in id order; a miss means the data is damaged. */
+        if (!siblings) {
+            nd_log(ND_LOG_ERROR, "store: comment %lld has no parent in its thread",
+                   (long long)sqlite3_column_int64(stmt, COL_ID));
+            err = ND_ERR_DB;
+            break;
+        }
+        err = row_to_comment(stmt, &node, &replies);
+        if (err == ND_OK && json_array_append_new(siblings, node) != 0)
+            err = ND_ERR_NOMEM;
+        if (err == ND_OK)
+            err = index_add(&below, sqlite3_column_int64(stmt, COL_ID), replies);
+    }
+    if (err == ND_OK && rc != SQLITE_DONE)
+        err = nd_store_sqlite_err(st->db, rc, "comment replies");
+    nd_store_release(stmt);
+    index_fini(&below);
+    return err;
+}
+
+/* The top-level page and its replies, read in one snapshot. */
+static enum nd_err list_tree(struct nd_store *st, int64_t article_id, int64_t after, unsigned limit,
+                             json_t *items, char **next)
+{
+    struct node_index tops = {0};
+    char *cursor = NULL;
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP,
+                                       "SELECT " COMMENT_COLUMNS " FROM comments "
+                                       "WHERE article_id = :article_id AND parent_id IS NULL "
+                                       "AND id > :after ORDER BY id LIMIT :limit",
+                                       &err);
+    if (!stmt)
+        return err;
+    err = nd_store_begin_read(st);
+    if (err != ND_OK)
+        goto out;
+    err = list_page(st, stmt, article_id, after, limit, items, &tops, &cursor);
+    if (err == ND_OK && tops.len > 0)
+        err = attach_replies(st, article_id, &tops);
+    if (err == ND_OK)
+        err = nd_store_commit(st);
+    else
+        nd_store_rollback(st);
+out:
+    index_fini(&tops);
+    if (err != ND_OK) {
+        free(cursor);
+        return err;
+    }
+    *next = cursor;
+    return ND_OK;
+}
+
+enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool tree,
+                                  unsigned limit, const char *cursor, json_t **items,
+                                  char **next_cursor)
+{
+    int64_t after = 0, zero = 0;
+    char *next = NULL;
+    if (limit < 1 || limit > 100)
+        return ND_ERR_INVALID;
+    if (cursor && (nd_cursor_decode(cursor, 'c', &after, &zero) != ND_OK || zero != 0))
+        return ND_ERR_INVALID;
+    json_t *arr = json_array();
+    if (!arr)
+        return ND_ERR_NOMEM;
+    enum nd_err err = tree ? list_tree(st, article_id, after, limit, arr, &next)
+                           : list_flat(st, article_id, after, limit, arr, &next);
+    if (err != ND_OK) {
+        json_decref(arr);
+        return err;
+    }
+    *items = arr;
+    *next_cursor = next;
+    return ND_OK;
+}

@@ -55,8 +55,12 @@ char *nd_time_format(int64_t t, char buf[ND_TIME_BUF])
     civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         y = y < 0 ? 0 : 9999;
-    snprintf(buf, ND_TIME_BUF, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
+    /* The compiler cannot see that every field fits; the wider buffer says so. */
+    char wide[64];
+    snprintf(wide, sizeof wide, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
              (int)(secs / 60 % 60), (int)(secs % 60));
+    memcpy(buf, wide, ND_TIME_BUF - 1);
+    buf[ND_TIME_BUF - 1] = '\0';
     return buf;
 }
 
