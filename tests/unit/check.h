@@ -14,6 +14,10 @@
 #include <string.h>
 
 static int nd_check_failures;
+static const char *nd_check_skip_reason;
+
+/* Marks the running case as skipped (TAP "# SKIP reason"); call it and return. */
+#define CHECK_SKIP(reason) (nd_check_skip_reason = (reason))
 
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
@@ -55,9 +59,12 @@ static inline int nd_check_run(const struct nd_check_case *cases, size_t n)
     printf("1..%zu\n", n);
     for (size_t i = 0; i < n; i++) {
         int before = nd_check_failures;
+        nd_check_skip_reason = NULL;
         cases[i].fn();
         int ok = nd_check_failures == before;
-        printf("%s %zu - %s\n", ok ? "ok" : "not ok", i + 1, cases[i].name);
+        printf("%s %zu - %s%s%s\n", ok ? "ok" : "not ok", i + 1, cases[i].name,
+               nd_check_skip_reason ? " # SKIP " : "",
+               nd_check_skip_reason ? nd_check_skip_reason : "");
         fflush(stdout);
         failed += !ok;
     }
