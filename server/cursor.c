@@ -1,7 +1,7 @@
 /*
- * cursor.c: pagination cursors as 17 bytes (the kind letter, then the two
+ * cursor.c: pagination cursors as 1 + 8n bytes (the kind letter, then the n
  * integers as 64-bit big-endian two's complement) in URL-safe base64 without
- * padding: always 23 characters. libsodium's decoder rejects stray
+ * padding: always 23 characters for two integers, 34 for three. libsodium's decoder rejects stray
  * characters and non-zero trailing bits, so every position has exactly one
  * text and anything else is ND_ERR_INVALID.
  */
@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CURSOR_BYTES 17
+#define CURSOR_MAX_VALUES 3
+#define CURSOR_MAX_BYTES (1 + 8 * CURSOR_MAX_VALUES)
 #define CURSOR_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
-#define CURSOR_CHARS (sodium_base64_ENCODED_LEN(CURSOR_BYTES, CURSOR_VARIANT) - 1)
+/* Characters of the text of a cursor of n bytes, without the NUL. */
+#define CURSOR_CHARS(n) (sodium_base64_ENCODED_LEN((n), CURSOR_VARIANT) - 1)
 
 static void put_u64(unsigned char *p, uint64_t v)
 {
@@ -31,17 +33,31 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-char *nd_cursor_encode(char kind, int64_t a, int64_t b)
+/* A new cursor text for kind and the n values v, or NULL when out of memory. */
+static char *encode(char kind, const int64_t *v, size_t n)
 {
-    unsigned char bin[CURSOR_BYTES];
+    unsigned char bin[CURSOR_MAX_BYTES];
+    size_t bytes = 1 + 8 * n;
     bin[0] = (unsigned char)kind;
-    put_u64(bin + 1, (uint64_t)a);
-    put_u64(bin + 9, (uint64_t)b);
-    char *text = malloc(CURSOR_CHARS + 1);
+    for (size_t i = 0; i < n; i++)
+        put_u64(bin + 1 + 8 * i, (uint64_t)v[i]);
+    char *text = malloc(CURSOR_CHARS(bytes) + 1);
     if (!text)
         return NULL;
-    sodium_bin2base64(text, CURSOR_CHARS + 1, bin, sizeof bin, CURSOR_VARIANT);
+    sodium_bin2base64(text, CURSOR_CHARS(bytes) + 1, bin, bytes, CURSOR_VARIANT);
     return text;
+}
+
+char *nd_cursor_encode(char kind, int64_t a, int64_t b)
+{
+    const int64_t v[2] = {a, b};
+    return encode(kind, v, 2);
+}
+
+char *nd_cursor_encode3(char kind, int64_t a, int64_t b, int64_t c)
+{
+    const int64_t v[3] = {a, b, c};
+    return encode(kind, v, 3);
 }
 
 /* Two's complement back to int64_t without relying on implementation-defined conversion. */
@@ -52,19 +68,44 @@ static int64_t to_signed(uint64_t v)
     return -(int64_t)(~v) - 1;
 }
 
-enum nd_err nd_cursor_decode(const char *text, char kind, int64_t *a, int64_t *b)
+/* Decodes text as a cursor of kind with exactly n values into v. */
+static enum nd_err decode(const char *text, char kind, int64_t *v, size_t n)
 {
-    unsigned char bin[CURSOR_BYTES];
+    unsigned char bin[CURSOR_MAX_BYTES];
+    size_t bytes = 1 + 8 * n;
+    size_t chars = CURSOR_CHARS(bytes);
     size_t bin_len = 0;
     const char *end = NULL;
-    if (!text || strnlen(text, CURSOR_CHARS + 1) != CURSOR_CHARS)
+    if (!text || strnlen(text, chars + 1) != chars)
         return ND_ERR_INVALID;
-    if (sodium_base642bin(bin, sizeof bin, text, CURSOR_CHARS, NULL, &bin_len, &end,
-                          CURSOR_VARIANT) != 0)
+    if (sodium_base642bin(bin, sizeof bin, text, chars, NULL, &bin_len, &end, CURSOR_VARIANT) != 0)
         return ND_ERR_INVALID;
-    if (bin_len != CURSOR_BYTES || end != text + CURSOR_CHARS || bin[0] != (unsigned char)kind)
+    if (bin_len != bytes || end != text + chars || bin[0] != (unsigned char)kind)
         return ND_ERR_INVALID;
-    *a = to_signed(get_u64(bin + 1));
-    *b = to_signed(get_u64(bin + 9));
+    for (size_t i = 0; i < n; i++)
+        v[i] = to_signed(get_u64(bin + 1 + 8 * i));
+    return ND_OK;
+}
+
+enum nd_err nd_cursor_decode(const char *text, char kind, int64_t *a, int64_t *b)
+{
+    int64_t v[2];
+    enum nd_err err = decode(text, kind, v, 2);
+    if (err != ND_OK)
+        return err;
+    *a = v[0];
+    *b = v[1];
+    return ND_OK;
+}
+
+enum nd_err nd_cursor_decode3(const char *text, char kind, int64_t *a, int64_t *b, int64_t *c)
+{
+    int64_t v[3];
+    enum nd_err err = decode(text, kind, v, 3);
+    if (err != ND_OK)
+        return err;
+    *a = v[0];
+    *b = v[1];
+    *c = v[2];
     return ND_OK;
 }

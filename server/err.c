@@ -26,6 +26,8 @@ const char *nd_err_str(enum nd_err err)
         return "input/output error";
     case ND_ERR_UNAUTHORIZED:
         return "unauthorized";
+    case ND_ERR_LIMIT:
+        return "over a limit";
     }
     return "unknown error";
 }
@@ -36,6 +38,7 @@ int nd_err_http_status(enum nd_err err)
     case ND_OK:
         return 200;
     case ND_ERR_INVALID:
+    case ND_ERR_LIMIT:
         return 400;
     case ND_ERR_UNAUTHORIZED:
         return 401;

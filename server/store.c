@@ -25,6 +25,9 @@ enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what)
     case SQLITE_NOMEM:
         err = ND_ERR_NOMEM;
         break;
+    case SQLITE_INTERRUPT:
+        /* only the search time limit interrupts a statement */
+        return ND_ERR_LIMIT;
     case SQLITE_READONLY:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
@@ -282,8 +285,12 @@ void nd_store_close(struct nd_store *st)
         return;
     for (size_t i = 0; i < ND_STMT_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
-    for (size_t i = 0; i < ND_LIST_VARIANTS; i++)
+    for (size_t i = 0; i < ND_LIST_VARIANTS; i++) {
         sqlite3_finalize(st->article_lists[i]);
+        sqlite3_finalize(st->article_searches[i]);
+    }
+    for (size_t i = 0; i < ND_SEARCH_COMMENT_VARIANTS; i++)
+        sqlite3_finalize(st->comment_searches[i]);
     /* Every statement is finalized, so close cannot be refused as busy. */
     sqlite3_close(st->db);
     free(st);

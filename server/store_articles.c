@@ -534,20 +534,25 @@ static const struct {
     {ND_LIST_CURSOR, " AND (published_at, id) < (:cursor_at, :cursor_id)"},
 };
 
+void nd_store_filter_sql(char *sql, unsigned mask)
+{
+    for (size_t i = 0; i < sizeof list_fragments / sizeof list_fragments[0]; i++)
+        if (mask & list_fragments[i].bit)
+            strcat(sql, list_fragments[i].sql);
+}
+
 /* The cached list statement for the filter combination mask. */
 static sqlite3_stmt *list_stmt(struct nd_store *st, unsigned mask, enum nd_err *err)
 {
     char sql[1024] = "SELECT " ARTICLE_LIST_COLUMNS " FROM articles WHERE 1";
     if (st->article_lists[mask])
         return st->article_lists[mask];
-    for (size_t i = 0; i < sizeof list_fragments / sizeof list_fragments[0]; i++)
-        if (mask & list_fragments[i].bit)
-            strcat(sql, list_fragments[i].sql);
+    nd_store_filter_sql(sql, mask);
     strcat(sql, " ORDER BY published_at DESC, id DESC LIMIT :limit");
     return nd_store_prepare(st, &st->article_lists[mask], sql, err);
 }
 
-static unsigned list_mask(const struct nd_article_filter *flt, bool has_cursor)
+unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor)
 {
     unsigned mask = has_cursor ? ND_LIST_CURSOR : 0;
     mask |= flt->status != ND_STATUS_ANY ? ND_LIST_STATUS : 0;
@@ -559,8 +564,7 @@ static unsigned list_mask(const struct nd_article_filter *flt, bool has_cursor)
     return mask;
 }
 
-/* Binds the parameters of the filters in mask (absent ones have no parameter). */
-static int bind_filter(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
+int nd_store_filter_bind(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
                        int64_t cursor_at, int64_t cursor_id, unsigned limit)
 {
     int rc = nd_store_bind_int(stmt, ":limit", (int64_t)limit + 1);
@@ -630,7 +634,7 @@ enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_f
         return ND_ERR_INVALID;
     if (cursor && nd_cursor_decode(cursor, 'a', &cursor_at, &cursor_id) != ND_OK)
         return ND_ERR_INVALID;
-    unsigned mask = list_mask(flt, cursor != NULL);
+    unsigned mask = nd_store_filter_mask(flt, cursor != NULL);
     sqlite3_stmt *stmt = list_stmt(st, mask, &err);
     if (!stmt)
         return err;
@@ -639,7 +643,7 @@ enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_f
         err = ND_ERR_NOMEM;
         goto out;
     }
-    int rc = bind_filter(stmt, mask, flt, cursor_at, cursor_id, limit);
+    int rc = nd_store_filter_bind(stmt, mask, flt, cursor_at, cursor_id, limit);
     if (rc != SQLITE_OK) {
         err = nd_store_sqlite_err(st->db, rc, "article list bind");
         goto out;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "newsd/err.h"
@@ -49,6 +50,8 @@ enum nd_stmt {
     ND_STMT_KEY_LOOKUP,
     ND_STMT_KEY_LIST,
     ND_STMT_KEY_DELETE,
+    ND_STMT_SEARCH_ARTICLE_SNIPPET,
+    ND_STMT_SEARCH_COMMENT_SNIPPET,
     ND_STMT_COUNT
 };
 
@@ -68,11 +71,34 @@ enum nd_list_bit {
     ND_LIST_VARIANTS = 1 << 7
 };
 
+/*
+ * Appends to sql (which has room for every fragment) one "AND ..." condition
+ * per filter bit in mask, on the unqualified columns of articles, with the
+ * named parameters :status, :category, :tag, :author, :since, :until and,
+ * for ND_LIST_CURSOR, :cursor_at and :cursor_id.
+ */
+void nd_store_filter_sql(char *sql, unsigned mask);
+
+/* The filter bits that flt (and a cursor, when has_cursor) needs. */
+unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor);
+
+/*
+ * Binds :limit (to limit + 1, so one row more tells of a next page) and the
+ * parameters of the filters in mask. Returns the SQLite result.
+ */
+int nd_store_filter_bind(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
+                         int64_t cursor_at, int64_t cursor_id, unsigned limit);
+
+#define ND_SEARCH_COMMENT_VARIANTS 4
+
 struct nd_store {
     sqlite3 *db;
     unsigned migrations_applied;
     sqlite3_stmt *stmts[ND_STMT_COUNT];
     sqlite3_stmt *article_lists[ND_LIST_VARIANTS];
+    /* article search: filters and cursor as for lists; comment search: status, cursor */
+    sqlite3_stmt *article_searches[ND_LIST_VARIANTS];
+    sqlite3_stmt *comment_searches[ND_SEARCH_COMMENT_VARIANTS];
 };
 
 /*

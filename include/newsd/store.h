@@ -157,6 +157,29 @@ enum nd_err nd_store_comment_list(struct nd_store *store, int64_t article_id, bo
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor);
 
+/* ---- search ------------------------------------------------------------ */
+
+struct nd_search_params {
+    const char *match;               /* an FTS5 expression made by nd_search_translate */
+    bool comments;                   /* search comments instead of articles */
+    struct nd_article_filter filter; /* articles: every filter; comments: only the
+                                        status of the article they belong to */
+    unsigned limit;                  /* 1..100 */
+    const char *cursor;              /* NULL for the first page */
+    unsigned time_limit_ms;          /* 0 = none */
+};
+
+/*
+ * One page of search results, best first (BM25, title weighted above
+ * summary above body), ties by recency. Items: articles {id, slug, title,
+ * published_at, snippet, score}; comments {id, article_id, created_at,
+ * snippet, score}. snippet is raw text with ND_SNIPPET_OPEN/CLOSE (search.h)
+ * around matches; score is positive, higher is better. ND_ERR_INVALID: bad
+ * cursor; ND_ERR_LIMIT: the search ran past time_limit_ms.
+ */
+enum nd_err nd_store_search(struct nd_store *store, const struct nd_search_params *p,
+                            json_t **items, char **next_cursor);
+
 /* ---- API keys ---------------------------------------------------------- */
 
 /* Stores a key: its public id and the hash of the whole secret. ND_ERR_CONFLICT: name taken. */

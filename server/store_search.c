@@ -1,0 +1,286 @@
+/*
+ * store_search.c: full-text search over the FTS5 indexes of migration 0002.
+ *
+ * A page is found in two steps: first the ranked ids (BM25, keyset-paged on
+ * score, then recency), then one snippet() per result. snippet() is costly
+ * and would otherwise run for every match, not just the page shown.
+ *
+ * Column weights (title 10, summary 2, body 1): a word in a headline says
+ * far more about what an article is about than the same word deep in the
+ * text; the summary is usually the lede, so it counts double.
+ *
+ * The time limit is a progress handler that interrupts the statement; the
+ * interrupt comes back as ND_ERR_LIMIT.
+ */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "newsd/cursor.h"
+#include "newsd/search.h"
+#include "store_internal.h"
+
+#define ARTICLE_SEARCH_SQL                                                                         \
+    "SELECT id, slug, title, published_at, score FROM ("                                           \
+    "SELECT articles.id AS id, articles.slug AS slug, articles.title AS title,"                    \
+    " articles.published_at AS published_at, articles.status AS status,"                           \
+    " articles.category AS category, articles.author AS author,"                                   \
+    " bm25(articles_fts, 10.0, 2.0, 1.0) AS score"                                                 \
+    " FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid"                         \
+    " WHERE articles_fts MATCH :match) WHERE 1"
+
+#define COMMENT_SEARCH_SQL                                                                         \
+    "SELECT id, article_id, created_at, score FROM ("                                              \
+    "SELECT comments.id AS id, comments.article_id AS article_id,"                                 \
+    " comments.created_at AS created_at, articles.status AS status,"                               \
+    " bm25(comments_fts) AS score"                                                                 \
+    " FROM comments_fts JOIN comments ON comments.id = comments_fts.rowid"                         \
+    " JOIN articles ON articles.id = comments.article_id"                                          \
+    " WHERE comments_fts MATCH :match AND comments.status = 'visible') WHERE 1"
+
+/* Rows after the cursor's (score, time, id), in the order of the results. */
+#define AFTER_CURSOR(time_col)                                                                     \
+    " AND (score > :cursor_score OR (score = :cursor_score AND (" time_col                         \
+    ", id) < (:cursor_at, :cursor_id)))"
+
+#define SNIPPET_TOKENS "24"
+
+struct deadline {
+    struct timespec at;
+};
+
+/* The progress handler: non-zero interrupts the statement once time is up. */
+static int past_deadline(void *arg)
+{
+    const struct deadline *d = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > d->at.tv_sec ||
+           (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
+}
+
+static int64_t double_bits(double d)
+{
+    int64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
+static double bits_double(int64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* The cached ranked-ids statement for the article filters and cursor in mask. */
+static sqlite3_stmt *article_stmt(struct nd_store *st, unsigned mask, enum nd_err *err)
+{
+    char sql[2048] = ARTICLE_SEARCH_SQL;
+    if (st->article_searches[mask])
+        return st->article_searches[mask];
+    nd_store_filter_sql(sql, mask & ~(unsigned)ND_LIST_CURSOR);
+    if (mask & ND_LIST_CURSOR)
+        strcat(sql, AFTER_CURSOR("published_at"));
+    strcat(sql, " ORDER BY score, published_at DESC, id DESC LIMIT :limit");
+    return nd_store_prepare(st, &st->article_searches[mask], sql, err);
+}
+
+static sqlite3_stmt *comment_stmt(struct nd_store *st, unsigned variant, enum nd_err *err)
+{
+    char sql[2048] = COMMENT_SEARCH_SQL;
+    if (st->comment_searches[variant])
+        return st->comment_searches[variant];
+    if (variant & 1)
+        strcat(sql, " AND status = :status");
+    if (variant & 2)
+        strcat(sql, AFTER_CURSOR("created_at"));
+    strcat(sql, " ORDER BY score, created_at DESC, id DESC LIMIT :limit");
+    return nd_store_prepare(st, &st->comment_searches[variant], sql, err);
+}
+
+/* Binds the parameters of the ranked-ids statement; returns the SQLite result. */
+static int bind_search(sqlite3_stmt *stmt, const struct nd_search_params *p, unsigned mask,
+                       const int64_t pos[3])
+{
+    int rc;
+    if (p->comments) {
+        rc = nd_store_bind_int(stmt, ":limit", (int64_t)p->limit + 1);
+        if (rc == SQLITE_OK && p->filter.status != ND_STATUS_ANY)
+            rc = nd_store_bind_text(stmt, ":status",
+                                    p->filter.status == ND_STATUS_DRAFT ? "draft" : "published");
+        if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
+            rc = nd_store_bind_int(stmt, ":cursor_at", pos[1]);
+        if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
+            rc = nd_store_bind_int(stmt, ":cursor_id", pos[2]);
+    } else {
+        rc = nd_store_filter_bind(stmt, mask, &p->filter, pos[1], pos[2], p->limit);
+    }
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":match", p->match);
+    if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR)) {
+        int idx = sqlite3_bind_parameter_index(stmt, ":cursor_score");
+        rc = sqlite3_bind_double(stmt, idx, bits_double(pos[0]));
+    }
+    return rc;
+}
+
+/* Adds "snippet" to item: the best fragment of row id around the matches. */
+static enum nd_err add_snippet(struct nd_store *st, const struct nd_search_params *p, int64_t id,
+                               json_t *item)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt =
+        p->comments ? nd_store_stmt(
+                          st, ND_STMT_SEARCH_COMMENT_SNIPPET,
+                          "SELECT snippet(comments_fts, -1, char(1), char(2), '…', " SNIPPET_TOKENS
+                          ") FROM comments_fts WHERE comments_fts MATCH :match AND rowid = :id",
+                          &err)
+                    : nd_store_stmt(
+                          st, ND_STMT_SEARCH_ARTICLE_SNIPPET,
+                          "SELECT snippet(articles_fts, -1, char(1), char(2), '…', " SNIPPET_TOKENS
+                          ") FROM articles_fts WHERE articles_fts MATCH :match AND rowid = :id",
+                          &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_text(stmt, ":match", p->match);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":id", id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        err = nd_store_json_text(item, "snippet", stmt, 0);
+    else if (rc == SQLITE_DONE)
+        err = json_object_set_new(item, "snippet", json_string("")) ? ND_ERR_NOMEM : ND_OK;
+    else
+        err = nd_store_sqlite_err(st->db, rc, "search snippet");
+    nd_store_release(stmt);
+    return err;
+}
+
+/* Turns the current ranked row into a result item (without its snippet). */
+static enum nd_err row_to_item(sqlite3_stmt *stmt, bool comments, json_t **out)
+{
+    json_t *item = json_object();
+    enum nd_err err = item ? ND_OK : ND_ERR_NOMEM;
+    if (err == ND_OK)
+        err = nd_store_json_int(item, "id", stmt, 0);
+    if (err == ND_OK && comments) {
+        err = nd_store_json_int(item, "article_id", stmt, 1);
+        if (err == ND_OK)
+            err = nd_store_json_time(item, "created_at", stmt, 2);
+    } else if (err == ND_OK) {
+        err = nd_store_json_text(item, "slug", stmt, 1);
+        if (err == ND_OK)
+            err = nd_store_json_text(item, "title", stmt, 2);
+        if (err == ND_OK)
+            err = nd_store_json_time(item, "published_at", stmt, 3);
+    }
+    int score_col = comments ? 3 : 4;
+    /* BM25 is negative with better matches lower; clients get it positive, 4 decimals */
+    double score = round(-sqlite3_column_double(stmt, score_col) * 10000.0) / 10000.0;
+    if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
+        err = ND_ERR_NOMEM;
+    if (err != ND_OK) {
+        json_decref(item);
+        return err;
+    }
+    *out = item;
+    return ND_OK;
+}
+
+/* Steps the bound ranked statement: up to limit items, and the next cursor. */
+static enum nd_err read_ranked(struct nd_store *st, sqlite3_stmt *stmt,
+                               const struct nd_search_params *p, json_t *items, char **next)
+{
+    enum nd_err err = ND_OK;
+    int64_t last[3] = {0, 0, 0};
+    unsigned n = 0;
+    int time_col = p->comments ? 2 : 3, score_col = p->comments ? 3 : 4;
+    int rc = sqlite3_step(stmt);
+    for (; rc == SQLITE_ROW && n < p->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
+        json_t *item = NULL;
+        last[0] = double_bits(sqlite3_column_double(stmt, score_col));
+        last[1] = sqlite3_column_int64(stmt, time_col);
+        last[2] = sqlite3_column_int64(stmt, 0);
+        err = row_to_item(stmt, p->comments, &item);
+        if (err == ND_OK && json_array_append_new(items, item) != 0)
+            err = ND_ERR_NOMEM;
+    }
+    if (err != ND_OK)
+        return err;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return nd_store_sqlite_err(st->db, rc, "search");
+    *next = NULL;
+    if (rc == SQLITE_ROW) {
+        *next = nd_cursor_encode3(p->comments ? 't' : 's', last[0], last[1], last[2]);
+        if (!*next)
+            return ND_ERR_NOMEM;
+    }
+    return ND_OK;
+}
+
+/* Finds the ranked page into items and *next; the snippets come after. */
+static enum nd_err find_page(struct nd_store *st, const struct nd_search_params *p, json_t *items,
+                             char **next)
+{
+    int64_t pos[3] = {0, 0, 0};
+    enum nd_err err = ND_OK;
+    if (p->cursor &&
+        nd_cursor_decode3(p->cursor, p->comments ? 't' : 's', &pos[0], &pos[1], &pos[2]) != ND_OK)
+        return ND_ERR_INVALID;
+    unsigned mask;
+    sqlite3_stmt *stmt;
+    if (p->comments) {
+        mask = (p->cursor ? ND_LIST_CURSOR : 0);
+        stmt = comment_stmt(st, (p->filter.status != ND_STATUS_ANY) | (p->cursor ? 2u : 0u), &err);
+    } else {
+        mask = nd_store_filter_mask(&p->filter, p->cursor != NULL);
+        stmt = article_stmt(st, mask, &err);
+    }
+    if (!stmt)
+        return err;
+    int rc = bind_search(stmt, p, mask, pos);
+    if (rc != SQLITE_OK)
+        err = nd_store_sqlite_err(st->db, rc, "search bind");
+    else
+        err = read_ranked(st, stmt, p, items, next);
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_search(struct nd_store *st, const struct nd_search_params *p, json_t **items,
+                            char **next_cursor)
+{
+    struct deadline deadline;
+    char *next = NULL;
+    if (p->limit < 1 || p->limit > 100 || !p->match)
+        return ND_ERR_INVALID;
+    json_t *arr = json_array();
+    if (!arr)
+        return ND_ERR_NOMEM;
+    if (p->time_limit_ms) {
+        clock_gettime(CLOCK_MONOTONIC, &deadline.at);
+        deadline.at.tv_sec += p->time_limit_ms / 1000;
+        deadline.at.tv_nsec += (long)(p->time_limit_ms % 1000) * 1000000L;
+        if (deadline.at.tv_nsec >= 1000000000L) {
+            deadline.at.tv_sec++;
+            deadline.at.tv_nsec -= 1000000000L;
+        }
+        sqlite3_progress_handler(st->db, 1000, past_deadline, &deadline);
+    }
+    enum nd_err err = find_page(st, p, arr, &next);
+    for (size_t i = 0; err == ND_OK && i < json_array_size(arr); i++) {
+        json_t *item = json_array_get(arr, i);
+        err = add_snippet(st, p, json_integer_value(json_object_get(item, "id")), item);
+    }
+    sqlite3_progress_handler(st->db, 0, NULL, NULL);
+    if (err != ND_OK) {
+        json_decref(arr);
+        free(next);
+        return err;
+    }
+    *items = arr;
+    *next_cursor = next;
+    return ND_OK;
+}
