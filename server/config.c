@@ -1,2 +1,430 @@
-/* placeholder: being written */
-typedef int nd_placeholder_config;
+/*
+ * config.c: the settings table and the three ways to fill it.
+ *
+ * Each setting is one row of `settings`: its name (the config file key and,
+ * with "--", the flag), where it lives in struct nd_config, its type and
+ * range, its default written as text, and its help line. Defaults go through
+ * the same parser as any user-supplied value, so the help text, the file
+ * parser, the environment and the flags cannot disagree about a setting.
+ */
+#include "newsd/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum setting_type {
+    TYPE_PATH,  /* char *: a non-empty file name */
+    TYPE_ADDR,  /* char *: an IPv4 or IPv6 literal */
+    TYPE_UINT,  /* unsigned, decimal, within [min, max] */
+    TYPE_SIZE,  /* size_t, decimal with an optional K, M or G suffix (powers of 1024) */
+    TYPE_LEVEL, /* enum nd_log_level by name */
+    TYPE_SYNC,  /* enum nd_sync_mode by name */
+};
+
+struct setting {
+    const char *name;
+    enum setting_type type;
+    size_t offset;
+    unsigned long long min, max;
+    const char *def;
+    const char *metavar;
+    const char *help;
+};
+
+#define AT(field) offsetof(struct nd_config, field)
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024ULL)
+
+static const struct setting settings[] = {
+    {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH", "SQLite database file"},
+    {"bind", TYPE_ADDR, AT(bind), 0, 0, "127.0.0.1", "ADDR",
+     "listen address, an IPv4 or IPv6 literal (:: listens on both)"},
+    {"port", TYPE_UINT, AT(port), 0, 65535, "8080", "N", "listen port; 0 picks a free one"},
+    {"threads", TYPE_UINT, AT(threads), 0, 1024, "0", "N", "worker threads; 0 = one per CPU core"},
+    {"log-level", TYPE_LEVEL, AT(log_level), 0, 0, "info", "LEVEL", "error, warn, info or debug"},
+    {"synchronous", TYPE_SYNC, AT(synchronous), 0, 0, "normal", "MODE",
+     "SQLite synchronous mode: off, normal or full"},
+    {"max-body", TYPE_SIZE, AT(max_body), 1 * KIB, 1024 * MIB, "2M", "BYTES",
+     "largest request body; larger ones get 413"},
+    {"connection-timeout", TYPE_UINT, AT(conn_timeout), 1, 86400, "30", "SECONDS",
+     "close a connection idle this long"},
+    {"connection-limit", TYPE_UINT, AT(conn_limit), 1, 1000000, "1000", "N",
+     "most connections at once"},
+    {"per-ip-connection-limit", TYPE_UINT, AT(per_ip_conn_limit), 0, 1000000, "64", "N",
+     "most connections from one address; 0 = no limit"},
+    {"connection-memory-limit", TYPE_SIZE, AT(conn_memory_limit), 8 * KIB, 64 * MIB, "64K", "BYTES",
+     "memory per connection; request headers must fit"},
+    {"busy-timeout", TYPE_UINT, AT(busy_timeout_ms), 0, 600000, "5000", "MS",
+     "how long a writer waits for the database lock"},
+    {"comment-rate", TYPE_UINT, AT(comment_rate), 0, 1000000, "10", "N",
+     "comments per minute per client address; 0 = no limit"},
+    {"comment-burst", TYPE_UINT, AT(comment_burst), 1, 1000000, "20", "N",
+     "comments a client address may post at once"},
+    {"shutdown-grace", TYPE_UINT, AT(shutdown_grace), 0, 3600, "10", "SECONDS",
+     "time given to requests in flight on shutdown"},
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const sync_names[] = {"off", "normal", "full"};
+
+static const struct setting *find_setting(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+bool nd_config_is_setting(const char *name)
+{
+    return find_setting(name) != NULL;
+}
+
+/* Parses digits only (no sign, no space) into *out. False on overflow or junk. */
+static bool parse_digits(const char *text, size_t len, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)text[i]))
+            return false;
+        unsigned d = (unsigned)(text[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* A size: digits and an optional K, M or G suffix (either case). */
+static bool parse_size(const char *text, unsigned long long *out)
+{
+    size_t len = strlen(text);
+    unsigned long long mult = 1, v;
+    if (len > 0) {
+        switch (text[len - 1]) {
+        case 'k':
+        case 'K':
+            mult = KIB;
+            break;
+        case 'm':
+        case 'M':
+            mult = MIB;
+            break;
+        case 'g':
+        case 'G':
+            mult = 1024 * MIB;
+            break;
+        default:
+            break;
+        }
+    }
+    if (mult != 1)
+        len--;
+    if (!parse_digits(text, len, &v) || v > ULLONG_MAX / mult)
+        return false;
+    *out = v * mult;
+    return true;
+}
+
+static int parse_name(const char *text, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(text, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Replaces the string at *slot with a copy of text. */
+static enum nd_err set_string(char **slot, const char *text)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return ND_ERR_NOMEM;
+    free(*slot);
+    *slot = copy;
+    return ND_OK;
+}
+
+static bool is_ip_literal(const char *text)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
+}
+
+/*
+ * Parses text as setting s and stores it in cfg. ND_ERR_INVALID for a bad
+ * value and ND_ERR_NOMEM leave cfg unchanged.
+ */
+static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, const char *text)
+{
+    char *field = (char *)cfg + s->offset;
+    unsigned long long v = 0;
+    int idx;
+
+    switch (s->type) {
+    case TYPE_PATH:
+        if (text[0] == '\0' || strlen(text) >= 4096)
+            return ND_ERR_INVALID;
+        return set_string((char **)(void *)field, text);
+    case TYPE_ADDR:
+        if (!is_ip_literal(text))
+            return ND_ERR_INVALID;
+        return set_string((char **)(void *)field, text);
+    case TYPE_UINT:
+        if (!parse_digits(text, strlen(text), &v) || v < s->min || v > s->max)
+            return ND_ERR_INVALID;
+        *(unsigned *)(void *)field = (unsigned)v;
+        return ND_OK;
+    case TYPE_SIZE:
+        if (!parse_size(text, &v) || v < s->min || v > s->max)
+            return ND_ERR_INVALID;
+        *(size_t *)(void *)field = (size_t)v;
+        return ND_OK;
+    case TYPE_LEVEL:
+        idx = parse_name(text, level_names, 4);
+        if (idx < 0)
+            return ND_ERR_INVALID;
+        *(enum nd_log_level *)(void *)field = (enum nd_log_level)idx;
+        return ND_OK;
+    case TYPE_SYNC:
+        idx = parse_name(text, sync_names, 3);
+        if (idx < 0)
+            return ND_ERR_INVALID;
+        *(enum nd_sync_mode *)(void *)field = (enum nd_sync_mode)idx;
+        return ND_OK;
+    }
+    return ND_ERR_INVALID;
+}
+
+/* What a value of setting s must be, for error messages. */
+static void expectation(const struct setting *s, char *buf, size_t len)
+{
+    switch (s->type) {
+    case TYPE_PATH:
+        snprintf(buf, len, "a file name");
+        break;
+    case TYPE_ADDR:
+        snprintf(buf, len, "an IPv4 or IPv6 address such as 127.0.0.1 or ::1");
+        break;
+    case TYPE_UINT:
+        snprintf(buf, len, "a whole number from %llu to %llu", s->min, s->max);
+        break;
+    case TYPE_SIZE:
+        snprintf(buf, len, "a size from %lluK to %lluM (digits with an optional K, M or G)",
+                 s->min / KIB, s->max / MIB);
+        break;
+    case TYPE_LEVEL:
+        snprintf(buf, len, "error, warn, info or debug");
+        break;
+    case TYPE_SYNC:
+        snprintf(buf, len, "off, normal or full");
+        break;
+    }
+}
+
+/* store_value, with a sentence naming the setting in err on a bad value. */
+static enum nd_err apply(struct nd_config *cfg, const struct setting *s, const char *text,
+                         char *err, size_t errlen)
+{
+    char expected[128];
+    enum nd_err rc = store_value(cfg, s, text);
+
+    if (rc == ND_ERR_INVALID) {
+        expectation(s, expected, sizeof expected);
+        snprintf(err, errlen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
+    } else if (rc != ND_OK) {
+        snprintf(err, errlen, "%s: out of memory", s->name);
+    }
+    return rc;
+}
+
+enum nd_err nd_config_init(struct nd_config *cfg)
+{
+    char err[256];
+
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        enum nd_err rc = apply(cfg, &settings[i], settings[i].def, err, sizeof err);
+        if (rc != ND_OK) {
+            nd_config_fini(cfg);
+            return rc; /* only ND_ERR_NOMEM: the defaults are tested */
+        }
+    }
+    return ND_OK;
+}
+
+void nd_config_fini(struct nd_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->db_path);
+    free(cfg->bind);
+    cfg->db_path = NULL;
+    cfg->bind = NULL;
+}
+
+enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *err,
+                          size_t errlen)
+{
+    const struct setting *s = find_setting(name);
+    if (s == NULL) {
+        snprintf(err, errlen, "unknown setting \"%.60s\"", name);
+        return ND_ERR_INVALID;
+    }
+    return apply(cfg, s, text, err, errlen);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}
+
+/*
+ * Reads the value part of a line in place. A quoted value ends at the
+ * closing quote (\" and \\ are escapes) and may be followed only by a
+ * comment; an unquoted value ends at a '#' that follows white space.
+ * Returns NULL with a reason in *why on a malformed value.
+ */
+static char *parse_value(char *v, const char **why)
+{
+    if (*v != '"') {
+        for (char *p = v; *p != '\0'; p++) {
+            if (*p == '#' && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
+                *p = '\0';
+                break;
+            }
+        }
+        return trim(v);
+    }
+    char *out = v;
+    char *p = v + 1;
+    while (*p != '"') {
+        if (*p == '\0') {
+            *why = "the quoted value has no closing quote";
+            return NULL;
+        }
+        if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+            p++;
+        *out++ = *p++;
+    }
+    *out = '\0';
+    p = trim(p + 1);
+    if (*p != '\0' && *p != '#') {
+        *why = "unexpected text after the closing quote";
+        return NULL;
+    }
+    return v;
+}
+
+/* Applies one line of a config file. Blank lines and comments are fine. */
+static enum nd_err load_line(struct nd_config *cfg, char *line, const char *path, unsigned lineno,
+                             char *err, size_t errlen)
+{
+    char msg[256];
+    const char *why = NULL;
+    char *key = trim(line);
+
+    if (*key == '\0' || *key == '#')
+        return ND_OK;
+    char *eq = strchr(key, '=');
+    if (eq == NULL) {
+        snprintf(err, errlen, "%s:%u: expected \"name = value\"", path, lineno);
+        return ND_ERR_INVALID;
+    }
+    *eq = '\0';
+    key = trim(key);
+    char *value = parse_value(trim(eq + 1), &why);
+    if (value == NULL) {
+        snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+        return ND_ERR_INVALID;
+    }
+    enum nd_err rc = nd_config_set(cfg, key, value, msg, sizeof msg);
+    if (rc == ND_ERR_INVALID)
+        snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+    return rc;
+}
+
+enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err, size_t errlen)
+{
+    enum nd_err rc = ND_OK;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return ND_ERR_IO;
+    }
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        rc = load_line(cfg, line, path, lineno, err, errlen);
+        if (rc != ND_OK)
+            goto out;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        rc = ND_ERR_IO;
+    }
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* "max-body" -> "NEWSD_MAX_BODY". */
+static void env_name(const char *name, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "NEWSD_%s", name);
+    for (char *p = buf + 6; n > 0 && *p != '\0'; p++)
+        *p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+}
+
+enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen)
+{
+    char var[64];
+    char msg[256];
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        env_name(settings[i].name, var, sizeof var);
+        const char *text = getenv(var);
+        if (text == NULL || text[0] == '\0')
+            continue; /* an empty variable counts as unset */
+        enum nd_err rc = apply(cfg, &settings[i], text, msg, sizeof msg);
+        if (rc != ND_OK) {
+            snprintf(err, errlen, "%s: %s", var, msg);
+            return rc;
+        }
+    }
+    return ND_OK;
+}
+
+void nd_config_print_help(void *out)
+{
+    FILE *f = out;
+    char flag[64];
+    char var[64];
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        snprintf(flag, sizeof flag, "--%s %s", s->name, s->metavar);
+        env_name(s->name, var, sizeof var);
+        fprintf(f, "  %-34s %s\n  %-34s %s, default %s\n", flag, s->help, "", var, s->def);
+    }
+}

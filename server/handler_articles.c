@@ -1,2 +1,330 @@
-/* placeholder: being written */
-typedef int nd_placeholder_handler_articles;
+/*
+ * handler_articles.c: /v1/articles and /v1/articles/{id-or-slug}.
+ *
+ * Each handler reads the request through http.h, checks it (validate.h),
+ * decides who may see what (a draft exists only for a request with a key)
+ * and calls the store; the store's JSON goes back unchanged. Every early
+ * return answers the request first, so the returned status is always the
+ * one that was set. A 5xx detail names the operation, never the cause: the
+ * store has logged that once already.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "newsd/handlers.h"
+#include "newsd/store.h"
+#include "newsd/text.h"
+#include "newsd/util.h"
+#include "newsd/validate.h"
+
+#define UNAVAILABLE "the database is unavailable"
+#define BAD_ID "an article id is a positive decimal integer without leading zeros"
+#define TIME_HINT "an RFC 3339 date-time such as 2025-07-12T09:30:00Z"
+
+/* The parameters of GET /v1/articles; strings borrowed from the request. */
+struct list_query {
+    unsigned limit;
+    const char *cursor;
+    const char *since;
+    const char *until;
+    const char *status;
+    struct nd_article_filter filter;
+};
+
+static bool is_draft(const json_t *article)
+{
+    const char *status = json_string_value(json_object_get(article, "status"));
+    return status && strcmp(status, "draft") == 0;
+}
+
+/* Parses since or until (NULL: absent). Answers 400 and returns it when malformed, else 0. */
+static int parse_time_param(struct nd_request *req, const char *name, const char *text, bool *has,
+                            int64_t *value)
+{
+    *has = text != NULL;
+    if (text && !nd_time_parse(text, value))
+        return nd_respond_problem(req, 400, "%s must be " TIME_HINT, name);
+    return 0;
+}
+
+/* Fills *q from the query string. Returns 0, or the 400 it answered. */
+static int parse_list_query(struct nd_request *req, struct list_query *q)
+{
+    memset(q, 0, sizeof *q);
+    if (!nd_validate_limit(nd_request_query(req, "limit"), &q->limit))
+        return nd_respond_problem(req, 400, "limit must be an integer from 1 to %d", ND_LIMIT_MAX);
+    q->cursor = nd_request_query(req, "cursor");
+    q->filter.category = nd_request_query(req, "category");
+    q->filter.tag = nd_request_query(req, "tag");
+    q->filter.author = nd_request_query(req, "author");
+    q->since = nd_request_query(req, "since");
+    q->until = nd_request_query(req, "until");
+    int status = parse_time_param(req, "since", q->since, &q->filter.has_since, &q->filter.since);
+    if (status == 0)
+        status = parse_time_param(req, "until", q->until, &q->filter.has_until, &q->filter.until);
+    if (status != 0)
+        return status;
+    q->status = nd_request_query(req, "status");
+    if (!q->status || strcmp(q->status, "published") == 0)
+        q->filter.status = ND_STATUS_PUBLISHED;
+    else if (strcmp(q->status, "draft") == 0)
+        q->filter.status = ND_STATUS_DRAFT;
+    else if (strcmp(q->status, "any") == 0)
+        q->filter.status = ND_STATUS_ANY;
+    else
+        return nd_respond_problem(req, 400, "status must be published, draft or any");
+    return 0;
+}
+
+/*
+ * Answers one page: {"data":items,"next_cursor":next|null} and, when there
+ * is a next page, a Link header to it. Takes items and next (malloc'd).
+ */
+static int respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
+                        const char *const params[][2], size_t nparams)
+{
+    int status;
+    char *link = NULL;
+    json_t *page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
+    if (!page) {
+        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (next) {
+        link = nd_validate_next_link(path, params, nparams);
+        if (!link || !nd_respond_header(req, "Link", link)) {
+            json_decref(page);
+            status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    status = nd_respond_json(req, 200, page);
+out:
+    free(link);
+    free(next);
+    return status;
+}
+
+int nd_handle_articles_list(struct nd_request *req)
+{
+    struct list_query q;
+    int status = parse_list_query(req, &q);
+    if (status != 0)
+        return status;
+    if (q.filter.status != ND_STATUS_PUBLISHED) {
+        status = nd_request_require_key(req);
+        if (status != 0)
+            return status;
+    }
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    json_t *items = NULL;
+    char *next = NULL;
+    enum nd_err err = nd_store_article_list(store, &q.filter, q.limit, q.cursor, &items, &next);
+    if (err == ND_ERR_INVALID)
+        return nd_respond_problem(req, 400, "cursor is not a cursor of this list");
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not list the articles");
+    char limit[8];
+    snprintf(limit, sizeof limit, "%u", q.limit);
+    const char *const params[][2] = {
+        {"limit", limit},
+        {"cursor", next},
+        {"category", q.filter.category},
+        {"tag", q.filter.tag},
+        {"author", q.filter.author},
+        {"since", q.since},
+        {"until", q.until},
+        {"status", q.status},
+    };
+    return respond_page(req, items, next, "/v1/articles", params, sizeof params / sizeof *params);
+}
+
+/*
+ * Answers a verdict of validate.h: 0 on ND_OK (errors freed), else the 422
+ * listing errors (taken) or the 500 it answered.
+ */
+static int answer_validation(struct nd_request *req, enum nd_err err, json_t *errors)
+{
+    if (err == ND_ERR_INVALID)
+        return nd_respond_invalid(req, errors);
+    json_decref(errors);
+    if (err != ND_OK)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Answers a failed create or update of an article with the fields in. */
+static int answer_write_error(struct nd_request *req, enum nd_err err,
+                              const struct nd_article_input *in, int64_t id)
+{
+    if (err == ND_ERR_CONFLICT && in->slug_derived)
+        return nd_respond_problem(req, 409, "no free slug could be made from the title; give one");
+    if (err == ND_ERR_CONFLICT)
+        return nd_respond_problem(req, 409, "slug '%s' is taken", in->slug);
+    if (err == ND_ERR_NOT_FOUND)
+        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
+    return nd_respond_err(req, err, "could not save the article");
+}
+
+/* 201 with Location for article (taken). */
+static int respond_created(struct nd_request *req, json_t *article)
+{
+    char location[48];
+    snprintf(location, sizeof location, "/v1/articles/%" PRId64,
+             (int64_t)json_integer_value(json_object_get(article, "id")));
+    if (!nd_respond_header(req, "Location", location)) {
+        json_decref(article);
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    }
+    return nd_respond_json(req, 201, article);
+}
+
+int nd_handle_article_create(struct nd_request *req)
+{
+    json_t *body = NULL, *errors = NULL, *article = NULL;
+    struct nd_article_input in = {0};
+    struct nd_article_fields fields;
+    int status = nd_request_require_key(req);
+    if (status != 0)
+        return status;
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    status = nd_request_json(req, &body);
+    if (status != 0)
+        return status;
+    errors = json_array();
+    status = answer_validation(req, nd_validate_article(body, nd_time_now(), &in, errors), errors);
+    if (status != 0)
+        goto out;
+    nd_article_input_fields(&in, &fields);
+    enum nd_err err = nd_store_article_create(store, &fields, &article);
+    if (err != ND_OK)
+        status = answer_write_error(req, err, &in, 0);
+    else
+        status = respond_created(req, article);
+out:
+    nd_article_input_fini(&in);
+    json_decref(body);
+    return status;
+}
+
+/* 404 for the path segment key, naming it only when it is an id or a slug. */
+static int article_not_found(struct nd_request *req, const char *key)
+{
+    int64_t id;
+    if (nd_parse_id(key, &id))
+        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
+    if (nd_slug_valid(key))
+        return nd_respond_problem(req, 404, "no article with slug '%s'", key);
+    return nd_respond_problem(req, 404, "no article with that id or slug");
+}
+
+int nd_handle_article_get(struct nd_request *req)
+{
+    const char *key = nd_request_param(req, 0);
+    json_t *article = NULL;
+    int64_t id;
+    enum nd_err err = ND_ERR_NOT_FOUND;
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    if (nd_parse_id(key, &id))
+        err = nd_store_article_get(store, id, &article);
+    else if (nd_slug_valid(key))
+        err = nd_store_article_get_by_slug(store, key, &article);
+    if (err == ND_OK && is_draft(article) && !nd_request_has_key(req)) {
+        json_decref(article);
+        err = ND_ERR_NOT_FOUND;
+    }
+    if (err == ND_ERR_NOT_FOUND)
+        return article_not_found(req, key);
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not read the article");
+    return nd_respond_json(req, 200, article);
+}
+
+/* 422 for a body that is JSON but not an object (before the article is looked up). */
+static int respond_not_object(struct nd_request *req)
+{
+    json_t *errors = json_pack("[{s:s, s:s}]", "field", "", "message", "must be a JSON object");
+    if (!errors)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return nd_respond_invalid(req, errors);
+}
+
+/* Loads article id into *current for a write; answers 404 or the store's error otherwise. */
+static int load_for_write(struct nd_request *req, struct nd_store *store, int64_t id,
+                          json_t **current)
+{
+    enum nd_err err = nd_store_article_get(store, id, current);
+    if (err == ND_ERR_NOT_FOUND)
+        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not read the article");
+    return 0;
+}
+
+int nd_handle_article_patch(struct nd_request *req)
+{
+    json_t *patch = NULL, *current = NULL, *errors = NULL, *article = NULL;
+    struct nd_article_input in = {0};
+    struct nd_article_fields fields;
+    int64_t id = 0;
+    int status = nd_request_require_key(req);
+    if (status != 0)
+        return status;
+    if (!nd_parse_id(nd_request_param(req, 0), &id))
+        return nd_respond_problem(req, 400, BAD_ID);
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    status = nd_request_json(req, &patch);
+    if (status != 0)
+        return status;
+    if (!json_is_object(patch))
+        status = respond_not_object(req);
+    else
+        status = load_for_write(req, store, id, &current);
+    if (status != 0)
+        goto out;
+    errors = json_array();
+    status = answer_validation(
+        req, nd_validate_article_patch(current, patch, nd_time_now(), &in, errors), errors);
+    if (status != 0)
+        goto out;
+    nd_article_input_fields(&in, &fields);
+    enum nd_err err = nd_store_article_update(store, id, &fields, &article);
+    if (err != ND_OK)
+        status = answer_write_error(req, err, &in, id);
+    else
+        status = nd_respond_json(req, 200, article);
+out:
+    nd_article_input_fini(&in);
+    json_decref(current);
+    json_decref(patch);
+    return status;
+}
+
+int nd_handle_article_delete(struct nd_request *req)
+{
+    int64_t id;
+    int status = nd_request_require_key(req);
+    if (status != 0)
+        return status;
+    if (!nd_parse_id(nd_request_param(req, 0), &id))
+        return nd_respond_problem(req, 400, BAD_ID);
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    enum nd_err err = nd_store_article_delete(store, id);
+    if (err == ND_ERR_NOT_FOUND)
+        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not delete the article");
+    return nd_respond_json(req, 204, NULL);
+}

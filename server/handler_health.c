@@ -1,2 +1,22 @@
-/* placeholder: being written */
-typedef int nd_placeholder_handler_health;
+/*
+ * handler_health.c: GET /health, for load balancers and supervisors.
+ *
+ * Healthy means this worker's database connection answers a trivial query;
+ * anything else is 503 so that traffic goes elsewhere. The detail never says
+ * why the database failed (the store has logged that once already).
+ */
+#include "newsd/handlers.h"
+#include "newsd/store.h"
+
+int nd_handle_health(struct nd_request *req)
+{
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, "the database is unavailable");
+    if (nd_store_ping(store) != ND_OK)
+        return nd_respond_problem(req, 503, "the database does not answer");
+    json_t *body = json_pack("{s:s}", "status", "ok");
+    if (!body)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return nd_respond_json(req, 200, body);
+}

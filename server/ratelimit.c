@@ -1,2 +1,125 @@
-/* placeholder: being written */
-typedef int nd_placeholder_ratelimit;
+/*
+ * ratelimit.c: token buckets per client address in a fixed-size table.
+ *
+ * The table is set-associative: a key hashes to one set of WAYS slots, and a
+ * new key takes the least recently seen slot of its set. Lookups cost at most
+ * WAYS string comparisons, memory is fixed at creation, and a flood of new
+ * addresses can only evict buckets, never grow the table. An evicted address
+ * starts again with a full bucket, which is the price of bounded memory.
+ *
+ * Tokens are counted in 1/60000 of a token, so that refilling per_minute
+ * tokens per 60000 ms is integer arithmetic: every millisecond adds
+ * per_minute units. One mutex guards the table; the critical section is a
+ * few dozen instructions.
+ */
+#include "newsd/ratelimit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS 1024
+#define WAYS 8
+#define KEY_MAX 64               /* longer keys are compared on their first 63 bytes */
+#define UNITS_PER_TOKEN 60000ULL /* milliseconds per minute */
+
+struct bucket {
+    char key[KEY_MAX];
+    uint64_t units;   /* tokens * UNITS_PER_TOKEN */
+    uint64_t last_ms; /* time of the last refill */
+    uint64_t seen;    /* LRU stamp from rl->clock; 0 = empty slot */
+};
+
+struct nd_ratelimit {
+    pthread_mutex_t lock;
+    unsigned per_minute;
+    uint64_t capacity; /* burst * UNITS_PER_TOKEN */
+    uint64_t clock;    /* counts takes, orders buckets by last use */
+    struct bucket slots[SETS][WAYS];
+};
+
+struct nd_ratelimit *nd_ratelimit_create(unsigned per_minute, unsigned burst)
+{
+    struct nd_ratelimit *rl = calloc(1, sizeof *rl);
+    if (rl == NULL)
+        return NULL;
+    if (pthread_mutex_init(&rl->lock, NULL) != 0) {
+        free(rl);
+        return NULL;
+    }
+    rl->per_minute = per_minute;
+    rl->capacity = (uint64_t)(burst > 0 ? burst : 1) * UNITS_PER_TOKEN;
+    return rl;
+}
+
+void nd_ratelimit_destroy(struct nd_ratelimit *rl)
+{
+    if (rl == NULL)
+        return;
+    pthread_mutex_destroy(&rl->lock);
+    free(rl);
+}
+
+/* FNV-1a: keys are client addresses, not attacker-chosen at will. */
+static size_t set_of(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h % SETS;
+}
+
+/*
+ * The bucket of key, or the slot it takes over (filled, stamped now_ms).
+ * Called with the lock held.
+ */
+static struct bucket *find_bucket(struct nd_ratelimit *rl, const char *key, uint64_t now_ms)
+{
+    struct bucket *set = rl->slots[set_of(key)];
+    struct bucket *victim = &set[0];
+
+    for (size_t i = 0; i < WAYS; i++) {
+        if (set[i].seen != 0 && strncmp(set[i].key, key, KEY_MAX - 1) == 0)
+            return &set[i];
+        if (set[i].seen < victim->seen)
+            victim = &set[i];
+    }
+    memset(victim, 0, sizeof *victim);
+    strncpy(victim->key, key, KEY_MAX - 1);
+    victim->units = rl->capacity;
+    victim->last_ms = now_ms;
+    return victim;
+}
+
+bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
+                       unsigned *retry_after_s)
+{
+    bool allowed;
+
+    if (rl->per_minute == 0)
+        return true;
+    pthread_mutex_lock(&rl->lock);
+    struct bucket *b = find_bucket(rl, key, now_ms);
+    b->seen = ++rl->clock;
+    if (now_ms > b->last_ms) {
+        /* Clamp the elapsed time first so the product cannot overflow. */
+        uint64_t elapsed = now_ms - b->last_ms;
+        uint64_t full_after = rl->capacity / rl->per_minute + 1;
+        uint64_t refill = (elapsed > full_after ? full_after : elapsed) * rl->per_minute;
+        b->units = b->units + refill > rl->capacity ? rl->capacity : b->units + refill;
+        b->last_ms = now_ms;
+    }
+    allowed = b->units >= UNITS_PER_TOKEN;
+    if (allowed) {
+        b->units -= UNITS_PER_TOKEN;
+    } else {
+        uint64_t missing = UNITS_PER_TOKEN - b->units;
+        uint64_t wait_ms = (missing + rl->per_minute - 1) / rl->per_minute;
+        uint64_t wait_s = (wait_ms + 999) / 1000;
+        *retry_after_s = wait_s < 1 ? 1 : (unsigned)wait_s;
+    }
+    pthread_mutex_unlock(&rl->lock);
+    return allowed;
+}

@@ -53,10 +53,11 @@ const struct nd_config *nd_request_config(const struct nd_request *req);
 struct nd_store *nd_request_store(struct nd_request *req);
 
 /*
- * Decodes the body as a JSON object or array (JSON_REJECT_DUPLICATES).
- * Returns 0 and a new reference in *out, or, having already set the problem
- * response, the status to return: 415 when Content-Type is not
- * application/json, 400 when the body is empty or not JSON.
+ * Decodes the body as a JSON value (JSON_REJECT_DUPLICATES; any value, so
+ * that valid JSON that is not an object reaches the handler, which answers
+ * 422). Returns 0 and a new reference in *out, or, having already set the
+ * problem response, the status to return: 415 when Content-Type is not
+ * application/json, 400 when the body is empty, not UTF-8 or not JSON.
  */
 int nd_request_json(struct nd_request *req, json_t **out);
 

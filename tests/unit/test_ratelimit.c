@@ -1,5 +1,119 @@
-/* placeholder: being written */
+/*
+ * test_ratelimit.c: token buckets over simulated time (the clock is a
+ * parameter, so nothing here sleeps).
+ */
+#include <stdlib.h>
+
+#include "check.h"
+#include "newsd/ratelimit.h"
+
+/* Takes n tokens at time now; returns how many were granted. */
+static unsigned take_n(struct nd_ratelimit *rl, const char *key, uint64_t now, unsigned n)
+{
+    unsigned granted = 0;
+    unsigned retry;
+    for (unsigned i = 0; i < n; i++)
+        granted += nd_ratelimit_take(rl, key, now, &retry);
+    return granted;
+}
+
+static void test_burst(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(10, 5);
+    unsigned retry = 0;
+
+    CHECK(rl != NULL);
+    CHECK_INT(take_n(rl, "10.0.0.1", 1000, 5), 5);
+    CHECK(!nd_ratelimit_take(rl, "10.0.0.1", 1000, &retry));
+    /* 10 per minute: one token every 6 s. */
+    CHECK_INT(retry, 6);
+    /* Another address has its own bucket. */
+    CHECK_INT(take_n(rl, "10.0.0.2", 1000, 6), 5);
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_refill(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(60, 3); /* one token per second */
+    unsigned retry = 0;
+
+    CHECK_INT(take_n(rl, "a", 0, 3), 3);
+    CHECK(!nd_ratelimit_take(rl, "a", 0, &retry));
+    CHECK_INT(retry, 1);
+    CHECK(!nd_ratelimit_take(rl, "a", 999, &retry));
+    CHECK_INT(retry, 1);
+    CHECK(nd_ratelimit_take(rl, "a", 1000, &retry));
+    CHECK(!nd_ratelimit_take(rl, "a", 1000, &retry));
+    /* A long pause refills to the burst, not beyond. */
+    CHECK_INT(take_n(rl, "a", 3600 * 1000, 10), 3);
+    /* Time going backwards (a caller's bug) neither refills nor crashes. */
+    CHECK(!nd_ratelimit_take(rl, "a", 5, &retry));
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_retry_after_rounds_up(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(1, 1); /* one per minute */
+    unsigned retry = 0;
+
+    CHECK(nd_ratelimit_take(rl, "b", 0, &retry));
+    CHECK(!nd_ratelimit_take(rl, "b", 0, &retry));
+    CHECK_INT(retry, 60);
+    CHECK(!nd_ratelimit_take(rl, "b", 30000, &retry));
+    CHECK_INT(retry, 30);
+    CHECK(!nd_ratelimit_take(rl, "b", 59500, &retry));
+    CHECK_INT(retry, 1);
+    CHECK(nd_ratelimit_take(rl, "b", 60000, &retry));
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_eviction(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(1, 1);
+    unsigned retry;
+    char key[32];
+
+    CHECK(nd_ratelimit_take(rl, "victim", 0, &retry));
+    CHECK(!nd_ratelimit_take(rl, "victim", 0, &retry));
+    /* A few other addresses cannot push it out of the table... */
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "other-%d", i);
+        CHECK(nd_ratelimit_take(rl, key, 0, &retry));
+    }
+    CHECK(!nd_ratelimit_take(rl, "victim", 0, &retry));
+    /* ...but a flood of new ones does: memory stays bounded, and the evicted
+     * address starts over with a full bucket. */
+    for (int i = 0; i < 200000; i++) {
+        snprintf(key, sizeof key, "flood-%d", i);
+        CHECK(nd_ratelimit_take(rl, key, 0, &retry));
+    }
+    CHECK(nd_ratelimit_take(rl, "victim", 0, &retry));
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_unlimited(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(0, 1);
+    CHECK_INT(take_n(rl, "c", 0, 1000), 1000);
+    nd_ratelimit_destroy(rl);
+    nd_ratelimit_destroy(NULL);
+}
+
+static void test_long_keys(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(1, 1);
+    unsigned retry;
+    const char *v6 = "2001:0db8:85a3:0000:0000:8a2e:0370:7334";
+
+    CHECK(nd_ratelimit_take(rl, v6, 0, &retry));
+    CHECK(!nd_ratelimit_take(rl, v6, 0, &retry));
+    CHECK(nd_ratelimit_take(rl, "2001:0db8:85a3:0000:0000:8a2e:0370:7335", 0, &retry));
+    nd_ratelimit_destroy(rl);
+}
+
 int main(void)
 {
-    return 77;
+    return CHECK_RUN(CHECK_CASE(test_burst), CHECK_CASE(test_refill),
+                     CHECK_CASE(test_retry_after_rounds_up), CHECK_CASE(test_eviction),
+                     CHECK_CASE(test_unlimited), CHECK_CASE(test_long_keys));
 }
