@@ -12,7 +12,6 @@
  * The time limit is a progress handler that interrupts the statement; the
  * interrupt comes back as ND_ERR_LIMIT.
  */
-#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -177,8 +176,8 @@ static enum nd_err row_to_item(sqlite3_stmt *stmt, bool comments, json_t **out)
             err = nd_store_json_time(item, "published_at", stmt, 3);
     }
     int score_col = comments ? 3 : 4;
-    /* BM25 is negative with better matches lower; clients get it positive, 4 decimals */
-    double score = round(-sqlite3_column_double(stmt, score_col) * 10000.0) / 10000.0;
+    /* BM25 is negative with better matches lower; clients get it positive */
+    double score = -sqlite3_column_double(stmt, score_col);
     if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
         err = ND_ERR_NOMEM;
     if (err != ND_OK) {
