@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/handler_list.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/text.h"
@@ -21,17 +22,6 @@
 
 #define UNAVAILABLE "the database is unavailable"
 #define BAD_ID "an article id is a positive decimal integer without leading zeros"
-#define TIME_HINT "an RFC 3339 date-time such as 2025-07-12T09:30:00Z"
-
-/* The parameters of GET /v1/articles; strings borrowed from the request. */
-struct list_query {
-    unsigned limit;
-    const char *cursor;
-    const char *since;
-    const char *until;
-    const char *status;
-    struct nd_article_filter filter;
-};
 
 static bool is_draft(const json_t *article)
 {
@@ -39,85 +29,12 @@ static bool is_draft(const json_t *article)
     return status && strcmp(status, "draft") == 0;
 }
 
-/* Parses since or until (NULL: absent). Answers 400 and returns it when malformed, else 0. */
-static int parse_time_param(struct nd_request *req, const char *name, const char *text, bool *has,
-                            int64_t *value)
-{
-    *has = text != NULL;
-    if (text && !nd_time_parse(text, value))
-        return nd_respond_problem(req, 400, "%s must be " TIME_HINT, name);
-    return 0;
-}
-
-/* Fills *q from the query string. Returns 0, or the 400 it answered. */
-static int parse_list_query(struct nd_request *req, struct list_query *q)
-{
-    memset(q, 0, sizeof *q);
-    if (!nd_validate_limit(nd_request_query(req, "limit"), &q->limit))
-        return nd_respond_problem(req, 400, "limit must be an integer from 1 to %d", ND_LIMIT_MAX);
-    q->cursor = nd_request_query(req, "cursor");
-    q->filter.category = nd_request_query(req, "category");
-    q->filter.tag = nd_request_query(req, "tag");
-    q->filter.author = nd_request_query(req, "author");
-    q->since = nd_request_query(req, "since");
-    q->until = nd_request_query(req, "until");
-    int status = parse_time_param(req, "since", q->since, &q->filter.has_since, &q->filter.since);
-    if (status == 0)
-        status = parse_time_param(req, "until", q->until, &q->filter.has_until, &q->filter.until);
-    if (status != 0)
-        return status;
-    q->status = nd_request_query(req, "status");
-    if (!q->status || strcmp(q->status, "published") == 0)
-        q->filter.status = ND_STATUS_PUBLISHED;
-    else if (strcmp(q->status, "draft") == 0)
-        q->filter.status = ND_STATUS_DRAFT;
-    else if (strcmp(q->status, "any") == 0)
-        q->filter.status = ND_STATUS_ANY;
-    else
-        return nd_respond_problem(req, 400, "status must be published, draft or any");
-    return 0;
-}
-
-/*
- * Answers one page: {"data":items,"next_cursor":next|null} and, when there
- * is a next page, a Link header to it. Takes items and next (malloc'd).
- */
-static int respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
-                        const char *const params[][2], size_t nparams)
-{
-    int status;
-    char *link = NULL;
-    json_t *page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
-    if (!page) {
-        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (next) {
-        link = nd_validate_next_link(path, params, nparams);
-        if (!link || !nd_respond_header(req, "Link", link)) {
-            json_decref(page);
-            status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-    }
-    status = nd_respond_json(req, 200, page);
-out:
-    free(link);
-    free(next);
-    return status;
-}
-
 int nd_handle_articles_list(struct nd_request *req)
 {
-    struct list_query q;
-    int status = parse_list_query(req, &q);
+    struct nd_list_query q;
+    int status = nd_list_query_parse(req, &q);
     if (status != 0)
         return status;
-    if (q.filter.status != ND_STATUS_PUBLISHED) {
-        status = nd_request_require_key(req);
-        if (status != 0)
-            return status;
-    }
     struct nd_store *store = nd_request_store(req);
     if (!store)
         return nd_respond_problem(req, 503, UNAVAILABLE);
@@ -128,19 +45,9 @@ int nd_handle_articles_list(struct nd_request *req)
         return nd_respond_problem(req, 400, "cursor is not a cursor of this list");
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not list the articles");
-    char limit[8];
-    snprintf(limit, sizeof limit, "%u", q.limit);
-    const char *const params[][2] = {
-        {"limit", limit},
-        {"cursor", next},
-        {"category", q.filter.category},
-        {"tag", q.filter.tag},
-        {"author", q.filter.author},
-        {"since", q.since},
-        {"until", q.until},
-        {"status", q.status},
-    };
-    return respond_page(req, items, next, "/v1/articles", params, sizeof params / sizeof *params);
+    struct nd_link_params lp;
+    nd_link_params_list(&lp, &q, next);
+    return nd_list_respond_page(req, items, next, "/v1/articles", &lp);
 }
 
 /*

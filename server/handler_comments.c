@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/handler_list.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/util.h"
@@ -65,31 +66,14 @@ static int parse_list_query(struct nd_request *req, unsigned *limit, bool *tree)
 static int respond_page(struct nd_request *req, int64_t id, unsigned limit, json_t *items,
                         char *next)
 {
-    int status;
-    char *link = NULL;
-    json_t *page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
-    if (!page) {
-        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (next) {
-        char path[64], limit_text[8];
-        snprintf(path, sizeof path, "/v1/articles/%" PRId64 "/comments", id);
-        snprintf(limit_text, sizeof limit_text, "%u", limit);
-        const char *const params[][2] = {
-            {"limit", limit_text}, {"cursor", next}, {"view", nd_request_query(req, "view")}};
-        link = nd_validate_next_link(path, params, 3);
-        if (!link || !nd_respond_header(req, "Link", link)) {
-            json_decref(page);
-            status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-    }
-    status = nd_respond_json(req, 200, page);
-out:
-    free(link);
-    free(next);
-    return status;
+    char path[64];
+    struct nd_link_params lp = {.n = 0};
+    snprintf(path, sizeof path, "/v1/articles/%" PRId64 "/comments", id);
+    snprintf(lp.limit, sizeof lp.limit, "%u", limit);
+    nd_link_params_add(&lp, "limit", lp.limit);
+    nd_link_params_add(&lp, "cursor", next);
+    nd_link_params_add(&lp, "view", nd_request_query(req, "view"));
+    return nd_list_respond_page(req, items, next, path, &lp);
 }
 
 int nd_handle_comments_list(struct nd_request *req)

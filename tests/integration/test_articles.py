@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     INT, TIMESTAMP, Pred, Re, Server, Tap, binary_from_argv, case, chunked, create_key, expect,

@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     LISTENING, Re, Server, Tap, binary_from_argv, expect, free_port, http_request, run_cli,

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     Pred, Re, Server, Tap, binary_from_argv, case, expect, http_request,

@@ -4,7 +4,8 @@
 A SIGTERM while requests are in flight lets them finish and exits 0; every
 write answered 201 is there after a restart (also after SIGKILL); SIGINT
 exits 0; clients that stall or idle do not hold the server past its grace
-period; --port 0 logs the port really bound.
+period; a database locked by another process makes writes 503 (revealing
+nothing inside) until the lock is gone; --port 0 logs the port really bound.
 """
 
 import http.client
@@ -13,11 +14,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     Server, Tap, binary_from_argv, check_stop, expect, http_request, run_cli,
@@ -192,6 +195,38 @@ def test_stalled_clients():
         stalled.close()
 
 
+def test_locked_database():
+    """Another process holding the write lock past busy-timeout: writes are
+    503 problems that reveal nothing inside, reads go on, writes recover."""
+    with Server(BIN, args=["--busy-timeout", "300"]) as srv:
+        art = srv.create_article(title="Before the lock", body="x")
+        other = sqlite3.connect(srv.db, isolation_level=None, timeout=5)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            writes = [srv.request("POST", "/v1/articles", {"title": "Locked", "body": "x"},
+                                  auth=True),
+                      srv.request("POST", f"/v1/articles/{art['id']}/comments",
+                                  {"author": "a", "body": "locked"}),
+                      srv.request("PATCH", f"/v1/articles/{art['id']}", {"title": "Locked"},
+                                  auth=True)]
+            for resp in writes:
+                expect(tap, resp, 503, what="a write while the database is locked")
+                text = resp.body.decode("utf-8", "replace").lower()
+                for leak in ("select", "insert", "update ", "sqlite", srv.db.lower(), "0x"):
+                    tap.check(leak not in text, f"the 503 reveals {leak!r}: {text}")
+            expect(tap, srv.request("GET", "/health"), 200, what="health while locked")
+            expect(tap, srv.request("GET", f"/v1/articles/{art['id']}"), 200,
+                   {"title": "Before the lock"}, what="reading while locked")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        expect(tap, srv.request("POST", "/v1/articles", {"title": "After", "body": "x"},
+                                auth=True), 201, what="a write after the lock is gone")
+        tap.eq(srv.request("GET", "/v1/articles?limit=100").json["data"][0]["title"], "After",
+               "nothing from the refused writes was stored")
+        check_stop(tap, srv)
+
+
 def session():
     with tempfile.TemporaryDirectory(prefix="newsd-life-") as folder:
         db = os.path.join(folder, "life.db")
@@ -207,6 +242,7 @@ def session():
         tap.run("after a restart every acknowledged write is there", test_restart, BIN, db,
                 acked, attempted, slow_ids)
         tap.run("acknowledged writes survive SIGKILL", test_sigkill_durability, BIN, folder)
+    tap.run("a locked database: 503 without internals, then recovery", test_locked_database)
     tap.run("SIGINT exits 0", test_sigint)
     tap.run("--port 0 logs the real port", test_port_zero)
     tap.run("stalled and idle clients do not outlast the grace period", test_stalled_clients)

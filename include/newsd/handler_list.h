@@ -1,0 +1,57 @@
+/*
+ * handler_list.h: what every paginated endpoint shares: reading the article
+ * filters and limit from the query string, and answering one page as
+ * {"data":[...],"next_cursor":...} with its Link header. Used by the article
+ * list, the comment list and search, so that they accept and link alike.
+ */
+#ifndef NEWSD_HANDLER_LIST_H
+#define NEWSD_HANDLER_LIST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "newsd/http.h"
+#include "newsd/store.h"
+
+/* The list parameters of a request; strings borrowed from the request. */
+struct nd_list_query {
+    unsigned limit;
+    const char *cursor;
+    const char *since; /* as given, for the next-page link */
+    const char *until;
+    const char *status; /* as given; the parsed value is in filter.status */
+    struct nd_article_filter filter;
+};
+
+/*
+ * Reads limit, cursor, category, tag, author, since, until and status into
+ * *q. A status other than published needs a key. Returns 0, or the status
+ * of the problem it answered (400, 401, 503).
+ */
+int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q);
+
+/* The query parameters a next-page link repeats. */
+#define ND_LINK_PARAMS_MAX 12
+struct nd_link_params {
+    char limit[12]; /* the limit as text */
+    size_t n;
+    const char *pairs[ND_LINK_PARAMS_MAX][2]; /* {name, value}; a NULL value is left out */
+};
+
+/* Sets lp to the parameters of q: limit, cursor (next), filters, status. */
+void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *q,
+                         const char *next);
+
+/* Appends one {name, value} pair (both borrowed). Returns false when lp is full. */
+bool nd_link_params_add(struct nd_link_params *lp, const char *name, const char *value);
+
+/*
+ * Answers one page: {"data":items,"next_cursor":next|null} and, when there
+ * is a next page, a Link header to path with lp's parameters. Takes items
+ * and next (malloc'd). Returns the status.
+ */
+int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
+                         const struct nd_link_params *lp);
+
+#endif

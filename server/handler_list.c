@@ -1,0 +1,106 @@
+/*
+ * handler_list.c: query parsing and page answers shared by the list and
+ * search handlers (see newsd/handler_list.h).
+ */
+#include "newsd/handler_list.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "newsd/util.h"
+#include "newsd/validate.h"
+
+#define TIME_HINT "an RFC 3339 date-time such as 2025-07-12T09:30:00Z"
+
+/* Parses since or until (NULL: absent). Answers 400 and returns it when malformed, else 0. */
+static int parse_time_param(struct nd_request *req, const char *name, const char *text, bool *has,
+                            int64_t *value)
+{
+    *has = text != NULL;
+    if (text && !nd_time_parse(text, value))
+        return nd_respond_problem(req, 400, "%s must be " TIME_HINT, name);
+    return 0;
+}
+
+static int parse_status(struct nd_request *req, struct nd_list_query *q)
+{
+    q->status = nd_request_query(req, "status");
+    if (!q->status || strcmp(q->status, "published") == 0)
+        q->filter.status = ND_STATUS_PUBLISHED;
+    else if (strcmp(q->status, "draft") == 0)
+        q->filter.status = ND_STATUS_DRAFT;
+    else if (strcmp(q->status, "any") == 0)
+        q->filter.status = ND_STATUS_ANY;
+    else
+        return nd_respond_problem(req, 400, "status must be published, draft or any");
+    return q->filter.status == ND_STATUS_PUBLISHED ? 0 : nd_request_require_key(req);
+}
+
+int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
+{
+    memset(q, 0, sizeof *q);
+    if (!nd_validate_limit(nd_request_query(req, "limit"), &q->limit))
+        return nd_respond_problem(req, 400, "limit must be an integer from 1 to %d", ND_LIMIT_MAX);
+    q->cursor = nd_request_query(req, "cursor");
+    q->filter.category = nd_request_query(req, "category");
+    q->filter.tag = nd_request_query(req, "tag");
+    q->filter.author = nd_request_query(req, "author");
+    q->since = nd_request_query(req, "since");
+    q->until = nd_request_query(req, "until");
+    int status = parse_time_param(req, "since", q->since, &q->filter.has_since, &q->filter.since);
+    if (status == 0)
+        status = parse_time_param(req, "until", q->until, &q->filter.has_until, &q->filter.until);
+    if (status == 0)
+        status = parse_status(req, q);
+    return status;
+}
+
+bool nd_link_params_add(struct nd_link_params *lp, const char *name, const char *value)
+{
+    if (lp->n == ND_LINK_PARAMS_MAX)
+        return false;
+    lp->pairs[lp->n][0] = name;
+    lp->pairs[lp->n][1] = value;
+    lp->n++;
+    return true;
+}
+
+void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *q, const char *next)
+{
+    lp->n = 0;
+    snprintf(lp->limit, sizeof lp->limit, "%u", q->limit);
+    nd_link_params_add(lp, "limit", lp->limit);
+    nd_link_params_add(lp, "cursor", next);
+    nd_link_params_add(lp, "category", q->filter.category);
+    nd_link_params_add(lp, "tag", q->filter.tag);
+    nd_link_params_add(lp, "author", q->filter.author);
+    nd_link_params_add(lp, "since", q->since);
+    nd_link_params_add(lp, "until", q->until);
+    nd_link_params_add(lp, "status", q->status);
+}
+
+int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
+                         const struct nd_link_params *lp)
+{
+    int status;
+    char *link = NULL;
+    json_t *page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
+    if (!page) {
+        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (next) {
+        link = nd_validate_next_link(path, lp->pairs, lp->n);
+        if (!link || !nd_respond_header(req, "Link", link)) {
+            json_decref(page);
+            status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    status = nd_respond_json(req, 200, page);
+out:
+    free(link);
+    free(next);
+    return status;
+}
