@@ -16,5 +16,6 @@ const struct nd_route nd_routes[] = {
     {"/v1/articles/{}/comments", ND_METHOD_POST, nd_handle_comment_create},
     {"/v1/comments/{}", ND_METHOD_GET, nd_handle_comment_get},
     {"/v1/comments/{}", ND_METHOD_DELETE, nd_handle_comment_delete},
+    {"/v1/search", ND_METHOD_GET, nd_handle_search},
     {NULL, 0, NULL},
 };

@@ -28,4 +28,7 @@ int nd_handle_comment_create(struct nd_request *req);
 int nd_handle_comment_get(struct nd_request *req);
 int nd_handle_comment_delete(struct nd_request *req);
 
+/* GET /v1/search */
+int nd_handle_search(struct nd_request *req);
+
 #endif

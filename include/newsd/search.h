@@ -19,9 +19,10 @@
 
 #include "newsd/err.h"
 
-#define ND_SEARCH_MAX_BYTES 512 /* longest query text */
-#define ND_SEARCH_MAX_TERMS 16  /* most terms, excluded ones included */
-#define ND_SEARCH_MIN_PREFIX 2  /* shortest word before a '*' */
+#define ND_SEARCH_MAX_BYTES 512      /* longest query text */
+#define ND_SEARCH_MAX_TERMS 16       /* most terms, excluded ones included */
+#define ND_SEARCH_MIN_PREFIX 2       /* shortest word before a '*' */
+#define ND_SEARCH_TIME_LIMIT_MS 1000 /* longest one search may run */
 
 /*
  * Translates query into an FTS5 MATCH expression (malloc'd, in *fts).
