@@ -230,6 +230,51 @@ static char *emit_terms(char *out, const struct parse *ps, bool negated)
     return out;
 }
 
+/*
+ * Whether the positive terms are two or more plain words (no phrase, prefix
+ * or OR): then the words side by side, as typed, are added as an alternative
+ * phrase. It matches no document the words alone do not, but BM25 scores
+ * each phrase of the expression, so an article holding the exact phrase ranks
+ * above one where the words lie scattered.
+ */
+static bool phrase_bonus(const struct parse *ps)
+{
+    unsigned words = 0;
+    for (unsigned i = 0; i < ps->nterms; i++) {
+        const struct term *t = &ps->terms[i];
+        if (t->negated)
+            continue;
+        if (t->phrase || t->prefix || t->or_before)
+            return false;
+        words++;
+    }
+    return words >= 2;
+}
+
+/* Appends ") OR \"w1 w2 ...\"" for the positive words; see phrase_bonus. */
+static char *emit_phrase_bonus(char *out, const struct parse *ps)
+{
+    memcpy(out, ") OR \"", 6);
+    out += 6;
+    bool first = true;
+    for (unsigned i = 0; i < ps->nterms; i++) {
+        const struct term *t = &ps->terms[i];
+        if (t->negated)
+            continue;
+        if (!first)
+            *out++ = ' ';
+        for (size_t k = 0; k < t->len; k++) {
+            char c = separator(t->text[k]) ? ' ' : t->text[k];
+            if (c == '"')
+                *out++ = '"';
+            *out++ = c;
+        }
+        first = false;
+    }
+    *out++ = '"';
+    return out;
+}
+
 enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t errlen)
 {
     struct parse ps = {.err = err, .errlen = errlen};
@@ -264,14 +309,19 @@ enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t
         return fail(&ps, any_negative
                              ? "excluded terms alone match nothing: add a word to search for"
                              : "the query has no words to search for");
-    /* quotes may double, plus operators and parentheses per term */
-    char *buf = malloc(2 * qlen + 12 * ND_SEARCH_MAX_TERMS + 16);
+    /* quotes may double (twice with the phrase bonus), plus operators per term */
+    char *buf = malloc(4 * qlen + 12 * ND_SEARCH_MAX_TERMS + 32);
     if (!buf)
         return ND_ERR_NOMEM;
     char *out = buf;
+    bool bonus = phrase_bonus(&ps);
     if (any_negative)
         *out++ = '(';
+    if (bonus)
+        *out++ = '(';
     out = emit_terms(out, &ps, false);
+    if (bonus)
+        out = emit_phrase_bonus(out, &ps);
     if (any_negative) {
         memcpy(out, ") NOT (", 7);
         out = emit_terms(out + 7, &ps, true);

@@ -17,7 +17,7 @@ struct tcase {
 
 static const struct tcase cases[] = {
     {"lavrov", "\"lavrov\"", NULL},
-    {"  lavrov   pyongyang ", "\"lavrov\" AND \"pyongyang\"", NULL},
+    {"  lavrov   pyongyang ", "(\"lavrov\" AND \"pyongyang\") OR \"lavrov pyongyang\"", NULL},
     {"\"north korea\"", "\"north korea\"", NULL},
     {"\"north korea\" lavrov", "\"north korea\" AND \"lavrov\"", NULL},
     {"elect*", "\"elect\"*", NULL},
@@ -31,13 +31,13 @@ static const struct tcase cases[] = {
     {"cats OR dogs OR birds", "(\"cats\" OR \"dogs\" OR \"birds\")", NULL},
     {"pets cats OR dogs food", "\"pets\" AND (\"cats\" OR \"dogs\") AND \"food\"", NULL},
     {"a OR b c OR d", "(\"a\" OR \"b\") AND (\"c\" OR \"d\")", NULL},
-    {"cats or dogs", "\"cats\" AND \"or\" AND \"dogs\"", NULL},
-    {"cats AND dogs", "\"cats\" AND \"dogs\"", NULL},
+    {"cats or dogs", "(\"cats\" AND \"or\" AND \"dogs\") OR \"cats or dogs\"", NULL},
+    {"cats AND dogs", "(\"cats\" AND \"dogs\") OR \"cats dogs\"", NULL},
     {"NOT", "\"NOT\"", NULL},
     {"\"OR\"", "\"OR\"", NULL},
     {"e-mail", "\"e-mail\"", NULL},
     {"title:x", "\"title:x\"", NULL},
-    {"NEAR(a b)", "\"NEAR(a\" AND \"b)\"", NULL},
+    {"NEAR(a b)", "(\"NEAR(a\" AND \"b)\") OR \"NEAR(a b)\"", NULL},
     {"NEAR(", "\"NEAR(\"", NULL},
     {"^start", "\"^start\"", NULL},
     {"say \"hi", "\"say\" AND \"hi\"", NULL},
@@ -47,12 +47,14 @@ static const struct tcase cases[] = {
     {"caf\xc3\xa9", "\"caf\xc3\xa9\"", NULL},
     {"\xe6\x9d\xb1\xe4\xba\xac", "\"\xe6\x9d\xb1\xe4\xba\xac\"", NULL},
     {"climate \xf0\x9f\x8c\x8d", "\"climate\"", NULL},
-    {"tab\tseparated\nwords", "\"tab\" AND \"separated\" AND \"words\"", NULL},
+    {"tab\tseparated\nwords",
+     "(\"tab\" AND \"separated\" AND \"words\") OR \"tab separated words\"", NULL},
     {"\"a\x01phrase\"", "\"a phrase\"", NULL},
-    {"x * y", "\"x\" AND \"y\"", NULL},
-    {"lone - dash", "\"lone\" AND \"dash\"", NULL},
+    {"x * y", "(\"x\" AND \"y\") OR \"x y\"", NULL},
+    {"lone - dash", "(\"lone\" AND \"dash\") OR \"lone dash\"", NULL},
     {"(a)", "\"(a)\"", NULL},
-    {"'; DROP TABLE articles; --", "\"DROP\" AND \"TABLE\" AND \"articles;\"", NULL},
+    {"'; DROP TABLE articles; --",
+     "(\"DROP\" AND \"TABLE\" AND \"articles;\") OR \"DROP TABLE articles;\"", NULL},
     {"", NULL, "no words"},
     {"   ", NULL, "no words"},
     {"*", NULL, "no words"},
@@ -72,10 +74,13 @@ static const struct tcase cases[] = {
     {"caf\xc3", NULL, "not valid UTF-8"},
     {"\xff\xfe", NULL, "not valid UTF-8"},
     {"a b c d e f g h i j k l m n o p",
-     "\"a\" AND \"b\" AND \"c\" AND \"d\" AND \"e\" AND \"f\" AND "
-     "\"g\" AND \"h\" AND \"i\" AND \"j\" AND \"k\" AND \"l\" AND "
-     "\"m\" AND \"n\" AND \"o\" AND \"p\"",
+     "(\"a\" AND \"b\" AND \"c\" AND \"d\" AND \"e\" AND \"f\" AND \"g\" AND \"h\" AND \"i\" AND "
+     "\"j\" AND \"k\" AND \"l\" AND \"m\" AND \"n\" AND \"o\" AND \"p\") OR "
+     "\"a b c d e f g h i j k l m n o p\"",
      NULL},
+    {"solar harbour -tax", "((\"solar\" AND \"harbour\") OR \"solar harbour\") NOT (\"tax\")",
+     NULL},
+    {"say \"x\"\"y\" z", "\"say\" AND \"x\" AND \"y\" AND \"z\"", NULL},
     {"a b c d e f g h i j k l m n o p q", NULL, "more than 16"},
 };
 
