@@ -50,7 +50,7 @@ static const struct setting settings[] = {
     {"log-level", TYPE_LEVEL, AT(log_level), 0, 0, "info", "LEVEL", "error, warn, info or debug"},
     {"synchronous", TYPE_SYNC, AT(synchronous), 0, 0, "normal", "MODE",
      "SQLite synchronous mode: off, normal or full"},
-    {"max-body", TYPE_SIZE, AT(max_body), 1 * KIB, 1024 * MIB, "2M", "BYTES",
+    {"max-body", TYPE_SIZE, AT(max_body), 1 * KIB, 1024 * MIB, "1M", "BYTES",
      "largest request body; larger ones get 413"},
     {"connection-timeout", TYPE_UINT, AT(conn_timeout), 1, 86400, "30", "SECONDS",
      "close a connection idle this long"},

@@ -59,6 +59,18 @@ void nd_log(enum nd_log_level level, const char *fmt, ...)
 
 void nd_log_access(const char *method, const char *path, int status, size_t bytes, uint64_t usec)
 {
-    nd_log(ND_LOG_INFO, "access %s %s %d %zu %llu", method, path, status, bytes,
+    /* The path is decoded: a space in it would shift the fields after it. */
+    char safe[512];
+    size_t n = 0;
+    for (const char *p = path; *p && n + 4 < sizeof safe; p++) {
+        if (*p == ' ') {
+            memcpy(safe + n, "%20", 3);
+            n += 3;
+        } else {
+            safe[n++] = *p;
+        }
+    }
+    safe[n] = '\0';
+    nd_log(ND_LOG_INFO, "access %s %s %d %zu %llu", method, safe, status, bytes,
            (unsigned long long)usec);
 }

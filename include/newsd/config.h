@@ -34,7 +34,7 @@ struct nd_config {
     unsigned threads;              /* threads: worker pool size; 0 = number of cores */
     enum nd_log_level log_level;   /* log-level: error|warn|info|debug, default info */
     enum nd_sync_mode synchronous; /* synchronous: off|normal|full, default normal */
-    size_t max_body;               /* max-body: bytes, default 2 MiB */
+    size_t max_body;               /* max-body: bytes, default 1 MiB */
     unsigned conn_timeout;         /* connection-timeout: idle seconds, default 30 */
     unsigned conn_limit;           /* connection-limit: total, default 1000 */
     unsigned per_ip_conn_limit;    /* per-ip-connection-limit: default 64 */

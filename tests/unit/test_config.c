@@ -32,7 +32,7 @@ static void test_defaults(void)
     CHECK_INT(cfg.threads, 0);
     CHECK_INT(cfg.log_level, ND_LOG_INFO);
     CHECK_INT(cfg.synchronous, ND_SYNC_NORMAL);
-    CHECK_INT(cfg.max_body, 2 * 1024 * 1024);
+    CHECK_INT(cfg.max_body, 1024 * 1024);
     CHECK_INT(cfg.conn_timeout, 30);
     CHECK_INT(cfg.conn_limit, 1000);
     CHECK_INT(cfg.per_ip_conn_limit, 64);
@@ -130,7 +130,7 @@ static void test_bad_values(void)
     /* A failed set leaves the config unchanged. */
     CHECK_INT(cfg.port, 8080);
     CHECK_STR(cfg.bind, "127.0.0.1");
-    CHECK_INT(cfg.max_body, 2 * 1024 * 1024);
+    CHECK_INT(cfg.max_body, 1024 * 1024);
     nd_config_fini(&cfg);
 }
 
