@@ -4,9 +4,12 @@
  * snippets, with expressions made by the real query translator.
  */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/store.h"
 
@@ -244,10 +247,54 @@ static void test_index_follows_writes(void)
     nd_store_close(st);
 }
 
+/* Migration 0002 indexes the rows that were stored before it existed. */
+static void test_migration_indexes_existing_rows(void)
+{
+    char path[] = "/tmp/newsd-search-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(nd_migrations[0].version, 1);
+    CHECK_INT(sqlite3_exec(db, nd_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                           "NOT NULL, applied_at TEXT NOT NULL);"
+                           "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 'then');"
+                           "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                           "updated_at) VALUES ('old', 'Old lighthouse', 'Stored before search.', "
+                           "1, 1, 1);"
+                           "INSERT INTO comments (article_id, author, body, created_at) "
+                           "VALUES (1, 'r', 'An old harbour comment', 1);",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    if (st) {
+        CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count - 1);
+        json_t *items = search(st, "lighthouse", NULL, false, 10, NULL, NULL);
+        CHECK_INT(json_array_size(items), 1);
+        json_decref(items);
+        items = search(st, "harbour", NULL, true, 10, NULL, NULL);
+        CHECK_INT(json_array_size(items), 1);
+        json_decref(items);
+        nd_store_close(st);
+    }
+    unlink(path);
+    char side[64];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
                      CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
                      CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
-                     CHECK_CASE(test_index_follows_writes));
+                     CHECK_CASE(test_index_follows_writes),
+                     CHECK_CASE(test_migration_indexes_existing_rows));
 }
