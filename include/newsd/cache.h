@@ -1,0 +1,76 @@
+/*
+ * cache.h: rendered responses of public GET requests, shared by all worker
+ * threads and invalidated by any write.
+ *
+ * An entry is the exact bytes of a 200 answer with its ETag and Link, keyed
+ * by the request's path and query. Every entry carries the generation it was
+ * rendered under; nd_cache_invalidate() starts a new generation, which makes
+ * every older entry stale at once, without touching it. The HTTP layer
+ * invalidates after each write request and whenever its database connection
+ * reports that another connection (another thread, another process) has
+ * committed, so a cached answer is never older than the last commit the
+ * server could have seen before the request arrived.
+ *
+ * Memory is bounded: entries live in a fixed table of slots (a new entry
+ * replaces whatever its slot held), and their bytes in all never pass the
+ * size given at creation.
+ */
+#ifndef NEWSD_CACHE_H
+#define NEWSD_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nd_cache;
+
+/* A cached answer: immutable once published, shared by reference. */
+struct nd_cache_entry {
+    const char *body;
+    size_t len;
+    char etag[48];    /* quoted */
+    const char *link; /* NULL when none */
+};
+
+/*
+ * A cache of at most max_bytes of entries in slots slots (rounded up to a
+ * power of two). NULL when out of memory or max_bytes is 0 (no cache).
+ */
+struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots);
+
+/* Frees every entry. Call it only once no reference taken by nd_cache_get is held. */
+void nd_cache_destroy(struct nd_cache *cache);
+
+/* Makes every entry stale. Thread-safe, wait-free. */
+void nd_cache_invalidate(struct nd_cache *cache);
+
+/* The current generation: read it before rendering, give it to nd_cache_put. */
+uint64_t nd_cache_generation(const struct nd_cache *cache);
+
+/*
+ * The fresh entry for key (keylen bytes), with a reference the caller
+ * releases with nd_cache_release, or NULL.
+ */
+const struct nd_cache_entry *nd_cache_get(struct nd_cache *cache, const char *key, size_t keylen);
+
+/* Drops a reference taken by nd_cache_get. Accepts NULL. */
+void nd_cache_release(const struct nd_cache_entry *entry);
+
+/*
+ * Stores a copy of an answer rendered under generation (read before the
+ * handler ran). Nothing is stored when a write has happened since, or when
+ * the bytes would not fit. Returns true when stored.
+ */
+bool nd_cache_put(struct nd_cache *cache, const char *key, size_t keylen, uint64_t generation,
+                  const char *body, size_t len, const char *etag, const char *link);
+
+/* Counters for tests and metrics. */
+struct nd_cache_stats {
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t stores;
+    size_t bytes;
+};
+void nd_cache_stats(const struct nd_cache *cache, struct nd_cache_stats *out);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * cache.c: the shared cache of rendered responses (see newsd/cache.h).
+ *
+ * Slots are grouped into shards, each with its own mutex, so threads
+ * serving different URLs rarely meet. An entry is one allocation (the
+ * struct, its key, body and link) with a reference count: the slot holds one
+ * reference, every reader another, and the last one frees it, so a reader
+ * never sees its bytes vanish while libmicrohttpd is still sending them.
+ */
+#include "newsd/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHARDS 64
+
+struct entry {
+    struct nd_cache_entry pub; /* first: nd_cache_release casts back */
+    _Atomic unsigned refs;
+    uint64_t generation;
+    uint64_t hash;
+    size_t keylen;
+    size_t size; /* bytes accounted for this entry */
+    struct nd_cache *cache;
+    char *key;
+};
+
+struct shard {
+    pthread_mutex_t lock;
+};
+
+struct nd_cache {
+    _Atomic uint64_t generation;
+    _Atomic size_t bytes;
+    size_t max_bytes;
+    unsigned mask; /* slots - 1 */
+    struct entry **slots;
+    struct shard shards[SHARDS];
+    _Atomic uint64_t hits, misses, stores;
+    _Atomic unsigned sweep; /* the next slot make_room looks at */
+};
+
+/* FNV-1a: a fast, well-spread hash for slot choice; nothing secret depends on it. */
+static uint64_t hash_key(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots)
+{
+    if (max_bytes == 0 || slots == 0)
+        return NULL;
+    unsigned n = SHARDS;
+    while (n < slots && n < (1u << 24))
+        n <<= 1;
+    struct nd_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->slots = calloc(n, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    c->max_bytes = max_bytes;
+    atomic_init(&c->generation, 1);
+    for (unsigned i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&c->shards[i].lock, NULL);
+    return c;
+}
+
+static void entry_unref(struct entry *e)
+{
+    if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
+        atomic_fetch_sub(&e->cache->bytes, e->size);
+        free(e);
+    }
+}
+
+void nd_cache_destroy(struct nd_cache *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i <= c->mask; i++)
+        entry_unref(c->slots[i]);
+    for (unsigned i = 0; i < SHARDS; i++)
+        pthread_mutex_destroy(&c->shards[i].lock);
+    free(c->slots);
+    free(c);
+}
+
+void nd_cache_invalidate(struct nd_cache *c)
+{
+    atomic_fetch_add(&c->generation, 1);
+}
+
+uint64_t nd_cache_generation(const struct nd_cache *c)
+{
+    return atomic_load(&((struct nd_cache *)c)->generation);
+}
+
+static struct shard *shard_of(struct nd_cache *c, unsigned slot)
+{
+    return &c->shards[slot % SHARDS];
+}
+
+const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, size_t keylen)
+{
+    uint64_t h = hash_key(key, keylen);
+    unsigned slot = (unsigned)h & c->mask;
+    struct shard *s = shard_of(c, slot);
+    struct entry *found = NULL;
+    pthread_mutex_lock(&s->lock);
+    struct entry *e = c->slots[slot];
+    if (e && e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0) {
+        if (e->generation == atomic_load(&c->generation)) {
+            atomic_fetch_add(&e->refs, 1);
+            found = e;
+        } else {
+            c->slots[slot] = NULL; /* stale: free its bytes now */
+            entry_unref(e);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add(found ? &c->hits : &c->misses, 1);
+    return found ? &found->pub : NULL;
+}
+
+void nd_cache_release(const struct nd_cache_entry *pub)
+{
+    entry_unref((struct entry *)pub);
+}
+
+/* One allocation holding the entry and copies of its strings. */
+static struct entry *entry_new(struct nd_cache *c, const char *key, size_t keylen, const char *body,
+                               size_t len, const char *link)
+{
+    size_t linklen = link ? strlen(link) + 1 : 0;
+    size_t size = sizeof(struct entry) + keylen + len + linklen;
+    struct entry *e = malloc(size);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    char *p = (char *)(e + 1);
+    e->key = p;
+    memcpy(p, key, keylen);
+    p += keylen;
+    memcpy(p, body, len);
+    e->pub.body = p;
+    e->pub.len = len;
+    p += len;
+    if (link) {
+        memcpy(p, link, linklen);
+        e->pub.link = p;
+    }
+    e->keylen = keylen;
+    e->size = size;
+    e->cache = c;
+    atomic_init(&e->refs, 1);
+    return e;
+}
+
+/*
+ * Frees entries, stale or not, from a rotating position until need more
+ * bytes fit or a bounded number of slots was visited. Returns whether they fit.
+ */
+static bool make_room(struct nd_cache *c, size_t need)
+{
+    for (unsigned visited = 0; visited < 1024 && visited <= c->mask; visited++) {
+        if (atomic_load(&c->bytes) + need <= c->max_bytes)
+            return true;
+        unsigned slot = atomic_fetch_add(&c->sweep, 1) & c->mask;
+        struct shard *s = shard_of(c, slot);
+        pthread_mutex_lock(&s->lock);
+        struct entry *e = c->slots[slot];
+        c->slots[slot] = NULL;
+        pthread_mutex_unlock(&s->lock);
+        entry_unref(e);
+    }
+    return atomic_load(&c->bytes) + need <= c->max_bytes;
+}
+
+bool nd_cache_put(struct nd_cache *c, const char *key, size_t keylen, uint64_t generation,
+                  const char *body, size_t len, const char *etag, const char *link)
+{
+    size_t need = sizeof(struct entry) + keylen + len + (link ? strlen(link) + 1 : 0);
+    if (generation != atomic_load(&c->generation) || need > c->max_bytes / 4 ||
+        strlen(etag) >= sizeof((struct nd_cache_entry *)0)->etag)
+        return false;
+    if (!make_room(c, need))
+        return false;
+    atomic_fetch_add(&c->bytes, need);
+    struct entry *e = entry_new(c, key, keylen, body, len, link);
+    if (!e) {
+        atomic_fetch_sub(&c->bytes, need);
+        return false;
+    }
+    strcpy(e->pub.etag, etag);
+    e->hash = hash_key(key, keylen);
+    e->generation = generation;
+    unsigned slot = (unsigned)e->hash & c->mask;
+    struct shard *s = shard_of(c, slot);
+    pthread_mutex_lock(&s->lock);
+    struct entry *old = c->slots[slot];
+    c->slots[slot] = e;
+    pthread_mutex_unlock(&s->lock);
+    entry_unref(old);
+    atomic_fetch_add(&c->stores, 1);
+    return true;
+}
+
+void nd_cache_stats(const struct nd_cache *cache, struct nd_cache_stats *out)
+{
+    struct nd_cache *c = (struct nd_cache *)cache;
+    out->hits = atomic_load(&c->hits);
+    out->misses = atomic_load(&c->misses);
+    out->stores = atomic_load(&c->stores);
+    out->bytes = atomic_load(&c->bytes);
+}

@@ -1,0 +1,155 @@
+/*
+ * test_cache.c: the response cache: hits, staleness after writes, refusal of
+ * answers rendered before a write, the byte bound, and many threads at once.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "newsd/cache.h"
+
+static bool put(struct nd_cache *c, const char *key, const char *body)
+{
+    return nd_cache_put(c, key, strlen(key), nd_cache_generation(c), body, strlen(body), "\"tag\"",
+                        NULL);
+}
+
+static void test_hit_and_miss(void)
+{
+    struct nd_cache *c = nd_cache_create(1 << 20, 256);
+    CHECK(c != NULL);
+    CHECK(nd_cache_get(c, "/a", 2) == NULL);
+    CHECK(nd_cache_put(c, "/a", 2, nd_cache_generation(c), "{\"x\":1}", 7, "\"e1\"",
+                       "</a?cursor=x>; rel=\"next\""));
+    const struct nd_cache_entry *e = nd_cache_get(c, "/a", 2);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_INT(e->len, 7);
+        CHECK(memcmp(e->body, "{\"x\":1}", 7) == 0);
+        CHECK_STR(e->etag, "\"e1\"");
+        CHECK_STR(e->link, "</a?cursor=x>; rel=\"next\"");
+    }
+    nd_cache_release(e);
+    /* a key that is a prefix of another is another key */
+    CHECK(nd_cache_get(c, "/a", 1) == NULL);
+    CHECK(nd_cache_get(c, "/ab", 3) == NULL);
+    struct nd_cache_stats st;
+    nd_cache_stats(c, &st);
+    CHECK_INT(st.hits, 1);
+    CHECK_INT(st.misses, 3);
+    CHECK_INT(st.stores, 1);
+    nd_cache_destroy(c);
+}
+
+static void test_invalidate(void)
+{
+    struct nd_cache *c = nd_cache_create(1 << 20, 256);
+    CHECK(put(c, "/a", "old"));
+    uint64_t before = nd_cache_generation(c);
+    nd_cache_invalidate(c);
+    CHECK(nd_cache_generation(c) != before);
+    CHECK(nd_cache_get(c, "/a", 2) == NULL);
+    /* an answer rendered before the write must not be stored after it */
+    CHECK(!nd_cache_put(c, "/a", 2, before, "old", 3, "\"e\"", NULL));
+    CHECK(nd_cache_get(c, "/a", 2) == NULL);
+    CHECK(put(c, "/a", "new"));
+    const struct nd_cache_entry *e = nd_cache_get(c, "/a", 2);
+    CHECK(e && memcmp(e->body, "new", 3) == 0);
+    nd_cache_release(e);
+    nd_cache_destroy(c);
+}
+
+static void test_reference_outlives_replacement(void)
+{
+    struct nd_cache *c = nd_cache_create(1 << 20, 64);
+    CHECK(put(c, "/a", "first"));
+    const struct nd_cache_entry *e = nd_cache_get(c, "/a", 2);
+    CHECK(put(c, "/a", "second"));
+    nd_cache_invalidate(c);
+    CHECK(nd_cache_get(c, "/a", 2) == NULL);
+    /* the reader's bytes are still there (ASan would catch a use after free) */
+    CHECK(e && memcmp(e->body, "first", 5) == 0);
+    nd_cache_release(e);
+    nd_cache_destroy(c);
+}
+
+static void test_bounded(void)
+{
+    size_t max = 64 * 1024;
+    struct nd_cache *c = nd_cache_create(max, 1024);
+    char body[3000];
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    struct nd_cache_stats st;
+    unsigned stored = 0;
+    for (int i = 0; i < 2000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "/k/%d", i);
+        stored += put(c, key, body);
+        if (i % 300 == 0)
+            nd_cache_invalidate(c);
+        nd_cache_stats(c, &st);
+        CHECK(st.bytes <= max);
+    }
+    /* eviction makes room: the cache keeps taking entries after it is full */
+    CHECK(stored > 1900);
+    /* an answer over a quarter of the cache is never stored */
+    char *big = malloc(max / 2);
+    memset(big, 'y', max / 2);
+    CHECK(!nd_cache_put(c, "/big", 4, nd_cache_generation(c), big, max / 2, "\"b\"", NULL));
+    free(big);
+    CHECK(nd_cache_create(0, 16) == NULL);
+    nd_cache_destroy(c);
+}
+
+static struct nd_cache *shared;
+
+static void *worker(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        char key[16];
+        int n = snprintf(key, sizeof key, "/u/%u", seed % 50);
+        if (seed % 97 == 0) {
+            nd_cache_invalidate(shared);
+        } else if (seed % 3 == 0) {
+            char body[64];
+            int len = snprintf(body, sizeof body, "body of %s", key);
+            nd_cache_put(shared, key, (size_t)n, nd_cache_generation(shared), body, (size_t)len,
+                         "\"t\"", NULL);
+        } else {
+            const struct nd_cache_entry *e = nd_cache_get(shared, key, (size_t)n);
+            if (e) {
+                char want[64];
+                int len = snprintf(want, sizeof want, "body of %s", key);
+                CHECK(e->len == (size_t)len && memcmp(e->body, want, e->len) == 0);
+            }
+            nd_cache_release(e);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    shared = nd_cache_create(16 * 1024, 64);
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    struct nd_cache_stats st;
+    nd_cache_stats(shared, &st);
+    CHECK(st.hits > 0);
+    CHECK(st.bytes <= 16 * 1024);
+    nd_cache_destroy(shared);
+}
+
+int main(void)
+{
+    return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
+                     CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
+                     CHECK_CASE(test_threads));
+}
