@@ -23,8 +23,8 @@
 
 #define ID_BYTES 9
 #define SECRET_BYTES 32
-#define ID_CHARS 12     /* base64 of 9 bytes, no padding */
-#define SECRET_CHARS 43 /* base64 of 32 bytes, no padding */
+#define ID_CHARS ND_KEY_ID_LEN /* base64 of 9 bytes, no padding */
+#define SECRET_CHARS 43        /* base64 of 32 bytes, no padding */
 #define PREFIX "nd_"
 #define PREFIX_LEN 3
 #define KEY_CHARS (PREFIX_LEN + ID_CHARS + 1 + SECRET_CHARS)
@@ -129,6 +129,16 @@ static const char *bearer_key(const char *authorization)
         !is_base64url(p, KEY_CHARS))
         return NULL;
     return p;
+}
+
+bool nd_auth_key_id(const char *authorization, char id[ND_KEY_ID_LEN + 1])
+{
+    const char *key = bearer_key(authorization);
+    if (key == NULL)
+        return false;
+    memcpy(id, key + PREFIX_LEN, ID_CHARS);
+    id[ID_CHARS] = '\0';
+    return true;
 }
 
 enum nd_err nd_auth_check(struct nd_store *store, const char *authorization)

@@ -1,8 +1,10 @@
 /*
  * cache.c: the shared cache of rendered responses (see newsd/cache.h).
  *
- * Slots are grouped into shards, each with its own mutex, so threads
- * serving different URLs rarely meet. An entry is one allocation (the
+ * Slots are grouped into sets of WAYS (a key may sit in any slot of its set;
+ * a new one takes an empty or stale slot, else the oldest), and sets into
+ * shards, each with its own mutex, so threads serving different URLs rarely
+ * meet. An entry is one allocation (the
  * struct, its key, body and link) with a reference count: the slot holds one
  * reference, every reader another, and the last one frees it, so a reader
  * never sees its bytes vanish while libmicrohttpd is still sending them.
@@ -15,6 +17,9 @@
 #include <string.h>
 
 #define SHARDS 64
+/* Slots per set: a key may sit in any slot of its set, so a few keys that
+ * hash alike do not keep evicting each other. */
+#define WAYS 4
 
 struct entry {
     struct nd_cache_entry pub; /* first: nd_cache_release casts back */
@@ -22,7 +27,8 @@ struct entry {
     uint64_t generation;
     uint64_t hash;
     size_t keylen;
-    size_t size; /* bytes accounted for this entry */
+    size_t size;  /* bytes accounted for this entry */
+    uint64_t age; /* insertion order: the set's smallest is evicted first */
     struct nd_cache *cache;
     char *key;
 };
@@ -39,7 +45,8 @@ struct nd_cache {
     struct entry **slots;
     struct shard shards[SHARDS];
     _Atomic uint64_t hits, misses, stores;
-    _Atomic unsigned sweep; /* the next slot make_room looks at */
+    _Atomic unsigned sweep;   /* the next slot make_room looks at */
+    _Atomic uint64_t inserts; /* gives each entry its age */
 };
 
 /* FNV-1a: a fast, well-spread hash for slot choice; nothing secret depends on it. */
@@ -57,7 +64,7 @@ struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots)
 {
     if (max_bytes == 0 || slots == 0)
         return NULL;
-    unsigned n = SHARDS;
+    unsigned n = SHARDS * WAYS;
     while (n < slots && n < (1u << 24))
         n <<= 1;
     struct nd_cache *c = calloc(1, sizeof *c);
@@ -106,20 +113,29 @@ uint64_t nd_cache_generation(const struct nd_cache *c)
     return atomic_load(&((struct nd_cache *)c)->generation);
 }
 
+/* The shard guarding slot: every slot of a set has the same one. */
 static struct shard *shard_of(struct nd_cache *c, unsigned slot)
 {
-    return &c->shards[slot % SHARDS];
+    return &c->shards[(slot / WAYS) % SHARDS];
+}
+
+/* The first slot of the set of hash h. */
+static unsigned set_of(const struct nd_cache *c, uint64_t h)
+{
+    return (unsigned)h & c->mask & ~(unsigned)(WAYS - 1);
 }
 
 const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, size_t keylen)
 {
     uint64_t h = hash_key(key, keylen);
-    unsigned slot = (unsigned)h & c->mask;
-    struct shard *s = shard_of(c, slot);
+    unsigned set = set_of(c, h);
+    struct shard *s = shard_of(c, set);
     struct entry *found = NULL;
     pthread_mutex_lock(&s->lock);
-    struct entry *e = c->slots[slot];
-    if (e && e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0) {
+    for (unsigned slot = set; slot < set + WAYS; slot++) {
+        struct entry *e = c->slots[slot];
+        if (!e || e->hash != h || e->keylen != keylen || memcmp(e->key, key, keylen) != 0)
+            continue;
         if (e->generation == atomic_load(&c->generation)) {
             atomic_fetch_add(&e->refs, 1);
             found = e;
@@ -127,6 +143,7 @@ const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, s
             c->slots[slot] = NULL; /* stale: free its bytes now */
             entry_unref(e);
         }
+        break;
     }
     pthread_mutex_unlock(&s->lock);
     atomic_fetch_add(found ? &c->hits : &c->misses, 1);
@@ -187,6 +204,30 @@ static bool make_room(struct nd_cache *c, size_t need)
     return atomic_load(&c->bytes) + need <= c->max_bytes;
 }
 
+/*
+ * The slot of set for e (its shard locked): the one holding the same key,
+ * else an empty or stale one, else the oldest.
+ */
+static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *e)
+{
+    unsigned oldest = set;
+    uint64_t now = atomic_load(&c->generation);
+    for (unsigned slot = set; slot < set + WAYS; slot++) {
+        const struct entry *cur = c->slots[slot];
+        if (cur && cur->hash == e->hash && cur->keylen == e->keylen &&
+            memcmp(cur->key, e->key, e->keylen) == 0)
+            return slot;
+    }
+    for (unsigned slot = set; slot < set + WAYS; slot++) {
+        const struct entry *cur = c->slots[slot];
+        if (!cur || cur->generation != now)
+            return slot;
+        if (cur->age < c->slots[oldest]->age)
+            oldest = slot;
+    }
+    return oldest;
+}
+
 bool nd_cache_put(struct nd_cache *c, const char *key, size_t keylen, uint64_t generation,
                   const char *body, size_t len, const char *etag, const char *link)
 {
@@ -205,9 +246,11 @@ bool nd_cache_put(struct nd_cache *c, const char *key, size_t keylen, uint64_t g
     strcpy(e->pub.etag, etag);
     e->hash = hash_key(key, keylen);
     e->generation = generation;
-    unsigned slot = (unsigned)e->hash & c->mask;
-    struct shard *s = shard_of(c, slot);
+    e->age = atomic_fetch_add(&c->inserts, 1);
+    unsigned set = set_of(c, e->hash);
+    struct shard *s = shard_of(c, set);
     pthread_mutex_lock(&s->lock);
+    unsigned slot = pick_slot(c, set, e);
     struct entry *old = c->slots[slot];
     c->slots[slot] = e;
     pthread_mutex_unlock(&s->lock);

@@ -142,10 +142,46 @@ static bool import_one(struct nd_store *store, const char *file)
     return true;
 }
 
-int nd_cli_import(const struct nd_config *cfg, char *const *files, int nfiles)
+/* Prints a refused line of a JSON-lines file on stderr (ctx: the file name). */
+static void report_refused(void *ctx, unsigned long line, const char *why)
 {
-    int failed = 0;
+    fprintf(stderr, "newsd: %s:%lu: %s\n", (const char *)ctx, line, why);
+}
 
+/*
+ * Imports one JSON-lines file and prints its counts; false when a line was
+ * refused or the import stopped.
+ */
+static bool import_jsonl_one(struct nd_store *store, const char *file)
+{
+    struct nd_import_jsonl_stats stats;
+    char err[256] = "";
+
+    enum nd_err rc =
+        nd_import_jsonl_file(store, file, 0, report_refused, (void *)file, &stats, err, sizeof err);
+    printf("%s: %lu articles created, %lu existing, %lu comments created, %lu lines refused\n",
+           file, stats.articles_created, stats.articles_existing, stats.comments_created,
+           stats.lines_refused);
+    if (rc != ND_OK)
+        fprintf(stderr, "newsd: %s: %s\n", file, err[0] != '\0' ? err : nd_err_str(rc));
+    return rc == ND_OK && stats.lines_refused == 0;
+}
+
+/*
+ * "import [--jsonl] FILE...": --jsonl, anywhere among the arguments, reads
+ * every file as JSON lines instead of plain text.
+ */
+int nd_cli_import(const struct nd_config *cfg, char *const *args, int nargs)
+{
+    int failed = 0, nfiles = 0;
+    bool jsonl = false;
+
+    for (int i = 0; i < nargs; i++) {
+        if (strcmp(args[i], "--jsonl") == 0)
+            jsonl = true;
+        else
+            nfiles++;
+    }
     if (nfiles == 0) {
         fprintf(stderr, "newsd: import needs at least one FILE\n");
         return ND_EXIT_USAGE;
@@ -153,8 +189,10 @@ int nd_cli_import(const struct nd_config *cfg, char *const *files, int nfiles)
     struct nd_store *store = open_store(cfg);
     if (store == NULL)
         return ND_EXIT_FAILURE;
-    for (int i = 0; i < nfiles; i++) {
-        failed += !import_one(store, files[i]);
+    for (int i = 0; i < nargs; i++) {
+        if (strcmp(args[i], "--jsonl") == 0)
+            continue;
+        failed += jsonl ? !import_jsonl_one(store, args[i]) : !import_one(store, args[i]);
         fflush(stdout);
     }
     nd_store_close(store);

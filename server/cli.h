@@ -21,8 +21,12 @@ int nd_cli_serve(const struct nd_config *cfg);
 /* Creates and migrates the database; prints "applied N migrations". */
 int nd_cli_migrate(const struct nd_config *cfg);
 
-/* Imports each file; prints "created ID SLUG" or "exists ID SLUG" per file. */
-int nd_cli_import(const struct nd_config *cfg, char *const *files, int nfiles);
+/*
+ * Imports each file; prints "created ID SLUG" or "exists ID SLUG" per file.
+ * With "--jsonl" among args, the files are JSON lines (import.h) and each
+ * gets one line of counts; refused lines are named on stderr.
+ */
+int nd_cli_import(const struct nd_config *cfg, char *const *args, int nargs);
 
 /* "key create NAME", "key list", "key revoke NAME": args start after "key". */
 int nd_cli_key(const struct nd_config *cfg, char *const *args, int nargs);

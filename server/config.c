@@ -18,13 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/cors.h"
+#include "newsd/proxy.h"
+
 enum setting_type {
-    TYPE_PATH,  /* char *: a non-empty file name */
-    TYPE_ADDR,  /* char *: an IPv4 or IPv6 literal */
-    TYPE_UINT,  /* unsigned, decimal, within [min, max] */
-    TYPE_SIZE,  /* size_t, decimal with an optional K, M or G suffix (powers of 1024) */
-    TYPE_LEVEL, /* enum nd_log_level by name */
-    TYPE_SYNC,  /* enum nd_sync_mode by name */
+    TYPE_PATH, /* char *: a non-empty file name */
+    TYPE_FILE, /* char *: a file name, or "" for none */
+    TYPE_ADDR, /* char *: an IPv4 or IPv6 literal */
+    TYPE_TEXT, /* char *: any text that the setting's check accepts */
+    TYPE_UINT, /* unsigned, decimal, within [min, max] */
+    TYPE_SIZE, /* size_t, decimal with an optional K, M or G suffix (powers of 1024) */
+    TYPE_BOOL, /* bool: true/false, yes/no, on/off, 1/0 */
+    TYPE_ENUM, /* an enum, by the name of its value (names[value]) */
 };
 
 struct setting {
@@ -35,45 +40,90 @@ struct setting {
     const char *def;
     const char *metavar;
     const char *help;
+    const char *const *names; /* TYPE_ENUM: the names of the values, in order */
+    /* TYPE_TEXT: ND_OK, or ND_ERR_INVALID with why the text is wrong */
+    enum nd_err (*check)(const char *text, char *why, size_t len);
 };
 
 #define AT(field) offsetof(struct nd_config, field)
 #define KIB 1024ULL
 #define MIB (1024ULL * 1024ULL)
 
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const sync_names[] = {"off", "normal", "full", NULL};
+static const char *const moderation_names[] = {"off", "pre", NULL};
+
+static enum nd_err check_proxies(const char *text, char *why, size_t len)
+{
+    struct nd_proxy_list *list = NULL;
+    enum nd_err rc = nd_proxy_list_parse(text, &list, why, len);
+    nd_proxy_list_destroy(list);
+    return rc;
+}
+
+static enum nd_err check_origins(const char *text, char *why, size_t len)
+{
+    struct nd_cors *cors = NULL;
+    enum nd_err rc = nd_cors_create(text, false, &cors, why, len);
+    nd_cors_destroy(cors);
+    return rc;
+}
+
+/* One row per setting; the defaults are text, parsed like any given value. */
 static const struct setting settings[] = {
-    {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH", "SQLite database file"},
+    {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH", "SQLite database file", NULL,
+     NULL},
     {"bind", TYPE_ADDR, AT(bind), 0, 0, "127.0.0.1", "ADDR",
-     "listen address, an IPv4 or IPv6 literal (:: listens on both)"},
-    {"port", TYPE_UINT, AT(port), 0, 65535, "8080", "N", "listen port; 0 picks a free one"},
-    {"threads", TYPE_UINT, AT(threads), 0, 1024, "0", "N", "worker threads; 0 = one per CPU core"},
-    {"log-level", TYPE_LEVEL, AT(log_level), 0, 0, "info", "LEVEL", "error, warn, info or debug"},
-    {"synchronous", TYPE_SYNC, AT(synchronous), 0, 0, "normal", "MODE",
-     "SQLite synchronous mode: off, normal or full"},
+     "listen address, an IPv4 or IPv6 literal (:: listens on both)", NULL, NULL},
+    {"port", TYPE_UINT, AT(port), 0, 65535, "8080", "N", "listen port; 0 picks a free one", NULL,
+     NULL},
+    {"threads", TYPE_UINT, AT(threads), 0, 1024, "0", "N", "worker threads; 0 = one per CPU core",
+     NULL, NULL},
+    {"log-level", TYPE_ENUM, AT(log_level), 0, 0, "info", "LEVEL", "error, warn, info or debug",
+     level_names, NULL},
+    {"synchronous", TYPE_ENUM, AT(synchronous), 0, 0, "normal", "MODE",
+     "SQLite synchronous mode: off, normal or full", sync_names, NULL},
     {"max-body", TYPE_SIZE, AT(max_body), 1 * KIB, 1024 * MIB, "1M", "BYTES",
-     "largest request body; larger ones get 413"},
+     "largest request body; larger ones get 413", NULL, NULL},
     {"connection-timeout", TYPE_UINT, AT(conn_timeout), 1, 86400, "30", "SECONDS",
-     "close a connection idle this long"},
+     "close a connection idle this long", NULL, NULL},
     {"connection-limit", TYPE_UINT, AT(conn_limit), 1, 1000000, "1000", "N",
-     "most connections at once"},
+     "most connections at once", NULL, NULL},
     {"per-ip-connection-limit", TYPE_UINT, AT(per_ip_conn_limit), 0, 1000000, "64", "N",
-     "most connections from one address; 0 = no limit"},
+     "most connections from one address; 0 = no limit", NULL, NULL},
     {"connection-memory-limit", TYPE_SIZE, AT(conn_memory_limit), 8 * KIB, 64 * MIB, "64K", "BYTES",
-     "memory per connection; request headers must fit"},
+     "memory per connection; request headers must fit", NULL, NULL},
     {"busy-timeout", TYPE_UINT, AT(busy_timeout_ms), 0, 600000, "5000", "MS",
-     "how long a writer waits for the database lock"},
+     "how long a writer waits for the database lock", NULL, NULL},
     {"comment-rate", TYPE_UINT, AT(comment_rate), 0, 1000000, "10", "N",
-     "comments per minute per client address; 0 = no limit"},
+     "comments per minute per client address; 0 = no limit", NULL, NULL},
     {"comment-burst", TYPE_UINT, AT(comment_burst), 1, 1000000, "20", "N",
-     "comments a client address may post at once"},
+     "comments a client address may post at once", NULL, NULL},
     {"shutdown-grace", TYPE_UINT, AT(shutdown_grace), 0, 3600, "10", "SECONDS",
-     "time given to requests in flight on shutdown"},
+     "time given to requests in flight on shutdown", NULL, NULL},
+    {"write-rate", TYPE_UINT, AT(write_rate), 0, 1000000, "600", "N",
+     "writes per minute per API key; 0 = no limit", NULL, NULL},
+    {"write-burst", TYPE_UINT, AT(write_burst), 1, 1000000, "100", "N",
+     "writes an API key may make at once", NULL, NULL},
+    {"trusted-proxies", TYPE_TEXT, AT(trusted_proxies), 0, 0, "", "LIST",
+     "proxies (IPs, CIDRs; comma-separated) whose X-Forwarded-For is believed", NULL,
+     check_proxies},
+    {"cors-origins", TYPE_TEXT, AT(cors_origins), 0, 0, "*", "LIST",
+     "origins browsers may call from: *, a comma-separated list, or empty for none", NULL,
+     check_origins},
+    {"cors-credentials", TYPE_BOOL, AT(cors_credentials), 0, 0, "false", "BOOL",
+     "allow credentials from the listed cors-origins (never with *)", NULL, NULL},
+    {"comment-moderation", TYPE_ENUM, AT(comment_moderation), 0, 0, "off", "MODE",
+     "off, or pre: new comments stay pending until approved", moderation_names, NULL},
+    {"cache-size", TYPE_SIZE, AT(cache_size), 0, 1024 * MIB, "16M", "BYTES",
+     "memory for rendered public answers, invalidated by every write; 0 = no cache", NULL, NULL},
+    {"tls-cert", TYPE_FILE, AT(tls_cert), 0, 0, "", "FILE",
+     "PEM certificate (chain) to serve HTTPS; needs tls-key", NULL, NULL},
+    {"tls-key", TYPE_FILE, AT(tls_key), 0, 0, "", "FILE",
+     "PEM private key of tls-cert (unencrypted)", NULL, NULL},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-static const char *const sync_names[] = {"off", "normal", "full"};
 
 static const struct setting *find_setting(const char *name)
 {
@@ -137,12 +187,28 @@ static bool parse_size(const char *text, unsigned long long *out)
     return true;
 }
 
-static int parse_name(const char *text, const char *const *names, size_t n)
+/* The index of text in the NULL-terminated names, or -1. */
+static int parse_name(const char *text, const char *const *names)
 {
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; names[i] != NULL; i++)
         if (strcmp(text, names[i]) == 0)
-            return (int)i;
+            return i;
     return -1;
+}
+
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+    static const char *const no[] = {"false", "no", "off", "0", NULL};
+    if (parse_name(text, yes) >= 0) {
+        *out = true;
+        return true;
+    }
+    if (parse_name(text, no) >= 0) {
+        *out = false;
+        return true;
+    }
+    return false;
 }
 
 /* Replaces the string at *slot with a copy of text. */
@@ -162,23 +228,37 @@ static bool is_ip_literal(const char *text)
     return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
 }
 
+/* Every enum of struct nd_config is stored through an int (TYPE_ENUM). */
+_Static_assert(sizeof(enum nd_log_level) == sizeof(int) &&
+                   sizeof(enum nd_sync_mode) == sizeof(int) &&
+                   sizeof(enum nd_moderation) == sizeof(int),
+               "config enums are stored as int");
+
 /*
  * Parses text as setting s and stores it in cfg. ND_ERR_INVALID for a bad
- * value and ND_ERR_NOMEM leave cfg unchanged.
+ * value (with the check's reason in why, for TYPE_TEXT) and ND_ERR_NOMEM
+ * leave cfg unchanged.
  */
-static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, const char *text)
+static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, const char *text,
+                               char *why, size_t whylen)
 {
     char *field = (char *)cfg + s->offset;
     unsigned long long v = 0;
+    bool flag = false;
     int idx;
 
     switch (s->type) {
     case TYPE_PATH:
-        if (text[0] == '\0' || strlen(text) >= 4096)
+    case TYPE_FILE:
+        if ((s->type == TYPE_PATH && text[0] == '\0') || strlen(text) >= 4096)
             return ND_ERR_INVALID;
         return set_string((char **)(void *)field, text);
     case TYPE_ADDR:
         if (!is_ip_literal(text))
+            return ND_ERR_INVALID;
+        return set_string((char **)(void *)field, text);
+    case TYPE_TEXT:
+        if (s->check(text, why, whylen) != ND_OK)
             return ND_ERR_INVALID;
         return set_string((char **)(void *)field, text);
     case TYPE_UINT:
@@ -191,20 +271,31 @@ static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, c
             return ND_ERR_INVALID;
         *(size_t *)(void *)field = (size_t)v;
         return ND_OK;
-    case TYPE_LEVEL:
-        idx = parse_name(text, level_names, 4);
-        if (idx < 0)
+    case TYPE_BOOL:
+        if (!parse_bool(text, &flag))
             return ND_ERR_INVALID;
-        *(enum nd_log_level *)(void *)field = (enum nd_log_level)idx;
+        *(bool *)(void *)field = flag;
         return ND_OK;
-    case TYPE_SYNC:
-        idx = parse_name(text, sync_names, 3);
+    case TYPE_ENUM:
+        idx = parse_name(text, s->names);
         if (idx < 0)
             return ND_ERR_INVALID;
-        *(enum nd_sync_mode *)(void *)field = (enum nd_sync_mode)idx;
+        *(int *)(void *)field = idx;
         return ND_OK;
     }
     return ND_ERR_INVALID;
+}
+
+/* "a, b or c" from a NULL-terminated list of names. */
+static void join_names(const char *const *names, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] != NULL && used < len; i++) {
+        const char *sep = i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ";
+        int n = snprintf(buf + used, len - used, "%s%s", sep, names[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
 }
 
 /* What a value of setting s must be, for error messages. */
@@ -212,10 +303,14 @@ static void expectation(const struct setting *s, char *buf, size_t len)
 {
     switch (s->type) {
     case TYPE_PATH:
+    case TYPE_FILE:
         snprintf(buf, len, "a file name");
         break;
     case TYPE_ADDR:
         snprintf(buf, len, "an IPv4 or IPv6 address such as 127.0.0.1 or ::1");
+        break;
+    case TYPE_TEXT:
+        snprintf(buf, len, "valid");
         break;
     case TYPE_UINT:
         snprintf(buf, len, "a whole number from %llu to %llu", s->min, s->max);
@@ -224,11 +319,11 @@ static void expectation(const struct setting *s, char *buf, size_t len)
         snprintf(buf, len, "a size from %lluK to %lluM (digits with an optional K, M or G)",
                  s->min / KIB, s->max / MIB);
         break;
-    case TYPE_LEVEL:
-        snprintf(buf, len, "error, warn, info or debug");
+    case TYPE_BOOL:
+        snprintf(buf, len, "true or false (also yes/no, on/off, 1/0)");
         break;
-    case TYPE_SYNC:
-        snprintf(buf, len, "off, normal or full");
+    case TYPE_ENUM:
+        join_names(s->names, buf, len);
         break;
     }
 }
@@ -238,9 +333,12 @@ static enum nd_err apply(struct nd_config *cfg, const struct setting *s, const c
                          char *err, size_t errlen)
 {
     char expected[128];
-    enum nd_err rc = store_value(cfg, s, text);
+    char why[256] = "";
+    enum nd_err rc = store_value(cfg, s, text, why, sizeof why);
 
-    if (rc == ND_ERR_INVALID) {
+    if (rc == ND_ERR_INVALID && why[0] != '\0') {
+        snprintf(err, errlen, "%s: %s", s->name, why);
+    } else if (rc == ND_ERR_INVALID) {
         expectation(s, expected, sizeof expected);
         snprintf(err, errlen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
     } else if (rc != ND_OK) {
@@ -264,14 +362,23 @@ enum nd_err nd_config_init(struct nd_config *cfg)
     return ND_OK;
 }
 
+static bool is_string(const struct setting *s)
+{
+    return s->type == TYPE_PATH || s->type == TYPE_FILE || s->type == TYPE_ADDR ||
+           s->type == TYPE_TEXT;
+}
+
 void nd_config_fini(struct nd_config *cfg)
 {
     if (cfg == NULL)
         return;
-    free(cfg->db_path);
-    free(cfg->bind);
-    cfg->db_path = NULL;
-    cfg->bind = NULL;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (!is_string(&settings[i]))
+            continue;
+        char **slot = (char **)(void *)((char *)cfg + settings[i].offset);
+        free(*slot);
+        *slot = NULL;
+    }
 }
 
 enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *err,
@@ -425,6 +532,7 @@ void nd_config_print_help(void *out)
         const struct setting *s = &settings[i];
         snprintf(flag, sizeof flag, "--%s %s", s->name, s->metavar);
         env_name(s->name, var, sizeof var);
-        fprintf(f, "  %-34s %s\n  %-34s %s, default %s\n", flag, s->help, "", var, s->def);
+        fprintf(f, "  %-34s %s\n  %-34s %s, default %s\n", flag, s->help, "", var,
+                s->def[0] != '\0' ? s->def : "none");
     }
 }

@@ -1,13 +1,15 @@
 /*
  * cursor.c: pagination cursors as 1 + 8n bytes (the kind letter, then the n
  * integers as 64-bit big-endian two's complement) in URL-safe base64 without
- * padding: always 23 characters for two integers, 34 for three. libsodium's decoder rejects stray
- * characters and non-zero trailing bits, so every position has exactly one
- * text and anything else is ND_ERR_INVALID.
+ * padding: always 23 characters for two integers, 34 for three. Only
+ * alphabet characters are let through to libsodium's decoder, which rejects
+ * non-zero trailing bits, so every position has exactly one text and
+ * anything else is ND_ERR_INVALID.
  */
 #include "newsd/cursor.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,23 @@ static int64_t to_signed(uint64_t v)
     return -(int64_t)(~v) - 1;
 }
 
+/*
+ * True when the n characters at text are all of the URL-safe base64
+ * alphabet. libsodium 1.0.18's decoder must not see anything else: it takes
+ * every byte above 0x7F for an alphabet character (0xFF for '_'), which would
+ * give one position several texts.
+ */
+static bool urlsafe_alphabet(const char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 /* Decodes text as a cursor of kind with exactly n values into v. */
 static enum nd_err decode(const char *text, char kind, int64_t *v, size_t n)
 {
@@ -76,7 +95,7 @@ static enum nd_err decode(const char *text, char kind, int64_t *v, size_t n)
     size_t chars = CURSOR_CHARS(bytes);
     size_t bin_len = 0;
     const char *end = NULL;
-    if (!text || strnlen(text, chars + 1) != chars)
+    if (!text || strnlen(text, chars + 1) != chars || !urlsafe_alphabet(text, chars))
         return ND_ERR_INVALID;
     if (sodium_base642bin(bin, sizeof bin, text, chars, NULL, &bin_len, &end, CURSOR_VARIANT) != 0)
         return ND_ERR_INVALID;

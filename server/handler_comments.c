@@ -5,6 +5,12 @@
  * as its article: every comment of a draft is 404 to a request without a key,
  * so a draft's existence is never revealed through its comments. Posting is
  * rate-limited per client address before anything else is looked at.
+ *
+ * Moderation: with comment-moderation = pre a new comment is stored pending.
+ * A pending comment is invisible without a key, as if it did not exist (404,
+ * left out of lists, never a parent a reader may reply to); key holders list
+ * it with ?status=pending or any, and approve or hide comments with
+ * PATCH /v1/comments/{id} {"status":"visible"|"pending"}.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #define UNAVAILABLE "the database is unavailable"
 #define BAD_ARTICLE_ID "an article id is a positive decimal integer without leading zeros"
 #define BAD_COMMENT_ID "a comment id is a positive decimal integer without leading zeros"
+#define BAD_STATUS "status must be visible, pending or any"
 
 /*
  * ND_OK when article id exists and the request may see it; ND_ERR_NOT_FOUND
@@ -47,21 +54,42 @@ static int answer_article_error(struct nd_request *req, enum nd_err err, int64_t
     return nd_respond_err(req, err, "could not read the article");
 }
 
-/* Checks limit and view of a comment list. Returns 0, or the 400 it answered. */
-static int parse_list_query(struct nd_request *req, unsigned *limit, bool *tree)
+/* The list parameters of a comment list. */
+struct comment_query {
+    unsigned limit;
+    bool tree;
+    enum nd_comment_filter which;
+};
+
+/*
+ * Checks limit, view and status of a comment list. status other than
+ * visible needs a key. Returns 0, or the status of the problem it answered
+ * (400, 401, 503).
+ */
+static int parse_list_query(struct nd_request *req, struct comment_query *q)
 {
     const char *view = nd_request_query(req, "view");
-    if (!nd_validate_limit(nd_request_query(req, "limit"), limit))
+    const char *status = nd_request_query(req, "status");
+    if (!nd_validate_limit(nd_request_query(req, "limit"), &q->limit))
         return nd_respond_problem(req, 400, "limit must be an integer from 1 to %d", ND_LIMIT_MAX);
     if (view && strcmp(view, "flat") != 0 && strcmp(view, "tree") != 0)
         return nd_respond_problem(req, 400, "view must be flat or tree");
-    *tree = view && strcmp(view, "tree") == 0;
-    return 0;
+    q->tree = view && strcmp(view, "tree") == 0;
+    q->which = ND_COMMENTS_VISIBLE;
+    if (!status || strcmp(status, "visible") == 0)
+        return 0;
+    if (strcmp(status, "pending") == 0)
+        q->which = ND_COMMENTS_PENDING;
+    else if (strcmp(status, "any") == 0)
+        q->which = ND_COMMENTS_ANY;
+    else
+        return nd_respond_problem(req, 400, BAD_STATUS);
+    return nd_request_require_key(req);
 }
 
 /*
  * Answers one page of comments of article id, with a Link header to the
- * next page repeating limit and view. Takes items and next (malloc'd).
+ * next page repeating limit, view and status. Takes items and next (malloc'd).
  */
 static int respond_page(struct nd_request *req, int64_t id, unsigned limit, json_t *items,
                         char *next)
@@ -73,19 +101,19 @@ static int respond_page(struct nd_request *req, int64_t id, unsigned limit, json
     nd_link_params_add(&lp, "limit", lp.limit);
     nd_link_params_add(&lp, "cursor", next);
     nd_link_params_add(&lp, "view", nd_request_query(req, "view"));
+    nd_link_params_add(&lp, "status", nd_request_query(req, "status"));
     return nd_list_respond_page(req, items, next, path, &lp);
 }
 
 int nd_handle_comments_list(struct nd_request *req)
 {
     int64_t id;
-    unsigned limit = 0;
-    bool tree = false;
+    struct comment_query q;
     json_t *items = NULL;
     char *next = NULL;
     if (!nd_parse_id(nd_request_param(req, 0), &id))
         return nd_respond_problem(req, 400, BAD_ARTICLE_ID);
-    int status = parse_list_query(req, &limit, &tree);
+    int status = parse_list_query(req, &q);
     if (status != 0)
         return status;
     struct nd_store *store = nd_request_store(req);
@@ -94,13 +122,13 @@ int nd_handle_comments_list(struct nd_request *req)
     enum nd_err err = check_visible(req, store, id);
     if (err != ND_OK)
         return answer_article_error(req, err, id);
-    err = nd_store_comment_list(store, id, tree, limit, nd_request_query(req, "cursor"), &items,
-                                &next);
+    err = nd_store_comment_list_filtered(store, id, q.which, q.tree, q.limit,
+                                         nd_request_query(req, "cursor"), &items, &next);
     if (err == ND_ERR_INVALID)
         return nd_respond_problem(req, 400, "cursor is not a cursor of this list");
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not list the comments");
-    return respond_page(req, id, limit, items, next);
+    return respond_page(req, id, q.limit, items, next);
 }
 
 /* 422 naming parent_id: the store found no such comment on this article. */
@@ -113,7 +141,11 @@ static int respond_bad_parent(struct nd_request *req)
     return nd_respond_invalid(req, errors);
 }
 
-/* Validates body, stores the comment on article id and answers 201 (or the failure). */
+/*
+ * Validates body, stores the comment on article id (pending under
+ * pre-moderation; without a key only as a reply to a visible comment) and
+ * answers 201 (or the failure).
+ */
 static int create_comment(struct nd_request *req, struct nd_store *store, int64_t id,
                           const json_t *body)
 {
@@ -128,7 +160,12 @@ static int create_comment(struct nd_request *req, struct nd_store *store, int64_
     if (err != ND_OK)
         return nd_respond_err(req, err, "out of memory");
     nd_comment_input_fields(&in, id, &fields);
-    err = nd_store_comment_create(store, &fields, &comment);
+    unsigned flags = 0;
+    if (nd_request_config(req)->comment_moderation == ND_MODERATION_PRE)
+        flags |= ND_COMMENT_PENDING;
+    if (!nd_request_has_key(req))
+        flags |= ND_COMMENT_VISIBLE_PARENT;
+    err = nd_store_comment_post(store, &fields, flags, &comment);
     nd_comment_input_fini(&in);
     if (err == ND_ERR_INVALID)
         return respond_bad_parent(req);
@@ -168,6 +205,13 @@ int nd_handle_comment_create(struct nd_request *req)
     return status;
 }
 
+/* True when comment is pending. */
+static bool is_pending(const json_t *comment)
+{
+    const char *status = json_string_value(json_object_get(comment, "status"));
+    return status && strcmp(status, "pending") == 0;
+}
+
 int nd_handle_comment_get(struct nd_request *req)
 {
     int64_t id;
@@ -178,17 +222,97 @@ int nd_handle_comment_get(struct nd_request *req)
     if (!store)
         return nd_respond_problem(req, 503, UNAVAILABLE);
     enum nd_err err = nd_store_comment_get(store, id, &comment);
+    if (err == ND_OK && is_pending(comment) && !nd_request_has_key(req))
+        err = ND_ERR_NOT_FOUND;
     if (err == ND_OK) {
         int64_t article_id = (int64_t)json_integer_value(json_object_get(comment, "article_id"));
         err = check_visible(req, store, article_id);
-        if (err != ND_OK)
-            json_decref(comment);
     }
+    if (err != ND_OK)
+        json_decref(comment);
     if (err == ND_ERR_NOT_FOUND)
         return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not read the comment");
     return nd_respond_json(req, 200, comment);
+}
+
+/*
+ * Reads the body of PATCH /v1/comments/{id}: status "visible" or "pending"
+ * is the one writable member; the comment's other fields are read-only and
+ * anything else is not allowed. *status stays NULL when the body sets none
+ * (nothing to change). Returns 0, or the 422 it answered.
+ */
+static int parse_patch(struct nd_request *req, const json_t *body, const char **status)
+{
+    static const char *const readonly[] = {"id",     "article_id", "parent_id",
+                                           "author", "body",       "created_at"};
+    const char *key;
+    const json_t *value;
+    json_t *errors = json_array();
+    if (!errors)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    if (!json_is_object(body))
+        json_array_append_new(
+            errors, json_pack("{s:s, s:s}", "field", "", "message", "must be a JSON object"));
+    json_object_foreach((json_t *)body, key, value)
+    {
+        const char *message = "is not allowed";
+        if (strcmp(key, "status") == 0) {
+            const char *text = json_string_value(value);
+            if (text && (strcmp(text, "visible") == 0 || strcmp(text, "pending") == 0)) {
+                *status = text;
+                continue;
+            }
+            message = "must be visible or pending";
+        }
+        for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++)
+            if (strcmp(key, readonly[i]) == 0)
+                message = "is read-only";
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", key, "message", message));
+    }
+    if (json_array_size(errors) > 0)
+        return nd_respond_invalid(req, errors);
+    json_decref(errors);
+    return 0;
+}
+
+/* Sets comment id's status (NULL: none given, the comment is answered as it is). */
+static int apply_patch(struct nd_request *req, struct nd_store *store, int64_t id,
+                       const char *status)
+{
+    json_t *comment = NULL;
+    enum nd_err err =
+        status ? nd_store_comment_set_status(store, id, strcmp(status, "pending") == 0, &comment)
+               : nd_store_comment_get(store, id, &comment);
+    if (err == ND_ERR_NOT_FOUND)
+        return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not change the comment");
+    return nd_respond_json(req, 200, comment);
+}
+
+int nd_handle_comment_patch(struct nd_request *req)
+{
+    int64_t id;
+    json_t *body = NULL;
+    const char *status = NULL;
+    int code = nd_request_require_key(req);
+    if (code != 0)
+        return code;
+    if (!nd_parse_id(nd_request_param(req, 0), &id))
+        return nd_respond_problem(req, 400, BAD_COMMENT_ID);
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    code = nd_request_json(req, &body);
+    if (code != 0)
+        return code;
+    code = parse_patch(req, body, &status);
+    if (code == 0)
+        code = apply_patch(req, store, id, status);
+    json_decref(body);
+    return code;
 }
 
 int nd_handle_comment_delete(struct nd_request *req)

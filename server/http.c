@@ -1,313 +1,60 @@
 /*
- * http.c: the libmicrohttpd glue, and the request/response interface that
- * handlers program against.
+ * http.c: the libmicrohttpd daemon and the life of a request.
  *
  * libmicrohttpd runs an epoll thread pool and calls on_request several times
- * per request: once when the headers are in (a struct nd_request is made and
- * nothing is answered yet, so keep-alive survives), once per body chunk
- * (buffered up to max-body), and a last time with no data, when the request
- * is routed, the handler runs and the answer is rendered and queued. The
+ * per request: once when the headers are in (a struct nd_request is made,
+ * its client address and request id settled, and nothing is answered yet,
+ * so keep-alive survives), once per body chunk (buffered up to max-body),
+ * and a last time with no data, when the request is routed, the handler
+ * runs and the answer is rendered and queued (http_response.c). The
  * completion callback writes the access-log line and frees the request.
+ *
+ * Routing answers what no handler needs to know about: 404, 405, OPTIONS
+ * and CORS preflight requests, and the per-key write limit, which every
+ * write with a valid API key passes before its handler runs.
  *
  * Each worker thread opens its own database connection on first use; every
  * connection opened is also listed in the server, so nd_server_stop can close
- * them once the threads are gone.
+ * them once the threads are gone. With tls-cert and tls-key the daemon
+ * speaks HTTPS only, through libmicrohttpd's GnuTLS support.
  */
 #include "newsd/http.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
+#include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <sodium.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "newsd/auth.h"
+#include <sodium.h>
+
+#include "http_internal.h"
 #include "newsd/log.h"
-#include "newsd/ratelimit.h"
-#include "newsd/router.h"
 #include "newsd/store.h"
-#include "newsd/util.h"
 
-#define JSON_TYPE "application/json; charset=utf-8"
-#define PROBLEM_TYPE "application/problem+json"
-#define ETAG_BYTES 16
-
-struct header {
-    char *name;
-    char *value;
-    struct header *next;
-};
-
-struct nd_server {
-    const struct nd_config *cfg;
-    struct MHD_Daemon *daemon;
-    struct nd_ratelimit *comment_limit;
-    unsigned long generation; /* tells this server's thread-local stores from older ones */
-    unsigned port;
-    atomic_uint in_flight;
-    atomic_bool stopping;
-    atomic_bool store_failure_logged;
-    pthread_mutex_t stores_lock;
-    struct nd_store **stores;
-    size_t nstores;
-    size_t stores_cap;
-};
-
-struct nd_request {
-    struct nd_server *srv;
-    struct MHD_Connection *conn;
-    enum nd_method method; /* 0 for a method newsd does not know */
-    char method_name[16];
-    char *path;
-    uint64_t start_us;
-    struct nd_route_match match;
-
-    char *body;
-    size_t body_len;
-    size_t body_cap;
-    size_t body_seen; /* bytes received, kept counting once over max-body */
-    bool body_too_large;
-    bool body_nomem;
-
-    json_t *json; /* the answer's body; the handler's return value is its status */
-    bool problem;
-    struct header *headers;
-
-    bool auth_done;
-    enum nd_err auth_err;
-    char client[INET6_ADDRSTRLEN];
-
-    bool queued;
-    int sent_status;
-    size_t sent_bytes;
-};
+#define TLS_FILE_MAX (1024 * 1024) /* a PEM file larger than this is not a certificate */
+/* TLS 1.2 and 1.3 only, with GnuTLS's default choice of ciphers. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static atomic_ulong server_generations;
 static _Thread_local struct nd_store *thread_store;
 static _Thread_local unsigned long thread_store_generation;
+/* The data_version this thread's store last reported (see nd_http_cache_lookup). */
+static _Thread_local int64_t thread_data_version;
 
-static uint64_t monotonic_us(void)
+uint64_t nd_http_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---- answers ------------------------------------------------------------ */
-
-static const struct {
-    int status;
-    const char *reason;
-} reasons[] = {
-    {200, "OK"},
-    {201, "Created"},
-    {204, "No Content"},
-    {304, "Not Modified"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {409, "Conflict"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {422, "Unprocessable Content"},
-    {429, "Too Many Requests"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-};
-
-/* Reason phrases as RFC 9110 names them (413 and 422 took new names there). */
-const char *nd_http_reason(int status)
-{
-    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
-        if (reasons[i].status == status)
-            return reasons[i].reason;
-    return "Unknown";
-}
-
-/* A JSON string of text; bytes that are not valid UTF-8 become '?'. */
-static json_t *safe_string(const char *text)
-{
-    json_t *s = json_string(text);
-    if (s != NULL)
-        return s;
-    char *copy = strdup(text);
-    if (copy == NULL)
-        return NULL;
-    for (char *p = copy; *p != '\0'; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    s = json_string(copy);
-    free(copy);
-    return s;
-}
-
-/*
- * Sets the problem document for status, with detail (may be NULL) and errors
- * (reference taken, may be NULL). Out of memory leaves no body: the status
- * alone is then answered with a fallback document. Returns status.
- */
-static int set_problem(struct nd_request *req, int status, const char *detail, json_t *errors)
-{
-    json_t *doc = json_object();
-    if (doc != NULL) {
-        json_object_set_new(doc, "type", json_string("about:blank"));
-        json_object_set_new(doc, "title", json_string(nd_http_reason(status)));
-        json_object_set_new(doc, "status", json_integer(status));
-        if (detail != NULL && detail[0] != '\0')
-            json_object_set_new(doc, "detail", safe_string(detail));
-        if (errors != NULL)
-            json_object_set(doc, "errors", errors);
-    }
-    json_decref(errors);
-    json_decref(req->json);
-    req->json = doc;
-    req->problem = true;
-    return status;
-}
-
-int nd_respond_json(struct nd_request *req, int status, json_t *body)
-{
-    json_decref(req->json);
-    req->json = body;
-    req->problem = false;
-    return status;
-}
-
-bool nd_respond_header(struct nd_request *req, const char *name, const char *value)
-{
-    if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
-        return false;
-    struct header *h = calloc(1, sizeof *h);
-    if (h == NULL)
-        return false;
-    h->name = strdup(name);
-    h->value = strdup(value);
-    if (h->name == NULL || h->value == NULL) {
-        free(h->name);
-        free(h->value);
-        free(h);
-        return false;
-    }
-    struct header **end = &req->headers; /* kept in the order they were added */
-    while (*end != NULL)
-        end = &(*end)->next;
-    *end = h;
-    return true;
-}
-
-static bool has_header(const struct nd_request *req, const char *name)
-{
-    for (const struct header *h = req->headers; h != NULL; h = h->next)
-        if (strcasecmp(h->name, name) == 0)
-            return true;
-    return false;
-}
-
-int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
-{
-    char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    return set_problem(req, status, detail, NULL);
-}
-
-int nd_respond_invalid(struct nd_request *req, json_t *errors)
-{
-    return set_problem(req, 422, "the request has invalid fields", errors);
-}
-
-/* A 5xx detail is the error's fixed name: a caller's text could hold a path or SQL. */
-int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail)
-{
-    int status = nd_err_http_status(err);
-    if (status >= 500 || detail == NULL)
-        detail = nd_err_str(err);
-    return set_problem(req, status, detail, NULL);
-}
-
-/* ---- reading the request ------------------------------------------------ */
-
-enum nd_method nd_request_method(const struct nd_request *req)
-{
-    return req->method;
-}
-
-const char *nd_request_path(const struct nd_request *req)
-{
-    return req->path;
-}
-
-const char *nd_request_param(const struct nd_request *req, unsigned i)
-{
-    return i < req->match.nparams ? req->match.params[i] : NULL;
-}
-
-const char *nd_request_query(const struct nd_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *nd_request_header(const struct nd_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const struct nd_config *nd_request_config(const struct nd_request *req)
-{
-    return req->srv->cfg;
-}
-
-/*
- * Writes the client's address as text. With prefix64, an IPv6 address is
- * cut to its /64, the block one subscriber usually holds. IPv4-mapped IPv6
- * addresses are written as IPv4.
- */
-static void client_text(struct MHD_Connection *conn, bool prefix64, char *buf, size_t len)
-{
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(buf, len, "unknown");
-    if (info == NULL || info->client_addr == NULL)
-        return;
-    if (info->client_addr->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)info->client_addr;
-        inet_ntop(AF_INET, &in4->sin_addr, buf, (socklen_t)len);
-    } else if (info->client_addr->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 =
-            (const struct sockaddr_in6 *)(const void *)info->client_addr;
-        struct in6_addr a = in6->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(&a)) {
-            inet_ntop(AF_INET, &a.s6_addr[12], buf, (socklen_t)len);
-            return;
-        }
-        if (prefix64)
-            memset(&a.s6_addr[8], 0, 8);
-        inet_ntop(AF_INET6, &a, buf, (socklen_t)len);
-    }
-}
-
-const char *nd_request_client(const struct nd_request *req)
-{
-    struct nd_request *r = (struct nd_request *)req; /* a lazily filled cache */
-    if (r->client[0] == '\0')
-        client_text(r->conn, false, r->client, sizeof r->client);
-    return r->client;
-}
+/* ---- per-thread stores -------------------------------------------------- */
 
 /* Adds store to the server's list; false when out of memory. */
 static bool register_store(struct nd_server *srv, struct nd_store *store)
@@ -356,99 +103,8 @@ struct nd_store *nd_request_store(struct nd_request *req)
     }
     thread_store = store;
     thread_store_generation = srv->generation;
+    thread_data_version = -1;
     return store;
-}
-
-/* "application/json" in any case, alone or followed by parameters. */
-static bool is_json_type(const char *ctype)
-{
-    static const char want[] = "application/json";
-    if (ctype == NULL)
-        return false;
-    while (*ctype == ' ' || *ctype == '\t')
-        ctype++;
-    if (strncasecmp(ctype, want, sizeof want - 1) != 0)
-        return false;
-    ctype += sizeof want - 1;
-    while (*ctype == ' ' || *ctype == '\t')
-        ctype++;
-    return *ctype == '\0' || *ctype == ';';
-}
-
-/*
- * Any JSON value is decoded (JSON_DECODE_ANY), so that a body that is valid
- * JSON but not an object reaches the handler and is answered 422, as the
- * README promises; only text that is not JSON at all is 400.
- */
-int nd_request_json(struct nd_request *req, json_t **out)
-{
-    json_error_t err;
-
-    if (!is_json_type(nd_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
-        return set_problem(req, 415, "Content-Type must be application/json", NULL);
-    if (req->body_len == 0)
-        return set_problem(req, 400, "the request body is empty", NULL);
-    if (!nd_utf8_valid(req->body, req->body_len))
-        return set_problem(req, 400, "the request body is not valid UTF-8 text", NULL);
-    json_t *doc =
-        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (doc == NULL)
-        return nd_respond_problem(req, 400, "malformed JSON at line %d, column %d: %s", err.line,
-                                  err.column, err.text);
-    *out = doc;
-    return 0;
-}
-
-/* The key check of this request, made once. No header means no store access. */
-static enum nd_err auth_result(struct nd_request *req)
-{
-    if (req->auth_done)
-        return req->auth_err;
-    const char *authorization = nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    enum nd_err rc = ND_ERR_UNAUTHORIZED;
-    if (authorization != NULL) {
-        struct nd_store *store = nd_request_store(req);
-        rc = store != NULL ? nd_auth_check(store, authorization) : ND_ERR_DB;
-    }
-    req->auth_done = true;
-    req->auth_err = rc;
-    return rc;
-}
-
-int nd_request_require_key(struct nd_request *req)
-{
-    enum nd_err rc = auth_result(req);
-    if (rc == ND_OK)
-        return 0;
-    if (rc != ND_ERR_UNAUTHORIZED)
-        return set_problem(req, 503, "API keys cannot be checked right now", NULL);
-    if (nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) == NULL) {
-        nd_respond_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-        return set_problem(req, 401, "this request needs an API key (Authorization: Bearer KEY)",
-                           NULL);
-    }
-    nd_respond_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
-    return set_problem(req, 401, "the API key is not valid", NULL);
-}
-
-bool nd_request_has_key(struct nd_request *req)
-{
-    return auth_result(req) == ND_OK;
-}
-
-int nd_request_rate_limit_comment(struct nd_request *req)
-{
-    char key[INET6_ADDRSTRLEN];
-    char seconds[16];
-    unsigned retry_after = 0;
-
-    client_text(req->conn, true, key, sizeof key);
-    if (nd_ratelimit_take(req->srv->comment_limit, key, monotonic_us() / 1000, &retry_after))
-        return 0;
-    snprintf(seconds, sizeof seconds, "%u", retry_after);
-    nd_respond_header(req, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
-    return nd_respond_problem(req, 429, "too many comments from this address; try again in %u s",
-                              retry_after);
 }
 
 /* ---- the request's life ------------------------------------------------- */
@@ -481,6 +137,8 @@ static void request_destroy(struct nd_request *req)
         req->headers = next;
     }
     json_decref(req->json);
+    nd_cache_release(req->cached);
+    free(req->cache_key);
     free(req->body);
     free(req->path);
     free(req);
@@ -500,9 +158,10 @@ static struct nd_request *request_create(struct nd_server *srv, struct MHD_Conne
     }
     req->srv = srv;
     req->conn = conn;
-    req->start_us = monotonic_us();
+    req->start_us = nd_http_now_us();
     req->method = method_of(method);
     snprintf(req->method_name, sizeof req->method_name, "%s", method);
+    nd_http_identify(req);
     atomic_fetch_add(&srv->in_flight, 1);
     return req;
 }
@@ -552,6 +211,110 @@ static void body_append(struct nd_request *req, const char *data, size_t len)
     req->body_len += len;
 }
 
+/* nd_cors_header_fn adding to the request's own headers. */
+static void add_request_header(void *ctx, const char *name, const char *value)
+{
+    nd_respond_header(ctx, name, value);
+}
+
+/*
+ * OPTIONS on a known path: 204 with Allow, and for a CORS preflight (an
+ * Origin and Access-Control-Request-Method) the CORS answer of cors.h: 204
+ * with the Access-Control-Allow-* headers, or 403 for an origin not allowed.
+ */
+static int answer_options(struct nd_request *req, unsigned methods)
+{
+    char allowed[80];
+    const char *origin = nd_request_header(req, "Origin");
+    const char *asked = nd_request_header(req, "Access-Control-Request-Method");
+
+    if (origin == NULL || asked == NULL)
+        return nd_respond_json(req, 204, NULL);
+    nd_router_allow(methods, allowed, sizeof allowed);
+    req->preflight = true;
+    switch (nd_cors_preflight(req->srv->cors, origin, allowed, add_request_header, req)) {
+    case ND_CORS_PREFLIGHT_ALLOWED:
+        return nd_respond_json(req, 204, NULL);
+    case ND_CORS_PREFLIGHT_DENIED:
+        return nd_respond_problem(
+            req, 403, "the origin %.200s may not call this API (see cors-origins)", origin);
+    case ND_CORS_PREFLIGHT_OFF:
+        break;
+    }
+    req->preflight = false;
+    return nd_respond_json(req, 204, NULL);
+}
+
+/* nd_get_connection_values callback: appends "len:name=len:value;" to the key. */
+struct key_buf {
+    char text[2048];
+    size_t len;
+    bool overflow;
+};
+
+static enum MHD_Result add_key_arg(void *cls, enum MHD_ValueKind kind, const char *name,
+                                   const char *value)
+{
+    struct key_buf *k = cls;
+    (void)kind;
+    size_t room = sizeof k->text - k->len;
+    int n = snprintf(k->text + k->len, room, "%zu:%s=%zu:%s;", strlen(name), name,
+                     value ? strlen(value) : 0, value ? value : "");
+    if (n < 0 || (size_t)n >= room) {
+        k->overflow = true;
+        return MHD_NO;
+    }
+    k->len += (size_t)n;
+    return MHD_YES;
+}
+
+/* Fills req->cache_key: the path and every query argument, length-prefixed. */
+static bool make_cache_key(struct nd_request *req)
+{
+    struct key_buf k = {.len = 0, .overflow = false};
+    int n = snprintf(k.text, sizeof k.text, "%s?", req->path);
+    if (n < 0 || (size_t)n >= sizeof k.text)
+        return false;
+    k.len = (size_t)n;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_key_arg, &k);
+    if (k.overflow)
+        return false;
+    req->cache_key = malloc(k.len);
+    if (req->cache_key == NULL)
+        return false;
+    memcpy(req->cache_key, k.text, k.len);
+    req->cache_key_len = k.len;
+    return true;
+}
+
+int nd_http_cache_lookup(struct nd_request *req)
+{
+    struct nd_cache *cache = req->srv->cache;
+    int64_t version;
+    /* With a key the answer may hold drafts or pending comments: never shared. */
+    if (cache == NULL || nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
+        return 0;
+    struct nd_store *store = nd_request_store(req);
+    if (store == NULL || nd_store_data_version(store, &version) != ND_OK)
+        return 0;
+    if (version != thread_data_version) {
+        /* Another connection committed since this thread last looked (or the
+         * thread is new, and cannot know what it missed): forget everything. */
+        nd_log(ND_LOG_DEBUG, "database changed (data_version %lld to %lld): cache invalidated",
+               (long long)thread_data_version, (long long)version);
+        nd_cache_invalidate(cache);
+        thread_data_version = version;
+    }
+    if (!make_cache_key(req))
+        return 0;
+    req->cached = nd_cache_get(cache, req->cache_key, req->cache_key_len);
+    if (req->cached != NULL)
+        return 200;
+    req->cacheable = true;
+    req->cache_generation = nd_cache_generation(cache);
+    return 0;
+}
+
 /* Routes the request and runs its handler. Returns the status to answer. */
 static int dispatch(struct nd_request *req)
 {
@@ -561,190 +324,39 @@ static int dispatch(struct nd_request *req)
         return nd_respond_problem(req, 413, "the request body is larger than %zu bytes",
                                   req->srv->cfg->max_body);
     if (req->body_nomem)
-        return set_problem(req, 503, "the server is out of memory", NULL);
+        return nd_http_set_problem(req, 503, "the server is out of memory", NULL);
     switch (nd_router_match(nd_routes, req->method, req->path, &req->match)) {
     case ND_ROUTE_NOT_FOUND:
-        return set_problem(req, 404, "there is no resource at this path", NULL);
+        return nd_http_set_problem(req, 404, "there is no resource at this path", NULL);
     case ND_ROUTE_METHOD_NOT_ALLOWED:
         nd_router_allow(req->match.allowed | ND_METHOD_OPTIONS, allow, sizeof allow);
         nd_respond_header(req, MHD_HTTP_HEADER_ALLOW, allow);
         if (req->method == ND_METHOD_OPTIONS)
-            return nd_respond_json(req, 204, NULL);
+            return answer_options(req, req->match.allowed);
         return nd_respond_problem(req, 405, "%s is not allowed here; use %s", req->method_name,
                                   allow);
     case ND_ROUTE_FOUND:
         break;
     }
-    int status = req->match.handler(req);
+    int status = nd_http_limit_write(req);
+    if (status != 0)
+        return status;
+    if (req->match.cacheable) {
+        status = nd_http_cache_lookup(req);
+        if (status != 0)
+            return status;
+    }
+    status = req->match.handler(req);
+    /* Any write, even one that failed half-way, may have changed what reads see. */
+    if (req->srv->cache != NULL && req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
+        req->method != ND_METHOD_OPTIONS)
+        nd_cache_invalidate(req->srv->cache);
     if (status < 200 || status > 599) {
         nd_log(ND_LOG_ERROR, "the handler of %s %s returned status %d", req->method_name, req->path,
                status);
-        return set_problem(req, 500, NULL, NULL);
+        return nd_http_set_problem(req, 500, NULL, NULL);
     }
     return status;
-}
-
-struct render_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-};
-
-static int render_chunk(const char *chunk, size_t size, void *data)
-{
-    struct render_buf *buf = data;
-    if (buf->len + size > buf->cap) {
-        size_t cap = buf->cap ? buf->cap : 1024;
-        while (cap < buf->len + size)
-            cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (grown == NULL)
-            return -1;
-        buf->data = grown;
-        buf->cap = cap;
-    }
-    memcpy(buf->data + buf->len, chunk, size);
-    buf->len += size;
-    return 0;
-}
-
-/* Renders value into a malloc'd buffer (*out, *len). False on failure. */
-static bool render(const json_t *value, char **out, size_t *len)
-{
-    struct render_buf buf = {NULL, 0, 0};
-    if (json_dump_callback(value, render_chunk, &buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
-        buf.len == 0) {
-        free(buf.data);
-        return false;
-    }
-    *out = buf.data;
-    *len = buf.len;
-    return true;
-}
-
-/* The strong ETag of body: the quoted hex of a 16-byte BLAKE2b hash. */
-static void make_etag(const char *body, size_t len, char etag[2 * ETAG_BYTES + 3])
-{
-    unsigned char hash[ETAG_BYTES];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)body, len, NULL, 0);
-    etag[0] = '"';
-    sodium_bin2hex(etag + 1, 2 * ETAG_BYTES + 1, hash, sizeof hash);
-    etag[2 * ETAG_BYTES + 1] = '"';
-    etag[2 * ETAG_BYTES + 2] = '\0';
-}
-
-/*
- * True when If-None-Match (a list of entity tags, or "*") matches etag.
- * The comparison is weak, as RFC 9110 asks for If-None-Match: W/"x" matches "x".
- */
-static bool etag_matches(const char *header, const char *etag)
-{
-    size_t etag_len = strlen(etag);
-    const char *p = header;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (*p == '*')
-            return true;
-        if (strncmp(p, "W/", 2) == 0)
-            p += 2;
-        if (*p == '"') {
-            const char *end = strchr(p + 1, '"');
-            if (end == NULL)
-                return false;
-            if ((size_t)(end + 1 - p) == etag_len && memcmp(p, etag, etag_len) == 0)
-                return true;
-            p = end + 1;
-        }
-        p = strchr(p, ',');
-    }
-    return false;
-}
-
-/* The answer as bytes, before it becomes a libmicrohttpd response. */
-struct answer {
-    int status;
-    char *body; /* malloc'd, or NULL */
-    size_t len;
-    const char *type;
-    char etag[2 * ETAG_BYTES + 3];
-};
-
-/*
- * Renders the handler's JSON once. A status >= 400 without a body gets the
- * generic problem document; a value that cannot be rendered becomes a 500.
- */
-static void build_answer(struct nd_request *req, int status, struct answer *a)
-{
-    a->status = status;
-    if (status == 204 || status == 304)
-        return;
-    if (req->json == NULL && status >= 400)
-        set_problem(req, status, NULL, NULL);
-    if (req->json != NULL && !render(req->json, &a->body, &a->len)) {
-        nd_log(ND_LOG_ERROR, "the answer to %s %s cannot be rendered as JSON", req->method_name,
-               req->path);
-        a->status = set_problem(req, 500, NULL, NULL);
-        if (req->json == NULL || !render(req->json, &a->body, &a->len))
-            return; /* out of memory: the status line alone */
-    }
-    if (a->body == NULL)
-        return;
-    a->type = req->problem ? PROBLEM_TYPE : JSON_TYPE;
-    if (a->status == 200 && (req->method == ND_METHOD_GET || req->method == ND_METHOD_HEAD)) {
-        make_etag(a->body, a->len, a->etag);
-        const char *inm = nd_request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        if (inm != NULL && etag_matches(inm, a->etag)) {
-            /* The body stays in the response: libmicrohttpd sends no body
-             * with a 304 but announces its length, which RFC 9110 allows
-             * only when it is the 200's length (a 0 would be wrong). */
-            a->status = 304;
-            a->type = NULL;
-        }
-    }
-}
-
-static void add_header(struct MHD_Response *resp, const char *name, const char *value)
-{
-    if (MHD_add_response_header(resp, name, value) != MHD_YES)
-        nd_log(ND_LOG_WARN, "response header %s dropped", name);
-}
-
-/* Queues the answer to req. Called once per request, never on its first call. */
-static enum MHD_Result queue_answer(struct nd_request *req, int status)
-{
-    struct answer a = {0};
-    enum MHD_Result rc = MHD_NO;
-
-    build_answer(req, status, &a);
-    struct MHD_Response *resp =
-        a.body != NULL ? MHD_create_response_from_buffer(a.len, a.body, MHD_RESPMEM_MUST_FREE)
-                       : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL) {
-        free(a.body);
-        goto out;
-    }
-    if (a.type != NULL)
-        add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.type);
-    if (a.etag[0] != '\0')
-        add_header(resp, MHD_HTTP_HEADER_ETAG, a.etag);
-    if (a.status != 304) {
-        for (const struct header *h = req->headers; h != NULL; h = h->next)
-            add_header(resp, h->name, h->value);
-        if (a.status == 401 && !has_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE))
-            add_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    }
-    add_header(resp, "X-Content-Type-Options", "nosniff");
-    if (atomic_load(&req->srv->stopping))
-        add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    rc = MHD_queue_response(req->conn, (unsigned)a.status, resp);
-    MHD_destroy_response(resp);
-out:
-    req->queued = true;
-    req->sent_status = a.status;
-    req->sent_bytes = req->method == ND_METHOD_HEAD || a.status == 304 ? 0 : a.len;
-    return rc;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -762,9 +374,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         unsigned long long length = announced_length(req);
         if (length > req->srv->cfg->max_body) {
             /* Refused before the body is read; libmicrohttpd closes the connection. */
-            return queue_answer(req, nd_respond_problem(req, 413,
-                                                        "the request body is larger than %zu bytes",
-                                                        req->srv->cfg->max_body));
+            return nd_http_queue_answer(
+                req, nd_respond_problem(req, 413, "the request body is larger than %zu bytes",
+                                        req->srv->cfg->max_body));
         }
         if (length > 0) {
             /* The whole buffer at once; if this fails, body_append tries again. */
@@ -781,7 +393,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->queued)
         return MHD_YES;
-    return queue_answer(req, dispatch(req));
+    return nd_http_queue_answer(req, dispatch(req));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -794,8 +406,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
     if (req == NULL)
         return;
-    nd_log_access(req->method_name, req->path, req->sent_status, req->sent_bytes,
-                  monotonic_us() - req->start_us);
+    nd_log_request(req->method_name, req->path, req->sent_status, req->sent_bytes,
+                   nd_http_now_us() - req->start_us, req->client, req->request_id);
     request_destroy(req);
     *req_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -872,8 +484,112 @@ static void server_free(struct nd_server *srv)
         nd_store_close(srv->stores[i]);
     free(srv->stores);
     nd_ratelimit_destroy(srv->comment_limit);
+    nd_ratelimit_destroy(srv->write_limit);
+    nd_proxy_list_destroy(srv->proxies);
+    nd_cors_destroy(srv->cors);
+    nd_cache_destroy(srv->cache);
+    free(srv->tls_cert);
+    if (srv->tls_key != NULL)
+        sodium_memzero(srv->tls_key, srv->tls_key_len);
+    free(srv->tls_key);
     pthread_mutex_destroy(&srv->stores_lock);
     free(srv);
+}
+
+/*
+ * Reads the whole text file at path (setting names the setting, for the
+ * log) into a malloc'd string in *out. ND_ERR_IO, logged, on failure.
+ */
+static enum nd_err read_pem(const char *path, const char *setting, char **out, size_t *len)
+{
+    enum nd_err rc = ND_ERR_IO;
+    char *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        nd_log(ND_LOG_ERROR, "%s: cannot open %s: %s", setting, path, strerror(errno));
+        return ND_ERR_IO;
+    }
+    text = malloc(TLS_FILE_MAX + 1);
+    size_t n = text != NULL ? fread(text, 1, TLS_FILE_MAX + 1, f) : 0;
+    if (text == NULL || ferror(f) || n == 0 || n > TLS_FILE_MAX) {
+        nd_log(ND_LOG_ERROR, "%s: cannot read %s (empty, unreadable or over 1 MiB)", setting, path);
+        goto out;
+    }
+    text[n] = '\0';
+    *out = text;
+    *len = n;
+    text = NULL;
+    rc = ND_OK;
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+/*
+ * Loads tls-cert and tls-key when they are set, and says which TLS options
+ * the daemon gets (items, ended by MHD_OPTION_END). Both or neither must be
+ * given, and libmicrohttpd must have been built with TLS. Failures are
+ * logged here.
+ */
+static enum nd_err setup_tls(struct nd_server *srv, unsigned *flags, struct MHD_OptionItem items[4])
+{
+    const struct nd_config *cfg = srv->cfg;
+    bool cert = cfg->tls_cert[0] != '\0', key = cfg->tls_key[0] != '\0';
+    size_t cert_len = 0;
+
+    items[0] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (!cert && !key)
+        return ND_OK;
+    if (cert != key) {
+        nd_log(ND_LOG_ERROR, "tls-cert and tls-key go together: give both to serve HTTPS, or "
+                             "neither to serve plain HTTP");
+        return ND_ERR_INVALID;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        nd_log(ND_LOG_ERROR, "this libmicrohttpd was built without TLS support: remove tls-cert "
+                             "and tls-key, or put a TLS proxy in front of newsd");
+        return ND_ERR_INVALID;
+    }
+    if (read_pem(cfg->tls_cert, "tls-cert", &srv->tls_cert, &cert_len) != ND_OK ||
+        read_pem(cfg->tls_key, "tls-key", &srv->tls_key, &srv->tls_key_len) != ND_OK)
+        return ND_ERR_IO;
+    *flags |= MHD_USE_TLS;
+    items[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
+    items[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
+    items[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    items[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return ND_OK;
+}
+
+/*
+ * Makes the request-independent parts of the server from cfg: rate limiters,
+ * the trusted proxies and the CORS policy (both checked when cfg was read).
+ */
+static enum nd_err setup_policies(struct nd_server *srv)
+{
+    const struct nd_config *cfg = srv->cfg;
+    char err[256];
+
+    srv->comment_limit = nd_ratelimit_create(cfg->comment_rate, cfg->comment_burst);
+    srv->write_limit = nd_ratelimit_create(cfg->write_rate, cfg->write_burst);
+    if (srv->comment_limit == NULL || srv->write_limit == NULL)
+        return ND_ERR_NOMEM;
+    if (cfg->cache_size > 0) {
+        /* a slot per 4 KiB of budget: about one article page each */
+        srv->cache = nd_cache_create(cfg->cache_size, (unsigned)(cfg->cache_size / 4096 + 64));
+        if (srv->cache == NULL)
+            return ND_ERR_NOMEM;
+    }
+    enum nd_err rc = nd_proxy_list_parse(cfg->trusted_proxies, &srv->proxies, err, sizeof err);
+    if (rc == ND_OK)
+        rc = nd_cors_create(cfg->cors_origins, cfg->cors_credentials, &srv->cors, err, sizeof err);
+    if (rc == ND_ERR_INVALID)
+        nd_log(ND_LOG_ERROR, "%s", err);
+    if (rc == ND_OK && cfg->cors_credentials && strcmp(cfg->cors_origins, "*") == 0)
+        nd_log(ND_LOG_WARN, "cors-credentials is ignored with cors-origins *: list the origins "
+                            "that may send credentials");
+    return rc;
 }
 
 /*
@@ -884,6 +600,7 @@ static void server_free(struct nd_server *srv)
 enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 {
     union listen_addr addr;
+    struct MHD_OptionItem tls[4];
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     struct nd_server *srv = calloc(1, sizeof *srv);
@@ -893,15 +610,16 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
     pthread_mutex_init(&srv->stores_lock, NULL);
     srv->cfg = cfg;
     srv->generation = atomic_fetch_add(&server_generations, 1) + 1;
-    srv->comment_limit = nd_ratelimit_create(cfg->comment_rate, cfg->comment_burst);
-    if (srv->comment_limit == NULL) {
-        server_free(srv);
-        return ND_ERR_NOMEM;
-    }
-    if (!parse_bind(cfg->bind, cfg->port, &addr, &flags)) {
+    enum nd_err rc = setup_policies(srv);
+    if (rc == ND_OK)
+        rc = setup_tls(srv, &flags, tls);
+    if (rc == ND_OK && !parse_bind(cfg->bind, cfg->port, &addr, &flags)) {
         nd_log(ND_LOG_ERROR, "bind must be an IPv4 or IPv6 address, not \"%s\"", cfg->bind);
+        rc = ND_ERR_INVALID;
+    }
+    if (rc != ND_OK) {
         server_free(srv);
-        return ND_ERR_INVALID;
+        return rc;
     }
     /* The logger comes first so that no option's complaint bypasses it. */
     srv->daemon = MHD_start_daemon(
@@ -911,18 +629,22 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
         MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_ip_conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        nd_log(ND_LOG_ERROR, "cannot listen on %s port %u", cfg->bind, cfg->port);
+        nd_log(ND_LOG_ERROR, "cannot listen on %s port %u%s", cfg->bind, cfg->port,
+               srv->tls_cert != NULL ? " with TLS (are tls-cert and tls-key a matching "
+                                       "unencrypted PEM pair?)"
+                                     : "");
         server_free(srv);
         return ND_ERR_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info != NULL ? info->port : cfg->port;
+    const char *scheme = srv->tls_cert != NULL ? "https" : "http";
     if (addr.sa.sa_family == AF_INET6)
-        nd_log(ND_LOG_INFO, "listening on http://[%s]:%u", cfg->bind, srv->port);
+        nd_log(ND_LOG_INFO, "listening on %s://[%s]:%u", scheme, cfg->bind, srv->port);
     else
-        nd_log(ND_LOG_INFO, "listening on http://%s:%u", cfg->bind, srv->port);
+        nd_log(ND_LOG_INFO, "listening on %s://%s:%u", scheme, cfg->bind, srv->port);
     *out = srv;
     return ND_OK;
 }
@@ -947,8 +669,8 @@ void nd_server_stop(struct nd_server *srv)
      * refuses new connections at once instead of queueing them unserved. */
     if (listen_fd != MHD_INVALID_SOCKET)
         shutdown(listen_fd, SHUT_RDWR);
-    uint64_t deadline = monotonic_us() + (uint64_t)srv->cfg->shutdown_grace * 1000000u;
-    while (atomic_load(&srv->in_flight) > 0 && monotonic_us() < deadline) {
+    uint64_t deadline = nd_http_now_us() + (uint64_t)srv->cfg->shutdown_grace * 1000000u;
+    while (atomic_load(&srv->in_flight) > 0 && nd_http_now_us() < deadline) {
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
@@ -958,5 +680,12 @@ void nd_server_stop(struct nd_server *srv)
     MHD_stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    if (srv->cache != NULL) {
+        struct nd_cache_stats st;
+        nd_cache_stats(srv->cache, &st);
+        nd_log(ND_LOG_INFO, "response cache: %llu hits, %llu misses, %llu stored",
+               (unsigned long long)st.hits, (unsigned long long)st.misses,
+               (unsigned long long)st.stores);
+    }
     server_free(srv);
 }

@@ -264,7 +264,14 @@ static size_t find_posted_in(const struct lines *ls, size_t from, size_t end,
                              const char **inline_cat)
 {
     unsigned seen = 0;
-    for (size_t i = last_nonempty(ls, from, end); i < end; i = last_nonempty(ls, from, i)) {
+    size_t i = end;
+    for (;;) {
+        /* last_nonempty answers its bound when no line is left above: the scan
+         * must stop there, or a label just below the title loops for ever */
+        size_t prev = last_nonempty(ls, from, i);
+        if (prev == i)
+            return end;
+        i = prev;
         *inline_cat = NULL;
         if (match_label(ls->v[i].text, "posted in", inline_cat))
             return *inline_cat == NULL || category_like(&ls->v[i]) ? i : end;
@@ -273,7 +280,6 @@ static size_t find_posted_in(const struct lines *ls, size_t from, size_t end,
         if (++seen > CATEGORY_LINES_MAX || !category_like(&ls->v[i]))
             return end;
     }
-    return end;
 }
 
 /*
@@ -501,18 +507,18 @@ out:
     return rc;
 }
 
-/* Writes the hex BLAKE2b-256 of title "\n\n" body into key. */
-static void import_key(const struct nd_import_article *art,
-                       char key[crypto_generichash_BYTES * 2 + 1])
+_Static_assert(ND_IMPORT_KEY_LEN == crypto_generichash_BYTES * 2, "an import key is hex BLAKE2b");
+
+void nd_import_key(const char *title, const char *body, char key[ND_IMPORT_KEY_LEN + 1])
 {
     unsigned char hash[crypto_generichash_BYTES];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof(hash));
-    crypto_generichash_update(&st, (const unsigned char *)art->title, strlen(art->title));
+    crypto_generichash_update(&st, (const unsigned char *)title, strlen(title));
     crypto_generichash_update(&st, (const unsigned char *)"\n\n", 2);
-    crypto_generichash_update(&st, (const unsigned char *)art->body, strlen(art->body));
+    crypto_generichash_update(&st, (const unsigned char *)body, strlen(body));
     crypto_generichash_final(&st, hash, sizeof(hash));
-    sodium_bin2hex(key, crypto_generichash_BYTES * 2 + 1, hash, sizeof(hash));
+    sodium_bin2hex(key, ND_IMPORT_KEY_LEN + 1, hash, sizeof(hash));
 }
 
 /*
@@ -565,7 +571,7 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
     char *text = NULL;
     size_t len = 0;
     struct nd_import_article art = {0};
-    char key[crypto_generichash_BYTES * 2 + 1];
+    char key[ND_IMPORT_KEY_LEN + 1];
     enum nd_import_outcome result = ND_IMPORT_EXISTING;
     int64_t found = 0;
     enum nd_err rc = ND_ERR_NOMEM;
@@ -579,7 +585,7 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
     rc = nd_import_parse(text, len, &art, err, errlen);
     if (rc != ND_OK)
         goto out;
-    import_key(&art, key);
+    nd_import_key(art.title, art.body, key);
     rc = nd_store_article_find_import(store, key, &found);
     if (rc == ND_ERR_NOT_FOUND) {
         result = ND_IMPORT_CREATED;

@@ -59,6 +59,12 @@ void nd_log(enum nd_log_level level, const char *fmt, ...)
 
 void nd_log_access(const char *method, const char *path, int status, size_t bytes, uint64_t usec)
 {
+    nd_log_request(method, path, status, bytes, usec, NULL, NULL);
+}
+
+void nd_log_request(const char *method, const char *path, int status, size_t bytes, uint64_t usec,
+                    const char *client, const char *request_id)
+{
     /* The path is decoded: a space in it would shift the fields after it. */
     char safe[512];
     size_t n = 0;
@@ -71,6 +77,7 @@ void nd_log_access(const char *method, const char *path, int status, size_t byte
         }
     }
     safe[n] = '\0';
-    nd_log(ND_LOG_INFO, "access %s %s %d %zu %llu", method, safe, status, bytes,
-           (unsigned long long)usec);
+    nd_log(ND_LOG_INFO, "access %s %s %d %zu %llu%s%s%s%s", method, safe, status, bytes,
+           (unsigned long long)usec, client ? " client=" : "", client ? client : "",
+           request_id ? " id=" : "", request_id ? request_id : "");
 }

@@ -35,6 +35,7 @@ static void usage(FILE *out)
                  "  serve                 serve the HTTP API (the default)\n"
                  "  migrate               create or update the database, then exit\n"
                  "  import FILE...        import plain-text articles\n"
+                 "  import --jsonl FILE...  import articles and comments from JSON lines\n"
                  "  key create NAME       make an API key and print it on the last line\n"
                  "  key list              list key names, ids and creation times\n"
                  "  key revoke NAME       delete a key\n"
@@ -90,6 +91,8 @@ static int parse_args(int argc, char **argv, struct command_line *cl)
         const char *arg = argv[i];
         if (options_ended || arg[0] != '-' || arg[1] == '\0') {
             cl->words[cl->nwords++] = argv[i];
+        } else if (strcmp(arg, "--jsonl") == 0) {
+            cl->words[cl->nwords++] = argv[i]; /* an option of import, passed on */
         } else if (strcmp(arg, "--") == 0) {
             options_ended = true;
         } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {

@@ -1,5 +1,6 @@
 /*
- * ratelimit.c: token buckets per client address in a fixed-size table.
+ * ratelimit.c: token buckets per key (client address, API key id) in a
+ * fixed-size table.
  *
  * The table is set-associative: a key hashes to one set of WAYS slots, and a
  * new key takes the least recently seen slot of its set. Lookups cost at most
@@ -15,6 +16,7 @@
 #include "newsd/ratelimit.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +62,10 @@ void nd_ratelimit_destroy(struct nd_ratelimit *rl)
     free(rl);
 }
 
-/* FNV-1a: keys are client addresses, not attacker-chosen at will. */
+/*
+ * FNV-1a: keys are client addresses (as trusted-proxies decides them) and ids
+ * of valid API keys, not text an attacker chooses at will.
+ */
 static size_t set_of(const char *key)
 {
     uint32_t h = 2166136261u;
@@ -93,33 +98,58 @@ static struct bucket *find_bucket(struct nd_ratelimit *rl, const char *key, uint
     return victim;
 }
 
-bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
-                       unsigned *retry_after_s)
+/* Whole seconds (rounded up) until units more units have been refilled. */
+static unsigned seconds_for(const struct nd_ratelimit *rl, uint64_t units)
 {
-    bool allowed;
+    uint64_t wait_ms = (units + rl->per_minute - 1) / rl->per_minute;
+    uint64_t wait_s = (wait_ms + 999) / 1000;
+    return wait_s > UINT32_MAX ? UINT32_MAX : (unsigned)wait_s;
+}
 
+/* Adds the tokens earned since the bucket's last refill. Called with the lock held. */
+static void refill(const struct nd_ratelimit *rl, struct bucket *b, uint64_t now_ms)
+{
+    if (now_ms <= b->last_ms)
+        return; /* time going backwards (a caller's bug) refills nothing */
+    /* Clamp the elapsed time first so the product cannot overflow. */
+    uint64_t elapsed = now_ms - b->last_ms;
+    uint64_t full_after = rl->capacity / rl->per_minute + 1;
+    uint64_t gained = (elapsed > full_after ? full_after : elapsed) * rl->per_minute;
+    b->units = b->units + gained > rl->capacity ? rl->capacity : b->units + gained;
+    b->last_ms = now_ms;
+}
+
+bool nd_ratelimit_acquire(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
+                          struct nd_ratelimit_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->allowed = true;
     if (rl->per_minute == 0)
         return true;
     pthread_mutex_lock(&rl->lock);
     struct bucket *b = find_bucket(rl, key, now_ms);
     b->seen = ++rl->clock;
-    if (now_ms > b->last_ms) {
-        /* Clamp the elapsed time first so the product cannot overflow. */
-        uint64_t elapsed = now_ms - b->last_ms;
-        uint64_t full_after = rl->capacity / rl->per_minute + 1;
-        uint64_t refill = (elapsed > full_after ? full_after : elapsed) * rl->per_minute;
-        b->units = b->units + refill > rl->capacity ? rl->capacity : b->units + refill;
-        b->last_ms = now_ms;
-    }
-    allowed = b->units >= UNITS_PER_TOKEN;
-    if (allowed) {
+    refill(rl, b, now_ms);
+    out->allowed = b->units >= UNITS_PER_TOKEN;
+    if (out->allowed)
         b->units -= UNITS_PER_TOKEN;
-    } else {
-        uint64_t missing = UNITS_PER_TOKEN - b->units;
-        uint64_t wait_ms = (missing + rl->per_minute - 1) / rl->per_minute;
-        uint64_t wait_s = (wait_ms + 999) / 1000;
-        *retry_after_s = wait_s < 1 ? 1 : (unsigned)wait_s;
-    }
+    else
+        out->retry_after_s = seconds_for(rl, UNITS_PER_TOKEN - b->units);
+    if (out->retry_after_s == 0 && !out->allowed)
+        out->retry_after_s = 1;
+    out->limit = (unsigned)(rl->capacity / UNITS_PER_TOKEN);
+    out->remaining = (unsigned)(b->units / UNITS_PER_TOKEN);
+    out->reset_s = seconds_for(rl, rl->capacity - b->units);
     pthread_mutex_unlock(&rl->lock);
-    return allowed;
+    return out->allowed;
+}
+
+bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
+                       unsigned *retry_after_s)
+{
+    struct nd_ratelimit_result r;
+    if (nd_ratelimit_acquire(rl, key, now_ms, &r))
+        return true;
+    *retry_after_s = r.retry_after_s;
+    return false;
 }

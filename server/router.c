@@ -97,6 +97,7 @@ enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_metho
      * have overwritten the buffer while the table was scanned. */
     match_pattern(found->pattern, path, m->params, &m->nparams);
     m->handler = found->handler;
+    m->cacheable = found->cacheable;
     m->allowed = 0;
     return ND_ROUTE_FOUND;
 }

@@ -99,30 +99,106 @@ static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id, const char *s
     return err;
 }
 
+/* Opens the savepoint that stands for a write's transaction inside a batch. */
+static enum nd_err open_savepoint(struct nd_store *st)
+{
+    enum nd_err err = run_fixed(st, ND_STMT_SAVEPOINT, "SAVEPOINT nd_write");
+    st->savepoint_open = err == ND_OK;
+    return err;
+}
+
 enum nd_err nd_store_begin(struct nd_store *st)
 {
+    if (st->batch_depth > 0)
+        return open_savepoint(st);
     return run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
 }
 
 enum nd_err nd_store_begin_read(struct nd_store *st)
 {
+    if (st->batch_depth > 0)
+        return open_savepoint(st);
     return run_fixed(st, ND_STMT_BEGIN_READ, "BEGIN");
 }
 
 enum nd_err nd_store_commit(struct nd_store *st)
 {
-    enum nd_err err = run_fixed(st, ND_STMT_COMMIT, "COMMIT");
+    enum nd_err err = ND_OK;
+    if (st->batch_depth > 0)
+        err = run_fixed(st, ND_STMT_RELEASE, "RELEASE nd_write");
+    else
+        err = run_fixed(st, ND_STMT_COMMIT, "COMMIT");
     if (err != ND_OK)
         nd_store_rollback(st);
+    else
+        st->savepoint_open = false;
     return err;
 }
 
 void nd_store_rollback(struct nd_store *st)
 {
     /* SQLite has already rolled back after some errors (SQLITE_FULL, NOMEM). */
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
+        st->savepoint_open = false;
         return;
-    run_fixed(st, ND_STMT_ROLLBACK, "ROLLBACK");
+    }
+    if (st->batch_depth == 0) {
+        run_fixed(st, ND_STMT_ROLLBACK, "ROLLBACK");
+        return;
+    }
+    if (!st->savepoint_open)
+        return;
+    /* ROLLBACK TO keeps the savepoint on the stack; RELEASE then drops it. */
+    run_fixed(st, ND_STMT_ROLLBACK_TO, "ROLLBACK TO nd_write");
+    run_fixed(st, ND_STMT_RELEASE, "RELEASE nd_write");
+    st->savepoint_open = false;
+}
+
+/*
+ * Only the outermost begin touches the database. A batch cannot start while
+ * a transaction of another kind is open on this connection (ND_ERR_INVALID).
+ */
+enum nd_err nd_store_batch_begin(struct nd_store *st)
+{
+    if (!st)
+        return ND_ERR_INVALID;
+    if (st->batch_depth > 0) {
+        st->batch_depth++;
+        return ND_OK;
+    }
+    if (!sqlite3_get_autocommit(st->db))
+        return ND_ERR_INVALID;
+    enum nd_err err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    if (err == ND_OK) {
+        st->batch_depth = 1;
+        st->batch_doomed = false;
+        st->savepoint_open = false;
+    }
+    return err;
+}
+
+/*
+ * When SQLite rolled the whole transaction back on its own (disk full, out
+ * of memory), the failing statement has logged why; the end only reports it.
+ */
+enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
+{
+    if (!st || st->batch_depth == 0)
+        return ND_ERR_INVALID;
+    if (!commit)
+        st->batch_doomed = true;
+    if (--st->batch_depth > 0)
+        return ND_OK;
+    bool doomed = st->batch_doomed;
+    st->batch_doomed = false;
+    st->savepoint_open = false;
+    if (sqlite3_get_autocommit(st->db))
+        return doomed ? ND_OK : ND_ERR_DB;
+    if (doomed) {
+        nd_store_rollback(st);
+        return ND_OK;
+    }
+    return nd_store_commit(st);
 }
 
 int nd_store_bind_text(sqlite3_stmt *stmt, const char *name, const char *text)
@@ -312,6 +388,21 @@ enum nd_err nd_store_ping(struct nd_store *st)
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW)
         err = nd_store_sqlite_err(st->db, rc, "ping");
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_data_version(struct nd_store *st, int64_t *version)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_DATA_VERSION, "PRAGMA data_version", &err);
+    if (!stmt)
+        return err;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(stmt, 0);
+    else
+        err = nd_store_sqlite_err(st->db, rc, "data version");
     nd_store_release(stmt);
     return err;
 }

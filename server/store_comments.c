@@ -1,6 +1,6 @@
 /*
- * store_comments.c: comments in SQLite: create, read, delete and the flat
- * and threaded lists.
+ * store_comments.c: comments in SQLite: create, read, delete, moderation
+ * (visible or pending) and the flat and threaded lists.
  *
  * Replies point at their parent with parent_id. A comment is always newer
  * than its parent, so its id is larger; deleting a comment moves its replies
@@ -8,6 +8,12 @@
  * rows read in id order always meet a parent before its replies, so the
  * tree is assembled in one pass with a sorted index from id to node and no
  * recursion, however deep the nesting.
+ *
+ * A filtered tree (readers see visible comments only) hangs each comment
+ * under its nearest ancestor of the same status. Its queries walk down
+ * through the comments left out, so they cost more; a reader's tree takes
+ * that path only when the article has a pending comment at all, which a
+ * partial index answers at once. Otherwise it is the same as the full tree.
  */
 #include <stdlib.h>
 
@@ -97,15 +103,16 @@ enum nd_err nd_store_comment_get(struct nd_store *st, int64_t id, json_t **out)
 
 /*
  * Looks up comment id: *article_id gets its article, *has_parent and
- * *parent_id its parent. ND_ERR_NOT_FOUND when there is no such comment.
+ * *parent_id its parent, *visible (when not NULL) whether it is visible.
+ * ND_ERR_NOT_FOUND when there is no such comment.
  */
 static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *article_id,
-                                 bool *has_parent, int64_t *parent_id)
+                                 bool *has_parent, int64_t *parent_id, bool *visible)
 {
     enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_COMMENT_LINKS,
-                      "SELECT article_id, parent_id FROM comments WHERE id = :id", &err);
+    sqlite3_stmt *stmt = nd_store_stmt(
+        st, ND_STMT_COMMENT_LINKS,
+        "SELECT article_id, parent_id, status = 'visible' FROM comments WHERE id = :id", &err);
     if (!stmt)
         return err;
     int rc = nd_store_bind_int(stmt, ":id", id);
@@ -115,6 +122,8 @@ static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *artic
         *article_id = sqlite3_column_int64(stmt, 0);
         *has_parent = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
         *parent_id = sqlite3_column_int64(stmt, 1);
+        if (visible)
+            *visible = sqlite3_column_int(stmt, 2) != 0;
     } else if (rc == SQLITE_DONE) {
         err = ND_ERR_NOT_FOUND;
     } else {
@@ -124,28 +133,34 @@ static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *artic
     return err;
 }
 
-/* ND_ERR_INVALID unless f's parent (when it has one) is a comment of f's article. */
-static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fields *f)
+/*
+ * ND_ERR_INVALID unless f's parent (when it has one) is a comment of f's
+ * article, and a visible one when visible_only.
+ */
+static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fields *f,
+                                bool visible_only)
 {
     int64_t article_id = 0, grandparent = 0;
-    bool has_grandparent = false;
+    bool has_grandparent = false, visible = false;
     if (!f->has_parent)
         return ND_OK;
-    enum nd_err err = comment_links(st, f->parent_id, &article_id, &has_grandparent, &grandparent);
-    if (err == ND_ERR_NOT_FOUND || (err == ND_OK && article_id != f->article_id))
+    enum nd_err err =
+        comment_links(st, f->parent_id, &article_id, &has_grandparent, &grandparent, &visible);
+    if (err == ND_ERR_NOT_FOUND ||
+        (err == ND_OK && (article_id != f->article_id || (visible_only && !visible))))
         return ND_ERR_INVALID;
     return err;
 }
 
-/* Inserts the comment row of f, created now; *id gets its id. */
+/* Inserts the comment row of f, created now with status; *id gets its id. */
 static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_fields *f,
-                                  int64_t *id)
+                                  const char *status, int64_t *id)
 {
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt = nd_store_stmt(
         st, ND_STMT_COMMENT_INSERT,
         "INSERT INTO comments (article_id, parent_id, author, body, status, created_at) "
-        "VALUES (:article_id, :parent_id, :author, :body, 'visible', :now)",
+        "VALUES (:article_id, :parent_id, :author, :body, :status, :now)",
         &err);
     if (!stmt)
         return err;
@@ -156,6 +171,8 @@ static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_f
         rc = nd_store_bind_text(stmt, ":author", f->author);
     if (rc == SQLITE_OK)
         rc = nd_store_bind_text(stmt, ":body", f->body);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":status", status);
     if (rc == SQLITE_OK)
         rc = nd_store_bind_int(stmt, ":now", nd_time_now());
     err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment insert")
@@ -169,6 +186,12 @@ static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_f
 enum nd_err nd_store_comment_create(struct nd_store *st, const struct nd_comment_fields *f,
                                     json_t **out)
 {
+    return nd_store_comment_post(st, f, 0, out);
+}
+
+enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_fields *f,
+                                  unsigned flags, json_t **out)
+{
     int64_t id = 0;
     json_t *comment = NULL;
     if (!st || !f || !out || !f->author || !f->body)
@@ -178,9 +201,49 @@ enum nd_err nd_store_comment_create(struct nd_store *st, const struct nd_comment
         return err;
     err = nd_store_article_exists(st, f->article_id);
     if (err == ND_OK)
-        err = check_parent(st, f);
+        err = check_parent(st, f, (flags & ND_COMMENT_VISIBLE_PARENT) != 0);
     if (err == ND_OK)
-        err = insert_comment(st, f, &id);
+        err = insert_comment(st, f, (flags & ND_COMMENT_PENDING) ? "pending" : "visible", &id);
+    if (err == ND_OK)
+        err = nd_store_comment_get(st, id, &comment);
+    if (err == ND_OK)
+        err = nd_store_commit(st);
+    else
+        nd_store_rollback(st);
+    if (err != ND_OK) {
+        json_decref(comment);
+        return err;
+    }
+    *out = comment;
+    return ND_OK;
+}
+
+/* UPDATE of comment id's status; ND_ERR_NOT_FOUND when no row changed. */
+static enum nd_err update_status(struct nd_store *st, int64_t id, const char *status)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_SET_STATUS,
+                                       "UPDATE comments SET status = :status WHERE id = :id", &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":status", status);
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment status")
+                          : nd_store_sqlite_err(st->db, rc, "comment status");
+    if (err == ND_OK && sqlite3_changes(st->db) == 0)
+        err = ND_ERR_NOT_FOUND;
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_comment_set_status(struct nd_store *st, int64_t id, bool pending, json_t **out)
+{
+    json_t *comment = NULL;
+    enum nd_err err = nd_store_begin(st);
+    if (err != ND_OK)
+        return err;
+    err = update_status(st, id, pending ? "pending" : "visible");
     if (err == ND_OK)
         err = nd_store_comment_get(st, id, &comment);
     if (err == ND_OK)
@@ -219,7 +282,7 @@ enum nd_err nd_store_comment_delete(struct nd_store *st, int64_t id)
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
-    err = comment_links(st, id, &article_id, &has_parent, &parent_id);
+    err = comment_links(st, id, &article_id, &has_parent, &parent_id, NULL);
     /* Replies move up first, so the parent_id constraint never sees an orphan. */
     if (err == ND_OK)
         err = run_with_id(st, ND_STMT_COMMENT_REATTACH,
@@ -286,19 +349,28 @@ static json_t *index_find(const struct node_index *ix, int64_t id)
     return lo < ix->len && ix->ids[lo] == id ? ix->replies[lo] : NULL;
 }
 
+/* The list being read. */
+struct list_spec {
+    int64_t article_id;
+    int64_t after; /* the cursor's position: ids above it */
+    unsigned limit;
+    enum nd_comment_filter which;
+    const char *status; /* the status the list holds; NULL for every one */
+};
+
 /*
  * Reads up to limit comments of the bound stmt into items (registering each
  * in tops when it is given, with an empty "replies"); a further row means a
- * next page, whose cursor goes to *next.
+ * next page, whose cursor (naming the list's filter) goes to *next.
  */
-static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, unsigned limit, json_t *items,
-                             struct node_index *tops, char **next)
+static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, const struct list_spec *spec,
+                             json_t *items, struct node_index *tops, char **next)
 {
     enum nd_err err = ND_OK;
     int64_t last_id = 0;
     unsigned n = 0;
     int rc = sqlite3_step(stmt);
-    for (; rc == SQLITE_ROW && n < limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
+    for (; rc == SQLITE_ROW && n < spec->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
         json_t *item = NULL, *replies = NULL;
         last_id = sqlite3_column_int64(stmt, COL_ID);
         err = row_to_comment(stmt, &item, tops ? &replies : NULL);
@@ -313,47 +385,61 @@ static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, unsigned l
         return nd_store_sqlite_err(st->db, rc, "comment list");
     *next = NULL;
     if (rc == SQLITE_ROW) {
-        *next = nd_cursor_encode('c', last_id, 0);
+        *next = nd_cursor_encode('c', last_id, (int64_t)spec->which);
         if (!*next)
             return ND_ERR_NOMEM;
     }
     return ND_OK;
 }
 
-/* Binds the article, the cursor position and limit + 1, then reads the page. */
-static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, int64_t article_id,
-                             int64_t after, unsigned limit, json_t *items, struct node_index *tops,
-                             char **next)
+/*
+ * Binds the article, the cursor position, limit + 1 and (for a filtered
+ * list) the status, then reads the page and releases stmt.
+ */
+static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, const struct list_spec *spec,
+                             json_t *items, struct node_index *tops, char **next)
 {
-    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
+    int rc = nd_store_bind_int(stmt, ":article_id", spec->article_id);
     if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":after", after);
+        rc = nd_store_bind_int(stmt, ":after", spec->after);
     if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":limit", (int64_t)limit + 1);
-    enum nd_err err = rc == SQLITE_OK ? read_page(st, stmt, limit, items, tops, next)
+        rc = nd_store_bind_int(stmt, ":limit", (int64_t)spec->limit + 1);
+    if (rc == SQLITE_OK && spec->status)
+        rc = nd_store_bind_text(stmt, ":status", spec->status);
+    enum nd_err err = rc == SQLITE_OK ? read_page(st, stmt, spec, items, tops, next)
                                       : nd_store_sqlite_err(st->db, rc, "comment list");
     nd_store_release(stmt);
     return err;
 }
 
-static enum nd_err list_flat(struct nd_store *st, int64_t article_id, int64_t after, unsigned limit,
-                             json_t *items, char **next)
+static enum nd_err list_flat(struct nd_store *st, const struct list_spec *spec, json_t *items,
+                             char **next)
 {
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT,
-                      "SELECT " COMMENT_COLUMNS " FROM comments WHERE article_id = :article_id "
-                      "AND id > :after ORDER BY id LIMIT :limit",
-                      &err);
+        spec->status ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT_STATUS,
+                                     "SELECT " COMMENT_COLUMNS " FROM comments "
+                                     "WHERE article_id = :article_id AND status = :status "
+                                     "AND id > :after ORDER BY id LIMIT :limit",
+                                     &err)
+                     : nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT,
+                                     "SELECT " COMMENT_COLUMNS " FROM comments WHERE article_id = "
+                                     ":article_id AND id > :after ORDER BY id LIMIT :limit",
+                                     &err);
     if (!stmt)
         return err;
-    return list_page(st, stmt, article_id, after, limit, items, NULL, next);
+    return list_page(st, stmt, spec, items, NULL, next);
 }
+
+/* ---- trees ------------------------------------------------------------- */
+
+/* The column of a reply row that names the node it hangs under. */
+#define COL_NEST 7
 
 /*
  * Every reply below the top-level comments of the article with ids first..
- * last (exactly one page of them), oldest first. CROSS JOIN keeps the small
- * set of reply ids as the outer loop.
+ * last (exactly one page of them), oldest first, each hung under its parent.
+ * CROSS JOIN keeps the small set of reply ids as the outer loop.
  */
 static const char replies_sql[] =
     "WITH RECURSIVE sub(id) AS ("
@@ -361,29 +447,54 @@ static const char replies_sql[] =
     "  WHERE article_id = :article_id AND parent_id IS NULL AND id BETWEEN :first AND :last)"
     " UNION ALL"
     " SELECT c.id FROM sub JOIN comments c ON c.parent_id = sub.id)"
-    " SELECT " COMMENT_COLUMNS_C " FROM sub CROSS JOIN comments c ON c.id = sub.id"
+    " SELECT " COMMENT_COLUMNS_C ", c.parent_id FROM sub CROSS JOIN comments c ON c.id = sub.id"
     " ORDER BY c.id";
 
 /*
- * Hangs every reply of the page's top-level comments (indexed in tops,
- * which must not be empty) into its parent's "replies", in one query.
+ * The top level of a tree of the comments with :status: those whose
+ * ancestors all have another status. The walk starts at the article's
+ * top-level comments and goes down only through comments of another status,
+ * as below one with the status nothing can be top-level.
  */
-static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
-                                  const struct node_index *tops)
+static const char tops_status_sql[] =
+    "WITH RECURSIVE roots(id) AS ("
+    " SELECT id FROM comments WHERE article_id = :article_id AND parent_id IS NULL"
+    " UNION ALL"
+    " SELECT c.id FROM roots r CROSS JOIN comments p ON p.id = r.id"
+    "  CROSS JOIN comments c ON c.parent_id = r.id WHERE p.status <> :status)"
+    " SELECT " COMMENT_COLUMNS_C " FROM roots r CROSS JOIN comments c ON c.id = r.id"
+    " WHERE c.status = :status AND c.id > :after ORDER BY c.id LIMIT :limit";
+
+/*
+ * Every comment with :status below the tops of a filtered page (:tops, a
+ * JSON array of their ids), oldest first, each hung under its nearest
+ * ancestor with :status (its anchor). The walk goes through every
+ * descendant, whatever its status, carrying the anchor down.
+ */
+static const char replies_status_sql[] =
+    "WITH RECURSIVE sub(id, anchor) AS ("
+    " SELECT c.id, c.parent_id FROM json_each(:tops) t CROSS JOIN comments c"
+    "  ON c.parent_id = t.value"
+    " UNION ALL"
+    " SELECT c.id, CASE WHEN p.status = :status THEN p.id ELSE s.anchor END"
+    "  FROM sub s CROSS JOIN comments p ON p.id = s.id CROSS JOIN comments c"
+    "  ON c.parent_id = s.id)"
+    " SELECT " COMMENT_COLUMNS_C ", s.anchor FROM sub s CROSS JOIN comments c ON c.id = s.id"
+    " WHERE c.status = :status ORDER BY c.id";
+
+/*
+ * Steps the bound stmt (reply rows, in id order, with the id of the node
+ * each hangs under in COL_NEST) and hangs every row into the "replies" of
+ * its node: one of tops, or a reply met earlier. Releases stmt.
+ */
+static enum nd_err hang_replies(struct nd_store *st, sqlite3_stmt *stmt,
+                                const struct node_index *tops)
 {
     struct node_index below = {0};
     enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES, replies_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":first", tops->ids[0]);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":last", tops->ids[tops->len - 1]);
-    for (rc = rc == SQLITE_OK ? sqlite3_step(stmt) : rc; rc == SQLITE_ROW && err == ND_OK;
-         rc = sqlite3_step(stmt)) {
-        int64_t parent = sqlite3_column_int64(stmt, COL_PARENT_ID);
+    int rc;
+    for (rc = sqlite3_step(stmt); rc == SQLITE_ROW && err == ND_OK; rc = sqlite3_step(stmt)) {
+        int64_t parent = sqlite3_column_int64(stmt, COL_NEST);
         json_t *siblings = index_find(&below, parent);
         json_t *node = NULL, *replies = NULL;
         if (!siblings)
@@ -408,31 +519,135 @@ static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
     return err;
 }
 
-/* The top-level page and its replies, read in one snapshot. */
-static enum nd_err list_tree(struct nd_store *st, int64_t article_id, int64_t after, unsigned limit,
-                             json_t *items, char **next)
+/* Hangs every reply of the page's top-level comments (tops, not empty). */
+static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
+                                  const struct node_index *tops)
 {
-    struct node_index tops = {0};
-    char *cursor = NULL;
     enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP,
-                                       "SELECT " COMMENT_COLUMNS " FROM comments "
-                                       "WHERE article_id = :article_id AND parent_id IS NULL "
-                                       "AND id > :after ORDER BY id LIMIT :limit",
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES, replies_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":first", tops->ids[0]);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":last", tops->ids[tops->len - 1]);
+    if (rc != SQLITE_OK) {
+        nd_store_release(stmt);
+        return nd_store_sqlite_err(st->db, rc, "comment replies");
+    }
+    return hang_replies(st, stmt, tops);
+}
+
+/* The ids of ix as a JSON array text ("[3,8,12]"), malloc'd; NULL when out of memory. */
+static char *ids_json(const struct node_index *ix)
+{
+    size_t cap = 2 + ix->len * 21, used = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    text[used++] = '[';
+    for (size_t i = 0; i < ix->len; i++)
+        used += (size_t)snprintf(text + used, cap - used, "%s%lld", i ? "," : "",
+                                 (long long)ix->ids[i]);
+    snprintf(text + used, cap - used, "]");
+    return text;
+}
+
+/* attach_replies for a tree of the comments with status. */
+static enum nd_err attach_filtered(struct nd_store *st, const char *status,
+                                   const struct node_index *tops)
+{
+    enum nd_err err = ND_OK;
+    char *ids = ids_json(tops);
+    if (!ids)
+        return ND_ERR_NOMEM;
+    sqlite3_stmt *stmt =
+        nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES_STATUS, replies_status_sql, &err);
+    if (!stmt) {
+        free(ids);
+        return err;
+    }
+    int rc = nd_store_bind_text(stmt, ":tops", ids);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":status", status);
+    if (rc == SQLITE_OK) {
+        err = hang_replies(st, stmt, tops);
+    } else {
+        nd_store_release(stmt);
+        err = nd_store_sqlite_err(st->db, rc, "comment replies");
+    }
+    free(ids);
+    return err;
+}
+
+/* *pending: whether the article has any pending comment (the partial index answers). */
+static enum nd_err has_pending(struct nd_store *st, int64_t article_id, bool *pending)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_HAS_PENDING,
+                                       "SELECT EXISTS (SELECT 1 FROM comments WHERE article_id = "
+                                       ":article_id AND status = 'pending')",
                                        &err);
     if (!stmt)
         return err;
-    err = nd_store_begin_read(st);
+    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *pending = sqlite3_column_int(stmt, 0) != 0;
+    else
+        err = nd_store_sqlite_err(st->db, rc, "comment pending check");
+    nd_store_release(stmt);
+    return err;
+}
+
+/*
+ * Reads the top-level page and its replies (the caller holds a read
+ * transaction). A list of visible comments is the full tree when the article
+ * has no pending comment.
+ */
+static enum nd_err read_tree(struct nd_store *st, const struct list_spec *spec, json_t *items,
+                             struct node_index *tops, char **next)
+{
+    enum nd_err err = ND_OK;
+    bool filtered = spec->which == ND_COMMENTS_PENDING;
+    if (spec->which == ND_COMMENTS_VISIBLE)
+        err = has_pending(st, spec->article_id, &filtered);
     if (err != ND_OK)
-        goto out;
-    err = list_page(st, stmt, article_id, after, limit, items, &tops, &cursor);
-    if (err == ND_OK && tops.len > 0)
-        err = attach_replies(st, article_id, &tops);
+        return err;
+    struct list_spec top = *spec;
+    top.status = filtered ? spec->status : NULL;
+    sqlite3_stmt *stmt =
+        filtered ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP_STATUS, tops_status_sql, &err)
+                 : nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP,
+                                 "SELECT " COMMENT_COLUMNS " FROM comments "
+                                 "WHERE article_id = :article_id AND parent_id IS NULL "
+                                 "AND id > :after ORDER BY id LIMIT :limit",
+                                 &err);
+    if (!stmt)
+        return err;
+    err = list_page(st, stmt, &top, items, tops, next);
+    if (err != ND_OK || tops->len == 0)
+        return err;
+    return filtered ? attach_filtered(st, spec->status, tops)
+                    : attach_replies(st, spec->article_id, tops);
+}
+
+/* The top-level page and its replies, read in one snapshot. */
+static enum nd_err list_tree(struct nd_store *st, const struct list_spec *spec, json_t *items,
+                             char **next)
+{
+    struct node_index tops = {0};
+    char *cursor = NULL;
+    enum nd_err err = nd_store_begin_read(st);
+    if (err != ND_OK)
+        return err;
+    err = read_tree(st, spec, items, &tops, &cursor);
     if (err == ND_OK)
         err = nd_store_commit(st);
     else
         nd_store_rollback(st);
-out:
     index_fini(&tops);
     if (err != ND_OK) {
         free(cursor);
@@ -442,21 +657,24 @@ out:
     return ND_OK;
 }
 
-enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool tree,
-                                  unsigned limit, const char *cursor, json_t **items,
-                                  char **next_cursor)
+enum nd_err nd_store_comment_list_filtered(struct nd_store *st, int64_t article_id,
+                                           enum nd_comment_filter which, bool tree, unsigned limit,
+                                           const char *cursor, json_t **items, char **next_cursor)
 {
-    int64_t after = 0, zero = 0;
+    static const char *const statuses[] = {"visible", "pending", NULL};
+    struct list_spec spec = {article_id, 0, limit, which, NULL};
+    int64_t kind = 0;
     char *next = NULL;
-    if (limit < 1 || limit > 100)
+    if (limit < 1 || limit > 100 || (unsigned)which > ND_COMMENTS_ANY)
         return ND_ERR_INVALID;
-    if (cursor && (nd_cursor_decode(cursor, 'c', &after, &zero) != ND_OK || zero != 0))
+    if (cursor &&
+        (nd_cursor_decode(cursor, 'c', &spec.after, &kind) != ND_OK || kind != (int64_t)which))
         return ND_ERR_INVALID;
+    spec.status = statuses[which];
     json_t *arr = json_array();
     if (!arr)
         return ND_ERR_NOMEM;
-    enum nd_err err = tree ? list_tree(st, article_id, after, limit, arr, &next)
-                           : list_flat(st, article_id, after, limit, arr, &next);
+    enum nd_err err = tree ? list_tree(st, &spec, arr, &next) : list_flat(st, &spec, arr, &next);
     if (err != ND_OK) {
         json_decref(arr);
         return err;
@@ -464,4 +682,12 @@ enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool 
     *items = arr;
     *next_cursor = next;
     return ND_OK;
+}
+
+enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool tree,
+                                  unsigned limit, const char *cursor, json_t **items,
+                                  char **next_cursor)
+{
+    return nd_store_comment_list_filtered(st, article_id, ND_COMMENTS_ANY, tree, limit, cursor,
+                                          items, next_cursor);
 }

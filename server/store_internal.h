@@ -26,7 +26,11 @@ enum nd_stmt {
     ND_STMT_BEGIN_READ,
     ND_STMT_COMMIT,
     ND_STMT_ROLLBACK,
+    ND_STMT_SAVEPOINT,
+    ND_STMT_RELEASE,
+    ND_STMT_ROLLBACK_TO,
     ND_STMT_PING,
+    ND_STMT_DATA_VERSION,
     ND_STMT_ARTICLE_EXISTS,
     ND_STMT_ARTICLE_GET,
     ND_STMT_ARTICLE_GET_BY_SLUG,
@@ -46,6 +50,11 @@ enum nd_stmt {
     ND_STMT_COMMENT_LIST_FLAT,
     ND_STMT_COMMENT_LIST_TOP,
     ND_STMT_COMMENT_LIST_REPLIES,
+    ND_STMT_COMMENT_LIST_FLAT_STATUS,
+    ND_STMT_COMMENT_LIST_TOP_STATUS,
+    ND_STMT_COMMENT_LIST_REPLIES_STATUS,
+    ND_STMT_COMMENT_HAS_PENDING,
+    ND_STMT_COMMENT_SET_STATUS,
     ND_STMT_KEY_INSERT,
     ND_STMT_KEY_LOOKUP,
     ND_STMT_KEY_LIST,
@@ -99,6 +108,10 @@ struct nd_store {
     /* article search: filters and cursor as for lists; comment search: status, cursor */
     sqlite3_stmt *article_searches[ND_LIST_VARIANTS];
     sqlite3_stmt *comment_searches[ND_SEARCH_COMMENT_VARIANTS];
+    /* nd_store_batch_begin depth; inside a batch each write is a savepoint */
+    unsigned batch_depth;
+    bool batch_doomed; /* an inner batch end asked for a rollback */
+    bool savepoint_open;
 };
 
 /*
@@ -133,7 +146,12 @@ enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const ch
 /* ND_OK when article id exists, ND_ERR_NOT_FOUND when not, or the failure. */
 enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id);
 
-/* BEGIN IMMEDIATE: every write transaction starts here. */
+/*
+ * BEGIN IMMEDIATE: every write transaction starts here. Inside a batch
+ * (nd_store_batch_begin) it opens a savepoint instead, and commit and
+ * rollback below release it or roll back to it, so the same code runs both
+ * ways.
+ */
 enum nd_err nd_store_begin(struct nd_store *st);
 
 /* BEGIN (deferred): a consistent snapshot for reads spanning statements. */

@@ -9,6 +9,8 @@
 #ifndef NEWSD_AUTH_H
 #define NEWSD_AUTH_H
 
+#include <stdbool.h>
+
 #include "newsd/err.h"
 
 struct nd_store;
@@ -31,5 +33,15 @@ enum nd_err nd_auth_key_create(struct nd_store *store, const char *name, char **
  * errors when the store fails.
  */
 enum nd_err nd_auth_check(struct nd_store *store, const char *authorization);
+
+/* Length of a key's public id. */
+#define ND_KEY_ID_LEN 12
+
+/*
+ * Copies the public id of the key in an Authorization value ("Bearer KEY")
+ * to id. False, writing nothing, when the value does not hold a key of the
+ * right shape. The id names the key (rate limits per key) without its secret.
+ */
+bool nd_auth_key_id(const char *authorization, char id[ND_KEY_ID_LEN + 1]);
 
 #endif

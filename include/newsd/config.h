@@ -27,6 +27,11 @@ enum nd_sync_mode {
     ND_SYNC_FULL,
 };
 
+enum nd_moderation {
+    ND_MODERATION_OFF = 0, /* new comments are visible at once */
+    ND_MODERATION_PRE,     /* new comments wait, pending, until a key holder approves them */
+};
+
 struct nd_config {
     char *db_path;                 /* db: SQLite file, default "./data/newsd.db" */
     char *bind;                    /* bind: listen address, default "127.0.0.1" */
@@ -44,6 +49,15 @@ struct nd_config {
         comment_rate; /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
     unsigned comment_burst;  /* comment-burst: bucket size, default 20 */
     unsigned shutdown_grace; /* shutdown-grace: seconds to finish requests in flight, default 10 */
+    unsigned write_rate;     /* write-rate: writes per minute per API key; 0 = no limit; 600 */
+    unsigned write_burst;    /* write-burst: bucket size, default 100 */
+    char *trusted_proxies;   /* trusted-proxies: IPs/CIDRs whose X-Forwarded-For is believed; "" */
+    char *cors_origins;      /* cors-origins: "*", a list of origins, or "" (off); default "*" */
+    bool cors_credentials;   /* cors-credentials: allow credentials for listed origins; false */
+    enum nd_moderation comment_moderation; /* comment-moderation: off|pre, default off */
+    size_t cache_size; /* cache-size: bytes of rendered answers kept; 0 = none; default 16 MiB */
+    char *tls_cert;    /* tls-cert: PEM certificate chain file; "" = plain HTTP */
+    char *tls_key;     /* tls-key: PEM private key file; "" = plain HTTP */
 };
 
 /* True when name is the name of a setting ("port", "log-level"). */

@@ -26,6 +26,7 @@ int nd_handle_comments_list(struct nd_request *req);
 int nd_handle_comment_create(struct nd_request *req);
 /* /v1/comments/{id} */
 int nd_handle_comment_get(struct nd_request *req);
+int nd_handle_comment_patch(struct nd_request *req); /* moderation: {"status": ...} (key) */
 int nd_handle_comment_delete(struct nd_request *req);
 
 /* GET /v1/search */

@@ -8,6 +8,13 @@
  * renders the JSON once, adds ETag (200 GET/HEAD) and answers 304 to a
  * matching If-None-Match, drops the body for HEAD, writes the access log line
  * and frees everything when libmicrohttpd reports the request complete.
+ *
+ * Around the handlers the layer also answers OPTIONS and CORS preflight
+ * requests (cors.h), limits writes per API key (write-rate), and gives every
+ * answer X-Request-Id, the security headers (X-Content-Type-Options,
+ * X-Frame-Options, Referrer-Policy, Content-Security-Policy) and the CORS
+ * headers of the request's Origin; every problem document carries
+ * "request_id".
  */
 #ifndef NEWSD_HTTP_H
 #define NEWSD_HTTP_H
@@ -42,8 +49,18 @@ const char *nd_request_param(const struct nd_request *req, unsigned i);
 const char *nd_request_query(const struct nd_request *req, const char *name);
 /* Request header (case-insensitive name), or NULL. */
 const char *nd_request_header(const struct nd_request *req, const char *name);
-/* The client's address as text ("127.0.0.1"). */
+/*
+ * The client's address as text ("127.0.0.1"): the connection's peer, or
+ * behind a proxy listed in trusted-proxies the address its X-Forwarded-For
+ * names (proxy.h). Rate limits and the access log use it.
+ */
 const char *nd_request_client(const struct nd_request *req);
+/*
+ * The request id: the client's X-Request-Id when it is 1..64 characters of
+ * [A-Za-z0-9._-], else 16 random hex digits. Sent back as X-Request-Id,
+ * logged, and put in problem documents.
+ */
+const char *nd_request_id(const struct nd_request *req);
 const struct nd_config *nd_request_config(const struct nd_request *req);
 
 /*
@@ -72,9 +89,11 @@ int nd_request_require_key(struct nd_request *req);
 bool nd_request_has_key(struct nd_request *req);
 
 /*
- * Takes a token from the comment-posting bucket of the client's address.
- * Returns 0 when allowed; otherwise sets a 429 problem with Retry-After and
- * returns 429.
+ * Takes a token from the comment-posting bucket of the client's address
+ * (an IPv6 address counts per /64), adding the RateLimit-Limit,
+ * -Remaining and -Reset headers. Returns 0 when allowed; otherwise sets a
+ * 429 problem with Retry-After and returns 429. A request with a valid key
+ * passes: its writes are limited per key instead (write-rate).
  */
 int nd_request_rate_limit_comment(struct nd_request *req);
 
@@ -89,8 +108,8 @@ bool nd_respond_header(struct nd_request *req, const char *name, const char *val
 
 /*
  * Sets an RFC 9457 problem document {"type":"about:blank","title":REASON,
- * "status":status,"detail":...} with Content-Type application/problem+json.
- * Returns status.
+ * "status":status,"detail":...,"request_id":...} with Content-Type
+ * application/problem+json. Returns status.
  */
 int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -112,8 +131,12 @@ const char *nd_http_reason(int status);
 struct nd_server;
 
 /*
- * Starts libmicrohttpd's internal epoll thread pool on cfg->bind:cfg->port.
- * cfg is borrowed for the life of the server. Logs the bound port.
+ * Starts libmicrohttpd's internal epoll thread pool on cfg->bind:cfg->port,
+ * speaking HTTPS when cfg names tls-cert and tls-key. cfg is borrowed for the
+ * life of the server. Logs the bound port. ND_ERR_INVALID (logged): a bad
+ * combination of settings (one of tls-cert and tls-key, TLS without
+ * libmicrohttpd support); ND_ERR_IO: a file cannot be read, or the address
+ * cannot be bound.
  */
 enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out);
 

@@ -25,4 +25,12 @@ void nd_log(enum nd_log_level level, const char *fmt, ...) __attribute__((format
  */
 void nd_log_access(const char *method, const char *path, int status, size_t bytes, uint64_t usec);
 
+/*
+ * The access-log line of the HTTP server: nd_log_access's fields, then
+ * "client=ADDR id=REQUEST_ID" (either left out when NULL). client is the
+ * address trusted-proxies decided on; request_id the request's X-Request-Id.
+ */
+void nd_log_request(const char *method, const char *path, int status, size_t bytes, uint64_t usec,
+                    const char *client, const char *request_id);
+
 #endif

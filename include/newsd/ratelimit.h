@@ -1,9 +1,11 @@
 /*
- * ratelimit.h: token buckets per client address, for comment posting.
+ * ratelimit.h: token buckets per key (a client address, an API key id).
  *
- * A fixed-size table shared by all worker threads (one mutex); a new
- * address takes the slot of the least recently seen one, so memory stays
- * bounded under any number of addresses.
+ * A fixed-size table shared by all worker threads (one mutex); a new key
+ * takes the slot of the least recently seen one, so memory stays bounded
+ * under any number of keys. Besides allowed or not, a take reports what the
+ * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset response headers
+ * tell a client, so that it can pace itself before it is refused.
  */
 #ifndef NEWSD_RATELIMIT_H
 #define NEWSD_RATELIMIT_H
@@ -20,10 +22,26 @@ struct nd_ratelimit;
 struct nd_ratelimit *nd_ratelimit_create(unsigned per_minute, unsigned burst);
 void nd_ratelimit_destroy(struct nd_ratelimit *rl);
 
+/* What one take found; every count in whole tokens or whole seconds. */
+struct nd_ratelimit_result {
+    bool allowed;
+    unsigned limit;         /* the bucket's size (burst); 0 when there is no limit */
+    unsigned remaining;     /* tokens left after this take */
+    unsigned reset_s;       /* seconds until the bucket is full again */
+    unsigned retry_after_s; /* when refused: seconds until a token is back (at least 1) */
+};
+
 /*
- * Takes one token for key at time now_ms. Returns true when allowed;
- * otherwise false with *retry_after_s set to the whole seconds until a token
- * is available (at least 1).
+ * Takes one token for key at time now_ms and fills *out. Returns
+ * out->allowed. A limiter without a limit (per_minute 0) allows everything
+ * and reports limit 0, which means: send no RateLimit headers.
+ */
+bool nd_ratelimit_acquire(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
+                          struct nd_ratelimit_result *out);
+
+/*
+ * nd_ratelimit_acquire reduced to its verdict: true when allowed; otherwise
+ * false with *retry_after_s set (at least 1).
  */
 bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
                        unsigned *retry_after_s);

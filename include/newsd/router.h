@@ -9,6 +9,7 @@
 #ifndef NEWSD_ROUTER_H
 #define NEWSD_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "newsd/http.h"
@@ -22,6 +23,8 @@ struct nd_route {
     const char *pattern;
     enum nd_method method;
     nd_handler_fn handler;
+    /* Its 200 answers to requests without a key may come from the response cache. */
+    bool cacheable;
 };
 
 enum nd_route_result {
@@ -32,6 +35,7 @@ enum nd_route_result {
 
 struct nd_route_match {
     nd_handler_fn handler; /* on FOUND */
+    bool cacheable;        /* on FOUND: the route's flag */
     unsigned allowed;      /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
     unsigned nparams;
     char params[ND_ROUTE_MAX_PARAMS][ND_ROUTE_PARAM_MAX];

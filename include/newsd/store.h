@@ -48,8 +48,42 @@ void nd_store_close(struct nd_store *store);
 /* How many migrations nd_store_open applied (0 when the schema was current). */
 unsigned nd_store_migrations_applied(const struct nd_store *store);
 
+/*
+ * SQLite's data_version of this connection: it changes whenever another
+ * connection (another thread's, another process's) has committed since the
+ * last call. A cache of rendered answers uses it to notice foreign writes.
+ */
+enum nd_err nd_store_data_version(struct nd_store *store, int64_t *version);
+
 /* ND_OK when the database answers a trivial query. */
 enum nd_err nd_store_ping(struct nd_store *store);
+
+/* ---- batches ----------------------------------------------------------- */
+
+/*
+ * A batch runs many writes in one transaction, for bulk loading (newsd import
+ * --jsonl): a commit per row would cost one WAL sync each. nd_store_batch_begin
+ * opens a write transaction (BEGIN IMMEDIATE); until the matching
+ * nd_store_batch_end, each write of this store (create, update, delete, key
+ * insert...) runs inside it as a savepoint instead of its own transaction, so
+ * a write that fails (a slug conflict, a missing article) still undoes only
+ * its own changes and the batch goes on. Reads work as usual and see the
+ * batch's writes.
+ *
+ * Batches nest: an inner begin/end pair only counts; the outermost end
+ * commits (commit true) or rolls everything back (commit false, or when any
+ * inner end asked for a rollback). While a batch is open no other connection
+ * can write: keep batches short (a few thousand rows). A store is closed with
+ * its batch rolled back when nd_store_batch_end was never called.
+ *
+ * nd_store_batch_begin: ND_OK, ND_ERR_BUSY when another writer held the lock
+ * past busy_timeout, or another store error. nd_store_batch_end without an
+ * open batch is ND_ERR_INVALID; a failed COMMIT rolls back and returns the
+ * error; when SQLite itself already rolled the transaction back (disk full),
+ * the end reports ND_ERR_DB.
+ */
+enum nd_err nd_store_batch_begin(struct nd_store *store);
+enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);
 
 /* ---- articles ---------------------------------------------------------- */
 
@@ -151,11 +185,60 @@ enum nd_err nd_store_comment_delete(struct nd_store *store, int64_t id);
  * is an item. Tree: items are top-level comments, each with "replies", an
  * array of its replies (recursively, oldest first); the page counts only
  * top-level comments. Cursor semantics as for articles. The caller checks the
- * article exists.
+ * article exists. Every comment, whatever its status: see
+ * nd_store_comment_list_filtered.
  */
 enum nd_err nd_store_comment_list(struct nd_store *store, int64_t article_id, bool tree,
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor);
+
+/* ---- comment moderation ------------------------------------------------ */
+
+/*
+ * A comment's status is "visible" or "pending" (waiting for approval, or
+ * hidden by a moderator). comment_count counts visible comments only.
+ */
+
+/* Which comments a list holds. */
+enum nd_comment_filter {
+    ND_COMMENTS_VISIBLE = 0, /* what readers see */
+    ND_COMMENTS_PENDING,     /* the moderation queue */
+    ND_COMMENTS_ANY,
+};
+
+/* How nd_store_comment_post stores a comment. */
+enum nd_comment_post_flags {
+    ND_COMMENT_PENDING = 1 << 0, /* store it pending instead of visible */
+    /* a parent that is not visible counts as absent (ND_ERR_INVALID): readers
+       may reply only to what they can see */
+    ND_COMMENT_VISIBLE_PARENT = 1 << 1,
+};
+
+/*
+ * nd_store_comment_create with flags (a mask of enum nd_comment_post_flags);
+ * nd_store_comment_create is this with no flag.
+ */
+enum nd_err nd_store_comment_post(struct nd_store *store, const struct nd_comment_fields *f,
+                                  unsigned flags, json_t **out);
+
+/*
+ * Sets the status of comment id to "pending" (pending true) or "visible";
+ * *out gets the comment afterwards. ND_ERR_NOT_FOUND.
+ */
+enum nd_err nd_store_comment_set_status(struct nd_store *store, int64_t id, bool pending,
+                                        json_t **out);
+
+/*
+ * nd_store_comment_list holding only the comments which selects. A flat list
+ * simply leaves the others out. In a tree, a comment hangs under its nearest
+ * ancestor that the list holds, and is top-level when it has none: a visible
+ * reply to a pending comment shows under the visible comment above that (or
+ * at the top), the way a reply to a deleted comment moves up. Its parent_id
+ * stays what it is. A cursor of a list with another filter is ND_ERR_INVALID.
+ */
+enum nd_err nd_store_comment_list_filtered(struct nd_store *store, int64_t article_id,
+                                           enum nd_comment_filter which, bool tree, unsigned limit,
+                                           const char *cursor, json_t **items, char **next_cursor);
 
 /* ---- search ------------------------------------------------------------ */
 

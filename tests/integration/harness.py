@@ -24,6 +24,7 @@ import json
 import os
 import re
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -38,13 +39,21 @@ import urllib.parse
 # server outlives its test.
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 15.0
-HTTP_TIMEOUT = 15.0
+# ND_SERVER_WRAPPER: a command put in front of every newsd process the tests
+# start, e.g. "valgrind --leak-check=full --error-exitcode=99" (the
+# 'valgrind' test setup sets it). A wrapped newsd runs many times slower, so
+# the harness then waits that much longer.
+WRAPPER = shlex.split(os.environ.get("ND_SERVER_WRAPPER", ""))
+SLOWDOWN = 10 if WRAPPER else 1
+
+START_TIMEOUT = 10.0 * SLOWDOWN
+STOP_TIMEOUT = 15.0 * SLOWDOWN
+HTTP_TIMEOUT = 15.0 * SLOWDOWN
 
 LISTENING = re.compile(r"listening on http://([0-9.]+):(\d+)")
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer")
+SANITIZER = re.compile(
+    r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer")
 
 
 # The reason phrases a problem's title may use (RFC 9110, and older names).
@@ -415,9 +424,10 @@ def chunked(data, size=256):
 
 def clean_env(extra=None):
     """The environment for newsd: no inherited NEWSD_* setting, the comment
-    rate limit off, and extra on top (a None value removes a variable)."""
+    and write rate limits off, and extra on top (a None value removes a variable)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSD_")}
     env["NEWSD_COMMENT_RATE"] = "0"
+    env["NEWSD_WRITE_RATE"] = "0"
     for name, value in (extra or {}).items():
         if value is None:
             env.pop(name, None)
@@ -429,13 +439,13 @@ def clean_env(extra=None):
 def run_cli(binary, args, env=None, timeout=30, stdin=None):
     """Runs newsd with args; returns the CompletedProcess (text)."""
     return subprocess.run(
-        [binary, *args],
+        [*WRAPPER, binary, *args],
         env=clean_env(env),
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout * SLOWDOWN,
     )
 
 
@@ -544,7 +554,7 @@ class Server:
         return False
 
     def argv(self):
-        argv = [self.binary, "--db", self.db]
+        argv = [*WRAPPER, self.binary, "--db", self.db]
         if self.port_flag:
             argv += ["--port", "0", "--bind", "127.0.0.1"]
         return argv + self.args + self.command

@@ -584,7 +584,9 @@ def test_too_large(srv, size, category):
 
 def test_body_field_limit(srv):
     data = article_bytes((1 << 20) + 100, "TooBigField")
-    resp = srv.request("POST", "/v1/articles", raw=data, auth=True)
+    # Over max-body the server may answer before the body is sent, and close.
+    resp = raw_exchange(srv.port, post_head(srv, len(data)), pieces(data))
+    tap.require(resp is not None, "no answer to a body of 1 MiB + 100 bytes")
     tap.check(resp.status in (413, 422), f"a body of 1 MiB + 100 bytes: {resp.status}")
     expect(tap, resp, resp.status, errors=["body"] if resp.status == 422 else None)
     tap.eq(listing(srv, "category=TooBigField"), [], "nothing created")

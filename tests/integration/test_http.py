@@ -54,8 +54,8 @@ def routing_cases():
         ("POST", "/v1/articles/1", ("GET", "HEAD", "PATCH", "DELETE"), ("POST", "PUT")),
         ("PATCH", "/v1/articles/1/comments", ("GET", "HEAD", "POST"), ("PATCH", "DELETE")),
         ("DELETE", "/v1/articles/1/comments", ("GET", "HEAD", "POST"), ("PATCH", "DELETE")),
-        ("POST", "/v1/comments/1", ("GET", "HEAD", "DELETE"), ("POST", "PATCH")),
-        ("PATCH", "/v1/comments/1", ("GET", "HEAD", "DELETE"), ("POST", "PATCH")),
+        ("POST", "/v1/comments/1", ("GET", "HEAD", "PATCH", "DELETE"), ("POST", "PUT")),
+        ("PUT", "/v1/comments/1", ("GET", "HEAD", "PATCH", "DELETE"), ("POST", "PUT")),
         ("TRACE", "/v1/articles", ("GET", "HEAD", "POST"), ("TRACE",)),
     ]
     cases += [case(f"{m} {p}: 405", m, p, status=405,
@@ -66,7 +66,7 @@ def routing_cases():
         ("/health", ("GET", "HEAD")),
         ("/v1/articles/1", ("GET", "HEAD", "PATCH", "DELETE")),
         ("/v1/articles/1/comments", ("GET", "HEAD", "POST")),
-        ("/v1/comments/1", ("GET", "HEAD", "DELETE")),
+        ("/v1/comments/1", ("GET", "HEAD", "PATCH", "DELETE")),
     ]
     cases += [case(f"OPTIONS {p}: 204", "OPTIONS", p, status=204, empty_body=True,
                    expect_headers={"Allow": allow(*want)}) for p, want in options]
@@ -130,14 +130,16 @@ def test_access_log(srv):
     health = srv.request("GET", "/health")
     srv.request("GET", "/v1/articles?limit=2&category=" + QUERY_MARKER)
     srv.request("GET", "/nope")
+    # The fields after the timing: the client address and the request id.
+    tail = r" client=127\.0\.0\.1 id=[0-9a-f]{16}$"
     want = [
-        (r" info access GET /health 200 (\d+) \d+$", "GET /health"),
-        (r" info access POST /v1/articles 201 \d+ \d+$", "POST 201"),
-        (r" info access POST /v1/articles 422 \d+ \d+$", "POST 422"),
-        (r" info access POST /v1/articles 400 \d+ \d+$", "POST 400"),
-        (r" info access POST /v1/articles 401 \d+ \d+$", "POST 401"),
-        (r" info access GET /v1/articles 200 \d+ \d+$", "GET list without query"),
-        (r" info access GET /nope 404 \d+ \d+$", "GET /nope 404"),
+        (r" info access GET /health 200 (\d+) \d+" + tail, "GET /health"),
+        (r" info access POST /v1/articles 201 \d+ \d+" + tail, "POST 201"),
+        (r" info access POST /v1/articles 422 \d+ \d+" + tail, "POST 422"),
+        (r" info access POST /v1/articles 400 \d+ \d+" + tail, "POST 400"),
+        (r" info access POST /v1/articles 401 \d+ \d+" + tail, "POST 401"),
+        (r" info access GET /v1/articles 200 \d+ \d+" + tail, "GET list without query"),
+        (r" info access GET /nope 404 \d+ \d+" + tail, "GET /nope 404"),
     ]
     for pattern, label in want:
         m = srv.err.wait_for(pattern, 5)

@@ -154,10 +154,33 @@ out:
     nd_store_close(store);
 }
 
+static void test_key_id(void)
+{
+    struct nd_store *store = open_store();
+    char *key = NULL;
+    char id[ND_KEY_ID_LEN + 1] = "";
+    char header[128];
+
+    CHECK_INT(nd_auth_key_create(store, "ci", &key), ND_OK);
+    if (key == NULL)
+        goto out;
+    snprintf(header, sizeof header, "Bearer  %s ", key);
+    CHECK(nd_auth_key_id(header, id));
+    CHECK_INT(strlen(id), ND_KEY_ID_LEN);
+    CHECK(strncmp(id, key + 3, ND_KEY_ID_LEN) == 0);
+    CHECK(strstr(key, id) == key + 3);
+    CHECK(!nd_auth_key_id("Bearer nd_short_key", id));
+    CHECK(!nd_auth_key_id(NULL, id));
+    CHECK(!nd_auth_key_id(key, id)); /* no scheme */
+out:
+    free(key);
+    nd_store_close(store);
+}
+
 int main(void)
 {
     if (nd_auth_init() != ND_OK)
         return 1;
     return CHECK_RUN(CHECK_CASE(test_key_shape), CHECK_CASE(test_check), CHECK_CASE(test_malformed),
-                     CHECK_CASE(test_names), CHECK_CASE(test_revoked));
+                     CHECK_CASE(test_names), CHECK_CASE(test_revoked), CHECK_CASE(test_key_id));
 }

@@ -41,7 +41,16 @@ static void test_defaults(void)
     CHECK_INT(cfg.comment_rate, 10);
     CHECK_INT(cfg.comment_burst, 20);
     CHECK_INT(cfg.shutdown_grace, 10);
+    CHECK_INT(cfg.write_rate, 600);
+    CHECK_INT(cfg.write_burst, 100);
+    CHECK_STR(cfg.trusted_proxies, "");
+    CHECK_STR(cfg.cors_origins, "*");
+    CHECK(!cfg.cors_credentials);
+    CHECK_INT(cfg.comment_moderation, ND_MODERATION_OFF);
+    CHECK_STR(cfg.tls_cert, "");
+    CHECK_STR(cfg.tls_key, "");
     nd_config_fini(&cfg);
+    CHECK(cfg.tls_key == NULL && cfg.cors_origins == NULL && cfg.db_path == NULL);
     nd_config_fini(NULL);
 }
 
@@ -77,6 +86,34 @@ static void test_set_each_type(void)
     CHECK_INT(cfg.comment_rate, 0);
     CHECK_INT(nd_config_set(&cfg, "shutdown-grace", "3", err, sizeof err), ND_OK);
     CHECK_INT(cfg.shutdown_grace, 3);
+    CHECK_INT(nd_config_set(&cfg, "write-rate", "0", err, sizeof err), ND_OK);
+    CHECK_INT(cfg.write_rate, 0);
+    CHECK_INT(nd_config_set(&cfg, "write-burst", "7", err, sizeof err), ND_OK);
+    CHECK_INT(cfg.write_burst, 7);
+    CHECK_INT(nd_config_set(&cfg, "trusted-proxies", "10.0.0.0/8, ::1", err, sizeof err), ND_OK);
+    CHECK_STR(cfg.trusted_proxies, "10.0.0.0/8, ::1");
+    CHECK_INT(nd_config_set(&cfg, "cors-origins", "https://a.example,http://localhost:3000", err,
+                            sizeof err),
+              ND_OK);
+    CHECK_STR(cfg.cors_origins, "https://a.example,http://localhost:3000");
+    CHECK_INT(nd_config_set(&cfg, "cors-origins", "", err, sizeof err), ND_OK);
+    CHECK_STR(cfg.cors_origins, "");
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        CHECK_INT(nd_config_set(&cfg, "cors-credentials", yes[i], err, sizeof err), ND_OK);
+        CHECK(cfg.cors_credentials);
+        CHECK_INT(nd_config_set(&cfg, "cors-credentials", no[i], err, sizeof err), ND_OK);
+        CHECK(!cfg.cors_credentials);
+    }
+    CHECK_INT(nd_config_set(&cfg, "comment-moderation", "pre", err, sizeof err), ND_OK);
+    CHECK_INT(cfg.comment_moderation, ND_MODERATION_PRE);
+    CHECK_INT(nd_config_set(&cfg, "comment-moderation", "off", err, sizeof err), ND_OK);
+    CHECK_INT(cfg.comment_moderation, ND_MODERATION_OFF);
+    CHECK_INT(nd_config_set(&cfg, "tls-cert", "/etc/newsd/cert.pem", err, sizeof err), ND_OK);
+    CHECK_STR(cfg.tls_cert, "/etc/newsd/cert.pem");
+    CHECK_INT(nd_config_set(&cfg, "tls-cert", "", err, sizeof err), ND_OK);
+    CHECK_STR(cfg.tls_cert, "");
     CHECK(nd_config_is_setting("per-ip-connection-limit"));
     CHECK(!nd_config_is_setting("config"));
     nd_config_fini(&cfg);
@@ -112,6 +149,14 @@ static void test_bad_values(void)
         {"max-body", "99999999999G", "max-body must be"},
         {"connection-timeout", "0", "connection-timeout must be a whole number from 1"},
         {"comment-burst", "0", "comment-burst must be"},
+        {"write-burst", "0", "write-burst must be a whole number from 1"},
+        {"write-rate", "fast", "write-rate must be"},
+        {"trusted-proxies", "10.0.0.0/33", "trusted-proxies: \"10.0.0.0/33\" is not an IP"},
+        {"trusted-proxies", "10.0.0.1, proxy.example", "\"proxy.example\" is not an IP"},
+        {"cors-origins", "https://a.example/", "cors-origins: \"https://a.example/\" is not an"},
+        {"cors-origins", "*, https://a.example", "\"*\" is not an origin"},
+        {"cors-credentials", "maybe", "cors-credentials must be true or false"},
+        {"comment-moderation", "post", "comment-moderation must be off or pre"},
         {"no-such-thing", "1", "unknown setting \"no-such-thing\""},
     };
     struct nd_config cfg;
@@ -131,6 +176,8 @@ static void test_bad_values(void)
     CHECK_INT(cfg.port, 8080);
     CHECK_STR(cfg.bind, "127.0.0.1");
     CHECK_INT(cfg.max_body, 1024 * 1024);
+    CHECK_STR(cfg.trusted_proxies, "");
+    CHECK_STR(cfg.cors_origins, "*");
     nd_config_fini(&cfg);
 }
 
@@ -217,11 +264,17 @@ static void test_env(void)
     setenv("NEWSD_LOG_LEVEL", "error", 1);
     setenv("NEWSD_PER_IP_CONNECTION_LIMIT", "3", 1);
     setenv("NEWSD_DB", "", 1); /* empty = unset */
+    setenv("NEWSD_COMMENT_MODERATION", "pre", 1);
+    setenv("NEWSD_TRUSTED_PROXIES", "127.0.0.1", 1);
     CHECK_INT(nd_config_load_env(&cfg, err, sizeof err), ND_OK);
     CHECK_INT(cfg.port, 1234);
     CHECK_INT(cfg.log_level, ND_LOG_ERROR);
     CHECK_INT(cfg.per_ip_conn_limit, 3);
     CHECK_STR(cfg.db_path, "./data/newsd.db");
+    CHECK_INT(cfg.comment_moderation, ND_MODERATION_PRE);
+    CHECK_STR(cfg.trusted_proxies, "127.0.0.1");
+    unsetenv("NEWSD_COMMENT_MODERATION");
+    unsetenv("NEWSD_TRUSTED_PROXIES");
 
     setenv("NEWSD_MAX_BODY", "lots", 1);
     CHECK_INT(nd_config_load_env(&cfg, err, sizeof err), ND_ERR_INVALID);
@@ -246,6 +299,11 @@ static void test_help(void)
     CHECK(strstr(text, "NEWSD_PER_IP_CONNECTION_LIMIT, default 64") != NULL);
     CHECK(strstr(text, "--db PATH") != NULL);
     CHECK(strstr(text, "NEWSD_SHUTDOWN_GRACE") != NULL);
+    CHECK(strstr(text, "--trusted-proxies LIST") != NULL);
+    CHECK(strstr(text, "NEWSD_TRUSTED_PROXIES, default none") != NULL);
+    CHECK(strstr(text, "NEWSD_CORS_ORIGINS, default *") != NULL);
+    CHECK(strstr(text, "NEWSD_COMMENT_MODERATION, default off") != NULL);
+    CHECK(strstr(text, "--tls-key FILE") != NULL);
     free(text);
 }
 

@@ -111,9 +111,62 @@ static void test_long_keys(void)
     nd_ratelimit_destroy(rl);
 }
 
+static void test_result_counts(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(60, 3); /* one token per second */
+    struct nd_ratelimit_result r;
+
+    CHECK(nd_ratelimit_acquire(rl, "k", 0, &r));
+    CHECK(r.allowed);
+    CHECK_INT(r.limit, 3);
+    CHECK_INT(r.remaining, 2);
+    CHECK_INT(r.reset_s, 1); /* one token short of full: one second */
+    CHECK_INT(r.retry_after_s, 0);
+    CHECK(nd_ratelimit_acquire(rl, "k", 0, &r));
+    CHECK(nd_ratelimit_acquire(rl, "k", 0, &r));
+    CHECK_INT(r.remaining, 0);
+    CHECK_INT(r.reset_s, 3);
+    CHECK(!nd_ratelimit_acquire(rl, "k", 500, &r));
+    CHECK(!r.allowed);
+    CHECK_INT(r.remaining, 0);
+    CHECK_INT(r.retry_after_s, 1);
+    CHECK_INT(r.reset_s, 3); /* 2.5 s, rounded up */
+    /* Half a minute later the bucket is full: a take leaves burst - 1. */
+    CHECK(nd_ratelimit_acquire(rl, "k", 30000, &r));
+    CHECK_INT(r.remaining, 2);
+    CHECK_INT(r.limit, 3);
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_result_unlimited(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(0, 5);
+    struct nd_ratelimit_result r = {.limit = 99};
+
+    CHECK(nd_ratelimit_acquire(rl, "k", 0, &r));
+    CHECK(r.allowed);
+    CHECK_INT(r.limit, 0); /* no limit: no RateLimit headers */
+    nd_ratelimit_destroy(rl);
+}
+
+static void test_result_slow_refill(void)
+{
+    struct nd_ratelimit *rl = nd_ratelimit_create(10, 20); /* a token every 6 s */
+    struct nd_ratelimit_result r;
+
+    for (int i = 0; i < 20; i++)
+        CHECK(nd_ratelimit_acquire(rl, "k", 1000, &r));
+    CHECK(!nd_ratelimit_acquire(rl, "k", 1000, &r));
+    CHECK_INT(r.retry_after_s, 6);
+    CHECK_INT(r.reset_s, 120); /* 20 tokens at 10 a minute */
+    nd_ratelimit_destroy(rl);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_burst), CHECK_CASE(test_refill),
                      CHECK_CASE(test_retry_after_rounds_up), CHECK_CASE(test_eviction),
-                     CHECK_CASE(test_unlimited), CHECK_CASE(test_long_keys));
+                     CHECK_CASE(test_unlimited), CHECK_CASE(test_long_keys),
+                     CHECK_CASE(test_result_counts), CHECK_CASE(test_result_unlimited),
+                     CHECK_CASE(test_result_slow_refill));
 }

@@ -49,15 +49,15 @@ static int get_special(struct nd_request *req)
 }
 
 static const struct nd_route table[] = {
-    {"/things", ND_METHOD_GET, list_things},
-    {"/things", ND_METHOD_POST, create_thing},
-    {"/things/{}", ND_METHOD_GET, get_thing},
-    {"/things/{}", ND_METHOD_DELETE, delete_thing},
-    {"/things/{}/parts", ND_METHOD_GET, list_parts},
-    {"/things/{}/parts/{}", ND_METHOD_GET, get_part},
-    {"/special", ND_METHOD_GET, get_special},
-    {"/special", ND_METHOD_HEAD, head_special},
-    {NULL, 0, NULL},
+    {"/things", ND_METHOD_GET, list_things, true},
+    {"/things", ND_METHOD_POST, create_thing, false},
+    {"/things/{}", ND_METHOD_GET, get_thing, false},
+    {"/things/{}", ND_METHOD_DELETE, delete_thing, false},
+    {"/things/{}/parts", ND_METHOD_GET, list_parts, false},
+    {"/things/{}/parts/{}", ND_METHOD_GET, get_part, false},
+    {"/special", ND_METHOD_GET, get_special, false},
+    {"/special", ND_METHOD_HEAD, head_special, false},
+    {NULL, 0, NULL, false},
 };
 
 /* One matching case as data: method, path, the handler and captures expected. */
@@ -69,6 +69,22 @@ struct found_case {
     const char *p0;
     const char *p1;
 };
+
+/* The route's cacheable flag travels with the match (HEAD takes GET's). */
+static void test_cacheable_flag(void)
+{
+    struct nd_route_match m;
+    CHECK_INT(nd_router_match(table, ND_METHOD_GET, "/things", &m), ND_ROUTE_FOUND);
+    CHECK(m.cacheable);
+    CHECK_INT(nd_router_match(table, ND_METHOD_HEAD, "/things", &m), ND_ROUTE_FOUND);
+    CHECK(m.cacheable);
+    CHECK_INT(nd_router_match(table, ND_METHOD_POST, "/things", &m), ND_ROUTE_FOUND);
+    CHECK(!m.cacheable);
+    CHECK_INT(nd_router_match(nd_routes, ND_METHOD_GET, "/health", &m), ND_ROUTE_FOUND);
+    CHECK(!m.cacheable);
+    CHECK_INT(nd_router_match(nd_routes, ND_METHOD_GET, "/v1/articles/7", &m), ND_ROUTE_FOUND);
+    CHECK(m.cacheable);
+}
 
 static void test_found(void)
 {
@@ -195,5 +211,5 @@ int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_found), CHECK_CASE(test_not_found),
                      CHECK_CASE(test_method_not_allowed), CHECK_CASE(test_segment_limits),
-                     CHECK_CASE(test_allow));
+                     CHECK_CASE(test_allow), CHECK_CASE(test_cacheable_flag));
 }

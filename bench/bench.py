@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""bench.py: the benchmark's driver (bench/run builds newsd and calls it).
+
+For one corpus size it: makes the corpus and its database once (kept under
+build/bench-data/N and reused), copies the database for this run, starts
+newsd on loopback timing its start to the first answered request, builds
+the URL lists, fetches every URL once (warming newsd and keeping the bytes
+it answered), starts nginx serving those bytes as static files, and for each
+scenario runs wrk against newsd and, for reads, the same wrk against nginx.
+Then it reads newsd's peak resident memory, stops both servers and prints
+the tables and the JSON (report.py).
+
+With --scale it runs the read scenarios (newsd only) at several sizes.
+
+Everything talks to 127.0.0.1 only. Every server started here is stopped on
+the way out, on errors and signals too; their pids are also written under
+the run folder so that bench/run can stop them should this process die.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import report  # noqa: E402
+import urls as urllists  # noqa: E402
+
+DATA = os.path.join(ROOT, "build", "bench-data")
+HOST = "127.0.0.1"
+WRITE_SCENARIOS = [
+    ("create_article", "create an article (with key)"),
+    ("create_comment", "create a comment"),
+    ("mix", "90% reads / 10% writes"),
+]
+STARTUP_LIMIT_S = 30.0
+HTTP_TIMEOUT = 30.0
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds every finally: servers stop
+
+
+# ---- corpus and database ----------------------------------------------------
+
+
+def run_checked(argv, **kw):
+    proc = subprocess.run(argv, **kw)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:4])}... failed with status {proc.returncode}")
+    return proc
+
+
+def ensure_corpus(n):
+    folder = os.path.join(DATA, str(n))
+    if os.path.isfile(os.path.join(folder, "corpus.jsonl")) and \
+            os.path.isfile(os.path.join(folder, "meta.json")):
+        return folder
+    log(f"generating a corpus of {n} articles and {3 * n} comments")
+    run_checked([sys.executable, os.path.join(HERE, "gen_corpus.py"), "--articles", str(n),
+                 "--out", folder])
+    return folder
+
+
+def ensure_db(newsd, folder):
+    """The loaded database of folder (made once: newsd import --jsonl), and how
+    long the load took (recorded in import.json)."""
+    db = os.path.join(folder, "newsd.db")
+    info = os.path.join(folder, "import.json")
+    if os.path.isfile(db) and os.path.isfile(info):
+        with open(info, encoding="utf-8") as f:
+            return db, json.load(f)
+    part = os.path.join(folder, "loading.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(part + suffix):
+            os.remove(part + suffix)
+    log(f"loading {folder}/corpus.jsonl into a new database (newsd import --jsonl)")
+    started = time.monotonic()
+    proc = run_checked([newsd, "--db", part, "--log-level", "warn", "--synchronous", "off",
+                        "import", "--jsonl", os.path.join(folder, "corpus.jsonl")],
+                       stdout=subprocess.PIPE, text=True)
+    seconds = time.monotonic() - started
+    # the last connection's close checkpoints the WAL into the file: one file to copy
+    os.replace(part, db)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(part + suffix):
+            os.remove(part + suffix)
+    result = {"seconds": round(seconds, 1), "output": proc.stdout.strip(),
+              "db_bytes": os.path.getsize(db)}
+    with open(info, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    log(f"loaded in {seconds:.0f} s: {proc.stdout.strip()}")
+    return db, result
+
+
+def fresh_copy(db, run_dir):
+    if os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir)
+    copy = os.path.join(run_dir, "newsd.db")
+    shutil.copyfile(db, copy)
+    return copy
+
+
+def create_key(newsd, db):
+    proc = run_checked([newsd, "--db", db, "--log-level", "warn", "key", "create", "bench"],
+                       stdout=subprocess.PIPE, text=True)
+    return proc.stdout.strip().splitlines()[-1].strip()
+
+
+# ---- servers ----------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def answers_health(port):
+    try:
+        conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
+        conn.request("GET", "/health")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def no_rate_limits(binary):
+    """The flags that turn newsd's rate limits off (all traffic comes from one
+    address and one key), for those settings this build has."""
+    helptext = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, text=True).stdout
+    flags = []
+    for name in ("comment-rate", "write-rate"):
+        if f"--{name}" in helptext:
+            flags += [f"--{name}", "0"]
+    return flags
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def wait_idle(pid, limit_s=60.0):
+    """Waits until pid has used no CPU for 100 ms: when wrk stops, newsd may still be
+    working through requests it had taken, which must not slow the next run."""
+    deadline = time.monotonic() + limit_s
+    before = cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu_ticks(pid)
+        if now - before <= 1:
+            return
+        before = now
+    log("warning: newsd was still busy when the next run started")
+
+
+class Newsd:
+    """newsd serve on loopback; start() measures the time to the first 200."""
+
+    def __init__(self, binary, db, run_dir):
+        self.argv = [binary, "--db", db, "--bind", HOST, "--port", "0", "--log-level", "warn",
+                     "--synchronous", "normal", *no_rate_limits(binary), "serve"]
+        self.run_dir = run_dir
+        self.proc = None
+        self.port = None
+        self.startup_ms = None
+
+    def start(self):
+        self.port = free_port()
+        self.argv[self.argv.index("--port") + 1] = str(self.port)
+        err = open(os.path.join(self.run_dir, "newsd.log"), "ab")
+        started = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=err, stderr=err)
+        err.close()
+        with open(os.path.join(self.run_dir, "newsd.pid"), "w") as f:
+            f.write(f"{self.proc.pid}\n")
+        deadline = started + STARTUP_LIMIT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"bench: newsd exited with status {self.proc.returncode}; "
+                                 f"see {self.run_dir}/newsd.log")
+            if answers_health(self.port):
+                self.startup_ms = (time.monotonic() - started) * 1000
+                return
+            time.sleep(0.001)
+        raise SystemExit("bench: newsd did not answer /health in time")
+
+    def memory_kb(self):
+        """(peak RSS, current RSS) in KiB from /proc."""
+        peak = cur = 0
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1])
+                elif line.startswith("VmRSS:"):
+                    cur = int(line.split()[1])
+        return peak, cur
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        pidfile = os.path.join(self.run_dir, "newsd.pid")
+        if os.path.exists(pidfile):
+            os.remove(pidfile)
+
+
+class Nginx:
+    """nginx serving root as static files, with every path under prefix."""
+
+    def __init__(self, root, prefix, workers):
+        self.root = root
+        self.prefix = prefix
+        self.workers = workers
+        self.port = None
+        self.conf = os.path.join(prefix, "nginx.conf")
+
+    def start(self):
+        os.makedirs(self.prefix, exist_ok=True)
+        self.port = free_port()
+        with open(os.path.join(HERE, "nginx.conf"), encoding="utf-8") as f:
+            text = f.read()
+        # as root, workers would switch to nobody, who may not read the files
+        user = "user root root;" if os.geteuid() == 0 else ""
+        for name, value in (("@USER_LINE@", user), ("@WORKERS@", str(self.workers)),
+                            ("@PREFIX@", self.prefix), ("@ROOT@", self.root),
+                            ("@PORT@", str(self.port))):
+            text = text.replace(name, value)
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        run_checked(["nginx", "-p", self.prefix, "-c", self.conf, "-e",
+                     os.path.join(self.prefix, "error.log")],
+                    stdout=subprocess.DEVNULL)
+        for _ in range(2000):
+            if answers_static(self.port):
+                return
+            time.sleep(0.005)
+        raise SystemExit("bench: nginx did not start; see " + self.prefix + "/error.log")
+
+    def stop(self):
+        pidfile = os.path.join(self.prefix, "nginx.pid")
+        if not os.path.exists(pidfile):
+            return
+        with open(pidfile) as f:
+            pid = int(f.read().strip() or 0)
+        if pid <= 0:
+            return
+        try:
+            os.kill(pid, signal.SIGQUIT)  # graceful stop of the master and its workers
+        except ProcessLookupError:
+            return
+        for _ in range(400):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.025)
+        os.kill(pid, signal.SIGKILL)
+
+
+def answers_static(port):
+    try:
+        conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
+        conn.request("GET", "/nothing-here")
+        conn.getresponse().read()
+        conn.close()
+        return True
+    except OSError:
+        return False
+
+
+# ---- URL lists and the bytes behind them -----------------------------------
+
+
+def walk_cursors(port, n):
+    """Every next_cursor of the article list, walked from the first page."""
+    limit = max(20, min(100, n // 1000))
+    cursors = []
+    conn = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
+    path = f"/v1/articles?limit={limit}"
+    for _ in range(n // limit + 2):
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        if resp.status != 200:
+            raise SystemExit(f"bench: walking the list: {resp.status} at {path}")
+        cursor = doc.get("next_cursor")
+        if not cursor:
+            break
+        cursors.append(cursor)
+        path = f"/v1/articles?limit={limit}&cursor={urllib.parse.quote(cursor, safe='')}"
+    conn.close()
+    return cursors
+
+
+def write_lines(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(str(x) for x in lines) + "\n")
+
+
+def fetch_and_keep(port, lists, run_dir):
+    """GETs every URL once from newsd, keeping the answer as the static file
+    that nginx serves in its place. Returns {scenario: {"urls","distinct",
+    "non_200","bytes_mean"}} and writes the list files for wrk."""
+    static = os.path.join(run_dir, "static")
+    listdir = os.path.join(run_dir, "lists")
+    os.makedirs(listdir, exist_ok=True)
+    conn = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
+    info = {}
+    for name, paths in lists.items():
+        folder = os.path.join(static, "c", name)
+        os.makedirs(folder, exist_ok=True)
+        non_200, total = 0, 0
+        for i, path in enumerate(paths):
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            non_200 += resp.status != 200
+            total += len(body)
+            with open(os.path.join(folder, str(i)), "wb") as f:
+                f.write(body)
+        write_lines(os.path.join(listdir, f"{name}.newsd"), paths)
+        write_lines(os.path.join(listdir, f"{name}.nginx"),
+                    [f"/c/{name}/{i}" for i in range(len(paths))])
+        info[name] = {"urls": len(paths), "distinct": len(set(paths)), "non_200": non_200,
+                      "bytes_mean": round(total / max(1, len(paths)))}
+        if non_200:
+            log(f"warning: {non_200} of the {name} URLs did not answer 200")
+    conn.close()
+    return info, static, listdir
+
+
+# ---- wrk --------------------------------------------------------------------
+
+
+def wrk(port, script, args, seconds, connections, threads):
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            "-s", os.path.join(HERE, script), f"http://{HOST}:{port}", "--", *args]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=seconds + 120)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            result = json.loads(line[len("BENCH_RESULT "):])
+            result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
+            return result
+    raise SystemExit(f"bench: wrk gave no result (status {proc.returncode}):\n"
+                     f"{proc.stdout}\n{proc.stderr}")
+
+
+def measure(port, script, args, opts, quiet_pid):
+    """A warm-up run (discarded), then the measured run, each once quiet_pid (newsd)
+    has finished what an earlier run left it."""
+    if opts.warmup > 0:
+        wait_idle(quiet_pid)
+        wrk(port, script, args, opts.warmup, opts.connections, opts.threads)
+    wait_idle(quiet_pid)
+    return wrk(port, script, args, opts.duration, opts.connections, opts.threads)
+
+
+# ---- one size ---------------------------------------------------------------
+
+
+def prepare(opts, n):
+    folder = ensure_corpus(n)
+    db, loaded = ensure_db(opts.newsd, folder)
+    with open(os.path.join(folder, "meta.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    return folder, db, loaded, meta
+
+
+def read_scenarios(srv, meta, run_dir):
+    log("walking the list for deep-page cursors")
+    cursors = walk_cursors(srv.port, meta["articles"])
+    lists = urllists.build(meta, cursors)
+    log("fetching every URL once (warm-up, and the bytes for the ceiling)")
+    info, static, listdir = fetch_and_keep(srv.port, lists, run_dir)
+    return lists, info, static, listdir
+
+
+def run_full(opts):
+    n = opts.articles
+    folder, db, loaded, meta = prepare(opts, n)
+    run_dir = os.path.join(folder, "run")
+    copy = fresh_copy(db, run_dir)
+    key = create_key(opts.newsd, copy)
+    srv = Newsd(opts.newsd, copy, run_dir)
+    nginx = None
+    results = {"kind": "full", "articles": n, "comments": meta["comments"],
+               "connections": opts.connections, "threads": opts.threads,
+               "duration_s": opts.duration, "warmup_s": opts.warmup, "cores": os.cpu_count(),
+               "import": loaded, "scenarios": {}, "command": opts.command}
+    try:
+        srv.start()
+        results["startup_ms"] = round(srv.startup_ms, 1)
+        log(f"newsd answered after {srv.startup_ms:.1f} ms")
+        lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
+        nginx = Nginx(static, os.path.join(run_dir, "nginx"), workers=os.cpu_count() or 1)
+        nginx.start()
+        for name, label in urllists.READ_SCENARIOS:
+            log(f"{name}: newsd")
+            mine = measure(srv.port, "read.lua", [os.path.join(listdir, f"{name}.newsd")], opts,
+                           srv.proc.pid)
+            log(f"{name}: nginx")
+            ceiling = measure(nginx.port, "read.lua", [os.path.join(listdir, f"{name}.nginx")],
+                              opts, srv.proc.pid)
+            results["scenarios"][name] = {"label": label, "kind": "read", "newsd": mine,
+                                          "ceiling": ceiling, **info[name]}
+        results["rss_after_reads_kb"] = srv.memory_kb()[0]
+        nginx.stop()
+        nginx = None
+        ids_file = os.path.join(listdir, "comment_targets")
+        write_lines(ids_file, urllists.comment_targets(meta))
+        mixed_file = os.path.join(listdir, "mixed.newsd")
+        write_lines(mixed_file, urllists.mixed_reads(lists))
+        runs = {"create_article": ("post.lua", ["article", key, "Bench"]),
+                "create_comment": ("post.lua", ["comment", ids_file, "Bench"]),
+                "mix": ("mix.lua", [mixed_file, ids_file, key])}
+        for name, label in WRITE_SCENARIOS:
+            log(f"{name}: newsd")
+            script, args = runs[name]
+            results["scenarios"][name] = {"label": label, "kind": "write",
+                                          "newsd": measure(srv.port, script, args, opts,
+                                                           srv.proc.pid)}
+        peak, cur = srv.memory_kb()
+        results["rss_peak_kb"], results["rss_end_kb"] = peak, cur
+    finally:
+        if nginx:
+            nginx.stop()
+        srv.stop()
+    return results
+
+
+def run_profile(opts):
+    """One read scenario under `perf record` (newsd only): where the time goes."""
+    n = opts.articles
+    folder, db, loaded, meta = prepare(opts, n)
+    run_dir = os.path.join(folder, "run")
+    if os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir)
+    srv = Newsd(opts.newsd, db, run_dir)
+    perf_data = os.path.join(run_dir, "perf.data")
+    try:
+        srv.start()
+        lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
+        if opts.profile not in lists:
+            raise SystemExit(f"bench: --profile takes a read scenario: {', '.join(lists)}")
+        list_file = os.path.join(listdir, f"{opts.profile}.newsd")
+        wait_idle(srv.proc.pid)
+        wrk(srv.port, "read.lua", [list_file], opts.warmup or 1, opts.connections, opts.threads)
+        wait_idle(srv.proc.pid)
+        perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(srv.proc.pid),
+                                 "-o", perf_data], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            result = wrk(srv.port, "read.lua", [list_file], opts.duration, opts.connections,
+                         opts.threads)
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+    finally:
+        srv.stop()
+    text = subprocess.run(["perf", "report", "--stdio", "--no-children", "--percent-limit",
+                           "0.7", "-g", "none", "-i", perf_data], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True).stdout
+    out = os.path.join(run_dir, "perf.txt")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text)
+    lines = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
+    print(f"{opts.profile}: {result['rps']:.0f} req/s, p99 "
+          f"{result['latency_us']['p99'] / 1000:.2f} ms under perf; the hottest symbols "
+          f"(whole report in {out}, call graphs: perf report -i {perf_data}):")
+    print("\n".join(lines[:40]))
+
+
+def run_scale(opts):
+    results = {"kind": "scale", "sizes": opts.sizes, "connections": opts.connections,
+               "threads": opts.threads, "duration_s": opts.duration, "warmup_s": opts.warmup,
+               "cores": os.cpu_count(), "by_size": {}, "command": opts.command}
+    for n in opts.sizes:
+        folder, db, loaded, meta = prepare(opts, n)
+        run_dir = os.path.join(folder, "run")
+        if os.path.isdir(run_dir):
+            shutil.rmtree(run_dir)
+        os.makedirs(run_dir)
+        # reads only: the loaded database itself is served, not a copy
+        srv = Newsd(opts.newsd, db, run_dir)
+        size = {"import": loaded, "scenarios": {}}
+        try:
+            srv.start()
+            size["startup_ms"] = round(srv.startup_ms, 1)
+            lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
+            for name, label in urllists.READ_SCENARIOS:
+                log(f"{n} articles, {name}")
+                mine = measure(srv.port, "read.lua", [os.path.join(listdir, f"{name}.newsd")],
+                               opts, srv.proc.pid)
+                size["scenarios"][name] = {"label": label, "newsd": mine, **info[name]}
+            size["rss_peak_kb"] = srv.memory_kb()[0]
+        finally:
+            srv.stop()
+        results["by_size"][str(n)] = size
+    return results
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="bench/run", description="newsd benchmark")
+    ap.add_argument("--newsd", required=True, help="the newsd binary (bench/run builds it)")
+    ap.add_argument("--articles", type=int, default=100000)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--scale", action="store_true", help="read scenarios at several sizes")
+    ap.add_argument("--sizes", default="10000,100000",
+                    help="sizes for --scale (add 1000000 for 1M: ~1 h to make once, ~9 GB)")
+    ap.add_argument("--quick", action="store_true", help="2,000 articles, 2 s runs")
+    ap.add_argument("--json-out", help="also write the JSON results to this file")
+    ap.add_argument("--profile", metavar="SCENARIO",
+                    help="run one read scenario under perf record and print the hottest symbols")
+    opts = ap.parse_args(argv)
+    if opts.quick:
+        opts.articles, opts.duration, opts.warmup = 2000, 2, 1
+        opts.sizes = "1000,2000"
+    opts.sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
+    for value, what in ((opts.articles, "--articles"), (opts.duration, "--duration"),
+                        (opts.connections, "--connections"), (opts.threads, "--threads")):
+        if value < 1:
+            ap.error(f"{what} must be at least 1")
+    if opts.articles < 50 or any(s < 50 for s in opts.sizes):
+        ap.error("a corpus needs at least 50 articles")
+    opts.command = "bench/run " + " ".join(a for a in argv if not a.startswith("--newsd"))
+    return opts
+
+
+def main(argv):
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    opts = parse_args(argv)
+    os.makedirs(DATA, exist_ok=True)
+    if opts.profile:
+        run_profile(opts)
+        return
+    load_before = os.getloadavg()
+    results = run_scale(opts) if opts.scale else run_full(opts)
+    results["loadavg_before"] = [round(x, 2) for x in load_before]
+    results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    text = json.dumps(results, indent=1)
+    name = "last-scale.json" if opts.scale else "last-results.json"
+    for path in filter(None, [os.path.join(DATA, name), opts.json_out]):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    report.print_report(results)
+    print("\nJSON:")
+    print(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

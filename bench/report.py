@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""report.py: the benchmark's tables, ratios and verdicts on the targets.
+
+bench.py calls print_report(results) at the end of a run; run it alone to
+print a saved result again:
+
+    python3 bench/report.py build/bench-data/last-results.json
+
+The targets (of the performance issue) are ratios and latencies measured in
+one run with 100,000 articles and 32 connections; with other settings the
+verdicts are printed but marked as not comparable.
+"""
+
+import json
+import sys
+
+# (scenario, minimum newsd/nginx requests/s ratio)
+RATIO_TARGETS = [("get_id", 0.7), ("list_first", 0.5), ("comments", 0.5),
+                 ("search_rare", 0.2), ("search_phrase", 0.2)]
+# gets and lists whose p99 must stay within P99_FACTOR x the ceiling's p99
+P99_SCENARIOS = ["get_id", "get_slug", "list_first", "list_deep", "list_filtered", "comments"]
+P99_FACTOR = 2.0
+COMMON_SEARCH_P99_MS = 25.0
+WRITE_TARGETS = [("create_article", 2000.0), ("create_comment", 5000.0)]
+RSS_LIMIT_MB = 64.0
+STARTUP_LIMIT_MS = 100.0
+SCALE_FACTOR = 1.5
+
+
+def ms(us):
+    return us / 1000.0
+
+
+def failures(run):
+    """Errors of a wrk run: sockets, timeouts, and answers that are not 2xx."""
+    e = run["errors"]
+    count = e["connect"] + e["read"] + e["write"] + e["timeout"] + e["status"]
+    statuses = (run.get("extra") or {}).get("statuses")
+    if statuses:  # the script tallied every status itself: count all but 2xx
+        count = e["connect"] + e["read"] + e["write"] + e["timeout"] + sum(
+            v for k, v in statuses.items() if not k.startswith("2"))
+    return count
+
+
+def table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) if i else str(h).ljust(w)
+                     for i, (h, w) in enumerate(zip(headers, widths)))
+    out = [line, "-" * len(line)]
+    for r in rows:
+        out.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(out)
+
+
+def read_rows(scenarios):
+    rows = []
+    for name, s in scenarios.items():
+        if s.get("kind") != "read":
+            continue
+        mine, top = s["newsd"], s["ceiling"]
+        lat = mine["latency_us"]
+        rows.append([name, s["distinct"], f"{mine['rps']:.0f}", f"{ms(lat['p50']):.2f}",
+                     f"{ms(lat['p99']):.2f}", failures(mine),
+                     f"{top['rps']:.0f}", f"{ms(top['latency_us']['p99']):.2f}",
+                     f"{mine['rps'] / top['rps']:.2f}" if top["rps"] else "-",
+                     f"{s['bytes_mean']}"])
+    return rows
+
+
+def write_rows(scenarios):
+    rows = []
+    for name, s in scenarios.items():
+        if s.get("kind") != "write":
+            continue
+        run = s["newsd"]
+        statuses = (run.get("extra") or {}).get("statuses", {})
+        rows.append([name, f"{run['rps']:.0f}", f"{ms(run['latency_us']['p50']):.2f}",
+                     f"{ms(run['latency_us']['p99']):.2f}", failures(run),
+                     " ".join(f"{k}:{v}" for k, v in sorted(statuses.items()))])
+    return rows
+
+
+def verdicts(r):
+    """[(target, measured, met)] for a full run."""
+    sc = r["scenarios"]
+    out = []
+
+    def ratio(name):
+        s = sc[name]
+        return s["newsd"]["rps"] / s["ceiling"]["rps"] if s["ceiling"]["rps"] else 0.0
+
+    for name, want in RATIO_TARGETS:
+        if name in sc:
+            got = ratio(name)
+            out.append((f"{name} >= {want}x ceiling req/s", f"{got:.2f}x", got >= want))
+    if "search_common" in sc:
+        p99 = ms(sc["search_common"]["newsd"]["latency_us"]["p99"])
+        out.append((f"search_common p99 < {COMMON_SEARCH_P99_MS:.0f} ms", f"{p99:.1f} ms",
+                    p99 < COMMON_SEARCH_P99_MS))
+    for name in P99_SCENARIOS:
+        if name in sc:
+            mine = sc[name]["newsd"]["latency_us"]["p99"]
+            top = sc[name]["ceiling"]["latency_us"]["p99"]
+            out.append((f"{name} p99 <= {P99_FACTOR:.0f}x ceiling p99",
+                        f"{ms(mine):.2f} vs {ms(top):.2f} ms ({mine / top:.1f}x)" if top else "-",
+                        top > 0 and mine <= P99_FACTOR * top))
+    for name, want in WRITE_TARGETS:
+        if name in sc:
+            run = sc[name]["newsd"]
+            fails = failures(run)
+            out.append((f"{name} >= {want:.0f}/s, no failures",
+                         f"{run['rps']:.0f}/s, {fails} failed",
+                         run["rps"] >= want and fails == 0))
+    if "mix" in sc:
+        fails = failures(sc["mix"]["newsd"])
+        out.append(("mix: no failures", f"{fails} failed", fails == 0))
+    if "rss_peak_kb" in r:
+        mb = r["rss_peak_kb"] / 1024
+        out.append((f"peak RSS < {RSS_LIMIT_MB:.0f} MB", f"{mb:.1f} MB", mb < RSS_LIMIT_MB))
+    if "startup_ms" in r:
+        out.append((f"start to first answer < {STARTUP_LIMIT_MS:.0f} ms",
+                    f"{r['startup_ms']:.1f} ms", r["startup_ms"] < STARTUP_LIMIT_MS))
+    return out
+
+
+def print_full(r):
+    print(f"\nnewsd benchmark: {r['articles']} articles, {r['comments']} comments; wrk "
+          f"-t{r['threads']} -c{r['connections']}, {r['duration_s']} s per run after "
+          f"{r['warmup_s']} s warm-up; {r['cores']} cores shared by wrk, newsd and nginx")
+    print(f"command: {r['command']}")
+    print("\nReads (latencies in ms; ceiling = nginx serving newsd's bytes as static files)\n")
+    print(table(["scenario", "urls", "req/s", "p50", "p99", "errors", "ceil req/s", "ceil p99",
+                 "ratio", "bytes"], read_rows(r["scenarios"])))
+    print("\nWrites (latencies in ms; errors = failed or non-2xx answers)\n")
+    print(table(["scenario", "req/s", "p50", "p99", "errors", "statuses"],
+                write_rows(r["scenarios"])))
+    imp = r.get("import", {})
+    print(f"\nstart to first answered request: {r.get('startup_ms', 0):.1f} ms")
+    print(f"peak RSS of newsd: {r.get('rss_peak_kb', 0) / 1024:.1f} MB "
+          f"(after the reads: {r.get('rss_after_reads_kb', 0) / 1024:.1f} MB)")
+    print(f"bulk load (newsd import --jsonl, made once and reused): {imp.get('seconds', '?')} s, "
+          f"database {imp.get('db_bytes', 0) / 1e6:.0f} MB")
+    comparable = r["articles"] == 100000 and r["connections"] == 32
+    print("\nTargets" + ("" if comparable else
+                         " (NOT comparable: the targets assume 100,000 articles and 32 "
+                         "connections)") + "\n")
+    print(table(["target", "measured", "verdict"],
+                [[t, m, "met" if ok else "MISSED"] for t, m, ok in verdicts(r)]))
+
+
+def print_scale(r):
+    sizes = [str(s) for s in r["sizes"]]
+    print(f"\nnewsd read scenarios by corpus size; wrk -t{r['threads']} -c{r['connections']}, "
+          f"{r['duration_s']} s per run; {r['cores']} cores shared by wrk and newsd")
+    print(f"command: {r['command']}\n")
+    headers = ["scenario"]
+    for s in sizes:
+        headers += [f"{s} req/s", f"{s} p50", f"{s} p99"]
+    headers += ["p50 growth", "p99 growth"]
+    rows = []
+    for name in r["by_size"][sizes[0]]["scenarios"]:
+        row = [name]
+        runs = [r["by_size"][s]["scenarios"][name]["newsd"] for s in sizes]
+        for run in runs:
+            row += [f"{run['rps']:.0f}", f"{ms(run['latency_us']['p50']):.2f}",
+                    f"{ms(run['latency_us']['p99']):.2f}"]
+        first, last = runs[0]["latency_us"], runs[-1]["latency_us"]
+        row += [f"{last['p50'] / first['p50']:.2f}x" if first["p50"] else "-",
+                f"{last['p99'] / first['p99']:.2f}x" if first["p99"] else "-"]
+        rows.append(row)
+    print(table(headers, rows))
+    print(f"\n(growth = latency at {sizes[-1]} / latency at {sizes[0]} articles; the target is "
+          f"at most {SCALE_FACTOR}x from 10,000 to 1,000,000)")
+    for s in sizes:
+        size = r["by_size"][s]
+        print(f"{s} articles: start {size.get('startup_ms', 0):.1f} ms, peak RSS "
+              f"{size.get('rss_peak_kb', 0) / 1024:.1f} MB, bulk load "
+              f"{size['import'].get('seconds', '?')} s, database "
+              f"{size['import'].get('db_bytes', 0) / 1e6:.0f} MB")
+
+
+def print_load(r):
+    """The machine's load averages around the run: other work distorts every figure."""
+    before, after = r.get("loadavg_before"), r.get("loadavg_after")
+    if not before or not after:
+        return
+    print(f"\nload average (1, 5, 15 min) before the run: {before[0]:.2f} {before[1]:.2f} "
+          f"{before[2]:.2f}; after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
+    if before[0] > 0.5:
+        print("warning: the machine was busy when the run started; the figures are disturbed")
+
+
+def print_report(results):
+    if results.get("kind") == "scale":
+        print_scale(results)
+    else:
+        print_full(results)
+    print_load(results)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: report.py RESULTS.json")
+    with open(sys.argv[1], encoding="utf-8") as f:
+        print_report(json.load(f))
+
+
+if __name__ == "__main__":
+    main()

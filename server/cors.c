@@ -1,0 +1,249 @@
+/*
+ * cors.c: the CORS policy made from cors-origins, and the headers it adds.
+ *
+ * Listed origins are checked when the setting is read and kept in lower
+ * case; an Origin header is compared with them ignoring case (scheme and host
+ * are case-insensitive) but echoed back exactly as the browser sent it,
+ * which is what the browser compares. A list has no wildcard patterns: an
+ * origin is allowed by being written out in full.
+ */
+#include "newsd/cors.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ORIGIN_MAX 256
+
+enum mode {
+    MODE_OFF,
+    MODE_ANY,
+    MODE_LIST,
+};
+
+struct nd_cors {
+    enum mode mode;
+    bool credentials;
+    size_t n;
+    char *origins[];
+};
+
+/* A DNS name as a browser serialises it: letters, digits, '-' and '.'. */
+static bool is_host_name(const char *s, size_t len)
+{
+    if (len == 0 || s[0] == '.' || s[0] == '-' || s[len - 1] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+            return false;
+    return true;
+}
+
+static bool is_ipv6_literal(const char *s, size_t len)
+{
+    char buf[64];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/* A port of 1..65535 without leading zeros, other than default_port. */
+static bool is_port(const char *s, size_t len, unsigned default_port)
+{
+    unsigned v = 0;
+    if (len == 0 || len > 5 || s[0] == '0')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    return v <= 65535 && v != default_port;
+}
+
+/* True when origin (len bytes) is "scheme://host[:port]" as described in cors.h. */
+static bool origin_valid(const char *origin, size_t len)
+{
+    unsigned default_port;
+    size_t skip;
+
+    if (len > 8 && strncasecmp(origin, "https://", 8) == 0) {
+        skip = 8;
+        default_port = 443;
+    } else if (len > 7 && strncasecmp(origin, "http://", 7) == 0) {
+        skip = 7;
+        default_port = 80;
+    } else {
+        return false;
+    }
+    const char *host = origin + skip;
+    const char *end = origin + len;
+    const char *host_end;
+    if (*host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (close == NULL || !is_ipv6_literal(host + 1, (size_t)(close - host - 1)))
+            return false;
+        host_end = close + 1;
+    } else {
+        host_end = host;
+        while (host_end < end && *host_end != ':')
+            host_end++;
+        if (!is_host_name(host, (size_t)(host_end - host)))
+            return false;
+    }
+    if (host_end == end)
+        return true;
+    return *host_end == ':' && is_port(host_end + 1, (size_t)(end - host_end - 1), default_port);
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The number of comma-separated items in text (0 when it is blank). */
+static size_t count_items(const char *text)
+{
+    size_t n = 1;
+    bool blank = true;
+    for (const char *p = text; *p != '\0'; p++) {
+        n += *p == ',';
+        blank = blank && is_blank(*p);
+    }
+    return blank ? 0 : n;
+}
+
+/* Copies item i of a list in lower case into cors, or says why it is bad. */
+static enum nd_err add_origin(struct nd_cors *cors, const char *start, const char *end, char *err,
+                              size_t errlen)
+{
+    while (start < end && is_blank(*start))
+        start++;
+    while (end > start && is_blank(end[-1]))
+        end--;
+    size_t len = (size_t)(end - start);
+    if (len >= ORIGIN_MAX || !origin_valid(start, len)) {
+        snprintf(err, errlen,
+                 "\"%.*s\" is not an origin such as https://news.example or "
+                 "http://localhost:3000 (scheme, host and a port other than the default; no "
+                 "path); use * alone for any origin",
+                 (int)(len > 60 ? 60 : len), start);
+        return ND_ERR_INVALID;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return ND_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = (char)tolower((unsigned char)start[i]);
+    copy[len] = '\0';
+    cors->origins[cors->n++] = copy;
+    return ND_OK;
+}
+
+enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *err,
+                           size_t errlen)
+{
+    size_t n = count_items(origins);
+    enum nd_err rc = ND_OK;
+    struct nd_cors *cors = calloc(1, sizeof *cors + n * sizeof cors->origins[0]);
+
+    if (cors == NULL)
+        return ND_ERR_NOMEM;
+    cors->mode = n == 0 ? MODE_OFF : MODE_LIST;
+    const char *p = origins;
+    while (is_blank(*p))
+        p++;
+    if (n == 1 && p[0] == '*') {
+        const char *rest = p + 1;
+        while (is_blank(*rest))
+            rest++;
+        if (*rest == '\0') {
+            cors->mode = MODE_ANY;
+            goto out;
+        }
+    }
+    cors->credentials = credentials;
+    for (size_t i = 0; i < n && rc == ND_OK; i++) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma != NULL ? comma : p + strlen(p);
+        rc = add_origin(cors, p, end, err, errlen);
+        p = comma != NULL ? comma + 1 : end;
+    }
+out:
+    if (rc != ND_OK) {
+        nd_cors_destroy(cors);
+        return rc;
+    }
+    *out = cors;
+    return ND_OK;
+}
+
+void nd_cors_destroy(struct nd_cors *cors)
+{
+    if (cors == NULL)
+        return;
+    for (size_t i = 0; i < cors->n; i++)
+        free(cors->origins[i]);
+    free(cors);
+}
+
+static bool listed(const struct nd_cors *cors, const char *origin)
+{
+    for (size_t i = 0; i < cors->n; i++)
+        if (strcasecmp(cors->origins[i], origin) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Adds Access-Control-Allow-Origin (and -Credentials) when origin may read.
+ * Returns whether it may.
+ */
+static bool allow_origin(const struct nd_cors *cors, const char *origin, nd_cors_header_fn add,
+                         void *ctx)
+{
+    if (cors->mode == MODE_ANY) {
+        add(ctx, "Access-Control-Allow-Origin", "*");
+        return true;
+    }
+    add(ctx, "Vary", "Origin");
+    if (origin == NULL || !listed(cors, origin))
+        return false;
+    add(ctx, "Access-Control-Allow-Origin", origin);
+    if (cors->credentials)
+        add(ctx, "Access-Control-Allow-Credentials", "true");
+    return true;
+}
+
+/*
+ * With "*" the headers go on every answer, Origin or not: then a cache can
+ * never hand a browser an answer stored for curl without them.
+ */
+void nd_cors_actual(const struct nd_cors *cors, const char *origin, nd_cors_header_fn add,
+                    void *ctx)
+{
+    if (cors == NULL || cors->mode == MODE_OFF)
+        return;
+    if (allow_origin(cors, origin, add, ctx))
+        add(ctx, "Access-Control-Expose-Headers", ND_CORS_EXPOSE_HEADERS);
+}
+
+enum nd_cors_preflight nd_cors_preflight(const struct nd_cors *cors, const char *origin,
+                                         const char *methods, nd_cors_header_fn add, void *ctx)
+{
+    if (cors == NULL || cors->mode == MODE_OFF)
+        return ND_CORS_PREFLIGHT_OFF;
+    if (!allow_origin(cors, origin, add, ctx))
+        return ND_CORS_PREFLIGHT_DENIED;
+    add(ctx, "Access-Control-Allow-Methods", methods);
+    add(ctx, "Access-Control-Allow-Headers", ND_CORS_ALLOW_HEADERS);
+    add(ctx, "Access-Control-Max-Age", ND_CORS_MAX_AGE);
+    return ND_CORS_PREFLIGHT_ALLOWED;
+}

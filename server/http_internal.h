@@ -1,0 +1,138 @@
+/*
+ * http_internal.h: what the three files of the HTTP layer share and nobody
+ * else sees.
+ *
+ *   http.c           the daemon and a request's life: start and stop, TLS,
+ *                    the access handler, body buffering, routing (preflight
+ *                    and per-key write limits included), completion
+ *   http_request.c   reading a request: accessors, the client address and
+ *                    request id, JSON bodies, API keys, comment rate limits
+ *   http_response.c  answering: problem documents, rendering, ETag and 304,
+ *                    and the headers every answer carries (security, CORS,
+ *                    X-Request-Id)
+ *
+ * A struct nd_request lives from the first call of the access handler to
+ * the completion callback, which frees it; everything it points to is its
+ * own, except srv and conn.
+ */
+#ifndef NEWSD_HTTP_INTERNAL_H
+#define NEWSD_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "newsd/cache.h"
+#include "newsd/cors.h"
+#include "newsd/http.h"
+#include "newsd/proxy.h"
+#include "newsd/ratelimit.h"
+#include "newsd/router.h"
+
+/* Longest X-Request-Id taken from a client; a generated one is 16 hex digits. */
+#define ND_REQUEST_ID_MAX 64
+
+struct header {
+    char *name;
+    char *value;
+    struct header *next;
+};
+
+struct nd_server {
+    const struct nd_config *cfg;
+    struct MHD_Daemon *daemon;
+    struct nd_ratelimit *comment_limit; /* per client address */
+    struct nd_ratelimit *write_limit;   /* per API key id */
+    struct nd_proxy_list *proxies;      /* trusted-proxies */
+    struct nd_cors *cors;               /* cors-origins */
+    struct nd_cache *cache;             /* rendered public answers; NULL with cache-size 0 */
+    char *tls_cert;                     /* PEM text, NULL without TLS */
+    char *tls_key;
+    size_t tls_key_len;
+    unsigned long generation; /* tells this server's thread-local stores from older ones */
+    unsigned port;
+    atomic_uint in_flight;
+    atomic_bool stopping;
+    atomic_bool store_failure_logged;
+    pthread_mutex_t stores_lock;
+    struct nd_store **stores;
+    size_t nstores;
+    size_t stores_cap;
+};
+
+struct nd_request {
+    struct nd_server *srv;
+    struct MHD_Connection *conn;
+    enum nd_method method; /* 0 for a method newsd does not know */
+    char method_name[16];
+    char *path;
+    uint64_t start_us;
+    struct nd_route_match match;
+    char client[ND_ADDR_TEXT_MAX];          /* as trusted-proxies decides */
+    char request_id[ND_REQUEST_ID_MAX + 1]; /* echoed or generated */
+
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    size_t body_seen; /* bytes received, kept counting once over max-body */
+    bool body_too_large;
+    bool body_nomem;
+
+    json_t *json; /* the answer's body; the handler's return value is its status */
+    bool problem;
+    bool preflight; /* a CORS preflight: its CORS headers are in headers already */
+    struct header *headers;
+
+    /* The response cache: a hit answers from cached; a cacheable miss stores its 200. */
+    const struct nd_cache_entry *cached; /* a reference, released with the response */
+    bool cacheable;
+    uint64_t cache_generation; /* read before the handler ran */
+    char *cache_key;
+    size_t cache_key_len;
+
+    bool auth_done;
+    enum nd_err auth_err;
+
+    bool queued;
+    int sent_status;
+    size_t sent_bytes;
+};
+
+/* Microseconds of the monotonic clock. */
+uint64_t nd_http_now_us(void);
+
+/*
+ * Fills req->client (the peer address, or the client behind trusted
+ * proxies) and req->request_id (a sane X-Request-Id of the request, or a
+ * new random one). Called once, when the request is made.
+ */
+void nd_http_identify(struct nd_request *req);
+
+/*
+ * Takes a token from the write bucket of the request's API key when the
+ * request writes (POST, PUT, PATCH, DELETE) with a valid key, adding the
+ * RateLimit headers. Returns 0 when the request may go on, or 429 with the
+ * problem set.
+ */
+int nd_http_limit_write(struct nd_request *req);
+
+/*
+ * Sets the problem document for status, with detail (may be NULL) and errors
+ * (reference taken, may be NULL). Returns status.
+ */
+int nd_http_set_problem(struct nd_request *req, int status, const char *detail, json_t *errors);
+
+/*
+ * Looks req (a GET or HEAD of a cacheable route without a key) up in the
+ * response cache, first making the cache forget everything if this thread's
+ * database connection has seen another connection commit. On a hit,
+ * req->cached is set and 200 returned; on a miss req is marked to store its
+ * answer and 0 returned.
+ */
+int nd_http_cache_lookup(struct nd_request *req);
+
+/* Renders and queues the answer to req. Called once per request, never on its first call. */
+enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status);
+
+#endif

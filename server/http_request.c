@@ -1,0 +1,307 @@
+/*
+ * http_request.c: what handlers read from a request, and the checks they
+ * ask the HTTP layer to make on it: the JSON body, the API key, rate limits.
+ *
+ * The client address and the request id are settled once, when the request
+ * is made (nd_http_identify): rate limits, the access log and problem
+ * documents all use the same values. The client address is the connection's
+ * peer unless trusted-proxies names that peer; see proxy.h.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+#include "http_internal.h"
+#include "newsd/auth.h"
+#include "newsd/log.h"
+#include "newsd/util.h"
+
+#define FORWARDED_FOR "X-Forwarded-For"
+
+enum nd_method nd_request_method(const struct nd_request *req)
+{
+    return req->method;
+}
+
+const char *nd_request_path(const struct nd_request *req)
+{
+    return req->path;
+}
+
+const char *nd_request_param(const struct nd_request *req, unsigned i)
+{
+    return i < req->match.nparams ? req->match.params[i] : NULL;
+}
+
+const char *nd_request_query(const struct nd_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *nd_request_header(const struct nd_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const struct nd_config *nd_request_config(const struct nd_request *req)
+{
+    return req->srv->cfg;
+}
+
+const char *nd_request_client(const struct nd_request *req)
+{
+    return req->client;
+}
+
+const char *nd_request_id(const struct nd_request *req)
+{
+    return req->request_id;
+}
+
+/* ---- who is asking ------------------------------------------------------ */
+
+/* The peer's address as text; IPv4-mapped IPv6 addresses are written as IPv4. */
+static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(buf, len, "unknown");
+    if (info == NULL || info->client_addr == NULL)
+        return;
+    if (info->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)info->client_addr;
+        inet_ntop(AF_INET, &in4->sin_addr, buf, (socklen_t)len);
+    } else if (info->client_addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 =
+            (const struct sockaddr_in6 *)(const void *)info->client_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+    }
+}
+
+/* Every X-Forwarded-For header of the request, joined with commas in order. */
+struct forwarded {
+    char *text; /* malloc'd, or NULL when there is none (or memory ran out) */
+    size_t len;
+    bool nomem;
+};
+
+static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    struct forwarded *f = cls;
+    (void)kind;
+    if (strcasecmp(key, FORWARDED_FOR) != 0 || value == NULL || f->nomem)
+        return MHD_YES;
+    size_t add = strlen(value);
+    char *grown = realloc(f->text, f->len + add + 2);
+    if (grown == NULL) {
+        f->nomem = true;
+        return MHD_YES;
+    }
+    f->text = grown;
+    if (f->len > 0)
+        f->text[f->len++] = ',';
+    memcpy(f->text + f->len, value, add + 1);
+    f->len += add;
+    return MHD_YES;
+}
+
+/*
+ * The client address: the peer, or, behind trusted proxies, the address
+ * their X-Forwarded-For headers name. A proxy may add its own header line
+ * instead of extending the last one, so every line counts, in order. Out of
+ * memory the peer is taken: never an address a client could have chosen.
+ */
+static void find_client(struct nd_request *req)
+{
+    char peer[ND_ADDR_TEXT_MAX];
+    struct forwarded f = {NULL, 0, false};
+
+    peer_text(req->conn, peer, sizeof peer);
+    if (nd_proxy_list_contains(req->srv->proxies, peer))
+        MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_forwarded, &f);
+    nd_proxy_client(req->srv->proxies, peer, f.nomem ? NULL : f.text, req->client,
+                    sizeof req->client);
+    free(f.text);
+}
+
+/* 1..ND_REQUEST_ID_MAX characters of [A-Za-z0-9._-]: safe in a header, a log line and JSON. */
+static bool request_id_sane(const char *id)
+{
+    size_t len = id != NULL ? strlen(id) : 0;
+    if (len == 0 || len > ND_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+void nd_http_identify(struct nd_request *req)
+{
+    const char *given = nd_request_header(req, "X-Request-Id");
+    find_client(req);
+    if (request_id_sane(given)) {
+        snprintf(req->request_id, sizeof req->request_id, "%s", given);
+    } else {
+        unsigned char random[8];
+        randombytes_buf(random, sizeof random);
+        sodium_bin2hex(req->request_id, sizeof req->request_id, random, sizeof random);
+    }
+}
+
+/* ---- the body ----------------------------------------------------------- */
+
+/* "application/json" in any case, alone or followed by parameters. */
+static bool is_json_type(const char *ctype)
+{
+    static const char want[] = "application/json";
+    if (ctype == NULL)
+        return false;
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    if (strncasecmp(ctype, want, sizeof want - 1) != 0)
+        return false;
+    ctype += sizeof want - 1;
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    return *ctype == '\0' || *ctype == ';';
+}
+
+/*
+ * Any JSON value is decoded (JSON_DECODE_ANY), so that a body that is valid
+ * JSON but not an object reaches the handler and is answered 422, as the
+ * README promises; only text that is not JSON at all is 400.
+ */
+int nd_request_json(struct nd_request *req, json_t **out)
+{
+    json_error_t err;
+
+    if (!is_json_type(nd_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return nd_http_set_problem(req, 415, "Content-Type must be application/json", NULL);
+    if (req->body_len == 0)
+        return nd_http_set_problem(req, 400, "the request body is empty", NULL);
+    if (!nd_utf8_valid(req->body, req->body_len))
+        return nd_http_set_problem(req, 400, "the request body is not valid UTF-8 text", NULL);
+    json_t *doc =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (doc == NULL)
+        return nd_respond_problem(req, 400, "malformed JSON at line %d, column %d: %s", err.line,
+                                  err.column, err.text);
+    *out = doc;
+    return 0;
+}
+
+/* ---- API keys ----------------------------------------------------------- */
+
+/* The key check of this request, made once. No header means no store access. */
+static enum nd_err auth_result(struct nd_request *req)
+{
+    if (req->auth_done)
+        return req->auth_err;
+    const char *authorization = nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    enum nd_err rc = ND_ERR_UNAUTHORIZED;
+    if (authorization != NULL) {
+        struct nd_store *store = nd_request_store(req);
+        rc = store != NULL ? nd_auth_check(store, authorization) : ND_ERR_DB;
+    }
+    req->auth_done = true;
+    req->auth_err = rc;
+    return rc;
+}
+
+int nd_request_require_key(struct nd_request *req)
+{
+    enum nd_err rc = auth_result(req);
+    if (rc == ND_OK)
+        return 0;
+    if (rc != ND_ERR_UNAUTHORIZED)
+        return nd_http_set_problem(req, 503, "API keys cannot be checked right now", NULL);
+    if (nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) == NULL) {
+        nd_respond_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        return nd_http_set_problem(
+            req, 401, "this request needs an API key (Authorization: Bearer KEY)", NULL);
+    }
+    nd_respond_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+    return nd_http_set_problem(req, 401, "the API key is not valid", NULL);
+}
+
+bool nd_request_has_key(struct nd_request *req)
+{
+    return auth_result(req) == ND_OK;
+}
+
+/* ---- rate limits -------------------------------------------------------- */
+
+/*
+ * Adds the RateLimit headers of a take (IETF draft "RateLimit header
+ * fields for HTTP": the bucket size, the tokens left, the seconds until it
+ * is full again) and, when refused, Retry-After. Nothing without a limit.
+ */
+static void add_rate_headers(struct nd_request *req, const struct nd_ratelimit_result *r)
+{
+    char text[16];
+    if (r->limit == 0)
+        return;
+    snprintf(text, sizeof text, "%u", r->limit);
+    nd_respond_header(req, "RateLimit-Limit", text);
+    snprintf(text, sizeof text, "%u", r->remaining);
+    nd_respond_header(req, "RateLimit-Remaining", text);
+    snprintf(text, sizeof text, "%u", r->reset_s);
+    nd_respond_header(req, "RateLimit-Reset", text);
+    if (!r->allowed) {
+        snprintf(text, sizeof text, "%u", r->retry_after_s);
+        nd_respond_header(req, MHD_HTTP_HEADER_RETRY_AFTER, text);
+    }
+}
+
+/*
+ * A comment posted with a valid key counts against that key's write budget
+ * (nd_http_limit_write, before the handler ran), not against its address.
+ */
+int nd_request_rate_limit_comment(struct nd_request *req)
+{
+    char key[ND_ADDR_TEXT_MAX];
+    struct nd_ratelimit_result r;
+
+    if (nd_request_has_key(req))
+        return 0;
+    nd_proxy_bucket_key(req->client, key, sizeof key);
+    bool allowed = nd_ratelimit_acquire(req->srv->comment_limit, key, nd_http_now_us() / 1000, &r);
+    add_rate_headers(req, &r);
+    if (allowed)
+        return 0;
+    return nd_respond_problem(req, 429, "too many comments from this address; try again in %u s",
+                              r.retry_after_s);
+}
+
+int nd_http_limit_write(struct nd_request *req)
+{
+    char id[ND_KEY_ID_LEN + 1];
+    struct nd_ratelimit_result r;
+    const char *authorization = nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    unsigned writes = ND_METHOD_POST | ND_METHOD_PUT | ND_METHOD_PATCH | ND_METHOD_DELETE;
+
+    if (!(req->method & writes) || authorization == NULL || !nd_request_has_key(req) ||
+        !nd_auth_key_id(authorization, id))
+        return 0;
+    bool allowed = nd_ratelimit_acquire(req->srv->write_limit, id, nd_http_now_us() / 1000, &r);
+    add_rate_headers(req, &r);
+    if (allowed)
+        return 0;
+    return nd_respond_problem(req, 429, "too many writes with this API key; try again in %u s",
+                              r.retry_after_s);
+}

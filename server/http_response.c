@@ -1,0 +1,418 @@
+/*
+ * http_response.c: answering a request.
+ *
+ * A handler sets a JSON value (or a problem document) and returns the
+ * status; here it is rendered once into a buffer, given a strong ETag when
+ * it is a 200 answer to GET or HEAD (turned into a 304 when If-None-Match
+ * matches), and queued with the headers every answer of newsd carries:
+ * X-Request-Id, the security headers, and the CORS headers of the request's
+ * Origin. libmicrohttpd itself adds Date and Content-Length and no Server
+ * header.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "http_internal.h"
+#include "newsd/log.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define PROBLEM_TYPE "application/problem+json"
+#define ETAG_BYTES 16
+
+/*
+ * Sent with every answer. newsd serves JSON only, so the strictest policy
+ * fits: nothing may be loaded, framed or referred from what it sends, even
+ * if a browser were tricked into rendering a body as a page.
+ */
+static const char *const security_headers[][2] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+};
+
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {204, "No Content"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {409, "Conflict"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+};
+
+/* Reason phrases as RFC 9110 names them (413 and 422 took new names there). */
+const char *nd_http_reason(int status)
+{
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "Unknown";
+}
+
+/* A JSON string of text; bytes that are not valid UTF-8 become '?'. */
+static json_t *safe_string(const char *text)
+{
+    json_t *s = json_string(text);
+    if (s != NULL)
+        return s;
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return NULL;
+    for (char *p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    s = json_string(copy);
+    free(copy);
+    return s;
+}
+
+/*
+ * Out of memory leaves no body: the status alone is then answered with a
+ * fallback document. The request id lets a client's report be matched with
+ * the server's log line.
+ */
+int nd_http_set_problem(struct nd_request *req, int status, const char *detail, json_t *errors)
+{
+    json_t *doc = json_object();
+    if (doc != NULL) {
+        json_object_set_new(doc, "type", json_string("about:blank"));
+        json_object_set_new(doc, "title", json_string(nd_http_reason(status)));
+        json_object_set_new(doc, "status", json_integer(status));
+        if (detail != NULL && detail[0] != '\0')
+            json_object_set_new(doc, "detail", safe_string(detail));
+        if (errors != NULL)
+            json_object_set(doc, "errors", errors);
+        json_object_set_new(doc, "request_id", json_string(req->request_id));
+    }
+    json_decref(errors);
+    json_decref(req->json);
+    req->json = doc;
+    req->problem = true;
+    return status;
+}
+
+int nd_respond_json(struct nd_request *req, int status, json_t *body)
+{
+    json_decref(req->json);
+    req->json = body;
+    req->problem = false;
+    return status;
+}
+
+bool nd_respond_header(struct nd_request *req, const char *name, const char *value)
+{
+    if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
+        return false;
+    struct header *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return false;
+    h->name = strdup(name);
+    h->value = strdup(value);
+    if (h->name == NULL || h->value == NULL) {
+        free(h->name);
+        free(h->value);
+        free(h);
+        return false;
+    }
+    struct header **end = &req->headers; /* kept in the order they were added */
+    while (*end != NULL)
+        end = &(*end)->next;
+    *end = h;
+    return true;
+}
+
+static bool has_header(const struct nd_request *req, const char *name)
+{
+    for (const struct header *h = req->headers; h != NULL; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return true;
+    return false;
+}
+
+int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return nd_http_set_problem(req, status, detail, NULL);
+}
+
+int nd_respond_invalid(struct nd_request *req, json_t *errors)
+{
+    return nd_http_set_problem(req, 422, "the request has invalid fields", errors);
+}
+
+/* A 5xx detail is the error's fixed name: a caller's text could hold a path or SQL. */
+int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail)
+{
+    int status = nd_err_http_status(err);
+    if (status >= 500 || detail == NULL)
+        detail = nd_err_str(err);
+    return nd_http_set_problem(req, status, detail, NULL);
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+struct render_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+static int render_chunk(const char *chunk, size_t size, void *data)
+{
+    struct render_buf *buf = data;
+    if (buf->len + size > buf->cap) {
+        size_t cap = buf->cap ? buf->cap : 1024;
+        while (cap < buf->len + size)
+            cap *= 2;
+        char *grown = realloc(buf->data, cap);
+        if (grown == NULL)
+            return -1;
+        buf->data = grown;
+        buf->cap = cap;
+    }
+    memcpy(buf->data + buf->len, chunk, size);
+    buf->len += size;
+    return 0;
+}
+
+/* Renders value into a malloc'd buffer (*out, *len). False on failure. */
+static bool render(const json_t *value, char **out, size_t *len)
+{
+    struct render_buf buf = {NULL, 0, 0};
+    if (json_dump_callback(value, render_chunk, &buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
+        buf.len == 0) {
+        free(buf.data);
+        return false;
+    }
+    *out = buf.data;
+    *len = buf.len;
+    return true;
+}
+
+/* The strong ETag of body: the quoted hex of a 16-byte BLAKE2b hash. */
+static void make_etag(const char *body, size_t len, char etag[2 * ETAG_BYTES + 3])
+{
+    unsigned char hash[ETAG_BYTES];
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)body, len, NULL, 0);
+    etag[0] = '"';
+    sodium_bin2hex(etag + 1, 2 * ETAG_BYTES + 1, hash, sizeof hash);
+    etag[2 * ETAG_BYTES + 1] = '"';
+    etag[2 * ETAG_BYTES + 2] = '\0';
+}
+
+/*
+ * True when If-None-Match (a list of entity tags, or "*") matches etag.
+ * The comparison is weak, as RFC 9110 asks for If-None-Match: W/"x" matches "x".
+ */
+static bool etag_matches(const char *header, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    const char *p = header;
+
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (*p == '"') {
+            const char *end = strchr(p + 1, '"');
+            if (end == NULL)
+                return false;
+            if ((size_t)(end + 1 - p) == etag_len && memcmp(p, etag, etag_len) == 0)
+                return true;
+            p = end + 1;
+        }
+        p = strchr(p, ',');
+    }
+    return false;
+}
+
+/* The value of a header the handler set, or NULL. */
+static const char *find_header(const struct nd_request *req, const char *name)
+{
+    for (const struct header *h = req->headers; h != NULL; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    return NULL;
+}
+
+/* The answer as bytes, before it becomes a libmicrohttpd response. */
+struct answer {
+    int status;
+    char *body; /* malloc'd, or NULL */
+    size_t len;
+    const char *type;
+    char etag[2 * ETAG_BYTES + 3];
+};
+
+/* Turns a 200 whose ETag the request's If-None-Match names into a 304. */
+static void check_not_modified(struct nd_request *req, struct answer *a)
+{
+    const char *inm = nd_request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm != NULL && etag_matches(inm, a->etag)) {
+        /* The body stays in the response: libmicrohttpd sends no body
+         * with a 304 but announces its length, which RFC 9110 allows
+         * only when it is the 200's length (a 0 would be wrong). */
+        a->status = 304;
+        a->type = NULL;
+    }
+}
+
+/*
+ * Renders the handler's JSON once. A status >= 400 without a body gets the
+ * generic problem document; a value that cannot be rendered becomes a 500.
+ */
+static void build_answer(struct nd_request *req, int status, struct answer *a)
+{
+    a->status = status;
+    if (status == 204 || status == 304)
+        return;
+    if (req->json == NULL && status >= 400)
+        nd_http_set_problem(req, status, NULL, NULL);
+    if (req->json != NULL && !render(req->json, &a->body, &a->len)) {
+        nd_log(ND_LOG_ERROR, "the answer to %s %s cannot be rendered as JSON", req->method_name,
+               req->path);
+        a->status = nd_http_set_problem(req, 500, NULL, NULL);
+        if (req->json == NULL || !render(req->json, &a->body, &a->len))
+            return; /* out of memory: the status line alone */
+    }
+    if (a->body == NULL)
+        return;
+    a->type = req->problem ? PROBLEM_TYPE : JSON_TYPE;
+    if (a->status == 200 && (req->method == ND_METHOD_GET || req->method == ND_METHOD_HEAD)) {
+        make_etag(a->body, a->len, a->etag);
+        if (req->cacheable)
+            nd_cache_put(req->srv->cache, req->cache_key, req->cache_key_len, req->cache_generation,
+                         a->body, a->len, a->etag, find_header(req, "Link"));
+        check_not_modified(req, a);
+    }
+}
+
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    if (MHD_add_response_header(resp, name, value) != MHD_YES)
+        nd_log(ND_LOG_WARN, "response header %s dropped", name);
+}
+
+/* nd_cors_header_fn adding straight to a response. */
+static void add_cors_header(void *ctx, const char *name, const char *value)
+{
+    add_header(ctx, name, value);
+}
+
+/*
+ * The headers of every answer, 304 included: the request id, the security
+ * headers and, unless the answer is a preflight (which has its own), the
+ * CORS headers of the request's Origin.
+ */
+static void add_common_headers(struct nd_request *req, struct MHD_Response *resp)
+{
+    add_header(resp, "X-Request-Id", req->request_id);
+    for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+        add_header(resp, security_headers[i][0], security_headers[i][1]);
+    if (!req->preflight)
+        nd_cors_actual(req->srv->cors, nd_request_header(req, "Origin"), add_cors_header, resp);
+}
+
+/* libmicrohttpd's free callback of a response made from a cached entry. */
+static void release_cached(void *cls)
+{
+    nd_cache_release(cls);
+}
+
+/*
+ * The response for a which holds the cached entry's bytes without a copy
+ * (the response keeps the reference) or a's own rendered bytes.
+ */
+static struct MHD_Response *make_response(struct nd_request *req, struct answer *a)
+{
+    struct MHD_Response *resp;
+    if (req->cached != NULL) {
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            req->cached->len, (void *)req->cached->body, release_cached, (void *)req->cached);
+        if (resp != NULL)
+            req->cached = NULL; /* the response owns the reference now */
+        return resp;
+    }
+    if (a->body == NULL)
+        return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_MUST_FREE);
+    if (resp != NULL)
+        a->body = NULL;
+    return resp;
+}
+
+/* The answer of a cache hit: the entry's ETag and Link, and 304 when they match. */
+static void build_cached_answer(struct nd_request *req, struct answer *a)
+{
+    a->status = 200;
+    a->len = req->cached->len;
+    a->type = JSON_TYPE;
+    /* the entry's tag was made by make_etag, so it fits */
+    memcpy(a->etag, req->cached->etag, sizeof a->etag - 1);
+    a->etag[sizeof a->etag - 1] = '\0';
+    if (req->cached->link != NULL)
+        nd_respond_header(req, "Link", req->cached->link);
+    check_not_modified(req, a);
+}
+
+enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
+{
+    struct answer a = {0};
+    enum MHD_Result rc = MHD_NO;
+
+    if (req->cached != NULL)
+        build_cached_answer(req, &a);
+    else
+        build_answer(req, status, &a);
+    struct MHD_Response *resp = make_response(req, &a);
+    free(a.body);
+    if (resp == NULL)
+        goto out;
+    if (a.type != NULL)
+        add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.type);
+    if (a.etag[0] != '\0')
+        add_header(resp, MHD_HTTP_HEADER_ETAG, a.etag);
+    if (a.status != 304) {
+        for (const struct header *h = req->headers; h != NULL; h = h->next)
+            add_header(resp, h->name, h->value);
+        if (a.status == 401 && !has_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE))
+            add_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    }
+    add_common_headers(req, resp);
+    if (atomic_load(&req->srv->stopping))
+        add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    rc = MHD_queue_response(req->conn, (unsigned)a.status, resp);
+    MHD_destroy_response(resp);
+out:
+    req->queued = true;
+    req->sent_status = a.status;
+    req->sent_bytes = req->method == ND_METHOD_HEAD || a.status == 304 ? 0 : a.len;
+    return rc;
+}

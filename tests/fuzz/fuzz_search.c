@@ -1,0 +1,133 @@
+/*
+ * fuzz_search.c: the search-box translator and the snippet renderer
+ * (server/search.c) on arbitrary text, with every translation run as a real
+ * FTS5 MATCH.
+ *
+ * Invariants: a query is either translated or refused with a reason; a
+ * translation is valid UTF-8 that SQLite's FTS5 accepts (any error from the
+ * MATCH, a syntax error above all, aborts) on a table with newsd's
+ * tokenizer and prefix indexes; snippets of its matches, and the input
+ * itself taken as a raw snippet, render as HTML whose only tags are
+ * <mark> and </mark>, with no quote and no control character but tab and
+ * newline.
+ */
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "fuzz.h"
+#include "newsd/search.h"
+#include "newsd/util.h"
+
+/* A small index like articles_fts (migrations/0002_search.sql), made once per process. */
+static sqlite3 *db;
+static sqlite3_stmt *search;
+
+static const char *const documents[][3] = {
+    {"Russia’s Lavrov praises Pyongyang’s ‘unequivocal support’ on Ukraine",
+     "Russian Foreign Minister Sergei Lavrov praised his country’s military alliance",
+     "Russian President Vladimir Putin is “counting on the continuation of direct contacts”, "
+     "Lavrov told North Korean leader Kim Jong Un in the port city of Wonsan."},
+    {"Café owners & e-mail: <b>elections</b> \"quoted\"",
+     "Elected officials met at the café; AND OR NOT NEAR title:x {a b}: ^start",
+     "Night rail OR tram services; 北京 übung naïve résumé 😀 e-mail co-op 2024-07-12"},
+    {"Harbour lights", "", "Harbour lights shine over the harbour at night."},
+};
+
+static void close_db(void)
+{
+    sqlite3_finalize(search);
+    sqlite3_close(db);
+    search = NULL;
+    db = NULL;
+}
+
+static void open_db(void)
+{
+    static const char schema[] =
+        "CREATE VIRTUAL TABLE docs USING fts5 (title, summary, body,"
+        " tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');";
+    FUZZ_REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    FUZZ_REQUIRE(sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_stmt *insert = NULL;
+    FUZZ_REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO docs (title, summary, body) VALUES (?, ?, ?)",
+                                    -1, &insert, NULL) == SQLITE_OK);
+    for (size_t i = 0; i < sizeof documents / sizeof documents[0]; i++) {
+        for (int col = 0; col < 3; col++)
+            sqlite3_bind_text(insert, col + 1, documents[i][col], -1, SQLITE_STATIC);
+        FUZZ_REQUIRE(sqlite3_step(insert) == SQLITE_DONE);
+        sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    FUZZ_REQUIRE(sqlite3_prepare_v2(db,
+                                    "SELECT snippet(docs, -1, char(1), char(2), '…', 24),"
+                                    " bm25(docs, 10.0, 2.0, 1.0) FROM docs WHERE docs MATCH ?"
+                                    " ORDER BY bm25(docs, 10.0, 2.0, 1.0)",
+                                    -1, &search, NULL) == SQLITE_OK);
+    atexit(close_db);
+}
+
+/* The HTML that nd_search_snippet_html makes holds no markup but <mark>. */
+static void check_html(const char *html)
+{
+    for (const char *p = html; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        FUZZ_REQUIRE(c >= 0x20 || c == '\t' || c == '\n');
+        FUZZ_REQUIRE(c != '"' && c != '\'' && c != '>');
+        if (c == '<') {
+            size_t n = strncmp(p, "<mark>", 6) == 0 ? 6 : strncmp(p, "</mark>", 7) == 0 ? 7 : 0;
+            FUZZ_REQUIRE(n > 0);
+            p += n - 1;
+        } else if (c == '&') {
+            FUZZ_REQUIRE(strncmp(p, "&amp;", 5) == 0 || strncmp(p, "&lt;", 4) == 0 ||
+                         strncmp(p, "&gt;", 4) == 0 || strncmp(p, "&quot;", 6) == 0 ||
+                         strncmp(p, "&#39;", 5) == 0);
+        }
+    }
+}
+
+static void render(const char *raw)
+{
+    char *html = nd_search_snippet_html(raw);
+    FUZZ_REQUIRE(html != NULL);
+    check_html(html);
+    free(html);
+}
+
+/* Runs fts as a MATCH; any error SQLite reports breaks the invariant. */
+static void run_match(const char *fts)
+{
+    sqlite3_bind_text(search, 1, fts, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
+        const char *snippet = (const char *)sqlite3_column_text(search, 0);
+        if (snippet)
+            render(snippet);
+    }
+    if (rc != SQLITE_DONE)
+        fprintf(stderr, "MATCH %s: %s\n", fts, sqlite3_errmsg(db));
+    FUZZ_REQUIRE(rc == SQLITE_DONE);
+    sqlite3_reset(search);
+    sqlite3_clear_bindings(search);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (db == NULL)
+        open_db();
+    char *query = fuzz_strndup(data, size);
+    char *fts = NULL;
+    char err[256];
+    err[0] = '\0';
+    enum nd_err rc = nd_search_translate(query, &fts, err, sizeof err);
+    FUZZ_REQUIRE(rc == ND_OK || rc == ND_ERR_INVALID);
+    if (rc == ND_OK) {
+        FUZZ_REQUIRE(fts != NULL && fts[0] != '\0' && nd_utf8_valid(fts, strlen(fts)));
+        run_match(fts);
+        free(fts);
+    } else {
+        FUZZ_REQUIRE(fts == NULL && err[0] != '\0');
+    }
+    render(query);
+    free(query);
+    return 0;
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""test_cache.py: the response cache never serves an answer older than a write.
+
+Public reads are answered from a cache of rendered responses. Every case here
+reads something (so that it is cached), changes it in one of the ways newsd
+can be changed, and reads again: the second read must show the change. The
+foreign-write cases change the database from another process (`newsd
+import`, plain SQLite), which only the server's data_version check can notice.
+"""
+
+import os
+import sqlite3
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, Tap, binary_from_argv, run_cli  # noqa: E402
+
+BIN = binary_from_argv()
+tap = Tap()
+
+
+def get(srv, path, **kw):
+    resp = srv.request("GET", path, **kw)
+    if resp.status != 200:
+        raise RuntimeError(f"GET {path} answered {resp}")
+    return resp
+
+
+def titles(srv, path="/v1/articles?limit=100"):
+    return [a["title"] for a in get(srv, path).json["data"]]
+
+
+def test_same_answer_twice(srv):
+    art = srv.create_article(title="Twice read")
+    first = get(srv, f"/v1/articles/{art['id']}")
+    second = get(srv, f"/v1/articles/{art['id']}")
+    tap.eq(second.body, first.body, "a repeated read answers the same bytes")
+    tap.eq(second.headers.get("ETag"), first.headers.get("ETag"), "and the same ETag")
+    cond = srv.request("GET", f"/v1/articles/{art['id']}",
+                       headers={"If-None-Match": first.headers.get("ETag")})
+    tap.eq(cond.status, 304, "a cached answer still honours If-None-Match")
+    head = srv.request("HEAD", f"/v1/articles/{art['id']}")
+    tap.eq((head.status, head.body), (200, b""), "HEAD of a cached answer has no body")
+
+
+def test_patch_and_delete(srv):
+    art = srv.create_article(title="Before the edit")
+    path = f"/v1/articles/{art['id']}"
+    get(srv, path)
+    tap.check("Before the edit" in titles(srv), "the list shows the new article")
+    resp = srv.request("PATCH", path, {"title": "After the edit"}, auth=True)
+    tap.eq(resp.status, 200, "PATCH")
+    tap.eq(get(srv, path).json["title"], "After the edit", "a read after PATCH sees it")
+    tap.check("After the edit" in titles(srv), "and so does the list")
+    tap.eq(srv.request("DELETE", path, auth=True).status, 204, "DELETE")
+    tap.eq(srv.request("GET", path).status, 404, "a read after DELETE is 404")
+    tap.check("After the edit" not in titles(srv), "and the list has lost it")
+
+
+def test_comments(srv):
+    art = srv.create_article(title="With comments")
+    path = f"/v1/articles/{art['id']}/comments"
+    tap.eq(get(srv, path).json["data"], [], "no comments yet")
+    before = get(srv, f"/v1/articles/{art['id']}").json["comment_count"]
+    srv.create_comment(art["id"], body="First!")
+    tap.eq([c["body"] for c in get(srv, path).json["data"]], ["First!"],
+           "a posted comment shows at once")
+    tap.eq(get(srv, f"/v1/articles/{art['id']}").json["comment_count"], before + 1,
+           "and the article's comment_count moves")
+
+
+def test_search(srv):
+    tap.eq(get(srv, "/v1/search?q=ocelot").json["data"], [], "nothing about ocelots yet")
+    srv.create_article(title="An ocelot in the park")
+    tap.eq(len(get(srv, "/v1/search?q=ocelot").json["data"]), 1,
+           "search finds what was just written")
+
+
+def test_key_answers_not_cached(srv):
+    srv.create_article(title="Hidden draft", status="draft")
+    with_key = srv.request("GET", "/v1/articles?limit=100&status=any", auth=True)
+    tap.check("Hidden draft" in [a["title"] for a in with_key.json["data"]],
+              "a key holder sees the draft")
+    anon = srv.request("GET", "/v1/articles?limit=100&status=any")
+    tap.eq(anon.status, 401, "the same URL without a key is still refused")
+    tap.check("Hidden draft" not in titles(srv), "and the public list never shows it")
+
+
+def test_foreign_import(srv):
+    """Another process imports an article: the server must notice its commit."""
+    tap.check("A parcel of news from elsewhere" not in titles(srv), "not there yet")
+    path = os.path.join(srv.tmp.name, "foreign.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("A parcel of news from elsewhere\n\nIt came in through the importer.\n")
+    proc = run_cli(BIN, ["--db", srv.db, "import", path], {"NEWSD_COMMENT_RATE": "0"})
+    tap.eq(proc.returncode, 0, f"import: {proc.stderr}")
+    tap.check("A parcel of news from elsewhere" in titles(srv),
+              "the list shows an article another process committed")
+
+
+def test_foreign_sql(srv):
+    """A plain SQLite client edits a title: the next read shows it."""
+    art = srv.create_article(title="Edited from outside")
+    path = f"/v1/articles/{art['id']}"
+    get(srv, path)
+    db = sqlite3.connect(srv.db, timeout=10)
+    try:
+        db.execute("UPDATE articles SET title = 'Edited by SQL' WHERE id = ?", (art["id"],))
+        db.commit()
+    finally:
+        db.close()
+    tap.eq(get(srv, path).json["title"], "Edited by SQL", "a foreign UPDATE is seen at once")
+
+
+def main():
+    with Server(BIN) as srv:
+        tap.run("the same answer twice, 304 and HEAD from the cache", test_same_answer_twice, srv)
+        tap.run("PATCH and DELETE are seen at once", test_patch_and_delete, srv)
+        tap.run("comments are seen at once", test_comments, srv)
+        tap.run("search sees new articles at once", test_search, srv)
+        tap.run("answers to key holders are not shared", test_key_answers_not_cached, srv)
+        tap.run("a commit by another process is seen", test_foreign_import, srv)
+        tap.run("an UPDATE by plain SQLite is seen", test_foreign_sql, srv)
+        tap.stop_server(srv)
+    with Server(BIN, ["--cache-size", "0"]) as srv:
+        tap.run("with cache-size 0 edits are seen too", test_patch_and_delete, srv)
+        tap.stop_server(srv)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

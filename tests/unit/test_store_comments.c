@@ -1,0 +1,371 @@
+/*
+ * test_store_comments.c: comment moderation in the store, on :memory: with
+ * the real migrations: pending and visible comments, comment_count, replies
+ * to pending comments, filtered flat lists and trees, search, and the
+ * recount done by migration 0003.
+ */
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "newsd/migrate.h"
+#include "newsd/store.h"
+
+static const struct nd_store_options options = {ND_SYNC_OFF, 1000};
+
+static struct nd_store *open_memory(void)
+{
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
+    return st;
+}
+
+static int64_t id_of(const json_t *obj)
+{
+    return json_integer_value(json_object_get(obj, "id"));
+}
+
+static const char *str_of(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static int64_t article(struct nd_store *st, const char *slug)
+{
+    struct nd_article_fields f = {.slug = slug,
+                                  .title = "A title",
+                                  .summary = "A summary",
+                                  .body = "The body.",
+                                  .author = "",
+                                  .category = "",
+                                  .published_at = 1700000000};
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
+    int64_t id = art ? id_of(art) : 0;
+    json_decref(art);
+    return id;
+}
+
+/* Posts a comment (parent 0: none) with flags; returns its id, 0 on failure. */
+static int64_t post(struct nd_store *st, int64_t art, int64_t parent, unsigned flags)
+{
+    struct nd_comment_fields f = {art, parent != 0, parent, "reader", "A lighthouse comment."};
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_post(st, &f, flags, &c), ND_OK);
+    int64_t id = c ? id_of(c) : 0;
+    if (c)
+        CHECK_STR(str_of(c, "status"), (flags & ND_COMMENT_PENDING) ? "pending" : "visible");
+    json_decref(c);
+    return id;
+}
+
+static int64_t count_of(struct nd_store *st, int64_t art)
+{
+    json_t *a = NULL;
+    CHECK_INT(nd_store_article_get(st, art, &a), ND_OK);
+    int64_t n = json_integer_value(json_object_get(a, "comment_count"));
+    json_decref(a);
+    return n;
+}
+
+static void set_status(struct nd_store *st, int64_t id, bool pending)
+{
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_set_status(st, id, pending, &c), ND_OK);
+    CHECK_STR(c ? str_of(c, "status") : NULL, pending ? "pending" : "visible");
+    json_decref(c);
+}
+
+static void test_count_follows_status(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a"), b = article(st, "b");
+    int64_t v = post(st, a, 0, 0);
+    int64_t p = post(st, a, 0, ND_COMMENT_PENDING);
+    post(st, b, 0, ND_COMMENT_PENDING);
+    CHECK_INT(count_of(st, a), 1);
+    CHECK_INT(count_of(st, b), 0);
+    set_status(st, p, false);
+    CHECK_INT(count_of(st, a), 2);
+    set_status(st, p, false); /* already visible: counted once */
+    CHECK_INT(count_of(st, a), 2);
+    set_status(st, v, true);
+    CHECK_INT(count_of(st, a), 1);
+    set_status(st, v, true);
+    CHECK_INT(count_of(st, a), 1);
+    CHECK_INT(nd_store_comment_delete(st, v), ND_OK); /* pending: not counted */
+    CHECK_INT(count_of(st, a), 1);
+    CHECK_INT(nd_store_comment_delete(st, p), ND_OK);
+    CHECK_INT(count_of(st, a), 0);
+    json_t *none = NULL;
+    CHECK_INT(nd_store_comment_set_status(st, 999, false, &none), ND_ERR_NOT_FOUND);
+    CHECK(none == NULL);
+    nd_store_close(st);
+}
+
+static void test_reply_to_pending(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a");
+    int64_t p = post(st, a, 0, ND_COMMENT_PENDING);
+    int64_t v = post(st, a, 0, 0);
+    struct nd_comment_fields f = {a, true, p, "reader", "A reply."};
+    json_t *c = NULL;
+    /* A reader cannot reply to what they cannot see... */
+    CHECK_INT(nd_store_comment_post(st, &f, ND_COMMENT_VISIBLE_PARENT, &c), ND_ERR_INVALID);
+    CHECK(c == NULL);
+    /* ...a key holder can, and a reply to a visible comment is fine for both. */
+    CHECK_INT(nd_store_comment_post(st, &f, 0, &c), ND_OK);
+    json_decref(c);
+    c = NULL;
+    f.parent_id = v;
+    CHECK_INT(nd_store_comment_post(st, &f, ND_COMMENT_VISIBLE_PARENT | ND_COMMENT_PENDING, &c),
+              ND_OK);
+    CHECK_STR(c ? str_of(c, "status") : NULL, "pending");
+    json_decref(c);
+    nd_store_close(st);
+}
+
+/* The ids of a flat list page, written to ids (room for 32); returns how many. */
+static int flat_ids(struct nd_store *st, int64_t art, enum nd_comment_filter which,
+                    const char *cursor, int64_t *ids, char **next)
+{
+    json_t *items = NULL;
+    CHECK_INT(nd_store_comment_list_filtered(st, art, which, false, 2, cursor, &items, next),
+              ND_OK);
+    int n = (int)json_array_size(items);
+    for (int i = 0; i < n && i < 32; i++)
+        ids[i] = id_of(json_array_get(items, (size_t)i));
+    json_decref(items);
+    return n;
+}
+
+/* Every id of a flat list with filter which, in pages of 2. */
+static int flat_all(struct nd_store *st, int64_t art, enum nd_comment_filter which, int64_t *ids)
+{
+    char *cursor = NULL;
+    int total = 0;
+    do {
+        char *next = NULL;
+        total += flat_ids(st, art, which, cursor, ids + total, &next);
+        free(cursor);
+        cursor = next;
+    } while (cursor && total < 30);
+    free(cursor);
+    return total;
+}
+
+static void test_flat_filters(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a");
+    int64_t c[6];
+    for (int i = 0; i < 6; i++)
+        c[i] = post(st, a, 0, i % 3 == 1 ? ND_COMMENT_PENDING : 0);
+    int64_t ids[32];
+    CHECK_INT(flat_all(st, a, ND_COMMENTS_VISIBLE, ids), 4);
+    CHECK(ids[0] == c[0] && ids[1] == c[2] && ids[2] == c[3] && ids[3] == c[5]);
+    CHECK_INT(flat_all(st, a, ND_COMMENTS_PENDING, ids), 2);
+    CHECK(ids[0] == c[1] && ids[1] == c[4]);
+    CHECK_INT(flat_all(st, a, ND_COMMENTS_ANY, ids), 6);
+    /* A cursor belongs to the list with its filter. */
+    char *next = NULL, *later = NULL;
+    json_t *items = NULL;
+    flat_ids(st, a, ND_COMMENTS_VISIBLE, NULL, ids, &next);
+    CHECK(next != NULL);
+    CHECK_INT(
+        nd_store_comment_list_filtered(st, a, ND_COMMENTS_PENDING, false, 2, next, &items, &later),
+        ND_ERR_INVALID);
+    CHECK_INT(nd_store_comment_list(st, a, false, 2, next, &items, &later), ND_ERR_INVALID);
+    /* The flat and tree views of one filter share cursors. */
+    CHECK_INT(
+        nd_store_comment_list_filtered(st, a, ND_COMMENTS_VISIBLE, true, 2, next, &items, &later),
+        ND_OK);
+    json_decref(items);
+    free(next);
+    free(later);
+    later = NULL;
+    CHECK_INT(nd_store_comment_list_filtered(st, a, (enum nd_comment_filter)7, false, 2, NULL,
+                                             &items, &later),
+              ND_ERR_INVALID);
+    nd_store_close(st);
+}
+
+#define NAMES 12 /* comments of the tree test, named by index; 0 unused */
+
+/*
+ * A tree as text: "id(child child) id" with children in brackets, so that a
+ * whole shape compares in one CHECK_STR.
+ */
+static void shape(const json_t *nodes, const int64_t *names, char *out, size_t len)
+{
+    size_t used = strlen(out);
+    for (size_t i = 0; i < json_array_size(nodes) && used + 8 < len; i++) {
+        const json_t *node = json_array_get(nodes, i);
+        int64_t id = id_of(node);
+        int name = 0;
+        while (name < NAMES && names[name] != id)
+            name++;
+        used += (size_t)snprintf(out + used, len - used, "%s%d", i ? " " : "", name);
+        const json_t *replies = json_object_get(node, "replies");
+        if (json_array_size(replies) > 0) {
+            snprintf(out + used, len - used, "(");
+            shape(replies, names, out, len);
+            used = strlen(out);
+            used += (size_t)snprintf(out + used, len - used, ")");
+        }
+    }
+}
+
+/* The whole tree of filter which (one page of up to 100), as shape() text. */
+static void tree_text(struct nd_store *st, int64_t art, enum nd_comment_filter which,
+                      const int64_t *names, char *out, size_t len)
+{
+    json_t *items = NULL;
+    char *next = NULL;
+    out[0] = '\0';
+    CHECK_INT(nd_store_comment_list_filtered(st, art, which, true, 100, NULL, &items, &next),
+              ND_OK);
+    CHECK(next == NULL);
+    shape(items, names, out, len);
+    json_decref(items);
+}
+
+static void test_filtered_trees(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a");
+    int64_t c[NAMES] = {0}; /* c[n] is comment "n" of the shapes below */
+    char text[256];
+    /* 1 visible
+     *   2 pending
+     *     3 visible
+     *       4 visible
+     *     5 pending
+     *       6 visible
+     * 7 pending
+     *   8 visible
+     *     9 pending
+     * 10 visible
+     *   11 pending */
+    c[1] = post(st, a, 0, 0);
+    c[2] = post(st, a, c[1], ND_COMMENT_PENDING);
+    c[3] = post(st, a, c[2], 0);
+    c[4] = post(st, a, c[3], 0);
+    c[5] = post(st, a, c[2], ND_COMMENT_PENDING);
+    c[6] = post(st, a, c[5], 0);
+    c[7] = post(st, a, 0, ND_COMMENT_PENDING);
+    c[8] = post(st, a, c[7], 0);
+    c[9] = post(st, a, c[8], ND_COMMENT_PENDING);
+    c[10] = post(st, a, 0, 0);
+    c[11] = post(st, a, c[10], ND_COMMENT_PENDING);
+    tree_text(st, a, ND_COMMENTS_ANY, c, text, sizeof text);
+    CHECK_STR(text, "1(2(3(4) 5(6))) 7(8(9)) 10(11)");
+    /* Readers: each visible comment under its nearest visible ancestor. */
+    tree_text(st, a, ND_COMMENTS_VISIBLE, c, text, sizeof text);
+    CHECK_STR(text, "1(3(4) 6) 8 10");
+    tree_text(st, a, ND_COMMENTS_PENDING, c, text, sizeof text);
+    CHECK_STR(text, "2(5) 7(9) 11");
+    /* parent_id is not rewritten: 3 still names its pending parent 2. */
+    json_t *items = NULL;
+    char *next = NULL;
+    CHECK_INT(
+        nd_store_comment_list_filtered(st, a, ND_COMMENTS_VISIBLE, true, 100, NULL, &items, &next),
+        ND_OK);
+    json_t *three = json_array_get(json_object_get(json_array_get(items, 0), "replies"), 0);
+    CHECK_INT(json_integer_value(json_object_get(three, "parent_id")), c[2]);
+    json_decref(items);
+    /* Pages count the top level of the filtered tree. */
+    CHECK_INT(
+        nd_store_comment_list_filtered(st, a, ND_COMMENTS_VISIBLE, true, 2, NULL, &items, &next),
+        ND_OK);
+    CHECK_INT(json_array_size(items), 2);
+    CHECK(next != NULL);
+    json_decref(items);
+    char *last = NULL;
+    CHECK_INT(
+        nd_store_comment_list_filtered(st, a, ND_COMMENTS_VISIBLE, true, 2, next, &items, &last),
+        ND_OK);
+    CHECK_INT(json_array_size(items), 1);
+    CHECK_INT(id_of(json_array_get(items, 0)), c[10]);
+    CHECK(last == NULL);
+    json_decref(items);
+    free(next);
+    /* Approving everything gives readers the whole tree back. */
+    for (int i = 1; i < NAMES; i++)
+        set_status(st, c[i], false);
+    tree_text(st, a, ND_COMMENTS_VISIBLE, c, text, sizeof text);
+    CHECK_STR(text, "1(2(3(4) 5(6))) 7(8(9)) 10(11)");
+    CHECK_INT(count_of(st, a), 11);
+    nd_store_close(st);
+}
+
+static void test_search_skips_pending(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a");
+    int64_t p = post(st, a, 0, ND_COMMENT_PENDING);
+    struct nd_search_params params = {.match = "\"lighthouse\"", .comments = true, .limit = 10};
+    json_t *items = NULL;
+    char *next = NULL;
+    CHECK_INT(nd_store_search(st, &params, &items, &next), ND_OK);
+    CHECK_INT(json_array_size(items), 0);
+    json_decref(items);
+    set_status(st, p, false);
+    CHECK_INT(nd_store_search(st, &params, &items, &next), ND_OK);
+    CHECK_INT(json_array_size(items), 1);
+    json_decref(items);
+    nd_store_close(st);
+}
+
+/* A database of migration 0002, with a stale comment_count, counted again by 0003. */
+static void test_migration_recounts(void)
+{
+    char path[] = "/tmp/newsd-moderation-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
+    CHECK_INT(sqlite3_exec(db, nd_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, nd_migrations[1].sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                           "NOT NULL, applied_at TEXT NOT NULL);"
+                           "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 'then');"
+                           "INSERT INTO schema_migrations VALUES (2, '0002_search.sql', 'then');"
+                           "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                           "updated_at) VALUES ('old', 'Old', 'Old text.', 1, 1, 1);"
+                           "INSERT INTO comments (article_id, author, body, created_at) "
+                           "VALUES (1, 'r', 'one', 1), (1, 'r', 'two', 1);"
+                           "UPDATE articles SET comment_count = 7;",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    if (st) {
+        CHECK_INT(count_of(st, 1), 2);
+        int64_t p = post(st, 1, 0, ND_COMMENT_PENDING);
+        CHECK_INT(count_of(st, 1), 2);
+        set_status(st, p, false);
+        CHECK_INT(count_of(st, 1), 3);
+        nd_store_close(st);
+    }
+    unlink(path);
+    char side[64];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+int main(void)
+{
+    return CHECK_RUN(CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
+                     CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
+                     CHECK_CASE(test_search_skips_pending), CHECK_CASE(test_migration_recounts));
+}
