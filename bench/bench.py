@@ -479,7 +479,8 @@ def run_profile(opts):
         wait_idle(srv.proc.pid)
         wrk(srv.port, "read.lua", [list_file], opts.warmup or 1, opts.connections, opts.threads)
         wait_idle(srv.proc.pid)
-        perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(srv.proc.pid),
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+                                 "-p", str(srv.proc.pid),
                                  "-o", perf_data], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:

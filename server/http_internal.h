@@ -53,6 +53,7 @@ struct nd_server {
     unsigned long generation; /* tells this server's thread-local stores from older ones */
     unsigned port;
     atomic_uint in_flight;
+    atomic_uint connections; /* open client connections, for connection-limit */
     atomic_bool stopping;
     atomic_bool store_failure_logged;
     pthread_mutex_t stores_lock;

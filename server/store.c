@@ -31,6 +31,9 @@ enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what)
     case SQLITE_READONLY:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+        /* the storage under the database failed (read-only file system, disk
+         * full, I/O error): 503, and reads may still work */
         err = ND_ERR_READONLY;
         break;
     case SQLITE_CONSTRAINT:

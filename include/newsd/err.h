@@ -16,7 +16,7 @@ enum nd_err {
     ND_ERR_CONFLICT,     /* a unique value (slug, key name) is taken */
     ND_ERR_DB,           /* the database failed in a way the caller cannot fix */
     ND_ERR_BUSY,         /* the database stayed locked past busy_timeout */
-    ND_ERR_READONLY,     /* the database cannot be written (read-only file, disk full) */
+    ND_ERR_READONLY,     /* the storage refuses writes (read-only file, disk full, I/O error) */
     ND_ERR_IO,           /* a file could not be read or written */
     ND_ERR_UNAUTHORIZED, /* missing, malformed or unknown API key */
     ND_ERR_LIMIT,        /* the request is over a limit (a search that runs too long) */

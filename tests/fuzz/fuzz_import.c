@@ -47,7 +47,7 @@ static bool bare_label(const char *s)
     return false;
 }
 
-/* The text's lines, tidied as the parser tidies them; all in one allocation. */
+/* The lines of a text, tidied as the parser tidies them (the strings share buf). */
 struct tidy_lines {
     char *buf;
     char **v;

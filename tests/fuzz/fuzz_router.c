@@ -2,8 +2,10 @@
  * fuzz_router.c: newsd's route table (server/routes.c) matched by the
  * router (server/router.c) against arbitrary paths and methods.
  *
- * The first input byte picks the method (an unknown method is 0, as the
- * HTTP layer passes it); the rest is the path. Handlers are never called.
+ * The first input byte picks the method, modulo 8 (so the digits of the
+ * seeds read: '0' an unknown method, which the HTTP layer passes as 0, '1'
+ * GET, '2' HEAD, '3' POST, '4' PUT, '5' PATCH, '6' DELETE, '7' OPTIONS); the
+ * rest is the path. Handlers are never called.
  *
  * Invariants: FOUND names a handler, and the pattern of a route serving that
  * handler and method, with the captured parameters put back into its "{}"

@@ -23,7 +23,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    Server, Tap, binary_from_argv, check_stop, expect, http_request, run_cli,
+    SLOWDOWN, Server, Tap, binary_from_argv, check_stop, expect, http_request, run_cli,
 )
 
 BIN = binary_from_argv()
@@ -94,7 +94,7 @@ def writers(srv, stop, acked, attempted, lock, n_threads=8):
 def test_term_under_load(srv, acked, attempted):
     stop, lock = threading.Event(), threading.Lock()
     threads = writers(srv, stop, acked, attempted, lock)
-    time.sleep(1.0)
+    time.sleep(1.0 * SLOWDOWN)  # long enough for 10 writes, under valgrind too
     check_stop(tap, srv)
     stop.set()
     for th in threads:

@@ -18,7 +18,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, expect, http_request  # noqa: E402
+from harness import SLOWDOWN, Server, Tap, binary_from_argv, expect, http_request  # noqa: E402
 from rawhttp import (  # noqa: E402
     Closed, Reader, Timeout, connect, is_open, request_bytes, send_all, socket_count,
 )
@@ -27,12 +27,14 @@ BIN = binary_from_argv()
 tap = Tap()
 
 TIMEOUT = 2            # --connection-timeout
-SLACK = 4.0            # how late past the timeout a silent client may be cut
+SLACK = 4.0 * SLOWDOWN  # how late past the timeout a silent client may be cut
 TICK = 0.5             # seconds between two bytes of a slow client
 TRICKLE_FOR = 4.0      # seconds the slow clients keep sending (two timeouts)
 ADDRESSES = [f"127.0.0.{20 + i}" for i in range(4)]
-PER_ADDRESS = 50       # under the default per-address limit of 64
-PROMPT = 1.0           # seconds a normal request may take meanwhile
+# Under valgrind (SLOWDOWN > 1) fewer, and more patience: what is measured
+# there is memory safety, not speed.
+PER_ADDRESS = 50 if SLOWDOWN == 1 else 10  # under the per-address limit of 64
+PROMPT = 1.0 * SLOWDOWN  # seconds a normal request may take meanwhile
 
 
 class Slow:
