@@ -6,8 +6,10 @@
  * store_keys.c.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "newsd/log.h"
 #include "newsd/migrate.h"
@@ -102,6 +104,45 @@ static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id, const char *s
     return err;
 }
 
+/*
+ * Writers of this process take turns on a mutex before BEGIN IMMEDIATE.
+ * SQLite would make them take turns anyway, but a connection that finds the
+ * lock taken sleeps in steps of milliseconds (its busy handler), while a
+ * write takes a fraction of one: waiting on the mutex hands the lock over
+ * the moment it is free. Other processes still meet busy_timeout.
+ */
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Waits up to busy_timeout for the writer mutex: ND_ERR_BUSY after that, as SQLite would. */
+static enum nd_err writer_acquire(struct nd_store *st)
+{
+    if (st->holds_writer)
+        return ND_OK;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += st->busy_timeout_ms / 1000;
+    until.tv_nsec += (long)(st->busy_timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&writer_lock, &until) != 0) {
+        nd_log(ND_LOG_WARN, "store: another write of this process held the lock for %u ms",
+               st->busy_timeout_ms);
+        return ND_ERR_BUSY;
+    }
+    st->holds_writer = true;
+    return ND_OK;
+}
+
+static void writer_release(struct nd_store *st)
+{
+    if (st->holds_writer) {
+        st->holds_writer = false;
+        pthread_mutex_unlock(&writer_lock);
+    }
+}
+
 /* Opens the savepoint that stands for a write's transaction inside a batch. */
 static enum nd_err open_savepoint(struct nd_store *st)
 {
@@ -114,7 +155,13 @@ enum nd_err nd_store_begin(struct nd_store *st)
 {
     if (st->batch_depth > 0)
         return open_savepoint(st);
-    return run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    enum nd_err err = writer_acquire(st);
+    if (err != ND_OK)
+        return err;
+    err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    if (err != ND_OK)
+        writer_release(st);
+    return err;
 }
 
 enum nd_err nd_store_begin_read(struct nd_store *st)
@@ -135,6 +182,8 @@ enum nd_err nd_store_commit(struct nd_store *st)
         nd_store_rollback(st);
     else
         st->savepoint_open = false;
+    if (st->batch_depth == 0)
+        writer_release(st);
     return err;
 }
 
@@ -143,10 +192,13 @@ void nd_store_rollback(struct nd_store *st)
     /* SQLite has already rolled back after some errors (SQLITE_FULL, NOMEM). */
     if (sqlite3_get_autocommit(st->db)) {
         st->savepoint_open = false;
+        if (st->batch_depth == 0)
+            writer_release(st);
         return;
     }
     if (st->batch_depth == 0) {
         run_fixed(st, ND_STMT_ROLLBACK, "ROLLBACK");
+        writer_release(st);
         return;
     }
     if (!st->savepoint_open)
@@ -171,11 +223,16 @@ enum nd_err nd_store_batch_begin(struct nd_store *st)
     }
     if (!sqlite3_get_autocommit(st->db))
         return ND_ERR_INVALID;
-    enum nd_err err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    enum nd_err err = writer_acquire(st);
+    if (err != ND_OK)
+        return err;
+    err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
     if (err == ND_OK) {
         st->batch_depth = 1;
         st->batch_doomed = false;
         st->savepoint_open = false;
+    } else {
+        writer_release(st);
     }
     return err;
 }
@@ -195,8 +252,10 @@ enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
     bool doomed = st->batch_doomed;
     st->batch_doomed = false;
     st->savepoint_open = false;
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
+        writer_release(st);
         return doomed ? ND_OK : ND_ERR_DB;
+    }
     if (doomed) {
         nd_store_rollback(st);
         return ND_OK;
@@ -345,6 +404,7 @@ enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
             err = ND_ERR_IO;
         goto out;
     }
+    st->busy_timeout_ms = opts->busy_timeout_ms;
     err = configure(st->db, path, opts);
     if (err != ND_OK)
         goto out;
@@ -362,6 +422,9 @@ void nd_store_close(struct nd_store *st)
 {
     if (!st)
         return;
+    /* a write left open (a bug) must not keep every other writer waiting */
+    if (!sqlite3_get_autocommit(st->db))
+        nd_store_rollback(st);
     for (size_t i = 0; i < ND_STMT_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
     for (size_t i = 0; i < ND_LIST_VARIANTS; i++) {

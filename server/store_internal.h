@@ -112,6 +112,8 @@ struct nd_store {
     unsigned batch_depth;
     bool batch_doomed; /* an inner batch end asked for a rollback */
     bool savepoint_open;
+    bool holds_writer; /* this connection holds the process's writer mutex (store.c) */
+    unsigned busy_timeout_ms;
 };
 
 /*
