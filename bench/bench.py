@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -179,9 +180,9 @@ def wait_idle(pid, limit_s=60.0):
 class Newsd:
     """newsd serve on loopback; start() measures the time to the first 200."""
 
-    def __init__(self, binary, db, run_dir):
+    def __init__(self, binary, db, run_dir, flags=()):
         self.argv = [binary, "--db", db, "--bind", HOST, "--port", "0", "--log-level", "warn",
-                     "--synchronous", "normal", *no_rate_limits(binary), "serve"]
+                     "--synchronous", "normal", *no_rate_limits(binary), *flags, "serve"]
         self.run_dir = run_dir
         self.proc = None
         self.port = None
@@ -413,7 +414,7 @@ def run_full(opts):
     run_dir = os.path.join(folder, "run")
     copy = fresh_copy(db, run_dir)
     key = create_key(opts.newsd, copy)
-    srv = Newsd(opts.newsd, copy, run_dir)
+    srv = Newsd(opts.newsd, copy, run_dir, opts.newsd_flags)
     nginx = None
     results = {"kind": "full", "articles": n, "comments": meta["comments"],
                "connections": opts.connections, "threads": opts.threads,
@@ -468,7 +469,7 @@ def run_profile(opts):
     if os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     os.makedirs(run_dir)
-    srv = Newsd(opts.newsd, db, run_dir)
+    srv = Newsd(opts.newsd, db, run_dir, opts.newsd_flags)
     perf_data = os.path.join(run_dir, "perf.data")
     try:
         srv.start()
@@ -515,7 +516,7 @@ def run_scale(opts):
             shutil.rmtree(run_dir)
         os.makedirs(run_dir)
         # reads only: the loaded database itself is served, not a copy
-        srv = Newsd(opts.newsd, db, run_dir)
+        srv = Newsd(opts.newsd, db, run_dir, opts.newsd_flags)
         size = {"import": loaded, "scenarios": {}}
         try:
             srv.start()
@@ -546,12 +547,15 @@ def parse_args(argv):
                     help="sizes for --scale (add 1000000 for 1M: ~1 h to make once, ~9 GB)")
     ap.add_argument("--quick", action="store_true", help="2,000 articles, 2 s runs")
     ap.add_argument("--json-out", help="also write the JSON results to this file")
+    ap.add_argument("--newsd-flags", default="", metavar="FLAGS",
+                    help="more flags for newsd serve, e.g. \"--threads 4\" (for experiments)")
     ap.add_argument("--profile", metavar="SCENARIO",
                     help="run one read scenario under perf record and print the hottest symbols")
     opts = ap.parse_args(argv)
     if opts.quick:
         opts.articles, opts.duration, opts.warmup = 2000, 2, 1
         opts.sizes = "1000,2000"
+    opts.newsd_flags = shlex.split(opts.newsd_flags)
     opts.sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
     for value, what in ((opts.articles, "--articles"), (opts.duration, "--duration"),
                         (opts.connections, "--connections"), (opts.threads, "--threads")):

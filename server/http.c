@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -396,7 +397,7 @@ static enum MHD_Result admit(void *cls, const struct sockaddr *addr, socklen_t a
     struct nd_server *srv = cls;
     (void)addr;
     (void)addrlen;
-    if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->conn_limit) {
+    if (atomic_fetch_add(&srv->connections, 1) >= srv->conn_limit) {
         atomic_fetch_sub(&srv->connections, 1);
         return MHD_NO;
     }
@@ -728,6 +729,37 @@ static enum nd_err setup_policies(struct nd_server *srv)
  * has called json_object_seed and nd_auth_init, and blocked the signals it
  * waits for, before: the worker threads start here.
  */
+/* Descriptors kept for everything but client connections: the listening
+ * socket, epoll and event fds, each thread's database files, logs. */
+#define FD_RESERVE 64
+
+/*
+ * The connections the process can really hold. Raises the soft limit on
+ * open files to the hard one; if that is still too low for connection-limit,
+ * admits fewer and says so. Running out of descriptors would make accept()
+ * fail inside libmicrohttpd, which then stalls as at its own limit (admit()).
+ */
+static unsigned usable_connection_limit(unsigned wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wanted;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)wanted + 2 * FD_RESERVE)
+        return wanted;
+    unsigned usable = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - 2 * FD_RESERVE) : 1;
+    nd_log(ND_LOG_WARN,
+           "only %llu open files allowed: admitting %u connections instead of "
+           "connection-limit %u (raise the limit, e.g. LimitNOFILE=)",
+           (unsigned long long)rl.rlim_cur, usable, wanted);
+    return usable;
+}
+
 enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 {
     union listen_addr addr;
@@ -740,6 +772,7 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
         return ND_ERR_NOMEM;
     pthread_mutex_init(&srv->stores_lock, NULL);
     srv->cfg = cfg;
+    srv->conn_limit = usable_connection_limit(cfg->conn_limit);
     srv->generation = atomic_fetch_add(&server_generations, 1) + 1;
     enum nd_err rc = setup_policies(srv);
     if (rc == ND_OK)
@@ -757,7 +790,7 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
         flags, (uint16_t)cfg->port, admit, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE,
         pool_size(cfg), MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit + MHD_LIMIT_MARGIN,
+        MHD_OPTION_CONNECTION_LIMIT, srv->conn_limit + MHD_LIMIT_MARGIN,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_conn_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,

@@ -54,6 +54,7 @@ struct nd_server {
     unsigned port;
     atomic_uint in_flight;
     atomic_uint connections; /* open client connections, for connection-limit */
+    unsigned conn_limit;     /* connection-limit, lowered when open files are too few */
     atomic_bool stopping;
     atomic_bool store_failure_logged;
     pthread_mutex_t stores_lock;

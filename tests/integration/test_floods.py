@@ -13,21 +13,30 @@ sockets and memory back where they were. Three floods in a row do not make
 it grow. Clients bind to distinct 127.x.y.z source addresses, all on the
 loopback interface.
 
+A server started with fewer file descriptors than its connection limit
+needs (a soft RLIMIT_NOFILE of 128 against --connection-limit 1000) runs out
+of descriptors under a flood before it reaches its limit; once the flood
+ends it must still serve again, flood after flood.
+
 Under AddressSanitizer, freed memory is held in a quarantine (256 MiB by
 default) that would look like growth; the server here runs with a 4 MiB one.
 Under valgrind (the harness's SLOWDOWN) the process's own size says nothing
 about newsd's, so memory is reported but not bounded there.
 """
 
+import contextlib
 import http.client
 import os
+import resource
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOWDOWN, Server, Tap, binary_from_argv, http_request, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    SLOWDOWN, Server, Tap, binary_from_argv, check_stop, http_request, wait_until,
+)
 from rawhttp import connect, is_open, rss_kib, socket_count  # noqa: E402
 
 BIN = binary_from_argv()
@@ -211,6 +220,50 @@ def test_recovered(srv, art):
               f"comments after the floods (no unfinished body may be stored): {resp}")
 
 
+FD_LIMIT = 128
+
+
+@contextlib.contextmanager
+def server_with_fd_limit(args, env):
+    """A server started with a soft RLIMIT_NOFILE of FD_LIMIT (the test's own
+    limit is restored at once: it needs descriptors for the flood)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    srv = Server(BIN, args=args, env=env)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(FD_LIMIT, hard), hard))
+    try:
+        srv.__enter__()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        yield srv
+    finally:
+        srv.__exit__(None, None, None)
+
+
+def test_out_of_descriptors(env):
+    args = ["--per-ip-connection-limit", str(PER_IP), "--connection-limit", "1000",
+            "--connection-timeout", "30", "--threads", "2"]
+    with server_with_fd_limit(args, env) as srv:
+        base = idle_sockets(srv)
+        for round_no in (1, 2, 3):
+            flood = open_flood(srv.port, FLOOD_ADDRESSES, PER_IP, [partial_request()])
+            try:
+                time.sleep(1.5 * SLOWDOWN)
+                tap.require(srv.running(), f"died in flood {round_no}:\n{srv.stderr_tail()}")
+            finally:
+                close_all(flood)
+            back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0) == 200,
+                              timeout=8)
+            settled = wait_until(lambda: socket_count(srv.proc.pid) <= base, timeout=8)
+            tap.require(back and settled,
+                        f"flood {round_no} with {FD_LIMIT} descriptors: served again: "
+                        f"{bool(back)}; sockets {socket_count(srv.proc.pid)} (idle: {base}) "
+                        f"8 s after the {len(flood)} flood connections closed")
+        resp = srv.request("POST", "/v1/articles", {"title": "After", "body": "x"}, auth=True)
+        tap.check(resp.status == 201, f"a write after the floods: {resp}")
+        check_stop(tap, srv)
+
+
 def session():
     args = ["--per-ip-connection-limit", str(PER_IP), "--connection-limit", str(GLOBAL),
             "--connection-memory-limit", f"{MEMORY_LIMIT_KIB}K", "--max-body", f"{MAX_BODY_KIB}K",
@@ -228,6 +281,8 @@ def session():
                 "full recovery, three times", test_global, srv, base, art)
         tap.run("every address served after the floods", test_recovered, srv, art)
         tap.stop_server(srv)
+    tap.run(f"out of file descriptors ({FD_LIMIT}) under a flood: served again afterwards",
+            test_out_of_descriptors, env)
 
 
 tap.run("flood session", session)

@@ -39,75 +39,82 @@ def json_post(path, body, extra=()):
     return request_bytes("POST", path, list(extra) + headers, data)
 
 
+def step(data, method, status, label, ok=None):
+    """One pipelined request: its bytes, the status it must get and, when
+    given, ok(resp) -> bool for its body (label says what ok wants)."""
+    return dict(data=data, method=method, status=status, label=label, ok=ok)
+
+
 def plan_pipeline(arts, n=100):
-    """n (request bytes, method, check) triples; check(resp) returns a list of problems."""
+    """n requests of seven kinds, each answer distinguishable from the others
+    (its article's title, its own 404 path, its own comment author)."""
     plan = []
     for i in range(n):
         art = arts[i % len(arts)]
+        path = f"/v1/articles/{art['id']}"
         kind = i % 7
         if kind == 0:
-            want = art["title"]
-            plan.append((request_bytes("GET", f"/v1/articles/{art['id']}"), "GET",
-                         lambda r, want=want: [] if r.status == 200 and r.json
-                         and r.json.get("title") == want else [f"want 200 {want!r}"]))
+            plan.append(step(request_bytes("GET", path), "GET", 200, f"title {art['title']!r}",
+                             lambda r, t=art["title"]: r.json.get("title") == t))
         elif kind == 1:
             length = str(len(art["_body_json"]))
-            plan.append((request_bytes("HEAD", f"/v1/articles/{art['id']}"), "HEAD",
-                         lambda r, length=length: [] if r.status == 200 and r.body == b""
-                         and r.headers.get("Content-Length") == length
-                         else [f"want HEAD 200, Content-Length {length}, no body"]))
+            plan.append(step(request_bytes("HEAD", path), "HEAD", 200,
+                             f"Content-Length {length} and no body",
+                             lambda r, n=length: r.body == b"" and
+                             r.headers.get("Content-Length") == n))
         elif kind == 2:
-            plan.append((request_bytes("GET", f"/nope-{i}"), "GET",
-                         lambda r: [] if r.status == 404 else ["want 404"]))
+            plan.append(step(request_bytes("GET", f"/nope-{i}"), "GET", 404, "404"))
         elif kind == 3:
             body = '{"author":"p%d","body":"pipelined %d"}' % (i, i)
-            plan.append((json_post(f"/v1/articles/{art['id']}/comments", body), "POST",
-                         lambda r, i=i: [] if r.status == 201 and r.json
-                         and r.json.get("author") == f"p{i}" else [f"want 201 by p{i}"]))
+            plan.append(step(json_post(f"{path}/comments", body), "POST", 201, f"author p{i}",
+                             lambda r, a=f"p{i}": r.json.get("author") == a))
         elif kind == 4:
-            plan.append((request_bytes("GET", "/health"), "GET",
-                         lambda r: [] if r.status == 200 and r.json == {"status": "ok"}
-                         else ["want 200 ok"]))
+            plan.append(step(request_bytes("GET", "/health"), "GET", 200, "status ok",
+                             lambda r: r.json == {"status": "ok"}))
         elif kind == 5:
-            plan.append((json_post(f"/v1/articles/{art['id']}/comments", "{"), "POST",
-                         lambda r: [] if r.status == 400 else ["want 400 (malformed JSON)"]))
+            plan.append(step(json_post(f"{path}/comments", "{"), "POST", 400, "malformed JSON"))
         else:
-            plan.append((request_bytes("GET", f"/v1/articles/{art['id']}/comments?limit=1"),
-                         "GET", lambda r: [] if r.status == 200 and r.json
-                         and isinstance(r.json.get("data"), list) else ["want 200 list"]))
+            plan.append(step(request_bytes("GET", f"{path}/comments?limit=1"), "GET", 200,
+                             "a list", lambda r: isinstance(r.json.get("data"), list)))
     return plan
 
 
 def read_answers(sock, plan, what):
-    """Reads one answer per planned request; returns the answers read."""
+    """Reads one answer per planned request, checking each; returns
+    (reader, answers read)."""
     reader = Reader(sock)
     answers = []
-    for i, (_, method, check) in enumerate(plan):
+    for i, st in enumerate(plan):
         try:
-            resp = reader.response(method, timeout=15 * WAIT)
+            resp = reader.response(st["method"], timeout=15 * WAIT)
         except (Closed, Timeout) as e:
             tap.check(False, f"{what}: answer {i + 1} of {len(plan)} missing: {e}")
             break
         answers.append(resp)
-        for issue in check(resp) + resp.problem_issues():
-            tap.check(False, f"{what}: answer {i + 1} ({method}): {issue}; got {resp}")
+        good = resp.status == st["status"] and (
+            st["ok"] is None or (isinstance(resp.json, dict) or st["method"] == "HEAD")
+            and st["ok"](resp))
+        tap.check(good, f"{what}: answer {i + 1} ({st['method']}) should be {st['status']} "
+                  f"with {st['label']}: {resp}")
+        for issue in resp.problem_issues():
+            tap.check(False, f"{what}: answer {i + 1}: {issue}")
     return reader, answers
 
 
-def comment_order(answers, plan):
+def comment_order(answers):
     """The ids of the pipelined comments, in the order of the requests."""
-    return [r.json["id"] for r, (_, method, _) in zip(answers, plan)
-            if method == "POST" and r.status == 201 and r.json]
+    return [r.json["id"] for r in answers if r.method == "POST" and r.status == 201 and r.json]
 
 
 def test_hundred_at_once(srv, arts):
     plan = plan_pipeline(arts)
     sock = connect(srv.port)
     try:
-        tap.require(send_all(sock, b"".join(p[0] for p in plan)), "could not send the pipeline")
+        sent = send_all(sock, b"".join(st["data"] for st in plan))
+        tap.require(sent, "could not send the pipeline")
         reader, answers = read_answers(sock, plan, "100 pipelined requests")
         tap.eq(len(answers), 100, "answers read")
-        ids = comment_order(answers, plan)
+        ids = comment_order(answers)
         tap.check(ids == sorted(ids) and len(set(ids)) == len(ids),
                   f"pipelined comments were not stored in request order: {ids}")
         # The connection is still usable after the burst.
@@ -123,7 +130,7 @@ def test_dribbled(srv, arts):
     split anywhere (inside a header, between CR and LF) still parse."""
     rng = random.Random(SEED)
     plan = plan_pipeline(arts)
-    data = b"".join(p[0] for p in plan)
+    data = b"".join(st["data"] for st in plan)
     sock = connect(srv.port)
     try:
         pos, pieces = 0, 0
@@ -146,7 +153,7 @@ def test_connection_close_last(srv, arts):
     after = request_bytes("GET", SMUGGLE_MARK + "after-close")
     sock = connect(srv.port)
     try:
-        send_all(sock, b"".join(p[0] for p in plan) + last + after)
+        send_all(sock, b"".join(st["data"] for st in plan) + last + after)
         reader, answers = read_answers(sock, plan, "pipeline ending in Connection: close")
         resp = reader.response("GET", timeout=10 * WAIT)
         expect(tap, resp, 200, what="the Connection: close request")
