@@ -560,7 +560,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *text)
 }
 
 /* libmicrohttpd's own diagnostics, one line each, at warn level. */
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
     (void)cls;

@@ -28,7 +28,8 @@ enum nd_log_level nd_log_get_level(void)
     return (enum nd_log_level)atomic_load(&current_level);
 }
 
-static void vlog(enum nd_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(enum nd_log_level level, const char *fmt,
+                                                       va_list ap)
 {
     char line[2048];
     char ts[ND_TIME_BUF];

@@ -83,7 +83,7 @@ def open_flood(port, addresses, per_address, payloads):
     for addr in addresses:
         for _ in range(per_address):
             try:
-                sock = connect(port, source=addr, timeout=5)
+                sock = connect(port, source=addr, timeout=5 * SLOWDOWN)
             except OSError:
                 continue  # refused before connecting counts as refused
             send_some(sock, payloads[len(socks) % len(payloads)])
@@ -123,7 +123,7 @@ def idle_sockets(srv):
         counts.append(socket_count(srv.proc.pid))
         return len(counts) >= 3 and counts[-1] == counts[-2] == counts[-3]
 
-    wait_until(settled, timeout=5, interval=0.1)
+    wait_until(settled, timeout=5 * SLOWDOWN, interval=0.1)
     return counts[-1]
 
 
@@ -169,7 +169,7 @@ def test_per_address(srv, base):
         tap.check(again != 200, f"a further connection from the flooding address got {again}")
     finally:
         close_all(flood)
-    back = wait_until(lambda: served(srv.port, "127.0.0.2") == 200, timeout=5)
+    back = wait_until(lambda: served(srv.port, "127.0.0.2") == 200, timeout=5 * SLOWDOWN)
     tap.check(back, "the flooding address is not served again after its connections closed")
 
 
@@ -198,10 +198,10 @@ def test_global(srv, base, art):
         limit = before + GLOBAL * (MEMORY_LIMIT_KIB + MAX_BODY_KIB) + SLACK_KIB
         tap.check(peak <= limit or SLOWDOWN > 1, f"round {round_no}: peak VmRSS {peak} KiB, "
                   f"before {before} KiB; want at most {limit} KiB")
-        back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0) == 200, timeout=8)
+        back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0 * SLOWDOWN) == 200, timeout=8 * SLOWDOWN)
         tap.require(back, f"round {round_no}: not served again within 8 s of the flood ending "
                     f"(the server holds {socket_count(srv.proc.pid)} sockets, idle: {base})")
-        settled = wait_until(lambda: socket_count(srv.proc.pid) <= base, timeout=8)
+        settled = wait_until(lambda: socket_count(srv.proc.pid) <= base, timeout=8 * SLOWDOWN)
         tap.check(settled, f"round {round_no}: {socket_count(srv.proc.pid)} sockets still open "
                   f"after the flood (idle: {base})")
         afters.append(rss_kib(srv.proc.pid))
@@ -252,9 +252,9 @@ def test_out_of_descriptors(env):
                 tap.require(srv.running(), f"died in flood {round_no}:\n{srv.stderr_tail()}")
             finally:
                 close_all(flood)
-            back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0) == 200,
-                              timeout=8)
-            settled = wait_until(lambda: socket_count(srv.proc.pid) <= base, timeout=8)
+            back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0 * SLOWDOWN) == 200,
+                              timeout=8 * SLOWDOWN)
+            settled = wait_until(lambda: socket_count(srv.proc.pid) <= base, timeout=8 * SLOWDOWN)
             tap.require(back and settled,
                         f"flood {round_no} with {FD_LIMIT} descriptors: served again: "
                         f"{bool(back)}; sockets {socket_count(srv.proc.pid)} (idle: {base}) "
