@@ -336,7 +336,9 @@ static enum nd_err write_tags(struct nd_store *st, int64_t id, const struct nd_a
     /* Duplicate tags are harmless: the primary key keeps one row. */
     sqlite3_stmt *ins = nd_store_stmt(
         st, ND_STMT_TAG_INSERT,
-        "INSERT OR IGNORE INTO article_tags (tag, article_id) VALUES (:tag, :id)", &err);
+        "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+        "SELECT :tag, id, published_at, status FROM articles WHERE id = :id",
+        &err);
     if (!ins)
         return err;
     for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
@@ -541,14 +543,36 @@ void nd_store_filter_sql(char *sql, unsigned mask)
             strcat(sql, list_fragments[i].sql);
 }
 
+/*
+ * With a tag, the list is read from the tag's rows in article_tags, which
+ * carry the list order (migration 0004), so a page stops after limit rows
+ * whatever the size of the table; the other filters apply to the article.
+ */
+static void tag_list_sql(char *sql, unsigned mask)
+{
+    strcpy(sql, "SELECT " ARTICLE_LIST_COLUMNS " FROM article_tags"
+                " CROSS JOIN articles ON articles.id = article_tags.article_id"
+                " WHERE tag = :tag");
+    if (mask & ND_LIST_STATUS)
+        strcat(sql, " AND tagged_status = :status");
+    nd_store_filter_sql(sql, mask & ~(unsigned)(ND_LIST_TAG | ND_LIST_STATUS | ND_LIST_CURSOR));
+    if (mask & ND_LIST_CURSOR)
+        strcat(sql, " AND (tagged_at, article_id) < (:cursor_at, :cursor_id)");
+    strcat(sql, " ORDER BY tagged_at DESC, article_id DESC LIMIT :limit");
+}
+
 /* The cached list statement for the filter combination mask. */
 static sqlite3_stmt *list_stmt(struct nd_store *st, unsigned mask, enum nd_err *err)
 {
     char sql[1024] = "SELECT " ARTICLE_LIST_COLUMNS " FROM articles WHERE 1";
     if (st->article_lists[mask])
         return st->article_lists[mask];
-    nd_store_filter_sql(sql, mask);
-    strcat(sql, " ORDER BY published_at DESC, id DESC LIMIT :limit");
+    if (mask & ND_LIST_TAG) {
+        tag_list_sql(sql, mask);
+    } else {
+        nd_store_filter_sql(sql, mask);
+        strcat(sql, " ORDER BY published_at DESC, id DESC LIMIT :limit");
+    }
     return nd_store_prepare(st, &st->article_lists[mask], sql, err);
 }
 
@@ -565,7 +589,7 @@ unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_curs
 }
 
 int nd_store_filter_bind(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
-                       int64_t cursor_at, int64_t cursor_id, unsigned limit)
+                         int64_t cursor_at, int64_t cursor_id, unsigned limit)
 {
     int rc = nd_store_bind_int(stmt, ":limit", (int64_t)limit + 1);
     if (rc == SQLITE_OK && (mask & ND_LIST_STATUS))
