@@ -23,6 +23,7 @@
 #define ND_SEARCH_MAX_TERMS 16       /* most terms, excluded ones included */
 #define ND_SEARCH_MIN_PREFIX 2       /* shortest word before a '*' */
 #define ND_SEARCH_TIME_LIMIT_MS 1000 /* longest one search may run */
+#define ND_SEARCH_WINDOW 1000        /* newest matches ranked by one search */
 
 /*
  * Translates query into an FTS5 MATCH expression (malloc'd, in *fts).

@@ -290,11 +290,42 @@ static void test_migration_indexes_existing_rows(void)
     unlink(side);
 }
 
+/* Only the ND_SEARCH_WINDOW newest matches are ranked: the cost is bounded. */
+static void test_window(void)
+{
+    struct nd_store *st = open_memory();
+    char slug[32];
+    int64_t oldest = add(st, "oldest", "River river river", "The river.", T0, "", false);
+    for (int i = 0; i < ND_SEARCH_WINDOW + 4; i++) {
+        snprintf(slug, sizeof slug, "w%d", i);
+        add(st, slug, "Plain", "A river runs here.", T0 + 1 + i, "", false);
+    }
+    unsigned total = 0;
+    bool oldest_seen = false;
+    char *cursor = NULL;
+    for (int pages = 0; pages < 20; pages++) {
+        char *next = NULL;
+        json_t *items = search(st, "river", NULL, false, 100, cursor, &next);
+        for (size_t i = 0; i < json_array_size(items); i++)
+            oldest_seen |= id_at(items, i) == oldest;
+        total += (unsigned)json_array_size(items);
+        json_decref(items);
+        free(cursor);
+        cursor = next;
+        if (!cursor)
+            break;
+    }
+    free(cursor);
+    CHECK_INT(total, ND_SEARCH_WINDOW);
+    CHECK(!oldest_seen);
+    nd_store_close(st);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
                      CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
                      CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
                      CHECK_CASE(test_index_follows_writes),
-                     CHECK_CASE(test_migration_indexes_existing_rows));
+                     CHECK_CASE(test_migration_indexes_existing_rows), CHECK_CASE(test_window));
 }
