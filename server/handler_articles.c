@@ -182,14 +182,10 @@ int nd_handle_article_patch(struct nd_request *req)
     struct nd_article_input in = {0};
     struct nd_article_fields fields;
     int64_t id = 0;
-    int status = nd_request_require_key(req);
+    struct nd_store *store = NULL;
+    int status = nd_handler_keyed_target(req, BAD_ID, &id, &store);
     if (status != 0)
         return status;
-    if (!nd_parse_id(nd_request_param(req, 0), &id))
-        return nd_respond_problem(req, 400, BAD_ID);
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
     status = nd_request_json(req, &patch);
     if (status != 0)
         return status;
@@ -220,14 +216,10 @@ out:
 int nd_handle_article_delete(struct nd_request *req)
 {
     int64_t id;
-    int status = nd_request_require_key(req);
+    struct nd_store *store = NULL;
+    int status = nd_handler_keyed_target(req, BAD_ID, &id, &store);
     if (status != 0)
         return status;
-    if (!nd_parse_id(nd_request_param(req, 0), &id))
-        return nd_respond_problem(req, 400, BAD_ID);
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
     enum nd_err err = nd_store_article_delete(store, id);
     if (err == ND_ERR_NOT_FOUND)
         return nd_respond_problem(req, 404, "no article with id %" PRId64, id);

@@ -297,14 +297,10 @@ int nd_handle_comment_patch(struct nd_request *req)
     int64_t id;
     json_t *body = NULL;
     const char *status = NULL;
-    int code = nd_request_require_key(req);
+    struct nd_store *store = NULL;
+    int code = nd_handler_keyed_target(req, BAD_COMMENT_ID, &id, &store);
     if (code != 0)
         return code;
-    if (!nd_parse_id(nd_request_param(req, 0), &id))
-        return nd_respond_problem(req, 400, BAD_COMMENT_ID);
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
     code = nd_request_json(req, &body);
     if (code != 0)
         return code;
@@ -318,14 +314,10 @@ int nd_handle_comment_patch(struct nd_request *req)
 int nd_handle_comment_delete(struct nd_request *req)
 {
     int64_t id;
-    int status = nd_request_require_key(req);
+    struct nd_store *store = NULL;
+    int status = nd_handler_keyed_target(req, BAD_COMMENT_ID, &id, &store);
     if (status != 0)
         return status;
-    if (!nd_parse_id(nd_request_param(req, 0), &id))
-        return nd_respond_problem(req, 400, BAD_COMMENT_ID);
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
     enum nd_err err = nd_store_comment_delete(store, id);
     if (err == ND_ERR_NOT_FOUND)
         return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);

@@ -1,6 +1,6 @@
 /*
- * handler_list.c: query parsing and page answers shared by the list and
- * search handlers (see newsd/handler_list.h).
+ * handler_list.c: the keyed-write prelude, and the query parsing and page
+ * answers shared by the list and search handlers (see newsd/handler_list.h).
  */
 #include "newsd/handler_list.h"
 
@@ -35,6 +35,20 @@ static int parse_status(struct nd_request *req, struct nd_list_query *q)
     else
         return nd_respond_problem(req, 400, "status must be published, draft or any");
     return q->filter.status == ND_STATUS_PUBLISHED ? 0 : nd_request_require_key(req);
+}
+
+int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t *id,
+                            struct nd_store **store)
+{
+    int status = nd_request_require_key(req);
+    if (status != 0)
+        return status;
+    if (!nd_parse_id(nd_request_param(req, 0), id))
+        return nd_respond_problem(req, 400, "%s", bad_id);
+    *store = nd_request_store(req);
+    if (*store == NULL)
+        return nd_respond_problem(req, 503, "the database is unavailable");
+    return 0;
 }
 
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)

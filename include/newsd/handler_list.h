@@ -1,5 +1,6 @@
 /*
- * handler_list.h: what every paginated endpoint shares: reading the article
+ * handler_list.h: what handlers share: the prelude of keyed writes, and what
+ * every paginated endpoint shares: reading the article
  * filters and limit from the query string, and answering one page as
  * {"data":[...],"next_cursor":...} with its Link header. Used by the article
  * list, the comment list and search, so that they accept and link alike.
@@ -10,9 +11,19 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "newsd/http.h"
 #include "newsd/store.h"
+
+/*
+ * The start of every keyed write to one resource (PATCH and DELETE of an
+ * article or a comment): a valid key, the id in the path (bad_id is the 400's
+ * detail when it is not one) and this thread's store. Returns 0 with *id and
+ * *store set, or the status of the problem it answered (401, 400, 503).
+ */
+int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t *id,
+                            struct nd_store **store);
 
 /* The list parameters of a request; strings borrowed from the request. */
 struct nd_list_query {
