@@ -189,21 +189,15 @@ enum nd_err nd_store_comment_create(struct nd_store *st, const struct nd_comment
     return nd_store_comment_post(st, f, 0, out);
 }
 
-enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_fields *f,
-                                  unsigned flags, json_t **out)
+/*
+ * Ends a write transaction on comment id: when err is ND_OK, reads the
+ * comment back into *out and commits; otherwise (or if that fails) rolls
+ * back. Returns the outcome; *out is written only on ND_OK.
+ */
+static enum nd_err finish_with_comment(struct nd_store *st, enum nd_err err, int64_t id,
+                                       json_t **out)
 {
-    int64_t id = 0;
     json_t *comment = NULL;
-    if (!st || !f || !out || !f->author || !f->body)
-        return ND_ERR_INVALID;
-    enum nd_err err = nd_store_begin(st);
-    if (err != ND_OK)
-        return err;
-    err = nd_store_article_exists(st, f->article_id);
-    if (err == ND_OK)
-        err = check_parent(st, f, (flags & ND_COMMENT_VISIBLE_PARENT) != 0);
-    if (err == ND_OK)
-        err = insert_comment(st, f, (flags & ND_COMMENT_PENDING) ? "pending" : "visible", &id);
     if (err == ND_OK)
         err = nd_store_comment_get(st, id, &comment);
     if (err == ND_OK)
@@ -216,6 +210,23 @@ enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_f
     }
     *out = comment;
     return ND_OK;
+}
+
+enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_fields *f,
+                                  unsigned flags, json_t **out)
+{
+    int64_t id = 0;
+    if (!st || !f || !out || !f->author || !f->body)
+        return ND_ERR_INVALID;
+    enum nd_err err = nd_store_begin(st);
+    if (err != ND_OK)
+        return err;
+    err = nd_store_article_exists(st, f->article_id);
+    if (err == ND_OK)
+        err = check_parent(st, f, (flags & ND_COMMENT_VISIBLE_PARENT) != 0);
+    if (err == ND_OK)
+        err = insert_comment(st, f, (flags & ND_COMMENT_PENDING) ? "pending" : "visible", &id);
+    return finish_with_comment(st, err, id, out);
 }
 
 /* UPDATE of comment id's status; ND_ERR_NOT_FOUND when no row changed. */
@@ -239,23 +250,11 @@ static enum nd_err update_status(struct nd_store *st, int64_t id, const char *st
 
 enum nd_err nd_store_comment_set_status(struct nd_store *st, int64_t id, bool pending, json_t **out)
 {
-    json_t *comment = NULL;
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
     err = update_status(st, id, pending ? "pending" : "visible");
-    if (err == ND_OK)
-        err = nd_store_comment_get(st, id, &comment);
-    if (err == ND_OK)
-        err = nd_store_commit(st);
-    else
-        nd_store_rollback(st);
-    if (err != ND_OK) {
-        json_decref(comment);
-        return err;
-    }
-    *out = comment;
-    return ND_OK;
+    return finish_with_comment(st, err, id, out);
 }
 
 /* Runs a write of a fixed slot with :id bound (and :parent, when given). */
