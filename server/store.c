@@ -92,14 +92,39 @@ enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const ch
     return ND_OK;
 }
 
-/* Runs one of the fixed transaction-control statements. */
-static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id, const char *sql)
+/*
+ * The transaction-control statements, prepared when the store is opened
+ * (prepare_fixed): a connection's first ROLLBACK usually comes right after
+ * an allocation failed, and a ROLLBACK that could not be prepared then would
+ * leave the transaction open, holding the write lock for good.
+ */
+static const char *const fixed_sql[] = {
+    [ND_STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [ND_STMT_BEGIN_READ] = "BEGIN",
+    [ND_STMT_COMMIT] = "COMMIT",
+    [ND_STMT_ROLLBACK] = "ROLLBACK",
+    [ND_STMT_SAVEPOINT] = "SAVEPOINT nd_write",
+    [ND_STMT_RELEASE] = "RELEASE nd_write",
+    [ND_STMT_ROLLBACK_TO] = "ROLLBACK TO nd_write",
+};
+
+static enum nd_err prepare_fixed(struct nd_store *st)
 {
     enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, id, sql, &err);
+    for (size_t i = 0; i < sizeof fixed_sql / sizeof fixed_sql[0] && err == ND_OK; i++)
+        if (fixed_sql[i] != NULL)
+            nd_store_stmt(st, (enum nd_stmt)i, fixed_sql[i], &err);
+    return err;
+}
+
+/* Runs one of the fixed transaction-control statements. */
+static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, id, fixed_sql[id], &err);
     if (!stmt)
         return err;
-    err = nd_store_step_done(st, stmt, sql);
+    err = nd_store_step_done(st, stmt, fixed_sql[id]);
     nd_store_release(stmt);
     return err;
 }
@@ -146,7 +171,7 @@ static void writer_release(struct nd_store *st)
 /* Opens the savepoint that stands for a write's transaction inside a batch. */
 static enum nd_err open_savepoint(struct nd_store *st)
 {
-    enum nd_err err = run_fixed(st, ND_STMT_SAVEPOINT, "SAVEPOINT nd_write");
+    enum nd_err err = run_fixed(st, ND_STMT_SAVEPOINT);
     st->savepoint_open = err == ND_OK;
     return err;
 }
@@ -158,7 +183,7 @@ enum nd_err nd_store_begin(struct nd_store *st)
     enum nd_err err = writer_acquire(st);
     if (err != ND_OK)
         return err;
-    err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    err = run_fixed(st, ND_STMT_BEGIN);
     if (err != ND_OK)
         writer_release(st);
     return err;
@@ -168,22 +193,30 @@ enum nd_err nd_store_begin_read(struct nd_store *st)
 {
     if (st->batch_depth > 0)
         return open_savepoint(st);
-    return run_fixed(st, ND_STMT_BEGIN_READ, "BEGIN");
+    return run_fixed(st, ND_STMT_BEGIN_READ);
 }
 
 enum nd_err nd_store_commit(struct nd_store *st)
 {
     enum nd_err err = ND_OK;
     if (st->batch_depth > 0)
-        err = run_fixed(st, ND_STMT_RELEASE, "RELEASE nd_write");
+        err = run_fixed(st, ND_STMT_RELEASE);
     else
-        err = run_fixed(st, ND_STMT_COMMIT, "COMMIT");
+        err = run_fixed(st, ND_STMT_COMMIT);
     if (err != ND_OK)
         nd_store_rollback(st);
     else
         st->savepoint_open = false;
     if (st->batch_depth == 0)
         writer_release(st);
+    return err;
+}
+
+enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err)
+{
+    if (err == ND_OK)
+        return nd_store_commit(st);
+    nd_store_rollback(st);
     return err;
 }
 
@@ -197,15 +230,15 @@ void nd_store_rollback(struct nd_store *st)
         return;
     }
     if (st->batch_depth == 0) {
-        run_fixed(st, ND_STMT_ROLLBACK, "ROLLBACK");
+        run_fixed(st, ND_STMT_ROLLBACK);
         writer_release(st);
         return;
     }
     if (!st->savepoint_open)
         return;
     /* ROLLBACK TO keeps the savepoint on the stack; RELEASE then drops it. */
-    run_fixed(st, ND_STMT_ROLLBACK_TO, "ROLLBACK TO nd_write");
-    run_fixed(st, ND_STMT_RELEASE, "RELEASE nd_write");
+    run_fixed(st, ND_STMT_ROLLBACK_TO);
+    run_fixed(st, ND_STMT_RELEASE);
     st->savepoint_open = false;
 }
 
@@ -226,7 +259,7 @@ enum nd_err nd_store_batch_begin(struct nd_store *st)
     enum nd_err err = writer_acquire(st);
     if (err != ND_OK)
         return err;
-    err = run_fixed(st, ND_STMT_BEGIN, "BEGIN IMMEDIATE");
+    err = run_fixed(st, ND_STMT_BEGIN);
     if (err == ND_OK) {
         st->batch_depth = 1;
         st->batch_doomed = false;
@@ -409,6 +442,8 @@ enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
     if (err != ND_OK)
         goto out;
     err = nd_migrate(st->db, &st->migrations_applied);
+    if (err == ND_OK)
+        err = prepare_fixed(st);
 out:
     if (err != ND_OK) {
         nd_store_close(st);

@@ -515,10 +515,7 @@ enum nd_err nd_store_article_delete(struct nd_store *st, int64_t id)
                            &changed);
     if (err == ND_OK && changed == 0)
         err = ND_ERR_NOT_FOUND;
-    if (err == ND_OK)
-        return nd_store_commit(st);
-    nd_store_rollback(st);
-    return err;
+    return nd_store_finish(st, err);
 }
 
 /* ---- the list ---------------------------------------------------------- */

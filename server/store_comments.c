@@ -290,10 +290,7 @@ enum nd_err nd_store_comment_delete(struct nd_store *st, int64_t id)
     if (err == ND_OK)
         err = run_with_id(st, ND_STMT_COMMENT_DELETE, "DELETE FROM comments WHERE id = :id", id,
                           NULL);
-    if (err == ND_OK)
-        return nd_store_commit(st);
-    nd_store_rollback(st);
-    return err;
+    return nd_store_finish(st, err);
 }
 
 /* ---- lists ------------------------------------------------------------- */

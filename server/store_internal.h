@@ -162,6 +162,12 @@ enum nd_err nd_store_begin_read(struct nd_store *st);
 /* COMMIT. On failure the transaction is rolled back before returning. */
 enum nd_err nd_store_commit(struct nd_store *st);
 
+/*
+ * Ends a write transaction by its outcome: commits when err is ND_OK (and
+ * returns the commit's result), otherwise rolls back and returns err.
+ */
+enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err);
+
 /* ROLLBACK when a transaction is open; a no-op otherwise. */
 void nd_store_rollback(struct nd_store *st);
 

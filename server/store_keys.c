@@ -36,10 +36,7 @@ enum nd_err nd_store_key_insert(struct nd_store *st, const char *name, const cha
                           : nd_store_sqlite_err(st->db, rc, "key insert");
     nd_store_release(stmt);
 out:
-    if (err == ND_OK)
-        return nd_store_commit(st);
-    nd_store_rollback(st);
-    return err;
+    return nd_store_finish(st, err);
 }
 
 enum nd_err nd_store_key_lookup(struct nd_store *st, const char *key_id, unsigned char *hash,
@@ -138,8 +135,5 @@ enum nd_err nd_store_key_delete(struct nd_store *st, const char *name)
         err = ND_ERR_NOT_FOUND;
     nd_store_release(stmt);
 out:
-    if (err == ND_OK)
-        return nd_store_commit(st);
-    nd_store_rollback(st);
-    return err;
+    return nd_store_finish(st, err);
 }
