@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "http_internal.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
 
@@ -359,6 +360,12 @@ static int dispatch(struct nd_request *req)
     case ND_ROUTE_FOUND:
         break;
     }
+    /* A key that cannot be checked must not count as no key (a draft would be 404). */
+    enum nd_err auth = nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) != NULL
+                           ? nd_http_key_check(req)
+                           : ND_ERR_UNAUTHORIZED;
+    if (auth != ND_OK && auth != ND_ERR_UNAUTHORIZED)
+        return nd_http_set_problem(req, 503, "API keys cannot be checked right now", NULL);
     int status = nd_http_limit_write(req);
     if (status != 0)
         return status;
@@ -771,6 +778,7 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
     if (srv == NULL)
         return ND_ERR_NOMEM;
     pthread_mutex_init(&srv->stores_lock, NULL);
+    nd_json_watch(); /* see nd_request_json */
     srv->cfg = cfg;
     srv->conn_limit = usable_connection_limit(cfg->conn_limit);
     srv->generation = atomic_fetch_add(&server_generations, 1) + 1;

@@ -83,7 +83,8 @@ struct nd_request {
 
     json_t *json; /* the answer's body; the handler's return value is its status */
     bool problem;
-    bool preflight; /* a CORS preflight: its CORS headers are in headers already */
+    bool headers_lost; /* a header could not be stored (out of memory): answer 500 */
+    bool preflight;    /* a CORS preflight: its CORS headers are in headers already */
     struct header *headers;
 
     /* The response cache: a hit answers from cached; a cacheable miss stores its 200. */
@@ -110,6 +111,13 @@ uint64_t nd_http_now_us(void);
  * new random one). Called once, when the request is made.
  */
 void nd_http_identify(struct nd_request *req);
+
+/*
+ * The API key check of the request (made once, cached): ND_OK for a stored
+ * key, ND_ERR_UNAUTHORIZED when there is none or it is unknown, another
+ * error when the store could not say.
+ */
+enum nd_err nd_http_key_check(struct nd_request *req);
 
 /*
  * Takes a token from the write bucket of the request's API key when the

@@ -19,6 +19,7 @@
 
 #include "http_internal.h"
 #include "newsd/auth.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/util.h"
 
@@ -184,7 +185,8 @@ static bool is_json_type(const char *ctype)
 /*
  * Any JSON value is decoded (JSON_DECODE_ANY), so that a body that is valid
  * JSON but not an object reaches the handler and is answered 422, as the
- * README promises; only text that is not JSON at all is 400.
+ * README promises; only text that is not JSON at all is 400, and a parse
+ * that ran out of memory is 500.
  */
 int nd_request_json(struct nd_request *req, json_t **out)
 {
@@ -196,8 +198,11 @@ int nd_request_json(struct nd_request *req, json_t **out)
         return nd_http_set_problem(req, 400, "the request body is empty", NULL);
     if (!nd_utf8_valid(req->body, req->body_len))
         return nd_http_set_problem(req, 400, "the request body is not valid UTF-8 text", NULL);
-    json_t *doc =
-        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    bool nomem = false;
+    json_t *doc = nd_json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                                &err, &nomem);
+    if (nomem)
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
     if (doc == NULL)
         return nd_respond_problem(req, 400, "malformed JSON at line %d, column %d: %s", err.line,
                                   err.column, err.text);
@@ -208,7 +213,7 @@ int nd_request_json(struct nd_request *req, json_t **out)
 /* ---- API keys ----------------------------------------------------------- */
 
 /* The key check of this request, made once. No header means no store access. */
-static enum nd_err auth_result(struct nd_request *req)
+enum nd_err nd_http_key_check(struct nd_request *req)
 {
     if (req->auth_done)
         return req->auth_err;
@@ -225,7 +230,7 @@ static enum nd_err auth_result(struct nd_request *req)
 
 int nd_request_require_key(struct nd_request *req)
 {
-    enum nd_err rc = auth_result(req);
+    enum nd_err rc = nd_http_key_check(req);
     if (rc == ND_OK)
         return 0;
     if (rc != ND_ERR_UNAUTHORIZED)
@@ -241,7 +246,7 @@ int nd_request_require_key(struct nd_request *req)
 
 bool nd_request_has_key(struct nd_request *req)
 {
-    return auth_result(req) == ND_OK;
+    return nd_http_key_check(req) == ND_OK;
 }
 
 /* ---- rate limits -------------------------------------------------------- */
@@ -282,6 +287,8 @@ int nd_request_rate_limit_comment(struct nd_request *req)
     nd_proxy_bucket_key(req->client, key, sizeof key);
     bool allowed = nd_ratelimit_acquire(req->srv->comment_limit, key, nd_http_now_us() / 1000, &r);
     add_rate_headers(req, &r);
+    if (req->headers_lost) /* the answer would be a 500: write nothing */
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
     if (allowed)
         return 0;
     return nd_respond_problem(req, 429, "too many comments from this address; try again in %u s",
@@ -300,6 +307,8 @@ int nd_http_limit_write(struct nd_request *req)
         return 0;
     bool allowed = nd_ratelimit_acquire(req->srv->write_limit, id, nd_http_now_us() / 1000, &r);
     add_rate_headers(req, &r);
+    if (req->headers_lost) /* the answer would be a 500: write nothing */
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
     if (allowed)
         return 0;
     return nd_respond_problem(req, 429, "too many writes with this API key; try again in %u s",

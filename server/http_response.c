@@ -87,27 +87,31 @@ static json_t *safe_string(const char *text)
 }
 
 /*
- * Out of memory leaves no body: the status alone is then answered with a
- * fallback document. The request id lets a client's report be matched with
- * the server's log line.
+ * The request id lets a client's report be matched with the server's log
+ * line. A document is whole or not made at all: out of memory, a 422
+ * without its errors or a 404 without its detail would be a different
+ * answer, so the status becomes 500 with no body, and build_answer tries a
+ * plain 500 document once more.
  */
 int nd_http_set_problem(struct nd_request *req, int status, const char *detail, json_t *errors)
 {
     json_t *doc = json_object();
-    if (doc != NULL) {
-        json_object_set_new(doc, "type", json_string("about:blank"));
-        json_object_set_new(doc, "title", json_string(nd_http_reason(status)));
-        json_object_set_new(doc, "status", json_integer(status));
-        if (detail != NULL && detail[0] != '\0')
-            json_object_set_new(doc, "detail", safe_string(detail));
-        if (errors != NULL)
-            json_object_set(doc, "errors", errors);
-        json_object_set_new(doc, "request_id", json_string(req->request_id));
-    }
+    bool whole = doc != NULL && json_object_set_new(doc, "type", json_string("about:blank")) == 0 &&
+                 json_object_set_new(doc, "title", json_string(nd_http_reason(status))) == 0 &&
+                 json_object_set_new(doc, "status", json_integer(status)) == 0 &&
+                 (detail == NULL || detail[0] == '\0' ||
+                  json_object_set_new(doc, "detail", safe_string(detail)) == 0) &&
+                 (errors == NULL || json_object_set(doc, "errors", errors) == 0) &&
+                 json_object_set_new(doc, "request_id", json_string(req->request_id)) == 0;
     json_decref(errors);
     json_decref(req->json);
-    req->json = doc;
     req->problem = true;
+    if (!whole) {
+        json_decref(doc);
+        req->json = NULL;
+        return 500;
+    }
+    req->json = doc;
     return status;
 }
 
@@ -124,16 +128,16 @@ bool nd_respond_header(struct nd_request *req, const char *name, const char *val
     if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
         return false;
     struct header *h = calloc(1, sizeof *h);
-    if (h == NULL)
-        return false;
-    h->name = strdup(name);
-    h->value = strdup(value);
-    if (h->name == NULL || h->value == NULL) {
-        free(h->name);
-        free(h->value);
+    char *name_copy = strdup(name), *value_copy = strdup(value);
+    if (h == NULL || name_copy == NULL || value_copy == NULL) {
         free(h);
+        free(name_copy);
+        free(value_copy);
+        req->headers_lost = true; /* the answer becomes a 500: see nd_http_queue_answer */
         return false;
     }
+    h->name = name_copy;
+    h->value = value_copy;
     struct header **end = &req->headers; /* kept in the order they were added */
     while (*end != NULL)
         end = &(*end)->next;
@@ -294,7 +298,7 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
     if (status == 204 || status == 304)
         return;
     if (req->json == NULL && status >= 400)
-        nd_http_set_problem(req, status, NULL, NULL);
+        a->status = nd_http_set_problem(req, status, NULL, NULL);
     if (req->json != NULL && !render(req->json, &a->body, &a->len)) {
         nd_log(ND_LOG_ERROR, "the answer to %s %s cannot be rendered as JSON", req->method_name,
                req->path);
@@ -382,6 +386,12 @@ static void build_cached_answer(struct nd_request *req, struct answer *a)
     check_not_modified(req, a);
 }
 
+/*
+ * An answer that lost one of its headers to a failed allocation (Location,
+ * Link, Allow, RateLimit-*, the CORS headers of a preflight...) is not sent
+ * as if nothing had happened: it becomes a 500 without the headers the
+ * handler set.
+ */
 enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
 {
     struct answer a = {0};
@@ -389,7 +399,16 @@ enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
 
     if (req->cached != NULL)
         build_cached_answer(req, &a);
-    else
+    if (req->headers_lost) {
+        nd_log(ND_LOG_ERROR, "out of memory for a header of the answer to %s %s", req->method_name,
+               req->path);
+        nd_cache_release(req->cached);
+        req->cached = NULL;
+        req->preflight = false;
+        memset(&a, 0, sizeof a);
+        status = nd_http_set_problem(req, 500, NULL, NULL);
+    }
+    if (req->cached == NULL)
         build_answer(req, status, &a);
     struct MHD_Response *resp = make_response(req, &a);
     free(a.body);
@@ -399,7 +418,7 @@ enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
         add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.type);
     if (a.etag[0] != '\0')
         add_header(resp, MHD_HTTP_HEADER_ETAG, a.etag);
-    if (a.status != 304) {
+    if (a.status != 304 && !req->headers_lost) {
         for (const struct header *h = req->headers; h != NULL; h = h->next)
             add_header(resp, h->name, h->value);
         if (a.status == 401 && !has_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE))

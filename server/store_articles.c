@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "newsd/cursor.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/text.h"
 #include "newsd/util.h"
@@ -77,10 +78,11 @@ static const struct {
 static enum nd_err set_tags(json_t *obj, sqlite3_stmt *stmt, int col)
 {
     json_error_t jerr;
+    bool nomem = false;
     const char *text = (const char *)sqlite3_column_text(stmt, col);
     size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    json_t *tags = text ? json_loadb(text, len, 0, &jerr) : NULL;
-    if (!tags && text && json_error_code(&jerr) == json_error_out_of_memory)
+    json_t *tags = text ? nd_json_loadb(text, len, 0, &jerr, &nomem) : NULL;
+    if (nomem)
         return ND_ERR_NOMEM;
     if (!json_is_array(tags)) {
         json_decref(tags);

@@ -74,7 +74,8 @@ struct nd_store *nd_request_store(struct nd_request *req);
  * that valid JSON that is not an object reaches the handler, which answers
  * 422). Returns 0 and a new reference in *out, or, having already set the
  * problem response, the status to return: 415 when Content-Type is not
- * application/json, 400 when the body is empty, not UTF-8 or not JSON.
+ * application/json, 400 when the body is empty, not UTF-8 or not JSON, 500
+ * when an allocation failed while it was parsed (newsd/json.h).
  */
 int nd_request_json(struct nd_request *req, json_t **out);
 
@@ -103,7 +104,8 @@ int nd_request_rate_limit_comment(struct nd_request *req);
 int nd_respond_json(struct nd_request *req, int status, json_t *body);
 
 /* Adds a response header; value copied. Returns false when out of memory or
- * when the value holds CR/LF. */
+ * when the value holds CR/LF. Out of memory, the whole answer becomes a 500:
+ * no answer goes out without a header it was meant to carry. */
 bool nd_respond_header(struct nd_request *req, const char *name, const char *value);
 
 /*
