@@ -180,6 +180,11 @@ enum nd_err nd_store_begin(struct nd_store *st)
 {
     if (st->batch_depth > 0)
         return open_savepoint(st);
+    if (!sqlite3_get_autocommit(st->db)) {
+        /* a ROLLBACK that failed (out of memory) left one open: end it first */
+        nd_log(ND_LOG_WARN, "store: a transaction was left open; rolling it back");
+        nd_store_rollback(st);
+    }
     enum nd_err err = writer_acquire(st);
     if (err != ND_OK)
         return err;
