@@ -215,15 +215,5 @@ out:
 
 int nd_handle_article_delete(struct nd_request *req)
 {
-    int64_t id;
-    struct nd_store *store = NULL;
-    int status = nd_handler_keyed_target(req, BAD_ID, &id, &store);
-    if (status != 0)
-        return status;
-    enum nd_err err = nd_store_article_delete(store, id);
-    if (err == ND_ERR_NOT_FOUND)
-        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
-    if (err != ND_OK)
-        return nd_respond_err(req, err, "could not delete the article");
-    return nd_respond_json(req, 204, NULL);
+    return nd_handler_delete(req, BAD_ID, "article", nd_store_article_delete);
 }

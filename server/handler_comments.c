@@ -313,15 +313,5 @@ int nd_handle_comment_patch(struct nd_request *req)
 
 int nd_handle_comment_delete(struct nd_request *req)
 {
-    int64_t id;
-    struct nd_store *store = NULL;
-    int status = nd_handler_keyed_target(req, BAD_COMMENT_ID, &id, &store);
-    if (status != 0)
-        return status;
-    enum nd_err err = nd_store_comment_delete(store, id);
-    if (err == ND_ERR_NOT_FOUND)
-        return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
-    if (err != ND_OK)
-        return nd_respond_err(req, err, "could not delete the comment");
-    return nd_respond_json(req, 204, NULL);
+    return nd_handler_delete(req, BAD_COMMENT_ID, "comment", nd_store_comment_delete);
 }

@@ -4,6 +4,7 @@
  */
 #include "newsd/handler_list.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,25 @@ int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t 
     if (*store == NULL)
         return nd_respond_problem(req, 503, "the database is unavailable");
     return 0;
+}
+
+int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *noun,
+                      enum nd_err (*remove)(struct nd_store *store, int64_t id))
+{
+    int64_t id;
+    struct nd_store *store = NULL;
+    int status = nd_handler_keyed_target(req, bad_id, &id, &store);
+    if (status != 0)
+        return status;
+    enum nd_err err = remove(store, id);
+    if (err == ND_ERR_NOT_FOUND)
+        return nd_respond_problem(req, 404, "no %s with id %" PRId64, noun, id);
+    if (err != ND_OK) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "could not delete the %s", noun);
+        return nd_respond_err(req, err, detail);
+    }
+    return nd_respond_json(req, 204, NULL);
 }
 
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)

@@ -25,6 +25,14 @@
 int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t *id,
                             struct nd_store **store);
 
+/*
+ * DELETE of one resource by id, with a key: remove(store, id) from the store,
+ * then 204, 404 naming "no NOUN with id N", or the store's error. bad_id as
+ * for nd_handler_keyed_target. Returns the status.
+ */
+int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *noun,
+                      enum nd_err (*remove)(struct nd_store *store, int64_t id));
+
 /* The list parameters of a request; strings borrowed from the request. */
 struct nd_list_query {
     unsigned limit;

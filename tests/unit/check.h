@@ -19,32 +19,31 @@ static const char *nd_check_skip_reason;
 /* Marks the running case as skipped (TAP "# SKIP reason"); call it and return. */
 #define CHECK_SKIP(reason) (nd_check_skip_reason = (reason))
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            printf("# %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);              \
-            nd_check_failures++;                                                           \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("# %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);                      \
+            nd_check_failures++;                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(got, want)                                                               \
-    do {                                                                                   \
-        long long got_ = (long long)(got), want_ = (long long)(want);                      \
-        if (got_ != want_) {                                                               \
-            printf("# %s:%d: %s == %lld, want %lld\n", __FILE__, __LINE__, #got, got_,     \
-                   want_);                                                                 \
-            nd_check_failures++;                                                           \
-        }                                                                                  \
+#define CHECK_INT(got, want)                                                                       \
+    do {                                                                                           \
+        long long got_ = (long long)(got), want_ = (long long)(want);                              \
+        if (got_ != want_) {                                                                       \
+            printf("# %s:%d: %s == %lld, want %lld\n", __FILE__, __LINE__, #got, got_, want_);     \
+            nd_check_failures++;                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                               \
-    do {                                                                                   \
-        const char *got_ = (got), *want_ = (want);                                         \
-        if (got_ == NULL || want_ == NULL ? got_ != want_ : strcmp(got_, want_) != 0) {    \
-            printf("# %s:%d: %s == \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,       \
-                   got_ ? got_ : "(null)", want_ ? want_ : "(null)");                      \
-            nd_check_failures++;                                                           \
-        }                                                                                  \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        if (got_ == NULL || want_ == NULL ? got_ != want_ : strcmp(got_, want_) != 0) {            \
+            printf("# %s:%d: %s == \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,               \
+                   got_ ? got_ : "(null)", want_ ? want_ : "(null)");                              \
+            nd_check_failures++;                                                                   \
+        }                                                                                          \
     } while (0)
 
 struct nd_check_case {
@@ -71,10 +70,13 @@ static inline int nd_check_run(const struct nd_check_case *cases, size_t n)
     return failed ? 1 : 0;
 }
 
-#define CHECK_CASE(fn) {#fn, fn}
-#define CHECK_RUN(...)                                                                     \
-    nd_check_run((const struct nd_check_case[]){__VA_ARGS__},                              \
-                 sizeof((const struct nd_check_case[]){__VA_ARGS__}) /                     \
+#define CHECK_CASE(fn)                                                                             \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
+#define CHECK_RUN(...)                                                                             \
+    nd_check_run((const struct nd_check_case[]){__VA_ARGS__},                                      \
+                 sizeof((const struct nd_check_case[]){__VA_ARGS__}) /                             \
                      sizeof(struct nd_check_case))
 
 #endif
