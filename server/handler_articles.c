@@ -77,19 +77,6 @@ static int answer_write_error(struct nd_request *req, enum nd_err err,
     return nd_respond_err(req, err, "could not save the article");
 }
 
-/* 201 with Location for article (taken). */
-static int respond_created(struct nd_request *req, json_t *article)
-{
-    char location[48];
-    snprintf(location, sizeof location, "/v1/articles/%" PRId64,
-             (int64_t)json_integer_value(json_object_get(article, "id")));
-    if (!nd_respond_header(req, "Location", location)) {
-        json_decref(article);
-        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-    }
-    return nd_respond_json(req, 201, article);
-}
-
 int nd_handle_article_create(struct nd_request *req)
 {
     json_t *body = NULL, *errors = NULL, *article = NULL;
@@ -113,7 +100,7 @@ int nd_handle_article_create(struct nd_request *req)
     if (err != ND_OK)
         status = answer_write_error(req, err, &in, 0);
     else
-        status = respond_created(req, article);
+        status = nd_handler_respond_created(req, "/v1/articles/", article);
 out:
     nd_article_input_fini(&in);
     json_decref(body);

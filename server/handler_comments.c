@@ -171,14 +171,7 @@ static int create_comment(struct nd_request *req, struct nd_store *store, int64_
         return respond_bad_parent(req);
     if (err != ND_OK)
         return answer_article_error(req, err, id);
-    char location[48];
-    snprintf(location, sizeof location, "/v1/comments/%" PRId64,
-             (int64_t)json_integer_value(json_object_get(comment, "id")));
-    if (!nd_respond_header(req, "Location", location)) {
-        json_decref(comment);
-        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-    }
-    return nd_respond_json(req, 201, comment);
+    return nd_handler_respond_created(req, "/v1/comments/", comment);
 }
 
 int nd_handle_comment_create(struct nd_request *req)

@@ -71,6 +71,18 @@ int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *no
     return nd_respond_json(req, 204, NULL);
 }
 
+int nd_handler_respond_created(struct nd_request *req, const char *prefix, json_t *created)
+{
+    char location[64];
+    snprintf(location, sizeof location, "%s%" PRId64, prefix,
+             (int64_t)json_integer_value(json_object_get(created, "id")));
+    if (!nd_respond_header(req, "Location", location)) {
+        json_decref(created);
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    }
+    return nd_respond_json(req, 201, created);
+}
+
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
 {
     memset(q, 0, sizeof *q);

@@ -33,6 +33,12 @@ int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t 
 int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *noun,
                       enum nd_err (*remove)(struct nd_store *store, int64_t id));
 
+/*
+ * 201 with Location: PREFIX + the "id" of created (a reference taken) and
+ * created as the body. Returns the status (500 when out of memory).
+ */
+int nd_handler_respond_created(struct nd_request *req, const char *prefix, json_t *created);
+
 /* The list parameters of a request; strings borrowed from the request. */
 struct nd_list_query {
     unsigned limit;
