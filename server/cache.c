@@ -231,6 +231,18 @@ static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *
 bool nd_cache_put(struct nd_cache *c, const char *key, size_t keylen, uint64_t generation,
                   const char *body, size_t len, const char *etag, const char *link)
 {
+    struct nd_cache_entry a = {.body = body, .len = len, .link = link};
+    if (strlen(etag) >= sizeof a.etag)
+        return false;
+    strcpy(a.etag, etag);
+    return nd_cache_put_answer(c, key, keylen, generation, &a);
+}
+
+bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uint64_t generation,
+                         const struct nd_cache_entry *a)
+{
+    const char *body = a->body, *etag = a->etag, *link = a->link;
+    size_t len = a->len;
     size_t need = sizeof(struct entry) + keylen + len + (link ? strlen(link) + 1 : 0);
     if (generation != atomic_load(&c->generation) || need > c->max_bytes / 4 ||
         strlen(etag) >= sizeof((struct nd_cache_entry *)0)->etag)
@@ -244,6 +256,8 @@ bool nd_cache_put(struct nd_cache *c, const char *key, size_t keylen, uint64_t g
         return false;
     }
     strcpy(e->pub.etag, etag);
+    e->pub.type = a->type;
+    e->pub.gzip = a->gzip;
     e->hash = hash_key(key, keylen);
     e->generation = generation;
     e->age = atomic_fetch_add(&c->inserts, 1);

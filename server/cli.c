@@ -286,3 +286,16 @@ int nd_cli_key(const struct nd_config *cfg, char *const *args, int nargs)
     nd_store_close(store);
     return status;
 }
+
+/* placeholder: being written */
+int nd_cli_backup(const struct nd_config *cfg, char *const *args, int nargs)
+{
+    (void)cfg, (void)args, (void)nargs;
+    return ND_EXIT_FAILURE;
+}
+
+int nd_cli_export(const struct nd_config *cfg, char *const *args, int nargs)
+{
+    (void)cfg, (void)args, (void)nargs;
+    return ND_EXIT_FAILURE;
+}

@@ -31,4 +31,13 @@ int nd_cli_import(const struct nd_config *cfg, char *const *args, int nargs);
 /* "key create NAME", "key list", "key revoke NAME": args start after "key". */
 int nd_cli_key(const struct nd_config *cfg, char *const *args, int nargs);
 
+/*
+ * "backup FILE": copies the database to FILE with SQLite's online backup
+ * API while other processes (a serving newsd) go on reading and writing.
+ */
+int nd_cli_backup(const struct nd_config *cfg, char *const *args, int nargs);
+
+/* "export [FILE]": every article and comment as JSON lines that import --jsonl reads back. */
+int nd_cli_export(const struct nd_config *cfg, char *const *args, int nargs);
+
 #endif

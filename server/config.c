@@ -50,6 +50,7 @@ struct setting {
 #define MIB (1024ULL * 1024ULL)
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_format_names[] = {"text", "json", NULL};
 static const char *const sync_names[] = {"off", "normal", "full", NULL};
 static const char *const moderation_names[] = {"off", "pre", NULL};
 
@@ -81,6 +82,8 @@ static const struct setting settings[] = {
      NULL, NULL},
     {"log-level", TYPE_ENUM, AT(log_level), 0, 0, "info", "LEVEL", "error, warn, info or debug",
      level_names, NULL},
+    {"log-format", TYPE_ENUM, AT(log_format), 0, 0, "text", "FORMAT",
+     "text, or json: one JSON object per log line", log_format_names, NULL},
     {"synchronous", TYPE_ENUM, AT(synchronous), 0, 0, "normal", "MODE",
      "SQLite synchronous mode: off, normal or full", sync_names, NULL},
     {"max-body", TYPE_SIZE, AT(max_body), 1 * KIB, 1024 * MIB, "1M", "BYTES",
@@ -121,6 +124,12 @@ static const struct setting settings[] = {
      "PEM certificate (chain) to serve HTTPS; needs tls-key", NULL, NULL},
     {"tls-key", TYPE_FILE, AT(tls_key), 0, 0, "", "FILE",
      "PEM private key of tls-cert (unencrypted)", NULL, NULL},
+    {"metrics", TYPE_BOOL, AT(metrics), 0, 0, "true", "BOOL",
+     "serve Prometheus metrics at GET /metrics", NULL, NULL},
+    {"feed-size", TYPE_UINT, AT(feed_size), 1, 100, "20", "N",
+     "entries in the Atom, RSS and JSON feeds", NULL, NULL},
+    {"gzip-level", TYPE_UINT, AT(gzip_level), 0, 9, "6", "N",
+     "gzip level for answers over 1 KiB to clients that accept it; 0 = never", NULL, NULL},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -230,6 +239,7 @@ static bool is_ip_literal(const char *text)
 
 /* Every enum of struct nd_config is stored through an int (TYPE_ENUM). */
 _Static_assert(sizeof(enum nd_log_level) == sizeof(int) &&
+                   sizeof(enum nd_log_format) == sizeof(int) &&
                    sizeof(enum nd_sync_mode) == sizeof(int) &&
                    sizeof(enum nd_moderation) == sizeof(int),
                "config enums are stored as int");

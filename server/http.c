@@ -142,6 +142,8 @@ static void request_destroy(struct nd_request *req)
         req->headers = next;
     }
     json_decref(req->json);
+    if (req->raw_owned)
+        free((char *)req->raw);
     nd_cache_release(req->cached);
     free(req->cache_key);
     free(req->body);
@@ -181,6 +183,7 @@ static struct nd_request *request_create(struct nd_server *srv, struct MHD_Conne
     req->srv = srv;
     req->conn = conn;
     req->start_us = nd_http_now_us();
+    req->gzip = -1;
     req->method = method_of(method);
     snprintf(req->method_name, sizeof req->method_name, "%s", method);
     nd_http_identify(req);
@@ -290,11 +293,15 @@ static enum MHD_Result add_key_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Fills req->cache_key: the path and every query argument, length-prefixed. */
+/*
+ * Fills req->cache_key: whether the answer may be gzip-encoded ('g' or 'i'),
+ * the path and every query argument, length-prefixed.
+ */
 static bool make_cache_key(struct nd_request *req)
 {
     struct key_buf k = {.len = 0, .overflow = false};
-    int n = snprintf(k.text, sizeof k.text, "%s?", req->path);
+    int n =
+        snprintf(k.text, sizeof k.text, "%c%s?", nd_http_wants_gzip(req) ? 'g' : 'i', req->path);
     if (n < 0 || (size_t)n >= sizeof k.text)
         return false;
     k.len = (size_t)n;
@@ -545,8 +552,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
     if (req == NULL)
         return;
-    nd_log_request(req->method_name, req->path, req->sent_status, req->sent_bytes,
-                   nd_http_now_us() - req->start_us, req->client, req->request_id);
+    uint64_t usec = nd_http_now_us() - req->start_us;
+    nd_log_request(req->method_name, req->path, req->sent_status, req->sent_bytes, usec,
+                   req->client, req->request_id);
+    nd_metrics_observe_request(srv->metrics, req->match.route, req->sent_status, usec);
     request_destroy(req);
     *req_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -627,6 +636,7 @@ static void server_free(struct nd_server *srv)
     nd_proxy_list_destroy(srv->proxies);
     nd_cors_destroy(srv->cors);
     nd_cache_destroy(srv->cache);
+    nd_metrics_destroy(srv->metrics);
     free(srv->tls_cert);
     if (srv->tls_key != NULL)
         sodium_memzero(srv->tls_key, srv->tls_key_len);
@@ -718,6 +728,11 @@ static enum nd_err setup_policies(struct nd_server *srv)
         /* a slot per 4 KiB of budget: about one article page each */
         srv->cache = nd_cache_create(cfg->cache_size, (unsigned)(cfg->cache_size / 4096 + 64));
         if (srv->cache == NULL)
+            return ND_ERR_NOMEM;
+    }
+    if (cfg->metrics) {
+        srv->metrics = nd_metrics_create(nd_routes);
+        if (srv->metrics == NULL)
             return ND_ERR_NOMEM;
     }
     enum nd_err rc = nd_proxy_list_parse(cfg->trusted_proxies, &srv->proxies, err, sizeof err);

@@ -47,6 +47,7 @@ struct nd_server {
     struct nd_proxy_list *proxies;      /* trusted-proxies */
     struct nd_cors *cors;               /* cors-origins */
     struct nd_cache *cache;             /* rendered public answers; NULL with cache-size 0 */
+    struct nd_metrics *metrics;         /* NULL with metrics off */
     char *tls_cert;                     /* PEM text, NULL without TLS */
     char *tls_key;
     size_t tls_key_len;
@@ -82,6 +83,11 @@ struct nd_request {
     bool body_nomem;
 
     json_t *json; /* the answer's body; the handler's return value is its status */
+    /* Or a body that is not JSON (nd_respond_static, nd_respond_owned). */
+    const char *raw_type;
+    const char *raw;
+    size_t raw_len;
+    bool raw_owned; /* raw is malloc'd and the request's */
     bool problem;
     bool headers_lost; /* a header could not be stored (out of memory): answer 500 */
     bool preflight;    /* a CORS preflight: its CORS headers are in headers already */
@@ -93,6 +99,8 @@ struct nd_request {
     uint64_t cache_generation; /* read before the handler ran */
     char *cache_key;
     size_t cache_key_len;
+
+    int gzip; /* the client accepts gzip (and gzip-level > 0): 1, or 0; -1 not yet known */
 
     bool auth_done;
     enum nd_err auth_err;
@@ -141,6 +149,13 @@ int nd_http_set_problem(struct nd_request *req, int status, const char *detail, 
  * answer and 0 returned.
  */
 int nd_http_cache_lookup(struct nd_request *req);
+
+/*
+ * True when the answer to req may be gzip-encoded: gzip-level is not 0 and
+ * Accept-Encoding accepts gzip (an explicit q=0 refuses it, "*" accepts it).
+ * Decided once per request.
+ */
+bool nd_http_wants_gzip(struct nd_request *req);
 
 /* Renders and queues the answer to req. Called once per request, never on its first call. */
 enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status);

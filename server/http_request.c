@@ -314,3 +314,19 @@ int nd_http_limit_write(struct nd_request *req)
     return nd_respond_problem(req, 429, "too many writes with this API key; try again in %u s",
                               r.retry_after_s);
 }
+
+struct nd_metrics *nd_request_metrics(struct nd_request *req)
+{
+    return req->srv->metrics;
+}
+
+void nd_request_gauges(struct nd_request *req, struct nd_metrics_gauges *out)
+{
+    memset(out, 0, sizeof *out);
+    out->in_flight = atomic_load(&req->srv->in_flight);
+    out->connections = atomic_load(&req->srv->connections);
+    out->db_bytes = -1;
+    out->have_cache = req->srv->cache != NULL;
+    if (out->have_cache)
+        nd_cache_stats(req->srv->cache, &out->cache);
+}

@@ -18,11 +18,16 @@
 #include <sodium.h>
 
 #include "http_internal.h"
+#include "newsd/gzip.h"
 #include "newsd/log.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define PROBLEM_TYPE "application/problem+json"
 #define ETAG_BYTES 16
+#define ETAG_MAX 48 /* the quoted hash, "-gz" for the gzip encoding, NUL */
+#define GZIP_SUFFIX "-gz"
+_Static_assert(ETAG_MAX == sizeof((struct nd_cache_entry *)0)->etag, "cache entries hold ETags");
+_Static_assert(2 * ETAG_BYTES + 3 + sizeof GZIP_SUFFIX - 1 <= ETAG_MAX, "ETag buffer size");
 
 /*
  * Sent with every answer. newsd serves JSON only, so the strictest policy
@@ -86,6 +91,18 @@ static json_t *safe_string(const char *text)
     return s;
 }
 
+/* Forgets whatever body the answer had so far. */
+static void drop_body(struct nd_request *req)
+{
+    json_decref(req->json);
+    req->json = NULL;
+    if (req->raw_owned)
+        free((char *)req->raw);
+    req->raw = NULL;
+    req->raw_len = 0;
+    req->raw_owned = false;
+}
+
 /*
  * The request id lets a client's report be matched with the server's log
  * line. A document is whole or not made at all: out of memory, a 422
@@ -104,7 +121,7 @@ int nd_http_set_problem(struct nd_request *req, int status, const char *detail, 
                  (errors == NULL || json_object_set(doc, "errors", errors) == 0) &&
                  json_object_set_new(doc, "request_id", json_string(req->request_id)) == 0;
     json_decref(errors);
-    json_decref(req->json);
+    drop_body(req);
     req->problem = true;
     if (!whole) {
         json_decref(doc);
@@ -117,9 +134,29 @@ int nd_http_set_problem(struct nd_request *req, int status, const char *detail, 
 
 int nd_respond_json(struct nd_request *req, int status, json_t *body)
 {
-    json_decref(req->json);
+    drop_body(req);
     req->json = body;
     req->problem = false;
+    return status;
+}
+
+int nd_respond_static(struct nd_request *req, int status, const char *type, const void *data,
+                      size_t len)
+{
+    drop_body(req);
+    req->problem = false;
+    req->raw_type = type;
+    req->raw = data;
+    req->raw_len = len;
+    return status;
+}
+
+int nd_respond_owned(struct nd_request *req, int status, const char *type, char *data, size_t len)
+{
+    if (data == NULL)
+        return nd_http_set_problem(req, 500, NULL, NULL);
+    nd_respond_static(req, status, type, data, len);
+    req->raw_owned = true;
     return status;
 }
 
@@ -218,7 +255,7 @@ static bool render(const json_t *value, char **out, size_t *len)
 }
 
 /* The strong ETag of body: the quoted hex of a 16-byte BLAKE2b hash. */
-static void make_etag(const char *body, size_t len, char etag[2 * ETAG_BYTES + 3])
+static void make_etag(const char *body, size_t len, char etag[ETAG_MAX])
 {
     unsigned char hash[ETAG_BYTES];
     crypto_generichash(hash, sizeof hash, (const unsigned char *)body, len, NULL, 0);
@@ -269,11 +306,22 @@ static const char *find_header(const struct nd_request *req, const char *name)
 /* The answer as bytes, before it becomes a libmicrohttpd response. */
 struct answer {
     int status;
-    char *body; /* malloc'd, or NULL */
+    char *body; /* malloc'd, or borrowed (an embedded asset), or NULL */
+    bool borrowed;
     size_t len;
     const char *type;
-    char etag[2 * ETAG_BYTES + 3];
+    bool gzip; /* body is gzip-encoded */
+    bool vary; /* the body would differ with another Accept-Encoding */
+    char etag[ETAG_MAX];
 };
+
+bool nd_http_wants_gzip(struct nd_request *req)
+{
+    if (req->gzip < 0)
+        req->gzip = req->srv->cfg->gzip_level > 0 &&
+                    nd_gzip_accepted(nd_request_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    return req->gzip == 1;
+}
 
 /* Turns a 200 whose ETag the request's If-None-Match names into a 304. */
 static void check_not_modified(struct nd_request *req, struct answer *a)
@@ -288,17 +336,54 @@ static void check_not_modified(struct nd_request *req, struct answer *a)
     }
 }
 
-/*
- * Renders the handler's JSON once. A status >= 400 without a body gets the
- * generic problem document; a value that cannot be rendered becomes a 500.
- */
-static void build_answer(struct nd_request *req, int status, struct answer *a)
+/* Frees a's body unless it is borrowed. */
+static void answer_free_body(struct answer *a)
 {
-    a->status = status;
-    if (status == 204 || status == 304)
+    if (!a->borrowed)
+        free(a->body);
+    a->body = NULL;
+    a->borrowed = false;
+}
+
+/*
+ * Encodes a body over ND_GZIP_MIN_BYTES with gzip when the client takes it.
+ * Such a body varies with Accept-Encoding, encoded or not. Out of memory,
+ * or when gzip would not make it smaller, it goes out as it is.
+ */
+static void encode(struct nd_request *req, struct answer *a)
+{
+    char *packed;
+    size_t packed_len;
+    if (a->len <= ND_GZIP_MIN_BYTES)
         return;
-    if (req->json == NULL && status >= 400)
-        a->status = nd_http_set_problem(req, status, NULL, NULL);
+    a->vary = true;
+    if (!nd_http_wants_gzip(req) ||
+        !nd_gzip_encode(a->body, a->len, (int)req->srv->cfg->gzip_level, &packed, &packed_len))
+        return;
+    answer_free_body(a);
+    a->body = packed;
+    a->len = packed_len;
+    a->gzip = true;
+}
+
+/*
+ * Takes the handler's body: renders its JSON once (a status >= 400 without
+ * a body gets the generic problem document; a value that cannot be rendered
+ * becomes a 500), or takes its raw bytes.
+ */
+static void take_body(struct nd_request *req, struct answer *a)
+{
+    if (req->json == NULL && req->raw == NULL && a->status >= 400)
+        a->status = nd_http_set_problem(req, a->status, NULL, NULL);
+    if (req->json == NULL && req->raw != NULL) {
+        a->body = (char *)req->raw;
+        a->borrowed = !req->raw_owned;
+        a->len = req->raw_len;
+        a->type = req->raw_type;
+        req->raw = NULL; /* an owned buffer is the answer's now */
+        req->raw_owned = false;
+        return;
+    }
     if (req->json != NULL && !render(req->json, &a->body, &a->len)) {
         nd_log(ND_LOG_ERROR, "the answer to %s %s cannot be rendered as JSON", req->method_name,
                req->path);
@@ -306,16 +391,43 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
         if (req->json == NULL || !render(req->json, &a->body, &a->len))
             return; /* out of memory: the status line alone */
     }
+    if (a->body != NULL)
+        a->type = req->problem ? PROBLEM_TYPE : JSON_TYPE;
+}
+
+/*
+ * Builds the answer from what the handler set: the body, gzip, and for a
+ * 200 to GET or HEAD the ETag (of the unencoded bytes, with "-gz" for the
+ * encoded ones), a copy in the response cache and the 304 check.
+ */
+static void build_answer(struct nd_request *req, int status, struct answer *a)
+{
+    a->status = status;
+    if (status == 204 || status == 304)
+        return;
+    take_body(req, a);
     if (a->body == NULL)
         return;
-    a->type = req->problem ? PROBLEM_TYPE : JSON_TYPE;
-    if (a->status == 200 && (req->method == ND_METHOD_GET || req->method == ND_METHOD_HEAD)) {
+    bool tagged =
+        a->status == 200 && (req->method == ND_METHOD_GET || req->method == ND_METHOD_HEAD);
+    if (tagged)
         make_etag(a->body, a->len, a->etag);
-        if (req->cacheable)
-            nd_cache_put(req->srv->cache, req->cache_key, req->cache_key_len, req->cache_generation,
-                         a->body, a->len, a->etag, find_header(req, "Link"));
-        check_not_modified(req, a);
+    encode(req, a);
+    if (!tagged)
+        return;
+    if (a->gzip)
+        memcpy(a->etag + strlen(a->etag) - 1, GZIP_SUFFIX "\"", sizeof GZIP_SUFFIX + 1);
+    if (req->cacheable) {
+        struct nd_cache_entry e = {.body = a->body,
+                                   .len = a->len,
+                                   .link = find_header(req, "Link"),
+                                   .type = a->type,
+                                   .gzip = a->gzip};
+        memcpy(e.etag, a->etag, sizeof e.etag);
+        nd_cache_put_answer(req->srv->cache, req->cache_key, req->cache_key_len,
+                            req->cache_generation, &e);
     }
+    check_not_modified(req, a);
 }
 
 static void add_header(struct MHD_Response *resp, const char *name, const char *value)
@@ -332,14 +444,16 @@ static void add_cors_header(void *ctx, const char *name, const char *value)
 
 /*
  * The headers of every answer, 304 included: the request id, the security
- * headers and, unless the answer is a preflight (which has its own), the
- * CORS headers of the request's Origin.
+ * headers (the handler's Content-Security-Policy instead of the default one
+ * when it set one) and, unless the answer is a preflight (which has its
+ * own), the CORS headers of the request's Origin.
  */
 static void add_common_headers(struct nd_request *req, struct MHD_Response *resp)
 {
     add_header(resp, "X-Request-Id", req->request_id);
     for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
-        add_header(resp, security_headers[i][0], security_headers[i][1]);
+        if (req->headers_lost || !has_header(req, security_headers[i][0]))
+            add_header(resp, security_headers[i][0], security_headers[i][1]);
     if (!req->preflight)
         nd_cors_actual(req->srv->cors, nd_request_header(req, "Origin"), add_cors_header, resp);
 }
@@ -366,6 +480,8 @@ static struct MHD_Response *make_response(struct nd_request *req, struct answer 
     }
     if (a->body == NULL)
         return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (a->borrowed)
+        return MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_PERSISTENT);
     resp = MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_MUST_FREE);
     if (resp != NULL)
         a->body = NULL;
@@ -377,7 +493,9 @@ static void build_cached_answer(struct nd_request *req, struct answer *a)
 {
     a->status = 200;
     a->len = req->cached->len;
-    a->type = JSON_TYPE;
+    a->type = req->cached->type != NULL ? req->cached->type : JSON_TYPE;
+    a->gzip = req->cached->gzip;
+    a->vary = a->gzip || a->len > ND_GZIP_MIN_BYTES;
     /* the entry's tag was made by make_etag, so it fits */
     memcpy(a->etag, req->cached->etag, sizeof a->etag - 1);
     a->etag[sizeof a->etag - 1] = '\0';
@@ -411,16 +529,23 @@ enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
     if (req->cached == NULL)
         build_answer(req, status, &a);
     struct MHD_Response *resp = make_response(req, &a);
-    free(a.body);
+    answer_free_body(&a);
     if (resp == NULL)
         goto out;
     if (a.type != NULL)
         add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a.type);
+    if (a.gzip && a.status != 304)
+        add_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (a.vary)
+        add_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (a.etag[0] != '\0')
         add_header(resp, MHD_HTTP_HEADER_ETAG, a.etag);
-    if (a.status != 304 && !req->headers_lost) {
+    if (!req->headers_lost) {
+        /* A 304 repeats only what updates the client's stored copy (RFC 9111 4.3.4). */
         for (const struct header *h = req->headers; h != NULL; h = h->next)
-            add_header(resp, h->name, h->value);
+            if (a.status != 304 || strcasecmp(h->name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0 ||
+                strcasecmp(h->name, "Content-Security-Policy") == 0)
+                add_header(resp, h->name, h->value);
         if (a.status == 401 && !has_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE))
             add_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }

@@ -1,8 +1,15 @@
 /*
- * log.c: one line per event on stderr, "TIME LEVEL message".
+ * log.c: one line per event on stderr, in one of two formats.
+ *
+ * text (the default): "TIME LEVEL message", control characters of the
+ * message replaced by '?'. json: one object per line, {"time","level","msg"}
+ * plus the request's fields on access lines, every string escaped here so
+ * that no value (a decoded path holding a quote, a line feed or invalid
+ * UTF-8) can end the object early or start a second one.
  *
  * Lines are formatted into a stack buffer and written with one write(2), so
- * lines from different worker threads never interleave.
+ * lines from different worker threads never interleave. A value too long for
+ * the line is cut (at a character boundary in json); the line stays whole.
  */
 #include "newsd/log.h"
 
@@ -10,13 +17,26 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "newsd/util.h"
 
 static _Atomic int current_level = ND_LOG_INFO;
+static _Atomic int current_format = ND_LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* The longest line either format writes, its newline included. */
+#define LINE_CAP 4096
+/* The longest message text before escaping (a format's own limit). */
+#define MSG_CAP 2048
+
+/* Output limits of the access line's strings in json, quotes included. */
+#define METHOD_LIMIT 100
+#define PATH_LIMIT 2048
+#define CLIENT_LIMIT 100
+#define ID_LIMIT 100
 
 void nd_log_set_level(enum nd_log_level level)
 {
@@ -28,10 +48,191 @@ enum nd_log_level nd_log_get_level(void)
     return (enum nd_log_level)atomic_load(&current_level);
 }
 
-__attribute__((format(printf, 2, 0))) static void vlog(enum nd_log_level level, const char *fmt,
-                                                       va_list ap)
+void nd_log_set_format(enum nd_log_format format)
 {
-    char line[2048];
+    atomic_store(&current_format, (int)format);
+}
+
+static bool enabled(enum nd_log_level level)
+{
+    return (int)level <= atomic_load(&current_level);
+}
+
+static bool json_format(void)
+{
+    return atomic_load(&current_format) == ND_LOG_FORMAT_JSON;
+}
+
+static void write_line(const char *line, size_t len)
+{
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w; /* nowhere left to report a failing stderr */
+}
+
+/* ---- json ---------------------------------------------------------------- */
+
+/* A json line being built; len never exceeds LINE_CAP. */
+struct line {
+    char text[LINE_CAP];
+    size_t len;
+};
+
+/* Appends s when it fits whole; a line that is full stays as it is. */
+static void put(struct line *l, const char *s)
+{
+    size_t n = strlen(s);
+    if (l->len + n <= LINE_CAP) {
+        memcpy(l->text + l->len, s, n);
+        l->len += n;
+    }
+}
+
+/*
+ * Length of the valid UTF-8 character at s (n bytes left), storing its code
+ * point in *cp; 0 when the bytes there are not one (overlong forms,
+ * surrogates and values past U+10FFFF included).
+ */
+static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
+{
+    static const unsigned long min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t len;
+    unsigned long c;
+
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2;
+        c = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3;
+        c = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4;
+        c = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min_for_len[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/*
+ * The JSON form of the character at s: escapes for '"', '\\', control
+ * characters, DEL and the JavaScript line separators U+2028/U+2029, "\ufffd"
+ * for a byte that does not start a valid UTF-8 character, the bytes
+ * themselves otherwise. Writes up to 6 bytes to out and their count to
+ * *outlen; returns how many input bytes were used (at least 1).
+ */
+static size_t json_char(const unsigned char *s, size_t n, char out[6], size_t *outlen)
+{
+    unsigned long cp;
+    size_t used = utf8_char(s, n, &cp);
+
+    if (used == 0) {
+        memcpy(out, "\\ufffd", 6);
+        *outlen = 6;
+        return 1;
+    }
+    const char *brief = cp == '"'    ? "\\\""
+                        : cp == '\\' ? "\\\\"
+                        : cp == '\n' ? "\\n"
+                        : cp == '\r' ? "\\r"
+                        : cp == '\t' ? "\\t"
+                                     : NULL;
+    if (brief != NULL) {
+        memcpy(out, brief, 2);
+        *outlen = 2;
+    } else if (cp < 0x20 || cp == 0x7f || cp == 0x2028 || cp == 0x2029) {
+        char hex[7];
+        snprintf(hex, sizeof hex, "\\u%04lx", cp);
+        memcpy(out, hex, 6);
+        *outlen = 6;
+    } else {
+        memcpy(out, s, used);
+        *outlen = used;
+    }
+    return used;
+}
+
+/*
+ * Appends s as a JSON string of at most limit bytes, its quotes included
+ * (limit >= 2, and the line has room for limit more bytes). Characters that
+ * would pass the limit are left out, so a cut value is still valid JSON.
+ */
+static void put_string(struct line *l, const char *s, size_t limit)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    size_t end = l->len + limit - 1; /* where the closing quote must fit */
+
+    l->text[l->len++] = '"';
+    while (n > 0) {
+        char rep[6];
+        size_t replen;
+        size_t used = json_char(p, n, rep, &replen);
+        if (l->len + replen > end)
+            break;
+        memcpy(l->text + l->len, rep, replen);
+        l->len += replen;
+        p += used;
+        n -= used;
+    }
+    l->text[l->len++] = '"';
+}
+
+/* "2025-07-12T09:30:00.123Z": the current UTC time to the millisecond. */
+static void time_ms(char buf[32])
+{
+    struct timespec now;
+    struct tm tm;
+    char secs[24];
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, 32, "%s.%03dZ", secs, (int)(now.tv_nsec / 1000000));
+}
+
+/* Starts a json line: {"time":...,"level":...,"msg":MSG (cut to fit leave bytes after it). */
+static void json_begin(struct line *l, enum nd_log_level level, const char *msg, size_t leave)
+{
+    char ts[32];
+
+    time_ms(ts);
+    l->len = 0;
+    put(l, "{\"time\":\"");
+    put(l, ts);
+    put(l, "\",\"level\":\"");
+    put(l, level_names[level]);
+    put(l, "\",\"msg\":");
+    put_string(l, msg, LINE_CAP - l->len - leave);
+}
+
+static void json_end(struct line *l)
+{
+    /* Every writer left room for these two bytes. */
+    l->text[l->len++] = '}';
+    l->text[l->len++] = '\n';
+    write_line(l->text, l->len);
+}
+
+/* ---- the two entry points ------------------------------------------------ */
+
+__attribute__((format(printf, 2, 0))) static void text_line(enum nd_log_level level,
+                                                            const char *fmt, va_list ap)
+{
+    char line[MSG_CAP];
     char ts[ND_TIME_BUF];
     int n = snprintf(line, sizeof line, "%s %s ", nd_time_format(nd_time_now(), ts),
                      level_names[level]);
@@ -44,17 +245,31 @@ __attribute__((format(printf, 2, 0))) static void vlog(enum nd_log_level level, 
         if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
             line[i] = '?';
     line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w; /* nowhere left to report a failing stderr */
+    write_line(line, len);
+}
+
+__attribute__((format(printf, 2, 0))) static void json_line(enum nd_log_level level,
+                                                            const char *fmt, va_list ap)
+{
+    char msg[MSG_CAP];
+    struct line l;
+
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    json_begin(&l, level, msg, 2);
+    json_end(&l);
 }
 
 void nd_log(enum nd_log_level level, const char *fmt, ...)
 {
-    if ((int)level > atomic_load(&current_level))
+    if (!enabled(level))
         return;
     va_list ap;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    if (json_format())
+        json_line(level, fmt, ap);
+    else
+        text_line(level, fmt, ap);
     va_end(ap);
 }
 
@@ -63,9 +278,49 @@ void nd_log_access(const char *method, const char *path, int status, size_t byte
     nd_log_request(method, path, status, bytes, usec, NULL, NULL);
 }
 
+/* The numbers, keys and punctuation of an access line: well under this. */
+#define ACCESS_FIXED 300
+_Static_assert(64 + ACCESS_FIXED + METHOD_LIMIT + PATH_LIMIT + CLIENT_LIMIT + ID_LIMIT <= LINE_CAP,
+               "an access line always fits");
+
+/*
+ * The json access line. Every string has its own limit and the numbers are
+ * bounded, so the whole line always fits (the assertion above).
+ */
+static void access_json(const char *method, const char *path, int status, size_t bytes,
+                        uint64_t usec, const char *client, const char *request_id)
+{
+    struct line l;
+    char num[96];
+
+    json_begin(&l, ND_LOG_INFO, "access", LINE_CAP);
+    put(&l, ",\"type\":\"access\",\"method\":");
+    put_string(&l, method, METHOD_LIMIT);
+    put(&l, ",\"path\":");
+    put_string(&l, path, PATH_LIMIT);
+    snprintf(num, sizeof num, ",\"status\":%d,\"bytes\":%zu,\"duration_us\":%llu", status, bytes,
+             (unsigned long long)usec);
+    put(&l, num);
+    if (client != NULL) {
+        put(&l, ",\"client\":");
+        put_string(&l, client, CLIENT_LIMIT);
+    }
+    if (request_id != NULL) {
+        put(&l, ",\"request_id\":");
+        put_string(&l, request_id, ID_LIMIT);
+    }
+    json_end(&l);
+}
+
 void nd_log_request(const char *method, const char *path, int status, size_t bytes, uint64_t usec,
                     const char *client, const char *request_id)
 {
+    if (!enabled(ND_LOG_INFO))
+        return;
+    if (json_format()) {
+        access_json(method, path, status, bytes, usec, client, request_id);
+        return;
+    }
     /* The path is decoded: a space in it would shift the fields after it. */
     char safe[512];
     size_t n = 0;

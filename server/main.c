@@ -39,6 +39,9 @@ static void usage(FILE *out)
                  "  key create NAME       make an API key and print it on the last line\n"
                  "  key list              list key names, ids and creation times\n"
                  "  key revoke NAME       delete a key\n"
+                 "  backup FILE           copy the live database to FILE (online, consistent)\n"
+                 "  export [FILE]         write every article and comment as JSON lines\n"
+                 "                        (to stdout without FILE); import --jsonl reads them\n"
                  "\n"
                  "options:\n"
                  "  -h, --help            show this help\n"
@@ -140,6 +143,7 @@ static int configure(const struct command_line *cl, struct nd_config *cfg)
         }
     }
     nd_log_set_level(cfg->log_level);
+    nd_log_set_format(cfg->log_format);
     return -1;
 }
 
@@ -155,6 +159,10 @@ static int run(const struct nd_config *cfg, char **words, int nwords)
         return nd_cli_import(cfg, words + 1, nwords - 1);
     if (strcmp(command, "key") == 0)
         return nd_cli_key(cfg, words + 1, nwords - 1);
+    if (strcmp(command, "backup") == 0)
+        return nd_cli_backup(cfg, words + 1, nwords - 1);
+    if (strcmp(command, "export") == 0)
+        return nd_cli_export(cfg, words + 1, nwords - 1);
     if (strcmp(command, "serve") == 0 || strcmp(command, "migrate") == 0)
         fprintf(stderr, "newsd: %s takes no arguments\n", command);
     else

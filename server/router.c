@@ -30,6 +30,10 @@ static bool match_pattern(const char *pattern, const char *path,
 
     if (*p != '/' || *s != '/')
         return false;
+    if (p[1] == '\0') { /* the root, which has no segment */
+        *nparams = 0;
+        return s[1] == '\0';
+    }
     while (*p == '/' && *s == '/') {
         p++;
         s++;
@@ -96,6 +100,7 @@ enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_metho
     /* Captures are taken again from the chosen route: a later candidate may
      * have overwritten the buffer while the table was scanned. */
     match_pattern(found->pattern, path, m->params, &m->nparams);
+    m->route = found;
     m->handler = found->handler;
     m->cacheable = found->cacheable;
     m->allowed = 0;

@@ -30,6 +30,8 @@ struct nd_cache_entry {
     size_t len;
     char etag[48];    /* quoted */
     const char *link; /* NULL when none */
+    const char *type; /* Content-Type, a string living as long as the process; NULL = JSON */
+    bool gzip;        /* body is gzip-encoded (Content-Encoding: gzip) */
 };
 
 /*
@@ -63,6 +65,13 @@ void nd_cache_release(const struct nd_cache_entry *entry);
  */
 bool nd_cache_put(struct nd_cache *cache, const char *key, size_t keylen, uint64_t generation,
                   const char *body, size_t len, const char *etag, const char *link);
+
+/*
+ * nd_cache_put for an answer described by a (its body, len, etag, link,
+ * type and gzip; everything but type copied).
+ */
+bool nd_cache_put_answer(struct nd_cache *cache, const char *key, size_t keylen,
+                         uint64_t generation, const struct nd_cache_entry *a);
 
 /* Counters for tests and metrics. */
 struct nd_cache_stats {

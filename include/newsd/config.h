@@ -27,6 +27,11 @@ enum nd_sync_mode {
     ND_SYNC_FULL,
 };
 
+enum nd_log_format {
+    ND_LOG_FORMAT_TEXT = 0, /* "LEVEL message" lines */
+    ND_LOG_FORMAT_JSON,     /* one JSON object per line */
+};
+
 enum nd_moderation {
     ND_MODERATION_OFF = 0, /* new comments are visible at once */
     ND_MODERATION_PRE,     /* new comments wait, pending, until a key holder approves them */
@@ -38,6 +43,7 @@ struct nd_config {
     unsigned port;                 /* port: default 8080; 0 = ephemeral */
     unsigned threads;              /* threads: worker pool size; 0 = number of cores */
     enum nd_log_level log_level;   /* log-level: error|warn|info|debug, default info */
+    enum nd_log_format log_format; /* log-format: text|json, default text */
     enum nd_sync_mode synchronous; /* synchronous: off|normal|full, default normal */
     size_t max_body;               /* max-body: bytes, default 1 MiB */
     unsigned conn_timeout;         /* connection-timeout: idle seconds, default 30 */
@@ -55,9 +61,12 @@ struct nd_config {
     char *cors_origins;      /* cors-origins: "*", a list of origins, or "" (off); default "*" */
     bool cors_credentials;   /* cors-credentials: allow credentials for listed origins; false */
     enum nd_moderation comment_moderation; /* comment-moderation: off|pre, default off */
-    size_t cache_size; /* cache-size: bytes of rendered answers kept; 0 = none; default 16 MiB */
-    char *tls_cert;    /* tls-cert: PEM certificate chain file; "" = plain HTTP */
-    char *tls_key;     /* tls-key: PEM private key file; "" = plain HTTP */
+    size_t cache_size;   /* cache-size: bytes of rendered answers kept; 0 = none; default 16 MiB */
+    char *tls_cert;      /* tls-cert: PEM certificate chain file; "" = plain HTTP */
+    char *tls_key;       /* tls-key: PEM private key file; "" = plain HTTP */
+    bool metrics;        /* metrics: serve GET /metrics; default true */
+    unsigned feed_size;  /* feed-size: entries in each feed, default 20 */
+    unsigned gzip_level; /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
 };
 
 /* True when name is the name of a setting ("port", "log-level"). */

@@ -32,4 +32,17 @@ int nd_handle_comment_delete(struct nd_request *req);
 /* GET /v1/search */
 int nd_handle_search(struct nd_request *req);
 
+/* GET /v1/feed.atom, /v1/feed.rss, /v1/feed.json (handler_feeds.c) */
+int nd_handle_feed_atom(struct nd_request *req);
+int nd_handle_feed_rss(struct nd_request *req);
+int nd_handle_feed_json(struct nd_request *req);
+
+/* GET /metrics (handler_metrics.c): 404 with metrics off */
+int nd_handle_metrics(struct nd_request *req);
+
+/* Embedded files (handler_static.c): GET /, /assets/{name}, /openapi.json */
+int nd_handle_index(struct nd_request *req);
+int nd_handle_asset(struct nd_request *req);
+int nd_handle_openapi(struct nd_request *req);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include "newsd/config.h"
 #include "newsd/err.h"
+#include "newsd/metrics.h"
 
 struct nd_request;
 struct nd_store;
@@ -103,7 +104,21 @@ int nd_request_rate_limit_comment(struct nd_request *req);
 /* Sets a JSON body (takes the reference; NULL = no body). Returns status. */
 int nd_respond_json(struct nd_request *req, int status, json_t *body);
 
-/* Adds a response header; value copied. Returns false when out of memory or
+/*
+ * Sets a body that is not JSON: len bytes with Content-Type type (a string
+ * that outlives the request, e.g. a literal). nd_respond_static borrows data,
+ * which must outlive the process (an embedded asset); nd_respond_owned takes
+ * a malloc'd buffer and frees it, also on failure. ETag and 304, HEAD and
+ * gzip apply as to JSON answers. Returns status, or 500 (problem set) when
+ * out of memory.
+ */
+int nd_respond_static(struct nd_request *req, int status, const char *type, const void *data,
+                      size_t len);
+int nd_respond_owned(struct nd_request *req, int status, const char *type, char *data, size_t len);
+
+/*
+ * Adds a response header; value copied. A Content-Security-Policy set here
+ * replaces the default one (the reader web page needs its own). Returns false when out of memory or
  * when the value holds CR/LF. Out of memory, the whole answer becomes a 500:
  * no answer goes out without a header it was meant to carry. */
 bool nd_respond_header(struct nd_request *req, const char *name, const char *value);
@@ -127,6 +142,18 @@ int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail);
 
 /* The reason phrase of an HTTP status ("Not Found"); "Unknown" for others. */
 const char *nd_http_reason(int status);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* The server's counters (metrics.h); NULL with metrics off. */
+struct nd_metrics *nd_request_metrics(struct nd_request *req);
+
+/*
+ * Fills the gauges the HTTP layer knows: requests in flight, connections,
+ * the response cache's counters. db_bytes is set to -1: the handler asks
+ * the store.
+ */
+void nd_request_gauges(struct nd_request *req, struct nd_metrics_gauges *out);
 
 /* ---- the server -------------------------------------------------------- */
 

@@ -15,6 +15,9 @@
 void nd_log_set_level(enum nd_log_level level);
 enum nd_log_level nd_log_get_level(void);
 
+/* text (the default) or json: every line, diagnostics and access log alike, one JSON object. */
+void nd_log_set_format(enum nd_log_format format);
+
 /* Writes one line "LEVEL message" when level is enabled. Thread-safe. */
 void nd_log(enum nd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -34,9 +34,10 @@ enum nd_route_result {
 };
 
 struct nd_route_match {
-    nd_handler_fn handler; /* on FOUND */
-    bool cacheable;        /* on FOUND: the route's flag */
-    unsigned allowed;      /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
+    const struct nd_route *route; /* on FOUND: the table's entry (metrics label it) */
+    nd_handler_fn handler;        /* on FOUND */
+    bool cacheable;               /* on FOUND: the route's flag */
+    unsigned allowed;             /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
     unsigned nparams;
     char params[ND_ROUTE_MAX_PARAMS][ND_ROUTE_PARAM_MAX];
 };

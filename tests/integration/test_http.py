@@ -35,7 +35,7 @@ def allow(*methods, absent=()):
 
 
 def routing_cases():
-    nf = [("GET", p) for p in ("/", "/nope", "/v1", "/v1/nope", "/v1/comments",
+    nf = [("GET", p) for p in ("//", "/assets", "/assets/nope.js", "/nope", "/v1", "/v1/nope", "/v1/comments",
                               "/v1/articles/1/comments/2", "/v1/articles/1/nope",
                               "/health/x", "/V1/articles")]
     cases = [case(f"{m} {p}: 404", m, p, status=404) for m, p in nf]

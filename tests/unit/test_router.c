@@ -190,6 +190,28 @@ static void test_segment_limits(void)
     CHECK_INT(nd_router_match(table, ND_METHOD_GET, path, &m), ND_ROUTE_NOT_FOUND);
 }
 
+/* The root pattern matches the root alone, and hands the entry to metrics. */
+static void test_root(void)
+{
+    static const struct nd_route rooted[] = {
+        {"/", ND_METHOD_GET, list_things, false},
+        {"/things", ND_METHOD_GET, get_thing, false},
+        {NULL, 0, NULL, false},
+    };
+    struct nd_route_match m;
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/", &m), ND_ROUTE_FOUND);
+    CHECK(m.handler == list_things);
+    CHECK(m.route == &rooted[0]);
+    CHECK_INT(m.nparams, 0);
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/things", &m), ND_ROUTE_FOUND);
+    CHECK(m.route == &rooted[1]);
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "//", &m), ND_ROUTE_NOT_FOUND);
+    CHECK(m.route == NULL);
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/x", &m), ND_ROUTE_NOT_FOUND);
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_POST, "/", &m), ND_ROUTE_METHOD_NOT_ALLOWED);
+    CHECK(m.route == NULL);
+}
+
 static void test_allow(void)
 {
     char buf[64];
@@ -209,7 +231,7 @@ static void test_allow(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_found), CHECK_CASE(test_not_found),
+    return CHECK_RUN(CHECK_CASE(test_found), CHECK_CASE(test_root), CHECK_CASE(test_not_found),
                      CHECK_CASE(test_method_not_allowed), CHECK_CASE(test_segment_limits),
                      CHECK_CASE(test_allow), CHECK_CASE(test_cacheable_flag));
 }
