@@ -1,10 +1,13 @@
 /*
  * http_response.c: answering a request.
  *
- * A handler sets a JSON value (or a problem document) and returns the
- * status; here it is rendered once into a buffer, given a strong ETag when
- * it is a 200 answer to GET or HEAD (turned into a 304 when If-None-Match
- * matches), and queued with the headers every answer of newsd carries:
+ * A handler sets a JSON value (or a problem document, or bytes of another
+ * type) and returns the status; here it is rendered once into a buffer,
+ * given a strong ETag when it is a 200 answer to GET or HEAD, gzip-encoded
+ * when it is over 1 KiB and the client accepts gzip (newsd/gzip.h; the
+ * encoded bytes get their own ETag, the identity one with "-gz", and Vary),
+ * turned into a 304 when If-None-Match matches, and queued with the headers
+ * every answer of newsd carries:
  * X-Request-Id, the security headers, and the CORS headers of the request's
  * Origin. libmicrohttpd itself adds Date and Content-Length and no Server
  * header.
@@ -347,14 +350,15 @@ static void answer_free_body(struct answer *a)
 
 /*
  * Encodes a body over ND_GZIP_MIN_BYTES with gzip when the client takes it.
- * Such a body varies with Accept-Encoding, encoded or not. Out of memory,
+ * Such a body varies with Accept-Encoding, encoded or not (unless gzip-level
+ * is 0: then nothing is ever encoded). Out of memory,
  * or when gzip would not make it smaller, it goes out as it is.
  */
 static void encode(struct nd_request *req, struct answer *a)
 {
     char *packed;
     size_t packed_len;
-    if (a->len <= ND_GZIP_MIN_BYTES)
+    if (a->len <= ND_GZIP_MIN_BYTES || req->srv->cfg->gzip_level == 0)
         return;
     a->vary = true;
     if (!nd_http_wants_gzip(req) ||
@@ -495,7 +499,7 @@ static void build_cached_answer(struct nd_request *req, struct answer *a)
     a->len = req->cached->len;
     a->type = req->cached->type != NULL ? req->cached->type : JSON_TYPE;
     a->gzip = req->cached->gzip;
-    a->vary = a->gzip || a->len > ND_GZIP_MIN_BYTES;
+    a->vary = a->gzip || (a->len > ND_GZIP_MIN_BYTES && req->srv->cfg->gzip_level > 0);
     /* the entry's tag was made by make_etag, so it fits */
     memcpy(a->etag, req->cached->etag, sizeof a->etag - 1);
     a->etag[sizeof a->etag - 1] = '\0';

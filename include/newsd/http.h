@@ -6,7 +6,9 @@
  * they need through the nd_request_* accessors, set the answer with
  * nd_respond_* and return the HTTP status (lwan style). The HTTP layer then
  * renders the JSON once, adds ETag (200 GET/HEAD) and answers 304 to a
- * matching If-None-Match, drops the body for HEAD, writes the access log line
+ * matching If-None-Match, gzips answers over 1 KiB for clients that accept
+ * it (with Vary: Accept-Encoding and an ETag of their own), drops the body
+ * for HEAD, writes the access log line, counts the request in the metrics
  * and frees everything when libmicrohttpd reports the request complete.
  *
  * Around the handlers the layer also answers OPTIONS and CORS preflight

@@ -42,6 +42,32 @@ static void test_hit_and_miss(void)
     nd_cache_destroy(c);
 }
 
+/* An entry keeps the answer's type and encoding: a cached feed is not JSON. */
+static void test_type_and_encoding(void)
+{
+    struct nd_cache *c = nd_cache_create(1 << 20, 256);
+    struct nd_cache_entry a = {.body = "\x1f\x8b..",
+                               .len = 4,
+                               .etag = "\"t-gz\"",
+                               .type = "application/atom+xml",
+                               .gzip = true};
+    CHECK(nd_cache_put_answer(c, "g/feed", 6, nd_cache_generation(c), &a));
+    CHECK(put(c, "i/feed", "<feed/>"));
+    const struct nd_cache_entry *e = nd_cache_get(c, "g/feed", 6);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_STR(e->type, "application/atom+xml");
+        CHECK(e->gzip);
+        CHECK_STR(e->etag, "\"t-gz\"");
+        CHECK(memcmp(e->body, "\x1f\x8b..", 4) == 0);
+    }
+    nd_cache_release(e);
+    e = nd_cache_get(c, "i/feed", 6);
+    CHECK(e != NULL && e->type == NULL && !e->gzip);
+    nd_cache_release(e);
+    nd_cache_destroy(c);
+}
+
 static void test_invalidate(void)
 {
     struct nd_cache *c = nd_cache_create(1 << 20, 256);
@@ -150,6 +176,7 @@ static void test_threads(void)
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
+                     CHECK_CASE(test_type_and_encoding),
                      CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
                      CHECK_CASE(test_threads));
 }
