@@ -183,6 +183,9 @@ static bool is_json_type(const char *ctype)
 }
 
 /*
+ * A content-coded body (Content-Encoding other than identity) is 415 with
+ * Accept-Encoding: identity, as RFC 9110 15.5.16 suggests: newsd does not
+ * inflate request bodies, whose size max-body bounds as sent.
  * Any JSON value is decoded (JSON_DECODE_ANY), so that a body that is valid
  * JSON but not an object reaches the handler and is answered 422, as the
  * README promises; only text that is not JSON at all is 400, and a parse
@@ -194,6 +197,11 @@ int nd_request_json(struct nd_request *req, json_t **out)
 
     if (!is_json_type(nd_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
         return nd_http_set_problem(req, 415, "Content-Type must be application/json", NULL);
+    const char *coding = nd_request_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (coding != NULL && strcasecmp(coding, "identity") != 0) {
+        nd_respond_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING, "identity");
+        return nd_http_set_problem(req, 415, "request bodies must not be content-encoded", NULL);
+    }
     if (req->body_len == 0)
         return nd_http_set_problem(req, 400, "the request body is empty", NULL);
     if (!nd_utf8_valid(req->body, req->body_len))

@@ -9,6 +9,7 @@ vary. Conditional requests match the ETag of the encoding they ask for.
 """
 
 import gzip
+import json
 import os
 import sys
 
@@ -130,6 +131,16 @@ def test_other_answers(srv):
     tap.check(b'"errors"' in body, "the problem document arrives whole, encoded or not")
 
 
+def test_encoded_request(srv):
+    raw = gzip.compress(json.dumps({"title": "Zipped", "body": "x"}).encode())
+    r = srv.request("POST", "/v1/articles", raw=raw, auth=True,
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    tap.eq(r.status, 415, "a gzip-encoded request body: 415")
+    tap.eq(r.headers.get("Accept-Encoding"), "identity", "naming the coding newsd takes")
+    tap.check("Zipped" not in [a["title"] for a in get(srv, LIST).json["data"]],
+              "and nothing was stored")
+
+
 def test_level_zero():
     with Server(BIN, ["--gzip-level", "0"]) as srv:
         seed(srv)
@@ -148,6 +159,7 @@ def main():
         tap.run("forms of Accept-Encoding", test_accept_encoding_forms, srv)
         tap.run("small answers and HEAD", test_small_and_head, srv)
         tap.run("documents and problems", test_other_answers, srv)
+        tap.run("an encoded request body", test_encoded_request, srv)
         tap.stop_server(srv)
     tap.run("gzip-level 0", test_level_zero)
     tap.done()
