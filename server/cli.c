@@ -1,15 +1,19 @@
 /*
- * cli.c: the subcommands of newsd: serve, migrate, import and key.
+ * cli.c: the subcommands of newsd: serve, migrate, import, key, backup and
+ * export.
  *
  * Every subcommand that touches the database goes through open_store, which
  * creates the database's directory when it is missing and lets
  * nd_store_open create and migrate the database itself, so any command works
- * on a fresh machine.
+ * on a fresh machine. The exception is backup: it copies a database that
+ * exists, and a missing one is an error rather than an empty copy.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "newsd/auth.h"
 #include "newsd/http.h"
@@ -287,15 +292,284 @@ int nd_cli_key(const struct nd_config *cfg, char *const *args, int nargs)
     return status;
 }
 
-/* placeholder: being written */
-int nd_cli_backup(const struct nd_config *cfg, char *const *args, int nargs)
+/* ---- backup and export ------------------------------------------------- */
+
+/*
+ * A file written under a temporary name in its final directory, and renamed
+ * over its real name only once it is complete and on disk, so that no
+ * reader ever finds half a file under that name.
+ */
+struct staged {
+    const char *path; /* the final name (borrowed) */
+    char *tmp;        /* ".NAME.tmp-XXXXXX" beside it, malloc'd */
+    int fd;
+    FILE *file; /* the stream over fd, when one was opened */
+};
+
+/*
+ * Creates the temporary file for path, with mode (less the umask). Returns
+ * false, having said why on stderr, when path is a directory or its
+ * directory cannot be written; nothing is left behind then.
+ */
+static bool stage_open(struct staged *s, const char *path, mode_t mode)
 {
-    (void)cfg, (void)args, (void)nargs;
-    return ND_EXIT_FAILURE;
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    s->path = path;
+    s->fd = -1;
+    if (*base == '\0' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "newsd: %s is a directory; name a file\n", path);
+        return false;
+    }
+    size_t len = (size_t)dirlen + strlen(base) + sizeof "..tmp-XXXXXX";
+    s->tmp = malloc(len);
+    if (!s->tmp) {
+        fprintf(stderr, "newsd: out of memory\n");
+        return false;
+    }
+    snprintf(s->tmp, len, "%.*s.%s.tmp-XXXXXX", dirlen, path, base);
+    s->fd = mkstemp(s->tmp);
+    if (s->fd >= 0 && mode != 0600) {
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(s->fd, mode & ~mask);
+    }
+    if (s->fd < 0) {
+        fprintf(stderr, "newsd: cannot write %s: %s\n", path, strerror(errno));
+        free(s->tmp);
+        s->tmp = NULL;
+        return false;
+    }
+    return true;
 }
 
+/* Removes the temporary file and what SQLite may have left beside it. */
+static void stage_abort(struct staged *s)
+{
+    static const char *const companions[] = {"-journal", "-wal", "-shm"};
+    if (s->file)
+        fclose(s->file);
+    else if (s->fd >= 0)
+        close(s->fd);
+    s->file = NULL;
+    s->fd = -1;
+    if (!s->tmp)
+        return;
+    unlink(s->tmp);
+    for (size_t i = 0; i < sizeof companions / sizeof companions[0]; i++) {
+        char side[PATH_MAX];
+        if (snprintf(side, sizeof side, "%s%s", s->tmp, companions[i]) < (int)sizeof side)
+            unlink(side);
+    }
+    free(s->tmp);
+    s->tmp = NULL;
+}
+
+/* Flushes the directory entry of path's directory to disk. */
+static bool sync_directory(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return ok;
+}
+
+/*
+ * Puts the finished file in place: its data to disk, the rename over the
+ * final name, the directory to disk. On failure says why on stderr and
+ * removes the temporary file; the final name keeps what it held.
+ */
+static bool stage_commit(struct staged *s)
+{
+    bool ok = true;
+    if (s->file)
+        ok = fflush(s->file) == 0 && fsync(fileno(s->file)) == 0;
+    else
+        ok = fsync(s->fd) == 0;
+    ok = (s->file ? fclose(s->file) : close(s->fd)) == 0 && ok;
+    s->file = NULL;
+    s->fd = -1;
+    if (ok)
+        ok = rename(s->tmp, s->path) == 0;
+    if (!ok) {
+        fprintf(stderr, "newsd: cannot write %s: %s\n", s->path, strerror(errno));
+        stage_abort(s);
+        return false;
+    }
+    if (!sync_directory(s->path))
+        fprintf(stderr, "newsd: warning: cannot sync the directory of %s: %s\n", s->path,
+                strerror(errno));
+    free(s->tmp);
+    s->tmp = NULL;
+    return true;
+}
+
+/*
+ * The absolute name of path with every symbolic link resolved, also when
+ * path itself does not exist yet (then only its directory is resolved),
+ * into out. False when not even the directory resolves.
+ */
+static bool resolve_path(const char *path, char out[PATH_MAX])
+{
+    char dir[PATH_MAX], resolved[PATH_MAX];
+    if (realpath(path, out))
+        return true;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path) >=
+             (int)sizeof dir)
+        return false;
+    if (!realpath(dir, resolved))
+        return false;
+    return snprintf(out, PATH_MAX, "%s/%s", strcmp(resolved, "/") == 0 ? "" : resolved, base) <
+           PATH_MAX;
+}
+
+/*
+ * True when path is the database or one of the files SQLite keeps beside
+ * it (its WAL, shared memory or journal, also before they exist), by name
+ * or as the same file under another name: writing over one of those would
+ * destroy the database.
+ */
+static bool is_database_file(const char *db_path, const char *path)
+{
+    static const char *const companions[] = {"", "-wal", "-shm", "-journal"};
+    char target[PATH_MAX], db[PATH_MAX];
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (!resolve_path(path, target) || !resolve_path(db_path, db))
+        return false;
+    for (size_t i = 0; i < sizeof companions / sizeof companions[0]; i++) {
+        char name[PATH_MAX];
+        struct stat other;
+        if (snprintf(name, sizeof name, "%s%s", db, companions[i]) >= (int)sizeof name)
+            continue;
+        if (strcmp(name, target) == 0)
+            return true;
+        if (exists && stat(name, &other) == 0 && other.st_dev == st.st_dev &&
+            other.st_ino == st.st_ino)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * "backup FILE": the copy is made under a temporary name beside FILE and
+ * renamed over FILE only once it is complete, checked and on disk.
+ */
+int nd_cli_backup(const struct nd_config *cfg, char *const *args, int nargs)
+{
+    struct nd_backup_options opts = {ND_BACKUP_STEP_PAGES, cfg->busy_timeout_ms, NULL, NULL};
+    struct staged out = {NULL, NULL, -1, NULL};
+    struct stat st;
+    unsigned pages = 0;
+    char why[512] = "";
+
+    if (nargs != 1 || args[0][0] == '\0') {
+        fprintf(stderr, "newsd: usage: newsd backup FILE\n");
+        return ND_EXIT_USAGE;
+    }
+    if (strcmp(cfg->db_path, ":memory:") != 0 && stat(cfg->db_path, &st) != 0) {
+        fprintf(stderr, "newsd: backup: there is no database at %s: %s\n", cfg->db_path,
+                strerror(errno));
+        return ND_EXIT_FAILURE;
+    }
+    if (is_database_file(cfg->db_path, args[0])) {
+        fprintf(stderr,
+                "newsd: backup: %s is the database or one of its files; name another file\n",
+                args[0]);
+        return ND_EXIT_FAILURE;
+    }
+    /* 0600: a copy holds the hashes of the API keys */
+    if (!stage_open(&out, args[0], 0600))
+        return ND_EXIT_FAILURE;
+    enum nd_err rc = nd_store_backup(cfg->db_path, out.tmp, &opts, &pages, why, sizeof why);
+    if (rc != ND_OK) {
+        stage_abort(&out);
+        fprintf(stderr, "newsd: backup: %s\n", why);
+        return ND_EXIT_FAILURE;
+    }
+    if (!stage_commit(&out))
+        return ND_EXIT_FAILURE;
+    printf("backed up %u pages to %s\n", pages, args[0]);
+    return ND_EXIT_OK;
+}
+
+/* Where export records go, and the first write error met. */
+struct export_sink {
+    FILE *out;
+    int error; /* errno of a failed write, 0 while none */
+};
+
+/* Writes one record as a line of compact JSON. */
+static enum nd_err write_record(void *ctx, const json_t *record)
+{
+    struct export_sink *sink = ctx;
+    if (json_dumpf(record, sink->out, JSON_COMPACT) != 0 || fputc('\n', sink->out) == EOF) {
+        sink->error = errno != 0 ? errno : EIO;
+        return ND_ERR_IO;
+    }
+    return ND_OK;
+}
+
+/*
+ * "export [FILE]": JSON lines to standard output, or to FILE through a
+ * temporary file renamed over it once complete. A count goes to stderr
+ * (stdout carries the data) or, with FILE, to stdout.
+ */
 int nd_cli_export(const struct nd_config *cfg, char *const *args, int nargs)
 {
-    (void)cfg, (void)args, (void)nargs;
-    return ND_EXIT_FAILURE;
+    struct staged staged = {NULL, NULL, -1, NULL};
+    struct export_sink sink = {stdout, 0};
+    struct nd_export_stats stats = {0, 0};
+    const char *file = nargs == 1 && strcmp(args[0], "-") != 0 ? args[0] : NULL;
+
+    if (nargs > 1 || (nargs == 1 && args[0][0] == '\0')) {
+        fprintf(stderr, "newsd: usage: newsd export [FILE]\n");
+        return ND_EXIT_USAGE;
+    }
+    if (file && is_database_file(cfg->db_path, file)) {
+        fprintf(stderr,
+                "newsd: export: %s is the database or one of its files; name another file\n", file);
+        return ND_EXIT_FAILURE;
+    }
+    struct nd_store *store = open_store(cfg);
+    if (store == NULL)
+        return ND_EXIT_FAILURE;
+    if (file && !stage_open(&staged, file, 0666)) {
+        nd_store_close(store);
+        return ND_EXIT_FAILURE;
+    }
+    if (file) {
+        staged.file = fdopen(staged.fd, "w");
+        sink.out = staged.file;
+    }
+    enum nd_err rc = sink.out ? nd_store_export(store, write_record, &sink, &stats) : ND_ERR_NOMEM;
+    if (rc == ND_OK && fflush(sink.out) != 0) {
+        sink.error = errno;
+        rc = ND_ERR_IO;
+    }
+    nd_store_close(store);
+    if (rc != ND_OK) {
+        if (rc == ND_ERR_IO)
+            fprintf(stderr, "newsd: export: cannot write %s: %s\n", file ? file : "the output",
+                    strerror(sink.error));
+        else
+            fprintf(stderr, "newsd: export: %s\n", nd_err_str(rc));
+        stage_abort(&staged);
+        return ND_EXIT_FAILURE;
+    }
+    if (file && !stage_commit(&staged))
+        return ND_EXIT_FAILURE;
+    fprintf(file ? stdout : stderr, "exported %lu articles and %lu comments%s%s\n", stats.articles,
+            stats.comments, file ? " to " : "", file ? file : "");
+    return ND_EXIT_OK;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "newsd/cors.h"
+#include "newsd/feed.h"
 #include "newsd/proxy.h"
 
 enum setting_type {
@@ -128,6 +129,9 @@ static const struct setting settings[] = {
      "serve Prometheus metrics at GET /metrics", NULL, NULL},
     {"feed-size", TYPE_UINT, AT(feed_size), 1, 100, "20", "N",
      "entries in the Atom, RSS and JSON feeds", NULL, NULL},
+    {"public-url", TYPE_TEXT, AT(public_url), 0, 0, "", "URL",
+     "URL clients reach newsd at, for the links in feeds; empty = from the request's Host", NULL,
+     nd_feed_check_public_url},
     {"gzip-level", TYPE_UINT, AT(gzip_level), 0, 9, "6", "N",
      "gzip level for answers over 1 KiB to clients that accept it; 0 = never", NULL, NULL},
 };

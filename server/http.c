@@ -295,13 +295,16 @@ static enum MHD_Result add_key_arg(void *cls, enum MHD_ValueKind kind, const cha
 
 /*
  * Fills req->cache_key: whether the answer may be gzip-encoded ('g' or 'i'),
- * the path and every query argument, length-prefixed.
+ * the Host (the feeds' links are made from it, so a client cannot plant its
+ * own host in an answer others get), the path and every query argument,
+ * length-prefixed.
  */
 static bool make_cache_key(struct nd_request *req)
 {
     struct key_buf k = {.len = 0, .overflow = false};
-    int n =
-        snprintf(k.text, sizeof k.text, "%c%s?", nd_http_wants_gzip(req) ? 'g' : 'i', req->path);
+    const char *host = nd_request_header(req, MHD_HTTP_HEADER_HOST);
+    int n = snprintf(k.text, sizeof k.text, "%c%zu:%s%s?", nd_http_wants_gzip(req) ? 'g' : 'i',
+                     host != NULL ? strlen(host) : 0, host != NULL ? host : "", req->path);
     if (n < 0 || (size_t)n >= sizeof k.text)
         return false;
     k.len = (size_t)n;

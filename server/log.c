@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -172,6 +173,8 @@ static size_t json_char(const unsigned char *s, size_t n, char out[6], size_t *o
  */
 static void put_string(struct line *l, const char *s, size_t limit)
 {
+    if (s == NULL)
+        s = "";
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     size_t end = l->len + limit - 1; /* where the closing quote must fit */
@@ -204,8 +207,8 @@ static void time_ms(char buf[32])
     snprintf(buf, 32, "%s.%03dZ", secs, (int)(now.tv_nsec / 1000000));
 }
 
-/* Starts a json line: {"time":...,"level":...,"msg":MSG (cut to fit leave bytes after it). */
-static void json_begin(struct line *l, enum nd_log_level level, const char *msg, size_t leave)
+/* Starts a json line: {"time":...,"level":...,"msg": (the message is the caller's). */
+static void json_begin(struct line *l, enum nd_log_level level)
 {
     char ts[32];
 
@@ -216,7 +219,6 @@ static void json_begin(struct line *l, enum nd_log_level level, const char *msg,
     put(l, "\",\"level\":\"");
     put(l, level_names[level]);
     put(l, "\",\"msg\":");
-    put_string(l, msg, LINE_CAP - l->len - leave);
 }
 
 static void json_end(struct line *l)
@@ -248,15 +250,37 @@ __attribute__((format(printf, 2, 0))) static void text_line(enum nd_log_level le
     write_line(line, len);
 }
 
+/*
+ * A message cut by vsnprintf may end in the first bytes of a character:
+ * drops them, so that the cut does not show as U+FFFD.
+ */
+static void drop_cut_char(char *msg)
+{
+    size_t len = strlen(msg);
+    size_t start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)msg[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start == 0 || ((unsigned char)msg[start - 1] & 0xc0) != 0xc0)
+        return; /* ends in ASCII or in stray bytes, which are escaped as they are */
+    start--;
+    unsigned long cp;
+    if (utf8_char((const unsigned char *)msg + start, len - start, &cp) == 0)
+        msg[start] = '\0';
+}
+
 __attribute__((format(printf, 2, 0))) static void json_line(enum nd_log_level level,
                                                             const char *fmt, va_list ap)
 {
     char msg[MSG_CAP];
     struct line l;
 
-    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n < 0)
         msg[0] = '\0';
-    json_begin(&l, level, msg, 2);
+    else if ((size_t)n >= sizeof msg)
+        drop_cut_char(msg);
+    json_begin(&l, level);
+    put_string(&l, msg, LINE_CAP - l.len - 2);
     json_end(&l);
 }
 
@@ -293,8 +317,8 @@ static void access_json(const char *method, const char *path, int status, size_t
     struct line l;
     char num[96];
 
-    json_begin(&l, ND_LOG_INFO, "access", LINE_CAP);
-    put(&l, ",\"type\":\"access\",\"method\":");
+    json_begin(&l, ND_LOG_INFO);
+    put(&l, "\"access\",\"type\":\"access\",\"method\":");
     put_string(&l, method, METHOD_LIMIT);
     put(&l, ",\"path\":");
     put_string(&l, path, PATH_LIMIT);
@@ -317,6 +341,10 @@ void nd_log_request(const char *method, const char *path, int status, size_t byt
 {
     if (!enabled(ND_LOG_INFO))
         return;
+    if (method == NULL)
+        method = "-";
+    if (path == NULL)
+        path = "";
     if (json_format()) {
         access_json(method, path, status, bytes, usec, client, request_id);
         return;

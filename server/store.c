@@ -498,6 +498,31 @@ enum nd_err nd_store_ping(struct nd_store *st)
     return err;
 }
 
+/*
+ * Prepared on each call rather than kept: it serves a metrics scrape every
+ * few seconds at most, and a statement slot would cost every connection.
+ */
+enum nd_err nd_store_size(struct nd_store *st, int64_t *bytes)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", -1,
+        &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        err = nd_store_sqlite_err(st->db, rc, "database size");
+        goto out;
+    }
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *bytes = sqlite3_column_int64(stmt, 0);
+    else
+        err = nd_store_sqlite_err(st->db, rc, "database size");
+out:
+    sqlite3_finalize(stmt);
+    return err;
+}
+
 enum nd_err nd_store_data_version(struct nd_store *st, int64_t *version)
 {
     enum nd_err err = ND_OK;

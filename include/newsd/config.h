@@ -66,6 +66,7 @@ struct nd_config {
     char *tls_key;       /* tls-key: PEM private key file; "" = plain HTTP */
     bool metrics;        /* metrics: serve GET /metrics; default true */
     unsigned feed_size;  /* feed-size: entries in each feed, default 20 */
+    char *public_url;    /* public-url: base of links in feeds; "" = from Host header */
     unsigned gzip_level; /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
 };
 

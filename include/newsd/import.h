@@ -78,6 +78,18 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
  * unknown article or parent) is reported and skipped; the rest of the batch
  * goes on. A database failure stops the import: the unfinished batch is
  * rolled back, earlier batches stay.
+ *
+ * Exports (newsd export; the format is in store.h): a text whose first line
+ * is {"type":"newsd-export","version":1} holds records, restored exactly as
+ * written, ids and times included (nd_store_article_restore,
+ * nd_store_comment_restore). Every member of a record is required
+ * (import_key may be left out); each is checked for what the store needs
+ * (types, a valid slug, a known status, RFC 3339 times, a parent older than
+ * its reply), not by the API's rules for new text. A record whose id, slug
+ * or import key is taken is refused, and so are the comments of an article
+ * record that was refused. The header again later in an export (two exports
+ * joined) changes nothing; a header anywhere else, or of another version,
+ * is refused and stops the import with ND_ERR_INVALID.
  */
 
 #define ND_IMPORT_JSONL_LINE_MAX (4 * 1024 * 1024) /* bytes per line */

@@ -58,6 +58,15 @@ enum nd_err nd_store_data_version(struct nd_store *store, int64_t *version);
 /* ND_OK when the database answers a trivial query. */
 enum nd_err nd_store_ping(struct nd_store *store);
 
+/*
+ * The size of the database in bytes: its page count times its page size, as
+ * this connection sees it (committed pages still in the write-ahead log
+ * included, free pages too), so it grows with each insert before any
+ * checkpoint. The size of the files would not: the main file changes only at
+ * a checkpoint, and the WAL file keeps its length after one.
+ */
+enum nd_err nd_store_size(struct nd_store *store, int64_t *bytes);
+
 /* ---- batches ----------------------------------------------------------- */
 
 /*
@@ -278,5 +287,110 @@ enum nd_err nd_store_key_list(struct nd_store *store, json_t **out);
 
 /* Deletes the key called name. ND_ERR_NOT_FOUND. */
 enum nd_err nd_store_key_delete(struct nd_store *store, const char *name);
+
+/* ---- backup, export and restore (store_backup.c) ----------------------- */
+
+/* How nd_store_backup copies. */
+struct nd_backup_options {
+    unsigned pages_per_step;  /* pages copied per step; 0 = ND_BACKUP_STEP_PAGES */
+    unsigned busy_timeout_ms; /* how long the source may stay busy before giving up */
+    /* called after every step with the pages copied so far and in all; may be NULL */
+    void (*progress)(void *ctx, unsigned done, unsigned total);
+    void *ctx;
+};
+
+#define ND_BACKUP_STEP_PAGES 256
+
+/*
+ * Copies the database at db_path (which must exist: it is not created) into
+ * the file dest_path with SQLite's online backup API, then runs PRAGMA
+ * integrity_check on the copy. dest_path is a new or empty file (the caller
+ * picks a temporary name and renames it once this succeeds); whatever it
+ * held is replaced. Other connections and processes go on reading and
+ * writing meanwhile: on a WAL database the copy is read in one read
+ * transaction, so it is the database as it was when the copy began, and
+ * writers are never blocked; with a rollback journal each step holds the
+ * read lock only while it runs, and a write by someone else restarts the
+ * copy (after 100 restarts it gives up with ND_ERR_BUSY).
+ *
+ * *pages gets the number of pages copied. On failure why (whylen bytes)
+ * says what went wrong in a sentence, nothing is logged, and dest_path may
+ * hold a partial copy: ND_ERR_NOT_FOUND no database at db_path,
+ * ND_ERR_INVALID db_path is not a newsd database, ND_ERR_IO dest_path
+ * cannot be written, ND_ERR_BUSY the source stayed locked past
+ * busy_timeout_ms, ND_ERR_DB the copy failed (or failed its check).
+ */
+enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
+                            const struct nd_backup_options *opts, unsigned *pages, char *why,
+                            size_t whylen);
+
+/*
+ * The export format (JSON lines, read back by nd_import_jsonl): a header
+ * record {"type":"newsd-export","version":1}, every article in id order,
+ * then every comment in id order. Records hold every stored field exactly:
+ *   {"type":"article","id","slug","title","summary","body","author",
+ *    "category","tags","source_url","status","published_at","created_at",
+ *    "updated_at","import_key"}  (source_url and import_key may be null;
+ *    comment_count is left out: the comments make it)
+ *   {"type":"comment","id","article_id","parent_id","author","body",
+ *    "status","created_at"}      (parent_id may be null)
+ * API keys are never exported.
+ */
+#define ND_EXPORT_TYPE "newsd-export"
+#define ND_EXPORT_VERSION 1
+
+/*
+ * Receives one record of an export (borrowed, valid during the call). A
+ * result other than ND_OK stops the export, which then returns it.
+ */
+typedef enum nd_err (*nd_store_export_fn)(void *ctx, const json_t *record);
+
+struct nd_export_stats {
+    unsigned long articles;
+    unsigned long comments;
+};
+
+/*
+ * Hands every record of the export format to emit, one at a time (the
+ * database is streamed, never held in memory), all read in one read
+ * transaction, so the records are one consistent snapshot while others
+ * write. *stats (may be NULL) counts what was emitted, also on failure.
+ * Returns ND_OK, emit's error, or a store error (logged).
+ */
+enum nd_err nd_store_export(struct nd_store *store, nd_store_export_fn emit, void *ctx,
+                            struct nd_export_stats *stats);
+
+/* An article record of an export: every stored field. Strings borrowed. */
+struct nd_article_record {
+    int64_t id;
+    struct nd_article_fields f; /* f.slug_derived is ignored: the slug is kept */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/*
+ * Stores rec exactly as given, id and times included (no trimming, no
+ * defaults); the search index and tag rows follow as for any article.
+ * ND_ERR_CONFLICT when its id, slug or import key is taken, with *taken
+ * (may be NULL) naming that field ("id", "slug" or "import_key").
+ */
+enum nd_err nd_store_article_restore(struct nd_store *store, const struct nd_article_record *rec,
+                                     const char **taken);
+
+/* A comment record of an export. Strings borrowed. */
+struct nd_comment_record {
+    int64_t id;
+    struct nd_comment_fields f;
+    bool pending; /* status "pending" rather than "visible" */
+    int64_t created_at;
+};
+
+/*
+ * Stores rec exactly as given. ND_ERR_CONFLICT: its id is taken.
+ * ND_ERR_NOT_FOUND: no such article. ND_ERR_INVALID: the parent is not an
+ * earlier comment (a smaller id) of the same article; the threaded lists
+ * rely on parents being older than their replies.
+ */
+enum nd_err nd_store_comment_restore(struct nd_store *store, const struct nd_comment_record *rec);
 
 #endif

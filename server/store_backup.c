@@ -1,0 +1,707 @@
+/*
+ * store_backup.c: copies of the whole database. The online backup into a
+ * file (SQLite's backup API, for `newsd backup`), the export of every
+ * article and comment as records (for `newsd export`) and the restore of
+ * such records (for `newsd import --jsonl` of an export).
+ *
+ * The backup reads the source through a connection of its own. On a WAL
+ * database it keeps one read transaction open from the first page to the
+ * last: the copy is then the database at one moment, SQLite never has to
+ * restart it however much others write, and writers are not held up (in WAL
+ * a reader blocks nobody; only checkpoints wait for it to finish). It copies
+ * in steps of a few hundred pages and sleeps briefly whenever the source is
+ * busy, so a serving newsd keeps its share of the disk and the locks.
+ *
+ * Export and restore are the two halves of one format (store.h): what
+ * export writes from a row, restore writes back to a row, ids and times
+ * included, so an export imported into an empty database exports again to
+ * the same bytes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "newsd/json.h"
+#include "newsd/log.h"
+#include "newsd/util.h"
+#include "store_internal.h"
+
+/* How long the backup sleeps when the source is busy, and how often a
+ * rollback-journal copy may restart before it gives up. */
+#define BUSY_SLEEP_MS 10
+#define MAX_RESTARTS 100
+
+/* ---- backup ------------------------------------------------------------ */
+
+static void say(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the sentence that tells the caller what went wrong. */
+static void say(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!why || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Runs sql (fixed text without parameters) on db, reading and discarding
+ * any rows; *text (may be NULL) gets a malloc'd copy of the first row's
+ * first column. Returns SQLITE_OK or the failing result.
+ */
+static int run_sql(sqlite3 *db, const char *sql, char **text)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    bool first = true;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW && first && text) {
+            const char *col = (const char *)sqlite3_column_text(stmt, 0);
+            *text = strdup(col ? col : "");
+            if (!*text)
+                rc = SQLITE_NOMEM;
+        }
+        first = false;
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The source of a backup: its connection and whether it holds a snapshot. */
+struct source {
+    sqlite3 *db;
+    bool snapshot; /* a read transaction is open for the whole copy (WAL) */
+};
+
+/* Tells why the first read of the source failed, as an error of the backup. */
+static enum nd_err source_error(const char *path, sqlite3 *db, int rc, char *why, size_t whylen)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        say(why, whylen, "%s is not a SQLite database", path);
+        return ND_ERR_INVALID;
+    case SQLITE_ERROR:
+        say(why, whylen, "%s is not a newsd database: %s", path, sqlite3_errmsg(db));
+        return ND_ERR_INVALID;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        say(why, whylen, "%s stayed locked: %s", path, sqlite3_errmsg(db));
+        return ND_ERR_BUSY;
+    default:
+        say(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(db));
+        return ND_ERR_DB;
+    }
+}
+
+/*
+ * Opens the existing database at path (never creating it) and checks that
+ * newsd made it. On a WAL database the read transaction of that check stays
+ * open (src->snapshot). On failure src->db may be set; the caller closes it.
+ */
+static enum nd_err open_source(const char *path, unsigned busy_ms, struct source *src, char *why,
+                               size_t whylen)
+{
+    struct stat st;
+    char *mode = NULL;
+    if (stat(path, &st) != 0) {
+        say(why, whylen, errno == ENOENT ? "there is no database at %s" : "cannot read %s: %s",
+            path, strerror(errno));
+        return errno == ENOENT ? ND_ERR_NOT_FOUND : ND_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        say(why, whylen, "%s is not a database file", path);
+        return ND_ERR_INVALID;
+    }
+    int rc = sqlite3_open_v2(path, &src->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        say(why, whylen, "cannot open %s: %s", path,
+            src->db ? sqlite3_errmsg(src->db) : sqlite3_errstr(rc));
+        return ND_ERR_IO;
+    }
+    sqlite3_extended_result_codes(src->db, 1);
+    sqlite3_busy_timeout(src->db, busy_ms > INT_MAX ? INT_MAX : (int)busy_ms);
+    rc = run_sql(src->db, "BEGIN", NULL);
+    if (rc == SQLITE_OK)
+        rc = run_sql(src->db, "SELECT max(version) FROM schema_migrations", NULL);
+    if (rc == SQLITE_OK)
+        rc = run_sql(src->db, "PRAGMA journal_mode", &mode);
+    if (rc != SQLITE_OK) {
+        free(mode);
+        return source_error(path, src->db, rc, why, whylen);
+    }
+    src->snapshot = strcmp(mode, "wal") == 0;
+    free(mode);
+    /* Without WAL a held read lock would stop every writer: let it go. */
+    if (!src->snapshot && run_sql(src->db, "COMMIT", NULL) != SQLITE_OK) {
+        say(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(src->db));
+        return ND_ERR_DB;
+    }
+    /* From here on a busy source answers at once and copy_pages sleeps. */
+    sqlite3_busy_timeout(src->db, 0);
+    return ND_OK;
+}
+
+/* The error of a step or finish that failed with rc. */
+static enum nd_err copy_error(int rc, unsigned busy_ms, char *why, size_t whylen)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        say(why, whylen, "the database stayed locked for %u ms", busy_ms);
+        return ND_ERR_BUSY;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+        say(why, whylen, "cannot write the copy: %s", sqlite3_errstr(rc));
+        return ND_ERR_IO;
+    case SQLITE_NOMEM:
+        say(why, whylen, "out of memory");
+        return ND_ERR_NOMEM;
+    default:
+        say(why, whylen, "the copy failed: %s", sqlite3_errstr(rc));
+        return ND_ERR_DB;
+    }
+}
+
+/*
+ * Copies every page of src into dest, step by step. A busy source is
+ * waited for in short sleeps, up to opts->busy_timeout_ms at a stretch.
+ * *pages gets the page count of the copy.
+ */
+static enum nd_err copy_pages(const struct source *src, sqlite3 *dest,
+                              const struct nd_backup_options *opts, unsigned *pages, char *why,
+                              size_t whylen)
+{
+    int step = opts->pages_per_step > 0 && opts->pages_per_step <= INT_MAX
+                   ? (int)opts->pages_per_step
+                   : ND_BACKUP_STEP_PAGES;
+    unsigned waited = 0, restarts = 0;
+    int last_done = 0, rc;
+    sqlite3_backup *bk = sqlite3_backup_init(dest, "main", src->db, "main");
+    if (!bk) {
+        say(why, whylen, "cannot start the copy: %s", sqlite3_errmsg(dest));
+        return ND_ERR_DB;
+    }
+    for (;;) {
+        rc = sqlite3_backup_step(bk, step);
+        int code = rc & 0xff;
+        if ((code == SQLITE_BUSY || code == SQLITE_LOCKED) && waited < opts->busy_timeout_ms) {
+            sleep_ms(BUSY_SLEEP_MS);
+            waited += BUSY_SLEEP_MS;
+            continue;
+        }
+        if (rc != SQLITE_OK && rc != SQLITE_DONE)
+            break;
+        waited = 0;
+        int total = sqlite3_backup_pagecount(bk);
+        int done = total - sqlite3_backup_remaining(bk);
+        /* A step always copies something: no more done than before means that a
+         * write elsewhere restarted the copy from its first page. */
+        if (rc == SQLITE_OK && done <= last_done && ++restarts > MAX_RESTARTS) {
+            rc = SQLITE_BUSY;
+            break;
+        }
+        last_done = done;
+        if (opts->progress)
+            opts->progress(opts->ctx, (unsigned)done, (unsigned)total);
+        if (rc == SQLITE_DONE)
+            break;
+    }
+    *pages = (unsigned)sqlite3_backup_pagecount(bk);
+    int finish = sqlite3_backup_finish(bk);
+    if (rc == SQLITE_DONE && finish == SQLITE_OK)
+        return ND_OK;
+    if (restarts > MAX_RESTARTS) {
+        say(why, whylen, "the database kept changing: the copy restarted %u times", restarts - 1);
+        return ND_ERR_BUSY;
+    }
+    return copy_error(rc == SQLITE_DONE ? finish : rc, opts->busy_timeout_ms, why, whylen);
+}
+
+/* PRAGMA integrity_check on the copy: ND_OK when it answers "ok". */
+static enum nd_err check_copy(sqlite3 *dest, char *why, size_t whylen)
+{
+    char *verdict = NULL;
+    int rc = run_sql(dest, "PRAGMA integrity_check", &verdict);
+    enum nd_err err = ND_OK;
+    if (rc != SQLITE_OK) {
+        say(why, whylen, "cannot check the copy: %s", sqlite3_errmsg(dest));
+        err = ND_ERR_DB;
+    } else if (!verdict || strcmp(verdict, "ok") != 0) {
+        say(why, whylen, "the copy failed its integrity check: %s", verdict ? verdict : "?");
+        err = ND_ERR_DB;
+    }
+    free(verdict);
+    return err;
+}
+
+/*
+ * Both connections are closed before returning; the source's read
+ * transaction ends as soon as the pages are copied, before the (slower)
+ * check of the copy, so checkpoints of the live database wait no longer
+ * than they must.
+ */
+enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
+                            const struct nd_backup_options *opts, unsigned *pages, char *why,
+                            size_t whylen)
+{
+    struct source src = {NULL, false};
+    sqlite3 *dest = NULL;
+    unsigned copied = 0;
+    enum nd_err err = ND_OK;
+    if (!db_path || !dest_path || !opts || !pages) {
+        say(why, whylen, "nothing to copy");
+        return ND_ERR_INVALID;
+    }
+    if (strcmp(db_path, ":memory:") == 0) {
+        say(why, whylen, "an in-memory database cannot be backed up");
+        return ND_ERR_INVALID;
+    }
+    err = open_source(db_path, opts->busy_timeout_ms, &src, why, whylen);
+    if (err == ND_OK) {
+        int rc =
+            sqlite3_open_v2(dest_path, &dest,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+            say(why, whylen, "cannot write %s: %s", dest_path,
+                dest ? sqlite3_errmsg(dest) : sqlite3_errstr(rc));
+            err = ND_ERR_IO;
+        } else {
+            sqlite3_extended_result_codes(dest, 1);
+        }
+    }
+    if (err == ND_OK)
+        err = copy_pages(&src, dest, opts, &copied, why, whylen);
+    sqlite3_close_v2(src.db); /* ends the snapshot */
+    if (err == ND_OK)
+        err = check_copy(dest, why, whylen);
+    if (sqlite3_close_v2(dest) != SQLITE_OK && err == ND_OK) {
+        say(why, whylen, "cannot close the copy");
+        err = ND_ERR_IO;
+    }
+    if (err == ND_OK)
+        *pages = copied;
+    return err;
+}
+
+/* ---- export ------------------------------------------------------------ */
+
+enum column_kind { KIND_INT, KIND_INT_OR_NULL, KIND_TEXT, KIND_TEXT_OR_NULL, KIND_TIME, KIND_TAGS };
+
+/* One member of a record: its key and the kind of the column it comes from. */
+struct column {
+    const char *key;
+    enum column_kind kind;
+};
+
+/* The members of the records in order; column i of the query is member i. */
+static const struct column article_columns[] = {
+    {"id", KIND_INT},
+    {"slug", KIND_TEXT},
+    {"title", KIND_TEXT},
+    {"summary", KIND_TEXT},
+    {"body", KIND_TEXT},
+    {"author", KIND_TEXT},
+    {"category", KIND_TEXT},
+    {"tags", KIND_TAGS},
+    {"source_url", KIND_TEXT_OR_NULL},
+    {"status", KIND_TEXT},
+    {"published_at", KIND_TIME},
+    {"created_at", KIND_TIME},
+    {"updated_at", KIND_TIME},
+    {"import_key", KIND_TEXT_OR_NULL},
+};
+static const char export_articles_sql[] =
+    "SELECT id, slug, title, summary, body, author, category, tags, source_url, status, "
+    "published_at, created_at, updated_at, import_key FROM articles ORDER BY id";
+
+static const struct column comment_columns[] = {
+    {"id", KIND_INT},          {"article_id", KIND_INT}, {"parent_id", KIND_INT_OR_NULL},
+    {"author", KIND_TEXT},     {"body", KIND_TEXT},      {"status", KIND_TEXT},
+    {"created_at", KIND_TIME},
+};
+static const char export_comments_sql[] = "SELECT id, article_id, parent_id, author, body, "
+                                          "status, created_at FROM comments ORDER BY id";
+
+/* A table of the export: its query, the record type and its members. */
+struct table {
+    const char *sql;
+    const char *type;
+    const struct column *columns;
+    size_t ncolumns;
+};
+
+/* Adds the stored JSON array text of column col as the member key. */
+static enum nd_err put_tags(json_t *rec, const char *key, sqlite3_stmt *stmt, int col)
+{
+    json_error_t jerr;
+    bool nomem = false;
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    json_t *tags =
+        text ? nd_json_loadb(text, (size_t)sqlite3_column_bytes(stmt, col), 0, &jerr, &nomem)
+             : NULL;
+    if (nomem)
+        return ND_ERR_NOMEM;
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+        nd_log(ND_LOG_ERROR, "store: export: article %lld has malformed tags",
+               (long long)sqlite3_column_int64(stmt, 0));
+        return ND_ERR_DB;
+    }
+    return json_object_set_new(rec, key, tags) == 0 ? ND_OK : ND_ERR_NOMEM;
+}
+
+static enum nd_err put_column(json_t *rec, const struct column *c, sqlite3_stmt *stmt, int col)
+{
+    switch (c->kind) {
+    case KIND_INT_OR_NULL:
+        if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+            return json_object_set_new(rec, c->key, json_null()) == 0 ? ND_OK : ND_ERR_NOMEM;
+        return nd_store_json_int(rec, c->key, stmt, col);
+    case KIND_INT:
+        return nd_store_json_int(rec, c->key, stmt, col);
+    case KIND_TEXT:
+        return nd_store_json_text(rec, c->key, stmt, col);
+    case KIND_TEXT_OR_NULL:
+        return nd_store_json_text_or_null(rec, c->key, stmt, col);
+    case KIND_TIME:
+        return nd_store_json_time(rec, c->key, stmt, col);
+    case KIND_TAGS:
+        return put_tags(rec, c->key, stmt, col);
+    }
+    return ND_ERR_DB;
+}
+
+/* The record of the current row of stmt, a new object in *out. */
+static enum nd_err row_to_record(const struct table *t, sqlite3_stmt *stmt, json_t **out)
+{
+    json_t *rec = json_object();
+    enum nd_err err = ND_ERR_NOMEM;
+    if (rec && json_object_set_new(rec, "type", json_string(t->type)) == 0)
+        err = ND_OK;
+    for (size_t i = 0; i < t->ncolumns && err == ND_OK; i++)
+        err = put_column(rec, &t->columns[i], stmt, (int)i);
+    if (err != ND_OK) {
+        json_decref(rec);
+        return err;
+    }
+    *out = rec;
+    return ND_OK;
+}
+
+/* Emits a record for every row of t, counting them in *count. */
+static enum nd_err export_table(struct nd_store *st, const struct table *t, nd_store_export_fn emit,
+                                void *ctx, unsigned long *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    enum nd_err err = ND_OK;
+    int rc = sqlite3_prepare_v2(st->db, t->sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        err = nd_store_sqlite_err(st->db, rc, "export");
+    while (err == ND_OK) {
+        json_t *rec = NULL;
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            err = nd_store_sqlite_err(st->db, rc, "export");
+            break;
+        }
+        err = row_to_record(t, stmt, &rec);
+        if (err == ND_OK)
+            err = emit(ctx, rec);
+        if (err == ND_OK)
+            (*count)++;
+        json_decref(rec);
+    }
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+/* The header record that names the format and its version. */
+static enum nd_err emit_header(nd_store_export_fn emit, void *ctx)
+{
+    json_t *header = json_object();
+    enum nd_err err = ND_ERR_NOMEM;
+    if (header && json_object_set_new(header, "type", json_string(ND_EXPORT_TYPE)) == 0 &&
+        json_object_set_new(header, "version", json_integer(ND_EXPORT_VERSION)) == 0)
+        err = emit(ctx, header);
+    json_decref(header);
+    return err;
+}
+
+/*
+ * The statements are prepared once per export, not cached: an export runs
+ * once in a process. The read transaction makes every record part of one
+ * snapshot; it is ended on every path.
+ */
+enum nd_err nd_store_export(struct nd_store *st, nd_store_export_fn emit, void *ctx,
+                            struct nd_export_stats *stats)
+{
+    static const struct table articles = {export_articles_sql, "article", article_columns,
+                                          sizeof article_columns / sizeof article_columns[0]};
+    static const struct table comments = {export_comments_sql, "comment", comment_columns,
+                                          sizeof comment_columns / sizeof comment_columns[0]};
+    struct nd_export_stats counted = {0, 0};
+    enum nd_err err = ND_ERR_INVALID;
+    if (!st || !emit)
+        goto out;
+    err = nd_store_begin_read(st);
+    if (err != ND_OK)
+        goto out;
+    err = emit_header(emit, ctx);
+    if (err == ND_OK)
+        err = export_table(st, &articles, emit, ctx, &counted.articles);
+    if (err == ND_OK)
+        err = export_table(st, &comments, emit, ctx, &counted.comments);
+    if (err == ND_OK)
+        err = nd_store_commit(st);
+    else
+        nd_store_rollback(st);
+out:
+    if (stats)
+        *stats = counted;
+    return err;
+}
+
+/* ---- restore ----------------------------------------------------------- */
+
+/* Which of an article record's unique values are taken, in one look-up. */
+static const char article_taken_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM articles WHERE id = :id), "
+    "EXISTS (SELECT 1 FROM articles WHERE slug = :slug), "
+    "EXISTS (SELECT 1 FROM articles WHERE import_key = :import_key)";
+
+static const char restore_article_sql[] =
+    "INSERT INTO articles (id, slug, title, summary, body, author, category, tags, source_url, "
+    "status, published_at, created_at, updated_at, import_key) VALUES (:id, :slug, :title, "
+    ":summary, :body, :author, :category, :tags, :source_url, :status, :published_at, "
+    ":created_at, :updated_at, :import_key)";
+
+static const char restore_tag_sql[] =
+    "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+    "VALUES (:tag, :id, :tagged_at, :tagged_status)";
+
+/* Sets *taken to the first unique field of rec that another article has, or NULL. */
+static enum nd_err article_taken(struct nd_store *st, const struct nd_article_record *rec,
+                                 const char **taken)
+{
+    static const char *const fields[] = {"id", "slug", "import_key"};
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_ARTICLE_TAKEN, article_taken_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", rec->id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":slug", rec->f.slug);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":import_key", rec->f.import_key);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    *taken = NULL;
+    if (rc == SQLITE_ROW) {
+        for (int i = 2; i >= 0; i--)
+            if (sqlite3_column_int(stmt, i) != 0)
+                *taken = fields[i];
+    } else {
+        err = nd_store_sqlite_err(st->db, rc, "article restore");
+    }
+    nd_store_release(stmt);
+    return err;
+}
+
+/* The tags of f as the compact JSON array text the store keeps (malloc'd). */
+static enum nd_err tags_text(const struct nd_article_fields *f, char **out)
+{
+    json_t *arr = json_array();
+    enum nd_err err = arr ? ND_OK : ND_ERR_NOMEM;
+    for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
+        if (!f->tags[i] || !nd_utf8_valid(f->tags[i], strlen(f->tags[i])))
+            err = ND_ERR_INVALID;
+        else if (json_array_append_new(arr, json_string(f->tags[i])) != 0)
+            err = ND_ERR_NOMEM;
+    }
+    char *text = err == ND_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (err == ND_OK && !text)
+        err = ND_ERR_NOMEM;
+    if (err == ND_OK)
+        *out = text;
+    return err;
+}
+
+static int bind_article_record(sqlite3_stmt *stmt, const struct nd_article_record *rec,
+                               const char *tags)
+{
+    const struct nd_article_fields *f = &rec->f;
+    int rc = nd_store_bind_int(stmt, ":id", rec->id);
+    const char *const texts[][2] = {
+        {":slug", f->slug},
+        {":title", f->title},
+        {":summary", f->summary},
+        {":body", f->body},
+        {":author", f->author},
+        {":category", f->category},
+        {":tags", tags},
+        {":source_url", f->source_url},
+        {":import_key", f->import_key},
+        {":status", f->draft ? "draft" : "published"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == SQLITE_OK; i++)
+        rc = nd_store_bind_text(stmt, texts[i][0], texts[i][1]);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":published_at", f->published_at);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":created_at", rec->created_at);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":updated_at", rec->updated_at);
+    return rc;
+}
+
+/* Inserts the row of rec and its tag rows (inside the caller's transaction). */
+static enum nd_err insert_article_record(struct nd_store *st, const struct nd_article_record *rec,
+                                         const char *tags)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_ARTICLE, restore_article_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = bind_article_record(stmt, rec, tags);
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "article restore")
+                          : nd_store_sqlite_err(st->db, rc, "article restore");
+    nd_store_release(stmt);
+    if (err != ND_OK)
+        return err;
+    stmt = nd_store_stmt(st, ND_STMT_RESTORE_TAG, restore_tag_sql, &err);
+    if (!stmt)
+        return err;
+    for (size_t i = 0; i < rec->f.ntags && err == ND_OK; i++) {
+        rc = nd_store_bind_text(stmt, ":tag", rec->f.tags[i]);
+        if (rc == SQLITE_OK)
+            rc = nd_store_bind_int(stmt, ":id", rec->id);
+        if (rc == SQLITE_OK)
+            rc = nd_store_bind_int(stmt, ":tagged_at", rec->f.published_at);
+        if (rc == SQLITE_OK)
+            rc = nd_store_bind_text(stmt, ":tagged_status", rec->f.draft ? "draft" : "published");
+        err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "tag restore")
+                              : nd_store_sqlite_err(st->db, rc, "tag restore");
+        nd_store_release(stmt);
+    }
+    return err;
+}
+
+enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_article_record *rec,
+                                     const char **taken)
+{
+    const struct nd_article_fields *f = rec ? &rec->f : NULL;
+    const char *clash = NULL;
+    char *tags = NULL;
+    if (!st || !f || rec->id < 1 || !f->slug || !f->title || !f->summary || !f->body ||
+        !f->author || !f->category || (f->ntags > 0 && !f->tags))
+        return ND_ERR_INVALID;
+    enum nd_err err = tags_text(f, &tags);
+    if (err != ND_OK)
+        return err;
+    err = nd_store_begin(st);
+    if (err != ND_OK)
+        goto out;
+    err = article_taken(st, rec, &clash);
+    if (err == ND_OK && clash)
+        err = ND_ERR_CONFLICT;
+    if (err == ND_OK)
+        err = insert_article_record(st, rec, tags);
+    err = nd_store_finish(st, err);
+    if (err == ND_ERR_CONFLICT && taken)
+        *taken = clash ? clash : "slug";
+out:
+    free(tags);
+    return err;
+}
+
+/* Whether the id of a comment record is taken, and the article of its parent (0: none). */
+static const char comment_check_sql[] = "SELECT EXISTS (SELECT 1 FROM comments WHERE id = :id), "
+                                        "(SELECT article_id FROM comments WHERE id = :parent)";
+
+static const char restore_comment_sql[] =
+    "INSERT INTO comments (id, article_id, parent_id, author, body, status, created_at) "
+    "VALUES (:id, :article_id, :parent_id, :author, :body, :status, :created_at)";
+
+/* ND_ERR_CONFLICT when rec's id is taken, ND_ERR_INVALID when its parent is not fit. */
+static enum nd_err check_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
+{
+    enum nd_err err = ND_OK;
+    if (rec->f.has_parent && rec->f.parent_id >= rec->id)
+        return ND_ERR_INVALID;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_COMMENT_CHECK, comment_check_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", rec->id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":parent", rec->f.has_parent ? rec->f.parent_id : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW)
+        err = nd_store_sqlite_err(st->db, rc, "comment restore");
+    else if (sqlite3_column_int(stmt, 0) != 0)
+        err = ND_ERR_CONFLICT;
+    else if (rec->f.has_parent && sqlite3_column_int64(stmt, 1) != rec->f.article_id)
+        err = ND_ERR_INVALID;
+    nd_store_release(stmt);
+    return err;
+}
+
+static enum nd_err insert_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_COMMENT, restore_comment_sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind_int(stmt, ":id", rec->id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":article_id", rec->f.article_id);
+    if (rc == SQLITE_OK && rec->f.has_parent)
+        rc = nd_store_bind_int(stmt, ":parent_id", rec->f.parent_id);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":author", rec->f.author);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":body", rec->f.body);
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_text(stmt, ":status", rec->pending ? "pending" : "visible");
+    if (rc == SQLITE_OK)
+        rc = nd_store_bind_int(stmt, ":created_at", rec->created_at);
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment restore")
+                          : nd_store_sqlite_err(st->db, rc, "comment restore");
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_comment_record *rec)
+{
+    if (!st || !rec || rec->id < 1 || !rec->f.author || !rec->f.body)
+        return ND_ERR_INVALID;
+    enum nd_err err = nd_store_begin(st);
+    if (err != ND_OK)
+        return err;
+    err = nd_store_article_exists(st, rec->f.article_id);
+    if (err == ND_OK)
+        err = check_comment_record(st, rec);
+    if (err == ND_OK)
+        err = insert_comment_record(st, rec);
+    return nd_store_finish(st, err);
+}

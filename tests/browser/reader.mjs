@@ -1,0 +1,519 @@
+// reader.mjs: drives the newsd reader page (server/assets) in headless Chromium.
+//
+// Usage: node reader.mjs CONFIG.json
+// CONFIG names the servers test_web.py started and what it seeded there
+// (see that file). Every check prints one JSON line {"name","ok","detail"} on
+// standard output; test_web.py turns each into a TAP point. Screenshots go to
+// config.screenshots. playwright-core comes from $ND_NODE_TOOLS (installed by
+// scripts/test); the browser is Debian's /usr/bin/chromium.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const tools = process.env.ND_NODE_TOOLS;
+const { chromium } = await import(path.join(tools, 'playwright-core', 'index.mjs'));
+
+// launch() gives every run a fresh temporary profile (--user-data-dir) of its own.
+const CHROMIUM_ARGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function report(name, ok, detail) {
+    process.stdout.write(JSON.stringify({ name, ok, detail: detail || '' }) + '\n');
+}
+
+class CheckFailed extends Error {}
+
+function expect(cond, message) {
+    if (!cond)
+        throw new CheckFailed(message);
+}
+
+// Runs fn as one check; a thrown error fails it with its message.
+async function check(name, fn) {
+    try {
+        await fn();
+        report(name, true);
+        return true;
+    } catch (e) {
+        report(name, false, e instanceof CheckFailed ? e.message : String(e.stack || e));
+        return false;
+    }
+}
+
+// What a page did that it must not: console errors, uncaught exceptions,
+// CSP violations, requests to other origins. Failed API answers that a step
+// provokes on purpose (422, 429, 400) are allowed while `expected` lists them.
+const trouble = [];
+const expected = new Set();
+
+async function watch(context, origin) {
+    await context.exposeBinding('__ndReportViolation', (source, text) => {
+        trouble.push('CSP violation: ' + text);
+    });
+    await context.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => {
+            window.__ndReportViolation(e.violatedDirective + ' blocked ' + e.blockedURI +
+                ' at ' + e.sourceFile + ':' + e.lineNumber);
+        });
+    });
+    context.on('page', (page) => attach(page, origin));
+}
+
+function attach(page, origin) {
+    page.on('console', (msg) => {
+        if (msg.type() !== 'error' && msg.type() !== 'warning')
+            return;
+        const text = msg.text();
+        const status = /status of (\d{3})/.exec(text);
+        if (status && expected.has(Number(status[1])))
+            return;
+        trouble.push(`console ${msg.type()}: ${text}`);
+    });
+    page.on('pageerror', (err) => trouble.push('uncaught exception: ' + err.message));
+    // The page, its own files and the public API: nothing else.
+    page.on('request', (req) => {
+        const url = req.url();
+        if (!url.startsWith(origin + '/'))
+            trouble.push('request to another origin: ' + url);
+        else if (!/^\/(assets\/|v1\/|$|#)/.test(url.slice(origin.length)))
+            trouble.push('request outside the page and the public API: ' + url);
+    });
+}
+
+// Saves a screenshot: the whole page, or with fullPage false what the screen shows.
+async function shot(page, name, fullPage = true) {
+    await page.screenshot({ path: path.join(config.screenshots, name), fullPage });
+}
+
+async function texts(page, selector) {
+    return page.locator(selector).allTextContents();
+}
+
+async function pwned(page) {
+    return page.evaluate(() => [window.__pwned, document.querySelectorAll('img').length]);
+}
+
+function same(got, want) {
+    return JSON.stringify(got) === JSON.stringify(want);
+}
+
+// Waits until fn() (evaluated in the page) is true; false after the timeout.
+async function until(page, fn, arg) {
+    try {
+        await page.waitForFunction(fn, arg, { timeout: config.timeout_ms });
+        return true;
+    } catch (e) {
+        return false;
+    }
+}
+
+async function scrollWidth(page) {
+    return page.evaluate(() => document.scrollingElement.scrollWidth);
+}
+
+// ---- the desktop reader ----------------------------------------------------
+
+async function listChecks(page) {
+    const url = config.url;
+    await check('list: the page shows the newest articles in order', async () => {
+        const resp = await page.goto(url + '/');
+        expect(resp.status() === 200, 'GET / answered ' + resp.status());
+        const csp = resp.headers()['content-security-policy'] || '';
+        expect(csp.includes("script-src 'self'") && !csp.includes('unsafe'), 'page CSP: ' + csp);
+        await page.locator('.article-list > li').nth(config.first_page.length - 1).waitFor();
+        const titles = await texts(page, '.article-list .title-link');
+        expect(same(titles, config.first_page),
+            'titles ' + JSON.stringify(titles) + ' want ' + JSON.stringify(config.first_page));
+        expect(await page.locator('.more').isVisible(), '"More articles" is not shown');
+        const hostile = await page.locator('.title-link', { hasText: '<img src=x' }).count();
+        expect(hostile === 1, 'the article title with markup is not shown as text');
+        await shot(page, 'desktop-list.png');
+    });
+
+    await check('list: "More" loads the next page through the cursor', async () => {
+        await page.locator('.more').click();
+        const all = config.all_titles.length;
+        expect(await until(page,
+            (n) => document.querySelectorAll('.article-list > li').length >= n, all),
+        'the list did not grow to ' + all);
+        const titles = await texts(page, '.article-list .title-link');
+        expect(same(titles, config.all_titles), 'titles after More: ' + JSON.stringify(titles));
+        expect(await page.locator('.more').isHidden(), '"More" still shown after the last page');
+    });
+
+    await check('list: the category filter narrows the list', async () => {
+        const select = page.locator('#category-select');
+        const options = await select.locator('option').allTextContents();
+        for (const name of config.categories)
+            expect(options.includes(name), `no category ${name} in ${JSON.stringify(options)}`);
+        await select.selectOption(config.category);
+        expect(await until(page, (n) => location.hash.includes('category=') &&
+            document.querySelectorAll('.article-list > li').length === n &&
+            !document.body.classList.contains('loading'), config.category_titles.length),
+        'the filtered list did not appear');
+        const titles = await texts(page, '.article-list .title-link');
+        expect(same(titles, config.category_titles), 'filtered: ' + JSON.stringify(titles));
+        const focused = await page.evaluate(() => document.activeElement.id);
+        expect(focused === 'category-select', 'focus left the category menu: ' + focused);
+        await select.selectOption('');
+        expect(await until(page, () => !location.hash.includes('category=')), 'filter not cleared');
+    });
+
+    await check('list: a tag link lists the articles with that tag', async () => {
+        await page.locator('.article-list .tags a', { hasText: config.tag }).first().click();
+        expect(await until(page, (n) => location.hash.includes('tag=') &&
+            !document.body.classList.contains('loading') &&
+            document.querySelectorAll('.article-list > li').length === n, config.tag_titles.length),
+        'the tagged list did not appear');
+        const titles = await texts(page, '.article-list .title-link');
+        expect(same(titles, config.tag_titles), 'tagged: ' + JSON.stringify(titles));
+        expect(await page.locator('.filter-tag').textContent() === config.tag, 'no tag note');
+    });
+}
+
+async function backChecks(page) {
+    await check('list: back from an article keeps the loaded pages, place and focus', async () => {
+        await page.goto(config.url + '/');
+        await page.locator('.more').click();
+        const all = config.all_titles.length;
+        await page.locator('.article-list > li').nth(all - 1).waitFor();
+        const last = page.locator('.article-list .title-link').last();
+        const title = await last.textContent();
+        await last.click();
+        expect(await until(page, (t) => {
+            const h = document.querySelector('.story-title');
+            return h && h.textContent === t;
+        }, title), 'the article did not open');
+        await page.goBack();
+        expect(await until(page,
+            (n) => document.querySelectorAll('.article-list > li').length === n, all),
+        'the list came back without its second page');
+        const [y, focused] = await page.evaluate(() =>
+            [window.scrollY, document.activeElement.textContent]);
+        expect(y > 300, 'scroll position not kept: ' + y);
+        expect(focused === title, 'focus is on ' + JSON.stringify(focused));
+    });
+}
+
+async function keyboardChecks(page) {
+    await check('keyboard: Tab reaches the search box, Enter searches and opens an article',
+        async () => {
+        await page.goto(config.url + '/');
+        await page.locator('.article-list > li').first().waitFor();
+        await page.keyboard.press('Tab');
+        let active = await page.evaluate(() => document.activeElement.textContent);
+        expect(active === 'Skip to content', 'first Tab stop is ' + JSON.stringify(active));
+        let found = false;
+        for (let i = 0; i < 5 && !found; i++) {
+            await page.keyboard.press('Tab');
+            found = await page.evaluate(() => document.activeElement.id === 'search-input');
+        }
+        expect(found, 'the search box is not among the first Tab stops');
+        await page.keyboard.type(config.search);
+        await page.keyboard.press('Enter');
+        await page.locator('.result-list > li').first().waitFor();
+        let link = null;
+        for (let i = 0; i < 10 && !link; i++) {
+            await page.keyboard.press('Tab');
+            link = await page.evaluate(() => {
+                const el = document.activeElement;
+                return el.matches('.result-list a.title-link') ? el.textContent : null;
+            });
+        }
+        expect(link, 'Tab never reached a result link');
+        await page.keyboard.press('Enter');
+        expect(await until(page, (t) => {
+            const h = document.querySelector('.story-title');
+            return h && h.textContent === t;
+        }, link), 'Enter on a result link did not open ' + link);
+        expect(await page.evaluate(() => location.hash.startsWith('#/articles/')),
+            'hash not an article');
+        });
+
+    await check('keyboard: the back button returns to the results, then the list', async () => {
+        await page.goBack();
+        expect(await until(page, () => location.hash.startsWith('#/search') &&
+            document.querySelectorAll('.result-list > li').length > 0),
+        'back did not show results');
+        await page.goBack();
+        expect(await until(page, () => document.querySelectorAll('.article-list > li').length > 0),
+            'back did not show the list');
+    });
+}
+
+async function openThread(page) {
+    await page.goto(config.url + '/#/articles/' + config.thread.slug);
+    await page.locator('.story-title').waitFor();
+    await page.locator(`#comment-${config.thread.comments.top}`).waitFor();
+}
+
+async function articleChecks(page) {
+    const t = config.thread;
+    await check('article: title, paragraphs and threaded comments', async () => {
+        await openThread(page);
+        expect(await page.locator('.story-title').textContent() === t.title, 'wrong title');
+        const paras = await texts(page, '.story-body p');
+        expect(same(paras, t.paragraphs), 'paragraphs ' + JSON.stringify(paras));
+        for (const [child, parent] of t.nesting) {
+            const nested = await page.locator(
+                `#comment-${parent} > ol.replies > #comment-${child}`).count();
+            expect(nested === 1, `comment ${child} is not shown as a reply to ${parent}`);
+        }
+        for (const id of t.top_level) {
+            const top = await page.locator(`.thread > #comment-${id}`).count();
+            expect(top === 1, `comment ${id} is not top-level`);
+        }
+        await shot(page, 'desktop-article.png');
+    });
+
+    await check('article: hostile comments are shown as text and run nothing', async () => {
+        for (const [id, body] of t.hostile) {
+            const text = await page.locator(`#comment-${id} > .comment-box .comment-text`)
+                .textContent();
+            expect(text === body, `comment ${id} shows ${JSON.stringify(text)}`);
+        }
+        const [flag, images] = await pwned(page);
+        expect(flag === undefined, 'window.__pwned = ' + flag);
+        expect(images === 0, images + ' <img> elements in the page');
+        expect(await page.locator('.comments script').count() === 0, 'a <script> in the comments');
+    });
+
+    await check('comment form: a 422 names the bad fields', async () => {
+        expected.add(422);
+        await page.fill('#comment-author', '');
+        await page.fill('#comment-body', '   ');
+        await page.click('.comment-form .submit');
+        await page.locator('#comment-body-error:not(:empty)').waitFor();
+        const errors = await texts(page, '.field-error');
+        expect(errors.some((e) => e.startsWith('Name')) &&
+            errors.some((e) => e.startsWith('Comment')), 'field errors: ' + JSON.stringify(errors));
+        const invalid = await page.locator('[aria-invalid="true"]').count();
+        expect(invalid === 2, invalid + ' fields marked invalid');
+        await page.locator('.comment-form').screenshot({
+            path: path.join(config.screenshots, 'form-errors.png') });
+        expected.delete(422);
+    });
+
+    await check('comment form: a posted comment appears in the thread', async () => {
+        await page.fill('#comment-author', config.post.author);
+        await page.fill('#comment-body', config.post.top);
+        await page.click('.comment-form .submit');
+        const item = page.locator('.thread > li.just-posted .comment-text',
+            { hasText: config.post.top });
+        await item.waitFor();
+        const msg = await page.locator('.form-message').textContent();
+        expect(msg.includes('posted'), 'form message: ' + msg);
+        expect(await page.locator('[aria-invalid="true"]').count() === 0, 'errors still shown');
+    });
+
+    await check('comment form: a reply appears under its parent', async () => {
+        const parent = t.reply_to;
+        await page.locator(`#comment-${parent} > .comment-box .reply-button`).click();
+        const form = page.locator(`#comment-${parent} > .comment-form`);
+        await form.waitFor();
+        const focused = await page.evaluate(() => document.activeElement.id);
+        expect(focused === 'comment-body', 'focus after Reply: ' + focused);
+        await page.keyboard.type(config.post.reply);
+        await page.click('.comment-form .submit');
+        await page.locator(`#comment-${parent} > ol.replies > li .comment-text`,
+            { hasText: config.post.reply }).waitFor();
+        expect(await page.locator('.form-home > .comment-form').count() === 1,
+            'form not back home');
+    });
+
+    await check('comment form: a hostile comment posted in the page stays text', async () => {
+        await page.fill('#comment-body', config.post.hostile);
+        await page.click('.comment-form .submit');
+        const item = page.locator('.thread > li.just-posted .comment-text', { hasText: 'onerror' });
+        await item.waitFor();
+        expect(await item.textContent() === config.post.hostile, 'not shown literally');
+        await page.waitForTimeout(300); // an onerror would have fired by now
+        const [flag, images] = await pwned(page);
+        expect(flag === undefined && images === 0, `__pwned ${flag}, ${images} images`);
+        await shot(page, 'desktop-comments-posted.png');
+    });
+
+    await check('comment form: comments survive a reload (stored through the API)', async () => {
+        await page.reload();
+        for (const body of [config.post.top, config.post.reply, config.post.hostile])
+            await page.locator('.comment-text', { hasText: body }).first().waitFor();
+        const [flag] = await pwned(page);
+        expect(flag === undefined, 'window.__pwned = ' + flag);
+    });
+}
+
+async function searchChecks(page) {
+    await check('search: ranked results with <mark>ed snippets', async () => {
+        await page.goto(config.url + '/');
+        await page.fill('#search-input', config.search);
+        await page.press('#search-input', 'Enter');
+        await page.locator('.result-list > li').first().waitFor();
+        const titles = await texts(page, '.result-list .title-link');
+        expect(same(titles, config.search_titles), 'results ' + JSON.stringify(titles));
+        const marks = await texts(page, '.snippet mark');
+        expect(marks.length > 0, 'no <mark> in the snippets');
+        const stem = config.search.toLowerCase().slice(0, 5);
+        expect(marks.every((m) => m.toLowerCase().startsWith(stem)),
+            'marked words: ' + JSON.stringify(marks));
+        const hash = await page.evaluate(() => location.hash);
+        expect(hash === '#/search?q=' + encodeURIComponent(config.search), 'hash ' + hash);
+        await shot(page, 'desktop-search.png');
+    });
+
+    await check('search: escaped markup in a snippet is shown as text', async () => {
+        await page.fill('#search-input', config.hostile_search.q);
+        await page.press('#search-input', 'Enter');
+        const snippet = page.locator('.result-list .snippet').first();
+        await snippet.waitFor();
+        const text = await snippet.textContent();
+        expect(text.includes(config.hostile_search.shows), 'snippet text: ' + JSON.stringify(text));
+        const tags = await snippet.evaluate((el) =>
+            Array.from(el.querySelectorAll('*'), (e) => e.localName));
+        expect(tags.length > 0 && tags.every((n) => n === 'mark'), 'snippet elements: ' + tags);
+        const [flag, images] = await pwned(page);
+        expect(flag === undefined && images === 0, `__pwned ${flag}, ${images} images`);
+    });
+
+    await check('search: a query the API refuses is explained', async () => {
+        expected.add(400);
+        await page.fill('#search-input', '-only');
+        await page.press('#search-input', 'Enter');
+        const empty = page.locator('.search-view .empty');
+        await empty.waitFor();
+        const text = await empty.textContent();
+        expect(text.startsWith('This search cannot be run'), 'shown: ' + text);
+        expected.delete(400);
+    });
+}
+
+// ---- moderation and rate limit (a second server) -------------------------------
+
+async function limitedChecks(page) {
+    const l = config.limited;
+    await check('comment form: pending moderation and 429 Retry-After are explained', async () => {
+        expected.add(429);
+        await page.goto(l.url + '/#/articles/' + l.slug);
+        await page.locator('.comment-form').waitFor();
+        await page.fill('#comment-author', 'Patient reader');
+        for (let i = 0; i < l.burst; i++) {
+            await page.fill('#comment-body', `Pending comment ${i + 1}`);
+            await page.click('.comment-form .submit');
+            expect(await until(page, () =>
+                document.querySelector('.form-message').textContent.includes('awaits moderation')),
+            'no moderation message after comment ' + (i + 1));
+            await page.evaluate(() => {
+                document.querySelector('.form-message').textContent = '';
+            });
+        }
+        expect(await page.locator('.thread > li').count() === 0, 'a pending comment is shown');
+        await page.fill('#comment-body', 'One too many');
+        await page.click('.comment-form .submit');
+        expect(await until(page, () => /wait \d+ seconds?/.test(
+            document.querySelector('.form-message').textContent)), 'no Retry-After message');
+        expect(await page.locator('.comment-form .submit').isDisabled(), 'submit not held back');
+        expect(await page.inputValue('#comment-body') === 'One too many', 'the text was lost');
+        await page.locator('.comment-form').screenshot({
+            path: path.join(config.screenshots, 'form-rate-limited.png') });
+        expected.delete(429);
+    });
+}
+
+// ---- phone -------------------------------------------------------------------
+
+async function phoneChecks(browser, origin) {
+    const context = await browser.newContext({
+        viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+    });
+    await watch(context, origin);
+    const page = await context.newPage();
+    page.setDefaultTimeout(config.timeout_ms);
+    const views = [
+        ['list', '/', '.article-list > li', 'phone-list.png'],
+        ['article', '/#/articles/' + config.thread.slug, `#comment-${config.thread.deepest}`,
+            'phone-article.png'],
+        ['search', '/#/search?q=' + encodeURIComponent(config.search), '.result-list > li',
+            'phone-search.png'],
+    ];
+    for (const [name, target, ready, file] of views) {
+        await check(`phone 360x740: ${name} has no horizontal overflow`, async () => {
+            await page.goto(config.url + target);
+            await page.locator(ready).first().waitFor();
+            const width = await scrollWidth(page);
+            expect(width <= 360, 'scrollWidth ' + width);
+            await shot(page, file, false);
+        });
+    }
+    await check('phone 360x740: the deepest reply and the form fit the screen', async () => {
+        await page.goto(config.url + '/#/articles/' + config.thread.slug);
+        const deepest = page.locator(`#comment-${config.thread.deepest} > .comment-box`);
+        await deepest.scrollIntoViewIfNeeded();
+        const box = await deepest.boundingBox();
+        expect(box && box.x >= 0 && box.x + box.width <= 360 && box.width >= 200,
+            'deepest reply box ' + JSON.stringify(box));
+        await shot(page, 'phone-comments.png', false);
+        const form = await page.locator('.comment-form').boundingBox();
+        expect(form && form.x >= 0 && form.x + form.width <= 360, 'form ' + JSON.stringify(form));
+        expect(await scrollWidth(page) <= 360, 'horizontal overflow');
+    });
+    await context.close();
+}
+
+async function darkScreenshot(browser, origin) {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 900 },
+        colorScheme: 'dark' });
+    await watch(context, origin);
+    const page = await context.newPage();
+    await check('dark colour scheme: the page changes its colours', async () => {
+        await page.goto(config.url + '/#/articles/' + config.thread.slug);
+        await page.locator(`#comment-${config.thread.comments.top}`).waitFor();
+        const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(bg);
+        expect(m && Number(m[1]) + Number(m[2]) + Number(m[3]) < 150, 'dark background is ' + bg);
+        await shot(page, 'desktop-article-dark.png');
+    });
+    await context.close();
+}
+
+async function main() {
+    fs.mkdirSync(config.screenshots, { recursive: true });
+    const browser = await chromium.launch({
+        executablePath: config.chromium,
+        headless: true,
+        args: CHROMIUM_ARGS,
+    });
+    try {
+        const origin = config.url;
+        const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+        await watch(context, origin);
+        const page = await context.newPage();
+        page.setDefaultTimeout(config.timeout_ms);
+        await listChecks(page);
+        await backChecks(page);
+        await keyboardChecks(page);
+        await articleChecks(page);
+        await searchChecks(page);
+        await context.close();
+
+        const limitedContext = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+        await watch(limitedContext, config.limited.url);
+        const limitedPage = await limitedContext.newPage();
+        limitedPage.setDefaultTimeout(config.timeout_ms);
+        await limitedChecks(limitedPage);
+        await limitedContext.close();
+
+        await phoneChecks(browser, origin);
+        await darkScreenshot(browser, origin);
+    } finally {
+        await browser.close();
+    }
+    report('no console errors, uncaught exceptions, CSP violations or foreign requests',
+        trouble.length === 0, trouble.slice(0, 20).join('\n'));
+}
+
+main().catch((e) => {
+    report('the browser run finished', false, String(e.stack || e));
+    process.exitCode = 1;
+});
