@@ -299,8 +299,7 @@ static enum nd_err choose_slug(struct nd_store *st, const struct nd_article_fiel
     return ND_ERR_CONFLICT;
 }
 
-/* The tags as a compact JSON array text, malloc'd, into *out. */
-static enum nd_err render_tags(const struct nd_article_fields *f, char **out)
+enum nd_err nd_store_tags_text(const struct nd_article_fields *f, char **out)
 {
     enum nd_err err = ND_OK;
     json_t *arr = json_array();
@@ -439,7 +438,7 @@ static enum nd_err save_article(struct nd_store *st, int64_t id, const struct nd
     json_t *article = NULL;
     if (!st || !f || !out || !f->slug || !f->title || !f->body || (f->ntags && !f->tags))
         return ND_ERR_INVALID;
-    enum nd_err err = render_tags(f, &tags);
+    enum nd_err err = nd_store_tags_text(f, &tags);
     if (err != ND_OK)
         return err;
     err = nd_store_begin(st);

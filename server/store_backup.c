@@ -526,26 +526,6 @@ static enum nd_err article_taken(struct nd_store *st, const struct nd_article_re
     return err;
 }
 
-/* The tags of f as the compact JSON array text the store keeps (malloc'd). */
-static enum nd_err tags_text(const struct nd_article_fields *f, char **out)
-{
-    json_t *arr = json_array();
-    enum nd_err err = arr ? ND_OK : ND_ERR_NOMEM;
-    for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
-        if (!f->tags[i] || !nd_utf8_valid(f->tags[i], strlen(f->tags[i])))
-            err = ND_ERR_INVALID;
-        else if (json_array_append_new(arr, json_string(f->tags[i])) != 0)
-            err = ND_ERR_NOMEM;
-    }
-    char *text = err == ND_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (err == ND_OK && !text)
-        err = ND_ERR_NOMEM;
-    if (err == ND_OK)
-        *out = text;
-    return err;
-}
-
 static int bind_article_record(sqlite3_stmt *stmt, const struct nd_article_record *rec,
                                const char *tags)
 {
@@ -615,7 +595,7 @@ enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_articl
     if (!st || !f || rec->id < 1 || !f->slug || !f->title || !f->summary || !f->body ||
         !f->author || !f->category || (f->ntags > 0 && !f->tags))
         return ND_ERR_INVALID;
-    enum nd_err err = tags_text(f, &tags);
+    enum nd_err err = nd_store_tags_text(f, &tags);
     if (err != ND_OK)
         return err;
     err = nd_store_begin(st);
