@@ -179,16 +179,13 @@ static void put_char(struct text *t, char c)
 
 /*
  * Appends s as the inside of a label value: backslash, double quote and line
- * feed escaped as the format demands, and each "{}" of a route pattern
- * written "{param}", the way an OpenAPI path names its parameters.
+ * feed escaped as the format demands. Route patterns name their parameters
+ * as the OpenAPI document's paths do ("/v1/articles/{id}").
  */
 static void put_label_value(struct text *t, const char *s)
 {
     for (; *s; s++) {
-        if (s[0] == '{' && s[1] == '}') {
-            put(t, "{param}");
-            s++;
-        } else if (*s == '\\' || *s == '"') {
+        if (*s == '\\' || *s == '"') {
             put_char(t, '\\');
             put_char(t, *s);
         } else if (*s == '\n') {

@@ -41,7 +41,7 @@ static bool match_pattern(const char *pattern, const char *path,
         size_t slen = strcspn(s, "/");
         if (slen == 0)
             return false; /* empty segment: "//" or a trailing slash */
-        if (plen == 2 && p[0] == '{' && p[1] == '}') {
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
             if (n >= ND_ROUTE_MAX_PARAMS || slen >= ND_ROUTE_PARAM_MAX)
                 return false;
             memcpy(params[n], s, slen);

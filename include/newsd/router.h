@@ -1,8 +1,9 @@
 /*
  * router.h: table-driven routing of (method, path) to a handler.
  *
- * A route pattern is a path whose "{}" segments capture one path segment
- * each ("/v1/articles/{}/comments"). A table is an array of struct nd_route
+ * A route pattern is a path whose "{name}" segments capture one path
+ * segment each ("/v1/articles/{id}/comments"); the names are the OpenAPI
+ * document's, so a pattern is its path and the metrics' route label. A table is an array of struct nd_route
  * ended by an entry whose pattern is NULL. HEAD matches wherever GET does.
  * Matching is pure (no I/O), so it is unit-tested on its own tables.
  */

@@ -27,8 +27,8 @@ static int dummy(struct nd_request *req)
 
 static const struct nd_route table[] = {
     {"/health", ND_METHOD_GET, dummy, false},
-    {"/v1/articles/{}", ND_METHOD_GET, dummy, true},
-    {"/v1/articles/{}", ND_METHOD_PATCH, dummy, false},
+    {"/v1/articles/{id}", ND_METHOD_GET, dummy, true},
+    {"/v1/articles/{id}", ND_METHOD_PATCH, dummy, false},
     {"/odd\"pa\\th\n", ND_METHOD_POST, dummy, false},
     {NULL, 0, NULL, false},
 };
@@ -193,17 +193,17 @@ static void test_counts_per_route_and_status(void)
               status),                                                                             \
      value_of(text, s))
     CHECK(REQ("/health", "GET", "200") == 3);
-    CHECK(REQ("/v1/articles/{param}", "GET", "200") == 2);
-    CHECK(REQ("/v1/articles/{param}", "GET", "404") == 1);
-    CHECK(REQ("/v1/articles/{param}", "GET", "304") == 1);
-    CHECK(REQ("/v1/articles/{param}", "PATCH", "422") == 1);
+    CHECK(REQ("/v1/articles/{id}", "GET", "200") == 2);
+    CHECK(REQ("/v1/articles/{id}", "GET", "404") == 1);
+    CHECK(REQ("/v1/articles/{id}", "GET", "304") == 1);
+    CHECK(REQ("/v1/articles/{id}", "PATCH", "422") == 1);
     CHECK(REQ("unmatched", "", "405") == 2);
     CHECK(REQ("unmatched", "", "0") == 1);
     CHECK(REQ("unmatched", "", "599") == 1);
     /* Statuses never seen have no series; the raw pattern never shows. */
     CHECK(REQ("/health", "GET", "404") == -1);
-    CHECK(REQ("/v1/articles/{param}", "PATCH", "200") == -1);
-    CHECK(strstr(text, "{}") == NULL);
+    CHECK(REQ("/v1/articles/{id}", "PATCH", "200") == -1);
+    CHECK(strstr(text, "{param}") == NULL);
 #undef REQ
     check_shape(text);
 out:
@@ -237,7 +237,7 @@ static void test_histogram_buckets(void)
                          "method=\"GET\"}") == 23.001101);
     CHECK(strstr(text, "_sum{route=\"/health\",method=\"GET\"} 23.001101\n") != NULL);
     /* Routes without a request still have their (empty) histogram. */
-    CHECK(check_cumulative(text, name, "route=\"/v1/articles/{param}\",method=\"PATCH\"") == 0);
+    CHECK(check_cumulative(text, name, "route=\"/v1/articles/{id}\",method=\"PATCH\"") == 0);
     CHECK(check_cumulative(text, name, "route=\"unmatched\",method=\"\"") == 0);
     check_shape(text);
 out:
@@ -438,8 +438,8 @@ static void test_concurrent_observers(void)
     /* THREADS / 3 threads per route, each half 200 and half 404 */
     const double per_route = (double)THREADS / 3 * PER_THREAD;
     const char *routes[] = {"route=\"/health\",method=\"GET\"",
-                            "route=\"/v1/articles/{param}\",method=\"GET\"",
-                            "route=\"/v1/articles/{param}\",method=\"PATCH\""};
+                            "route=\"/v1/articles/{id}\",method=\"GET\"",
+                            "route=\"/v1/articles/{id}\",method=\"PATCH\""};
     /* each thread's latencies: 7 us times 0..999, PER_THREAD / 1000 times over */
     const double sum_us_per_thread = 7.0 * (999.0 * 1000 / 2) * (PER_THREAD / 1000);
     for (size_t r = 0; r < 3; r++) {

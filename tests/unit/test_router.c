@@ -190,12 +190,13 @@ static void test_segment_limits(void)
     CHECK_INT(nd_router_match(table, ND_METHOD_GET, path, &m), ND_ROUTE_NOT_FOUND);
 }
 
-/* The root pattern matches the root alone, and hands the entry to metrics. */
+/* The root pattern matches the root alone; the entry goes to metrics; named parameters. */
 static void test_root(void)
 {
     static const struct nd_route rooted[] = {
         {"/", ND_METHOD_GET, list_things, false},
         {"/things", ND_METHOD_GET, get_thing, false},
+        {"/named/{id}/parts/{part}", ND_METHOD_GET, get_part, false},
         {NULL, 0, NULL, false},
     };
     struct nd_route_match m;
@@ -210,6 +211,13 @@ static void test_root(void)
     CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/x", &m), ND_ROUTE_NOT_FOUND);
     CHECK_INT(nd_router_match(rooted, ND_METHOD_POST, "/", &m), ND_ROUTE_METHOD_NOT_ALLOWED);
     CHECK(m.route == NULL);
+    /* a named parameter captures like "{}" */
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/named/7/parts/x", &m), ND_ROUTE_FOUND);
+    CHECK(m.handler == get_part);
+    CHECK_INT(m.nparams, 2);
+    CHECK_STR(m.params[0], "7");
+    CHECK_STR(m.params[1], "x");
+    CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/named/{id}/parts", &m), ND_ROUTE_NOT_FOUND);
 }
 
 static void test_allow(void)
