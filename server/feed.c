@@ -545,9 +545,12 @@ static void atom_entry(struct buf *b, const char *base, const json_t *article)
         buf_str(b, "\"/>\n");
     }
     xml_element(b, "    ", "summary", " type=\"text\"", text_of(article, "summary"));
-    buf_str(b, "    <content type=\"html\">");
-    buf_xml_html(b, text_of(article, "body"));
-    buf_str(b, "</content>\n  </entry>\n");
+    if (json_object_get(article, "body") != NULL) {
+        buf_str(b, "    <content type=\"html\">");
+        buf_xml_html(b, text_of(article, "body"));
+        buf_str(b, "</content>\n");
+    }
+    buf_str(b, "  </entry>\n");
 out:
     free(id);
     free(page);
@@ -589,9 +592,12 @@ static void rss_item(struct buf *b, const char *base, const json_t *article)
     xml_element(b, "      ", "link", "", page);
     buf_str(b, "      <description>");
     buf_xml_html(b, text_of(article, "summary"));
-    buf_str(b, "</description>\n      <content:encoded>");
-    buf_xml_html(b, text_of(article, "body"));
-    buf_str(b, "</content:encoded>\n");
+    buf_str(b, "</description>\n");
+    if (json_object_get(article, "body") != NULL) {
+        buf_str(b, "      <content:encoded>");
+        buf_xml_html(b, text_of(article, "body"));
+        buf_str(b, "</content:encoded>\n");
+    }
     if (text_of(article, "author")[0] != '\0')
         xml_element(b, "      ", "dc:creator", "", text_of(article, "author"));
     size_t n = article_terms(article, terms);
@@ -666,6 +672,8 @@ static json_t *json_item(const char *base, const json_t *article)
     const char *terms[TERMS_MAX];
     json_t *item = json_object(), *tags = json_array();
     char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
+    /* without its body an item still needs content: the summary, as text */
+    bool whole = json_object_get(article, "body") != NULL;
     buf_html(&html, text_of(article, "body"));
     /* set_text fails on a NULL text (out of memory) as on a failed set */
     bool ok = item != NULL && tags != NULL && set_text(item, "id", id) &&
@@ -674,8 +682,8 @@ static json_t *json_item(const char *base, const json_t *article)
                set_text(item, "external_url", text_of(article, "source_url"))) &&
               set_text(item, "title", text_of(article, "title")) &&
               set_text(item, "summary", text_of(article, "summary")) &&
-              set_buf(item, "content_html", &html) &&
-              set_text(item, "content_text", text_of(article, "body")) &&
+              (!whole || set_buf(item, "content_html", &html)) &&
+              set_text(item, "content_text", text_of(article, whole ? "body" : "summary")) &&
               set_text(item, "date_published", text_of(article, "published_at")) &&
               set_text(item, "date_modified", text_of(article, "updated_at"));
     size_t n = article_terms(article, terms);

@@ -22,6 +22,13 @@
 #include "newsd/store.h"
 
 #define UNAVAILABLE "the database is unavailable"
+/*
+ * Bytes of article bodies one feed carries. A body that would pass it is
+ * left out (the entry keeps its summary and link), so a feed of 100
+ * articles of 1 MiB each is not a 100 MiB answer built for any client who
+ * asks; the first body always goes in.
+ */
+#define FEED_BODY_BUDGET (1024 * 1024)
 #define FEED_TITLE "newsd"
 
 /*
@@ -44,16 +51,17 @@ static int parse_feed_query(struct nd_request *req, struct nd_list_query *q)
 }
 
 /*
- * The articles of the feed, whole and in list order, as a new array in
- * *out. An article deleted or made a draft between the list and its read
- * is left out. Returns ND_OK or the store's error.
+ * The articles of the feed, in list order, as a new array in *out, whole
+ * while their bodies fit FEED_BODY_BUDGET, then without "body". An article
+ * deleted or made a draft between the list and its read is left out.
+ * Returns ND_OK or the store's error.
  */
 static enum nd_err read_articles(struct nd_store *store, const struct nd_list_query *q,
                                  json_t **out)
 {
     json_t *items = NULL, *articles = json_array(), *item;
     char *next = NULL;
-    size_t i;
+    size_t i, body_bytes = 0;
     enum nd_err err = articles != NULL ? ND_OK : ND_ERR_NOMEM;
     if (err == ND_OK)
         err = nd_store_article_list(store, &q->filter, q->limit, NULL, &items, &next);
@@ -69,6 +77,13 @@ static enum nd_err read_articles(struct nd_store *store, const struct nd_list_qu
             continue;
         }
         const char *status = json_string_value(json_object_get(article, "status"));
+        if (err == ND_OK) {
+            size_t len = json_string_length(json_object_get(article, "body"));
+            if (body_bytes > 0 && body_bytes + len > FEED_BODY_BUDGET)
+                json_object_del(article, "body");
+            else
+                body_bytes += len;
+        }
         if (err == ND_OK && (status == NULL || strcmp(status, "published") != 0))
             json_decref(article);
         else if (err == ND_OK && json_array_append_new(articles, article) != 0)

@@ -51,7 +51,9 @@ struct nd_feed {
     const char *base;
     const char *title; /* plain text */
     const char *query; /* the feed URL's query with its '?', percent-encoded; "" for none */
-    /* Articles as the store returns them (body included), in feed order. */
+    /* Articles as the store returns them, in feed order. One without a
+       "body" member gets no content (Atom content, RSS content:encoded,
+       JSON Feed content_html; its content_text is the summary). */
     const json_t *articles;
 };
 

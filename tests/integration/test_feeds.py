@@ -691,6 +691,32 @@ def test_settings():
         tap.eq(proc.returncode, 0, f"NEWSD_PUBLIC_URL is a setting: {proc.stderr!r}")
 
 
+def test_body_budget():
+    """Bodies up to 1 MiB per feed: later entries keep their summary and link only."""
+    with Server(BIN, args=["--max-body", "2M"]) as srv:
+        big = "word " * 140_000  # 700,000 bytes
+        for i in range(3):
+            srv.create_article(title=f"Long read {i}", body=big, summary=f"Summary {i}",
+                               published_at=f"2025-0{i + 1}-01T00:00:00Z")
+        resp = fetch(srv, "/v1/feed.atom")
+        tap.check(len(resp.body) < 1_500_000, f"the Atom feed is {len(resp.body)} bytes")
+        _, entries = check_atom(resp, "atom over the body budget")
+        tap.eq([e["title"] for e in entries], ["Long read 2", "Long read 1", "Long read 0"],
+               "every article is still an entry")
+        tap.eq([e["content"] is not None for e in entries], [True, False, False],
+               "only the first body fits the 1 MiB budget")
+        tap.check(len(entries[0]["content"]) > 600_000, "and it is whole")
+        facts, items = check_rss(fetch(srv, "/v1/feed.rss"), "rss over the body budget")
+        tap.eq([item["content"] is not None for item in items], [True, False, False],
+               "RSS: content:encoded for the first item only")
+        doc = check_json_feed(fetch(srv, "/v1/feed.json"), "json over the body budget")
+        tap.eq(["content_html" in item for item in doc["items"]], [True, False, False],
+               "JSON Feed: content_html for the first item only")
+        tap.eq([item["content_text"][:9] for item in doc["items"][1:]],
+               ["Summary 1", "Summary 0"], "later items carry their summary as content_text")
+        tap.stop_server(srv)
+
+
 def main():
     if shutil.which("xmllint") is None:
         tap.run("xmllint is installed (libxml2-utils)", lambda: tap.check(False, "no xmllint"))
@@ -712,6 +738,7 @@ def main():
         tap.run("links follow the Host header, cached per host", test_host, srv)
         tap.stop_server(srv)
     tap.run("public-url, feed-size, empty feeds, bad public-url", test_settings)
+    tap.run("a feed carries at most 1 MiB of bodies", test_body_budget)
     tap.done()
 
 
