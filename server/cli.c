@@ -26,6 +26,7 @@
 #include "newsd/auth.h"
 #include "newsd/http.h"
 #include "newsd/import.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
 
@@ -513,11 +514,14 @@ struct export_sink {
 static enum nd_err write_record(void *ctx, const json_t *record)
 {
     struct export_sink *sink = ctx;
-    if (json_dumpf(record, sink->out, JSON_COMPACT) != 0 || fputc('\n', sink->out) == EOF) {
+    nd_json_watch_reset();
+    if (json_dumpf(record, sink->out, JSON_COMPACT) != 0 || fputc('\n', sink->out) == EOF ||
+        ferror(sink->out)) {
         sink->error = errno != 0 ? errno : EIO;
         return ND_ERR_IO;
     }
-    return ND_OK;
+    /* a key Jansson could not write is left out, not reported (newsd/json.h) */
+    return nd_json_watch_failed() ? ND_ERR_NOMEM : ND_OK;
 }
 
 /*
@@ -553,7 +557,7 @@ int nd_cli_export(const struct nd_config *cfg, char *const *args, int nargs)
         sink.out = staged.file;
     }
     enum nd_err rc = sink.out ? nd_store_export(store, write_record, &sink, &stats) : ND_ERR_NOMEM;
-    if (rc == ND_OK && fflush(sink.out) != 0) {
+    if (rc == ND_OK && (fflush(sink.out) != 0 || ferror(sink.out))) {
         sink.error = errno;
         rc = ND_ERR_IO;
     }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/json.h"
 #include "newsd/util.h"
 
 #ifndef ND_VERSION
@@ -724,7 +725,7 @@ static char *render_json(const struct nd_feed *feed, const char *self, size_t *l
         if (item == NULL || json_array_append_new(items, item) != 0)
             goto out;
     }
-    text = json_dumps(root, JSON_COMPACT);
+    text = nd_json_dumps(root, JSON_COMPACT);
     if (text != NULL)
         *len = strlen(text);
 out:

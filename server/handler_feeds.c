@@ -52,7 +52,8 @@ static int parse_feed_query(struct nd_request *req, struct nd_list_query *q)
 
 /*
  * The articles of the feed, in list order, as a new array in *out, whole
- * while their bodies fit FEED_BODY_BUDGET, then without "body". An article
+ * while their bodies fit FEED_BODY_BUDGET, then without "body" (taken from
+ * the list, not read again: the budget bounds the work as well as the answer). An article
  * deleted or made a draft between the list and its read is left out.
  * Returns ND_OK or the store's error.
  */
@@ -62,6 +63,7 @@ static enum nd_err read_articles(struct nd_store *store, const struct nd_list_qu
     json_t *items = NULL, *articles = json_array(), *item;
     char *next = NULL;
     size_t i, body_bytes = 0;
+    bool spent = false; /* a body did not fit: the rest are not read either */
     enum nd_err err = articles != NULL ? ND_OK : ND_ERR_NOMEM;
     if (err == ND_OK)
         err = nd_store_article_list(store, &q->filter, q->limit, NULL, &items, &next);
@@ -70,8 +72,11 @@ static enum nd_err read_articles(struct nd_store *store, const struct nd_list_qu
         json_t *article = NULL;
         if (err != ND_OK)
             break;
-        err =
-            nd_store_article_get(store, json_integer_value(json_object_get(item, "id")), &article);
+        if (spent)
+            article = json_incref(item); /* the list's item: all but the body */
+        else
+            err = nd_store_article_get(store, json_integer_value(json_object_get(item, "id")),
+                                       &article);
         if (err == ND_ERR_NOT_FOUND) {
             err = ND_OK;
             continue;
@@ -79,10 +84,12 @@ static enum nd_err read_articles(struct nd_store *store, const struct nd_list_qu
         const char *status = json_string_value(json_object_get(article, "status"));
         if (err == ND_OK) {
             size_t len = json_string_length(json_object_get(article, "body"));
-            if (body_bytes > 0 && body_bytes + len > FEED_BODY_BUDGET)
+            if (body_bytes > 0 && body_bytes + len > FEED_BODY_BUDGET) {
                 json_object_del(article, "body");
-            else
+                spent = true;
+            } else {
                 body_bytes += len;
+            }
         }
         if (err == ND_OK && (status == NULL || strcmp(status, "published") != 0))
             json_decref(article);

@@ -22,6 +22,7 @@
 
 #include "http_internal.h"
 #include "newsd/gzip.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -223,18 +224,23 @@ struct render_buf {
     char *data;
     size_t len;
     size_t cap;
+    bool failed; /* once set, every later chunk fails too (see newsd/json.h) */
 };
 
 static int render_chunk(const char *chunk, size_t size, void *data)
 {
     struct render_buf *buf = data;
+    if (buf->failed)
+        return -1;
     if (buf->len + size > buf->cap) {
         size_t cap = buf->cap ? buf->cap : 1024;
         while (cap < buf->len + size)
             cap *= 2;
         char *grown = realloc(buf->data, cap);
-        if (grown == NULL)
+        if (grown == NULL) {
+            buf->failed = true;
             return -1;
+        }
         buf->data = grown;
         buf->cap = cap;
     }
@@ -246,9 +252,10 @@ static int render_chunk(const char *chunk, size_t size, void *data)
 /* Renders value into a malloc'd buffer (*out, *len). False on failure. */
 static bool render(const json_t *value, char **out, size_t *len)
 {
-    struct render_buf buf = {NULL, 0, 0};
+    struct render_buf buf = {NULL, 0, 0, false};
+    nd_json_watch_reset();
     if (json_dump_callback(value, render_chunk, &buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
-        buf.len == 0) {
+        buf.failed || nd_json_watch_failed() || buf.len == 0) {
         free(buf.data);
         return false;
     }

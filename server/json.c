@@ -1,6 +1,6 @@
 /*
- * json.c: Jansson's allocations, watched, so that a parse that met a failed
- * allocation is never taken for a good one (see newsd/json.h).
+ * json.c: Jansson's allocations, watched, so that a parse or a dump that met
+ * a failed allocation is never taken for a good one (see newsd/json.h).
  */
 #include "newsd/json.h"
 
@@ -26,6 +26,27 @@ void nd_json_watch(void)
         return;
     next_malloc = current;
     json_set_alloc_funcs(watched_malloc, release);
+}
+
+void nd_json_watch_reset(void)
+{
+    alloc_failed = false;
+}
+
+bool nd_json_watch_failed(void)
+{
+    return alloc_failed;
+}
+
+char *nd_json_dumps(const json_t *value, size_t flags)
+{
+    alloc_failed = false;
+    char *text = json_dumps(value, flags);
+    if (alloc_failed) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 json_t *nd_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err, bool *nomem)

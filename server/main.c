@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "newsd/config.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 
 struct flag {
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
     struct command_line cl = {0};
     int status;
 
+    nd_json_watch(); /* before any thread uses Jansson: trusted parses and dumps */
     if (nd_config_init(&cfg) != ND_OK) {
         fprintf(stderr, "newsd: out of memory\n");
         return ND_EXIT_FAILURE;

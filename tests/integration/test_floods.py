@@ -50,6 +50,10 @@ HEADER_PAD = 30_000    # bytes of unfinished header sent by half the flood conne
 BODY_SENT = 200_000    # bytes of unfinished body sent by the other half
 FLOOD_ADDRESSES = [f"127.0.1.{i}" for i in range(1, 41)]
 SLACK_KIB = 8 * 1024   # allocator and sanitizer noise on top of what the connections may cost
+# ThreadSanitizer (scripts/test-tsan sets TSAN_OPTIONS) keeps shadow memory for
+# every byte touched, which multiplies the resident set: the bound is then
+# not checked, as under valgrind.
+UNDER_TSAN = "TSAN_OPTIONS" in os.environ
 
 
 def partial_request(pad=0):
@@ -196,7 +200,8 @@ def test_global(srv, base, art):
     for round_no in (1, 2, 3):
         peak, count = one_flood(srv, base, round_no, f"/v1/articles/{art['id']}/comments")
         limit = before + GLOBAL * (MEMORY_LIMIT_KIB + MAX_BODY_KIB) + SLACK_KIB
-        tap.check(peak <= limit or SLOWDOWN > 1, f"round {round_no}: peak VmRSS {peak} KiB, "
+        tap.check(peak <= limit or SLOWDOWN > 1 or UNDER_TSAN,
+                  f"round {round_no}: peak VmRSS {peak} KiB, "
                   f"before {before} KiB; want at most {limit} KiB")
         back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0 * SLOWDOWN) == 200, timeout=8 * SLOWDOWN)
         tap.require(back, f"round {round_no}: not served again within 8 s of the flood ending "
