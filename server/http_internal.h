@@ -87,7 +87,8 @@ struct nd_request {
     const char *raw_type;
     const char *raw;
     size_t raw_len;
-    bool raw_owned; /* raw is malloc'd and the request's */
+    bool raw_owned;               /* raw is malloc'd and the request's */
+    const struct nd_asset *asset; /* raw is this embedded file's: its ETag and gzip are made */
     bool problem;
     bool headers_lost; /* a header could not be stored (out of memory): answer 500 */
     bool preflight;    /* a CORS preflight: its CORS headers are in headers already */

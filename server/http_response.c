@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "http_internal.h"
+#include "newsd/assets.h"
 #include "newsd/gzip.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
@@ -29,9 +30,11 @@
 #define PROBLEM_TYPE "application/problem+json"
 #define ETAG_BYTES 16
 #define ETAG_MAX 48 /* the quoted hash, "-gz" for the gzip encoding, NUL */
-#define GZIP_SUFFIX "-gz"
+/* The ETag of gzip bytes: the identity one with "-gzN", N the level, which
+ * decides the bytes (a restart with another gzip-level changes the tag). */
+#define GZIP_SUFFIX_MAX sizeof "-gz9"
 _Static_assert(ETAG_MAX == sizeof((struct nd_cache_entry *)0)->etag, "cache entries hold ETags");
-_Static_assert(2 * ETAG_BYTES + 3 + sizeof GZIP_SUFFIX - 1 <= ETAG_MAX, "ETag buffer size");
+_Static_assert(2 * ETAG_BYTES + 3 + GZIP_SUFFIX_MAX - 1 <= ETAG_MAX, "ETag buffer size");
 
 /*
  * Sent with every answer. newsd serves JSON only, so the strictest policy
@@ -105,6 +108,7 @@ static void drop_body(struct nd_request *req)
     req->raw = NULL;
     req->raw_len = 0;
     req->raw_owned = false;
+    req->asset = NULL;
 }
 
 /*
@@ -152,6 +156,13 @@ int nd_respond_static(struct nd_request *req, int status, const char *type, cons
     req->raw_type = type;
     req->raw = data;
     req->raw_len = len;
+    return status;
+}
+
+int nd_respond_asset(struct nd_request *req, int status, const struct nd_asset *asset)
+{
+    nd_respond_static(req, status, asset->type, asset->data, asset->len);
+    req->asset = asset;
     return status;
 }
 
@@ -407,12 +418,33 @@ static void take_body(struct nd_request *req, struct answer *a)
 }
 
 /*
+ * The answer of an embedded file: its ETag and gzip bytes were made at build
+ * time (server/embed_assets.py), by the same rules as encode().
+ */
+static void asset_answer(struct nd_request *req, const struct nd_asset *asset, bool tagged,
+                         struct answer *a)
+{
+    if (a->len <= ND_GZIP_MIN_BYTES || req->srv->cfg->gzip_level == 0)
+        goto tag;
+    a->vary = true;
+    if (asset->gz_data != NULL && nd_http_wants_gzip(req)) {
+        a->body = (char *)asset->gz_data; /* borrowed, as the identity bytes were */
+        a->len = asset->gz_len;
+        a->gzip = true;
+    }
+tag:
+    if (tagged)
+        snprintf(a->etag, sizeof a->etag, "%s", a->gzip ? asset->gz_etag : asset->etag);
+}
+
+/*
  * Builds the answer from what the handler set: the body, gzip, and for a
- * 200 to GET or HEAD the ETag (of the unencoded bytes, with "-gz" for the
+ * 200 to GET or HEAD the ETag (of the unencoded bytes, with "-gzN" for the
  * encoded ones), a copy in the response cache and the 304 check.
  */
 static void build_answer(struct nd_request *req, int status, struct answer *a)
 {
+    const struct nd_asset *asset = req->asset;
     a->status = status;
     if (status == 204 || status == 304)
         return;
@@ -421,13 +453,18 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
         return;
     bool tagged =
         a->status == 200 && (req->method == ND_METHOD_GET || req->method == ND_METHOD_HEAD);
-    if (tagged)
-        make_etag(a->body, a->len, a->etag);
-    encode(req, a);
+    if (asset != NULL) {
+        asset_answer(req, asset, tagged, a);
+    } else {
+        if (tagged)
+            make_etag(a->body, a->len, a->etag);
+        encode(req, a);
+        if (tagged && a->gzip)
+            snprintf(a->etag + strlen(a->etag) - 1, GZIP_SUFFIX_MAX + 1, "-gz%u\"",
+                     req->srv->cfg->gzip_level);
+    }
     if (!tagged)
         return;
-    if (a->gzip)
-        memcpy(a->etag + strlen(a->etag) - 1, GZIP_SUFFIX "\"", sizeof GZIP_SUFFIX + 1);
     if (req->cacheable) {
         struct nd_cache_entry e = {.body = a->body,
                                    .len = a->len,

@@ -108,7 +108,8 @@ int nd_respond_json(struct nd_request *req, int status, json_t *body);
 
 /*
  * Sets a body that is not JSON: len bytes with Content-Type type (a string
- * that outlives the request, e.g. a literal). nd_respond_static borrows data,
+ * that lives as long as the process, e.g. a literal: the response cache
+ * keeps the pointer). nd_respond_static borrows data,
  * which must outlive the process (an embedded asset); nd_respond_owned takes
  * a malloc'd buffer and frees it, also on failure. ETag and 304, HEAD and
  * gzip apply as to JSON answers. Returns status, or 500 (problem set) when
@@ -117,6 +118,14 @@ int nd_respond_json(struct nd_request *req, int status, json_t *body);
 int nd_respond_static(struct nd_request *req, int status, const char *type, const void *data,
                       size_t len);
 int nd_respond_owned(struct nd_request *req, int status, const char *type, char *data, size_t len);
+
+/*
+ * Sets an embedded file (assets.h) as the body, with the ETag and gzip
+ * encoding made at build time: nothing is hashed or compressed per request.
+ * Returns status.
+ */
+struct nd_asset;
+int nd_respond_asset(struct nd_request *req, int status, const struct nd_asset *asset);
 
 /*
  * Adds a response header; value copied. A Content-Security-Policy set here

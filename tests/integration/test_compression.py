@@ -2,13 +2,14 @@
 """test_compression.py: gzip of answers over 1 KiB, through the real server.
 
 A client that accepts gzip gets answers over 1 KiB gzip-encoded, with
-Vary: Accept-Encoding and an ETag of their own ("...-gz"), also when the
+Vary: Accept-Encoding and an ETag of their own ("...-gz6", the level), also when the
 answer comes from the response cache; one that does not gets the same
 bytes unencoded, with Vary too. Small answers are never encoded and do not
 vary. Conditional requests match the ETag of the encoding they ask for.
 """
 
 import gzip
+import hashlib
 import json
 import os
 import sys
@@ -49,7 +50,7 @@ def test_gzip_answer(srv):
     for resp, what in ((plain, "identity"), (packed, "gzip")):
         tap.eq(resp.headers.get("Vary"), "Accept-Encoding", f"{what} answer has Vary")
     ident_tag, gz_tag = plain.headers.get("ETag"), packed.headers.get("ETag")
-    tap.eq(gz_tag, ident_tag[:-1] + '-gz"', "the gzip ETag is the identity one with -gz")
+    tap.eq(gz_tag, ident_tag[:-1] + '-gz6"', "the gzip ETag is the identity one with -gz6")
     tap.eq(packed.headers.get("Content-Type"), plain.headers.get("Content-Type"),
            "the Content-Type does not change")
 
@@ -131,6 +132,25 @@ def test_other_answers(srv):
     tap.check(b'"errors"' in body, "the problem document arrives whole, encoded or not")
 
 
+def test_embedded_files(srv):
+    """Files made at build time: the ETag the server would make, gzip at level 9, 304s."""
+    for path in ("/", "/assets/app.js", "/assets/style.css", "/openapi.json"):
+        plain, packed = get(srv, path), get(srv, path, GZ)
+        tag = '"' + hashlib.blake2b(plain.body, digest_size=16).hexdigest() + '"'
+        tap.eq(plain.headers.get("ETag"), tag, f"{path}: the ETag is the hash of its bytes")
+        tap.eq((packed.headers.get("Content-Encoding"), packed.headers.get("ETag")),
+               ("gzip", tag[:-1] + '-gz9"'), f"{path}: gzip at level 9 with its own ETag")
+        tap.eq(gzip.decompress(packed.body), plain.body, f"{path}: the gzip bytes inflate to it")
+        tap.eq(packed.headers.get("Vary"), "Accept-Encoding", f"{path}: Vary")
+        for hdrs, etag in ((GZ, packed.headers.get("ETag")), (None, tag)):
+            r = get(srv, path, dict(hdrs or {}, **{"If-None-Match": etag}))
+            tap.eq(r.status, 304, f"{path}: 304 for {etag}")
+            tap.eq(r.headers.get("Cache-Control"), "no-cache", f"{path}: the 304 keeps Cache-Control")
+        head = get(srv, path, GZ, method="HEAD")
+        tap.eq((head.body, head.headers.get("Content-Length")),
+               (b"", str(len(packed.body))), f"{path}: HEAD announces the gzip length")
+
+
 def test_encoded_request(srv):
     raw = gzip.compress(json.dumps({"title": "Zipped", "body": "x"}).encode())
     r = srv.request("POST", "/v1/articles", raw=raw, auth=True,
@@ -160,6 +180,7 @@ def main():
         tap.run("small answers and HEAD", test_small_and_head, srv)
         tap.run("documents and problems", test_other_answers, srv)
         tap.run("an encoded request body", test_encoded_request, srv)
+        tap.run("embedded files: build-time ETags and gzip", test_embedded_files, srv)
         tap.stop_server(srv)
     tap.run("gzip-level 0", test_level_zero)
     tap.done()
