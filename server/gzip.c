@@ -4,6 +4,7 @@
  */
 #include "newsd/gzip.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +83,12 @@ bool nd_gzip_encode(const void *in, size_t len, int level, char **out, size_t *o
     memset(&zs, 0, sizeof zs);
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return false;
+    if (len < 2 || len > UINT_MAX) /* zlib counts in uInt; no answer is that large */
+        goto out;
     size_t cap = deflateBound(&zs, (uLong)len);
     if (cap >= len)
-        cap = len; /* only a smaller result is wanted */
-    buf = malloc(cap > 0 ? cap : 1);
+        cap = len - 1; /* only a smaller result is wanted */
+    buf = malloc(cap);
     if (buf == NULL)
         goto out;
     zs.next_in = (Bytef *)(uintptr_t)in;

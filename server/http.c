@@ -294,17 +294,41 @@ static enum MHD_Result add_key_arg(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 /*
+ * The Host that goes into the cache key, lower-cased into buf: "" unless the
+ * route's answers hold links made from it (feeds, while public-url is
+ * empty), so a client cannot plant its own host in an answer others get,
+ * and random Host values cannot crowd the other routes' entries out. NULL
+ * (not cached) when such a Host does not fit buf.
+ */
+static const char *key_host(const struct nd_request *req, char *buf, size_t len)
+{
+    const char *host = nd_request_header(req, MHD_HTTP_HEADER_HOST);
+    if (req->match.cacheable != ND_CACHE_PER_HOST || req->srv->cfg->public_url[0] != '\0' ||
+        host == NULL)
+        return "";
+    if (strlen(host) >= len)
+        return NULL;
+    size_t i;
+    for (i = 0; host[i] != '\0'; i++)
+        buf[i] = (char)tolower((unsigned char)host[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+/*
  * Fills req->cache_key: whether the answer may be gzip-encoded ('g' or 'i'),
- * the Host (the feeds' links are made from it, so a client cannot plant its
- * own host in an answer others get), the path and every query argument,
+ * the Host where it matters (key_host), the path and every query argument,
  * length-prefixed.
  */
 static bool make_cache_key(struct nd_request *req)
 {
     struct key_buf k = {.len = 0, .overflow = false};
-    const char *host = nd_request_header(req, MHD_HTTP_HEADER_HOST);
+    char host_buf[256];
+    const char *host = key_host(req, host_buf, sizeof host_buf);
+    if (host == NULL)
+        return false;
     int n = snprintf(k.text, sizeof k.text, "%c%zu:%s%s?", nd_http_wants_gzip(req) ? 'g' : 'i',
-                     host != NULL ? strlen(host) : 0, host != NULL ? host : "", req->path);
+                     strlen(host), host, req->path);
     if (n < 0 || (size_t)n >= sizeof k.text)
         return false;
     k.len = (size_t)n;

@@ -184,16 +184,16 @@ int nd_store_bind_text(sqlite3_stmt *stmt, const char *name, const char *text);
 int nd_store_bind_int(sqlite3_stmt *stmt, const char *name, int64_t value);
 
 /*
- * Adds key to obj with the value of column col of the current row: text as a
- * string, an integer, a time as RFC 3339 text, or text-or-NULL. Returns ND_OK,
- * ND_ERR_NOMEM, or ND_ERR_DB when stored text is not valid UTF-8 (logged).
- */
-/*
  * f's tags as the compact JSON array text the articles table keeps, malloc'd
  * into *out. ND_ERR_INVALID for a NULL or non-UTF-8 tag, ND_ERR_NOMEM.
  */
 enum nd_err nd_store_tags_text(const struct nd_article_fields *f, char **out);
 
+/*
+ * Adds key to obj with the value of column col of the current row: text as a
+ * string, an integer, a time as RFC 3339 text, or text-or-NULL. Returns ND_OK,
+ * ND_ERR_NOMEM, or ND_ERR_DB when stored text is not valid UTF-8 (logged).
+ */
 enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
 enum nd_err nd_store_json_int(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
 enum nd_err nd_store_json_time(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);

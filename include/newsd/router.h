@@ -3,9 +3,9 @@
  *
  * A route pattern is a path whose "{name}" segments capture one path
  * segment each ("/v1/articles/{id}/comments"); the names are the OpenAPI
- * document's, so a pattern is its path and the metrics' route label. A table is an array of struct nd_route
- * ended by an entry whose pattern is NULL. HEAD matches wherever GET does.
- * Matching is pure (no I/O), so it is unit-tested on its own tables.
+ * document's, so a pattern is its path and the metrics' route label. A table is an array of struct
+ * nd_route ended by an entry whose pattern is NULL. HEAD matches wherever GET does. Matching is
+ * pure (no I/O), so it is unit-tested on its own tables.
  */
 #ifndef NEWSD_ROUTER_H
 #define NEWSD_ROUTER_H
@@ -20,12 +20,18 @@
 
 typedef int (*nd_handler_fn)(struct nd_request *req);
 
+/* Whether a route's 200 answers to requests without a key may come from the response cache. */
+enum nd_cache_policy {
+    ND_CACHE_NEVER = 0,
+    ND_CACHE_SHARED = 1,   /* one answer for every client */
+    ND_CACHE_PER_HOST = 2, /* the answer holds links made from Host (feeds without public-url) */
+};
+
 struct nd_route {
     const char *pattern;
     enum nd_method method;
     nd_handler_fn handler;
-    /* Its 200 answers to requests without a key may come from the response cache. */
-    bool cacheable;
+    enum nd_cache_policy cacheable;
 };
 
 enum nd_route_result {
@@ -35,10 +41,10 @@ enum nd_route_result {
 };
 
 struct nd_route_match {
-    const struct nd_route *route; /* on FOUND: the table's entry (metrics label it) */
-    nd_handler_fn handler;        /* on FOUND */
-    bool cacheable;               /* on FOUND: the route's flag */
-    unsigned allowed;             /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
+    const struct nd_route *route;   /* on FOUND: the table's entry (metrics label it) */
+    nd_handler_fn handler;          /* on FOUND */
+    enum nd_cache_policy cacheable; /* on FOUND: the route's policy */
+    unsigned allowed;               /* on METHOD_NOT_ALLOWED: mask of enum nd_method */
     unsigned nparams;
     char params[ND_ROUTE_MAX_PARAMS][ND_ROUTE_PARAM_MAX];
 };

@@ -113,6 +113,38 @@ def test_foreign_sql(srv):
     tap.eq(get(srv, path).json["title"], "Edited by SQL", "a foreign UPDATE is seen at once")
 
 
+def cache_hits(srv):
+    text = get(srv, "/metrics").body.decode()
+    for line in text.splitlines():
+        if line.startswith("newsd_response_cache_hits_total "):
+            return float(line.split()[1])
+    raise RuntimeError("no newsd_response_cache_hits_total in /metrics")
+
+
+def test_host_in_key_only_for_feeds():
+    """Random Host values cannot split the entries of routes whose answers ignore Host.
+    One worker thread: a thread's first look makes the cache forget everything."""
+    with Server(BIN, ["--threads", "1"]) as srv:
+        host_keys(srv)
+        tap.stop_server(srv)
+
+
+def host_keys(srv):
+    srv.create_article(title="Keyed by path")
+    get(srv, "/v1/articles?limit=7", headers={"Host": "one.example"})
+    before = cache_hits(srv)
+    get(srv, "/v1/articles?limit=7", headers={"Host": "two.example"})
+    tap.eq(cache_hits(srv) - before, 1, "another Host hits the entry of /v1/articles")
+    get(srv, "/v1/feed.atom", headers={"Host": "one.example"})
+    before = cache_hits(srv)
+    feed = get(srv, "/v1/feed.atom", headers={"Host": "two.example"})
+    tap.eq(cache_hits(srv) - before, 0, "a feed for another Host is made anew")
+    tap.check(b"two.example" in feed.body and b"one.example" not in feed.body,
+              "with that Host's links")
+    get(srv, "/v1/feed.atom", headers={"Host": "TWO.example"})
+    tap.eq(cache_hits(srv) - before, 1, "Host is keyed without regard to case")
+
+
 def main():
     with Server(BIN) as srv:
         tap.run("the same answer twice, 304 and HEAD from the cache", test_same_answer_twice, srv)
@@ -123,6 +155,7 @@ def main():
         tap.run("a commit by another process is seen", test_foreign_import, srv)
         tap.run("an UPDATE by plain SQLite is seen", test_foreign_sql, srv)
         tap.stop_server(srv)
+    tap.run("Host is part of the key for feeds only", test_host_in_key_only_for_feeds)
     with Server(BIN, ["--cache-size", "0"]) as srv:
         tap.run("with cache-size 0 edits are seen too", test_patch_and_delete, srv)
         tap.stop_server(srv)

@@ -26,11 +26,11 @@ static int dummy(struct nd_request *req)
 }
 
 static const struct nd_route table[] = {
-    {"/health", ND_METHOD_GET, dummy, false},
-    {"/v1/articles/{id}", ND_METHOD_GET, dummy, true},
-    {"/v1/articles/{id}", ND_METHOD_PATCH, dummy, false},
+    {"/health", ND_METHOD_GET, dummy, ND_CACHE_NEVER},
+    {"/v1/articles/{id}", ND_METHOD_GET, dummy, ND_CACHE_SHARED},
+    {"/v1/articles/{id}", ND_METHOD_PATCH, dummy, ND_CACHE_NEVER},
     {"/odd\"pa\\th\n", ND_METHOD_POST, dummy, false},
-    {NULL, 0, NULL, false},
+    {NULL, 0, NULL, ND_CACHE_NEVER},
 };
 
 #define HEALTH (&table[0])
@@ -267,7 +267,7 @@ out:
 
 static void test_foreign_route_is_unmatched(void)
 {
-    static const struct nd_route other = {"/elsewhere", ND_METHOD_GET, dummy, false};
+    static const struct nd_route other = {"/elsewhere", ND_METHOD_GET, dummy, ND_CACHE_NEVER};
     struct nd_metrics *m = nd_metrics_create(table);
     nd_metrics_observe_request(m, &other, 200, 10);
     /* a pointer into the middle of an entry is not that entry */

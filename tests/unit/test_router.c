@@ -49,15 +49,15 @@ static int get_special(struct nd_request *req)
 }
 
 static const struct nd_route table[] = {
-    {"/things", ND_METHOD_GET, list_things, true},
-    {"/things", ND_METHOD_POST, create_thing, false},
-    {"/things/{}", ND_METHOD_GET, get_thing, false},
-    {"/things/{}", ND_METHOD_DELETE, delete_thing, false},
-    {"/things/{}/parts", ND_METHOD_GET, list_parts, false},
-    {"/things/{}/parts/{}", ND_METHOD_GET, get_part, false},
-    {"/special", ND_METHOD_GET, get_special, false},
-    {"/special", ND_METHOD_HEAD, head_special, false},
-    {NULL, 0, NULL, false},
+    {"/things", ND_METHOD_GET, list_things, ND_CACHE_SHARED},
+    {"/things", ND_METHOD_POST, create_thing, ND_CACHE_NEVER},
+    {"/things/{}", ND_METHOD_GET, get_thing, ND_CACHE_NEVER},
+    {"/things/{}", ND_METHOD_DELETE, delete_thing, ND_CACHE_NEVER},
+    {"/things/{}/parts", ND_METHOD_GET, list_parts, ND_CACHE_NEVER},
+    {"/things/{}/parts/{}", ND_METHOD_GET, get_part, ND_CACHE_NEVER},
+    {"/special", ND_METHOD_GET, get_special, ND_CACHE_NEVER},
+    {"/special", ND_METHOD_HEAD, head_special, ND_CACHE_NEVER},
+    {NULL, 0, NULL, ND_CACHE_NEVER},
 };
 
 /* One matching case as data: method, path, the handler and captures expected. */
@@ -70,7 +70,7 @@ struct found_case {
     const char *p1;
 };
 
-/* The route's cacheable flag travels with the match (HEAD takes GET's). */
+/* The route's cache policy travels with the match (HEAD takes GET's). */
 static void test_cacheable_flag(void)
 {
     struct nd_route_match m;
@@ -83,7 +83,10 @@ static void test_cacheable_flag(void)
     CHECK_INT(nd_router_match(nd_routes, ND_METHOD_GET, "/health", &m), ND_ROUTE_FOUND);
     CHECK(!m.cacheable);
     CHECK_INT(nd_router_match(nd_routes, ND_METHOD_GET, "/v1/articles/7", &m), ND_ROUTE_FOUND);
-    CHECK(m.cacheable);
+    CHECK_INT(m.cacheable, ND_CACHE_SHARED);
+    /* the feeds hold links made from Host: cached per host */
+    CHECK_INT(nd_router_match(nd_routes, ND_METHOD_GET, "/v1/feed.atom", &m), ND_ROUTE_FOUND);
+    CHECK_INT(m.cacheable, ND_CACHE_PER_HOST);
 }
 
 static void test_found(void)
@@ -194,10 +197,10 @@ static void test_segment_limits(void)
 static void test_root(void)
 {
     static const struct nd_route rooted[] = {
-        {"/", ND_METHOD_GET, list_things, false},
-        {"/things", ND_METHOD_GET, get_thing, false},
-        {"/named/{id}/parts/{part}", ND_METHOD_GET, get_part, false},
-        {NULL, 0, NULL, false},
+        {"/", ND_METHOD_GET, list_things, ND_CACHE_NEVER},
+        {"/things", ND_METHOD_GET, get_thing, ND_CACHE_NEVER},
+        {"/named/{id}/parts/{part}", ND_METHOD_GET, get_part, ND_CACHE_NEVER},
+        {NULL, 0, NULL, ND_CACHE_NEVER},
     };
     struct nd_route_match m;
     CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/", &m), ND_ROUTE_FOUND);
