@@ -8,22 +8,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "newsd/handler_list.h"
 #include "newsd/handlers.h"
 #include "newsd/search.h"
 #include "newsd/store.h"
+#include "newsd/util.h"
 
 #define UNAVAILABLE "the database is unavailable"
-
-/* Microseconds of the monotonic clock, to time the store's search for metrics. */
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Replaces each item's raw snippet by its HTML rendering. */
 static enum nd_err render_snippets(json_t *items)
@@ -97,9 +89,9 @@ int nd_handle_search(struct nd_request *req)
     p.cursor = q.cursor;
     json_t *items = NULL;
     char *next = NULL;
-    uint64_t started = now_us();
+    uint64_t started = nd_monotonic_us();
     err = nd_store_search(store, &p, &items, &next);
-    nd_metrics_observe_search(nd_request_metrics(req), now_us() - started);
+    nd_metrics_observe_search(nd_request_metrics(req), nd_monotonic_us() - started);
     free(fts);
     if (err == ND_OK)
         err = render_snippets(items);

@@ -40,6 +40,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/util.h"
 
 #define MHD_LIMIT_MARGIN 64        /* see admit() */
 #define TLS_FILE_MAX (1024 * 1024) /* a PEM file larger than this is not a certificate */
@@ -51,13 +52,6 @@ static _Thread_local struct nd_store *thread_store;
 static _Thread_local unsigned long thread_store_generation;
 /* The data_version this thread's store last reported (see nd_http_cache_lookup). */
 static _Thread_local int64_t thread_data_version;
-
-uint64_t nd_http_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* ---- per-thread stores -------------------------------------------------- */
 
@@ -182,7 +176,7 @@ static struct nd_request *request_create(struct nd_server *srv, struct MHD_Conne
     }
     req->srv = srv;
     req->conn = conn;
-    req->start_us = nd_http_now_us();
+    req->start_us = nd_monotonic_us();
     req->gzip = -1;
     req->method = method_of(method);
     snprintf(req->method_name, sizeof req->method_name, "%s", method);
@@ -579,7 +573,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
     if (req == NULL)
         return;
-    uint64_t usec = nd_http_now_us() - req->start_us;
+    uint64_t usec = nd_monotonic_us() - req->start_us;
     nd_log_request(req->method_name, req->path, req->sent_status, req->sent_bytes, usec,
                    req->client, req->request_id);
     nd_metrics_observe_request(srv->metrics, req->match.route, req->sent_status, usec);
@@ -884,8 +878,8 @@ void nd_server_stop(struct nd_server *srv)
      * refuses new connections at once instead of queueing them unserved. */
     if (listen_fd != MHD_INVALID_SOCKET)
         shutdown(listen_fd, SHUT_RDWR);
-    uint64_t deadline = nd_http_now_us() + (uint64_t)srv->cfg->shutdown_grace * 1000000u;
-    while (atomic_load(&srv->in_flight) > 0 && nd_http_now_us() < deadline) {
+    uint64_t deadline = nd_monotonic_us() + (uint64_t)srv->cfg->shutdown_grace * 1000000u;
+    while (atomic_load(&srv->in_flight) > 0 && nd_monotonic_us() < deadline) {
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }

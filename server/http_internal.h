@@ -111,9 +111,6 @@ struct nd_request {
     size_t sent_bytes;
 };
 
-/* Microseconds of the monotonic clock. */
-uint64_t nd_http_now_us(void);
-
 /*
  * Fills req->client (the peer address, or the client behind trusted
  * proxies) and req->request_id (a sane X-Request-Id of the request, or a

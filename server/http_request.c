@@ -293,7 +293,7 @@ int nd_request_rate_limit_comment(struct nd_request *req)
     if (nd_request_has_key(req))
         return 0;
     nd_proxy_bucket_key(req->client, key, sizeof key);
-    bool allowed = nd_ratelimit_acquire(req->srv->comment_limit, key, nd_http_now_us() / 1000, &r);
+    bool allowed = nd_ratelimit_acquire(req->srv->comment_limit, key, nd_monotonic_us() / 1000, &r);
     add_rate_headers(req, &r);
     if (req->headers_lost) /* the answer would be a 500: write nothing */
         return nd_respond_err(req, ND_ERR_NOMEM, NULL);
@@ -313,7 +313,7 @@ int nd_http_limit_write(struct nd_request *req)
     if (!(req->method & writes) || authorization == NULL || !nd_request_has_key(req) ||
         !nd_auth_key_id(authorization, id))
         return 0;
-    bool allowed = nd_ratelimit_acquire(req->srv->write_limit, id, nd_http_now_us() / 1000, &r);
+    bool allowed = nd_ratelimit_acquire(req->srv->write_limit, id, nd_monotonic_us() / 1000, &r);
     add_rate_headers(req, &r);
     if (req->headers_lost) /* the answer would be a 500: write nothing */
         return nd_respond_err(req, ND_ERR_NOMEM, NULL);

@@ -18,6 +18,13 @@ int64_t nd_time_now(void)
     return (int64_t)ts.tv_sec;
 }
 
+uint64_t nd_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Days since 1970-01-01 of the proleptic Gregorian date y-m-d. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {

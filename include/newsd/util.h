@@ -15,6 +15,9 @@
 /* Seconds since the Unix epoch, from the real-time clock. */
 int64_t nd_time_now(void);
 
+/* Microseconds of the monotonic clock, for durations. */
+uint64_t nd_monotonic_us(void);
+
 /*
  * Writes t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) into buf, which has room for
  * ND_TIME_BUF bytes. Returns buf.
