@@ -87,18 +87,6 @@ static char *buf_finish(struct buf *b, size_t *len)
 
 /* ---- characters ---------------------------------------------------------- */
 
-/* The lead bytes of multi-byte UTF-8 sequences (RFC 3629). */
-static const struct {
-    unsigned char lo, hi; /* lead byte range */
-    size_t extra;         /* continuation bytes */
-    unsigned char mask;   /* payload bits of the lead byte */
-    uint32_t min;         /* smallest value: anything less is an overlong form */
-} utf8_leads[] = {
-    {0xC2, 0xDF, 1, 0x1F, 0x80},
-    {0xE0, 0xEF, 2, 0x0F, 0x800},
-    {0xF0, 0xF4, 3, 0x07, 0x10000},
-};
-
 /*
  * Decodes the character at s (n > 0 bytes left) into *cp and returns its
  * length in bytes. A byte that does not start a valid, shortest-form UTF-8
@@ -106,29 +94,12 @@ static const struct {
  */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    *cp = REPLACEMENT;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
+    size_t len = nd_utf8_decode((const char *)s, n, cp);
+    if (len == 0) {
+        *cp = REPLACEMENT;
+        len = 1;
     }
-    for (size_t k = 0; k < sizeof utf8_leads / sizeof utf8_leads[0]; k++) {
-        if (s[0] < utf8_leads[k].lo || s[0] > utf8_leads[k].hi)
-            continue;
-        size_t extra = utf8_leads[k].extra;
-        if (n <= extra)
-            return 1;
-        uint32_t v = s[0] & utf8_leads[k].mask;
-        for (size_t i = 1; i <= extra; i++) {
-            if ((s[i] & 0xC0) != 0x80)
-                return 1;
-            v = v << 6 | (s[i] & 0x3Fu);
-        }
-        if (v < utf8_leads[k].min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-            return 1;
-        *cp = v;
-        return extra + 1;
-    }
-    return 1;
+    return len;
 }
 
 /* True for the characters of XML 1.0's Char production. */

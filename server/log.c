@@ -89,46 +89,6 @@ static void put(struct line *l, const char *s)
 }
 
 /*
- * Length of the valid UTF-8 character at s (n bytes left), storing its code
- * point in *cp; 0 when the bytes there are not one (overlong forms,
- * surrogates and values past U+10FFFF included).
- */
-static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    static const unsigned long min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len;
-    unsigned long c;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2;
-        c = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3;
-        c = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4;
-        c = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min_for_len[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-/*
  * The JSON form of the character at s: escapes for '"', '\\', control
  * characters, DEL and the JavaScript line separators U+2028/U+2029, "\ufffd"
  * for a byte that does not start a valid UTF-8 character, the bytes
@@ -137,8 +97,8 @@ static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
  */
 static size_t json_char(const unsigned char *s, size_t n, char out[6], size_t *outlen)
 {
-    unsigned long cp;
-    size_t used = utf8_char(s, n, &cp);
+    uint32_t cp;
+    size_t used = nd_utf8_decode((const char *)s, n, &cp);
 
     if (used == 0) {
         memcpy(out, "\\ufffd", 6);
@@ -156,7 +116,7 @@ static size_t json_char(const unsigned char *s, size_t n, char out[6], size_t *o
         *outlen = 2;
     } else if (cp < 0x20 || cp == 0x7f || cp == 0x2028 || cp == 0x2029) {
         char hex[7];
-        snprintf(hex, sizeof hex, "\\u%04lx", cp);
+        snprintf(hex, sizeof hex, "\\u%04x", (unsigned)(cp & 0xffffu)); /* cp <= U+2029 here */
         memcpy(out, hex, 6);
         *outlen = 6;
     } else {
@@ -263,8 +223,8 @@ static void drop_cut_char(char *msg)
     if (start == 0 || ((unsigned char)msg[start - 1] & 0xc0) != 0xc0)
         return; /* ends in ASCII or in stray bytes, which are escaped as they are */
     start--;
-    unsigned long cp;
-    if (utf8_char((const unsigned char *)msg + start, len - start, &cp) == 0)
+    uint32_t cp;
+    if (nd_utf8_decode(msg + start, len - start, &cp) == 0)
         msg[start] = '\0';
 }
 

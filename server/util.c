@@ -149,42 +149,51 @@ size_t nd_utf8_len(const char *s)
     return n;
 }
 
+size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len;
+    uint32_t c;
+
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+        len = 2;
+        c = p[0] & 0x1Fu;
+    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        len = 3;
+        c = p[0] & 0x0Fu;
+    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        len = 4;
+        c = p[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3Fu);
+    }
+    /* overlong forms, surrogates and code points past U+10FFFF */
+    if (c < min_for_len[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
 bool nd_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *end = p + len;
-    while (p < end) {
-        unsigned c = *p++;
-        unsigned need;
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
-        if (c == 0)
+        size_t n = nd_utf8_decode(s + i, len - i, &cp);
+        if (n == 0 || cp == 0)
             return false;
-        if (c < 0x80)
-            continue;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) < need)
-            return false;
-        for (unsigned i = 0; i < need; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        p += need;
-        /* overlong forms, surrogates and code points past U+10FFFF */
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+        i += n;
     }
     return true;
 }

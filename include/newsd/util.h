@@ -42,6 +42,13 @@ size_t nd_utf8_len(const char *s);
 bool nd_utf8_valid(const char *s, size_t len);
 
 /*
+ * The length in bytes (1..4) of the valid UTF-8 character at s (n > 0 bytes
+ * left), its code point in *cp; 0 when the bytes there are not one (an
+ * overlong form, a surrogate, a value past U+10FFFF, a cut sequence).
+ */
+size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/*
  * Parses a positive decimal id (1..INT64_MAX, digits only, no sign, no
  * leading zero). Returns false, writing nothing, otherwise.
  */

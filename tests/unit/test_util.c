@@ -83,6 +83,36 @@ static void test_utf8(void)
     CHECK(!nd_utf8_valid("\xff", 1));
 }
 
+/* One decoder serves validation, the JSON log and the feeds. */
+static void test_utf8_decode(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t n, len;
+        uint32_t cp;
+    } cases[] = {
+        {"A", 1, 1, 0x41},
+        {"\xc3\xa9", 2, 2, 0xE9},
+        {"\xe2\x80\xa8", 3, 3, 0x2028},
+        {"\xf0\x9f\x93\xb0", 4, 4, 0x1F4F0},
+        {"\xf4\x8f\xbf\xbf", 4, 4, 0x10FFFF},
+        {"\xc0\xaf", 2, 0, 0},         /* overlong */
+        {"\xe0\x80\xaf", 3, 0, 0},     /* overlong */
+        {"\xed\xa0\x80", 3, 0, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0, 0}, /* past U+10FFFF */
+        {"\xe2\x80", 2, 0, 0},         /* cut short */
+        {"\x80", 1, 0, 0},             /* a lone continuation byte */
+        {"\xe2\x28\xa1", 3, 0, 0},     /* a bad continuation byte */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t cp = 0;
+        printf("# case %zu\n", i);
+        CHECK_INT(nd_utf8_decode(cases[i].bytes, cases[i].n, &cp), cases[i].len);
+        if (cases[i].len > 0)
+            CHECK_INT(cp, cases[i].cp);
+    }
+}
+
 static void test_parse_id(void)
 {
     int64_t id = 0;
@@ -116,7 +146,8 @@ static void test_err_status(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_time_parse),
-                     CHECK_CASE(test_time_parse_rejects), CHECK_CASE(test_time_round_trip),
-                     CHECK_CASE(test_utf8), CHECK_CASE(test_parse_id), CHECK_CASE(test_err_status));
+    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
+                     CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
+                     CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
+                     CHECK_CASE(test_parse_id), CHECK_CASE(test_err_status));
 }
