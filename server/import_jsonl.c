@@ -385,11 +385,14 @@ static bool is_one_of(const json_t *v, const char *a, const char *b)
 }
 
 /* Tags: an array of distinct non-empty strings. */
+_Static_assert(ND_TAGS_MAX == 20, "the message of MEMBER_TAGS names the limit");
+
 static bool tags_fit(const json_t *v)
 {
     size_t i, j;
     json_t *tag;
-    if (!json_is_array(v))
+    /* every stored article got its tags through the API's rules: at most ND_TAGS_MAX */
+    if (!json_is_array(v) || json_array_size(v) > ND_TAGS_MAX)
         return false;
     json_array_foreach(v, i, tag)
     {
@@ -439,7 +442,7 @@ static bool member_fits(const json_t *v, enum member_kind kind, const char **mes
         *message = "must be an RFC 3339 date-time such as 2025-07-12T09:30:00Z";
         return json_is_string(v) && nd_time_parse(json_string_value(v), &when);
     case MEMBER_TAGS:
-        *message = "must be an array of distinct non-empty strings";
+        *message = "must be an array of at most 20 distinct non-empty strings";
         return tags_fit(v);
     case MEMBER_ARTICLE_STATUS:
         *message = "must be \"published\" or \"draft\"";

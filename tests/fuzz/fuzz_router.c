@@ -27,13 +27,13 @@ static const enum nd_method methods[] = {
     ND_METHOD_OPTIONS,
 };
 
-/* True when pattern with its "{}" segments replaced by params is path. */
+/* True when pattern with its "{name}" segments replaced by params is path. */
 static int rebuilds(const char *pattern, const struct nd_route_match *m, const char *path)
 {
     size_t used = 0;
     unsigned next = 0;
     for (const char *p = pattern; *p;) {
-        if (p[0] == '{' && p[1] == '}') {
+        if (p[0] == '{' && strchr(p, '}') != NULL) {
             if (next >= m->nparams)
                 return 0;
             const char *param = m->params[next++];
@@ -42,7 +42,7 @@ static int rebuilds(const char *pattern, const struct nd_route_match *m, const c
                 strncmp(path + used, param, n) != 0)
                 return 0;
             used += n;
-            p += 2;
+            p = strchr(p, '}') + 1;
         } else {
             if (path[used] != *p)
                 return 0;

@@ -291,6 +291,13 @@ static const struct record_case record_cases[] = {
     {ARTICLE(2, "two", ",\"import_key\":\"xyz\""), "import_key: must be 64"},
     {"{\"type\":\"article\",\"id\":2,\"slug\":\"two\",\"title\":\"T\",\"body\":\"B\"}\n",
      "summary: is required in an export record; author: is required"},
+    {"{\"type\":\"article\",\"id\":2,\"slug\":\"two\",\"title\":\"T\",\"summary\":\"\","
+     "\"body\":\"B\",\"author\":\"\",\"category\":\"\",\"tags\":[\"t0\",\"t1\",\"t2\",\"t3\","
+     "\"t4\",\"t5\",\"t6\",\"t7\",\"t8\",\"t9\",\"t10\",\"t11\",\"t12\",\"t13\",\"t14\",\"t15\","
+     "\"t16\",\"t17\",\"t18\",\"t19\",\"t20\"],"
+     "\"source_url\":null,\"status\":\"published\",\"published_at\":\"2024-01-01T00:00:00Z\","
+     "\"created_at\":\"2024-01-01T00:00:00Z\",\"updated_at\":\"2024-01-02T00:00:00Z\"}\n",
+     "tags: must be an array of at most 20"},
     {COMMENT(5, 1, null, ""), "id: 5 is taken"},
     {COMMENT(6, 9, null, ""), "article_id: no such article"},
     {COMMENT(6, 1, 7, ""), "parent_id: is not an earlier comment"},
