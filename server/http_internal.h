@@ -1,5 +1,5 @@
 /*
- * http_internal.h: what the three files of the HTTP layer share and nobody
+ * http_internal.h: what the four files of the HTTP layer share and nobody
  * else sees.
  *
  *   http.c           the daemon and a request's life: start and stop, TLS,
@@ -8,8 +8,10 @@
  *   http_request.c   reading a request: accessors, the client address and
  *                    request id, JSON bodies, API keys, comment rate limits
  *   http_response.c  answering: problem documents, rendering, ETag and 304,
- *                    and the headers every answer carries (security, CORS,
- *                    X-Request-Id)
+ *                    gzip, and the headers every answer carries (security,
+ *                    CORS, X-Request-Id)
+ *   http_store.c     each worker thread's database connection, and the
+ *                    response cache's lookup (its key, foreign commits)
  *
  * A struct nd_request lives from the first call of the access handler to
  * the completion callback, which frees it; everything it points to is its
