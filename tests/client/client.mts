@@ -1,0 +1,316 @@
+// client.mts: a frontend's use of newsd through a client generated from its OpenAPI document.
+//
+// tests/integration/test_client.py fetches /openapi.json from a running newsd, turns it into
+// newsd.d.ts with openapi-typescript, compiles this file against it with tsc (strict) and runs
+// it with Node. Every request goes through openapi-fetch's createClient<paths>(); every value
+// read from an answer is typed by the generated file alone, never by a type written here.
+// The server's address and an API key come from ND_CLIENT_URL and ND_CLIENT_KEY. Each step
+// prints one JSON line {"name","ok","detail"} on standard output, which the test turns into
+// a TAP point; a step that fails says what it got.
+
+import createClient from 'openapi-fetch';
+import type { components, paths } from './newsd.js';
+
+// Node's process object, as far as this file uses it (the test tools carry no Node types).
+declare const process: { env: Record<string, string | undefined>; exitCode?: number };
+
+type Schemas = components['schemas'];
+
+const baseUrl = process.env['ND_CLIENT_URL'] ?? '';
+const key = process.env['ND_CLIENT_KEY'] ?? '';
+
+// A reader without a key, as a public web page is, and an editor with one.
+const reader = createClient<paths>({ baseUrl });
+const editor = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${key}` } });
+
+const CATEGORY = 'Generated client';
+const WORD = 'quetzalcoatlus';
+const MAIN = {
+    title: 'Fossil hunters find a pterosaur wing',
+    body: `Hikers & fossil hunters found the wing of a ${WORD} on a ridge.\n\nThe bones go to the museum.`,
+    category: CATEGORY,
+    tags: ['fossils', 'museum'],
+    source_url: 'https://example.com/pterosaur',
+    published_at: '2025-07-12T09:30:00Z',
+} satisfies Schemas['ArticleCreate'];
+const OLDER = ['Ridge path reopens', 'Museum extends its hours', 'Volunteers map the quarry',
+               'Quarry tours start in May'];
+const PATCHED_TITLE = 'Fossil hunters find a giant pterosaur wing';
+
+class CheckFailed extends Error {}
+
+function expect(cond: boolean, message: string): asserts cond {
+    if (!cond) {
+        throw new CheckFailed(message);
+    }
+}
+
+function same(got: unknown, want: unknown, what: string): void {
+    const g = JSON.stringify(got);
+    const w = JSON.stringify(want);
+    expect(g === w, `${what}: got ${g}, want ${w}`);
+}
+
+function report(name: string, ok: boolean, detail: string): void {
+    console.log(JSON.stringify({ name, ok, detail }));
+}
+
+// Runs fn as one step; its value, or undefined when it failed (reported with the reason).
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+        const value = await fn();
+        report(name, true, '');
+        return value;
+    } catch (e) {
+        const detail = e instanceof CheckFailed ? e.message : String(e instanceof Error ? e.stack : e);
+        report(name, false, detail);
+        return undefined;
+    }
+}
+
+// The answer's data, or a failed step naming the problem document that came instead.
+function ok<D>(what: string, result: { data?: D; error?: unknown; response: Response }): D {
+    expect(result.error === undefined && result.data !== undefined,
+           `${what}: status ${result.response.status}, problem ${JSON.stringify(result.error)}`);
+    return result.data as D;
+}
+
+function isNode(c: Schemas['Comment'] | Schemas['CommentNode']): c is Schemas['CommentNode'] {
+    return 'replies' in c;
+}
+
+function isArticleHit(r: Schemas['ArticleSearchResult'] | Schemas['CommentSearchResult']):
+    r is Schemas['ArticleSearchResult'] {
+    return 'title' in r;
+}
+
+async function createArticles(): Promise<Schemas['Article']> {
+    const denied = await reader.POST('/v1/articles', { body: { title: 'No key', body: 'Text.' } });
+    expect(denied.error !== undefined, `without a key: status ${denied.response.status}`);
+    same(denied.error.status, 401, 'without a key: problem status');
+    expect(denied.response.headers.get('WWW-Authenticate')?.startsWith('Bearer') === true,
+           'without a key: no WWW-Authenticate: Bearer');
+
+    const result = await editor.POST('/v1/articles', { body: MAIN });
+    const article = ok('POST /v1/articles', result);
+    same(result.response.status, 201, 'status');
+    same(result.response.headers.get('Location'), `/v1/articles/${article.id}`, 'Location');
+    same(article.title, MAIN.title, 'title');
+    same(article.body, MAIN.body, 'body');
+    same(article.slug, 'fossil-hunters-find-a-pterosaur-wing', 'slug');
+    same(article.tags, MAIN.tags, 'tags');
+    same(article.category, CATEGORY, 'category');
+    same(article.source_url, MAIN.source_url, 'source_url');
+    same(article.published_at, MAIN.published_at, 'published_at');
+    same(article.status, 'published', 'status');
+    same(article.comment_count, 0, 'comment_count');
+    expect(Number.isInteger(article.id) && article.id > 0, `id ${article.id}`);
+    for (const [i, title] of OLDER.entries()) {
+        const older = ok(title, await editor.POST('/v1/articles', {
+            body: { title, body: `Item ${i + 1}.`, category: CATEGORY,
+                    published_at: `2025-07-11T0${8 - i}:00:00Z` },
+        }));
+        same(older.title, title, 'older title');
+    }
+    return article;
+}
+
+async function invalid(): Promise<void> {
+    const { data, error, response } = await editor.POST('/v1/articles', {
+        body: { title: '   ', body: 'Text.', tags: ['x'.repeat(51)] },
+    });
+    expect(data === undefined && error !== undefined, `status ${response.status}`);
+    same(error.status, 422, 'problem status');
+    same(error.title, 'Unprocessable Content', 'problem title');
+    same((error.errors ?? []).map((e) => e.field).sort(), ['tags[0]', 'title'], 'fields named');
+}
+
+async function getById(article: Schemas['Article']): Promise<void> {
+    const got = ok('GET by id', await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article.id } },
+    }));
+    same(got.id, article.id, 'id');
+    same(got.title, MAIN.title, 'title');
+    same(got.body, MAIN.body, 'body');
+    same(got.created_at, article.created_at, 'created_at');
+}
+
+async function getBySlug(article: Schemas['Article']): Promise<void> {
+    const got = ok('GET by slug', await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article.slug } },
+    }));
+    same(got.id, article.id, 'id');
+    same(got.slug, article.slug, 'slug');
+    same(got.tags, MAIN.tags, 'tags');
+}
+
+// Pages of two, from the first to the last by next_cursor: every article once, newest first.
+async function listPages(article: Schemas['Article']): Promise<void> {
+    const titles: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+        const page = ok(`page ${pages + 1}`, await reader.GET('/v1/articles', {
+            params: { query: { category: CATEGORY, limit: 2, cursor } },
+        }));
+        pages += 1;
+        expect(page.data.length <= 2, `page ${pages} holds ${page.data.length} items`);
+        for (const item of page.data) {
+            expect(!('body' in item), `list item ${item.id} carries a body`);
+            titles.push(item.title);
+        }
+        cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined && pages < 10);
+    same(pages, 3, 'pages');
+    same(titles, [article.title, ...OLDER], 'titles in order');
+}
+
+async function patch(article: Schemas['Article']): Promise<void> {
+    const got = ok('PATCH', await editor.PATCH('/v1/articles/{id}', {
+        params: { path: { id: article.id } },
+        body: { title: PATCHED_TITLE, tags: null, summary: 'A wing, found on a ridge.' },
+    }));
+    same(got.title, PATCHED_TITLE, 'title');
+    same(got.slug, article.slug, 'slug (kept when only the title changes)');
+    same(got.tags, [], 'tags reset by null');
+    same(got.summary, 'A wing, found on a ridge.', 'summary');
+    same(got.body, MAIN.body, 'body kept');
+    expect(got.updated_at >= article.updated_at, `updated_at ${got.updated_at}`);
+}
+
+async function comment(article: Schemas['Article']): Promise<[Schemas['Comment'], Schemas['Comment']]> {
+    const top = ok('top comment', await reader.POST('/v1/articles/{id}/comments', {
+        params: { path: { id: article.id } },
+        body: { author: 'Ada', body: `A ${WORD} had a wingspan of ten metres.` },
+    }));
+    same(top.article_id, article.id, 'article_id');
+    same(top.parent_id, null, 'parent_id');
+    same(top.author, 'Ada', 'author');
+    same(top.status, 'visible', 'status');
+    const reply = ok('reply', await reader.POST('/v1/articles/{id}/comments', {
+        params: { path: { id: article.id } },
+        body: { author: 'Ben', body: 'Eleven, says the museum.', parent_id: top.id },
+    }));
+    same(reply.parent_id, top.id, 'reply parent_id');
+    same(reply.article_id, article.id, 'reply article_id');
+    const fetched = ok('GET comment', await reader.GET('/v1/comments/{id}', {
+        params: { path: { id: reply.id } },
+    }));
+    same(fetched.body, 'Eleven, says the museum.', 'fetched reply body');
+    const counted = ok('GET article', await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article.id } },
+    }));
+    same(counted.comment_count, 2, 'comment_count');
+    return [top, reply];
+}
+
+async function tree(article: Schemas['Article'], top: Schemas['Comment'],
+                    reply: Schemas['Comment']): Promise<void> {
+    const page = ok('tree', await reader.GET('/v1/articles/{id}/comments', {
+        params: { path: { id: article.id }, query: { view: 'tree' } },
+    }));
+    same(page.next_cursor, null, 'next_cursor');
+    same(page.data.length, 1, 'top-level comments');
+    const root = page.data[0];
+    expect(root !== undefined && isNode(root), 'the top-level comment has no replies array');
+    same(root.id, top.id, 'top id');
+    same(root.replies.map((r) => [r.id, r.parent_id, r.author]), [[reply.id, top.id, 'Ben']],
+         'replies');
+    same(root.replies[0]?.replies, [], 'replies of the reply');
+
+    const flat = ok('flat', await reader.GET('/v1/articles/{id}/comments', {
+        params: { path: { id: article.id }, query: { limit: 1 } },
+    }));
+    same(flat.data.map((c) => c.id), [top.id], 'first flat page');
+    expect(flat.next_cursor !== null, 'a second flat page is announced');
+}
+
+async function search(article: Schemas['Article'], top: Schemas['Comment']): Promise<void> {
+    const found = ok('search', await reader.GET('/v1/search', { params: { query: { q: WORD } } }));
+    const hit = found.data[0];
+    expect(hit !== undefined && isArticleHit(hit), `no article hit: ${JSON.stringify(found)}`);
+    same(found.data.length, 1, 'hits');
+    same(hit.id, article.id, 'id');
+    same(hit.title, PATCHED_TITLE, 'title');
+    expect(hit.snippet.includes(`<mark>${WORD}</mark>`), `snippet ${hit.snippet}`);
+    expect(hit.snippet.includes('&amp;') && !hit.snippet.includes(' & '),
+           `snippet not HTML-escaped: ${hit.snippet}`);
+    expect(typeof hit.score === 'number' && hit.score > 0, `score ${hit.score}`);
+
+    const comments = ok('comment search', await reader.GET('/v1/search', {
+        params: { query: { q: WORD, type: 'comments' } },
+    }));
+    same(comments.data.map((r) => [r.id, 'article_id' in r ? r.article_id : null]),
+         [[top.id, article.id]], 'comment hits');
+}
+
+async function feed(article: Schemas['Article']): Promise<void> {
+    const doc = ok('feed', await reader.GET('/v1/feed.json', {
+        params: { query: { category: CATEGORY, limit: 2 } },
+    }));
+    same(doc.version, 'https://jsonfeed.org/version/1.1', 'version');
+    same(doc.items.map((i) => i.title), [PATCHED_TITLE, OLDER[0]], 'item titles');
+    const first = doc.items[0];
+    expect(first !== undefined, 'no items');
+    same(first.date_published, article.published_at, 'date_published');
+    same(first.content_text, MAIN.body, 'content_text');
+    expect(first.url?.endsWith(`/v1/articles/${article.slug}`) === true, `url ${first.url}`);
+}
+
+async function notFound(): Promise<void> {
+    const { data, error, response } = await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: 987654321 } },
+    });
+    expect(data === undefined && error !== undefined, `status ${response.status}`);
+    same(response.status, 404, 'HTTP status');
+    expect(response.headers.get('Content-Type')?.startsWith('application/problem+json') === true,
+           `Content-Type ${response.headers.get('Content-Type')}`);
+    same(error.type, 'about:blank', 'type');
+    same(error.title, 'Not Found', 'title');
+    same(error.status, 404, 'status');
+    same(error.detail, 'no article with id 987654321', 'detail');
+    expect(error.request_id.length > 0, 'request_id is empty');
+    same(response.headers.get('X-Request-Id'), error.request_id, 'X-Request-Id');
+}
+
+async function remove(article: Schemas['Article'], top: Schemas['Comment']): Promise<void> {
+    const denied = await reader.DELETE('/v1/articles/{id}', { params: { path: { id: article.id } } });
+    same(denied.response.status, 401, 'DELETE without a key');
+    const gone = await editor.DELETE('/v1/articles/{id}', { params: { path: { id: article.id } } });
+    same(gone.response.status, 204, 'DELETE status');
+    expect(gone.error === undefined, `DELETE problem ${JSON.stringify(gone.error)}`);
+    const again = await reader.GET('/v1/articles/{id}', { params: { path: { id: article.id } } });
+    same(again.error?.status, 404, 'the deleted article');
+    const orphan = await reader.GET('/v1/comments/{id}', { params: { path: { id: top.id } } });
+    same(orphan.error?.status, 404, 'its comment');
+}
+
+async function main(): Promise<void> {
+    expect(baseUrl !== '' && key !== '', 'ND_CLIENT_URL and ND_CLIENT_KEY must be set');
+    const article = await step('create articles with the key (401 without)', createArticles);
+    await step('a 422 names every bad field through the typed error', invalid);
+    if (article === undefined) {
+        return;
+    }
+    await step('get the article by id', () => getById(article));
+    await step('get the article by slug', () => getBySlug(article));
+    await step('list with a limit, following next_cursor to the end', () => listPages(article));
+    await step('patch the article', () => patch(article));
+    const thread = await step('post a comment and a reply', () => comment(article));
+    if (thread !== undefined) {
+        await step('read the comment tree', () => tree(article, ...thread));
+        await step('search finds the article and the comment with <mark>', () =>
+            search(article, thread[0]));
+    }
+    await step('read the JSON feed', () => feed(article));
+    await step('a 404 problem document through the typed error', notFound);
+    if (thread !== undefined) {
+        await step('delete the article (401 without the key)', () => remove(article, thread[0]));
+    }
+    report('every step ran', true, '');
+}
+
+await main().catch((e: unknown) => {
+    report('the client crashed', false, String(e instanceof Error ? e.stack : e));
+    process.exitCode = 1;
+});
