@@ -1,5 +1,6 @@
 /*
- * handler_articles.c: /v1/articles and /v1/articles/{id-or-slug}.
+ * handler_articles.c: /v1/articles, /v1/articles/{id-or-slug} and
+ * /v1/categories.
  *
  * Each handler reads the request through http.h, checks it (validate.h),
  * decides who may see what (a draft exists only for a request with a key)
@@ -203,4 +204,25 @@ out:
 int nd_handle_article_delete(struct nd_request *req)
 {
     return nd_handler_delete(req, BAD_ID, "article", nd_store_article_delete);
+}
+
+/*
+ * The categories for a menu, all at once: a site has tens of them, not
+ * thousands, so there is no page and no parameter (unknown ones are ignored,
+ * as everywhere). A key counts drafts too, as it shows them on GET of an
+ * article; answers to requests without one are cached like the list's.
+ */
+int nd_handle_categories_list(struct nd_request *req)
+{
+    struct nd_store *store = nd_request_store(req);
+    if (!store)
+        return nd_respond_problem(req, 503, UNAVAILABLE);
+    json_t *items = NULL;
+    enum nd_err err = nd_store_category_list(store, nd_request_has_key(req), &items);
+    if (err != ND_OK)
+        return nd_respond_err(req, err, "could not list the categories");
+    json_t *answer = json_pack("{s:o}", "data", items);
+    if (!answer)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return nd_respond_json(req, 200, answer);
 }

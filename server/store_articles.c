@@ -1,6 +1,6 @@
 /*
- * store_articles.c: articles in SQLite: create, read, update, delete and
- * the keyset-paginated list with its filters.
+ * store_articles.c: articles in SQLite: create, read, update, delete, the
+ * keyset-paginated list with its filters, and the categories in use.
  *
  * An article's tags are kept twice: articles.tags holds the JSON array as
  * clients see it (so reading an article needs no join), article_tags holds
@@ -679,5 +679,65 @@ out:
     }
     *items = arr;
     *next_cursor = next;
+    return ND_OK;
+}
+
+/* ---- categories -------------------------------------------------------- */
+
+/*
+ * The status condition is written so that no index can serve it: the
+ * planner then answers from the covering index articles_by_category
+ * (category, status, ...) alone, starting after the empty category. Given
+ * "status = 'published'" it would pick articles_by_status instead and read
+ * every row of the table (measured with 100,000 articles: 0.4 s against
+ * 10-15 ms).
+ */
+static const char category_list_sql[] =
+    "SELECT category, count(*) FROM articles"
+    " WHERE category > '' AND (status = 'published' OR :drafts)"
+    " GROUP BY category ORDER BY category COLLATE NOCASE, category";
+
+/* Appends {"name","count"} of the current row of stmt to arr. */
+static enum nd_err append_category(json_t *arr, sqlite3_stmt *stmt)
+{
+    json_t *item = json_object();
+    if (!item)
+        return ND_ERR_NOMEM;
+    enum nd_err err = nd_store_json_text(item, "name", stmt, 0);
+    if (err == ND_OK)
+        err = nd_store_json_int(item, "count", stmt, 1);
+    if (err != ND_OK) {
+        json_decref(item);
+        return err;
+    }
+    return json_array_append_new(arr, item) == 0 ? ND_OK : ND_ERR_NOMEM;
+}
+
+enum nd_err nd_store_category_list(struct nd_store *st, bool drafts, json_t **out)
+{
+    enum nd_err err = ND_OK;
+    json_t *arr = json_array();
+    if (!arr)
+        return ND_ERR_NOMEM;
+    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_CATEGORY_LIST, category_list_sql, &err);
+    if (!stmt)
+        goto out;
+    int rc = nd_store_bind_int(stmt, ":drafts", drafts ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    while (rc == SQLITE_ROW && err == ND_OK) {
+        err = append_category(arr, stmt);
+        if (err == ND_OK)
+            rc = sqlite3_step(stmt);
+    }
+    if (err == ND_OK && rc != SQLITE_DONE)
+        err = nd_store_sqlite_err(st->db, rc, "category list");
+out:
+    nd_store_release(stmt);
+    if (err != ND_OK) {
+        json_decref(arr);
+        return err;
+    }
+    *out = arr;
     return ND_OK;
 }

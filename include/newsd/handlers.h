@@ -20,6 +20,11 @@ int nd_handle_article_create(struct nd_request *req);
 int nd_handle_article_get(struct nd_request *req);
 int nd_handle_article_patch(struct nd_request *req);
 int nd_handle_article_delete(struct nd_request *req);
+/*
+ * GET /v1/categories: {"data":[{"name","count"},...]}, the categories in use
+ * with their numbers of published articles (drafts counted too with a key).
+ */
+int nd_handle_categories_list(struct nd_request *req);
 
 /* /v1/articles/{id}/comments */
 int nd_handle_comments_list(struct nd_request *req);

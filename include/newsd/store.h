@@ -164,6 +164,18 @@ enum nd_err nd_store_article_list(struct nd_store *store, const struct nd_articl
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor);
 
+/*
+ * The categories in use, for a menu: *out gets a new array of
+ * {"name","count"}, one member per distinct non-empty category with the
+ * number of published articles in it (drafts counted too when drafts is
+ * true; a category that only drafts use is then listed). Ordered by name
+ * ignoring ASCII case, then by bytes, so "world" and "World" (two
+ * categories: filters match exactly) stand side by side in a fixed order.
+ * One statement, so one consistent snapshot; its cost grows with the number
+ * of articles (a scan of an index, about 10 ms for 100,000).
+ */
+enum nd_err nd_store_category_list(struct nd_store *store, bool drafts, json_t **out);
+
 /* ---- comments ---------------------------------------------------------- */
 
 struct nd_comment_fields {

@@ -1,7 +1,10 @@
 /*
  * app.js: the newsd reader. It lists the latest articles (with a category
  * filter and "More" pages that follow the API's cursors), shows an article
- * with its threaded comments and a form to add one, and searches.
+ * with its threaded comments and a form to add one, and searches. The
+ * category menu offers every category the API lists (GET /v1/categories,
+ * asked once), with its number of articles; if that request fails, it
+ * offers the categories of the articles loaded so far instead.
  *
  * Routing lives in the URL's fragment so that links, reloads and the back
  * button work: "#/" (optionally "?category=...&tag=..."), "#/articles/SLUG",
@@ -201,7 +204,9 @@
     let keepFocusId = null; /* an element to focus again in the next view */
     let listCache = null;   /* the last list view, kept for the back button */
     let lastSlug = null;    /* the article opened last, focused on return */
-    const knownCategories = new Set();
+    let apiCategories = null;      /* [{name, count}] from /v1/categories, once it answered */
+    let categoriesAsked = false;   /* /v1/categories is asked once per page load */
+    const knownCategories = new Set(); /* seen in articles: the menu when the API list fails */
 
     function isCurrent(token) {
         return token === routeToken;
@@ -300,21 +305,67 @@
         label.textContent = plural(count || 0, 'comment', 'comments');
     }
 
-    /* Refills the category menu with every category seen so far. */
+    /*
+     * The menu's entries {name, label}: the API's categories in the API's
+     * order, labelled with their counts ("World (12)"), or, until the API
+     * has answered or when it failed, every category seen so far. The
+     * current filter is always offered, even when no article is in it.
+     */
+    function categoryEntries(current) {
+        let entries;
+        if (apiCategories) {
+            entries = apiCategories.map(function (c) {
+                return { name: c.name, label: c.name + ' (' + c.count + ')' };
+            });
+        } else {
+            if (current)
+                knownCategories.add(current);
+            entries = Array.from(knownCategories).sort(function (a, b) {
+                return a.localeCompare(b);
+            }).map(function (name) {
+                return { name: name, label: name };
+            });
+        }
+        if (current && !entries.some(function (e) { return e.name === current; }))
+            entries.push({ name: current, label: current });
+        return entries;
+    }
+
+    /* Refills the category menu, keeping current selected. */
     function fillCategories(select, current) {
-        if (current)
-            knownCategories.add(current);
-        const names = Array.from(knownCategories).sort(function (a, b) {
-            return a.localeCompare(b);
-        });
         select.replaceChildren(select.options[0]);
-        for (const name of names) {
+        for (const entry of categoryEntries(current)) {
             const option = document.createElement('option');
-            option.value = name;
-            option.textContent = name;
+            option.value = entry.name;
+            option.textContent = entry.label;
             select.append(option);
         }
         select.value = current;
+    }
+
+    /*
+     * Asks the API for every category, once; when it answers, the menu of
+     * the list view (shown or kept for the back button) is filled again. A
+     * failure leaves the menu to the categories of the loaded articles.
+     */
+    async function loadCategories() {
+        if (categoriesAsked)
+            return;
+        categoriesAsked = true;
+        let doc;
+        try {
+            doc = await api('/v1/categories');
+        } catch (e) {
+            return;
+        }
+        if (!doc || !Array.isArray(doc.data))
+            return;
+        apiCategories = doc.data.filter(function (c) {
+            return c && typeof c.name === 'string' && c.name !== '' &&
+                Number.isInteger(c.count);
+        });
+        if (listCache)
+            fillCategories($('#category-select', listCache.node), listCache.category);
     }
 
     function listKey(r) {
@@ -355,10 +406,18 @@
         more.addEventListener('click', function () {
             loadArticles(state, routeToken, true);
         });
-        listCache = { key: key, node: node, at: Date.now(), scrollY: 0, title: document.title };
+        listCache = {
+            key: key,
+            node: node,
+            at: Date.now(),
+            scrollY: 0,
+            title: document.title,
+            category: r.category,
+        };
         mount(node);
         settle(heading);
         loadArticles(state, token, false);
+        loadCategories();
     }
 
     /* Loads the next page of state's list; fromMore moves focus to its first article. */

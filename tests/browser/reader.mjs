@@ -144,11 +144,42 @@ async function listChecks(page) {
         expect(await page.locator('.more').isHidden(), '"More" still shown after the last page');
     });
 
+    await check('list: the category menu lists every category with its count, from the API',
+        async () => {
+            // A fresh page holds only the first page of articles, and none of them is in
+            // config.archive: only GET /v1/categories can put that category in the menu.
+            await page.goto(url + '/');
+            await page.locator('.article-list > li').nth(config.first_page.length - 1).waitFor();
+            const shown = await texts(page, '.article-list .category');
+            expect(!shown.includes(config.archive),
+                `an article of ${config.archive} is on the first page: ${JSON.stringify(shown)}`);
+            const want = ['All categories', ...config.category_menu];
+            const filled = await until(page, (w) => JSON.stringify(Array.from(
+                document.querySelectorAll('#category-select option'),
+                (o) => o.textContent)) === w, JSON.stringify(want));
+            const options = await texts(page, '#category-select option');
+            expect(filled, 'menu ' + JSON.stringify(options) + ' want ' + JSON.stringify(want));
+            const select = page.locator('#category-select');
+            await select.selectOption(config.archive);
+            expect(await until(page, (n) => location.hash.includes('category=') &&
+                document.querySelectorAll('.article-list > li').length === n &&
+                !document.body.classList.contains('loading'), config.archive_titles.length),
+            'the list of the category did not appear');
+            const titles = await texts(page, '.article-list .title-link');
+            expect(same(titles, config.archive_titles), 'archive: ' + JSON.stringify(titles));
+            const heading = await page.locator('#list-heading').textContent();
+            expect(heading === 'Latest in ' + config.archive, 'heading ' + heading);
+            expect(await select.inputValue() === config.archive, 'the menu lost its choice');
+            await select.selectOption('');
+            expect(await until(page, () => !location.hash.includes('category=')),
+                'filter not cleared');
+        });
+
     await check('list: the category filter narrows the list', async () => {
         const select = page.locator('#category-select');
-        const options = await select.locator('option').allTextContents();
+        const values = await select.locator('option').evaluateAll((os) => os.map((o) => o.value));
         for (const name of config.categories)
-            expect(options.includes(name), `no category ${name} in ${JSON.stringify(options)}`);
+            expect(values.includes(name), `no category ${name} in ${JSON.stringify(values)}`);
         await select.selectOption(config.category);
         expect(await until(page, (n) => location.hash.includes('category=') &&
             document.querySelectorAll('.article-list > li').length === n &&
@@ -172,6 +203,34 @@ async function listChecks(page) {
         expect(same(titles, config.tag_titles), 'tagged: ' + JSON.stringify(titles));
         expect(await page.locator('.filter-tag').textContent() === config.tag, 'no tag note');
     });
+}
+
+// GET /v1/categories failing (503 here): the menu falls back to the categories of the
+// articles loaded so far, without counts, and the page shows no error for it.
+async function categoryFallbackCheck(page) {
+    await check('list: without /v1/categories the menu offers the loaded articles\' categories',
+        async () => {
+            const problem = { type: 'about:blank', title: 'Service Unavailable', status: 503,
+                detail: 'the database is unavailable', request_id: 'reader-test' };
+            expected.add(503);
+            await page.route('**/v1/categories', (route) => route.fulfill({ status: 503,
+                contentType: 'application/problem+json', body: JSON.stringify(problem) }));
+            try {
+                await page.goto(config.url + '/');
+                await page.locator('.article-list > li').nth(config.first_page.length - 1)
+                    .waitFor();
+                expect(await until(page, () => !document.body.classList.contains('loading')),
+                    'the page kept loading');
+                const options = await texts(page, '#category-select option');
+                const want = ['All categories', ...config.fallback_menu];
+                expect(same(options, want),
+                    'menu ' + JSON.stringify(options) + ' want ' + JSON.stringify(want));
+                expect(await page.locator('#error').isHidden(), 'an error is shown');
+            } finally {
+                await page.unroute('**/v1/categories');
+                expected.delete(503);
+            }
+        });
 }
 
 async function backChecks(page) {
@@ -491,6 +550,7 @@ async function main() {
         const page = await context.newPage();
         page.setDefaultTimeout(config.timeout_ms);
         await listChecks(page);
+        await categoryFallbackCheck(page);
         await backChecks(page);
         await keyboardChecks(page);
         await articleChecks(page);

@@ -353,6 +353,10 @@ def scenario_article_reads(c, ids):
     c.call("GET", "/v1/articles/no-such-slug", 404)
     c.call("GET", f"/v1/articles/{ids['draft']}", 404)
     c.call("GET", f"/v1/articles/{ids['draft']}", 200, auth=True)
+    cats = c.revalidate("/v1/categories")
+    tap.eq(cats.json["data"], [{"name": "World", "count": 1}], "the categories in use")
+    c.call("GET", "/v1/categories", 200, auth=True)
+    c.call("GET", "/v1/categories", 200, headers={"Accept-Encoding": "gzip"})
 
 
 def scenario_article_writes(c, ids):
@@ -652,7 +656,7 @@ def main():
         c = Client(spec, srv)
         for name, fn in (
                 ("articles: create, 401, 400, 415, 422, 409", scenario_articles),
-                ("articles: list, pages, filters, drafts, get by id and slug, 304",
+                ("articles: list, pages, filters, drafts, get by id and slug, 304, categories",
                  scenario_article_reads),
                 ("articles: merge patch and delete, with their errors", scenario_article_writes),
                 ("comments: post, replies, errors", scenario_comments),

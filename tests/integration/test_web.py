@@ -6,11 +6,14 @@ comment limit), seeds articles and comment threads through the API, and runs
 tests/browser/reader.mjs, which drives Debian's chromium with playwright-core
 (from $ND_NODE_TOOLS, installed by scripts/test). Each check the browser
 script reports becomes one TAP point here: the list and its "More" cursor,
-the category filter, keyboard use, threaded comments, posting comments and
-replies, hostile comments shown as text, search snippets with <mark>, the
-moderation and 429 messages, no horizontal scrolling at 360 px, and no
-console errors or CSP violations. Afterwards the API is asked whether the
-comments posted in the page were really stored, under the right parents.
+the category menu (every category with its count from /v1/categories, one
+of them without an article on the first page, and the fallback to the
+categories of the loaded articles when that request fails) and filter,
+keyboard use, threaded comments, posting comments and replies, hostile
+comments shown as text, search snippets with <mark>, the moderation and 429
+messages, no horizontal scrolling at 360 px, and no console errors or CSP
+violations. Afterwards the API is asked whether the comments posted in the
+page were really stored, under the right parents.
 Screenshots are saved in $ND_BUILD_ROOT/screenshots/.
 
 A missing chromium or playwright-core fails the test: scripts/test installs both.
@@ -41,6 +44,9 @@ BROWSER_TIMEOUT = 240 * SLOWDOWN
 WAIT_MS = 10000 * SLOWDOWN  # the longest wait for one thing in the page
 
 CATEGORIES = ["World", "Science", "Sport"]
+# The oldest article, alone in its category: never on the first page of the list, so only
+# GET /v1/categories can put this category in the page's menu before "More" is pressed.
+ARCHIVE = "Archive"
 TOPICS = ["Council budget", "Comet survey", "Cup final", "Rail timetable", "Glacier study",
           "Marathon route", "Library opening", "Vaccine trial", "Chess olympiad",
           "Bridge repairs", "Telescope upgrade"]
@@ -107,7 +113,10 @@ def seed_thread(srv, aid):
 
 
 def seed(srv):
-    """Articles in three categories, one with markup in its title, one with a thread."""
+    """Articles in three categories and one old one in a fourth, one with markup in its
+    title, one with a thread."""
+    srv.create_article(title="Old town maps go online", body="Scanned maps from 1850.",
+                       category=ARCHIVE, published_at="2025-06-01T00:00:00Z")
     for i in range(22):
         tags = ["update", "weather"] if i % 5 == 0 else ["update"]
         srv.create_article(title=f"{TOPICS[i % len(TOPICS)]}: update {i + 1}",
@@ -140,7 +149,13 @@ def titles(srv, path):
 def browser_config(srv, limited, thread, shots):
     first = srv.request("GET", "/v1/articles")
     search = srv.request("GET", "/v1/search?q=harbour")
-    tap.require(first.status == 200 and search.status == 200, "the API does not answer lists")
+    menu = srv.request("GET", "/v1/categories")
+    tap.require(first.status == 200 and search.status == 200 and menu.status == 200,
+                "the API does not answer lists")
+    first_categories = {a["category"] for a in first.json["data"] if a["category"]}
+    tap.require(first.json["next_cursor"] and ARCHIVE not in first_categories,
+                f"{ARCHIVE} must have no article on the first of several pages")
+    tap.require(ARCHIVE in [c["name"] for c in menu.json["data"]], f"no {ARCHIVE} in {menu}")
     return {
         "url": f"http://127.0.0.1:{srv.port}",
         "chromium": CHROMIUM,
@@ -149,6 +164,10 @@ def browser_config(srv, limited, thread, shots):
         "first_page": [a["title"] for a in first.json["data"]],
         "all_titles": titles(srv, "/v1/articles"),
         "categories": CATEGORIES,
+        "category_menu": [f"{c['name']} ({c['count']})" for c in menu.json["data"]],
+        "fallback_menu": sorted(first_categories),
+        "archive": ARCHIVE,
+        "archive_titles": titles(srv, "/v1/articles?category=" + ARCHIVE),
         "category": "Science",
         "category_titles": titles(srv, "/v1/articles?category=Science"),
         "tag": "weather",

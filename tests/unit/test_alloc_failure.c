@@ -425,6 +425,7 @@ static const struct alloc_case cases[] = {
     {{"HEAD", "/v1/articles/harbour-lights", NULL, NULL, false}, 200, NULL},
     {{"GET", "/v1/articles/3", NULL, NULL, true}, 200, NULL},
     {{"GET", "/v1/articles/3", NULL, NULL, false}, 404, NULL},
+    {{"GET", "/v1/categories", NULL, NULL, false}, 200, NULL},
     {{"GET", "/v1/articles/1/comments?view=tree", NULL, NULL, false}, 200, NULL},
     {{"GET", "/v1/articles/1/comments?limit=1", NULL, NULL, false}, 200, NULL},
     {{"GET", "/v1/articles/1/comments?status=pending", NULL, NULL, true}, 200, NULL},
