@@ -425,7 +425,12 @@ async function searchChecks(page) {
     await check('search: escaped markup in a snippet is shown as text', async () => {
         await page.fill('#search-input', config.hostile_search.q);
         await page.press('#search-input', 'Enter');
-        const snippet = page.locator('.result-list .snippet').first();
+        /* the results of the previous search stay until the new ones arrive:
+           wait for the view of this query, not for any snippet */
+        await page.waitForFunction((q) => location.hash === '#/search?q=' + encodeURIComponent(q),
+            config.hostile_search.q);
+        const snippet = page.locator('.result-list .snippet',
+            { hasText: config.hostile_search.shows }).first();
         await snippet.waitFor();
         const text = await snippet.textContent();
         expect(text.includes(config.hostile_search.shows), 'snippet text: ' + JSON.stringify(text));
