@@ -278,6 +278,49 @@ def test_out_of_descriptors(env):
         check_stop(tap, srv)
 
 
+HARD_FD_LIMIT = 256
+
+
+class HardLimitedServer(Server):
+    """A server whose soft and hard RLIMIT_NOFILE are both HARD_FD_LIMIT (set
+    by util-linux's prlimit for the server alone), so newsd cannot raise it."""
+
+    def argv(self):
+        return ["prlimit", f"--nofile={HARD_FD_LIMIT}:{HARD_FD_LIMIT}", "--", *super().argv()]
+
+
+def test_low_hard_limit(env):
+    """Too few descriptors even after raising the soft limit: newsd says so at
+    start and admits fewer connections, never running out under a flood."""
+    args = ["--per-ip-connection-limit", str(PER_IP), "--connection-limit", "1000",
+            "--connection-timeout", "30", "--threads", "2"]
+    admitted = HARD_FD_LIMIT - 128  # FD_RESERVE twice, as newsd keeps for itself
+    with HardLimitedServer(BIN, args=args, env=env) as srv:
+        warned = [l for l in srv.stderr_lines() if "open files allowed" in l]
+        tap.check(warned and f"admitting {admitted} connections" in warned[0],
+                  f"no warning naming {admitted} admitted connections: {warned}")
+        base = idle_sockets(srv)
+        flood = open_flood(srv.port, FLOOD_ADDRESSES, PER_IP, [partial_request()])
+        try:
+            time.sleep(1.5 * SLOWDOWN)
+            held = socket_count(srv.proc.pid)
+            tap.diag(f"hard limit {HARD_FD_LIMIT}: {held} sockets held under a flood of "
+                     f"{len(flood)} (idle: {base})")
+            tap.check(base + admitted // 2 < held <= base + admitted,
+                      f"{held} sockets held under a flood of {len(flood)}; want more than half "
+                      f"of, and at most, {base} idle + {admitted}")
+            tap.require(srv.running(), f"died in the flood:\n{srv.stderr_tail()}")
+        finally:
+            close_all(flood)
+        back = wait_until(lambda: served(srv.port, "127.0.2.1", timeout=1.0 * SLOWDOWN) == 200,
+                          timeout=8 * SLOWDOWN)
+        tap.check(back, "not served again after the flood")
+        settled = wait_until(lambda: socket_count(srv.proc.pid) <= base,
+                             timeout=SETTLE_S * SLOWDOWN)
+        tap.check(settled, f"{socket_count(srv.proc.pid)} sockets still open (idle: {base})")
+        check_stop(tap, srv)
+
+
 def session():
     args = ["--per-ip-connection-limit", str(PER_IP), "--connection-limit", str(GLOBAL),
             "--connection-memory-limit", f"{MEMORY_LIMIT_KIB}K", "--max-body", f"{MAX_BODY_KIB}K",
@@ -297,6 +340,8 @@ def session():
         tap.stop_server(srv)
     tap.run(f"out of file descriptors ({FD_LIMIT}) under a flood: served again afterwards",
             test_out_of_descriptors, env)
+    tap.run(f"a hard limit of {HARD_FD_LIMIT} open files: fewer connections admitted, "
+            "none lost to a flood", test_low_hard_limit, env)
 
 
 tap.run("flood session", session)
