@@ -285,42 +285,44 @@ static void add_rate_headers(struct nd_request *req, const struct nd_ratelimit_r
  * A comment posted with a valid key counts against that key's write budget
  * (nd_http_limit_write, before the handler ran), not against its address.
  */
-int nd_request_rate_limit_comment(struct nd_request *req)
+/*
+ * Takes a token from key's bucket in limit, adding the RateLimit headers.
+ * Returns 0 when allowed; otherwise the status of the problem set: 429
+ * ("too many WHAT"), or 500 when a header was lost (then nothing is written).
+ */
+static int take_token(struct nd_request *req, struct nd_ratelimit *limit, const char *key,
+                      const char *what)
 {
-    char key[ND_ADDR_TEXT_MAX];
     struct nd_ratelimit_result r;
-
-    if (nd_request_has_key(req))
-        return 0;
-    nd_proxy_bucket_key(req->client, key, sizeof key);
-    bool allowed = nd_ratelimit_acquire(req->srv->comment_limit, key, nd_monotonic_us() / 1000, &r);
+    bool allowed = nd_ratelimit_acquire(limit, key, nd_monotonic_us() / 1000, &r);
     add_rate_headers(req, &r);
     if (req->headers_lost) /* the answer would be a 500: write nothing */
         return nd_respond_err(req, ND_ERR_NOMEM, NULL);
     if (allowed)
         return 0;
-    return nd_respond_problem(req, 429, "too many comments from this address; try again in %u s",
-                              r.retry_after_s);
+    return nd_respond_problem(req, 429, "too many %s; try again in %u s", what, r.retry_after_s);
+}
+
+int nd_request_rate_limit_comment(struct nd_request *req)
+{
+    char key[ND_ADDR_TEXT_MAX];
+
+    if (nd_request_has_key(req))
+        return 0;
+    nd_proxy_bucket_key(req->client, key, sizeof key);
+    return take_token(req, req->srv->comment_limit, key, "comments from this address");
 }
 
 int nd_http_limit_write(struct nd_request *req)
 {
     char id[ND_KEY_ID_LEN + 1];
-    struct nd_ratelimit_result r;
     const char *authorization = nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     unsigned writes = ND_METHOD_POST | ND_METHOD_PUT | ND_METHOD_PATCH | ND_METHOD_DELETE;
 
     if (!(req->method & writes) || authorization == NULL || !nd_request_has_key(req) ||
         !nd_auth_key_id(authorization, id))
         return 0;
-    bool allowed = nd_ratelimit_acquire(req->srv->write_limit, id, nd_monotonic_us() / 1000, &r);
-    add_rate_headers(req, &r);
-    if (req->headers_lost) /* the answer would be a 500: write nothing */
-        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
-    if (allowed)
-        return 0;
-    return nd_respond_problem(req, 429, "too many writes with this API key; try again in %u s",
-                              r.retry_after_s);
+    return take_token(req, req->srv->write_limit, id, "writes with this API key");
 }
 
 struct nd_metrics *nd_request_metrics(struct nd_request *req)
