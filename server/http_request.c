@@ -187,8 +187,8 @@ static bool is_json_type(const char *ctype)
  * Accept-Encoding: identity, as RFC 9110 15.5.16 suggests: newsd does not
  * inflate request bodies, whose size max-body bounds as sent.
  * Any JSON value is decoded (JSON_DECODE_ANY), so that a body that is valid
- * JSON but not an object reaches the handler and is answered 422, as the
- * README promises; only text that is not JSON at all is 400, and a parse
+ * JSON but not an object reaches the handler and is answered 422, as
+ * docs/api.md promises; only text that is not JSON at all is 400, and a parse
  * that ran out of memory is 500.
  */
 int nd_request_json(struct nd_request *req, json_t **out)

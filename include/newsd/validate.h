@@ -11,7 +11,7 @@
  * Everything here is pure: no I/O, no clock (callers pass "now"), so every
  * rule is unit-tested on its own (tests/unit/test_validate.c).
  *
- * Rules (README, "Behaviour where the contract is silent"):
+ * Rules (docs/api.md, "Requests and responses" and "Articles"):
  *   - free text (title, body, summary, author, category, tags, source_url)
  *     is trimmed of surrounding white space (ASCII and Unicode spaces)
  *     before its length is checked; lengths count code points, except body's

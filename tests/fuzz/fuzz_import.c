@@ -15,7 +15,7 @@
  * "link"), which the parser folds into one paragraph, is not furniture; a
  * last paragraph that equals a label is an error only when it can only have
  * been one line of the text. Labels in the middle of the body are body by
- * design (README, "Import").
+ * design (docs/import-export.md, "Plain-text import").
  */
 #include <ctype.h>
 #include <stdbool.h>

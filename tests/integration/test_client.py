@@ -112,7 +112,7 @@ def check_generated(doc, types):
 
 
 def generate_from_url(srv, work, from_file):
-    """The README's command, pointed at the running server, gives the same types."""
+    """The command in docs/openapi.md, pointed at the running server, gives the same types."""
     out = os.path.join(work, "from-url.d.ts")
     types = generate(f"http://127.0.0.1:{srv.port}/openapi.json", out, work)
     tap.check(types == from_file, "the types generated from the URL differ from the file's")

@@ -171,7 +171,7 @@ def nul_rows(ctx):
                                                              auth=path == art_path)))
     rows += [
         row("%00 in the path", 404, method="GET", path=f"/v1/articles/{a}%00",
-            why="README: a %00 stays encoded, so it names no article"),
+            why="docs/api.md: a %00 stays encoded, so it names no article"),
         row("%00 in limit", 400, method="GET", path="/v1/articles?limit=1%00"),
         row("%00 in a filter", 200, method="GET", path="/v1/articles?category=%00"),
         row("NUL in a header name", {400, "close"}, mhd=True,
@@ -217,7 +217,7 @@ def number_rows(ctx):
         row(f"GET /v1/articles/{big}", 404, method="GET", path=f"/v1/articles/{big}",
             why="not an id, so a slug, and there is none"),
         row(f"PATCH /v1/articles/{big}", 400, method="PATCH", path=f"/v1/articles/{big}",
-            body={"title": "x"}, auth=True, why="README: a malformed id is 400"),
+            body={"title": "x"}, auth=True, why="docs/api.md: a malformed id is 400"),
         row(f"DELETE /v1/comments/{big}", 400, method="DELETE", path=f"/v1/comments/{big}",
             auth=True),
         row(f"GET /v1/comments/{big}", 400, method="GET", path=f"/v1/comments/{big}"),
@@ -309,9 +309,9 @@ def body_rows(ctx, key):
             "POST", art_path, [("Authorization", "Bearer " + key),
                                ("Content-Type", "application/json"),
                                ("Content-Length", str(2 * mib))], b'{"title":"x"}'),
-            why="README: refused at once, connection closed"),
+            why="docs/api.md: refused at once, connection closed"),
         row("chunked body of 1.1 MiB", 413, raw=head + big_chunks + b"0\r\n\r\n",
-            why="README: refused once past max-body, the rest drained"),
+            why="docs/api.md: refused once past max-body, the rest drained"),
         row("Content-Length 99999999999999999999", {413, 400}, mhd=True, close=True,
             raw=rq("POST", comments_path, [("Content-Type", "application/json"),
                                            ("Content-Length", "99999999999999999999")], b"{}")),
@@ -354,7 +354,7 @@ def encoding_rows(ctx):
         row("%zz in limit", 400, method="GET", path="/v1/articles?limit=%zz"),
         row("%zz in a cursor", 400, method="GET", path="/v1/articles?cursor=%zz"),
         row("%ff in a search", 400, method="GET", path="/v1/search?q=%ff",
-            why="README: a query that is not UTF-8 is 400"),
+            why="docs/search.md: a query that is not UTF-8 is 400"),
         row("%zz in a search", {200, 400}, method="GET", path="/v1/search?q=%zz"),
         row("%ff in a category filter", {200, 400}, method="GET",
             path="/v1/articles?category=%ff"),
@@ -500,7 +500,7 @@ def non_object_rows(ctx):
     rows = []
     for text in ("[]", "42", '"x"', "null", "true", "[{}]"):
         rows.append(row(f"article body {text}", 422, **jpost(art_path, text, auth=True),
-                        why="README: valid JSON that is not an object is 422"))
+                        why="docs/api.md: valid JSON that is not an object is 422"))
     for text in ("[]", "0", '""'):
         rows.append(row(f"comment body {text}", 422, **jpost(comments_path, text)))
     return rows
