@@ -12,7 +12,6 @@ server must be healthy and the data unchanged.
 """
 
 import calendar
-import http.client
 import os
 import random
 import re
@@ -23,7 +22,7 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    TIMESTAMP, Server, Tap, binary_from_argv, expect, short, target_path,
+    TIMESTAMP, Client, Server, Tap, binary_from_argv, expect, short, target_path,
 )
 
 BIN = binary_from_argv()
@@ -56,32 +55,6 @@ def search_path(params):
         text = value[1] if isinstance(value, tuple) else enc(value)
         parts.append(f"{name}={text}")
     return "/v1/search?" + "&".join(parts)
-
-
-# ---- a client on one keep-alive connection --------------------------------
-
-
-class Client:
-    """Requests to srv over one kept-alive connection, reopened when the server closed it."""
-
-    def __init__(self, srv):
-        self.srv = srv
-        self.conn = srv.connection()
-
-    def request(self, method, path, body=None, auth=False):
-        for attempt in (1, 2):
-            try:
-                return self.srv.request(method, path, body, auth=auth, conn=self.conn)
-            except (http.client.RemoteDisconnected, http.client.CannotSendRequest,
-                    ConnectionResetError, BrokenPipeError):
-                self.conn.close()
-                self.conn = self.srv.connection()
-                if attempt == 2 or method == "POST":
-                    raise
-        return None
-
-    def close(self):
-        self.conn.close()
 
 
 # ---- checking answers -------------------------------------------------------
@@ -716,7 +689,7 @@ def run_hostile(cl, c):
 def session():
     started = time.monotonic()
     with Server(BIN) as srv:
-        cl = Client(srv)
+        cl = Client(srv, tap)
         try:
             c = tap.run("a corpus of a few hundred articles", build_corpus, cl)
             if c is None:
