@@ -12,17 +12,7 @@
 #include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/store.h"
-
-#define T0 INT64_C(1752312600)
-
-static const struct nd_store_options options = {ND_SYNC_NORMAL, 2000};
-
-static struct nd_store *open_memory(void)
-{
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
-}
+#include "store_fixture.h"
 
 static int64_t add(struct nd_store *st, const char *slug, const char *title, const char *body,
                    int64_t at, const char *category, bool draft)
@@ -37,11 +27,7 @@ static int64_t add(struct nd_store *st, const char *slug, const char *title, con
         .published_at = at,
         .draft = draft,
     };
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
-    int64_t id = json_integer_value(json_object_get(art, "id"));
-    json_decref(art);
-    return id;
+    return create(st, &f);
 }
 
 /* Searches for query (translated) and returns the result array; *next gets the cursor. */
