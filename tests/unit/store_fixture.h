@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "newsd/store.h"
@@ -119,6 +120,29 @@ static inline int list_all(struct nd_store *st, const struct nd_article_filter *
     } while (cursor && total < 100);
     free(cursor);
     return total;
+}
+
+/* A new temporary folder in dir and the path of a database in it (not made yet). */
+static inline bool temp_db(char *dir, size_t dirlen, char *path, size_t pathlen)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, dirlen, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir))
+        return false;
+    snprintf(path, pathlen, "%s/newsd.db", dir);
+    return true;
+}
+
+/* Removes the database at path with its WAL files, then its folder dir. */
+static inline void remove_db(const char *dir, const char *path)
+{
+    char side[600];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
 }
 
 #endif

@@ -49,27 +49,6 @@ static void test_open_bad_path(void)
 }
 
 /* A fresh directory for file databases; path gets "DIR/newsd.db". */
-static bool temp_db(char *dir, size_t dirlen, char *path, size_t pathlen)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, dirlen, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir))
-        return false;
-    snprintf(path, pathlen, "%s/newsd.db", dir);
-    return true;
-}
-
-static void remove_db(const char *dir, const char *path)
-{
-    char side[600];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    rmdir(dir);
-}
-
 static void test_migrations_rerun(void)
 {
     char dir[512], path[600];

@@ -531,10 +531,11 @@ static void test_search_skips_pending(void)
 /* A database of migration 0002, with a stale comment_count, counted again by 0003. */
 static void test_migration_recounts(void)
 {
-    char path[] = "/tmp/newsd-moderation-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
+        return;
+    }
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
@@ -563,12 +564,7 @@ static void test_migration_recounts(void)
         CHECK_INT(count_of(st, 1), 3);
         nd_store_close(st);
     }
-    unlink(path);
-    char side[64];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    remove_db(dir, path);
 }
 
 int main(void)

@@ -236,10 +236,11 @@ static void test_index_follows_writes(void)
 /* Migration 0002 indexes the rows that were stored before it existed. */
 static void test_migration_indexes_existing_rows(void)
 {
-    char path[] = "/tmp/newsd-search-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
+        return;
+    }
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(nd_migrations[0].version, 1);
@@ -268,12 +269,7 @@ static void test_migration_indexes_existing_rows(void)
         json_decref(items);
         nd_store_close(st);
     }
-    unlink(path);
-    char side[64];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    remove_db(dir, path);
 }
 
 /* Only the ND_SEARCH_WINDOW newest matches are ranked: the cost is bounded. */
