@@ -5,8 +5,8 @@
  *
  * Invariants: a query is either translated or refused with a reason; a
  * translation is valid UTF-8 that SQLite's FTS5 accepts (any error from the
- * MATCH, a syntax error above all, aborts) on a table with newsd's
- * tokenizer and prefix indexes; snippets of its matches, and the input
+ * MATCH, a syntax error above all, aborts) on newsd's own articles_fts,
+ * made by the embedded migrations as the server makes it; snippets of its matches, and the input
  * itself taken as a raw snippet, render as HTML whose only tags are
  * <mark> and </mark>, with no quote and no control character but tab and
  * newline.
@@ -15,10 +15,16 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
+#include "newsd/log.h"
+#include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/util.h"
 
-/* A small index like articles_fts (migrations/0002_search.sql), made once per process. */
+/*
+ * A few articles in a database on :memory: made by nd_migrate, so the index
+ * searched is articles_fts exactly as the migrations define it (tokenizer,
+ * prefix indexes, columns). Made once per process.
+ */
 static sqlite3 *db;
 static sqlite3_stmt *search;
 
@@ -43,25 +49,30 @@ static void close_db(void)
 
 static void open_db(void)
 {
-    static const char schema[] =
-        "CREATE VIRTUAL TABLE docs USING fts5 (title, summary, body,"
-        " tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');";
+    nd_log_set_level(ND_LOG_WARN); /* not a line per applied migration */
     FUZZ_REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
-    FUZZ_REQUIRE(sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK);
+    FUZZ_REQUIRE(nd_migrate(db, NULL) == ND_OK);
     sqlite3_stmt *insert = NULL;
-    FUZZ_REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO docs (title, summary, body) VALUES (?, ?, ?)",
+    FUZZ_REQUIRE(sqlite3_prepare_v2(db,
+                                    "INSERT INTO articles (slug, title, summary, body,"
+                                    " published_at, created_at, updated_at)"
+                                    " VALUES (?, ?, ?, ?, 0, 0, 0)",
                                     -1, &insert, NULL) == SQLITE_OK);
     for (size_t i = 0; i < sizeof documents / sizeof documents[0]; i++) {
+        char slug[16];
+        snprintf(slug, sizeof slug, "doc-%zu", i);
+        sqlite3_bind_text(insert, 1, slug, -1, SQLITE_TRANSIENT);
         for (int col = 0; col < 3; col++)
-            sqlite3_bind_text(insert, col + 1, documents[i][col], -1, SQLITE_STATIC);
+            sqlite3_bind_text(insert, col + 2, documents[i][col], -1, SQLITE_STATIC);
         FUZZ_REQUIRE(sqlite3_step(insert) == SQLITE_DONE);
         sqlite3_reset(insert);
     }
     sqlite3_finalize(insert);
     FUZZ_REQUIRE(sqlite3_prepare_v2(db,
-                                    "SELECT snippet(docs, -1, char(1), char(2), '…', 24),"
-                                    " bm25(docs, 10.0, 2.0, 1.0) FROM docs WHERE docs MATCH ?"
-                                    " ORDER BY bm25(docs, 10.0, 2.0, 1.0)",
+                                    "SELECT snippet(articles_fts, -1, char(1), char(2), '…', 24),"
+                                    " bm25(articles_fts, 10.0, 2.0, 1.0) FROM articles_fts"
+                                    " WHERE articles_fts MATCH ?"
+                                    " ORDER BY bm25(articles_fts, 10.0, 2.0, 1.0)",
                                     -1, &search, NULL) == SQLITE_OK);
     atexit(close_db);
 }

@@ -199,19 +199,24 @@ def test_concurrency(srv):
 
 
 def test_bad_requests(srv):
-    # Garbage that is not HTTP at all: the server answers 400 or closes, and lives on.
+    # Garbage that is not HTTP at all: libmicrohttpd answers 400 with its own
+    # page and closes the connection, and the server lives on.
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        data = b""
         try:
-            data = sock.recv(4096)
+            while chunk := sock.recv(4096):
+                data += chunk
         except OSError:
-            data = b""
-    tap.check(data == b"" or re.match(rb"HTTP/1\.[01] 4\d\d", data),
-              f"answer to garbage: {data[:100]!r}")
+            pass
+    tap.check(re.match(rb"HTTP/1\.1 400 ", data), f"answer to garbage: {data[:100]!r}")
+    tap.check(re.search(rb"\r\nConnection: close\r\n", data),
+              f"the connection is not closed after garbage: {data[:300]!r}")
     expect(tap, srv.request("GET", "/health"), 200, what="alive after garbage")
     long_path = "/v1/articles/" + "a" * 5000
     resp = srv.request("GET", long_path)
-    tap.check(resp.status in (404, 414, 400), f"very long path: {resp.status}")
+    # 5,000 bytes fit libmicrohttpd's header memory: routed, an unknown slug.
+    expect(tap, resp, 404, what="very long path")
 
 
 def session():

@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    Server, Tap, binary_from_argv, raw_exchange, short, source_root,
+    Client, Server, Tap, binary_from_argv, raw_exchange, short, source_root,
 )
 
 warnings.simplefilter("ignore", DeprecationWarning)  # RefResolver, in newer jsonschema
@@ -76,6 +76,10 @@ class Spec:
                 node = node[token.replace("~1", "/").replace("~0", "~")]
             obj = node
         return obj
+
+    def issues(self, method, path, resp, body=None):
+        """Every way the exchange disagrees with the document (Client's judge)."""
+        return check_exchange(self, method, path, resp, body)
 
     def errors(self, schema, instance):
         validator = Draft202012Validator(schema, resolver=self.resolver)
@@ -265,40 +269,12 @@ def check_text_body(media, text, what):
 # ---- driving the server -----------------------------------------------------------
 
 
-class Client:
-    """Requests to one server, each answer checked against the document."""
-
-    def __init__(self, spec, srv):
-        self.spec = spec
-        self.srv = srv
-
-    def call(self, method, path, status, body=None, headers=None, auth=False, raw=None,
-             schema_rejects=None):
-        """One request; the answer must have status and agree with the document.
-        schema_rejects names a request schema (ArticleCreate...) that must refuse body."""
-        resp = self.srv.request(method, path, body, headers, raw, auth)
-        self.judge(method, path, resp, status, body if raw is None else None)
-        if schema_rejects is not None:
-            schema = {"$ref": f"#/components/schemas/{schema_rejects}"}
-            tap.check(self.spec.errors(schema, body),
-                      f"{method} {path}: {schema_rejects} accepts {short(body)}, answered "
-                      f"{resp.status}")
-        return resp
-
-    def judge(self, method, path, resp, status, body=None):
-        tap.check(resp.status == status,
-                  f"{method} {path}: status {resp.status}, want {status}: {short(resp.body)}")
-        for issue in check_exchange(self.spec, method, path, resp, body):
-            tap.check(False, issue)
-
-    def revalidate(self, path, auth=False):
-        """GET path, then the same with its ETag: 304 (both answers checked)."""
-        resp = self.call("GET", path, 200, auth=auth)
-        etag = resp.headers.get("ETag")
-        tap.require(etag is not None, f"GET {path}: no ETag")
-        self.call("GET", path, 304, headers={"If-None-Match": etag}, auth=auth)
-        self.call("HEAD", path, 200, auth=auth)
-        return resp
+def refused(c, method, path, status, body, schema, auth=False):
+    """c.call(), and the request schema named schema (ArticleCreate...) must refuse body."""
+    resp = c.call(method, path, status, body, auth=auth)
+    tap.check(c.judge.errors({"$ref": f"#/components/schemas/{schema}"}, body),
+              f"{method} {path}: {schema} accepts {short(body)}, answered {resp.status}")
+    return resp
 
 
 def article(n, **fields):
@@ -326,9 +302,9 @@ def scenario_articles(c, ids):
     c.call("POST", "/v1/articles", 400, raw=b"", auth=True)
     c.call("POST", "/v1/articles", 415, article(9), headers={"Content-Type": "text/plain"},
            auth=True)
-    c.call("POST", "/v1/articles", 422, {"body": 5, "id": 3, "extra": True}, auth=True,
-           schema_rejects="ArticleCreate")
-    c.call("POST", "/v1/articles", 422, [], auth=True, schema_rejects="ArticleCreate")
+    refused(c, "POST", "/v1/articles", 422, {"body": 5, "id": 3, "extra": True}, "ArticleCreate",
+            auth=True)
+    refused(c, "POST", "/v1/articles", 422, [], "ArticleCreate", auth=True)
     c.call("POST", "/v1/articles", 409, article(10, slug=a["slug"]), auth=True)
 
 
@@ -369,9 +345,8 @@ def scenario_article_writes(c, ids):
     resp = c.call("PATCH", path, 200, {"body": "Long. " * 400}, auth=True,
                   headers={"Accept-Encoding": "gzip"})
     tap.eq(resp.headers.get("Content-Encoding"), "gzip", "a large PATCH answer gzip-encoded")
-    c.call("PATCH", path, 422, {"title": None, "id": 5}, auth=True,
-           schema_rejects="ArticlePatch")
-    c.call("PATCH", path, 422, [1], auth=True, schema_rejects="ArticlePatch")
+    refused(c, "PATCH", path, 422, {"title": None, "id": 5}, "ArticlePatch", auth=True)
+    refused(c, "PATCH", path, 422, [1], "ArticlePatch", auth=True)
     c.call("PATCH", path, 409, {"slug": "a-draft"}, auth=True)
     c.call("PATCH", path, 415, {"title": "x"}, headers={"Content-Type": "text/plain"},
            auth=True)
@@ -403,8 +378,8 @@ def scenario_comments(c, ids):
     other = c.call("POST", f"/v1/articles/{ids['draft']}/comments", 201,
                    {"author": "a", "body": "On the draft."}, auth=True).json
     c.call("POST", base, 422, {"author": "x", "body": "y", "parent_id": other["id"]})
-    c.call("POST", base, 422, {"author": "", "body": 3, "status": "visible"},
-           schema_rejects="CommentCreate")
+    refused(c, "POST", base, 422, {"author": "", "body": 3, "status": "visible"},
+            "CommentCreate")
     c.call("POST", base, 415, {"author": "x", "body": "y"},
            headers={"Content-Type": "application/xml"})
     c.call("POST", base, 400, raw=b"[")
@@ -450,8 +425,8 @@ def scenario_moderation(c, ids):
               "the visible reply of a pending comment is top-level in the tree")
     c.call("PATCH", one, 200, {"status": "visible"}, auth=True)
     c.call("PATCH", one, 200, {}, auth=True)
-    c.call("PATCH", one, 422, {"body": "x", "status": "gone", "color": 1}, auth=True,
-           schema_rejects="CommentModeration")
+    refused(c, "PATCH", one, 422, {"body": "x", "status": "gone", "color": 1},
+            "CommentModeration", auth=True)
     c.call("PATCH", one, 401, {"status": "visible"})
     c.call("PATCH", one, 415, {"status": "visible"}, headers={"Content-Type": "text/json"},
            auth=True)
@@ -494,7 +469,7 @@ def scenario_feeds(c, ids):
         # HTTP/1.0 without Host: no base for the feed's absolute links.
         resp = raw_exchange(c.srv.port, f"GET {path} HTTP/1.0\r\n\r\n".encode(), method="GET")
         tap.require(resp is not None, f"GET {path} without Host: no answer")
-        c.judge("GET", path, resp, 400)
+        c.check("GET", path, resp, 400)
 
 
 def scenario_operations(c, ids):
@@ -506,7 +481,7 @@ def scenario_operations(c, ids):
             b"Transfer-Encoding: chunked\r\n\r\n")
     resp = raw_exchange(c.srv.port, head, [b"0\r\n\r\n"], method="GET")
     tap.require(resp is not None, "no answer to an ambiguous request")
-    c.judge("GET", "/health", resp, 400)
+    c.check("GET", "/health", resp, 400)
     c.call("GET", "/metrics", 200)
     c.call("HEAD", "/metrics", 200)
     c.revalidate("/openapi.json")
@@ -523,7 +498,7 @@ def scenario_operations(c, ids):
 
 def scenario_not_allowed(c, ids):
     """PUT (which no operation uses) on every path, and a few other methods."""
-    for template in c.spec.doc["paths"]:
+    for template in c.judge.doc["paths"]:
         path = re.sub(r"\{[^}/]+\}", str(ids["article"]), template)
         if template == "/assets/{name}":
             path = "/assets/app.js"
@@ -544,7 +519,7 @@ def oversized(c, method, path, auth=False):
     resp = raw_exchange(c.srv.port, head, [big[i:i + 4096] for i in range(0, len(big), 4096)],
                         method=method)
     tap.require(resp is not None, f"{method} {path}: no answer to an oversized body")
-    c.judge(method, path, resp, 413)
+    c.check(method, path, resp, 413)
 
 
 def scenario_too_large(c, ids):
@@ -560,7 +535,7 @@ def scenario_limited(spec):
     env = {"NEWSD_COMMENT_RATE": "1", "NEWSD_COMMENT_BURST": "1", "NEWSD_WRITE_RATE": "1",
            "NEWSD_WRITE_BURST": "1"}
     with Server(BIN, ["--metrics=false"], env=env) as srv:
-        c = Client(spec, srv)
+        c = Client(srv, tap, judge=spec, keep_alive=False)
         created = c.call("POST", "/v1/articles", 201, article(40), auth=True)
         for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
             tap.check(name in created.headers, f"limited write without {name}")
@@ -653,7 +628,7 @@ def main():
             tap.stop_server(srv)
             tap.done()
         spec = Spec(json.loads(served.decode("utf-8")))
-        c = Client(spec, srv)
+        c = Client(srv, tap, judge=spec, keep_alive=False)
         for name, fn in (
                 ("articles: create, 401, 400, 415, 422, 409", scenario_articles),
                 ("articles: list, pages, filters, drafts, get by id and slug, 304, categories",

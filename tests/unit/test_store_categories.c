@@ -13,32 +13,15 @@
 
 #include "check.h"
 #include "newsd/store.h"
-
-static const struct nd_store_options options = {ND_SYNC_OFF, 1000};
-
-static struct nd_store *open_memory(void)
-{
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
-}
+#include "store_fixture.h"
 
 /* Creates an article in category (published unless draft); returns its id, 0 on failure. */
 static int64_t article(struct nd_store *st, const char *slug, const char *category, bool draft)
 {
-    struct nd_article_fields f = {.slug = slug,
-                                  .title = "A title",
-                                  .summary = "A summary",
-                                  .body = "The body.",
-                                  .author = "",
-                                  .category = category,
-                                  .draft = draft,
-                                  .published_at = 1700000000};
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
-    int64_t id = art ? json_integer_value(json_object_get(art, "id")) : 0;
-    json_decref(art);
-    return id;
+    struct nd_article_fields f = fields(slug, 1700000000);
+    f.category = category;
+    f.draft = draft;
+    return create(st, &f);
 }
 
 /* Changes the category and status of article id (keeping its slug). */

@@ -1,8 +1,9 @@
 /*
- * test_store_comments.c: comment moderation in the store, on :memory: with
- * the real migrations: pending and visible comments, comment_count, replies
- * to pending comments, filtered flat lists and trees, search, and the
- * recount done by migration 0003.
+ * test_store_comments.c: comments in the store, on :memory: with the real
+ * migrations: create and get, comment_count, delete with replies reattached,
+ * flat lists and trees (deep ones too); then moderation: pending and visible
+ * comments, replies to pending comments, filtered flat lists and trees,
+ * search, and the recount done by migration 0003.
  */
 #include <jansson.h>
 #include <sqlite3.h>
@@ -10,42 +11,15 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "newsd/cursor.h"
 #include "newsd/migrate.h"
 #include "newsd/store.h"
-
-static const struct nd_store_options options = {ND_SYNC_OFF, 1000};
-
-static struct nd_store *open_memory(void)
-{
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
-}
-
-static int64_t id_of(const json_t *obj)
-{
-    return json_integer_value(json_object_get(obj, "id"));
-}
-
-static const char *str_of(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
+#include "store_fixture.h"
 
 static int64_t article(struct nd_store *st, const char *slug)
 {
-    struct nd_article_fields f = {.slug = slug,
-                                  .title = "A title",
-                                  .summary = "A summary",
-                                  .body = "The body.",
-                                  .author = "",
-                                  .category = "",
-                                  .published_at = 1700000000};
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
-    int64_t id = art ? id_of(art) : 0;
-    json_decref(art);
-    return id;
+    struct nd_article_fields f = fields(slug, 1700000000);
+    return create(st, &f);
 }
 
 /* Posts a comment (parent 0: none) with flags; returns its id, 0 on failure. */
@@ -77,6 +51,240 @@ static void set_status(struct nd_store *st, int64_t id, bool pending)
     CHECK_STR(c ? str_of(c, "status") : NULL, pending ? "pending" : "visible");
     json_decref(c);
 }
+
+/* ---- comments: create, count, delete, lists and trees ----------------- */
+
+static void test_comment_create(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t b = create_at(st, T0, "", "", false);
+    struct nd_comment_fields f = {a, false, 0, "reader", "Hello there."};
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_create(st, &f, &c), ND_OK);
+    CHECK_INT(json_object_size(c), 7);
+    CHECK_INT(json_integer_value(json_object_get(c, "article_id")), a);
+    CHECK(json_is_null(json_object_get(c, "parent_id")));
+    CHECK_STR(str_of(c, "author"), "reader");
+    CHECK_STR(str_of(c, "body"), "Hello there.");
+    CHECK_STR(str_of(c, "status"), "visible");
+    CHECK(str_of(c, "created_at") != NULL);
+    int64_t top = id_of(c);
+    json_t *again = NULL;
+    CHECK_INT(nd_store_comment_get(st, top, &again), ND_OK);
+    CHECK(json_equal(again, c));
+    json_decref(again);
+    json_decref(c);
+
+    f.has_parent = true;
+    f.parent_id = top;
+    CHECK_INT(nd_store_comment_create(st, &f, &c), ND_OK);
+    CHECK_INT(json_integer_value(json_object_get(c, "parent_id")), top);
+    json_decref(c);
+
+    json_t *none = (json_t *)&none;
+    f.article_id = b; /* the parent belongs to article a */
+    CHECK_INT(nd_store_comment_create(st, &f, &none), ND_ERR_INVALID);
+    f.parent_id = 9999;
+    CHECK_INT(nd_store_comment_create(st, &f, &none), ND_ERR_INVALID);
+    f.article_id = 9999;
+    f.has_parent = false;
+    CHECK_INT(nd_store_comment_create(st, &f, &none), ND_ERR_NOT_FOUND);
+    CHECK(none == (json_t *)&none);
+    CHECK_INT(nd_store_comment_get(st, 9999, &none), ND_ERR_NOT_FOUND);
+    nd_store_close(st);
+}
+
+static void test_comment_count(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t b = create_at(st, T0, "", "", false);
+    int64_t c1 = comment(st, a, 0);
+    comment(st, a, c1);
+    comment(st, a, 0);
+    comment(st, b, 0);
+    CHECK_INT(count_of(st, a), 3);
+    CHECK_INT(count_of(st, b), 1);
+    CHECK_INT(nd_store_comment_delete(st, c1), ND_OK);
+    CHECK_INT(count_of(st, a), 2);
+    CHECK_INT(count_of(st, b), 1);
+    nd_store_close(st);
+}
+
+static int64_t parent_of(struct nd_store *st, int64_t id)
+{
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_get(st, id, &c), ND_OK);
+    json_t *p = json_object_get(c, "parent_id");
+    int64_t parent = json_is_null(p) ? 0 : json_integer_value(p);
+    json_decref(c);
+    return parent;
+}
+
+static void test_comment_delete_reattach(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t top = comment(st, a, 0);
+    int64_t mid = comment(st, a, top);
+    int64_t leaf1 = comment(st, a, mid);
+    int64_t leaf2 = comment(st, a, mid);
+    CHECK_INT(nd_store_comment_delete(st, mid), ND_OK);
+    CHECK_INT(parent_of(st, leaf1), top);
+    CHECK_INT(parent_of(st, leaf2), top);
+    CHECK_INT(nd_store_comment_delete(st, top), ND_OK);
+    CHECK_INT(parent_of(st, leaf1), 0);
+    CHECK_INT(parent_of(st, leaf2), 0);
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_get(st, mid, &c), ND_ERR_NOT_FOUND);
+    CHECK_INT(nd_store_comment_delete(st, mid), ND_ERR_NOT_FOUND);
+    CHECK_INT(count_of(st, a), 2);
+    nd_store_close(st);
+}
+
+static void test_comment_list_flat(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t b = create_at(st, T0, "", "", false);
+    int64_t first = comment(st, a, 0);
+    for (int i = 0; i < 6; i++) {
+        if (i % 2)
+            comment(st, a, i % 3 ? first : 0);
+        else
+            comment(st, b, 0);
+    }
+    /* a has first and the three made for i = 1, 3, 5; b's are interleaved */
+    char *cursor = NULL;
+    int64_t prev = 0;
+    int total = 0, pages = 0;
+    do {
+        json_t *items = NULL;
+        char *next = NULL;
+        CHECK_INT(nd_store_comment_list(st, a, false, 2, cursor, &items, &next), ND_OK);
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            json_t *item = json_array_get(items, i);
+            CHECK(id_of(item) > prev);
+            CHECK_INT(json_integer_value(json_object_get(item, "article_id")), a);
+            CHECK(json_object_get(item, "replies") == NULL);
+            prev = id_of(item);
+            total++;
+        }
+        json_decref(items);
+        free(cursor);
+        cursor = next;
+        pages++;
+    } while (cursor && pages < 10);
+    free(cursor);
+    CHECK_INT(total, 4);
+    CHECK_INT(pages, 2);
+
+    json_t *items = (json_t *)&items;
+    char *next = NULL;
+    CHECK_INT(nd_store_comment_list(st, a, false, 2, "!!", &items, &next), ND_ERR_INVALID);
+    char *wrong = nd_cursor_encode('a', T0, 1);
+    CHECK_INT(nd_store_comment_list(st, a, false, 2, wrong, &items, &next), ND_ERR_INVALID);
+    free(wrong);
+    wrong = nd_cursor_encode('c', 1, 5); /* a comment cursor always has 0 there */
+    CHECK_INT(nd_store_comment_list(st, a, true, 2, wrong, &items, &next), ND_ERR_INVALID);
+    free(wrong);
+    CHECK_INT(nd_store_comment_list(st, a, false, 0, NULL, &items, &next), ND_ERR_INVALID);
+    CHECK(items == (json_t *)&items);
+    CHECK_INT(nd_store_comment_list(st, 9999, false, 5, NULL, &items, &next), ND_OK);
+    CHECK_INT(json_array_size(items), 0);
+    CHECK(next == NULL);
+    json_decref(items);
+    nd_store_close(st);
+}
+
+/* Checks that node has the given id and n replies, and returns the array. */
+static json_t *expect_node(json_t *node, int64_t id, size_t n)
+{
+    json_t *replies = json_object_get(node, "replies");
+    CHECK_INT(id_of(node), id);
+    CHECK(json_is_array(replies));
+    CHECK_INT(json_array_size(replies), n);
+    return replies;
+}
+
+static void test_comment_tree(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t b = create_at(st, T0, "", "", false);
+    int64_t t1 = comment(st, a, 0);
+    int64_t t2 = comment(st, a, 0);
+    int64_t r1 = comment(st, a, t1);
+    comment(st, b, 0); /* another article's comment in between */
+    int64_t r2 = comment(st, a, t1);
+    int64_t r1a = comment(st, a, r1);
+    int64_t t3 = comment(st, a, 0);
+    int64_t r3 = comment(st, a, t3);
+    int64_t r1b = comment(st, a, r1);
+
+    json_t *items = NULL;
+    char *next = NULL;
+    CHECK_INT(nd_store_comment_list(st, a, true, 2, NULL, &items, &next), ND_OK);
+    CHECK_INT(json_array_size(items), 2);
+    json_t *t1_replies = expect_node(json_array_get(items, 0), t1, 2);
+    json_t *r1_replies = expect_node(json_array_get(t1_replies, 0), r1, 2);
+    expect_node(json_array_get(r1_replies, 0), r1a, 0);
+    expect_node(json_array_get(r1_replies, 1), r1b, 0);
+    expect_node(json_array_get(t1_replies, 1), r2, 0);
+    expect_node(json_array_get(items, 1), t2, 0);
+    CHECK(next != NULL);
+    json_decref(items);
+
+    json_t *page2 = NULL;
+    char *last = NULL;
+    CHECK_INT(nd_store_comment_list(st, a, true, 2, next, &page2, &last), ND_OK);
+    CHECK_INT(json_array_size(page2), 1);
+    json_t *t3_replies = expect_node(json_array_get(page2, 0), t3, 1);
+    expect_node(json_array_get(t3_replies, 0), r3, 0);
+    CHECK(last == NULL);
+    json_decref(page2);
+    free(next);
+    nd_store_close(st);
+}
+
+static void test_comment_tree_deep(void)
+{
+    enum { DEPTH = 10000 };
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    int64_t parent = 0, middle = 0;
+    for (int i = 0; i < DEPTH; i++) {
+        parent = comment(st, a, parent);
+        if (i == DEPTH / 2)
+            middle = parent;
+    }
+    CHECK_INT(nd_store_comment_delete(st, middle), ND_OK);
+
+    json_t *items = NULL;
+    char *next = NULL;
+    CHECK_INT(nd_store_comment_list(st, a, true, 10, NULL, &items, &next), ND_OK);
+    CHECK_INT(json_array_size(items), 1);
+    int depth = 0;
+    int64_t prev = 0;
+    for (json_t *node = json_array_get(items, 0); node;
+         node = json_array_get(json_object_get(node, "replies"), 0)) {
+        CHECK(id_of(node) > prev);
+        prev = id_of(node);
+        depth++;
+    }
+    CHECK_INT(depth, DEPTH - 1);
+    CHECK_INT(prev, parent);
+    json_decref(items);
+
+    CHECK_INT(count_of(st, a), DEPTH - 1);
+    CHECK_INT(nd_store_article_delete(st, a), ND_OK);
+    json_t *c = NULL;
+    CHECK_INT(nd_store_comment_get(st, parent, &c), ND_ERR_NOT_FOUND);
+    nd_store_close(st);
+}
+
+/* ---- moderation ----------------------------------------------------- */
 
 static void test_count_follows_status(void)
 {
@@ -323,10 +531,11 @@ static void test_search_skips_pending(void)
 /* A database of migration 0002, with a stale comment_count, counted again by 0003. */
 static void test_migration_recounts(void)
 {
-    char path[] = "/tmp/newsd-moderation-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
+        return;
+    }
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
@@ -355,17 +564,15 @@ static void test_migration_recounts(void)
         CHECK_INT(count_of(st, 1), 3);
         nd_store_close(st);
     }
-    unlink(path);
-    char side[64];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    remove_db(dir, path);
 }
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
+    return CHECK_RUN(CHECK_CASE(test_comment_create), CHECK_CASE(test_comment_count),
+                     CHECK_CASE(test_comment_delete_reattach), CHECK_CASE(test_comment_list_flat),
+                     CHECK_CASE(test_comment_tree), CHECK_CASE(test_comment_tree_deep),
+                     CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
                      CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
                      CHECK_CASE(test_search_skips_pending), CHECK_CASE(test_migration_recounts));
 }

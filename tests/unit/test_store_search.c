@@ -12,17 +12,7 @@
 #include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/store.h"
-
-#define T0 INT64_C(1752312600)
-
-static const struct nd_store_options options = {ND_SYNC_NORMAL, 2000};
-
-static struct nd_store *open_memory(void)
-{
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
-}
+#include "store_fixture.h"
 
 static int64_t add(struct nd_store *st, const char *slug, const char *title, const char *body,
                    int64_t at, const char *category, bool draft)
@@ -37,11 +27,7 @@ static int64_t add(struct nd_store *st, const char *slug, const char *title, con
         .published_at = at,
         .draft = draft,
     };
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
-    int64_t id = json_integer_value(json_object_get(art, "id"));
-    json_decref(art);
-    return id;
+    return create(st, &f);
 }
 
 /* Searches for query (translated) and returns the result array; *next gets the cursor. */
@@ -250,10 +236,11 @@ static void test_index_follows_writes(void)
 /* Migration 0002 indexes the rows that were stored before it existed. */
 static void test_migration_indexes_existing_rows(void)
 {
-    char path[] = "/tmp/newsd-search-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
+        return;
+    }
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(nd_migrations[0].version, 1);
@@ -282,12 +269,7 @@ static void test_migration_indexes_existing_rows(void)
         json_decref(items);
         nd_store_close(st);
     }
-    unlink(path);
-    char side[64];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    remove_db(dir, path);
 }
 
 /* Only the ND_SEARCH_WINDOW newest matches are ranked: the cost is bounded. */

@@ -1,0 +1,60 @@
+"""environment.py: what the integration tests learn from where they run.
+
+The newsd binary under test (argv[1]), the source tree and the shared
+samples folder, and how much slower than normal a wrapped newsd runs
+(ND_SERVER_WRAPPER, e.g. valgrind), which stretches every timeout.
+"""
+
+import os
+import shlex
+import socket
+import sys
+import time
+
+# ND_SERVER_WRAPPER: a command put in front of every newsd process the tests
+# start, e.g. "valgrind --leak-check=full --error-exitcode=99" (the
+# 'valgrind' test setup sets it). A wrapped newsd runs many times slower, so
+# the harness then waits that much longer.
+WRAPPER = shlex.split(os.environ.get("ND_SERVER_WRAPPER", ""))
+SLOWDOWN = 10 if WRAPPER else 1
+
+START_TIMEOUT = 10.0 * SLOWDOWN
+STOP_TIMEOUT = 15.0 * SLOWDOWN
+HTTP_TIMEOUT = 15.0 * SLOWDOWN
+
+
+def binary_from_argv():
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        print("1..0 # SKIP no newsd binary given (usage: test_X.py /path/to/newsd)")
+        sys.exit(0)
+    return os.path.abspath(sys.argv[1])
+
+
+def source_root():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.environ.get("ND_SOURCE_ROOT") or os.path.dirname(os.path.dirname(here))
+
+
+def samples_dir():
+    """The shared samples folder, or None when this checkout has none."""
+    path = os.environ.get("ND_SAMPLES")
+    return path if path and os.path.isdir(path) else None
+
+
+def free_port():
+    """A port that was free a moment ago (for config tests that need a fixed one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(fn, timeout=10.0, interval=0.05):
+    """Polls fn until it returns a true value; returns that value or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
