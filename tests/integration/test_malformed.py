@@ -6,7 +6,7 @@ nesting, duplicate keys, invalid UTF-8, NUL bytes, huge numbers, a wrong
 type or an overlong value for each field, oversized and badly chunked
 bodies, bad percent-encoding, path traversal, abused headers, invalid
 methods and request lines, conflicting framing headers. Each row names the
-one answer newsd gives (measured, and checked against the README where it
+one answer newsd gives (measured, and checked against the docs where it
 speaks) and why; whatever the row, the answer is never a 500,
 the server never dies, and after the table /health is 200 and the stored
 articles and comments are exactly as before.
@@ -484,7 +484,7 @@ def framing_rows(ctx):
             raw=rq("POST", comments_path, [ctype, ("Content-Length", "25, 26")], comment + b" ")),
         row("Transfer-Encoding: gzip", 400, mhd=True, close=True,
             raw=rq("POST", comments_path, [ctype, ("Transfer-Encoding", "gzip")], b"abc"),
-            why="README: a transfer coding other than chunked is 400, then close"),
+            why="docs/architecture.md: a transfer coding other than chunked is 400, then close"),
         row("Transfer-Encoding: chunked, gzip", 400, mhd=True, close=True,
             raw=rq("POST", comments_path, [ctype, ("Transfer-Encoding", "chunked, gzip")],
                    b"0\r\n\r\n")),
