@@ -1,9 +1,11 @@
 /*
  * store.c: the store's connection: opening with the pragmas newsd relies
  * on, the statement cache, transactions, the mapping of SQLite results to
- * enum nd_err, and the helpers that copy result columns into JSON. The
- * resource-specific SQL lives in store_articles.c, store_comments.c and
- * store_keys.c.
+ * enum nd_err, and the helpers the resource files are written with
+ * (store_internal.h): binding parameter lists, the runners that step and
+ * release a statement, the keyset page reader and the mapping of a row to
+ * JSON by a shape. The resource-specific SQL lives in store_articles.c,
+ * store_comments.c, store_keys.c, store_search.c and store_backup.c.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "newsd/cursor.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/migrate.h"
 #include "newsd/util.h"
@@ -120,13 +124,7 @@ static enum nd_err prepare_fixed(struct nd_store *st)
 /* Runs one of the fixed transaction-control statements. */
 static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, id, fixed_sql[id], &err);
-    if (!stmt)
-        return err;
-    err = nd_store_step_done(st, stmt, fixed_sql[id]);
-    nd_store_release(stmt);
-    return err;
+    return nd_store_exec(st, id, fixed_sql[id], NULL, fixed_sql[id]);
 }
 
 /*
@@ -225,6 +223,17 @@ enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err)
     return err;
 }
 
+enum nd_err nd_store_finish_with(struct nd_store *st, enum nd_err err, json_t *value, json_t **out)
+{
+    err = nd_store_finish(st, err);
+    if (err != ND_OK) {
+        json_decref(value);
+        return err;
+    }
+    *out = value;
+    return ND_OK;
+}
+
 void nd_store_rollback(struct nd_store *st)
 {
     /* SQLite has already rolled back after some errors (SQLITE_FULL, NOMEM). */
@@ -301,18 +310,245 @@ enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
     return nd_store_commit(st);
 }
 
-int nd_store_bind_text(sqlite3_stmt *stmt, const char *name, const char *text)
+int nd_store_bind(sqlite3_stmt *stmt, const struct nd_param *params)
 {
-    int idx = sqlite3_bind_parameter_index(stmt, name);
-    if (!text)
-        return sqlite3_bind_null(stmt, idx);
-    return sqlite3_bind_text(stmt, idx, text, -1, SQLITE_STATIC);
+    int rc = SQLITE_OK;
+    for (const struct nd_param *p = params; p && p->name && rc == SQLITE_OK; p++) {
+        if (p->type == ND_PARAM_SKIP)
+            continue;
+        int idx = sqlite3_bind_parameter_index(stmt, p->name);
+        switch (p->type) {
+        case ND_PARAM_INT:
+            rc = sqlite3_bind_int64(stmt, idx, p->integer);
+            break;
+        case ND_PARAM_TEXT:
+            rc = p->text ? sqlite3_bind_text(stmt, idx, p->text, -1, SQLITE_STATIC)
+                         : sqlite3_bind_null(stmt, idx);
+            break;
+        case ND_PARAM_REAL:
+            rc = sqlite3_bind_double(stmt, idx, p->real);
+            break;
+        case ND_PARAM_BLOB:
+            rc = sqlite3_bind_blob(stmt, idx, p->blob, p->blob_len, SQLITE_STATIC);
+            break;
+        case ND_PARAM_SKIP:
+            break;
+        }
+    }
+    return rc;
 }
 
-int nd_store_bind_int(sqlite3_stmt *stmt, const char *name, int64_t value)
+/* Binds params to stmt and steps it once: the first step's result, or the bind's failure. */
+static int bind_and_step(sqlite3_stmt *stmt, const struct nd_param *params)
 {
-    return sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, name), value);
+    int rc = nd_store_bind(stmt, params);
+    return rc == SQLITE_OK ? sqlite3_step(stmt) : rc;
 }
+
+enum nd_err nd_store_exec(struct nd_store *st, enum nd_stmt id, const char *sql,
+                          const struct nd_param *params, const char *what)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, id, sql, &err);
+    if (!stmt)
+        return err;
+    int rc = nd_store_bind(stmt, params);
+    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, what)
+                          : nd_store_sqlite_err(st->db, rc, what);
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_exec_change(struct nd_store *st, enum nd_stmt id, const char *sql,
+                                 const struct nd_param *params, const char *what)
+{
+    enum nd_err err = nd_store_exec(st, id, sql, params, what);
+    /* the count of the statement just run: releasing it does not touch that */
+    if (err == ND_OK && sqlite3_changes(st->db) == 0)
+        err = ND_ERR_NOT_FOUND;
+    return err;
+}
+
+enum nd_err nd_store_row(struct nd_store *st, enum nd_stmt id, const char *sql,
+                         const struct nd_param *params, nd_store_row_fn read, void *ctx,
+                         const char *what)
+{
+    enum nd_err err = ND_OK;
+    sqlite3_stmt *stmt = nd_store_stmt(st, id, sql, &err);
+    if (!stmt)
+        return err;
+    int rc = bind_and_step(stmt, params);
+    if (rc == SQLITE_ROW)
+        err = read ? read(stmt, ctx) : ND_OK;
+    else if (rc == SQLITE_DONE)
+        err = ND_ERR_NOT_FOUND;
+    else
+        err = nd_store_sqlite_err(st->db, rc, what);
+    nd_store_release(stmt);
+    return err;
+}
+
+enum nd_err nd_store_each(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+                          nd_store_row_fn read, void *ctx, const char *what)
+{
+    enum nd_err err = ND_OK;
+    int rc = bind_and_step(stmt, params);
+    while (rc == SQLITE_ROW && err == ND_OK) {
+        err = read(stmt, ctx);
+        if (err == ND_OK)
+            rc = sqlite3_step(stmt);
+    }
+    if (err == ND_OK && rc != SQLITE_DONE)
+        err = nd_store_sqlite_err(st->db, rc, what);
+    nd_store_release(stmt);
+    return err;
+}
+
+/* Where nd_store_get puts its row. */
+struct shape_into {
+    const struct nd_shape *shape;
+    json_t **out;
+};
+
+static enum nd_err read_shape(sqlite3_stmt *stmt, void *ctx)
+{
+    const struct shape_into *into = ctx;
+    return nd_store_map_shape(stmt, into->shape, into->out);
+}
+
+enum nd_err nd_store_get(struct nd_store *st, enum nd_stmt id, const char *sql,
+                         const struct nd_param *params, const struct nd_shape *shape, json_t **out,
+                         const char *what)
+{
+    struct shape_into into = {shape, out};
+    return nd_store_row(st, id, sql, params, read_shape, &into, what);
+}
+
+/* What nd_store_list's rows are mapped with and appended to. */
+struct list_into {
+    nd_store_map_fn map;
+    const void *how;
+    json_t *items;
+};
+
+static enum nd_err append_row(sqlite3_stmt *stmt, void *ctx)
+{
+    struct list_into *into = ctx;
+    json_t *item = NULL;
+    enum nd_err err = into->map(stmt, into->how, &item);
+    if (err == ND_OK && json_array_append_new(into->items, item) != 0)
+        err = ND_ERR_NOMEM;
+    return err;
+}
+
+enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
+                          const struct nd_param *params, nd_store_map_fn map, const void *how,
+                          json_t **out, const char *what)
+{
+    enum nd_err err = ND_OK;
+    struct list_into into = {map, how, json_array()};
+    if (!into.items)
+        return ND_ERR_NOMEM;
+    sqlite3_stmt *stmt = nd_store_stmt(st, id, sql, &err);
+    if (stmt)
+        err = nd_store_each(st, stmt, params, append_row, &into, what);
+    if (err != ND_OK) {
+        json_decref(into.items);
+        return err;
+    }
+    *out = into.items;
+    return ND_OK;
+}
+
+/* ---- keyset pages ------------------------------------------------------ */
+
+enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
+                                int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    enum nd_err err = ND_OK;
+    for (unsigned i = 0; i < ND_PAGE_KEYS_MAX; i++)
+        keys[i] = 0;
+    if (!cursor)
+        return ND_OK;
+    if (page->nkeys == 3)
+        err = nd_cursor_decode3(cursor, page->kind, &keys[0], &keys[1], &keys[2]);
+    else
+        err = nd_cursor_decode(cursor, page->kind, &keys[0], &keys[1]);
+    for (unsigned i = 0; i < page->nkeys && err == ND_OK; i++)
+        if (page->keys[i].kind == ND_KEY_FIXED && keys[i] != page->keys[i].value)
+            err = ND_ERR_INVALID;
+    return err == ND_OK ? ND_OK : ND_ERR_INVALID;
+}
+
+/* The sort keys of the current row of stmt. */
+static void read_keys(const struct nd_page *page, sqlite3_stmt *stmt,
+                      int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    for (unsigned i = 0; i < page->nkeys; i++) {
+        const struct nd_page_key *k = &page->keys[i];
+        double real;
+        switch (k->kind) {
+        case ND_KEY_INT:
+            keys[i] = sqlite3_column_int64(stmt, k->col);
+            break;
+        case ND_KEY_REAL:
+            real = sqlite3_column_double(stmt, k->col);
+            memcpy(&keys[i], &real, sizeof keys[i]);
+            break;
+        case ND_KEY_FIXED:
+            keys[i] = k->value;
+            break;
+        }
+    }
+}
+
+/* A new cursor for the position keys in page's order, or NULL when out of memory. */
+static char *encode_keys(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    if (page->nkeys == 3)
+        return nd_cursor_encode3(page->kind, keys[0], keys[1], keys[2]);
+    return nd_cursor_encode(page->kind, keys[0], keys[1]);
+}
+
+/*
+ * Only the last row that fits gives its keys: the row after it, if any,
+ * only says that there is a next page.
+ */
+enum nd_err nd_store_page(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+                          const struct nd_page *page, json_t *items, char **next, const char *what)
+{
+    enum nd_err err = ND_OK;
+    int64_t last[ND_PAGE_KEYS_MAX] = {0, 0, 0};
+    char *cursor = NULL;
+    unsigned n = 0;
+    int rc = nd_store_bind(stmt, params);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":limit"),
+                                (int64_t)page->limit + 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    for (; rc == SQLITE_ROW && n < page->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
+        json_t *item = NULL;
+        if (n + 1 == page->limit)
+            read_keys(page, stmt, last);
+        err = page->map(stmt, page->how, &item);
+        if (err == ND_OK && json_array_append_new(items, item) != 0)
+            err = ND_ERR_NOMEM;
+    }
+    if (err == ND_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = nd_store_sqlite_err(st->db, rc, what);
+    if (err == ND_OK && rc == SQLITE_ROW) {
+        cursor = encode_keys(page, last);
+        if (!cursor)
+            err = ND_ERR_NOMEM;
+    }
+    nd_store_release(stmt);
+    if (err == ND_OK)
+        *next = cursor;
+    return err;
+}
+
+/* ---- rows as JSON ------------------------------------------------------ */
 
 /* Sets key to value (stolen, may be NULL after a failed allocation). */
 static enum nd_err set_value(json_t *obj, const char *key, json_t *value)
@@ -334,23 +570,69 @@ enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt,
     return set_value(obj, key, value);
 }
 
-enum nd_err nd_store_json_text_or_null(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+/* Adds the stored JSON array text of column col as the array key. */
+static enum nd_err json_tags(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
 {
-    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-        return set_value(obj, key, json_null());
-    return nd_store_json_text(obj, key, stmt, col);
+    json_error_t jerr;
+    bool nomem = false;
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+    json_t *tags = text ? nd_json_loadb(text, len, 0, &jerr, &nomem) : NULL;
+    if (nomem)
+        return ND_ERR_NOMEM;
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+        nd_log(ND_LOG_ERROR, "store: article %lld has malformed tags",
+               (long long)sqlite3_column_int64(stmt, 0));
+        return ND_ERR_DB;
+    }
+    return set_value(obj, key, tags);
 }
 
-enum nd_err nd_store_json_int(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
-{
-    return set_value(obj, key, json_integer(sqlite3_column_int64(stmt, col)));
-}
-
-enum nd_err nd_store_json_time(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
+static enum nd_err json_column(json_t *obj, const struct nd_col *c, sqlite3_stmt *stmt)
 {
     char buf[ND_TIME_BUF];
-    nd_time_format(sqlite3_column_int64(stmt, col), buf);
-    return set_value(obj, key, json_string(buf));
+    switch (c->kind) {
+    case ND_COL_INT_OR_NULL:
+        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
+            return set_value(obj, c->key, json_null());
+        return set_value(obj, c->key, json_integer(sqlite3_column_int64(stmt, c->col)));
+    case ND_COL_INT:
+        return set_value(obj, c->key, json_integer(sqlite3_column_int64(stmt, c->col)));
+    case ND_COL_TEXT_OR_NULL:
+        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
+            return set_value(obj, c->key, json_null());
+        return nd_store_json_text(obj, c->key, stmt, c->col);
+    case ND_COL_TEXT_OR_ABSENT:
+        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
+            return ND_OK;
+        return nd_store_json_text(obj, c->key, stmt, c->col);
+    case ND_COL_TEXT:
+        return nd_store_json_text(obj, c->key, stmt, c->col);
+    case ND_COL_TIME:
+        nd_time_format(sqlite3_column_int64(stmt, c->col), buf);
+        return set_value(obj, c->key, json_string(buf));
+    case ND_COL_TAGS:
+        return json_tags(obj, c->key, stmt, c->col);
+    }
+    return ND_ERR_DB;
+}
+
+enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *how, json_t **out)
+{
+    const struct nd_shape *shape = how;
+    json_t *obj = json_object();
+    enum nd_err err = obj ? ND_OK : ND_ERR_NOMEM;
+    if (err == ND_OK && shape->type)
+        err = set_value(obj, "type", json_string(shape->type));
+    for (size_t i = 0; i < shape->ncols && err == ND_OK; i++)
+        err = json_column(obj, &shape->cols[i], stmt);
+    if (err != ND_OK) {
+        json_decref(obj);
+        return err;
+    }
+    *out = obj;
+    return ND_OK;
 }
 
 /* Runs a fixed pragma, reading and discarding any row it answers. */
@@ -485,17 +767,15 @@ unsigned nd_store_migrations_applied(const struct nd_store *st)
 
 enum nd_err nd_store_ping(struct nd_store *st)
 {
-    enum nd_err err = ND_OK;
     /* Reads a real table, so a damaged or vanished file does not pass. */
-    sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_PING, "SELECT max(version) FROM schema_migrations", &err);
-    if (!stmt)
-        return err;
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW)
-        err = nd_store_sqlite_err(st->db, rc, "ping");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_row(st, ND_STMT_PING, "SELECT max(version) FROM schema_migrations", NULL, NULL,
+                        NULL, "ping");
+}
+
+enum nd_err nd_store_read_int(sqlite3_stmt *stmt, void *ctx)
+{
+    *(int64_t *)ctx = sqlite3_column_int64(stmt, 0);
+    return ND_OK;
 }
 
 /*
@@ -525,15 +805,6 @@ out:
 
 enum nd_err nd_store_data_version(struct nd_store *st, int64_t *version)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_DATA_VERSION, "PRAGMA data_version", &err);
-    if (!stmt)
-        return err;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int64(stmt, 0);
-    else
-        err = nd_store_sqlite_err(st->db, rc, "data version");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_row(st, ND_STMT_DATA_VERSION, "PRAGMA data_version", NULL, nd_store_read_int,
+                        version, "data version");
 }

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "newsd/cursor.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/text.h"
@@ -50,197 +49,72 @@ enum article_col {
     COL_COMMENT_COUNT,
 };
 
-enum field_kind { FIELD_TEXT, FIELD_TEXT_OR_NULL, FIELD_INT, FIELD_TIME, FIELD_TAGS };
-
-/* The contract's article fields, in the order clients see them. */
-static const struct {
-    const char *key;
-    int col;
-    enum field_kind kind;
-} article_fields[] = {
-    {"id", COL_ID, FIELD_INT},
-    {"slug", COL_SLUG, FIELD_TEXT},
-    {"title", COL_TITLE, FIELD_TEXT},
-    {"summary", COL_SUMMARY, FIELD_TEXT},
-    {"body", COL_BODY, FIELD_TEXT},
-    {"author", COL_AUTHOR, FIELD_TEXT},
-    {"category", COL_CATEGORY, FIELD_TEXT},
-    {"tags", COL_TAGS, FIELD_TAGS},
-    {"source_url", COL_SOURCE_URL, FIELD_TEXT_OR_NULL},
-    {"status", COL_STATUS, FIELD_TEXT},
-    {"published_at", COL_PUBLISHED_AT, FIELD_TIME},
-    {"created_at", COL_CREATED_AT, FIELD_TIME},
-    {"updated_at", COL_UPDATED_AT, FIELD_TIME},
-    {"comment_count", COL_COMMENT_COUNT, FIELD_INT},
+/*
+ * The contract's article fields, in the order clients see them. Lists
+ * select NULL for the body (ARTICLE_LIST_COLUMNS), which leaves it out.
+ */
+static const struct nd_col article_cols[] = {
+    {"id", COL_ID, ND_COL_INT},
+    {"slug", COL_SLUG, ND_COL_TEXT},
+    {"title", COL_TITLE, ND_COL_TEXT},
+    {"summary", COL_SUMMARY, ND_COL_TEXT},
+    {"body", COL_BODY, ND_COL_TEXT_OR_ABSENT},
+    {"author", COL_AUTHOR, ND_COL_TEXT},
+    {"category", COL_CATEGORY, ND_COL_TEXT},
+    {"tags", COL_TAGS, ND_COL_TAGS},
+    {"source_url", COL_SOURCE_URL, ND_COL_TEXT_OR_NULL},
+    {"status", COL_STATUS, ND_COL_TEXT},
+    {"published_at", COL_PUBLISHED_AT, ND_COL_TIME},
+    {"created_at", COL_CREATED_AT, ND_COL_TIME},
+    {"updated_at", COL_UPDATED_AT, ND_COL_TIME},
+    {"comment_count", COL_COMMENT_COUNT, ND_COL_INT},
 };
 
-/* Adds the stored JSON array text of column col as the array "tags". */
-static enum nd_err set_tags(json_t *obj, sqlite3_stmt *stmt, int col)
-{
-    json_error_t jerr;
-    bool nomem = false;
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    json_t *tags = text ? nd_json_loadb(text, len, 0, &jerr, &nomem) : NULL;
-    if (nomem)
-        return ND_ERR_NOMEM;
-    if (!json_is_array(tags)) {
-        json_decref(tags);
-        nd_log(ND_LOG_ERROR, "store: article %lld has malformed tags",
-               (long long)sqlite3_column_int64(stmt, COL_ID));
-        return ND_ERR_DB;
-    }
-    return json_object_set_new(obj, "tags", tags) == 0 ? ND_OK : ND_ERR_NOMEM;
-}
-
-static enum nd_err set_field(json_t *obj, size_t i, sqlite3_stmt *stmt)
-{
-    const char *key = article_fields[i].key;
-    int col = article_fields[i].col;
-    switch (article_fields[i].kind) {
-    case FIELD_TEXT:
-        return nd_store_json_text(obj, key, stmt, col);
-    case FIELD_TEXT_OR_NULL:
-        return nd_store_json_text_or_null(obj, key, stmt, col);
-    case FIELD_INT:
-        return nd_store_json_int(obj, key, stmt, col);
-    case FIELD_TIME:
-        return nd_store_json_time(obj, key, stmt, col);
-    case FIELD_TAGS:
-        return set_tags(obj, stmt, col);
-    }
-    return ND_ERR_DB;
-}
-
-/*
- * Builds the article in the current row of stmt (selected with
- * ARTICLE_COLUMNS or ARTICLE_LIST_COLUMNS) into a new object in *out.
- * Without with_body the "body" member is left out.
- */
-static enum nd_err row_to_article(sqlite3_stmt *stmt, bool with_body, json_t **out)
-{
-    enum nd_err err = ND_OK;
-    json_t *obj = json_object();
-    if (!obj)
-        return ND_ERR_NOMEM;
-    for (size_t i = 0; i < sizeof article_fields / sizeof article_fields[0] && err == ND_OK; i++)
-        if (with_body || article_fields[i].col != COL_BODY)
-            err = set_field(obj, i, stmt);
-    if (err != ND_OK) {
-        json_decref(obj);
-        return err;
-    }
-    *out = obj;
-    return ND_OK;
-}
-
-/* Runs a fetch of one article whose key is already bound to stmt; releases stmt. */
-static enum nd_err fetch_one(struct nd_store *st, sqlite3_stmt *stmt, json_t **out)
-{
-    enum nd_err err = ND_OK;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        err = row_to_article(stmt, true, out);
-    else if (rc == SQLITE_DONE)
-        err = ND_ERR_NOT_FOUND;
-    else
-        err = nd_store_sqlite_err(st->db, rc, "article get");
-    nd_store_release(stmt);
-    return err;
-}
+static const struct nd_shape article_shape = ND_SHAPE(NULL, article_cols);
 
 enum nd_err nd_store_article_get(struct nd_store *st, int64_t id, json_t **out)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(
-        st, ND_STMT_ARTICLE_GET, "SELECT " ARTICLE_COLUMNS " FROM articles WHERE id = :id", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc != SQLITE_OK) {
-        nd_store_release(stmt);
-        return nd_store_sqlite_err(st->db, rc, "article get");
-    }
-    return fetch_one(st, stmt, out);
+    return nd_store_get(st, ND_STMT_ARTICLE_GET,
+                        "SELECT " ARTICLE_COLUMNS " FROM articles WHERE id = :id",
+                        ND_PARAMS(ND_INT(":id", id)), &article_shape, out, "article get");
 }
 
 enum nd_err nd_store_article_get_by_slug(struct nd_store *st, const char *slug, json_t **out)
 {
-    enum nd_err err = ND_OK;
     if (!slug)
         return ND_ERR_NOT_FOUND;
-    sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_ARTICLE_GET_BY_SLUG,
-                      "SELECT " ARTICLE_COLUMNS " FROM articles WHERE slug = :slug", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_text(stmt, ":slug", slug);
-    if (rc != SQLITE_OK) {
-        nd_store_release(stmt);
-        return nd_store_sqlite_err(st->db, rc, "article get");
-    }
-    return fetch_one(st, stmt, out);
+    return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG,
+                        "SELECT " ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
+                        ND_PARAMS(ND_TEXT(":slug", slug)), &article_shape, out, "article get");
 }
 
 enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_ARTICLE_EXISTS, "SELECT 1 FROM articles WHERE id = :id", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
-        err = ND_ERR_NOT_FOUND;
-    else if (rc != SQLITE_ROW)
-        err = nd_store_sqlite_err(st->db, rc, "article lookup");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_row(st, ND_STMT_ARTICLE_EXISTS, "SELECT 1 FROM articles WHERE id = :id",
+                        ND_PARAMS(ND_INT(":id", id)), NULL, NULL, "article lookup");
 }
 
 enum nd_err nd_store_article_find_import(struct nd_store *st, const char *import_key, int64_t *id)
 {
-    enum nd_err err = ND_OK;
     if (!import_key)
         return ND_ERR_NOT_FOUND;
-    sqlite3_stmt *stmt =
-        nd_store_stmt(st, ND_STMT_ARTICLE_FIND_IMPORT,
-                      "SELECT id FROM articles WHERE import_key = :import_key", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_text(stmt, ":import_key", import_key);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(stmt, 0);
-    else if (rc == SQLITE_DONE)
-        err = ND_ERR_NOT_FOUND;
-    else
-        err = nd_store_sqlite_err(st->db, rc, "article import lookup");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_row(st, ND_STMT_ARTICLE_FIND_IMPORT,
+                        "SELECT id FROM articles WHERE import_key = :import_key",
+                        ND_PARAMS(ND_TEXT(":import_key", import_key)), nd_store_read_int, id,
+                        "article import lookup");
 }
 
 /* Sets *taken when slug belongs to an article other than self (0: none). */
 static enum nd_err slug_taken(struct nd_store *st, const char *slug, int64_t self, bool *taken)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_ARTICLE_SLUG_OWNER,
-                                       "SELECT id FROM articles WHERE slug = :slug", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_text(stmt, ":slug", slug);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *taken = sqlite3_column_int64(stmt, 0) != self;
-    else if (rc == SQLITE_DONE)
-        *taken = false;
-    else
-        err = nd_store_sqlite_err(st->db, rc, "slug lookup");
-    nd_store_release(stmt);
+    int64_t owner = 0;
+    enum nd_err err =
+        nd_store_row(st, ND_STMT_ARTICLE_SLUG_OWNER, "SELECT id FROM articles WHERE slug = :slug",
+                     ND_PARAMS(ND_TEXT(":slug", slug)), nd_store_read_int, &owner, "slug lookup");
+    if (err == ND_ERR_NOT_FOUND)
+        err = ND_OK; /* owner stays 0: ids start at 1 */
+    if (err == ND_OK)
+        *taken = owner != 0 && owner != self;
     return err;
 }
 
@@ -299,7 +173,8 @@ static enum nd_err choose_slug(struct nd_store *st, const struct nd_article_fiel
     return ND_ERR_CONFLICT;
 }
 
-enum nd_err nd_store_tags_text(const struct nd_article_fields *f, char **out)
+/* f's tags as the compact JSON array text the articles table keeps, malloc'd into *out. */
+static enum nd_err tags_text(const struct nd_article_fields *f, char **out)
 {
     enum nd_err err = ND_OK;
     json_t *arr = json_array();
@@ -320,36 +195,34 @@ enum nd_err nd_store_tags_text(const struct nd_article_fields *f, char **out)
     return err;
 }
 
+enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_fields *f,
+                                   char **tags)
+{
+    char *text = NULL;
+    enum nd_err err = tags_text(f, &text);
+    if (err == ND_OK)
+        err = nd_store_begin(st);
+    if (err != ND_OK) {
+        free(text);
+        return err;
+    }
+    *tags = text;
+    return ND_OK;
+}
+
 /* Replaces the article_tags rows of article id with f's tags. */
 static enum nd_err write_tags(struct nd_store *st, int64_t id, const struct nd_article_fields *f)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *del = nd_store_stmt(st, ND_STMT_TAGS_DELETE,
-                                      "DELETE FROM article_tags WHERE article_id = :id", &err);
-    if (!del)
-        return err;
-    int rc = nd_store_bind_int(del, ":id", id);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, del, "tags delete")
-                          : nd_store_sqlite_err(st->db, rc, "tags delete");
-    nd_store_release(del);
-    if (err != ND_OK)
-        return err;
+    enum nd_err err =
+        nd_store_exec(st, ND_STMT_TAGS_DELETE, "DELETE FROM article_tags WHERE article_id = :id",
+                      ND_PARAMS(ND_INT(":id", id)), "tags delete");
     /* Duplicate tags are harmless: the primary key keeps one row. */
-    sqlite3_stmt *ins = nd_store_stmt(
-        st, ND_STMT_TAG_INSERT,
-        "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-        "SELECT :tag, id, published_at, status FROM articles WHERE id = :id",
-        &err);
-    if (!ins)
-        return err;
-    for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
-        rc = nd_store_bind_text(ins, ":tag", f->tags[i]);
-        if (rc == SQLITE_OK)
-            rc = nd_store_bind_int(ins, ":id", id);
-        err = rc == SQLITE_OK ? nd_store_step_done(st, ins, "tag insert")
-                              : nd_store_sqlite_err(st->db, rc, "tag insert");
-        nd_store_release(ins);
-    }
+    for (size_t i = 0; i < f->ntags && err == ND_OK; i++)
+        err = nd_store_exec(
+            st, ND_STMT_TAG_INSERT,
+            "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+            "SELECT :tag, id, published_at, status FROM articles WHERE id = :id",
+            ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", id)), "tag insert");
     return err;
 }
 
@@ -371,56 +244,24 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-/* Binds every article field of f (with the chosen slug and rendered tags). */
-static int bind_article(sqlite3_stmt *stmt, const struct nd_article_fields *f, const char *slug,
-                        const char *tags, int64_t now)
-{
-    int rc = nd_store_bind_text(stmt, ":slug", slug);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":title", f->title);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":summary", or_empty(f->summary));
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":body", f->body);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":author", or_empty(f->author));
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":category", or_empty(f->category));
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":tags", tags);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":source_url", f->source_url);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":status", f->draft ? "draft" : "published");
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":published_at", f->published_at);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":now", now);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":import_key", f->import_key);
-    return rc;
-}
-
 /* Inserts (*id == 0) or updates article *id with f; *id gets the new id. */
 static enum nd_err write_row(struct nd_store *st, const struct nd_article_fields *f,
                              const char *slug, const char *tags, int64_t *id)
 {
-    enum nd_err err = ND_OK;
     bool create = *id == 0;
-    sqlite3_stmt *stmt = create ? nd_store_stmt(st, ND_STMT_ARTICLE_INSERT, insert_sql, &err)
-                                : nd_store_stmt(st, ND_STMT_ARTICLE_UPDATE, update_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = bind_article(stmt, f, slug, tags, nd_time_now());
-    if (rc == SQLITE_OK && !create)
-        rc = nd_store_bind_int(stmt, ":id", *id);
-    if (rc == SQLITE_OK)
-        err = nd_store_step_done(st, stmt, create ? "article insert" : "article update");
-    else
-        err = nd_store_sqlite_err(st->db, rc, "article bind");
+    const struct nd_param *params = ND_PARAMS(
+        ND_TEXT(":slug", slug), ND_TEXT(":title", f->title),
+        ND_TEXT(":summary", or_empty(f->summary)), ND_TEXT(":body", f->body),
+        ND_TEXT(":author", or_empty(f->author)), ND_TEXT(":category", or_empty(f->category)),
+        ND_TEXT(":tags", tags), ND_TEXT(":source_url", f->source_url),
+        ND_TEXT(":status", f->draft ? "draft" : "published"),
+        ND_INT(":published_at", f->published_at), ND_INT(":now", nd_time_now()),
+        ND_TEXT(":import_key", f->import_key), ND_INT_IF(!create, ":id", *id));
+    enum nd_err err =
+        create ? nd_store_exec(st, ND_STMT_ARTICLE_INSERT, insert_sql, params, "article insert")
+               : nd_store_exec(st, ND_STMT_ARTICLE_UPDATE, update_sql, params, "article update");
     if (err == ND_OK && create)
         *id = sqlite3_last_insert_rowid(st->db);
-    nd_store_release(stmt);
     return err;
 }
 
@@ -438,12 +279,9 @@ static enum nd_err save_article(struct nd_store *st, int64_t id, const struct nd
     json_t *article = NULL;
     if (!st || !f || !out || !f->slug || !f->title || !f->body || (f->ntags && !f->tags))
         return ND_ERR_INVALID;
-    enum nd_err err = nd_store_tags_text(f, &tags);
+    enum nd_err err = nd_store_article_begin(st, f, &tags);
     if (err != ND_OK)
         return err;
-    err = nd_store_begin(st);
-    if (err != ND_OK)
-        goto out;
     if (id != 0)
         err = nd_store_article_exists(st, id);
     if (err == ND_OK)
@@ -454,18 +292,8 @@ static enum nd_err save_article(struct nd_store *st, int64_t id, const struct nd
         err = write_tags(st, id, f);
     if (err == ND_OK)
         err = nd_store_article_get(st, id, &article);
-    if (err == ND_OK)
-        err = nd_store_commit(st);
-    else
-        nd_store_rollback(st);
-out:
     free(tags);
-    if (err != ND_OK) {
-        json_decref(article);
-        return err;
-    }
-    *out = article;
-    return ND_OK;
+    return nd_store_finish_with(st, err, article, out);
 }
 
 enum nd_err nd_store_article_create(struct nd_store *st, const struct nd_article_fields *f,
@@ -482,26 +310,8 @@ enum nd_err nd_store_article_update(struct nd_store *st, int64_t id,
     return save_article(st, id, f, out);
 }
 
-/* Runs a one-parameter DELETE of a fixed slot; *changed gets the rows removed. */
-static enum nd_err delete_by_id(struct nd_store *st, enum nd_stmt slot, const char *sql, int64_t id,
-                                int *changed)
-{
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, slot, sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "article delete")
-                          : nd_store_sqlite_err(st->db, rc, "article delete");
-    if (err == ND_OK)
-        *changed = sqlite3_changes(st->db);
-    nd_store_release(stmt);
-    return err;
-}
-
 enum nd_err nd_store_article_delete(struct nd_store *st, int64_t id)
 {
-    int changed = 0;
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
@@ -509,13 +319,13 @@ enum nd_err nd_store_article_delete(struct nd_store *st, int64_t id)
      * All of the article's comments go in one statement first: at its end
      * no reply points at a removed parent, whatever the nesting depth.
      */
-    err = delete_by_id(st, ND_STMT_ARTICLE_DELETE_COMMENTS,
-                       "DELETE FROM comments WHERE article_id = :id", id, &changed);
+    err = nd_store_exec(st, ND_STMT_ARTICLE_DELETE_COMMENTS,
+                        "DELETE FROM comments WHERE article_id = :id", ND_PARAMS(ND_INT(":id", id)),
+                        "article delete");
     if (err == ND_OK)
-        err = delete_by_id(st, ND_STMT_ARTICLE_DELETE, "DELETE FROM articles WHERE id = :id", id,
-                           &changed);
-    if (err == ND_OK && changed == 0)
-        err = ND_ERR_NOT_FOUND;
+        err =
+            nd_store_exec_change(st, ND_STMT_ARTICLE_DELETE, "DELETE FROM articles WHERE id = :id",
+                                 ND_PARAMS(ND_INT(":id", id)), "article delete");
     return nd_store_finish(st, err);
 }
 
@@ -586,61 +396,35 @@ unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_curs
     return mask;
 }
 
-int nd_store_filter_bind(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
-                         int64_t cursor_at, int64_t cursor_id, unsigned limit)
+void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned mask,
+                            const struct nd_article_filter *flt, const int64_t cursor[2])
 {
-    int rc = nd_store_bind_int(stmt, ":limit", (int64_t)limit + 1);
-    if (rc == SQLITE_OK && (mask & ND_LIST_STATUS))
-        rc = nd_store_bind_text(stmt, ":status",
-                                flt->status == ND_STATUS_DRAFT ? "draft" : "published");
-    if (rc == SQLITE_OK && (mask & ND_LIST_CATEGORY))
-        rc = nd_store_bind_text(stmt, ":category", flt->category);
-    if (rc == SQLITE_OK && (mask & ND_LIST_TAG))
-        rc = nd_store_bind_text(stmt, ":tag", flt->tag);
-    if (rc == SQLITE_OK && (mask & ND_LIST_AUTHOR))
-        rc = nd_store_bind_text(stmt, ":author", flt->author);
-    if (rc == SQLITE_OK && (mask & ND_LIST_SINCE))
-        rc = nd_store_bind_int(stmt, ":since", flt->since);
-    if (rc == SQLITE_OK && (mask & ND_LIST_UNTIL))
-        rc = nd_store_bind_int(stmt, ":until", flt->until);
-    if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
-        rc = nd_store_bind_int(stmt, ":cursor_at", cursor_at);
-    if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
-        rc = nd_store_bind_int(stmt, ":cursor_id", cursor_id);
-    return rc;
+    const struct nd_param all[ND_FILTER_PARAMS] = {
+        ND_TEXT_IF(mask & ND_LIST_STATUS, ":status",
+                   flt->status == ND_STATUS_DRAFT ? "draft" : "published"),
+        ND_TEXT_IF(mask & ND_LIST_CATEGORY, ":category", flt->category),
+        ND_TEXT_IF(mask & ND_LIST_TAG, ":tag", flt->tag),
+        ND_TEXT_IF(mask & ND_LIST_AUTHOR, ":author", flt->author),
+        ND_INT_IF(mask & ND_LIST_SINCE, ":since", flt->since),
+        ND_INT_IF(mask & ND_LIST_UNTIL, ":until", flt->until),
+        ND_INT_IF(mask & ND_LIST_CURSOR, ":cursor_at", cursor[0]),
+        ND_INT_IF(mask & ND_LIST_CURSOR, ":cursor_id", cursor[1]),
+    };
+    memcpy(params, all, sizeof all);
 }
 
 /*
- * Reads up to limit rows of the bound stmt into items; one row more means a
- * next page, whose cursor (the last item's position) goes to *next.
+ * The newest first: the cursor holds the last article's published_at and
+ * id (kind 'a'). Another order of the list would be another kind letter
+ * with its own sort keys.
  */
-static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, unsigned limit, json_t *items,
-                             char **next)
-{
-    enum nd_err err = ND_OK;
-    int64_t last_at = 0, last_id = 0;
-    unsigned n = 0;
-    int rc = sqlite3_step(stmt);
-    for (; rc == SQLITE_ROW && n < limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
-        json_t *item = NULL;
-        last_at = sqlite3_column_int64(stmt, COL_PUBLISHED_AT);
-        last_id = sqlite3_column_int64(stmt, COL_ID);
-        err = row_to_article(stmt, false, &item);
-        if (err == ND_OK && json_array_append_new(items, item) != 0)
-            err = ND_ERR_NOMEM;
-    }
-    if (err != ND_OK)
-        return err;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return nd_store_sqlite_err(st->db, rc, "article list");
-    *next = NULL;
-    if (rc == SQLITE_ROW) {
-        *next = nd_cursor_encode('a', last_at, last_id);
-        if (!*next)
-            return ND_ERR_NOMEM;
-    }
-    return ND_OK;
-}
+static const struct nd_page newest_page = {
+    'a',
+    2,
+    {{ND_KEY_INT, COL_PUBLISHED_AT, 0}, {ND_KEY_INT, COL_ID, 0}},
+    0,
+    nd_store_map_shape,
+    &article_shape};
 
 enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_filter *filter,
                                   unsigned limit, const char *cursor, json_t **items,
@@ -648,31 +432,27 @@ enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_f
 {
     static const struct nd_article_filter published = {.status = ND_STATUS_PUBLISHED};
     const struct nd_article_filter *flt = filter ? filter : &published;
-    int64_t cursor_at = 0, cursor_id = 0;
+    struct nd_page page = newest_page;
+    int64_t pos[ND_PAGE_KEYS_MAX];
+    struct nd_param params[ND_FILTER_PARAMS + 1] = {{.name = NULL}};
     char *next = NULL;
-    json_t *arr = NULL;
     enum nd_err err = ND_OK;
     if (limit < 1 || limit > 100)
         return ND_ERR_INVALID;
-    if (cursor && nd_cursor_decode(cursor, 'a', &cursor_at, &cursor_id) != ND_OK)
+    page.limit = limit;
+    if (nd_store_page_start(&page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     unsigned mask = nd_store_filter_mask(flt, cursor != NULL);
     sqlite3_stmt *stmt = list_stmt(st, mask, &err);
     if (!stmt)
         return err;
-    arr = json_array();
+    json_t *arr = json_array();
     if (!arr) {
-        err = ND_ERR_NOMEM;
-        goto out;
+        nd_store_release(stmt);
+        return ND_ERR_NOMEM;
     }
-    int rc = nd_store_filter_bind(stmt, mask, flt, cursor_at, cursor_id, limit);
-    if (rc != SQLITE_OK) {
-        err = nd_store_sqlite_err(st->db, rc, "article list bind");
-        goto out;
-    }
-    err = read_page(st, stmt, limit, arr, &next);
-out:
-    nd_store_release(stmt);
+    nd_store_filter_params(params, mask, flt, pos);
+    err = nd_store_page(st, stmt, params, &page, arr, &next, "article list");
     if (err != ND_OK) {
         json_decref(arr);
         return err;
@@ -697,47 +477,15 @@ static const char category_list_sql[] =
     " WHERE category > '' AND (status = 'published' OR :drafts)"
     " GROUP BY category ORDER BY category COLLATE NOCASE, category";
 
-/* Appends {"name","count"} of the current row of stmt to arr. */
-static enum nd_err append_category(json_t *arr, sqlite3_stmt *stmt)
-{
-    json_t *item = json_object();
-    if (!item)
-        return ND_ERR_NOMEM;
-    enum nd_err err = nd_store_json_text(item, "name", stmt, 0);
-    if (err == ND_OK)
-        err = nd_store_json_int(item, "count", stmt, 1);
-    if (err != ND_OK) {
-        json_decref(item);
-        return err;
-    }
-    return json_array_append_new(arr, item) == 0 ? ND_OK : ND_ERR_NOMEM;
-}
+static const struct nd_col category_cols[] = {
+    {"name", 0, ND_COL_TEXT},
+    {"count", 1, ND_COL_INT},
+};
+static const struct nd_shape category_shape = ND_SHAPE(NULL, category_cols);
 
 enum nd_err nd_store_category_list(struct nd_store *st, bool drafts, json_t **out)
 {
-    enum nd_err err = ND_OK;
-    json_t *arr = json_array();
-    if (!arr)
-        return ND_ERR_NOMEM;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_CATEGORY_LIST, category_list_sql, &err);
-    if (!stmt)
-        goto out;
-    int rc = nd_store_bind_int(stmt, ":drafts", drafts ? 1 : 0);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    while (rc == SQLITE_ROW && err == ND_OK) {
-        err = append_category(arr, stmt);
-        if (err == ND_OK)
-            rc = sqlite3_step(stmt);
-    }
-    if (err == ND_OK && rc != SQLITE_DONE)
-        err = nd_store_sqlite_err(st->db, rc, "category list");
-out:
-    nd_store_release(stmt);
-    if (err != ND_OK) {
-        json_decref(arr);
-        return err;
-    }
-    *out = arr;
-    return ND_OK;
+    return nd_store_list(st, ND_STMT_CATEGORY_LIST, category_list_sql,
+                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
+                         &category_shape, out, "category list");
 }

@@ -302,134 +302,69 @@ enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
 
 /* ---- export ------------------------------------------------------------ */
 
-enum column_kind { KIND_INT, KIND_INT_OR_NULL, KIND_TEXT, KIND_TEXT_OR_NULL, KIND_TIME, KIND_TAGS };
-
-/* One member of a record: its key and the kind of the column it comes from. */
-struct column {
-    const char *key;
-    enum column_kind kind;
-};
-
 /* The members of the records in order; column i of the query is member i. */
-static const struct column article_columns[] = {
-    {"id", KIND_INT},
-    {"slug", KIND_TEXT},
-    {"title", KIND_TEXT},
-    {"summary", KIND_TEXT},
-    {"body", KIND_TEXT},
-    {"author", KIND_TEXT},
-    {"category", KIND_TEXT},
-    {"tags", KIND_TAGS},
-    {"source_url", KIND_TEXT_OR_NULL},
-    {"status", KIND_TEXT},
-    {"published_at", KIND_TIME},
-    {"created_at", KIND_TIME},
-    {"updated_at", KIND_TIME},
-    {"import_key", KIND_TEXT_OR_NULL},
+static const struct nd_col article_columns[] = {
+    {"id", 0, ND_COL_INT},
+    {"slug", 1, ND_COL_TEXT},
+    {"title", 2, ND_COL_TEXT},
+    {"summary", 3, ND_COL_TEXT},
+    {"body", 4, ND_COL_TEXT},
+    {"author", 5, ND_COL_TEXT},
+    {"category", 6, ND_COL_TEXT},
+    {"tags", 7, ND_COL_TAGS},
+    {"source_url", 8, ND_COL_TEXT_OR_NULL},
+    {"status", 9, ND_COL_TEXT},
+    {"published_at", 10, ND_COL_TIME},
+    {"created_at", 11, ND_COL_TIME},
+    {"updated_at", 12, ND_COL_TIME},
+    {"import_key", 13, ND_COL_TEXT_OR_NULL},
 };
 static const char export_articles_sql[] =
     "SELECT id, slug, title, summary, body, author, category, tags, source_url, status, "
     "published_at, created_at, updated_at, import_key FROM articles ORDER BY id";
 
-static const struct column comment_columns[] = {
-    {"id", KIND_INT},          {"article_id", KIND_INT}, {"parent_id", KIND_INT_OR_NULL},
-    {"author", KIND_TEXT},     {"body", KIND_TEXT},      {"status", KIND_TEXT},
-    {"created_at", KIND_TIME},
-};
-static const char export_comments_sql[] = "SELECT id, article_id, parent_id, author, body, "
-                                          "status, created_at FROM comments ORDER BY id";
+static const char export_comments_sql[] = "SELECT " ND_COMMENT_COLUMNS " FROM comments ORDER BY id";
 
-/* A table of the export: its query, the record type and its members. */
+/* A table of the export: its query and its records (their type and members). */
 struct table {
     const char *sql;
-    const char *type;
-    const struct column *columns;
-    size_t ncolumns;
+    struct nd_shape shape;
 };
 
-/* Adds the stored JSON array text of column col as the member key. */
-static enum nd_err put_tags(json_t *rec, const char *key, sqlite3_stmt *stmt, int col)
-{
-    json_error_t jerr;
-    bool nomem = false;
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    json_t *tags =
-        text ? nd_json_loadb(text, (size_t)sqlite3_column_bytes(stmt, col), 0, &jerr, &nomem)
-             : NULL;
-    if (nomem)
-        return ND_ERR_NOMEM;
-    if (!json_is_array(tags)) {
-        json_decref(tags);
-        nd_log(ND_LOG_ERROR, "store: export: article %lld has malformed tags",
-               (long long)sqlite3_column_int64(stmt, 0));
-        return ND_ERR_DB;
-    }
-    return json_object_set_new(rec, key, tags) == 0 ? ND_OK : ND_ERR_NOMEM;
-}
+/* An export under way: where records go and how many went. */
+struct export_run {
+    const struct table *table;
+    nd_store_export_fn emit;
+    void *ctx;
+    unsigned long *count;
+};
 
-static enum nd_err put_column(json_t *rec, const struct column *c, sqlite3_stmt *stmt, int col)
+/* An nd_store_row_fn: emits the record of the current row. */
+static enum nd_err emit_row(sqlite3_stmt *stmt, void *ctx)
 {
-    switch (c->kind) {
-    case KIND_INT_OR_NULL:
-        if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-            return json_object_set_new(rec, c->key, json_null()) == 0 ? ND_OK : ND_ERR_NOMEM;
-        return nd_store_json_int(rec, c->key, stmt, col);
-    case KIND_INT:
-        return nd_store_json_int(rec, c->key, stmt, col);
-    case KIND_TEXT:
-        return nd_store_json_text(rec, c->key, stmt, col);
-    case KIND_TEXT_OR_NULL:
-        return nd_store_json_text_or_null(rec, c->key, stmt, col);
-    case KIND_TIME:
-        return nd_store_json_time(rec, c->key, stmt, col);
-    case KIND_TAGS:
-        return put_tags(rec, c->key, stmt, col);
-    }
-    return ND_ERR_DB;
-}
-
-/* The record of the current row of stmt, a new object in *out. */
-static enum nd_err row_to_record(const struct table *t, sqlite3_stmt *stmt, json_t **out)
-{
-    json_t *rec = json_object();
-    enum nd_err err = ND_ERR_NOMEM;
-    if (rec && json_object_set_new(rec, "type", json_string(t->type)) == 0)
-        err = ND_OK;
-    for (size_t i = 0; i < t->ncolumns && err == ND_OK; i++)
-        err = put_column(rec, &t->columns[i], stmt, (int)i);
-    if (err != ND_OK) {
-        json_decref(rec);
-        return err;
-    }
-    *out = rec;
-    return ND_OK;
+    const struct export_run *run = ctx;
+    json_t *rec = NULL;
+    enum nd_err err = nd_store_map_shape(stmt, &run->table->shape, &rec);
+    if (err == ND_OK)
+        err = run->emit(run->ctx, rec);
+    if (err == ND_OK)
+        (*run->count)++;
+    json_decref(rec);
+    return err;
 }
 
 /* Emits a record for every row of t, counting them in *count. */
 static enum nd_err export_table(struct nd_store *st, const struct table *t, nd_store_export_fn emit,
                                 void *ctx, unsigned long *count)
 {
+    struct export_run run = {t, emit, ctx, count};
     sqlite3_stmt *stmt = NULL;
     enum nd_err err = ND_OK;
     int rc = sqlite3_prepare_v2(st->db, t->sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         err = nd_store_sqlite_err(st->db, rc, "export");
-    while (err == ND_OK) {
-        json_t *rec = NULL;
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            err = nd_store_sqlite_err(st->db, rc, "export");
-            break;
-        }
-        err = row_to_record(t, stmt, &rec);
-        if (err == ND_OK)
-            err = emit(ctx, rec);
-        if (err == ND_OK)
-            (*count)++;
-        json_decref(rec);
-    }
+    else
+        err = nd_store_each(st, stmt, NULL, emit_row, &run, "export");
     sqlite3_finalize(stmt);
     return err;
 }
@@ -454,10 +389,10 @@ static enum nd_err emit_header(nd_store_export_fn emit, void *ctx)
 enum nd_err nd_store_export(struct nd_store *st, nd_store_export_fn emit, void *ctx,
                             struct nd_export_stats *stats)
 {
-    static const struct table articles = {export_articles_sql, "article", article_columns,
-                                          sizeof article_columns / sizeof article_columns[0]};
-    static const struct table comments = {export_comments_sql, "comment", comment_columns,
-                                          sizeof comment_columns / sizeof comment_columns[0]};
+    static const struct table articles = {export_articles_sql,
+                                          ND_SHAPE("article", article_columns)};
+    static const struct table comments = {export_comments_sql,
+                                          ND_SHAPE("comment", nd_store_comment_cols)};
     struct nd_export_stats counted = {0, 0};
     enum nd_err err = ND_ERR_INVALID;
     if (!st || !emit)
@@ -498,91 +433,51 @@ static const char restore_tag_sql[] =
     "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
     "VALUES (:tag, :id, :tagged_at, :tagged_status)";
 
+/* An nd_store_row_fn: the first of the three taken flags of the row that is set, named into *ctx.
+ */
+static enum nd_err read_taken(sqlite3_stmt *stmt, void *ctx)
+{
+    static const char *const fields[] = {"id", "slug", "import_key"};
+    const char **taken = ctx;
+    for (int i = 2; i >= 0; i--)
+        if (sqlite3_column_int(stmt, i) != 0)
+            *taken = fields[i];
+    return ND_OK;
+}
+
 /* Sets *taken to the first unique field of rec that another article has, or NULL. */
 static enum nd_err article_taken(struct nd_store *st, const struct nd_article_record *rec,
                                  const char **taken)
 {
-    static const char *const fields[] = {"id", "slug", "import_key"};
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_ARTICLE_TAKEN, article_taken_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", rec->id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":slug", rec->f.slug);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":import_key", rec->f.import_key);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
     *taken = NULL;
-    if (rc == SQLITE_ROW) {
-        for (int i = 2; i >= 0; i--)
-            if (sqlite3_column_int(stmt, i) != 0)
-                *taken = fields[i];
-    } else {
-        err = nd_store_sqlite_err(st->db, rc, "article restore");
-    }
-    nd_store_release(stmt);
-    return err;
-}
-
-static int bind_article_record(sqlite3_stmt *stmt, const struct nd_article_record *rec,
-                               const char *tags)
-{
-    const struct nd_article_fields *f = &rec->f;
-    int rc = nd_store_bind_int(stmt, ":id", rec->id);
-    const char *const texts[][2] = {
-        {":slug", f->slug},
-        {":title", f->title},
-        {":summary", f->summary},
-        {":body", f->body},
-        {":author", f->author},
-        {":category", f->category},
-        {":tags", tags},
-        {":source_url", f->source_url},
-        {":import_key", f->import_key},
-        {":status", f->draft ? "draft" : "published"},
-    };
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == SQLITE_OK; i++)
-        rc = nd_store_bind_text(stmt, texts[i][0], texts[i][1]);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":published_at", f->published_at);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":created_at", rec->created_at);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":updated_at", rec->updated_at);
-    return rc;
+    return nd_store_row(st, ND_STMT_RESTORE_ARTICLE_TAKEN, article_taken_sql,
+                        ND_PARAMS(ND_INT(":id", rec->id), ND_TEXT(":slug", rec->f.slug),
+                                  ND_TEXT(":import_key", rec->f.import_key)),
+                        read_taken, taken, "article restore");
 }
 
 /* Inserts the row of rec and its tag rows (inside the caller's transaction). */
 static enum nd_err insert_article_record(struct nd_store *st, const struct nd_article_record *rec,
                                          const char *tags)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_ARTICLE, restore_article_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = bind_article_record(stmt, rec, tags);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "article restore")
-                          : nd_store_sqlite_err(st->db, rc, "article restore");
-    nd_store_release(stmt);
-    if (err != ND_OK)
-        return err;
-    stmt = nd_store_stmt(st, ND_STMT_RESTORE_TAG, restore_tag_sql, &err);
-    if (!stmt)
-        return err;
-    for (size_t i = 0; i < rec->f.ntags && err == ND_OK; i++) {
-        rc = nd_store_bind_text(stmt, ":tag", rec->f.tags[i]);
-        if (rc == SQLITE_OK)
-            rc = nd_store_bind_int(stmt, ":id", rec->id);
-        if (rc == SQLITE_OK)
-            rc = nd_store_bind_int(stmt, ":tagged_at", rec->f.published_at);
-        if (rc == SQLITE_OK)
-            rc = nd_store_bind_text(stmt, ":tagged_status", rec->f.draft ? "draft" : "published");
-        err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "tag restore")
-                              : nd_store_sqlite_err(st->db, rc, "tag restore");
-        nd_store_release(stmt);
-    }
+    const struct nd_article_fields *f = &rec->f;
+    const char *status = f->draft ? "draft" : "published";
+    enum nd_err err = nd_store_exec(
+        st, ND_STMT_RESTORE_ARTICLE, restore_article_sql,
+        ND_PARAMS(ND_INT(":id", rec->id), ND_TEXT(":slug", f->slug), ND_TEXT(":title", f->title),
+                  ND_TEXT(":summary", f->summary), ND_TEXT(":body", f->body),
+                  ND_TEXT(":author", f->author), ND_TEXT(":category", f->category),
+                  ND_TEXT(":tags", tags), ND_TEXT(":source_url", f->source_url),
+                  ND_TEXT(":import_key", f->import_key), ND_TEXT(":status", status),
+                  ND_INT(":published_at", f->published_at), ND_INT(":created_at", rec->created_at),
+                  ND_INT(":updated_at", rec->updated_at)),
+        "article restore");
+    for (size_t i = 0; i < f->ntags && err == ND_OK; i++)
+        err = nd_store_exec(st, ND_STMT_RESTORE_TAG, restore_tag_sql,
+                            ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", rec->id),
+                                      ND_INT(":tagged_at", f->published_at),
+                                      ND_TEXT(":tagged_status", status)),
+                            "tag restore");
     return err;
 }
 
@@ -595,12 +490,9 @@ enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_articl
     if (!st || !f || rec->id < 1 || !f->slug || !f->title || !f->summary || !f->body ||
         !f->author || !f->category || (f->ntags > 0 && !f->tags))
         return ND_ERR_INVALID;
-    enum nd_err err = nd_store_tags_text(f, &tags);
+    enum nd_err err = nd_store_article_begin(st, f, &tags);
     if (err != ND_OK)
         return err;
-    err = nd_store_begin(st);
-    if (err != ND_OK)
-        goto out;
     err = article_taken(st, rec, &clash);
     if (err == ND_OK && clash)
         err = ND_ERR_CONFLICT;
@@ -609,7 +501,6 @@ enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_articl
     err = nd_store_finish(st, err);
     if (err == ND_ERR_CONFLICT && taken)
         *taken = clash ? clash : "slug";
-out:
     free(tags);
     return err;
 }
@@ -622,53 +513,48 @@ static const char restore_comment_sql[] =
     "INSERT INTO comments (id, article_id, parent_id, author, body, status, created_at) "
     "VALUES (:id, :article_id, :parent_id, :author, :body, :status, :created_at)";
 
+/* What comment_check_sql says of a comment record. */
+struct comment_check {
+    bool id_taken;
+    int64_t parent_article; /* 0 when the parent does not exist */
+};
+
+/* An nd_store_row_fn: the row of comment_check_sql into the struct comment_check at ctx. */
+static enum nd_err read_check(sqlite3_stmt *stmt, void *ctx)
+{
+    struct comment_check *check = ctx;
+    check->id_taken = sqlite3_column_int(stmt, 0) != 0;
+    check->parent_article = sqlite3_column_int64(stmt, 1);
+    return ND_OK;
+}
+
 /* ND_ERR_CONFLICT when rec's id is taken, ND_ERR_INVALID when its parent is not fit. */
 static enum nd_err check_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
 {
-    enum nd_err err = ND_OK;
+    struct comment_check check = {false, 0};
     if (rec->f.has_parent && rec->f.parent_id >= rec->id)
         return ND_ERR_INVALID;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_COMMENT_CHECK, comment_check_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", rec->id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":parent", rec->f.has_parent ? rec->f.parent_id : 0);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW)
-        err = nd_store_sqlite_err(st->db, rc, "comment restore");
-    else if (sqlite3_column_int(stmt, 0) != 0)
+    enum nd_err err =
+        nd_store_row(st, ND_STMT_RESTORE_COMMENT_CHECK, comment_check_sql,
+                     ND_PARAMS(ND_INT(":id", rec->id),
+                               ND_INT(":parent", rec->f.has_parent ? rec->f.parent_id : 0)),
+                     read_check, &check, "comment restore");
+    if (err == ND_OK && check.id_taken)
         err = ND_ERR_CONFLICT;
-    else if (rec->f.has_parent && sqlite3_column_int64(stmt, 1) != rec->f.article_id)
+    else if (err == ND_OK && rec->f.has_parent && check.parent_article != rec->f.article_id)
         err = ND_ERR_INVALID;
-    nd_store_release(stmt);
     return err;
 }
 
 static enum nd_err insert_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_RESTORE_COMMENT, restore_comment_sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", rec->id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":article_id", rec->f.article_id);
-    if (rc == SQLITE_OK && rec->f.has_parent)
-        rc = nd_store_bind_int(stmt, ":parent_id", rec->f.parent_id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":author", rec->f.author);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":body", rec->f.body);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":status", rec->pending ? "pending" : "visible");
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":created_at", rec->created_at);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment restore")
-                          : nd_store_sqlite_err(st->db, rc, "comment restore");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_exec(st, ND_STMT_RESTORE_COMMENT, restore_comment_sql,
+                         ND_PARAMS(ND_INT(":id", rec->id), ND_INT(":article_id", rec->f.article_id),
+                                   ND_INT_IF(rec->f.has_parent, ":parent_id", rec->f.parent_id),
+                                   ND_TEXT(":author", rec->f.author), ND_TEXT(":body", rec->f.body),
+                                   ND_TEXT(":status", rec->pending ? "pending" : "visible"),
+                                   ND_INT(":created_at", rec->created_at)),
+                         "comment restore");
 }
 
 enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_comment_record *rec)

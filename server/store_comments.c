@@ -17,12 +17,10 @@
  */
 #include <stdlib.h>
 
-#include "newsd/cursor.h"
 #include "newsd/log.h"
 #include "newsd/util.h"
 #include "store_internal.h"
 
-#define COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
 #define COMMENT_COLUMNS_C                                                                          \
     "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
 
@@ -36,101 +34,50 @@ enum comment_col {
     COL_CREATED_AT,
 };
 
-/* Adds parent_id: an integer, or null for a top-level comment. */
-static enum nd_err set_parent(json_t *obj, sqlite3_stmt *stmt)
-{
-    json_t *value = sqlite3_column_type(stmt, COL_PARENT_ID) == SQLITE_NULL
-                        ? json_null()
-                        : json_integer(sqlite3_column_int64(stmt, COL_PARENT_ID));
-    return json_object_set_new(obj, "parent_id", value) == 0 ? ND_OK : ND_ERR_NOMEM;
-}
-
-/*
- * Builds the comment in the current row of stmt into a new object in *out.
- * With replies non-NULL the object also gets an empty "replies" array, and
- * *replies borrows it.
- */
-static enum nd_err row_to_comment(sqlite3_stmt *stmt, json_t **out, json_t **replies)
-{
-    json_t *obj = json_object();
-    if (!obj)
-        return ND_ERR_NOMEM;
-    enum nd_err err = nd_store_json_int(obj, "id", stmt, COL_ID);
-    if (err == ND_OK)
-        err = nd_store_json_int(obj, "article_id", stmt, COL_ARTICLE_ID);
-    if (err == ND_OK)
-        err = set_parent(obj, stmt);
-    if (err == ND_OK)
-        err = nd_store_json_text(obj, "author", stmt, COL_AUTHOR);
-    if (err == ND_OK)
-        err = nd_store_json_text(obj, "body", stmt, COL_BODY);
-    if (err == ND_OK)
-        err = nd_store_json_text(obj, "status", stmt, COL_STATUS);
-    if (err == ND_OK)
-        err = nd_store_json_time(obj, "created_at", stmt, COL_CREATED_AT);
-    if (err == ND_OK && replies) {
-        *replies = json_array();
-        if (json_object_set_new(obj, "replies", *replies) != 0)
-            err = ND_ERR_NOMEM;
-    }
-    if (err != ND_OK) {
-        json_decref(obj);
-        return err;
-    }
-    *out = obj;
-    return ND_OK;
-}
+const struct nd_col nd_store_comment_cols[7] = {
+    {"id", COL_ID, ND_COL_INT},
+    {"article_id", COL_ARTICLE_ID, ND_COL_INT},
+    {"parent_id", COL_PARENT_ID, ND_COL_INT_OR_NULL},
+    {"author", COL_AUTHOR, ND_COL_TEXT},
+    {"body", COL_BODY, ND_COL_TEXT},
+    {"status", COL_STATUS, ND_COL_TEXT},
+    {"created_at", COL_CREATED_AT, ND_COL_TIME},
+};
+static const struct nd_shape comment_shape = ND_SHAPE(NULL, nd_store_comment_cols);
 
 enum nd_err nd_store_comment_get(struct nd_store *st, int64_t id, json_t **out)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(
-        st, ND_STMT_COMMENT_GET, "SELECT " COMMENT_COLUMNS " FROM comments WHERE id = :id", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        err = row_to_comment(stmt, out, NULL);
-    else if (rc == SQLITE_DONE)
-        err = ND_ERR_NOT_FOUND;
-    else
-        err = nd_store_sqlite_err(st->db, rc, "comment get");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_get(st, ND_STMT_COMMENT_GET,
+                        "SELECT " ND_COMMENT_COLUMNS " FROM comments WHERE id = :id",
+                        ND_PARAMS(ND_INT(":id", id)), &comment_shape, out, "comment get");
 }
 
-/*
- * Looks up comment id: *article_id gets its article, *has_parent and
- * *parent_id its parent, *visible (when not NULL) whether it is visible.
- * ND_ERR_NOT_FOUND when there is no such comment.
- */
-static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *article_id,
-                                 bool *has_parent, int64_t *parent_id, bool *visible)
+/* A comment's place: its article, its parent, whether it is visible. */
+struct links {
+    int64_t article_id;
+    bool has_parent;
+    int64_t parent_id;
+    bool visible;
+};
+
+/* An nd_store_row_fn: the row of comment_links into the struct links at ctx. */
+static enum nd_err read_links(sqlite3_stmt *stmt, void *ctx)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(
+    struct links *l = ctx;
+    l->article_id = sqlite3_column_int64(stmt, 0);
+    l->has_parent = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
+    l->parent_id = sqlite3_column_int64(stmt, 1);
+    l->visible = sqlite3_column_int(stmt, 2) != 0;
+    return ND_OK;
+}
+
+/* Looks up comment id's links into *l; ND_ERR_NOT_FOUND when there is no such comment. */
+static enum nd_err comment_links(struct nd_store *st, int64_t id, struct links *l)
+{
+    return nd_store_row(
         st, ND_STMT_COMMENT_LINKS,
-        "SELECT article_id, parent_id, status = 'visible' FROM comments WHERE id = :id", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *article_id = sqlite3_column_int64(stmt, 0);
-        *has_parent = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
-        *parent_id = sqlite3_column_int64(stmt, 1);
-        if (visible)
-            *visible = sqlite3_column_int(stmt, 2) != 0;
-    } else if (rc == SQLITE_DONE) {
-        err = ND_ERR_NOT_FOUND;
-    } else {
-        err = nd_store_sqlite_err(st->db, rc, "comment lookup");
-    }
-    nd_store_release(stmt);
-    return err;
+        "SELECT article_id, parent_id, status = 'visible' FROM comments WHERE id = :id",
+        ND_PARAMS(ND_INT(":id", id)), read_links, l, "comment lookup");
 }
 
 /*
@@ -140,14 +87,12 @@ static enum nd_err comment_links(struct nd_store *st, int64_t id, int64_t *artic
 static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fields *f,
                                 bool visible_only)
 {
-    int64_t article_id = 0, grandparent = 0;
-    bool has_grandparent = false, visible = false;
+    struct links parent = {0, false, 0, false};
     if (!f->has_parent)
         return ND_OK;
-    enum nd_err err =
-        comment_links(st, f->parent_id, &article_id, &has_grandparent, &grandparent, &visible);
+    enum nd_err err = comment_links(st, f->parent_id, &parent);
     if (err == ND_ERR_NOT_FOUND ||
-        (err == ND_OK && (article_id != f->article_id || (visible_only && !visible))))
+        (err == ND_OK && (parent.article_id != f->article_id || (visible_only && !parent.visible))))
         return ND_ERR_INVALID;
     return err;
 }
@@ -156,30 +101,17 @@ static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fie
 static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_fields *f,
                                   const char *status, int64_t *id)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(
+    enum nd_err err = nd_store_exec(
         st, ND_STMT_COMMENT_INSERT,
         "INSERT INTO comments (article_id, parent_id, author, body, status, created_at) "
         "VALUES (:article_id, :parent_id, :author, :body, :status, :now)",
-        &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":article_id", f->article_id);
-    if (rc == SQLITE_OK && f->has_parent)
-        rc = nd_store_bind_int(stmt, ":parent_id", f->parent_id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":author", f->author);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":body", f->body);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":status", status);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":now", nd_time_now());
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment insert")
-                          : nd_store_sqlite_err(st->db, rc, "comment insert");
+        ND_PARAMS(ND_INT(":article_id", f->article_id),
+                  ND_INT_IF(f->has_parent, ":parent_id", f->parent_id),
+                  ND_TEXT(":author", f->author), ND_TEXT(":body", f->body),
+                  ND_TEXT(":status", status), ND_INT(":now", nd_time_now())),
+        "comment insert");
     if (err == ND_OK)
         *id = sqlite3_last_insert_rowid(st->db);
-    nd_store_release(stmt);
     return err;
 }
 
@@ -200,16 +132,7 @@ static enum nd_err finish_with_comment(struct nd_store *st, enum nd_err err, int
     json_t *comment = NULL;
     if (err == ND_OK)
         err = nd_store_comment_get(st, id, &comment);
-    if (err == ND_OK)
-        err = nd_store_commit(st);
-    else
-        nd_store_rollback(st);
-    if (err != ND_OK) {
-        json_decref(comment);
-        return err;
-    }
-    *out = comment;
-    return ND_OK;
+    return nd_store_finish_with(st, err, comment, out);
 }
 
 enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_fields *f,
@@ -229,67 +152,36 @@ enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_f
     return finish_with_comment(st, err, id, out);
 }
 
-/* UPDATE of comment id's status; ND_ERR_NOT_FOUND when no row changed. */
-static enum nd_err update_status(struct nd_store *st, int64_t id, const char *status)
-{
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_SET_STATUS,
-                                       "UPDATE comments SET status = :status WHERE id = :id", &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":status", status);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment status")
-                          : nd_store_sqlite_err(st->db, rc, "comment status");
-    if (err == ND_OK && sqlite3_changes(st->db) == 0)
-        err = ND_ERR_NOT_FOUND;
-    nd_store_release(stmt);
-    return err;
-}
-
 enum nd_err nd_store_comment_set_status(struct nd_store *st, int64_t id, bool pending, json_t **out)
 {
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
-    err = update_status(st, id, pending ? "pending" : "visible");
+    /* ND_ERR_NOT_FOUND when there is no such comment */
+    err = nd_store_exec_change(
+        st, ND_STMT_COMMENT_SET_STATUS, "UPDATE comments SET status = :status WHERE id = :id",
+        ND_PARAMS(ND_INT(":id", id), ND_TEXT(":status", pending ? "pending" : "visible")),
+        "comment status");
     return finish_with_comment(st, err, id, out);
-}
-
-/* Runs a write of a fixed slot with :id bound (and :parent, when given). */
-static enum nd_err run_with_id(struct nd_store *st, enum nd_stmt slot, const char *sql, int64_t id,
-                               const int64_t *parent)
-{
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, slot, sql, &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":id", id);
-    if (rc == SQLITE_OK && parent)
-        rc = nd_store_bind_int(stmt, ":parent", *parent);
-    err = rc == SQLITE_OK ? nd_store_step_done(st, stmt, "comment delete")
-                          : nd_store_sqlite_err(st->db, rc, "comment delete");
-    nd_store_release(stmt);
-    return err;
 }
 
 enum nd_err nd_store_comment_delete(struct nd_store *st, int64_t id)
 {
-    int64_t article_id = 0, parent_id = 0;
-    bool has_parent = false;
+    struct links self = {0, false, 0, false};
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
-    err = comment_links(st, id, &article_id, &has_parent, &parent_id, NULL);
+    err = comment_links(st, id, &self);
     /* Replies move up first, so the parent_id constraint never sees an orphan. */
     if (err == ND_OK)
-        err = run_with_id(st, ND_STMT_COMMENT_REATTACH,
-                          "UPDATE comments SET parent_id = :parent WHERE parent_id = :id", id,
-                          has_parent ? &parent_id : NULL);
+        err = nd_store_exec(
+            st, ND_STMT_COMMENT_REATTACH,
+            "UPDATE comments SET parent_id = :parent WHERE parent_id = :id",
+            ND_PARAMS(ND_INT(":id", id), ND_INT_IF(self.has_parent, ":parent", self.parent_id)),
+            "comment delete");
     if (err == ND_OK)
-        err = run_with_id(st, ND_STMT_COMMENT_DELETE, "DELETE FROM comments WHERE id = :id", id,
-                          NULL);
+        err = nd_store_exec(st, ND_STMT_COMMENT_DELETE, "DELETE FROM comments WHERE id = :id",
+                            ND_PARAMS(ND_INT(":id", id)), "comment delete");
     return nd_store_finish(st, err);
 }
 
@@ -345,67 +237,65 @@ static json_t *index_find(const struct node_index *ix, int64_t id)
     return lo < ix->len && ix->ids[lo] == id ? ix->replies[lo] : NULL;
 }
 
+/* How a row becomes a node of a tree: a comment with an empty "replies", registered in ix. */
+struct node_sink {
+    struct node_index *ix;
+};
+
+/* An nd_store_map_fn whose how is a struct node_sink. */
+static enum nd_err map_node(sqlite3_stmt *stmt, const void *how, json_t **out)
+{
+    const struct node_sink *sink = how;
+    json_t *node = NULL;
+    enum nd_err err = nd_store_map_shape(stmt, &comment_shape, &node);
+    if (err != ND_OK)
+        return err;
+    json_t *replies = json_array();
+    if (json_object_set_new(node, "replies", replies) != 0)
+        err = ND_ERR_NOMEM;
+    if (err == ND_OK)
+        err = index_add(sink->ix, sqlite3_column_int64(stmt, COL_ID), replies);
+    if (err != ND_OK) {
+        json_decref(node);
+        return err;
+    }
+    *out = node;
+    return ND_OK;
+}
+
 /* The list being read. */
 struct list_spec {
     int64_t article_id;
     int64_t after; /* the cursor's position: ids above it */
-    unsigned limit;
     enum nd_comment_filter which;
     const char *status; /* the status the list holds; NULL for every one */
+    struct nd_page page;
 };
 
 /*
- * Reads up to limit comments of the bound stmt into items (registering each
- * in tops when it is given, with an empty "replies"); a further row means a
- * next page, whose cursor (naming the list's filter) goes to *next.
+ * Oldest first: the cursor holds the last comment's id and, so that it
+ * cannot be used on a list of another status, the list's filter (kind 'c').
  */
-static enum nd_err read_page(struct nd_store *st, sqlite3_stmt *stmt, const struct list_spec *spec,
-                             json_t *items, struct node_index *tops, char **next)
+static struct nd_page comment_page(enum nd_comment_filter which, unsigned limit)
 {
-    enum nd_err err = ND_OK;
-    int64_t last_id = 0;
-    unsigned n = 0;
-    int rc = sqlite3_step(stmt);
-    for (; rc == SQLITE_ROW && n < spec->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
-        json_t *item = NULL, *replies = NULL;
-        last_id = sqlite3_column_int64(stmt, COL_ID);
-        err = row_to_comment(stmt, &item, tops ? &replies : NULL);
-        if (err == ND_OK && json_array_append_new(items, item) != 0)
-            err = ND_ERR_NOMEM;
-        if (err == ND_OK && tops)
-            err = index_add(tops, last_id, replies);
-    }
-    if (err != ND_OK)
-        return err;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return nd_store_sqlite_err(st->db, rc, "comment list");
-    *next = NULL;
-    if (rc == SQLITE_ROW) {
-        *next = nd_cursor_encode('c', last_id, (int64_t)spec->which);
-        if (!*next)
-            return ND_ERR_NOMEM;
-    }
-    return ND_OK;
+    struct nd_page page = {'c',
+                           2,
+                           {{ND_KEY_INT, COL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
+                           limit,
+                           nd_store_map_shape,
+                           &comment_shape};
+    return page;
 }
 
-/*
- * Binds the article, the cursor position, limit + 1 and (for a filtered
- * list) the status, then reads the page and releases stmt.
- */
+/* Reads the page of spec from stmt (a list statement) into items; releases stmt. */
 static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, const struct list_spec *spec,
-                             json_t *items, struct node_index *tops, char **next)
+                             json_t *items, char **next)
 {
-    int rc = nd_store_bind_int(stmt, ":article_id", spec->article_id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":after", spec->after);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":limit", (int64_t)spec->limit + 1);
-    if (rc == SQLITE_OK && spec->status)
-        rc = nd_store_bind_text(stmt, ":status", spec->status);
-    enum nd_err err = rc == SQLITE_OK ? read_page(st, stmt, spec, items, tops, next)
-                                      : nd_store_sqlite_err(st->db, rc, "comment list");
-    nd_store_release(stmt);
-    return err;
+    return nd_store_page(st, stmt,
+                         ND_PARAMS(ND_INT(":article_id", spec->article_id),
+                                   ND_INT(":after", spec->after),
+                                   ND_TEXT_IF(spec->status, ":status", spec->status)),
+                         &spec->page, items, next, "comment list");
 }
 
 static enum nd_err list_flat(struct nd_store *st, const struct list_spec *spec, json_t *items,
@@ -413,18 +303,19 @@ static enum nd_err list_flat(struct nd_store *st, const struct list_spec *spec, 
 {
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt =
-        spec->status ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT_STATUS,
-                                     "SELECT " COMMENT_COLUMNS " FROM comments "
-                                     "WHERE article_id = :article_id AND status = :status "
-                                     "AND id > :after ORDER BY id LIMIT :limit",
-                                     &err)
-                     : nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT,
-                                     "SELECT " COMMENT_COLUMNS " FROM comments WHERE article_id = "
-                                     ":article_id AND id > :after ORDER BY id LIMIT :limit",
-                                     &err);
+        spec->status
+            ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT_STATUS,
+                            "SELECT " ND_COMMENT_COLUMNS " FROM comments "
+                            "WHERE article_id = :article_id AND status = :status "
+                            "AND id > :after ORDER BY id LIMIT :limit",
+                            &err)
+            : nd_store_stmt(st, ND_STMT_COMMENT_LIST_FLAT,
+                            "SELECT " ND_COMMENT_COLUMNS " FROM comments WHERE article_id = "
+                            ":article_id AND id > :after ORDER BY id LIMIT :limit",
+                            &err);
     if (!stmt)
         return err;
-    return list_page(st, stmt, spec, items, NULL, next);
+    return list_page(st, stmt, spec, items, next);
 }
 
 /* ---- trees ------------------------------------------------------------- */
@@ -478,40 +369,46 @@ static const char replies_status_sql[] =
     " SELECT " COMMENT_COLUMNS_C ", s.anchor FROM sub s CROSS JOIN comments c ON c.id = s.id"
     " WHERE c.status = :status ORDER BY c.id";
 
+/* The replies being hung: the nodes met so far below the page's top-level comments. */
+struct hanging {
+    const struct node_index *tops;
+    struct node_index below;
+    struct node_sink sink; /* into below */
+};
+
 /*
- * Steps the bound stmt (reply rows, in id order, with the id of the node
- * each hangs under in COL_NEST) and hangs every row into the "replies" of
- * its node: one of tops, or a reply met earlier. Releases stmt.
+ * An nd_store_row_fn: hangs the reply row (with the id of the node it hangs
+ * under in COL_NEST) into the "replies" of its node: one of tops, or a reply
+ * met earlier.
  */
-static enum nd_err hang_replies(struct nd_store *st, sqlite3_stmt *stmt,
-                                const struct node_index *tops)
+static enum nd_err hang_row(sqlite3_stmt *stmt, void *ctx)
 {
-    struct node_index below = {0};
-    enum nd_err err = ND_OK;
-    int rc;
-    for (rc = sqlite3_step(stmt); rc == SQLITE_ROW && err == ND_OK; rc = sqlite3_step(stmt)) {
-        int64_t parent = sqlite3_column_int64(stmt, COL_NEST);
-        json_t *siblings = index_find(&below, parent);
-        json_t *node = NULL, *replies = NULL;
-        if (!siblings)
-            siblings = index_find(tops, parent);
-        /* Parents come first in id order; a miss means the data is damaged. */
-        if (!siblings) {
-            nd_log(ND_LOG_ERROR, "store: comment %lld has no parent in its thread",
-                   (long long)sqlite3_column_int64(stmt, COL_ID));
-            err = ND_ERR_DB;
-            break;
-        }
-        err = row_to_comment(stmt, &node, &replies);
-        if (err == ND_OK && json_array_append_new(siblings, node) != 0)
-            err = ND_ERR_NOMEM;
-        if (err == ND_OK)
-            err = index_add(&below, sqlite3_column_int64(stmt, COL_ID), replies);
+    struct hanging *h = ctx;
+    int64_t parent = sqlite3_column_int64(stmt, COL_NEST);
+    json_t *siblings = index_find(&h->below, parent);
+    json_t *node = NULL;
+    if (!siblings)
+        siblings = index_find(h->tops, parent);
+    /* Parents come first in id order; a miss means the data is damaged. */
+    if (!siblings) {
+        nd_log(ND_LOG_ERROR, "store: comment %lld has no parent in its thread",
+               (long long)sqlite3_column_int64(stmt, COL_ID));
+        return ND_ERR_DB;
     }
-    if (err == ND_OK && rc != SQLITE_DONE)
-        err = nd_store_sqlite_err(st->db, rc, "comment replies");
-    nd_store_release(stmt);
-    index_fini(&below);
+    enum nd_err err = map_node(stmt, &h->sink, &node);
+    if (err == ND_OK && json_array_append_new(siblings, node) != 0)
+        err = ND_ERR_NOMEM;
+    return err;
+}
+
+/* Hangs every row of stmt (reply rows in id order) with params bound; releases stmt. */
+static enum nd_err hang_replies(struct nd_store *st, sqlite3_stmt *stmt,
+                                const struct nd_param *params, const struct node_index *tops)
+{
+    struct hanging h = {tops, {NULL, NULL, 0, 0}, {NULL}};
+    h.sink.ix = &h.below;
+    enum nd_err err = nd_store_each(st, stmt, params, hang_row, &h, "comment replies");
+    index_fini(&h.below);
     return err;
 }
 
@@ -523,16 +420,10 @@ static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
     sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES, replies_sql, &err);
     if (!stmt)
         return err;
-    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":first", tops->ids[0]);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":last", tops->ids[tops->len - 1]);
-    if (rc != SQLITE_OK) {
-        nd_store_release(stmt);
-        return nd_store_sqlite_err(st->db, rc, "comment replies");
-    }
-    return hang_replies(st, stmt, tops);
+    return hang_replies(st, stmt,
+                        ND_PARAMS(ND_INT(":article_id", article_id), ND_INT(":first", tops->ids[0]),
+                                  ND_INT(":last", tops->ids[tops->len - 1])),
+                        tops);
 }
 
 /* The ids of ix as a JSON array text ("[3,8,12]"), malloc'd; NULL when out of memory. */
@@ -560,19 +451,9 @@ static enum nd_err attach_filtered(struct nd_store *st, const char *status,
         return ND_ERR_NOMEM;
     sqlite3_stmt *stmt =
         nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES_STATUS, replies_status_sql, &err);
-    if (!stmt) {
-        free(ids);
-        return err;
-    }
-    int rc = nd_store_bind_text(stmt, ":tops", ids);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":status", status);
-    if (rc == SQLITE_OK) {
-        err = hang_replies(st, stmt, tops);
-    } else {
-        nd_store_release(stmt);
-        err = nd_store_sqlite_err(st->db, rc, "comment replies");
-    }
+    if (stmt)
+        err = hang_replies(st, stmt, ND_PARAMS(ND_TEXT(":tops", ids), ND_TEXT(":status", status)),
+                           tops);
     free(ids);
     return err;
 }
@@ -580,21 +461,14 @@ static enum nd_err attach_filtered(struct nd_store *st, const char *status,
 /* *pending: whether the article has any pending comment (the partial index answers). */
 static enum nd_err has_pending(struct nd_store *st, int64_t article_id, bool *pending)
 {
-    enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_HAS_PENDING,
-                                       "SELECT EXISTS (SELECT 1 FROM comments WHERE article_id = "
-                                       ":article_id AND status = 'pending')",
-                                       &err);
-    if (!stmt)
-        return err;
-    int rc = nd_store_bind_int(stmt, ":article_id", article_id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *pending = sqlite3_column_int(stmt, 0) != 0;
-    else
-        err = nd_store_sqlite_err(st->db, rc, "comment pending check");
-    nd_store_release(stmt);
+    int64_t exists = 0;
+    enum nd_err err = nd_store_row(st, ND_STMT_COMMENT_HAS_PENDING,
+                                   "SELECT EXISTS (SELECT 1 FROM comments WHERE article_id = "
+                                   ":article_id AND status = 'pending')",
+                                   ND_PARAMS(ND_INT(":article_id", article_id)), nd_store_read_int,
+                                   &exists, "comment pending check");
+    if (err == ND_OK)
+        *pending = exists != 0;
     return err;
 }
 
@@ -612,18 +486,21 @@ static enum nd_err read_tree(struct nd_store *st, const struct list_spec *spec, 
         err = has_pending(st, spec->article_id, &filtered);
     if (err != ND_OK)
         return err;
+    struct node_sink sink = {tops};
     struct list_spec top = *spec;
     top.status = filtered ? spec->status : NULL;
+    top.page.map = map_node;
+    top.page.how = &sink;
     sqlite3_stmt *stmt =
         filtered ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP_STATUS, tops_status_sql, &err)
                  : nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP,
-                                 "SELECT " COMMENT_COLUMNS " FROM comments "
+                                 "SELECT " ND_COMMENT_COLUMNS " FROM comments "
                                  "WHERE article_id = :article_id AND parent_id IS NULL "
                                  "AND id > :after ORDER BY id LIMIT :limit",
                                  &err);
     if (!stmt)
         return err;
-    err = list_page(st, stmt, &top, items, tops, next);
+    err = list_page(st, stmt, &top, items, next);
     if (err != ND_OK || tops->len == 0)
         return err;
     return filtered ? attach_filtered(st, spec->status, tops)
@@ -658,14 +535,14 @@ enum nd_err nd_store_comment_list_filtered(struct nd_store *st, int64_t article_
                                            const char *cursor, json_t **items, char **next_cursor)
 {
     static const char *const statuses[] = {"visible", "pending", NULL};
-    struct list_spec spec = {article_id, 0, limit, which, NULL};
-    int64_t kind = 0;
+    struct list_spec spec = {article_id, 0, which, NULL, comment_page(which, limit)};
+    int64_t pos[ND_PAGE_KEYS_MAX];
     char *next = NULL;
     if (limit < 1 || limit > 100 || (unsigned)which > ND_COMMENTS_ANY)
         return ND_ERR_INVALID;
-    if (cursor &&
-        (nd_cursor_decode(cursor, 'c', &spec.after, &kind) != ND_OK || kind != (int64_t)which))
+    if (nd_store_page_start(&spec.page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
+    spec.after = pos[0];
     spec.status = statuses[which];
     json_t *arr = json_array();
     if (!arr)

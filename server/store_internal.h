@@ -1,13 +1,19 @@
 /*
  * store_internal.h: what the store*.c files (and migrate.c, for the error
  * mapping) share and nobody else sees: the connection struct, the statement
- * cache, transactions, the SQLite error mapping and the helpers that turn a
- * result row into Jansson values.
+ * cache, transactions, the SQLite error mapping, and the few helpers every
+ * store function is written with.
  *
  * Statements are prepared on first use with SQLITE_PREPARE_PERSISTENT into a
- * slot of struct nd_store and kept until nd_store_close. A function that uses
- * a cached statement hands it back with nd_store_release() on every path, so
- * the next user finds it reset and without bindings.
+ * slot of struct nd_store and kept until nd_store_close. A store function
+ * says what SQL, which parameters (a list of struct nd_param) and which
+ * mapper, and hands that to one runner: nd_store_exec (no rows),
+ * nd_store_row / nd_store_get (one row or ND_ERR_NOT_FOUND), nd_store_list
+ * (every row into an array), nd_store_each (every row to a callback) or
+ * nd_store_page (a keyset page and its next cursor). The runners check every
+ * sqlite3_step result, map failures once with nd_store_sqlite_err, and reset
+ * the statement and clear its bindings on every path. A row becomes JSON
+ * through a struct nd_shape: one table of members per resource.
  */
 #ifndef NEWSD_STORE_INTERNAL_H
 #define NEWSD_STORE_INTERNAL_H
@@ -97,12 +103,65 @@ void nd_store_filter_sql(char *sql, unsigned mask);
 /* The filter bits that flt (and a cursor, when has_cursor) needs. */
 unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor);
 
+/* ---- parameters -------------------------------------------------------- */
+
+enum nd_param_type { ND_PARAM_SKIP, ND_PARAM_INT, ND_PARAM_TEXT, ND_PARAM_REAL, ND_PARAM_BLOB };
+
 /*
- * Binds :limit (to limit + 1, so one row more tells of a next page) and the
- * parameters of the filters in mask. Returns the SQLite result.
+ * A value for one named parameter. Text and blobs are borrowed until the
+ * statement is released; NULL text binds SQL NULL. A list of them ends with
+ * an entry whose name is NULL (ND_PARAMS adds it); ND_PARAM_SKIP entries
+ * (the _IF forms with a false condition) bind nothing, which leaves the
+ * parameter NULL, or lets a list name parameters that only some variants
+ * of a statement have.
  */
-int nd_store_filter_bind(sqlite3_stmt *stmt, unsigned mask, const struct nd_article_filter *flt,
-                         int64_t cursor_at, int64_t cursor_id, unsigned limit);
+struct nd_param {
+    const char *name;
+    enum nd_param_type type;
+    int64_t integer;
+    double real;
+    const char *text;
+    const void *blob;
+    int blob_len;
+};
+
+#define ND_INT(n, v)                                                                               \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_INT, .integer = (v)                                          \
+    }
+#define ND_TEXT(n, v)                                                                              \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_TEXT, .text = (v)                                            \
+    }
+#define ND_BLOB(n, p, len)                                                                         \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_BLOB, .blob = (p), .blob_len = (len)                         \
+    }
+#define ND_INT_IF(c, n, v)                                                                         \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_INT : ND_PARAM_SKIP, .integer = (v)                    \
+    }
+#define ND_TEXT_IF(c, n, v)                                                                        \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_TEXT : ND_PARAM_SKIP, .text = (v)                      \
+    }
+#define ND_REAL_IF(c, n, v)                                                                        \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_REAL : ND_PARAM_SKIP, .real = (v)                      \
+    }
+/* A parameter list for one call: ND_PARAMS(ND_INT(":id", id), ND_TEXT(":slug", slug)). */
+#define ND_PARAMS(...) ((const struct nd_param[]){__VA_ARGS__, {.name = NULL}})
+
+/* How many entries nd_store_filter_params writes. */
+#define ND_FILTER_PARAMS 8
+
+/*
+ * Writes the parameters of the filters in mask into params[0] to
+ * params[ND_FILTER_PARAMS - 1]: those of flt and, for ND_LIST_CURSOR, the
+ * position cursor (published_at, id). Borrows flt's text.
+ */
+void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned mask,
+                            const struct nd_article_filter *flt, const int64_t cursor[2]);
 
 #define ND_SEARCH_COMMENT_VARIANTS 4
 
@@ -144,12 +203,163 @@ sqlite3_stmt *nd_store_stmt(struct nd_store *st, enum nd_stmt id, const char *sq
 /* Resets stmt and clears its bindings for the next user. Accepts NULL. */
 void nd_store_release(sqlite3_stmt *stmt);
 
+/* Binds params (a list ending in a NULL name; NULL for none) to stmt. Returns the SQLite result. */
+int nd_store_bind(sqlite3_stmt *stmt, const struct nd_param *params);
+
 /*
  * Steps a statement that returns no row (or whose rows are not wanted) to
  * completion. ND_OK on SQLITE_DONE, the mapped (and logged) error otherwise.
  * Does not release stmt.
  */
 enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const char *what);
+
+/* Reads the current row of stmt into ctx: ND_OK or the error that stops the read. */
+typedef enum nd_err (*nd_store_row_fn)(sqlite3_stmt *stmt, void *ctx);
+
+/* Makes the current row of stmt, as how says, a new JSON value in *out (written on ND_OK only). */
+typedef enum nd_err (*nd_store_map_fn)(sqlite3_stmt *stmt, const void *how, json_t **out);
+
+/*
+ * The runners: each takes the cached statement of slot id (prepared from sql
+ * on first use), binds params, steps it and releases it on every path. A
+ * failed preparation returns its error; a failed bind or step returns
+ * nd_store_sqlite_err's, logged once under what (so a unique violation is
+ * ND_ERR_CONFLICT, a locked database ND_ERR_BUSY).
+ */
+
+/* Runs a statement whose rows are not wanted to completion. */
+enum nd_err nd_store_exec(struct nd_store *st, enum nd_stmt id, const char *sql,
+                          const struct nd_param *params, const char *what);
+
+/* nd_store_exec, then ND_ERR_NOT_FOUND when the statement changed no row. */
+enum nd_err nd_store_exec_change(struct nd_store *st, enum nd_stmt id, const char *sql,
+                                 const struct nd_param *params, const char *what);
+
+/*
+ * Steps once: on a row, read (when not NULL) reads it into ctx and its
+ * result is returned; without a row, ND_ERR_NOT_FOUND.
+ */
+enum nd_err nd_store_row(struct nd_store *st, enum nd_stmt id, const char *sql,
+                         const struct nd_param *params, nd_store_row_fn read, void *ctx,
+                         const char *what);
+
+struct nd_shape;
+
+/* nd_store_row that maps the row with shape (below) into *out. */
+enum nd_err nd_store_get(struct nd_store *st, enum nd_stmt id, const char *sql,
+                         const struct nd_param *params, const struct nd_shape *shape, json_t **out,
+                         const char *what);
+
+/* An nd_store_row_fn: column 0 of the row into the int64_t at ctx. */
+enum nd_err nd_store_read_int(sqlite3_stmt *stmt, void *ctx);
+
+/* Every row, mapped with map and how, into a new array in *out (written on ND_OK only). */
+enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
+                          const struct nd_param *params, nd_store_map_fn map, const void *how,
+                          json_t **out, const char *what);
+
+/*
+ * Binds params to stmt (a cached statement, or one the caller finalizes),
+ * calls read for every row until the first error and releases stmt.
+ */
+enum nd_err nd_store_each(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+                          nd_store_row_fn read, void *ctx, const char *what);
+
+/* ---- keyset pages ------------------------------------------------------ */
+
+#define ND_PAGE_KEYS_MAX 3
+
+/*
+ * One sort key of a page: an integer column, a REAL column (kept in the
+ * cursor as the bits of the double, so it compares exactly), or a fixed
+ * value that names the list the cursor belongs to.
+ */
+enum nd_key_kind { ND_KEY_INT, ND_KEY_REAL, ND_KEY_FIXED };
+
+struct nd_page_key {
+    enum nd_key_kind kind;
+    int col;       /* ND_KEY_INT, ND_KEY_REAL */
+    int64_t value; /* ND_KEY_FIXED */
+};
+
+/*
+ * A keyset-paginated read: a statement that orders its rows by the sort
+ * keys, starts after the position of the cursor and stops at :limit. The
+ * cursor of the next page is the kind letter and the nkeys (2 or 3) sort
+ * keys of the last row shown; another order is another kind letter and its
+ * own keys.
+ */
+struct nd_page {
+    char kind;
+    unsigned nkeys;
+    struct nd_page_key keys[ND_PAGE_KEYS_MAX];
+    unsigned limit;
+    nd_store_map_fn map; /* one row to one item */
+    const void *how;     /* map's second argument */
+};
+
+/*
+ * Decodes cursor into keys: zeros when cursor is NULL (the first page).
+ * ND_ERR_INVALID when it is not a cursor of page: another kind, another
+ * number of keys, or another fixed value.
+ */
+enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
+                                int64_t keys[ND_PAGE_KEYS_MAX]);
+
+/*
+ * Binds params and :limit (page->limit + 1: one row more tells of a next
+ * page), appends up to page->limit mapped rows to items and releases stmt.
+ * *next gets the malloc'd cursor of the next page, or NULL when there is
+ * none; it is written on ND_OK only (items may then hold some rows).
+ */
+enum nd_err nd_store_page(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+                          const struct nd_page *page, json_t *items, char **next, const char *what);
+
+/* ---- rows as JSON ------------------------------------------------------ */
+
+enum nd_col_kind {
+    ND_COL_INT,
+    ND_COL_INT_OR_NULL,
+    ND_COL_TEXT,
+    ND_COL_TEXT_OR_NULL,
+    ND_COL_TEXT_OR_ABSENT, /* no member at all when the column is NULL */
+    ND_COL_TIME,           /* seconds, as RFC 3339 text */
+    ND_COL_TAGS,           /* a JSON array kept as text; column 0 holds the article id */
+};
+
+/* One member of an object: its key, the result column and how to read it. */
+struct nd_col {
+    const char *key;
+    int col;
+    enum nd_col_kind kind;
+};
+
+/* The members of a resource in the order clients see them; type (when not NULL) comes first. */
+struct nd_shape {
+    const char *type;
+    const struct nd_col *cols;
+    size_t ncols;
+};
+
+/*
+ * A comment's members, for COMMENT_COLUMNS: "id, article_id, parent_id,
+ * author, body, status, created_at" (store_comments.c; the export uses them
+ * too).
+ */
+#define ND_COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
+extern const struct nd_col nd_store_comment_cols[7];
+
+#define ND_SHAPE(type, cols)                                                                       \
+    {                                                                                              \
+        (type), (cols), sizeof(cols) / sizeof((cols)[0])                                           \
+    }
+
+/*
+ * An nd_store_map_fn whose how is a struct nd_shape: the current row as a
+ * new object. ND_ERR_NOMEM, or ND_ERR_DB (logged) when stored text is not
+ * UTF-8 or stored tags are not an array.
+ */
+enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *shape, json_t **out);
 
 /* ND_OK when article id exists, ND_ERR_NOT_FOUND when not, or the failure. */
 enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id);
@@ -174,30 +384,31 @@ enum nd_err nd_store_commit(struct nd_store *st);
  */
 enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err);
 
+/*
+ * nd_store_finish for a write that read its result back into value (NULL
+ * when the write failed before): on ND_OK *out takes value, otherwise value
+ * is released.
+ */
+enum nd_err nd_store_finish_with(struct nd_store *st, enum nd_err err, json_t *value, json_t **out);
+
 /* ROLLBACK when a transaction is open; a no-op otherwise. */
 void nd_store_rollback(struct nd_store *st);
 
 /*
- * Binds text (NULL binds SQL NULL) to the named parameter of stmt. The text
- * is borrowed until the statement is released. Returns the SQLite result.
+ * Opens the write transaction of an article write (nd_store_begin), with f's
+ * tags rendered first as the compact JSON array text the articles table
+ * keeps, malloc'd into *tags for the caller to free. ND_ERR_INVALID for a
+ * NULL or non-UTF-8 tag, ND_ERR_NOMEM, or nd_store_begin's error; on
+ * failure there is nothing to free or to end.
  */
-int nd_store_bind_text(sqlite3_stmt *stmt, const char *name, const char *text);
-int nd_store_bind_int(sqlite3_stmt *stmt, const char *name, int64_t value);
+enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_fields *f,
+                                   char **tags);
 
 /*
- * f's tags as the compact JSON array text the articles table keeps, malloc'd
- * into *out. ND_ERR_INVALID for a NULL or non-UTF-8 tag, ND_ERR_NOMEM.
- */
-enum nd_err nd_store_tags_text(const struct nd_article_fields *f, char **out);
-
-/*
- * Adds key to obj with the value of column col of the current row: text as a
- * string, an integer, a time as RFC 3339 text, or text-or-NULL. Returns ND_OK,
- * ND_ERR_NOMEM, or ND_ERR_DB when stored text is not valid UTF-8 (logged).
+ * Adds key to obj with the text of column col of the current row. Returns
+ * ND_OK, ND_ERR_NOMEM, or ND_ERR_DB when stored text is not valid UTF-8
+ * (logged).
  */
 enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
-enum nd_err nd_store_json_int(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
-enum nd_err nd_store_json_time(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
-enum nd_err nd_store_json_text_or_null(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
 
 #endif

@@ -72,13 +72,6 @@ static int past_deadline(void *arg)
            (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
 }
 
-static int64_t double_bits(double d)
-{
-    int64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    return bits;
-}
-
 static double bits_double(int64_t bits)
 {
     double d;
@@ -112,32 +105,6 @@ static sqlite3_stmt *comment_stmt(struct nd_store *st, unsigned variant, enum nd
     return nd_store_prepare(st, &st->comment_searches[variant], sql, err);
 }
 
-/* Binds the parameters of the ranked-ids statement; returns the SQLite result. */
-static int bind_search(sqlite3_stmt *stmt, const struct nd_search_params *p, unsigned mask,
-                       const int64_t pos[3])
-{
-    int rc;
-    if (p->comments) {
-        rc = nd_store_bind_int(stmt, ":limit", (int64_t)p->limit + 1);
-        if (rc == SQLITE_OK && p->filter.status != ND_STATUS_ANY)
-            rc = nd_store_bind_text(stmt, ":status",
-                                    p->filter.status == ND_STATUS_DRAFT ? "draft" : "published");
-        if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
-            rc = nd_store_bind_int(stmt, ":cursor_at", pos[1]);
-        if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR))
-            rc = nd_store_bind_int(stmt, ":cursor_id", pos[2]);
-    } else {
-        rc = nd_store_filter_bind(stmt, mask, &p->filter, pos[1], pos[2], p->limit);
-    }
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_text(stmt, ":match", p->match);
-    if (rc == SQLITE_OK && (mask & ND_LIST_CURSOR)) {
-        int idx = sqlite3_bind_parameter_index(stmt, ":cursor_score");
-        rc = sqlite3_bind_double(stmt, idx, bits_double(pos[0]));
-    }
-    return rc;
-}
-
 /* Adds "snippet" to item: the best fragment of row id around the matches. */
 static enum nd_err add_snippet(struct nd_store *st, const struct nd_search_params *p, int64_t id,
                                json_t *item)
@@ -156,9 +123,7 @@ static enum nd_err add_snippet(struct nd_store *st, const struct nd_search_param
                           &err);
     if (!stmt)
         return err;
-    int rc = nd_store_bind_text(stmt, ":match", p->match);
-    if (rc == SQLITE_OK)
-        rc = nd_store_bind_int(stmt, ":id", id);
+    int rc = nd_store_bind(stmt, ND_PARAMS(ND_TEXT(":match", p->match), ND_INT(":id", id)));
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
@@ -171,27 +136,35 @@ static enum nd_err add_snippet(struct nd_store *st, const struct nd_search_param
     return err;
 }
 
-/* Turns the current ranked row into a result item (without its snippet). */
-static enum nd_err row_to_item(sqlite3_stmt *stmt, bool comments, json_t **out)
+static const struct nd_col article_hit_cols[] = {
+    {"id", 0, ND_COL_INT},
+    {"slug", 1, ND_COL_TEXT},
+    {"title", 2, ND_COL_TEXT},
+    {"published_at", 3, ND_COL_TIME},
+};
+static const struct nd_col comment_hit_cols[] = {
+    {"id", 0, ND_COL_INT},
+    {"article_id", 1, ND_COL_INT},
+    {"created_at", 2, ND_COL_TIME},
+};
+
+/* How a ranked row of one kind becomes a result item. */
+struct hit_shape {
+    struct nd_shape shape;
+    int score_col;
+};
+
+static const struct hit_shape article_hit = {ND_SHAPE(NULL, article_hit_cols), 4};
+static const struct hit_shape comment_hit = {ND_SHAPE(NULL, comment_hit_cols), 3};
+
+/* An nd_store_map_fn (how: a struct hit_shape): the ranked row as an item without its snippet. */
+static enum nd_err map_hit(sqlite3_stmt *stmt, const void *how, json_t **out)
 {
-    json_t *item = json_object();
-    enum nd_err err = item ? ND_OK : ND_ERR_NOMEM;
-    if (err == ND_OK)
-        err = nd_store_json_int(item, "id", stmt, 0);
-    if (err == ND_OK && comments) {
-        err = nd_store_json_int(item, "article_id", stmt, 1);
-        if (err == ND_OK)
-            err = nd_store_json_time(item, "created_at", stmt, 2);
-    } else if (err == ND_OK) {
-        err = nd_store_json_text(item, "slug", stmt, 1);
-        if (err == ND_OK)
-            err = nd_store_json_text(item, "title", stmt, 2);
-        if (err == ND_OK)
-            err = nd_store_json_time(item, "published_at", stmt, 3);
-    }
-    int score_col = comments ? 3 : 4;
+    const struct hit_shape *hit = how;
+    json_t *item = NULL;
+    enum nd_err err = nd_store_map_shape(stmt, &hit->shape, &item);
     /* BM25 is negative with better matches lower; clients get it positive */
-    double score = -sqlite3_column_double(stmt, score_col);
+    double score = -sqlite3_column_double(stmt, hit->score_col);
     if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
         err = ND_ERR_NOMEM;
     if (err != ND_OK) {
@@ -202,64 +175,46 @@ static enum nd_err row_to_item(sqlite3_stmt *stmt, bool comments, json_t **out)
     return ND_OK;
 }
 
-/* Steps the bound ranked statement: up to limit items, and the next cursor. */
-static enum nd_err read_ranked(struct nd_store *st, sqlite3_stmt *stmt,
-                               const struct nd_search_params *p, json_t *items, char **next)
-{
-    enum nd_err err = ND_OK;
-    int64_t last[3] = {0, 0, 0};
-    unsigned n = 0;
-    int time_col = p->comments ? 2 : 3, score_col = p->comments ? 3 : 4;
-    int rc = sqlite3_step(stmt);
-    for (; rc == SQLITE_ROW && n < p->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
-        json_t *item = NULL;
-        last[0] = double_bits(sqlite3_column_double(stmt, score_col));
-        last[1] = sqlite3_column_int64(stmt, time_col);
-        last[2] = sqlite3_column_int64(stmt, 0);
-        err = row_to_item(stmt, p->comments, &item);
-        if (err == ND_OK && json_array_append_new(items, item) != 0)
-            err = ND_ERR_NOMEM;
-    }
-    if (err != ND_OK)
-        return err;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return nd_store_sqlite_err(st->db, rc, "search");
-    *next = NULL;
-    if (rc == SQLITE_ROW) {
-        *next = nd_cursor_encode3(p->comments ? 't' : 's', last[0], last[1], last[2]);
-        if (!*next)
-            return ND_ERR_NOMEM;
-    }
-    return ND_OK;
-}
+/* The ranked orders: best score, then the newest; the cursor holds all three keys. */
+static const struct nd_page article_ranks = {
+    's', 3,       {{ND_KEY_REAL, 4, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
+    0,   map_hit, &article_hit};
+static const struct nd_page comment_ranks = {
+    't', 3,       {{ND_KEY_REAL, 3, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
+    0,   map_hit, &comment_hit};
 
 /* Finds the ranked page into items and *next; the snippets come after. */
 static enum nd_err find_page(struct nd_store *st, const struct nd_search_params *p, json_t *items,
                              char **next)
 {
-    int64_t pos[3] = {0, 0, 0};
+    struct nd_page page = p->comments ? comment_ranks : article_ranks;
+    struct nd_param params[ND_FILTER_PARAMS + 3] = {{.name = NULL}};
+    int64_t pos[ND_PAGE_KEYS_MAX];
     enum nd_err err = ND_OK;
-    if (p->cursor &&
-        nd_cursor_decode3(p->cursor, p->comments ? 't' : 's', &pos[0], &pos[1], &pos[2]) != ND_OK)
-        return ND_ERR_INVALID;
-    unsigned mask;
     sqlite3_stmt *stmt;
+    page.limit = p->limit;
+    if (nd_store_page_start(&page, p->cursor, pos) != ND_OK)
+        return ND_ERR_INVALID;
+    bool after = p->cursor != NULL;
+    size_t n = 0;
     if (p->comments) {
-        mask = (p->cursor ? ND_LIST_CURSOR : 0);
-        stmt = comment_stmt(st, (p->filter.status != ND_STATUS_ANY) | (p->cursor ? 2u : 0u), &err);
+        bool status = p->filter.status != ND_STATUS_ANY;
+        stmt = comment_stmt(st, status | (after ? 2u : 0u), &err);
+        params[n++] = (struct nd_param)ND_TEXT_IF(
+            status, ":status", p->filter.status == ND_STATUS_DRAFT ? "draft" : "published");
+        params[n++] = (struct nd_param)ND_INT_IF(after, ":cursor_at", pos[1]);
+        params[n++] = (struct nd_param)ND_INT_IF(after, ":cursor_id", pos[2]);
     } else {
-        mask = nd_store_filter_mask(&p->filter, p->cursor != NULL);
+        unsigned mask = nd_store_filter_mask(&p->filter, after);
         stmt = article_stmt(st, mask, &err);
+        nd_store_filter_params(params, mask, &p->filter, &pos[1]);
+        n = ND_FILTER_PARAMS;
     }
     if (!stmt)
         return err;
-    int rc = bind_search(stmt, p, mask, pos);
-    if (rc != SQLITE_OK)
-        err = nd_store_sqlite_err(st->db, rc, "search bind");
-    else
-        err = read_ranked(st, stmt, p, items, next);
-    nd_store_release(stmt);
-    return err;
+    params[n++] = (struct nd_param)ND_TEXT(":match", p->match);
+    params[n] = (struct nd_param)ND_REAL_IF(after, ":cursor_score", bits_double(pos[0]));
+    return nd_store_page(st, stmt, params, &page, items, next, "search");
 }
 
 enum nd_err nd_store_search(struct nd_store *st, const struct nd_search_params *p, json_t **items,
