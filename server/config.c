@@ -21,6 +21,7 @@
 #include "newsd/cors.h"
 #include "newsd/feed.h"
 #include "newsd/proxy.h"
+#include "newsd/util.h"
 
 enum setting_type {
     TYPE_PATH, /* char *: a non-empty file name */
@@ -151,29 +152,11 @@ bool nd_config_is_setting(const char *name)
     return find_setting(name) != NULL;
 }
 
-/* Parses digits only (no sign, no space) into *out. False on overflow or junk. */
-static bool parse_digits(const char *text, size_t len, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)text[i]))
-            return false;
-        unsigned d = (unsigned)(text[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 /* A size: digits and an optional K, M or G suffix (either case). */
-static bool parse_size(const char *text, unsigned long long *out)
+static bool parse_size(const char *text, uint64_t *out)
 {
     size_t len = strlen(text);
-    unsigned long long mult = 1, v;
+    uint64_t mult = 1, v;
     if (len > 0) {
         switch (text[len - 1]) {
         case 'k':
@@ -194,7 +177,7 @@ static bool parse_size(const char *text, unsigned long long *out)
     }
     if (mult != 1)
         len--;
-    if (!parse_digits(text, len, &v) || v > ULLONG_MAX / mult)
+    if (!nd_parse_uint(text, len, UINT64_MAX / mult, &v))
         return false;
     *out = v * mult;
     return true;
@@ -257,7 +240,7 @@ static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, c
                                char *why, size_t whylen)
 {
     char *field = (char *)cfg + s->offset;
-    unsigned long long v = 0;
+    uint64_t v = 0;
     bool flag = false;
     int idx;
 
@@ -276,7 +259,7 @@ static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, c
             return ND_ERR_INVALID;
         return set_string((char **)(void *)field, text);
     case TYPE_UINT:
-        if (!parse_digits(text, strlen(text), &v) || v < s->min || v > s->max)
+        if (!nd_parse_uint(text, strlen(text), s->max, &v) || v < s->min)
             return ND_ERR_INVALID;
         *(unsigned *)(void *)field = (unsigned)v;
         return ND_OK;

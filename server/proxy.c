@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/util.h"
+
 #define ENTRY_MAX 64 /* longest entry read as an address: "[v6]:port" fits */
 
 struct ip {
@@ -86,14 +88,9 @@ static void mask_ip(struct ip *ip, unsigned prefix)
 /* Digits only, at most 3, as the prefix of an address of family. */
 static bool parse_prefix(const char *text, size_t len, bool mapped, int family, unsigned *out)
 {
-    unsigned v = 0;
-    if (len == 0 || len > 3)
+    uint64_t v;
+    if (len > 3 || !nd_parse_uint(text, len, 999, &v))
         return false;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(text[i] - '0');
-    }
     if (mapped) { /* "::ffff:10.0.0.0/104" is 10.0.0.0/8 */
         if (v < 96 || v > 128)
             return false;
@@ -101,7 +98,7 @@ static bool parse_prefix(const char *text, size_t len, bool mapped, int family, 
     }
     if (v > bits_of(family))
         return false;
-    *out = v;
+    *out = (unsigned)v;
     return true;
 }
 

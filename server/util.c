@@ -198,19 +198,29 @@ bool nd_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-bool nd_parse_id(const char *text, int64_t *out)
+bool nd_parse_uint(const char *text, size_t len, uint64_t max, uint64_t *out)
 {
-    if (!text || text[0] < '1' || text[0] > '9')
+    uint64_t v = 0;
+    if (text == NULL || len == 0)
         return false;
-    int64_t v = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
             return false;
-        int digit = *p - '0';
-        if (v > (INT64_MAX - digit) / 10)
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (digit > max || v > (max - digit) / 10)
             return false;
         v = v * 10 + digit;
     }
     *out = v;
+    return true;
+}
+
+bool nd_parse_id(const char *text, int64_t *out)
+{
+    uint64_t v;
+    if (text == NULL || text[0] < '1' || text[0] > '9' ||
+        !nd_parse_uint(text, strlen(text), INT64_MAX, &v))
+        return false;
+    *out = (int64_t)v;
     return true;
 }

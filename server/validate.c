@@ -624,22 +624,14 @@ void nd_comment_input_fields(const struct nd_comment_input *in, int64_t article_
 
 bool nd_validate_limit(const char *text, unsigned *out)
 {
+    uint64_t value;
     if (!text) {
         *out = ND_LIMIT_DEFAULT;
         return true;
     }
-    size_t n = strlen(text);
-    if (n < 1 || n > 3 || text[0] == '0')
+    if (text[0] == '0' || !nd_parse_uint(text, strlen(text), ND_LIMIT_MAX, &value) || value < 1)
         return false;
-    unsigned value = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        value = value * 10 + (unsigned)(text[i] - '0');
-    }
-    if (value > ND_LIMIT_MAX)
-        return false;
-    *out = value;
+    *out = (unsigned)value;
     return true;
 }
 

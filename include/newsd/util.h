@@ -1,6 +1,6 @@
 /*
  * util.h: small pure helpers shared by several modules: RFC 3339 time
- * stamps and UTF-8 character counting.
+ * stamps, UTF-8 decoding and counting, and strict decimal numbers.
  */
 #ifndef NEWSD_UTIL_H
 #define NEWSD_UTIL_H
@@ -47,6 +47,14 @@ bool nd_utf8_valid(const char *s, size_t len);
  * overlong form, a surrogate, a value past U+10FFFF, a cut sequence).
  */
 size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/*
+ * The one strict decimal parser: the len bytes at text must all be digits
+ * (at least one; no sign, space, or other character; leading zeros
+ * allowed) of a value at most max. Returns true with the value in *out;
+ * false, writing nothing, otherwise (overflow included).
+ */
+bool nd_parse_uint(const char *text, size_t len, uint64_t max, uint64_t *out);
 
 /*
  * Parses a positive decimal id (1..INT64_MAX, digits only, no sign, no

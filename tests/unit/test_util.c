@@ -132,6 +132,33 @@ static void test_parse_id(void)
     CHECK_INT(id, 7);
 }
 
+static void test_parse_uint(void)
+{
+    uint64_t v = 7;
+    CHECK(nd_parse_uint("0", 1, 10, &v));
+    CHECK_INT(v, 0);
+    CHECK(nd_parse_uint("0065535", 7, 65535, &v));
+    CHECK_INT(v, 65535);
+    CHECK(nd_parse_uint("12x", 2, 12, &v)); /* only len bytes are read */
+    CHECK_INT(v, 12);
+    CHECK(nd_parse_uint("18446744073709551615", 20, UINT64_MAX, &v));
+    CHECK(v == UINT64_MAX);
+    v = 7;
+    CHECK(!nd_parse_uint("18446744073709551616", 20, UINT64_MAX, &v));
+    CHECK(!nd_parse_uint("99999999999999999999999", 23, UINT64_MAX, &v));
+    CHECK(!nd_parse_uint("65536", 5, 65535, &v));
+    CHECK(!nd_parse_uint("101", 3, 100, &v));
+    CHECK(!nd_parse_uint("1", 1, 0, &v));
+    CHECK(!nd_parse_uint("", 0, 10, &v));
+    CHECK(!nd_parse_uint(NULL, 0, 10, &v));
+    CHECK(!nd_parse_uint("+1", 2, 10, &v));
+    CHECK(!nd_parse_uint("-1", 2, 10, &v));
+    CHECK(!nd_parse_uint(" 1", 2, 10, &v));
+    CHECK(!nd_parse_uint("1 ", 2, 10, &v));
+    CHECK(!nd_parse_uint("1\0", 2, 10, &v));
+    CHECK_INT(v, 7);
+}
+
 static void test_err_status(void)
 {
     CHECK_INT(nd_err_http_status(ND_ERR_INVALID), 400);
@@ -149,5 +176,6 @@ int main(void)
     return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
                      CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
                      CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
-                     CHECK_CASE(test_parse_id), CHECK_CASE(test_err_status));
+                     CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
+                     CHECK_CASE(test_err_status));
 }
