@@ -18,6 +18,7 @@
 
 #include "newsd/buf.h"
 #include "newsd/json.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 #ifndef ND_VERSION
@@ -239,32 +240,6 @@ static bool unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static void buf_percent(struct nd_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-        if (unreserved(*p))
-            nd_buf_append(b, (const char *)p, 1);
-        else
-            nd_buf_append(b, esc, 3);
-    }
-}
-
-char *nd_feed_query(const char *const params[][2], size_t nparams)
-{
-    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
-    for (size_t i = 0; i < nparams; i++) {
-        if (params[i][1] == NULL)
-            continue;
-        nd_buf_append_str(&b, b.len == 0 ? "?" : "&");
-        buf_percent(&b, params[i][0]);
-        nd_buf_append_str(&b, "=");
-        buf_percent(&b, params[i][1]);
-    }
-    return nd_buf_take(&b, NULL);
-}
-
 char *nd_feed_base_url(const char *public_url, const char *host, bool tls)
 {
     struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
@@ -387,7 +362,7 @@ static char *article_url(const char *base, const json_t *article, const char *ke
                  (long long)json_integer_value(json_object_get(article, key)));
         nd_buf_append_str(&b, id);
     } else {
-        buf_percent(&b, text_of(article, key));
+        nd_url_append_encoded(&b, text_of(article, key));
     }
     return nd_buf_take(&b, NULL);
 }

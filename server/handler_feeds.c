@@ -20,6 +20,7 @@
 #include "newsd/handler_list.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
+#include "newsd/url.h"
 
 #define UNAVAILABLE "the database is unavailable"
 /*
@@ -139,7 +140,9 @@ static char *feed_query(struct nd_request *req, const struct nd_list_query *q)
         {"until", q->until},
         {"limit", nd_request_query(req, "limit")},
     };
-    return nd_feed_query(params, sizeof params / sizeof params[0]);
+    struct nd_buf query = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    nd_url_append_query(&query, params, sizeof params / sizeof params[0]);
+    return nd_buf_take(&query, NULL);
 }
 
 /* Renders the feed of articles for the request; answers and returns the status. */

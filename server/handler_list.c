@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/url.h"
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
@@ -137,7 +138,7 @@ int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, cons
         goto out;
     }
     if (next) {
-        link = nd_validate_next_link(path, lp->pairs, lp->n);
+        link = nd_url_build_next_link(path, lp->pairs, lp->n);
         if (!link || !nd_respond_header(req, "Link", link)) {
             json_decref(page);
             status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");

@@ -98,14 +98,6 @@ char *nd_feed_html(const char *text);
 char *nd_feed_rfc822(int64_t t, char buf[ND_RFC822_BUF]);
 
 /*
- * Appends "NAME=VALUE" pairs (name and value percent-encoded: every byte
- * but RFC 3986's unreserved ones) as a query string "?a=1&b=2" to nothing:
- * returns a malloc'd string, "" when every value is NULL (a pair with a
- * NULL value is left out), NULL when out of memory.
- */
-char *nd_feed_query(const char *const params[][2], size_t nparams);
-
-/*
  * The base URL of a request's feed: public_url without its trailing
  * slashes when it is set (non-empty), else "http://HOST" ("https://" when
  * tls) from the request's Host header. NULL when neither is known (a
