@@ -9,13 +9,13 @@
  */
 #include "newsd/cors.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "newsd/url.h"
 
 #define ORIGIN_MAX 256
 
@@ -43,31 +43,6 @@ static bool is_host_name(const char *s, size_t len)
     return true;
 }
 
-static bool is_ipv6_literal(const char *s, size_t len)
-{
-    char buf[64];
-    unsigned char addr[sizeof(struct in6_addr)];
-    if (len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return inet_pton(AF_INET6, buf, addr) == 1;
-}
-
-/* A port of 1..65535 without leading zeros, other than default_port. */
-static bool is_port(const char *s, size_t len, unsigned default_port)
-{
-    unsigned v = 0;
-    if (len == 0 || len > 5 || s[0] == '0')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    return v <= 65535 && v != default_port;
-}
-
 /* True when origin (len bytes) is "scheme://host[:port]" as described in cors.h. */
 static bool origin_valid(const char *origin, size_t len)
 {
@@ -83,24 +58,13 @@ static bool origin_valid(const char *origin, size_t len)
     } else {
         return false;
     }
-    const char *host = origin + skip;
-    const char *end = origin + len;
-    const char *host_end;
-    if (*host == '[') {
-        const char *close = memchr(host, ']', (size_t)(end - host));
-        if (close == NULL || !is_ipv6_literal(host + 1, (size_t)(close - host - 1)))
-            return false;
-        host_end = close + 1;
-    } else {
-        host_end = host;
-        while (host_end < end && *host_end != ':')
-            host_end++;
-        if (!is_host_name(host, (size_t)(host_end - host)))
-            return false;
-    }
-    if (host_end == end)
-        return true;
-    return *host_end == ':' && is_port(host_end + 1, (size_t)(end - host_end - 1), default_port);
+    struct nd_hostport hp;
+    if (nd_url_parse_hostport(origin + skip, len - skip, &hp) != origin + len)
+        return false; /* not host[:port] alone: a path, a bad address or port */
+    if (!hp.bracketed && !is_host_name(hp.host, hp.host_len))
+        return false;
+    /* a browser writes the port without leading zeros, and never the default one */
+    return hp.port < 0 || (hp.port_text[0] != '0' && (unsigned)hp.port != default_port);
 }
 
 static bool is_blank(char c)

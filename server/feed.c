@@ -284,6 +284,9 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len)
     for (const unsigned char *p = (const unsigned char *)rest; !problem && *p; p++)
         if (!url_char(*p))
             problem = "must be a URL of printable ASCII without spaces";
+    struct nd_hostport hp;
+    if (problem == NULL && nd_url_parse_hostport(rest, strlen(rest), &hp) == NULL)
+        problem = "must name a host and an optional port (1..65535) before its path";
     if (problem == NULL)
         return ND_OK;
     snprintf(why, len, "public-url %s (such as https://news.example)", problem);

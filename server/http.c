@@ -40,6 +40,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 #define MHD_LIMIT_MARGIN 64        /* see admit() */
@@ -100,10 +101,11 @@ static const char *target_path(const char *url)
         rest = url + 7;
     else if (strncasecmp(url, "https://", 8) == 0)
         rest = url + 8;
-    if (rest == NULL)
-        return url;
-    const char *slash = strchr(rest, '/');
-    return slash != NULL ? slash : "/";
+    struct nd_hostport hp;
+    const char *end = rest != NULL ? nd_url_parse_hostport(rest, strlen(rest), &hp) : NULL;
+    if (end == NULL)
+        return url; /* no such path: answered 404 */
+    return *end == '/' ? end : "/";
 }
 
 static struct nd_request *request_create(struct nd_server *srv, struct MHD_Connection *conn,
@@ -289,15 +291,12 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* A Host value: a name, an IPv4 address or a bracketed IPv6 one, and a port. */
+/* A Host value: host[:port] alone (a name, an IPv4 address or a bracketed IPv6 one). */
 static bool host_valid(const char *host)
 {
-    if (host == NULL || *host == '\0')
-        return false;
-    for (const char *p = host; *p; p++)
-        if (!isalnum((unsigned char)*p) && strchr(".-_~%!$&'()*+,;=:[]", *p) == NULL)
-            return false;
-    return true;
+    struct nd_hostport hp;
+    size_t len = host != NULL ? strlen(host) : 0;
+    return host != NULL && nd_url_parse_hostport(host, len, &hp) == host + len;
 }
 
 /*

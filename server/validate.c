@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "newsd/text.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 /* Where the checks of one body collect what they find. */
@@ -280,21 +281,10 @@ static void check_status(struct check *c, const json_t *obj, struct nd_article_i
         report(c, "status", "must be \"published\" or \"draft\"");
 }
 
-/* True when the n bytes at s are 1..5 decimal digits. */
-static bool port_valid(const char *s, size_t n)
-{
-    if (n < 1 || n > 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /*
  * True when url is "http://" or "https://" (any case) followed by an
- * authority with a non-empty host (a name, an address or "[v6]"), an
- * optional ":port", and no white space or control character anywhere.
+ * authority (user info allowed) whose host[:port] nd_url_parse_hostport
+ * accepts, and no white space or control character anywhere.
  */
 static bool url_valid(const char *url)
 {
@@ -314,21 +304,8 @@ static bool url_valid(const char *url)
         if (authority[i] == '@')
             host = authority + i + 1;
     const char *end = authority + alen;
-    const char *host_end = host;
-    if (host < end && *host == '[') {
-        const char *close = memchr(host, ']', (size_t)(end - host));
-        if (!close || close == host + 1)
-            return false;
-        host_end = close + 1;
-    } else {
-        while (host_end < end && *host_end != ':')
-            host_end++;
-        if (host_end == host)
-            return false;
-    }
-    if (host_end == end)
-        return true;
-    return *host_end == ':' && port_valid(host_end + 1, (size_t)(end - host_end - 1));
+    struct nd_hostport hp;
+    return nd_url_parse_hostport(host, (size_t)(end - host), &hp) == end;
 }
 
 static void check_source_url(struct check *c, const json_t *obj, struct nd_article_input *in)

@@ -156,6 +156,7 @@ static void test_public_url_check(void)
         "ftp://news.example", "https://",           "https:///path", "http://:80",
         "http://a?b=1",       "http://a#top",       "http://user@a", "http://a b",
         "http://a\x01",       "http://caf\xc3\xa9", "news.example",  "HTTP//x",
+        "http://a:65536",     "http://[::g]/",      "http://a:b/",
     };
     char why[200];
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {

@@ -1,10 +1,59 @@
 /*
- * test_url.c: percent-encoding, query strings and next-page links.
+ * test_url.c: host[:port], percent-encoding, query strings and next-page
+ * links.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "newsd/url.h"
+
+/* Parses text whole; NULL when it does not parse to its end. */
+static const char *parsed(const char *text, struct nd_hostport *hp)
+{
+    size_t len = strlen(text);
+    const char *end = nd_url_parse_hostport(text, len, hp);
+    return end == text + len ? end : NULL;
+}
+
+static void test_hostport(void)
+{
+    struct nd_hostport hp;
+    CHECK(parsed("news.example", &hp) != NULL);
+    CHECK(hp.host_len == 12 && !hp.bracketed && hp.port == -1 && hp.port_text == NULL);
+    CHECK(parsed("127.0.0.1:8080", &hp) != NULL);
+    CHECK(hp.host_len == 9 && hp.port == 8080 && hp.port_len == 4);
+    CHECK(parsed("[::1]:0", &hp) != NULL);
+    CHECK(hp.bracketed && hp.host_len == 3 && strncmp(hp.host, "::1", 3) == 0 && hp.port == 0);
+    CHECK(parsed("[2001:db8::1]", &hp) != NULL);
+    CHECK(hp.bracketed && hp.port == -1);
+    CHECK(parsed("a:065535", &hp) == NULL); /* more than 5 digits */
+    CHECK(parsed("a:65535", &hp) != NULL && hp.port == 65535);
+    CHECK(parsed("x%41!$&'()*+,;=-._~", &hp) != NULL);
+    static const char *const bad[] = {
+        "",          ":80",   "a:",     "a:65536", "a:99999999999999999999",
+        "a:-1",      "a:+1",  "a b",    "a:8 0",   "[::1",
+        "[]",        "[::g]", "[::1]x", "a@b",     "a:b:c",
+        "[::1]:80x", "<a>",   "\"a\"",  "a\\b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hp.port = 12345;
+        if (parsed(bad[i], &hp) != NULL)
+            printf("# accepted \"%s\"\n", bad[i]);
+        CHECK(parsed(bad[i], &hp) == NULL);
+        CHECK_INT(hp.port, 12345); /* nothing written */
+    }
+    /* a path, query or fragment ends it */
+    const char *text = "h:81/p?q";
+    CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == text + 4);
+    CHECK(hp.port == 81);
+    text = "h?q";
+    CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == text + 1);
+    text = "[::1]#f";
+    CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == text + 5);
+    /* only len bytes are read */
+    CHECK(nd_url_parse_hostport("h:80junk", 4, &hp) != NULL && hp.port == 80);
+}
 
 static void test_encoded(void)
 {
@@ -56,5 +105,6 @@ static void test_next_link(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_encoded), CHECK_CASE(test_query), CHECK_CASE(test_next_link));
+    return CHECK_RUN(CHECK_CASE(test_hostport), CHECK_CASE(test_encoded), CHECK_CASE(test_query),
+                     CHECK_CASE(test_next_link));
 }
