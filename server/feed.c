@@ -18,6 +18,7 @@
 
 #include "newsd/buf.h"
 #include "newsd/json.h"
+#include "newsd/text.h"
 #include "newsd/url.h"
 #include "newsd/util.h"
 
@@ -130,37 +131,6 @@ char *nd_feed_clean_text(const char *text, size_t len)
 
 /* ---- plain text as HTML ----------------------------------------------- */
 
-static void buf_html_escaped(struct nd_buf *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *entity = NULL;
-        switch (s[i]) {
-        case '&':
-            entity = "&amp;";
-            break;
-        case '<':
-            entity = "&lt;";
-            break;
-        case '>':
-            entity = "&gt;";
-            break;
-        case '"':
-            entity = "&quot;";
-            break;
-        case '\'':
-            entity = "&#39;";
-            break;
-        default:
-            continue;
-        }
-        nd_buf_append(b, s + start, i - start);
-        nd_buf_append_str(b, entity);
-        start = i + 1;
-    }
-    nd_buf_append(b, s + start, n - start);
-}
-
 static bool blank_line(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -183,7 +153,7 @@ static void buf_html(struct nd_buf *b, const char *text)
         } else {
             nd_buf_append_str(b, open ? "<br>\n" : any ? "\n<p>" : "<p>");
             open = any = true;
-            buf_html_escaped(b, line, n);
+            nd_text_append_html(b, line, n);
         }
         if (line[n] == '\0')
             break;

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/buf.h"
+#include "newsd/text.h"
 #include "newsd/util.h"
 
 struct term {
@@ -334,46 +336,21 @@ enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t
 
 char *nd_search_snippet_html(const char *raw)
 {
-    size_t len = strlen(raw);
-    /* the longest expansion: "&quot;" (6 bytes) or "</mark>" (7) per byte */
-    char *html = malloc(7 * len + 1);
-    if (!html)
-        return NULL;
-    char *out = html;
-    for (const char *p = raw; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case 0x01: /* ND_SNIPPET_OPEN */
-            rep = "<mark>";
-            break;
-        case 0x02: /* ND_SNIPPET_CLOSE */
-            rep = "</mark>";
-            break;
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
-                continue;
-            *out++ = *p;
+    struct nd_buf html = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    const char *run = raw; /* text not yet written */
+    for (const char *p = raw;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 || c == '\t' || c == '\n')
             continue;
-        }
-        size_t n = strlen(rep);
-        memcpy(out, rep, n);
-        out += n;
+        nd_text_append_html(&html, run, (size_t)(p - run));
+        run = p + 1;
+        if (c == '\0')
+            break;
+        if (c == 0x01) /* ND_SNIPPET_OPEN */
+            nd_buf_append_str(&html, "<mark>");
+        else if (c == 0x02) /* ND_SNIPPET_CLOSE */
+            nd_buf_append_str(&html, "</mark>");
+        /* any other control character is dropped */
     }
-    *out = '\0';
-    return html;
+    return nd_buf_take(&html, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * text.c: text derived from an article's own words: the URL slug made from
- * its title and the default summary made from its body.
+ * its title and the default summary made from its body; and HTML escaping.
  *
  * Both work on UTF-8 byte by byte with their own tiny decoder and tables, so
  * the result never depends on the process locale (iconv's //TRANSLIT does,
@@ -297,4 +297,35 @@ char *nd_summary_from_body(const char *body)
     if (chars > ND_SUMMARY_MAX)
         cut_summary(out);
     return out;
+}
+
+void nd_text_append_html(struct nd_buf *b, const char *text, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *entity;
+        switch (text[i]) {
+        case '&':
+            entity = "&amp;";
+            break;
+        case '<':
+            entity = "&lt;";
+            break;
+        case '>':
+            entity = "&gt;";
+            break;
+        case '"':
+            entity = "&quot;";
+            break;
+        case '\'':
+            entity = "&#39;";
+            break;
+        default:
+            continue;
+        }
+        nd_buf_append(b, text + start, i - start);
+        nd_buf_append_str(b, entity);
+        start = i + 1;
+    }
+    nd_buf_append(b, text + start, n - start);
 }
