@@ -29,25 +29,9 @@
 #define ATOM_NS "http://www.w3.org/2005/Atom"
 #define JSON_FEED_VERSION "https://jsonfeed.org/version/1.1"
 #define FEED_AUTHOR "newsd"
-#define REPLACEMENT 0xFFFD
 #define REPLACEMENT_UTF8 "\xEF\xBF\xBD"
 
 /* ---- characters ---------------------------------------------------------- */
-
-/*
- * Decodes the character at s (n > 0 bytes left) into *cp and returns its
- * length in bytes. A byte that does not start a valid, shortest-form UTF-8
- * sequence of a scalar value counts as one character, U+FFFD.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = nd_utf8_decode((const char *)s, n, cp);
-    if (len == 0) {
-        *cp = REPLACEMENT;
-        len = 1;
-    }
-    return len;
-}
 
 /* True for the characters of XML 1.0's Char production. */
 static bool xml_char(uint32_t cp)
@@ -89,15 +73,14 @@ static const char *xml_entity(uint32_t cp, bool attribute)
 static void buf_xml_text(struct nd_buf *b, const char *text, size_t len, bool escape,
                          bool attribute)
 {
-    const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(s + i, len - i, &cp);
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
         const char *entity = escape ? xml_entity(cp, attribute) : NULL;
         if (entity != NULL)
             nd_buf_append_str(b, entity);
-        else if (cp == REPLACEMENT) /* also for bytes that were not UTF-8 */
+        else if (cp == ND_UTF8_REPLACEMENT) /* also for bytes that were not UTF-8 */
             nd_buf_append_str(b, REPLACEMENT_UTF8);
         else if (xml_char(cp))
             nd_buf_append(b, text + i, n); /* the bytes as they are */

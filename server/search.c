@@ -38,26 +38,6 @@ struct parse {
     size_t errlen;
 };
 
-/* Decodes the UTF-8 sequence at s (valid by precondition); advances *len. */
-static uint32_t decode(const unsigned char *s, size_t *len)
-{
-    if (s[0] < 0x80) {
-        *len = 1;
-        return s[0];
-    }
-    if (s[0] < 0xE0) {
-        *len = 2;
-        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    }
-    if (s[0] < 0xF0) {
-        *len = 3;
-        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    }
-    *len = 4;
-    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-           ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-}
-
 /*
  * Whether unicode61 would keep cp inside a token. ASCII is exact; beyond it
  * the punctuation, symbol and emoji blocks are separators and the rest
@@ -86,8 +66,8 @@ static size_t last_word_chars(const char *text, size_t len)
 {
     size_t count = 0;
     for (size_t i = 0; i < len;) {
-        size_t n;
-        uint32_t cp = decode((const unsigned char *)text + i, &n);
+        uint32_t cp;
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
         count = token_char(cp) ? count + 1 : 0;
         i += n;
     }
@@ -97,8 +77,9 @@ static size_t last_word_chars(const char *text, size_t len)
 static bool has_token(const char *text, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        size_t n;
-        if (token_char(decode((const unsigned char *)text + i, &n)))
+        uint32_t cp;
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
+        if (token_char(cp))
             return true;
         i += n;
     }

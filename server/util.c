@@ -186,6 +186,16 @@ size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+size_t nd_utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    size_t len = nd_utf8_decode(s, n, cp);
+    if (len == 0) {
+        *cp = ND_UTF8_REPLACEMENT;
+        len = 1;
+    }
+    return len;
+}
+
 bool nd_utf8_valid(const char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {

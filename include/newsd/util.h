@@ -42,11 +42,23 @@ size_t nd_utf8_len(const char *s);
 bool nd_utf8_valid(const char *s, size_t len);
 
 /*
- * The length in bytes (1..4) of the valid UTF-8 character at s (n > 0 bytes
- * left), its code point in *cp; 0 when the bytes there are not one (an
- * overlong form, a surrogate, a value past U+10FFFF, a cut sequence).
+ * newsd's one UTF-8 decoder, strict: the length in bytes (1..4) of the valid
+ * UTF-8 character at s (n > 0 bytes left), its code point in *cp; 0, writing
+ * nothing, when the bytes there are not one (an overlong form, a surrogate,
+ * a value past U+10FFFF, a cut sequence). Callers that must refuse invalid
+ * text use this; callers that must go on use nd_utf8_next.
  */
 size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* What nd_utf8_next reads an invalid byte as. */
+#define ND_UTF8_REPLACEMENT 0xFFFD
+
+/*
+ * nd_utf8_decode with the replacing policy: a byte that does not start a
+ * valid character counts as one character, ND_UTF8_REPLACEMENT, so that
+ * damaged text still advances byte by byte. Returns 1..4 (n > 0).
+ */
+size_t nd_utf8_next(const char *s, size_t n, uint32_t *cp);
 
 /*
  * The one strict decimal parser: the len bytes at text must all be digits

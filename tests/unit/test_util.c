@@ -132,6 +132,23 @@ static void test_parse_id(void)
     CHECK_INT(id, 7);
 }
 
+static void test_utf8_next(void)
+{
+    uint32_t cp = 0;
+    CHECK_INT(nd_utf8_next("\xc3\xa9x", 3, &cp), 2);
+    CHECK_INT(cp, 0xE9);
+    CHECK_INT(nd_utf8_next("\xc0\x80", 2, &cp), 1); /* overlong: one replacement */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xed\xa0\x80", 3, &cp), 1); /* a surrogate */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xe2\x82", 2, &cp), 1); /* cut short */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\x80", 1, &cp), 1);
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xf0\x9f\x8c\x8d", 4, &cp), 4);
+    CHECK_INT(cp, 0x1F30D);
+}
+
 static void test_parse_uint(void)
 {
     uint64_t v = 7;
@@ -177,5 +194,5 @@ int main(void)
                      CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
                      CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
                      CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
-                     CHECK_CASE(test_err_status));
+                     CHECK_CASE(test_utf8_next), CHECK_CASE(test_err_status));
 }
