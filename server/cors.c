@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "newsd/url.h"
+#include "newsd/util.h"
 
 #define ORIGIN_MAX 256
 
@@ -67,32 +68,11 @@ static bool origin_valid(const char *origin, size_t len)
     return hp.port < 0 || (hp.port_text[0] != '0' && (unsigned)hp.port != default_port);
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* The number of comma-separated items in text (0 when it is blank). */
-static size_t count_items(const char *text)
-{
-    size_t n = 1;
-    bool blank = true;
-    for (const char *p = text; *p != '\0'; p++) {
-        n += *p == ',';
-        blank = blank && is_blank(*p);
-    }
-    return blank ? 0 : n;
-}
-
-/* Copies item i of a list in lower case into cors, or says why it is bad. */
-static enum nd_err add_origin(struct nd_cors *cors, const char *start, const char *end, char *err,
+/* Copies one item of the list (len bytes at start) in lower case into cors, or says why it is bad.
+ */
+static enum nd_err add_origin(struct nd_cors *cors, const char *start, size_t len, char *err,
                               size_t errlen)
 {
-    while (start < end && is_blank(*start))
-        start++;
-    while (end > start && is_blank(end[-1]))
-        end--;
-    size_t len = (size_t)(end - start);
     if (len >= ORIGIN_MAX || !origin_valid(start, len)) {
         snprintf(err, errlen,
                  "\"%.*s\" is not an origin such as https://news.example or "
@@ -114,7 +94,7 @@ static enum nd_err add_origin(struct nd_cors *cors, const char *start, const cha
 enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *err,
                            size_t errlen)
 {
-    size_t n = count_items(origins);
+    size_t n = nd_list_count(origins);
     enum nd_err rc = ND_OK;
     struct nd_cors *cors = calloc(1, sizeof *cors + n * sizeof cors->origins[0]);
 
@@ -122,23 +102,20 @@ enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors
         return ND_ERR_NOMEM;
     cors->mode = n == 0 ? MODE_OFF : MODE_LIST;
     const char *p = origins;
-    while (is_blank(*p))
-        p++;
-    if (n == 1 && p[0] == '*') {
-        const char *rest = p + 1;
-        while (is_blank(*rest))
-            rest++;
-        if (*rest == '\0') {
+    const char *item;
+    size_t len;
+    if (n == 1) {
+        nd_list_next(&p, &item, &len);
+        if (len == 1 && item[0] == '*') {
             cors->mode = MODE_ANY;
             goto out;
         }
+        p = origins;
     }
     cors->credentials = credentials;
     for (size_t i = 0; i < n && rc == ND_OK; i++) {
-        const char *comma = strchr(p, ',');
-        const char *end = comma != NULL ? comma : p + strlen(p);
-        rc = add_origin(cors, p, end, err, errlen);
-        p = comma != NULL ? comma + 1 : end;
+        nd_list_next(&p, &item, &len);
+        rc = add_origin(cors, item, len, err, errlen);
     }
 out:
     if (rc != ND_OK) {

@@ -117,7 +117,7 @@ char *nd_feed_clean_text(const char *text, size_t len)
 static bool blank_line(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t')
+        if (!nd_is_blank(s[i]))
             return false;
     return true;
 }

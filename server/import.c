@@ -71,11 +71,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /*
  * Trims s (len bytes) of spaces, tabs and U+00A0 at both ends and folds
  * inner runs of spaces and tabs to one space, in place. Returns the new
@@ -85,7 +80,7 @@ static size_t tidy_line(char *s, size_t len)
 {
     size_t start = 0;
     while (start < len) {
-        if (is_blank(s[start]))
+        if (nd_is_blank(s[start]))
             start++;
         else if (len - start >= 2 && memcmp(s + start, "\xC2\xA0", 2) == 0)
             start += 2;
@@ -93,7 +88,7 @@ static size_t tidy_line(char *s, size_t len)
             break;
     }
     while (len > start) {
-        if (is_blank(s[len - 1]))
+        if (nd_is_blank(s[len - 1]))
             len--;
         else if (len - start >= 2 && memcmp(s + len - 2, "\xC2\xA0", 2) == 0)
             len -= 2;
@@ -102,9 +97,9 @@ static size_t tidy_line(char *s, size_t len)
     }
     size_t out = 0;
     for (size_t i = start; i < len; i++) {
-        if (is_blank(s[i]) && out > 0 && s[out - 1] == ' ')
+        if (nd_is_blank(s[i]) && out > 0 && s[out - 1] == ' ')
             continue;
-        s[out++] = is_blank(s[i]) ? ' ' : s[i];
+        s[out++] = nd_is_blank(s[i]) ? ' ' : s[i];
     }
     s[out] = '\0';
     return out;

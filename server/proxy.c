@@ -120,20 +120,6 @@ static bool parse_net(const char *text, size_t len, struct net *out)
     return true;
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Narrows [*start, *end) to its text without surrounding blanks. */
-static void trim_span(const char **start, const char **end)
-{
-    while (*start < *end && is_blank(**start))
-        (*start)++;
-    while (*end > *start && is_blank((*end)[-1]))
-        (*end)--;
-}
-
 /*
  * Parses the list in two passes: count the items, then fill an array of
  * exactly that size. On failure err names the item.
@@ -141,24 +127,18 @@ static void trim_span(const char **start, const char **end)
 enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *err,
                                 size_t errlen)
 {
-    size_t n = 0;
+    size_t n = nd_list_count(text);
     const char *p = text;
-    bool empty = true;
 
-    for (const char *c = text; *c != '\0'; c++) {
-        n += *c == ',';
-        empty = empty && is_blank(*c);
-    }
-    n = empty ? 0 : n + 1;
     struct nd_proxy_list *list = calloc(1, sizeof *list + n * sizeof list->nets[0]);
     if (list == NULL)
         return ND_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *comma = strchr(p, ',');
-        const char *start = p, *end = comma != NULL ? comma : p + strlen(p);
-        trim_span(&start, &end);
-        if (!parse_net(start, (size_t)(end - start), &list->nets[i])) {
-            int shown = (int)(end - start > 60 ? 60 : end - start);
+        const char *start;
+        size_t len;
+        nd_list_next(&p, &start, &len);
+        if (!parse_net(start, len, &list->nets[i])) {
+            int shown = (int)(len > 60 ? 60 : len);
             snprintf(err, errlen,
                      "\"%.*s\" is not an IP address or network (such as 10.0.0.1, "
                      "10.0.0.0/8 or fd00::/8)",
@@ -166,7 +146,6 @@ enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, ch
             free(list);
             return ND_ERR_INVALID;
         }
-        p = comma != NULL ? comma + 1 : end;
     }
     list->n = n;
     *out = list;
@@ -197,6 +176,15 @@ bool nd_proxy_list_contains(const struct nd_proxy_list *list, const char *addr)
 {
     struct ip ip;
     return parse_ip(addr, strlen(addr), &ip) && list_has(list, &ip);
+}
+
+/* Narrows [*start, *end) to its text without surrounding blanks. */
+static void trim_span(const char **start, const char **end)
+{
+    while (*start < *end && nd_is_blank(**start))
+        (*start)++;
+    while (*end > *start && nd_is_blank((*end)[-1]))
+        (*end)--;
 }
 
 /*

@@ -1,5 +1,6 @@
 /*
- * util.c: RFC 3339 time stamps, UTF-8 counting and id parsing.
+ * util.c: RFC 3339 time stamps, UTF-8, strict decimal numbers and
+ * comma-separated lists.
  *
  * Times are converted with the days-from-civil arithmetic rather than
  * timegm()/gmtime_r() on purpose: it is exact for the whole 1970..9999 range,
@@ -233,4 +234,29 @@ bool nd_parse_id(const char *text, int64_t *out)
         return false;
     *out = (int64_t)v;
     return true;
+}
+
+size_t nd_list_count(const char *text)
+{
+    size_t n = 1;
+    bool blank = true;
+    for (const char *p = text; *p != '\0'; p++) {
+        n += *p == ',';
+        blank = blank && nd_is_blank(*p);
+    }
+    return blank ? 0 : n;
+}
+
+void nd_list_next(const char **rest, const char **item, size_t *len)
+{
+    const char *start = *rest;
+    const char *comma = strchr(start, ',');
+    const char *end = comma != NULL ? comma : start + strlen(start);
+    *rest = comma != NULL ? comma + 1 : end;
+    while (start < end && nd_is_blank(*start))
+        start++;
+    while (end > start && nd_is_blank(end[-1]))
+        end--;
+    *item = start;
+    *len = (size_t)(end - start);
 }

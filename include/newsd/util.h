@@ -1,6 +1,7 @@
 /*
  * util.h: small pure helpers shared by several modules: RFC 3339 time
- * stamps, UTF-8 decoding and counting, and strict decimal numbers.
+ * stamps, UTF-8 decoding and counting, strict decimal numbers and
+ * comma-separated lists.
  */
 #ifndef NEWSD_UTIL_H
 #define NEWSD_UTIL_H
@@ -73,5 +74,25 @@ bool nd_parse_uint(const char *text, size_t len, uint64_t max, uint64_t *out);
  * leading zero). Returns false, writing nothing, otherwise.
  */
 bool nd_parse_id(const char *text, int64_t *out);
+
+/* True for the blanks of a setting or a line of text: space and tab. */
+static inline bool nd_is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/*
+ * The number of items of a comma-separated list ("a, b,c" has 3; "a,,b" and
+ * "a," have an empty item each): 0 when text is empty or only blanks.
+ */
+size_t nd_list_count(const char *text);
+
+/*
+ * Reads the next item of a comma-separated list at *rest: its start in
+ * *item and its length in *len, blanks around it left out (an empty item
+ * has len 0), and moves *rest past it and its comma. Call it
+ * nd_list_count(text) times from rest = text.
+ */
+void nd_list_next(const char **rest, const char **item, size_t *len);
 
 #endif

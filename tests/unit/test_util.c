@@ -149,6 +149,25 @@ static void test_utf8_next(void)
     CHECK_INT(cp, 0x1F30D);
 }
 
+static void test_list(void)
+{
+    const char *text = " a ,b,, c\t,", *item;
+    size_t len;
+    CHECK_INT(nd_list_count(text), 5);
+    static const char *const want[] = {"a", "b", "", "c", ""};
+    for (size_t i = 0; i < 5; i++) {
+        nd_list_next(&text, &item, &len);
+        CHECK_INT(len, strlen(want[i]));
+        CHECK(strncmp(item, want[i], len) == 0);
+    }
+    CHECK_STR(text, "");
+    CHECK_INT(nd_list_count(""), 0);
+    CHECK_INT(nd_list_count(" \t "), 0);
+    CHECK_INT(nd_list_count("x"), 1);
+    CHECK_INT(nd_list_count(" , "), 2);
+    CHECK(nd_is_blank(' ') && nd_is_blank('\t') && !nd_is_blank('\n') && !nd_is_blank('x'));
+}
+
 static void test_parse_uint(void)
 {
     uint64_t v = 7;
@@ -190,9 +209,9 @@ static void test_err_status(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
-                     CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
-                     CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
-                     CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
-                     CHECK_CASE(test_utf8_next), CHECK_CASE(test_err_status));
+    return CHECK_RUN(
+        CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode), CHECK_CASE(test_time_parse),
+        CHECK_CASE(test_time_parse_rejects), CHECK_CASE(test_time_round_trip),
+        CHECK_CASE(test_utf8), CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
+        CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_err_status));
 }
