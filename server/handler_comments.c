@@ -23,7 +23,6 @@
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
-#define UNAVAILABLE "the database is unavailable"
 #define BAD_ARTICLE_ID "an article id is a positive decimal integer without leading zeros"
 #define BAD_COMMENT_ID "a comment id is a positive decimal integer without leading zeros"
 #define BAD_STATUS "status must be visible, pending or any"
@@ -118,7 +117,7 @@ int nd_handle_comments_list(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     enum nd_err err = check_visible(req, store, id);
     if (err != ND_OK)
         return answer_article_error(req, err, id);
@@ -185,7 +184,7 @@ int nd_handle_comment_create(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     status = nd_request_json(req, &body);
     if (status != 0)
         return status;
@@ -213,7 +212,7 @@ int nd_handle_comment_get(struct nd_request *req)
         return nd_respond_problem(req, 400, BAD_COMMENT_ID);
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     enum nd_err err = nd_store_comment_get(store, id, &comment);
     if (err == ND_OK && is_pending(comment) && !nd_request_has_key(req))
         err = ND_ERR_NOT_FOUND;

@@ -22,7 +22,6 @@
 #include "newsd/store.h"
 #include "newsd/url.h"
 
-#define UNAVAILABLE "the database is unavailable"
 /*
  * Bytes of article bodies one feed carries. A body that would pass it is
  * left out (the entry keeps its summary and link), so a feed of 100
@@ -186,7 +185,7 @@ static int serve_feed(struct nd_request *req, enum nd_feed_format format)
     }
     struct nd_store *store = nd_request_store(req);
     if (store == NULL) {
-        status = nd_respond_problem(req, 503, UNAVAILABLE);
+        status = nd_respond_unavailable(req);
         goto out;
     }
     enum nd_err err = read_articles(store, &q, &articles);

@@ -49,7 +49,7 @@ int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t 
         return nd_respond_problem(req, 400, "%s", bad_id);
     *store = nd_request_store(req);
     if (*store == NULL)
-        return nd_respond_problem(req, 503, "the database is unavailable");
+        return nd_respond_unavailable(req);
     return 0;
 }
 

@@ -216,6 +216,11 @@ int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
     return nd_http_set_problem(req, status, detail, NULL);
 }
 
+int nd_respond_unavailable(struct nd_request *req)
+{
+    return nd_http_set_problem(req, 503, "the database is unavailable", NULL);
+}
+
 int nd_respond_invalid(struct nd_request *req, json_t *errors)
 {
     return nd_http_set_problem(req, 422, "the request has invalid fields", errors);
