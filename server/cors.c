@@ -70,15 +70,15 @@ static bool origin_valid(const char *origin, size_t len)
 
 /* Copies one item of the list (len bytes at start) in lower case into cors, or says why it is bad.
  */
-static enum nd_err add_origin(struct nd_cors *cors, const char *start, size_t len, char *err,
-                              size_t errlen)
+static enum nd_err add_origin(struct nd_cors *cors, const char *start, size_t len, char *why,
+                              size_t whylen)
 {
     if (len >= ORIGIN_MAX || !origin_valid(start, len)) {
-        snprintf(err, errlen,
-                 "\"%.*s\" is not an origin such as https://news.example or "
-                 "http://localhost:3000 (scheme, host and a port other than the default; no "
-                 "path); use * alone for any origin",
-                 (int)(len > 60 ? 60 : len), start);
+        nd_why(why, whylen,
+               "\"%.*s\" is not an origin such as https://news.example or "
+               "http://localhost:3000 (scheme, host and a port other than the default; no "
+               "path); use * alone for any origin",
+               (int)(len > 60 ? 60 : len), start);
         return ND_ERR_INVALID;
     }
     char *copy = malloc(len + 1);
@@ -91,8 +91,8 @@ static enum nd_err add_origin(struct nd_cors *cors, const char *start, size_t le
     return ND_OK;
 }
 
-enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *err,
-                           size_t errlen)
+enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *why,
+                           size_t whylen)
 {
     size_t n = nd_list_count(origins);
     enum nd_err rc = ND_OK;
@@ -115,7 +115,7 @@ enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors
     cors->credentials = credentials;
     for (size_t i = 0; i < n && rc == ND_OK; i++) {
         nd_list_next(&p, &item, &len);
-        rc = add_origin(cors, item, len, err, errlen);
+        rc = add_origin(cors, item, len, why, whylen);
     }
 out:
     if (rc != ND_OK) {

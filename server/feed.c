@@ -216,7 +216,7 @@ static bool url_char(unsigned char c)
     return unreserved(c) || strchr("!$&'()*+,;=:/%[]", c) != NULL;
 }
 
-enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len)
+enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
 {
     const char *problem = NULL;
     const char *rest = NULL;
@@ -242,7 +242,7 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len)
         problem = "must name a host and an optional port (1..65535) before its path";
     if (problem == NULL)
         return ND_OK;
-    snprintf(why, len, "public-url %s (such as https://news.example)", problem);
+    nd_why(why, whylen, "public-url %s (such as https://news.example)", problem);
     return ND_ERR_INVALID;
 }
 

@@ -124,8 +124,8 @@ static bool parse_net(const char *text, size_t len, struct net *out)
  * Parses the list in two passes: count the items, then fill an array of
  * exactly that size. On failure err names the item.
  */
-enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *err,
-                                size_t errlen)
+enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *why,
+                                size_t whylen)
 {
     size_t n = nd_list_count(text);
     const char *p = text;
@@ -139,10 +139,10 @@ enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, ch
         nd_list_next(&p, &start, &len);
         if (!parse_net(start, len, &list->nets[i])) {
             int shown = (int)(len > 60 ? 60 : len);
-            snprintf(err, errlen,
-                     "\"%.*s\" is not an IP address or network (such as 10.0.0.1, "
-                     "10.0.0.0/8 or fd00::/8)",
-                     shown, start);
+            nd_why(why, whylen,
+                   "\"%.*s\" is not an IP address or network (such as 10.0.0.1, "
+                   "10.0.0.0/8 or fd00::/8)",
+                   shown, start);
             free(list);
             return ND_ERR_INVALID;
         }

@@ -34,8 +34,8 @@ struct parse {
     unsigned nterms;
     bool pending_or;    /* an OR waits for its right-hand term */
     bool last_positive; /* the last term kept was a positive one */
-    char *err;
-    size_t errlen;
+    char *why;
+    size_t whylen;
 };
 
 /*
@@ -93,7 +93,7 @@ static bool separator(char c)
 
 static enum nd_err fail(struct parse *ps, const char *msg)
 {
-    snprintf(ps->err, ps->errlen, "%s", msg);
+    nd_why(ps->why, ps->whylen, "%s", msg);
     return ND_ERR_INVALID;
 }
 
@@ -111,14 +111,14 @@ static enum nd_err add_term(struct parse *ps, const struct term *t)
     if (!has_token(t->text, t->len))
         return ND_OK;
     if (t->prefix && last_word_chars(t->text, t->len) < ND_SEARCH_MIN_PREFIX) {
-        snprintf(ps->err, ps->errlen,
-                 "a prefix search needs at least %d letters before the '*', as in: elect*",
-                 ND_SEARCH_MIN_PREFIX);
+        nd_why(ps->why, ps->whylen,
+               "a prefix search needs at least %d letters before the '*', as in: elect*",
+               ND_SEARCH_MIN_PREFIX);
         return ND_ERR_INVALID;
     }
     if (ps->nterms == ND_SEARCH_MAX_TERMS) {
-        snprintf(ps->err, ps->errlen, "the query has more than %d search terms: use fewer words",
-                 ND_SEARCH_MAX_TERMS);
+        nd_why(ps->why, ps->whylen, "the query has more than %d search terms: use fewer words",
+               ND_SEARCH_MAX_TERMS);
         return ND_ERR_INVALID;
     }
     struct term *slot = &ps->terms[ps->nterms++];
@@ -258,13 +258,13 @@ static char *emit_phrase_bonus(char *out, const struct parse *ps)
     return out;
 }
 
-enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t errlen)
+enum nd_err nd_search_translate(const char *query, char **fts, char *why, size_t whylen)
 {
-    struct parse ps = {.err = err, .errlen = errlen};
+    struct parse ps = {.why = why, .whylen = whylen};
     size_t qlen = query ? strlen(query) : 0;
     if (qlen > ND_SEARCH_MAX_BYTES) {
-        snprintf(err, errlen, "the query is %zu bytes long; shorten it to at most %d", qlen,
-                 ND_SEARCH_MAX_BYTES);
+        nd_why(why, whylen, "the query is %zu bytes long; shorten it to at most %d", qlen,
+               ND_SEARCH_MAX_BYTES);
         return ND_ERR_INVALID;
     }
     if (!nd_utf8_valid(query ? query : "", qlen))

@@ -8,6 +8,7 @@
  */
 #include "newsd/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -259,4 +260,14 @@ void nd_list_next(const char **rest, const char **item, size_t *len)
         end--;
     *item = start;
     *len = (size_t)(end - start);
+}
+
+void nd_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    if (why == NULL || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
 }

@@ -109,8 +109,8 @@ char *nd_feed_base_url(const char *public_url, const char *host, bool tls);
  * Checks a public-url setting (config.h): "" or an absolute http:// or
  * https:// URL with a host, an optional port and path, and no query,
  * fragment, user name, white space or non-ASCII character. ND_ERR_INVALID
- * writes a sentence saying what is wrong to why (len bytes).
+ * writes a sentence saying what is wrong to why (whylen bytes).
  */
-enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len);
+enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen);
 
 #endif

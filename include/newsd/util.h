@@ -95,4 +95,12 @@ size_t nd_list_count(const char *text);
  */
 void nd_list_next(const char **rest, const char **item, size_t *len);
 
+/*
+ * The one way a function tells its caller what went wrong: every function
+ * that can explain a failure takes "char *why, size_t whylen" and fills it
+ * with this, printf-style, cut to whylen bytes. Writes nothing when why is
+ * NULL or whylen is 0.
+ */
+void nd_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -168,6 +168,16 @@ static void test_list(void)
     CHECK(nd_is_blank(' ') && nd_is_blank('\t') && !nd_is_blank('\n') && !nd_is_blank('x'));
 }
 
+static void test_why(void)
+{
+    char why[8] = "x";
+    nd_why(why, sizeof why, "%s %d", "line", 12345);
+    CHECK_STR(why, "line 12"); /* cut to whylen bytes */
+    nd_why(NULL, 10, "%s", "nothing");
+    nd_why(why, 0, "%s", "nothing");
+    CHECK_STR(why, "line 12");
+}
+
 static void test_parse_uint(void)
 {
     uint64_t v = 7;
@@ -209,9 +219,10 @@ static void test_err_status(void)
 
 int main(void)
 {
-    return CHECK_RUN(
-        CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode), CHECK_CASE(test_time_parse),
-        CHECK_CASE(test_time_parse_rejects), CHECK_CASE(test_time_round_trip),
-        CHECK_CASE(test_utf8), CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
-        CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_err_status));
+    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
+                     CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
+                     CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
+                     CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
+                     CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_why),
+                     CHECK_CASE(test_err_status));
 }
