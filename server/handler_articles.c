@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "newsd/handler_list.h"
+#include "newsd/handler_write.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/text.h"
