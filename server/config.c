@@ -21,6 +21,7 @@
 #include "newsd/cors.h"
 #include "newsd/feed.h"
 #include "newsd/proxy.h"
+#include "newsd/util.h"
 
 enum setting_type {
     TYPE_PATH, /* char *: a non-empty file name */
@@ -43,7 +44,7 @@ struct setting {
     const char *help;
     const char *const *names; /* TYPE_ENUM: the names of the values, in order */
     /* TYPE_TEXT: ND_OK, or ND_ERR_INVALID with why the text is wrong */
-    enum nd_err (*check)(const char *text, char *why, size_t len);
+    enum nd_err (*check)(const char *text, char *why, size_t whylen);
 };
 
 #define AT(field) offsetof(struct nd_config, field)
@@ -55,18 +56,18 @@ static const char *const log_format_names[] = {"text", "json", NULL};
 static const char *const sync_names[] = {"off", "normal", "full", NULL};
 static const char *const moderation_names[] = {"off", "pre", NULL};
 
-static enum nd_err check_proxies(const char *text, char *why, size_t len)
+static enum nd_err check_proxies(const char *text, char *why, size_t whylen)
 {
     struct nd_proxy_list *list = NULL;
-    enum nd_err rc = nd_proxy_list_parse(text, &list, why, len);
+    enum nd_err rc = nd_proxy_list_parse(text, &list, why, whylen);
     nd_proxy_list_destroy(list);
     return rc;
 }
 
-static enum nd_err check_origins(const char *text, char *why, size_t len)
+static enum nd_err check_origins(const char *text, char *why, size_t whylen)
 {
     struct nd_cors *cors = NULL;
-    enum nd_err rc = nd_cors_create(text, false, &cors, why, len);
+    enum nd_err rc = nd_cors_create(text, false, &cors, why, whylen);
     nd_cors_destroy(cors);
     return rc;
 }
@@ -151,29 +152,11 @@ bool nd_config_is_setting(const char *name)
     return find_setting(name) != NULL;
 }
 
-/* Parses digits only (no sign, no space) into *out. False on overflow or junk. */
-static bool parse_digits(const char *text, size_t len, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)text[i]))
-            return false;
-        unsigned d = (unsigned)(text[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 /* A size: digits and an optional K, M or G suffix (either case). */
-static bool parse_size(const char *text, unsigned long long *out)
+static bool parse_size(const char *text, uint64_t *out)
 {
     size_t len = strlen(text);
-    unsigned long long mult = 1, v;
+    uint64_t mult = 1, v;
     if (len > 0) {
         switch (text[len - 1]) {
         case 'k':
@@ -194,7 +177,7 @@ static bool parse_size(const char *text, unsigned long long *out)
     }
     if (mult != 1)
         len--;
-    if (!parse_digits(text, len, &v) || v > ULLONG_MAX / mult)
+    if (!nd_parse_uint(text, len, UINT64_MAX / mult, &v))
         return false;
     *out = v * mult;
     return true;
@@ -257,7 +240,7 @@ static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, c
                                char *why, size_t whylen)
 {
     char *field = (char *)cfg + s->offset;
-    unsigned long long v = 0;
+    uint64_t v = 0;
     bool flag = false;
     int idx;
 
@@ -276,7 +259,7 @@ static enum nd_err store_value(struct nd_config *cfg, const struct setting *s, c
             return ND_ERR_INVALID;
         return set_string((char **)(void *)field, text);
     case TYPE_UINT:
-        if (!parse_digits(text, strlen(text), &v) || v < s->min || v > s->max)
+        if (!nd_parse_uint(text, strlen(text), s->max, &v) || v < s->min)
             return ND_ERR_INVALID;
         *(unsigned *)(void *)field = (unsigned)v;
         return ND_OK;
@@ -342,21 +325,21 @@ static void expectation(const struct setting *s, char *buf, size_t len)
     }
 }
 
-/* store_value, with a sentence naming the setting in err on a bad value. */
+/* store_value, with a sentence naming the setting in why on a bad value. */
 static enum nd_err apply(struct nd_config *cfg, const struct setting *s, const char *text,
-                         char *err, size_t errlen)
+                         char *why, size_t whylen)
 {
     char expected[128];
-    char why[256] = "";
-    enum nd_err rc = store_value(cfg, s, text, why, sizeof why);
+    char reason[256] = "";
+    enum nd_err rc = store_value(cfg, s, text, reason, sizeof reason);
 
-    if (rc == ND_ERR_INVALID && why[0] != '\0') {
-        snprintf(err, errlen, "%s: %s", s->name, why);
+    if (rc == ND_ERR_INVALID && reason[0] != '\0') {
+        nd_why(why, whylen, "%s: %s", s->name, reason);
     } else if (rc == ND_ERR_INVALID) {
         expectation(s, expected, sizeof expected);
-        snprintf(err, errlen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
+        nd_why(why, whylen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
     } else if (rc != ND_OK) {
-        snprintf(err, errlen, "%s: out of memory", s->name);
+        nd_why(why, whylen, "%s: out of memory", s->name);
     }
     return rc;
 }
@@ -395,15 +378,15 @@ void nd_config_fini(struct nd_config *cfg)
     }
 }
 
-enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *err,
-                          size_t errlen)
+enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *why,
+                          size_t whylen)
 {
     const struct setting *s = find_setting(name);
     if (s == NULL) {
-        snprintf(err, errlen, "unknown setting \"%.60s\"", name);
+        nd_why(why, whylen, "unknown setting \"%.60s\"", name);
         return ND_ERR_INVALID;
     }
-    return apply(cfg, s, text, err, errlen);
+    return apply(cfg, s, text, why, whylen);
 }
 
 static char *trim(char *s)
@@ -455,33 +438,33 @@ static char *parse_value(char *v, const char **why)
 
 /* Applies one line of a config file. Blank lines and comments are fine. */
 static enum nd_err load_line(struct nd_config *cfg, char *line, const char *path, unsigned lineno,
-                             char *err, size_t errlen)
+                             char *why, size_t whylen)
 {
     char msg[256];
-    const char *why = NULL;
+    const char *reason = NULL;
     char *key = trim(line);
 
     if (*key == '\0' || *key == '#')
         return ND_OK;
     char *eq = strchr(key, '=');
     if (eq == NULL) {
-        snprintf(err, errlen, "%s:%u: expected \"name = value\"", path, lineno);
+        nd_why(why, whylen, "%s:%u: expected \"name = value\"", path, lineno);
         return ND_ERR_INVALID;
     }
     *eq = '\0';
     key = trim(key);
-    char *value = parse_value(trim(eq + 1), &why);
+    char *value = parse_value(trim(eq + 1), &reason);
     if (value == NULL) {
-        snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+        nd_why(why, whylen, "%s:%u: %s", path, lineno, reason);
         return ND_ERR_INVALID;
     }
     enum nd_err rc = nd_config_set(cfg, key, value, msg, sizeof msg);
     if (rc == ND_ERR_INVALID)
-        snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+        nd_why(why, whylen, "%s:%u: %s", path, lineno, msg);
     return rc;
 }
 
-enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err, size_t errlen)
+enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *why, size_t whylen)
 {
     enum nd_err rc = ND_OK;
     char *line = NULL;
@@ -490,17 +473,17 @@ enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *e
     FILE *f = fopen(path, "r");
 
     if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        nd_why(why, whylen, "%s: %s", path, strerror(errno));
         return ND_ERR_IO;
     }
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
-        rc = load_line(cfg, line, path, lineno, err, errlen);
+        rc = load_line(cfg, line, path, lineno, why, whylen);
         if (rc != ND_OK)
             goto out;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
+        nd_why(why, whylen, "%s: read error", path);
         rc = ND_ERR_IO;
     }
 out:
@@ -517,7 +500,7 @@ static void env_name(const char *name, char *buf, size_t len)
         *p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
 }
 
-enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen)
+enum nd_err nd_config_load_env(struct nd_config *cfg, char *why, size_t whylen)
 {
     char var[64];
     char msg[256];
@@ -529,7 +512,7 @@ enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen)
             continue; /* an empty variable counts as unset */
         enum nd_err rc = apply(cfg, &settings[i], text, msg, sizeof msg);
         if (rc != ND_OK) {
-            snprintf(err, errlen, "%s: %s", var, msg);
+            nd_why(why, whylen, "%s: %s", var, msg);
             return rc;
         }
     }

@@ -9,13 +9,14 @@
  */
 #include "newsd/cors.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "newsd/url.h"
+#include "newsd/util.h"
 
 #define ORIGIN_MAX 256
 
@@ -43,31 +44,6 @@ static bool is_host_name(const char *s, size_t len)
     return true;
 }
 
-static bool is_ipv6_literal(const char *s, size_t len)
-{
-    char buf[64];
-    unsigned char addr[sizeof(struct in6_addr)];
-    if (len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return inet_pton(AF_INET6, buf, addr) == 1;
-}
-
-/* A port of 1..65535 without leading zeros, other than default_port. */
-static bool is_port(const char *s, size_t len, unsigned default_port)
-{
-    unsigned v = 0;
-    if (len == 0 || len > 5 || s[0] == '0')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    return v <= 65535 && v != default_port;
-}
-
 /* True when origin (len bytes) is "scheme://host[:port]" as described in cors.h. */
 static bool origin_valid(const char *origin, size_t len)
 {
@@ -83,58 +59,26 @@ static bool origin_valid(const char *origin, size_t len)
     } else {
         return false;
     }
-    const char *host = origin + skip;
-    const char *end = origin + len;
-    const char *host_end;
-    if (*host == '[') {
-        const char *close = memchr(host, ']', (size_t)(end - host));
-        if (close == NULL || !is_ipv6_literal(host + 1, (size_t)(close - host - 1)))
-            return false;
-        host_end = close + 1;
-    } else {
-        host_end = host;
-        while (host_end < end && *host_end != ':')
-            host_end++;
-        if (!is_host_name(host, (size_t)(host_end - host)))
-            return false;
-    }
-    if (host_end == end)
-        return true;
-    return *host_end == ':' && is_port(host_end + 1, (size_t)(end - host_end - 1), default_port);
+    struct nd_hostport hp;
+    if (nd_url_parse_hostport(origin + skip, len - skip, &hp) != origin + len)
+        return false; /* not host[:port] alone: a path, a bad address or port */
+    if (!hp.bracketed && !is_host_name(hp.host, hp.host_len))
+        return false;
+    /* a browser writes the port without leading zeros, and never the default one */
+    return hp.port < 0 || (hp.port_text[0] != '0' && (unsigned)hp.port != default_port);
 }
 
-static bool is_blank(char c)
+/* Copies one item of the list (len bytes at start) in lower case into cors, or says why it is bad.
+ */
+static enum nd_err add_origin(struct nd_cors *cors, const char *start, size_t len, char *why,
+                              size_t whylen)
 {
-    return c == ' ' || c == '\t';
-}
-
-/* The number of comma-separated items in text (0 when it is blank). */
-static size_t count_items(const char *text)
-{
-    size_t n = 1;
-    bool blank = true;
-    for (const char *p = text; *p != '\0'; p++) {
-        n += *p == ',';
-        blank = blank && is_blank(*p);
-    }
-    return blank ? 0 : n;
-}
-
-/* Copies item i of a list in lower case into cors, or says why it is bad. */
-static enum nd_err add_origin(struct nd_cors *cors, const char *start, const char *end, char *err,
-                              size_t errlen)
-{
-    while (start < end && is_blank(*start))
-        start++;
-    while (end > start && is_blank(end[-1]))
-        end--;
-    size_t len = (size_t)(end - start);
     if (len >= ORIGIN_MAX || !origin_valid(start, len)) {
-        snprintf(err, errlen,
-                 "\"%.*s\" is not an origin such as https://news.example or "
-                 "http://localhost:3000 (scheme, host and a port other than the default; no "
-                 "path); use * alone for any origin",
-                 (int)(len > 60 ? 60 : len), start);
+        nd_why(why, whylen,
+               "\"%.*s\" is not an origin such as https://news.example or "
+               "http://localhost:3000 (scheme, host and a port other than the default; no "
+               "path); use * alone for any origin",
+               (int)(len > 60 ? 60 : len), start);
         return ND_ERR_INVALID;
     }
     char *copy = malloc(len + 1);
@@ -147,10 +91,10 @@ static enum nd_err add_origin(struct nd_cors *cors, const char *start, const cha
     return ND_OK;
 }
 
-enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *err,
-                           size_t errlen)
+enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *why,
+                           size_t whylen)
 {
-    size_t n = count_items(origins);
+    size_t n = nd_list_count(origins);
     enum nd_err rc = ND_OK;
     struct nd_cors *cors = calloc(1, sizeof *cors + n * sizeof cors->origins[0]);
 
@@ -158,23 +102,20 @@ enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors
         return ND_ERR_NOMEM;
     cors->mode = n == 0 ? MODE_OFF : MODE_LIST;
     const char *p = origins;
-    while (is_blank(*p))
-        p++;
-    if (n == 1 && p[0] == '*') {
-        const char *rest = p + 1;
-        while (is_blank(*rest))
-            rest++;
-        if (*rest == '\0') {
+    const char *item;
+    size_t len;
+    if (n == 1) {
+        nd_list_next(&p, &item, &len);
+        if (len == 1 && item[0] == '*') {
             cors->mode = MODE_ANY;
             goto out;
         }
+        p = origins;
     }
     cors->credentials = credentials;
     for (size_t i = 0; i < n && rc == ND_OK; i++) {
-        const char *comma = strchr(p, ',');
-        const char *end = comma != NULL ? comma : p + strlen(p);
-        rc = add_origin(cors, p, end, err, errlen);
-        p = comma != NULL ? comma + 1 : end;
+        nd_list_next(&p, &item, &len);
+        rc = add_origin(cors, item, len, why, whylen);
     }
 out:
     if (rc != ND_OK) {

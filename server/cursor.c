@@ -88,7 +88,7 @@ static bool urlsafe_alphabet(const char *text, size_t n)
 }
 
 /* Decodes text as a cursor of kind with exactly n values into v. */
-static enum nd_err decode(const char *text, char kind, int64_t *v, size_t n)
+static enum nd_err decode_values(const char *text, char kind, int64_t *v, size_t n)
 {
     unsigned char bin[CURSOR_MAX_BYTES];
     size_t bytes = 1 + 8 * n;
@@ -109,7 +109,7 @@ static enum nd_err decode(const char *text, char kind, int64_t *v, size_t n)
 enum nd_err nd_cursor_decode(const char *text, char kind, int64_t *a, int64_t *b)
 {
     int64_t v[2];
-    enum nd_err err = decode(text, kind, v, 2);
+    enum nd_err err = decode_values(text, kind, v, 2);
     if (err != ND_OK)
         return err;
     *a = v[0];
@@ -120,7 +120,7 @@ enum nd_err nd_cursor_decode(const char *text, char kind, int64_t *a, int64_t *b
 enum nd_err nd_cursor_decode3(const char *text, char kind, int64_t *a, int64_t *b, int64_t *c)
 {
     int64_t v[3];
-    enum nd_err err = decode(text, kind, v, 3);
+    enum nd_err err = decode_values(text, kind, v, 3);
     if (err != ND_OK)
         return err;
     *a = v[0];

@@ -2,12 +2,12 @@
  * feed.c: Atom 1.0, RSS 2.0 and JSON Feed 1.1 documents from a list of
  * articles (see newsd/feed.h for the rules on text).
  *
- * The XML is written by hand into a growing buffer: the documents have a
+ * The XML is written by hand into a buffer (newsd/buf.h): the documents have a
  * fixed shape, and every piece of text that is not a literal of this file
  * passes through one escaping function, buf_xml, which also decodes UTF-8
  * and drops what XML 1.0 cannot carry. The JSON Feed is built with Jansson.
- * A buffer that failed to grow remembers it, so writers run to the end
- * without checking each append and the failure is reported once.
+ * A buffer that failed remembers it, so writers run to the end without
+ * checking each append and the failure is reported once.
  */
 #include "newsd/feed.h"
 
@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/buf.h"
 #include "newsd/json.h"
+#include "newsd/text.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 #ifndef ND_VERSION
@@ -26,81 +29,9 @@
 #define ATOM_NS "http://www.w3.org/2005/Atom"
 #define JSON_FEED_VERSION "https://jsonfeed.org/version/1.1"
 #define FEED_AUTHOR "newsd"
-#define REPLACEMENT 0xFFFD
 #define REPLACEMENT_UTF8 "\xEF\xBF\xBD"
 
-/* ---- a growing buffer ---------------------------------------------------- */
-
-struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool nomem; /* an append failed: the content is incomplete */
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->nomem)
-        return;
-    if (n >= SIZE_MAX / 2 - b->len) {
-        b->nomem = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL) {
-            b->nomem = true;
-            return;
-        }
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-/*
- * Hands the buffer's text to the caller (malloc'd, NUL-terminated, its
- * length in *len when len is not NULL), or frees it and returns NULL when an
- * append failed.
- */
-static char *buf_finish(struct buf *b, size_t *len)
-{
-    buf_add(b, "", 0); /* an empty buffer still owes a string */
-    if (b->nomem) {
-        free(b->data);
-        return NULL;
-    }
-    if (len != NULL)
-        *len = b->len;
-    return b->data;
-}
-
 /* ---- characters ---------------------------------------------------------- */
-
-/*
- * Decodes the character at s (n > 0 bytes left) into *cp and returns its
- * length in bytes. A byte that does not start a valid, shortest-form UTF-8
- * sequence of a scalar value counts as one character, U+FFFD.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = nd_utf8_decode((const char *)s, n, cp);
-    if (len == 0) {
-        *cp = REPLACEMENT;
-        len = 1;
-    }
-    return len;
-}
 
 /* True for the characters of XML 1.0's Char production. */
 static bool xml_char(uint32_t cp)
@@ -139,91 +70,60 @@ static const char *xml_entity(uint32_t cp, bool attribute)
  * (escape true), or only made valid (escape false): invalid UTF-8 becomes
  * U+FFFD, characters XML forbids are dropped.
  */
-static void buf_xml_text(struct buf *b, const char *text, size_t len, bool escape, bool attribute)
+static void buf_xml_text(struct nd_buf *b, const char *text, size_t len, bool escape,
+                         bool attribute)
 {
-    const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(s + i, len - i, &cp);
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
         const char *entity = escape ? xml_entity(cp, attribute) : NULL;
         if (entity != NULL)
-            buf_str(b, entity);
-        else if (cp == REPLACEMENT) /* also for bytes that were not UTF-8 */
-            buf_str(b, REPLACEMENT_UTF8);
+            nd_buf_append_str(b, entity);
+        else if (cp == ND_UTF8_REPLACEMENT) /* also for bytes that were not UTF-8 */
+            nd_buf_append_str(b, REPLACEMENT_UTF8);
         else if (xml_char(cp))
-            buf_add(b, text + i, n); /* the bytes as they are */
+            nd_buf_append(b, text + i, n); /* the bytes as they are */
         i += n;
     }
 }
 
-static void buf_xml(struct buf *b, const char *text)
+static void buf_xml(struct nd_buf *b, const char *text)
 {
     buf_xml_text(b, text, strlen(text), true, false);
 }
 
-static void buf_xml_attr(struct buf *b, const char *text)
+static void buf_xml_attr(struct nd_buf *b, const char *text)
 {
     buf_xml_text(b, text, strlen(text), true, true);
 }
 
 char *nd_feed_xml_escape(const char *text, size_t len, bool attribute)
 {
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     buf_xml_text(&b, text, len, true, attribute);
-    return buf_finish(&b, NULL);
+    return nd_buf_take(&b, NULL);
 }
 
 char *nd_feed_clean_text(const char *text, size_t len)
 {
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     buf_xml_text(&b, text, len, false, false);
-    return buf_finish(&b, NULL);
+    return nd_buf_take(&b, NULL);
 }
 
 /* ---- plain text as HTML ----------------------------------------------- */
 
-static void buf_html_escaped(struct buf *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *entity = NULL;
-        switch (s[i]) {
-        case '&':
-            entity = "&amp;";
-            break;
-        case '<':
-            entity = "&lt;";
-            break;
-        case '>':
-            entity = "&gt;";
-            break;
-        case '"':
-            entity = "&quot;";
-            break;
-        case '\'':
-            entity = "&#39;";
-            break;
-        default:
-            continue;
-        }
-        buf_add(b, s + start, i - start);
-        buf_str(b, entity);
-        start = i + 1;
-    }
-    buf_add(b, s + start, n - start);
-}
-
 static bool blank_line(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t')
+        if (!nd_is_blank(s[i]))
             return false;
     return true;
 }
 
 /* Appends text as HTML paragraphs (feed.h, nd_feed_html). */
-static void buf_html(struct buf *b, const char *text)
+static void buf_html(struct nd_buf *b, const char *text)
 {
     bool open = false, any = false;
     const char *line = text;
@@ -231,38 +131,38 @@ static void buf_html(struct buf *b, const char *text)
         size_t n = strcspn(line, "\r\n");
         if (blank_line(line, n)) {
             if (open)
-                buf_str(b, "</p>");
+                nd_buf_append_str(b, "</p>");
             open = false;
         } else {
-            buf_str(b, open ? "<br>\n" : any ? "\n<p>" : "<p>");
+            nd_buf_append_str(b, open ? "<br>\n" : any ? "\n<p>" : "<p>");
             open = any = true;
-            buf_html_escaped(b, line, n);
+            nd_text_append_html(b, line, n);
         }
         if (line[n] == '\0')
             break;
         line += n + (line[n] == '\r' && line[n + 1] == '\n' ? 2 : 1);
     }
     if (open)
-        buf_str(b, "</p>");
+        nd_buf_append_str(b, "</p>");
 }
 
 char *nd_feed_html(const char *text)
 {
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     buf_html(&b, text);
-    return buf_finish(&b, NULL);
+    return nd_buf_take(&b, NULL);
 }
 
 /* Appends text rendered as HTML paragraphs, escaped for XML. */
-static void buf_xml_html(struct buf *b, const char *text)
+static void buf_xml_html(struct nd_buf *b, const char *text)
 {
-    struct buf html = {0};
+    struct nd_buf html = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     buf_html(&html, text);
-    if (html.nomem)
-        b->nomem = true;
+    if (html.err != ND_OK)
+        nd_buf_fail(b, html.err);
     else if (html.data != NULL)
         buf_xml_text(b, html.data, html.len, true, false);
-    free(html.data);
+    nd_buf_free(&html);
 }
 
 /* ---- dates and URLs ------------------------------------------------------ */
@@ -293,47 +193,21 @@ static bool unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static void buf_percent(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-        if (unreserved(*p))
-            buf_add(b, (const char *)p, 1);
-        else
-            buf_add(b, esc, 3);
-    }
-}
-
-char *nd_feed_query(const char *const params[][2], size_t nparams)
-{
-    struct buf b = {0};
-    for (size_t i = 0; i < nparams; i++) {
-        if (params[i][1] == NULL)
-            continue;
-        buf_str(&b, b.len == 0 ? "?" : "&");
-        buf_percent(&b, params[i][0]);
-        buf_str(&b, "=");
-        buf_percent(&b, params[i][1]);
-    }
-    return buf_finish(&b, NULL);
-}
-
 char *nd_feed_base_url(const char *public_url, const char *host, bool tls)
 {
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     if (public_url != NULL && public_url[0] != '\0') {
         size_t n = strlen(public_url);
         while (n > 0 && public_url[n - 1] == '/')
             n--;
-        buf_add(&b, public_url, n);
+        nd_buf_append(&b, public_url, n);
     } else if (host != NULL && host[0] != '\0') {
-        buf_str(&b, tls ? "https://" : "http://");
-        buf_str(&b, host);
+        nd_buf_append_str(&b, tls ? "https://" : "http://");
+        nd_buf_append_str(&b, host);
     } else {
         return NULL;
     }
-    return buf_finish(&b, NULL);
+    return nd_buf_take(&b, NULL);
 }
 
 /* True when c may appear in a public-url's host, port and path. */
@@ -342,7 +216,7 @@ static bool url_char(unsigned char c)
     return unreserved(c) || strchr("!$&'()*+,;=:/%[]", c) != NULL;
 }
 
-enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len)
+enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
 {
     const char *problem = NULL;
     const char *rest = NULL;
@@ -363,9 +237,12 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len)
     for (const unsigned char *p = (const unsigned char *)rest; !problem && *p; p++)
         if (!url_char(*p))
             problem = "must be a URL of printable ASCII without spaces";
+    struct nd_hostport hp;
+    if (problem == NULL && nd_url_parse_hostport(rest, strlen(rest), &hp) == NULL)
+        problem = "must name a host and an optional port (1..65535) before its path";
     if (problem == NULL)
         return ND_OK;
-    snprintf(why, len, "public-url %s (such as https://news.example)", problem);
+    nd_why(why, whylen, "public-url %s (such as https://news.example)", problem);
     return ND_ERR_INVALID;
 }
 
@@ -432,72 +309,72 @@ static size_t article_terms(const json_t *article, const char *terms[TERMS_MAX])
  */
 static char *article_url(const char *base, const json_t *article, const char *key)
 {
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     char id[24];
-    buf_str(&b, base);
-    buf_str(&b, "/v1/articles/");
+    nd_buf_append_str(&b, base);
+    nd_buf_append_str(&b, "/v1/articles/");
     if (strcmp(key, "id") == 0) {
         snprintf(id, sizeof id, "%lld",
                  (long long)json_integer_value(json_object_get(article, key)));
-        buf_str(&b, id);
+        nd_buf_append_str(&b, id);
     } else {
-        buf_percent(&b, text_of(article, key));
+        nd_url_append_encoded(&b, text_of(article, key));
     }
-    return buf_finish(&b, NULL);
+    return nd_buf_take(&b, NULL);
 }
 
 /* A URL made of the pieces, percent-encoding none of them (they are already). */
 static char *join_url(const char *base, const char *path, const char *query)
 {
-    struct buf b = {0};
-    buf_str(&b, base);
-    buf_str(&b, path);
-    buf_str(&b, query);
-    return buf_finish(&b, NULL);
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    nd_buf_append_str(&b, base);
+    nd_buf_append_str(&b, path);
+    nd_buf_append_str(&b, query);
+    return nd_buf_take(&b, NULL);
 }
 
 /* ---- Atom 1.0 ------------------------------------------------------------ */
 
 /* Appends "<name>" text "</name>\n" with text escaped; attrs are literal. */
-static void xml_element(struct buf *b, const char *indent, const char *name, const char *attrs,
+static void xml_element(struct nd_buf *b, const char *indent, const char *name, const char *attrs,
                         const char *text)
 {
-    buf_str(b, indent);
-    buf_str(b, "<");
-    buf_str(b, name);
-    buf_str(b, attrs);
-    buf_str(b, ">");
+    nd_buf_append_str(b, indent);
+    nd_buf_append_str(b, "<");
+    nd_buf_append_str(b, name);
+    nd_buf_append_str(b, attrs);
+    nd_buf_append_str(b, ">");
     buf_xml(b, text);
-    buf_str(b, "</");
-    buf_str(b, name);
-    buf_str(b, ">\n");
+    nd_buf_append_str(b, "</");
+    nd_buf_append_str(b, name);
+    nd_buf_append_str(b, ">\n");
 }
 
 /* Appends "<link rel=REL type=TYPE href=HREF/>" (type left out when NULL). */
-static void atom_link(struct buf *b, const char *indent, const char *rel, const char *type,
+static void atom_link(struct nd_buf *b, const char *indent, const char *rel, const char *type,
                       const char *href)
 {
-    buf_str(b, indent);
-    buf_str(b, "<link rel=\"");
-    buf_str(b, rel);
+    nd_buf_append_str(b, indent);
+    nd_buf_append_str(b, "<link rel=\"");
+    nd_buf_append_str(b, rel);
     if (type != NULL) {
-        buf_str(b, "\" type=\"");
-        buf_str(b, type);
+        nd_buf_append_str(b, "\" type=\"");
+        nd_buf_append_str(b, type);
     }
-    buf_str(b, "\" href=\"");
+    nd_buf_append_str(b, "\" href=\"");
     buf_xml_attr(b, href);
-    buf_str(b, "\"/>\n");
+    nd_buf_append_str(b, "\"/>\n");
 }
 
-static void atom_entry(struct buf *b, const char *base, const json_t *article)
+static void atom_entry(struct nd_buf *b, const char *base, const json_t *article)
 {
     const char *terms[TERMS_MAX];
     char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
     if (id == NULL || page == NULL) {
-        b->nomem = true;
+        nd_buf_fail(b, ND_ERR_NOMEM);
         goto out;
     }
-    buf_str(b, "  <entry>\n");
+    nd_buf_append_str(b, "  <entry>\n");
     xml_element(b, "    ", "id", "", id);
     xml_element(b, "    ", "title", " type=\"text\"", text_of(article, "title"));
     atom_link(b, "    ", "alternate", "application/json", page);
@@ -506,69 +383,70 @@ static void atom_entry(struct buf *b, const char *base, const json_t *article)
     xml_element(b, "    ", "published", "", text_of(article, "published_at"));
     xml_element(b, "    ", "updated", "", text_of(article, "updated_at"));
     if (text_of(article, "author")[0] != '\0') {
-        buf_str(b, "    <author>\n");
+        nd_buf_append_str(b, "    <author>\n");
         xml_element(b, "      ", "name", "", text_of(article, "author"));
-        buf_str(b, "    </author>\n");
+        nd_buf_append_str(b, "    </author>\n");
     }
     size_t n = article_terms(article, terms);
     for (size_t i = 0; i < n; i++) {
-        buf_str(b, "    <category term=\"");
+        nd_buf_append_str(b, "    <category term=\"");
         buf_xml_attr(b, terms[i]);
-        buf_str(b, "\"/>\n");
+        nd_buf_append_str(b, "\"/>\n");
     }
     xml_element(b, "    ", "summary", " type=\"text\"", text_of(article, "summary"));
     if (json_object_get(article, "body") != NULL) {
-        buf_str(b, "    <content type=\"html\">");
+        nd_buf_append_str(b, "    <content type=\"html\">");
         buf_xml_html(b, text_of(article, "body"));
-        buf_str(b, "</content>\n");
+        nd_buf_append_str(b, "</content>\n");
     }
-    buf_str(b, "  </entry>\n");
+    nd_buf_append_str(b, "  </entry>\n");
 out:
     free(id);
     free(page);
 }
 
-static void render_atom(struct buf *b, const struct nd_feed *feed, const char *self)
+static void render_atom(struct nd_buf *b, const struct nd_feed *feed, const char *self)
 {
     char updated[ND_TIME_BUF];
     size_t i;
     const json_t *article;
-    buf_str(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"" ATOM_NS "\">\n");
+    nd_buf_append_str(b,
+                      "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"" ATOM_NS "\">\n");
     xml_element(b, "  ", "id", "", self);
     xml_element(b, "  ", "title", " type=\"text\"", feed->title);
     xml_element(b, "  ", "updated", "", nd_time_format(feed_updated(feed->articles), updated));
-    buf_str(b, "  <author>\n    <name>" FEED_AUTHOR "</name>\n  </author>\n");
+    nd_buf_append_str(b, "  <author>\n    <name>" FEED_AUTHOR "</name>\n  </author>\n");
     atom_link(b, "  ", "self", "application/atom+xml", self);
-    buf_str(b, "  <link rel=\"alternate\" type=\"text/html\" href=\"");
+    nd_buf_append_str(b, "  <link rel=\"alternate\" type=\"text/html\" href=\"");
     buf_xml_attr(b, feed->base);
-    buf_str(b, "/\"/>\n  <generator version=\"" ND_VERSION "\">newsd</generator>\n");
+    nd_buf_append_str(b, "/\"/>\n  <generator version=\"" ND_VERSION "\">newsd</generator>\n");
     json_array_foreach(feed->articles, i, article)
     {
         atom_entry(b, feed->base, article);
     }
-    buf_str(b, "</feed>\n");
+    nd_buf_append_str(b, "</feed>\n");
 }
 
 /* ---- RSS 2.0 ------------------------------------------------------------- */
 
-static void rss_item(struct buf *b, const char *base, const json_t *article)
+static void rss_item(struct nd_buf *b, const char *base, const json_t *article)
 {
     char date[ND_RFC822_BUF];
     const char *terms[TERMS_MAX];
     char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
     if (id == NULL || page == NULL) {
-        b->nomem = true;
+        nd_buf_fail(b, ND_ERR_NOMEM);
         goto out;
     }
     xml_element(b, "      ", "title", "", text_of(article, "title"));
     xml_element(b, "      ", "link", "", page);
-    buf_str(b, "      <description>");
+    nd_buf_append_str(b, "      <description>");
     buf_xml_html(b, text_of(article, "summary"));
-    buf_str(b, "</description>\n");
+    nd_buf_append_str(b, "</description>\n");
     if (json_object_get(article, "body") != NULL) {
-        buf_str(b, "      <content:encoded>");
+        nd_buf_append_str(b, "      <content:encoded>");
         buf_xml_html(b, text_of(article, "body"));
-        buf_str(b, "</content:encoded>\n");
+        nd_buf_append_str(b, "</content:encoded>\n");
     }
     if (text_of(article, "author")[0] != '\0')
         xml_element(b, "      ", "dc:creator", "", text_of(article, "author"));
@@ -582,33 +460,33 @@ out:
     free(page);
 }
 
-static void render_rss(struct buf *b, const struct nd_feed *feed, const char *self)
+static void render_rss(struct nd_buf *b, const struct nd_feed *feed, const char *self)
 {
     char date[ND_RFC822_BUF];
     size_t i;
     const json_t *article;
-    buf_str(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-               "<rss version=\"2.0\" xmlns:atom=\"" ATOM_NS "\""
-               " xmlns:content=\"http://purl.org/rss/1.0/modules/content/\""
-               " xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n  <channel>\n");
+    nd_buf_append_str(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                         "<rss version=\"2.0\" xmlns:atom=\"" ATOM_NS "\""
+                         " xmlns:content=\"http://purl.org/rss/1.0/modules/content/\""
+                         " xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n  <channel>\n");
     xml_element(b, "    ", "title", "", feed->title);
-    buf_str(b, "    <link>");
+    nd_buf_append_str(b, "    <link>");
     buf_xml(b, feed->base);
-    buf_str(b, "/</link>\n    <description>The latest articles of ");
+    nd_buf_append_str(b, "/</link>\n    <description>The latest articles of ");
     buf_xml(b, feed->title);
-    buf_str(b, "</description>\n");
+    nd_buf_append_str(b, "</description>\n");
     xml_element(b, "    ", "lastBuildDate", "", nd_feed_rfc822(feed_updated(feed->articles), date));
-    buf_str(b, "    <generator>newsd " ND_VERSION "</generator>\n");
-    buf_str(b, "    <atom:link rel=\"self\" type=\"application/rss+xml\" href=\"");
+    nd_buf_append_str(b, "    <generator>newsd " ND_VERSION "</generator>\n");
+    nd_buf_append_str(b, "    <atom:link rel=\"self\" type=\"application/rss+xml\" href=\"");
     buf_xml_attr(b, self);
-    buf_str(b, "\"/>\n");
+    nd_buf_append_str(b, "\"/>\n");
     json_array_foreach(feed->articles, i, article)
     {
-        buf_str(b, "    <item>\n");
+        nd_buf_append_str(b, "    <item>\n");
         rss_item(b, feed->base, article);
-        buf_str(b, "    </item>\n");
+        nd_buf_append_str(b, "    </item>\n");
     }
-    buf_str(b, "  </channel>\n</rss>\n");
+    nd_buf_append_str(b, "  </channel>\n</rss>\n");
 }
 
 /* ---- JSON Feed 1.1 ------------------------------------------------------- */
@@ -617,12 +495,11 @@ static void render_rss(struct buf *b, const struct nd_feed *feed, const char *se
  * Sets key of obj to a new string made from b, which is emptied (its text
  * freed) either way. False when out of memory.
  */
-static bool set_buf(json_t *obj, const char *key, struct buf *b)
+static bool set_buf(json_t *obj, const char *key, struct nd_buf *b)
 {
-    char *text = buf_finish(b, NULL);
+    char *text = nd_buf_take(b, NULL);
     bool ok = text != NULL && json_object_set_new(obj, key, json_string(text)) == 0;
     free(text);
-    *b = (struct buf){0};
     return ok;
 }
 
@@ -640,7 +517,7 @@ static json_t *json_authors(const char *name)
 /* The JSON Feed item of article: a new reference, NULL when out of memory. */
 static json_t *json_item(const char *base, const json_t *article)
 {
-    struct buf html = {0};
+    struct nd_buf html = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     const char *terms[TERMS_MAX];
     json_t *item = json_object(), *tags = json_array();
     char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
@@ -668,7 +545,7 @@ static json_t *json_item(const char *base, const json_t *article)
         json_decref(item);
         item = NULL;
     }
-    free(html.data); /* left only when set_buf was not reached */
+    nd_buf_free(&html); /* holds bytes only when set_buf was not reached */
     free(id);
     free(page);
     json_decref(tags);
@@ -678,12 +555,12 @@ static json_t *json_item(const char *base, const json_t *article)
 static char *render_json(const struct nd_feed *feed, const char *self, size_t *len)
 {
     char *text = NULL, *home = join_url(feed->base, "/", "");
-    struct buf description = {0};
+    struct nd_buf description = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     json_t *items = json_array(), *item;
     size_t i;
     const json_t *article;
-    buf_str(&description, "The latest articles of ");
-    buf_str(&description, feed->title);
+    nd_buf_append_str(&description, "The latest articles of ");
+    nd_buf_append_str(&description, feed->title);
     json_t *root =
         json_pack("{s:s, s:s, s:s, s:s, s:o}", "version", JSON_FEED_VERSION, "title", feed->title,
                   "home_page_url", home, "feed_url", self, "authors", json_authors(FEED_AUTHOR));
@@ -700,7 +577,7 @@ static char *render_json(const struct nd_feed *feed, const char *self, size_t *l
     if (text != NULL)
         *len = strlen(text);
 out:
-    free(description.data); /* only when set_buf was not reached */
+    nd_buf_free(&description); /* holds bytes only when set_buf was not reached */
     json_decref(items);
     json_decref(root);
     free(home);
@@ -712,7 +589,7 @@ out:
 char *nd_feed_render(enum nd_feed_format format, const struct nd_feed *feed, size_t *len)
 {
     static const char *const paths[] = {"/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json"};
-    struct buf b = {0};
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     char *text = NULL;
     char *self = join_url(feed->base, paths[format], feed->query);
     if (self == NULL)
@@ -724,7 +601,7 @@ char *nd_feed_render(enum nd_feed_format format, const struct nd_feed *feed, siz
             render_atom(&b, feed, self);
         else
             render_rss(&b, feed, self);
-        text = buf_finish(&b, len);
+        text = nd_buf_take(&b, len);
     }
     free(self);
     return text;

@@ -15,13 +15,13 @@
 #include <string.h>
 
 #include "newsd/handler_list.h"
+#include "newsd/handler_write.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/text.h"
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
-#define UNAVAILABLE "the database is unavailable"
 #define BAD_ID "an article id is a positive decimal integer without leading zeros"
 
 static bool is_draft(const json_t *article)
@@ -38,7 +38,7 @@ int nd_handle_articles_list(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     json_t *items = NULL;
     char *next = NULL;
     enum nd_err err = nd_store_article_list(store, &q.filter, q.limit, q.cursor, &items, &next);
@@ -88,7 +88,7 @@ int nd_handle_article_create(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     status = nd_request_json(req, &body);
     if (status != 0)
         return status;
@@ -127,7 +127,7 @@ int nd_handle_article_get(struct nd_request *req)
     enum nd_err err = ND_ERR_NOT_FOUND;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     if (nd_parse_id(key, &id))
         err = nd_store_article_get(store, id, &article);
     else if (nd_slug_valid(key))
@@ -216,7 +216,7 @@ int nd_handle_categories_list(struct nd_request *req)
 {
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     json_t *items = NULL;
     enum nd_err err = nd_store_category_list(store, nd_request_has_key(req), &items);
     if (err != ND_OK)

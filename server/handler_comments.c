@@ -18,22 +18,24 @@
 #include <string.h>
 
 #include "newsd/handler_list.h"
+#include "newsd/handler_write.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
-#define UNAVAILABLE "the database is unavailable"
 #define BAD_ARTICLE_ID "an article id is a positive decimal integer without leading zeros"
 #define BAD_COMMENT_ID "a comment id is a positive decimal integer without leading zeros"
 #define BAD_STATUS "status must be visible, pending or any"
 
 /*
- * ND_OK when article id exists and the request may see it; ND_ERR_NOT_FOUND
+ * Loads article id from the store to learn whether the request may see it
+ * (the article itself is not kept). ND_OK when it exists and the request may
+ * see it; ND_ERR_NOT_FOUND
  * also for a draft when the request has no valid key; the store's error
  * otherwise.
  */
-static enum nd_err check_visible(struct nd_request *req, struct nd_store *store, int64_t id)
+static enum nd_err find_visible_article(struct nd_request *req, struct nd_store *store, int64_t id)
 {
     json_t *article = NULL;
     enum nd_err err = nd_store_article_get(store, id, &article);
@@ -46,7 +48,7 @@ static enum nd_err check_visible(struct nd_request *req, struct nd_store *store,
     return err;
 }
 
-/* Answers check_visible's failure for article id. */
+/* Answers find_visible_article's failure for article id. */
 static int answer_article_error(struct nd_request *req, enum nd_err err, int64_t id)
 {
     if (err == ND_ERR_NOT_FOUND)
@@ -118,8 +120,8 @@ int nd_handle_comments_list(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
-    enum nd_err err = check_visible(req, store, id);
+        return nd_respond_unavailable(req);
+    enum nd_err err = find_visible_article(req, store, id);
     if (err != ND_OK)
         return answer_article_error(req, err, id);
     err = nd_store_comment_list_filtered(store, id, q.which, q.tree, q.limit,
@@ -185,11 +187,11 @@ int nd_handle_comment_create(struct nd_request *req)
         return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     status = nd_request_json(req, &body);
     if (status != 0)
         return status;
-    enum nd_err err = check_visible(req, store, id);
+    enum nd_err err = find_visible_article(req, store, id);
     if (err != ND_OK)
         status = answer_article_error(req, err, id);
     else
@@ -213,13 +215,13 @@ int nd_handle_comment_get(struct nd_request *req)
         return nd_respond_problem(req, 400, BAD_COMMENT_ID);
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     enum nd_err err = nd_store_comment_get(store, id, &comment);
     if (err == ND_OK && is_pending(comment) && !nd_request_has_key(req))
         err = ND_ERR_NOT_FOUND;
     if (err == ND_OK) {
         int64_t article_id = (int64_t)json_integer_value(json_object_get(comment, "article_id"));
-        err = check_visible(req, store, article_id);
+        err = find_visible_article(req, store, article_id);
     }
     if (err != ND_OK)
         json_decref(comment);

@@ -20,8 +20,8 @@
 #include "newsd/handler_list.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
+#include "newsd/url.h"
 
-#define UNAVAILABLE "the database is unavailable"
 /*
  * Bytes of article bodies one feed carries. A body that would pass it is
  * left out (the entry keeps its summary and link), so a feed of 100
@@ -139,7 +139,9 @@ static char *feed_query(struct nd_request *req, const struct nd_list_query *q)
         {"until", q->until},
         {"limit", nd_request_query(req, "limit")},
     };
-    return nd_feed_query(params, sizeof params / sizeof params[0]);
+    struct nd_buf query = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    nd_url_append_query(&query, params, sizeof params / sizeof params[0]);
+    return nd_buf_take(&query, NULL);
 }
 
 /* Renders the feed of articles for the request; answers and returns the status. */
@@ -183,7 +185,7 @@ static int serve_feed(struct nd_request *req, enum nd_feed_format format)
     }
     struct nd_store *store = nd_request_store(req);
     if (store == NULL) {
-        status = nd_respond_problem(req, 503, UNAVAILABLE);
+        status = nd_respond_unavailable(req);
         goto out;
     }
     enum nd_err err = read_articles(store, &q, &articles);

@@ -12,7 +12,7 @@ int nd_handle_health(struct nd_request *req)
 {
     struct nd_store *store = nd_request_store(req);
     if (!store)
-        return nd_respond_problem(req, 503, "the database is unavailable");
+        return nd_respond_unavailable(req);
     if (nd_store_ping(store) != ND_OK)
         return nd_respond_problem(req, 503, "the database does not answer");
     json_t *body = json_pack("{s:s}", "status", "ok");

@@ -1,14 +1,14 @@
 /*
- * handler_list.c: the keyed-write prelude, and the query parsing and page
- * answers shared by the list and search handlers (see newsd/handler_list.h).
+ * handler_list.c: the query parsing and page answers shared by the list
+ * and search handlers (see newsd/handler_list.h).
  */
 #include "newsd/handler_list.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/url.h"
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
@@ -36,51 +36,6 @@ static int parse_status(struct nd_request *req, struct nd_list_query *q)
     else
         return nd_respond_problem(req, 400, "status must be published, draft or any");
     return q->filter.status == ND_STATUS_PUBLISHED ? 0 : nd_request_require_key(req);
-}
-
-int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t *id,
-                            struct nd_store **store)
-{
-    int status = nd_request_require_key(req);
-    if (status != 0)
-        return status;
-    if (!nd_parse_id(nd_request_param(req, 0), id))
-        return nd_respond_problem(req, 400, "%s", bad_id);
-    *store = nd_request_store(req);
-    if (*store == NULL)
-        return nd_respond_problem(req, 503, "the database is unavailable");
-    return 0;
-}
-
-int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *noun,
-                      enum nd_err (*remove)(struct nd_store *store, int64_t id))
-{
-    int64_t id;
-    struct nd_store *store = NULL;
-    int status = nd_handler_keyed_target(req, bad_id, &id, &store);
-    if (status != 0)
-        return status;
-    enum nd_err err = remove(store, id);
-    if (err == ND_ERR_NOT_FOUND)
-        return nd_respond_problem(req, 404, "no %s with id %" PRId64, noun, id);
-    if (err != ND_OK) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "could not delete the %s", noun);
-        return nd_respond_err(req, err, detail);
-    }
-    return nd_respond_json(req, 204, NULL);
-}
-
-int nd_handler_respond_created(struct nd_request *req, const char *prefix, json_t *created)
-{
-    char location[64];
-    snprintf(location, sizeof location, "%s%" PRId64, prefix,
-             (int64_t)json_integer_value(json_object_get(created, "id")));
-    if (!nd_respond_header(req, "Location", location)) {
-        json_decref(created);
-        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-    }
-    return nd_respond_json(req, 201, created);
 }
 
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
@@ -137,7 +92,7 @@ int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, cons
         goto out;
     }
     if (next) {
-        link = nd_validate_next_link(path, lp->pairs, lp->n);
+        link = nd_url_build_next_link(path, lp->pairs, lp->n);
         if (!link || !nd_respond_header(req, "Link", link)) {
             json_decref(page);
             status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");

@@ -15,8 +15,6 @@
 #include "newsd/store.h"
 #include "newsd/util.h"
 
-#define UNAVAILABLE "the database is unavailable"
-
 /* Replaces each item's raw snippet by its HTML rendering. */
 static enum nd_err render_snippets(json_t *items)
 {
@@ -81,7 +79,7 @@ int nd_handle_search(struct nd_request *req)
     struct nd_store *store = nd_request_store(req);
     if (!store) {
         free(fts);
-        return nd_respond_problem(req, 503, UNAVAILABLE);
+        return nd_respond_unavailable(req);
     }
     p.match = fts;
     p.filter = q.filter;

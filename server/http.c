@@ -40,6 +40,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 #define MHD_LIMIT_MARGIN 64        /* see admit() */
@@ -83,7 +84,7 @@ static void request_destroy(struct nd_request *req)
         free((char *)req->raw);
     nd_cache_release(req->cached);
     free(req->cache_key);
-    free(req->body);
+    nd_buf_free(&req->body);
     free(req->path);
     free(req);
 }
@@ -100,10 +101,11 @@ static const char *target_path(const char *url)
         rest = url + 7;
     else if (strncasecmp(url, "https://", 8) == 0)
         rest = url + 8;
-    if (rest == NULL)
-        return url;
-    const char *slash = strchr(rest, '/');
-    return slash != NULL ? slash : "/";
+    struct nd_hostport hp;
+    const char *end = rest != NULL ? nd_url_parse_hostport(rest, strlen(rest), &hp) : NULL;
+    if (end == NULL)
+        return url; /* no such path: answered 404 */
+    return *end == '/' ? end : "/";
 }
 
 static struct nd_request *request_create(struct nd_server *srv, struct MHD_Connection *conn,
@@ -119,6 +121,7 @@ static struct nd_request *request_create(struct nd_server *srv, struct MHD_Conne
     }
     req->srv = srv;
     req->conn = conn;
+    nd_buf_init(&req->body, srv->cfg->max_body);
     req->start_us = nd_monotonic_us();
     req->gzip = -1;
     req->method = method_of(method);
@@ -135,42 +138,6 @@ static unsigned long long announced_length(const struct nd_request *req)
     if (text == NULL)
         return 0;
     return strtoull(text, NULL, 10); /* libmicrohttpd has checked the digits */
-}
-
-/*
- * Appends a chunk of body. Past max-body the buffer is dropped and the rest
- * only counted, so a chunked upload of any length costs no memory.
- */
-static void body_append(struct nd_request *req, const char *data, size_t len)
-{
-    size_t max = req->srv->cfg->max_body;
-
-    req->body_seen += len;
-    if (req->body_too_large || req->body_nomem)
-        return;
-    if (req->body_seen > max) {
-        req->body_too_large = true;
-        free(req->body);
-        req->body = NULL;
-        req->body_len = req->body_cap = 0;
-        return;
-    }
-    if (req->body_len + len > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + len)
-            cap *= 2;
-        if (cap > max)
-            cap = max;
-        char *grown = realloc(req->body, cap);
-        if (grown == NULL) {
-            req->body_nomem = true;
-            return;
-        }
-        req->body = grown;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, len);
-    req->body_len += len;
 }
 
 /* nd_cors_header_fn adding to the request's own headers. */
@@ -212,10 +179,10 @@ static int dispatch(struct nd_request *req)
 {
     char allow[80];
 
-    if (req->body_too_large)
+    if (req->body.err == ND_ERR_LIMIT)
         return nd_respond_problem(req, 413, "the request body is larger than %zu bytes",
                                   req->srv->cfg->max_body);
-    if (req->body_nomem)
+    if (req->body.err == ND_ERR_NOMEM)
         return nd_http_set_problem(req, 503, "the server is out of memory", NULL);
     switch (nd_router_match(nd_routes, req->method, req->path, &req->match)) {
     case ND_ROUTE_NOT_FOUND:
@@ -324,15 +291,12 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* A Host value: a name, an IPv4 address or a bracketed IPv6 one, and a port. */
+/* A Host value: host[:port] alone (a name, an IPv4 address or a bracketed IPv6 one). */
 static bool host_valid(const char *host)
 {
-    if (host == NULL || *host == '\0')
-        return false;
-    for (const char *p = host; *p; p++)
-        if (!isalnum((unsigned char)*p) && strchr(".-_~%!$&'()*+,;=:[]", *p) == NULL)
-            return false;
-    return true;
+    struct nd_hostport hp;
+    size_t len = host != NULL ? strlen(host) : 0;
+    return host != NULL && nd_url_parse_hostport(host, len, &hp) == host + len;
 }
 
 /*
@@ -388,15 +352,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                         req->srv->cfg->max_body));
         }
         if (length > 0) {
-            /* The whole buffer at once; if this fails, body_append tries again. */
-            req->body = malloc(length);
-            req->body_cap = req->body != NULL ? length : 0;
+            /* The whole buffer at once; if this fails, the appends try again. */
+            nd_buf_reserve(&req->body, (size_t)length);
         }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         if (!req->queued)
-            body_append(req, upload_data, *upload_data_size);
+            nd_buf_append(&req->body, upload_data,
+                          *upload_data_size); /* see body in http_internal.h */
         *upload_data_size = 0;
         return MHD_YES;
     }

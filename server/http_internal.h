@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "newsd/buf.h"
 #include "newsd/cache.h"
 #include "newsd/cors.h"
 #include "newsd/http.h"
@@ -77,12 +78,10 @@ struct nd_request {
     char client[ND_ADDR_TEXT_MAX];          /* as trusted-proxies decides */
     char request_id[ND_REQUEST_ID_MAX + 1]; /* echoed or generated */
 
-    char *body;
-    size_t body_len;
-    size_t body_cap;
-    size_t body_seen; /* bytes received, kept counting once over max-body */
-    bool body_too_large;
-    bool body_nomem;
+    /* The request body, capped at max-body: its err says ND_ERR_LIMIT once a
+       longer body came (the bytes are dropped then), ND_ERR_NOMEM when it
+       could not be held. */
+    struct nd_buf body;
 
     json_t *json; /* the answer's body; the handler's return value is its status */
     /* Or a body that is not JSON (nd_respond_static, nd_respond_owned). */

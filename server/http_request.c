@@ -88,31 +88,21 @@ static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
     }
 }
 
-/* Every X-Forwarded-For header of the request, joined with commas in order. */
-struct forwarded {
-    char *text; /* malloc'd, or NULL when there is none (or memory ran out) */
-    size_t len;
-    bool nomem;
-};
-
+/*
+ * MHD_KeyValueIterator joining every X-Forwarded-For header of the request
+ * with commas, in order, into the nd_buf cls (data stays NULL when there is
+ * none, and after a failure).
+ */
 static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
                                          const char *value)
 {
-    struct forwarded *f = cls;
+    struct nd_buf *f = cls;
     (void)kind;
-    if (strcasecmp(key, FORWARDED_FOR) != 0 || value == NULL || f->nomem)
+    if (strcasecmp(key, FORWARDED_FOR) != 0 || value == NULL)
         return MHD_YES;
-    size_t add = strlen(value);
-    char *grown = realloc(f->text, f->len + add + 2);
-    if (grown == NULL) {
-        f->nomem = true;
-        return MHD_YES;
-    }
-    f->text = grown;
     if (f->len > 0)
-        f->text[f->len++] = ',';
-    memcpy(f->text + f->len, value, add + 1);
-    f->len += add;
+        nd_buf_append(f, ",", 1);
+    nd_buf_append_str(f, value);
     return MHD_YES;
 }
 
@@ -125,14 +115,14 @@ static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, con
 static void find_client(struct nd_request *req)
 {
     char peer[ND_ADDR_TEXT_MAX];
-    struct forwarded f = {NULL, 0, false};
+    /* the headers fit in libmicrohttpd's connection memory: the cap is never reached */
+    struct nd_buf f = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
 
     peer_text(req->conn, peer, sizeof peer);
     if (nd_proxy_list_contains(req->srv->proxies, peer))
         MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_forwarded, &f);
-    nd_proxy_client(req->srv->proxies, peer, f.nomem ? NULL : f.text, req->client,
-                    sizeof req->client);
-    free(f.text);
+    nd_proxy_client(req->srv->proxies, peer, f.data, req->client, sizeof req->client);
+    nd_buf_free(&f);
 }
 
 /* 1..ND_REQUEST_ID_MAX characters of [A-Za-z0-9._-]: safe in a header, a log line and JSON. */
@@ -202,13 +192,13 @@ int nd_request_json(struct nd_request *req, json_t **out)
         nd_respond_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING, "identity");
         return nd_http_set_problem(req, 415, "request bodies must not be content-encoded", NULL);
     }
-    if (req->body_len == 0)
+    if (req->body.len == 0)
         return nd_http_set_problem(req, 400, "the request body is empty", NULL);
-    if (!nd_utf8_valid(req->body, req->body_len))
+    if (!nd_utf8_valid(req->body.data, req->body.len))
         return nd_http_set_problem(req, 400, "the request body is not valid UTF-8 text", NULL);
     bool nomem = false;
-    json_t *doc = nd_json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                                &err, &nomem);
+    json_t *doc = nd_json_loadb(req->body.data, req->body.len,
+                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err, &nomem);
     if (nomem)
         return nd_respond_err(req, ND_ERR_NOMEM, NULL);
     if (doc == NULL)

@@ -22,6 +22,7 @@
 
 #include "http_internal.h"
 #include "newsd/assets.h"
+#include "newsd/buf.h"
 #include "newsd/gzip.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
@@ -215,6 +216,11 @@ int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
     return nd_http_set_problem(req, status, detail, NULL);
 }
 
+int nd_respond_unavailable(struct nd_request *req)
+{
+    return nd_http_set_problem(req, 503, "the database is unavailable", NULL);
+}
+
 int nd_respond_invalid(struct nd_request *req, json_t *errors)
 {
     return nd_http_set_problem(req, 422, "the request has invalid fields", errors);
@@ -231,48 +237,24 @@ int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-struct render_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed; /* once set, every later chunk fails too (see newsd/json.h) */
-};
-
+/* json_dump_callback's writer: a failed append fails every later chunk too (newsd/json.h). */
 static int render_chunk(const char *chunk, size_t size, void *data)
 {
-    struct render_buf *buf = data;
-    if (buf->failed)
-        return -1;
-    if (buf->len + size > buf->cap) {
-        size_t cap = buf->cap ? buf->cap : 1024;
-        while (cap < buf->len + size)
-            cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (grown == NULL) {
-            buf->failed = true;
-            return -1;
-        }
-        buf->data = grown;
-        buf->cap = cap;
-    }
-    memcpy(buf->data + buf->len, chunk, size);
-    buf->len += size;
-    return 0;
+    return nd_buf_append(data, chunk, size) == ND_OK ? 0 : -1;
 }
 
 /* Renders value into a malloc'd buffer (*out, *len). False on failure. */
 static bool render(const json_t *value, char **out, size_t *len)
 {
-    struct render_buf buf = {NULL, 0, 0, false};
+    struct nd_buf buf = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     nd_json_watch_reset();
     if (json_dump_callback(value, render_chunk, &buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
-        buf.failed || nd_json_watch_failed() || buf.len == 0) {
-        free(buf.data);
+        buf.err != ND_OK || nd_json_watch_failed() || buf.len == 0) {
+        nd_buf_free(&buf);
         return false;
     }
-    *out = buf.data;
-    *len = buf.len;
-    return true;
+    *out = nd_buf_take(&buf, len);
+    return *out != NULL;
 }
 
 /* The strong ETag of body: the quoted hex of a 16-byte BLAKE2b hash. */

@@ -58,24 +58,6 @@ struct lines {
     size_t n;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /*
  * Trims s (len bytes) of spaces, tabs and U+00A0 at both ends and folds
  * inner runs of spaces and tabs to one space, in place. Returns the new
@@ -85,7 +67,7 @@ static size_t tidy_line(char *s, size_t len)
 {
     size_t start = 0;
     while (start < len) {
-        if (is_blank(s[start]))
+        if (nd_is_blank(s[start]))
             start++;
         else if (len - start >= 2 && memcmp(s + start, "\xC2\xA0", 2) == 0)
             start += 2;
@@ -93,7 +75,7 @@ static size_t tidy_line(char *s, size_t len)
             break;
     }
     while (len > start) {
-        if (is_blank(s[len - 1]))
+        if (nd_is_blank(s[len - 1]))
             len--;
         else if (len - start >= 2 && memcmp(s + len - 2, "\xC2\xA0", 2) == 0)
             len -= 2;
@@ -102,9 +84,9 @@ static size_t tidy_line(char *s, size_t len)
     }
     size_t out = 0;
     for (size_t i = start; i < len; i++) {
-        if (is_blank(s[i]) && out > 0 && s[out - 1] == ' ')
+        if (nd_is_blank(s[i]) && out > 0 && s[out - 1] == ' ')
             continue;
-        s[out++] = is_blank(s[i]) ? ' ' : s[i];
+        s[out++] = nd_is_blank(s[i]) ? ' ' : s[i];
     }
     s[out] = '\0';
     return out;
@@ -121,8 +103,8 @@ static bool is_control(unsigned char c)
  * and lone CR. On ND_ERR_INVALID (a control character; err says on which
  * line) or ND_ERR_NOMEM nothing is left allocated.
  */
-static enum nd_err split_lines(const char *text, size_t len, struct lines *out, char *err,
-                               size_t errlen)
+static enum nd_err split_lines(const char *text, size_t len, struct lines *out, char *why,
+                               size_t whylen)
 {
     enum nd_err rc = ND_ERR_NOMEM;
     size_t cap = 1;
@@ -139,8 +121,8 @@ static enum nd_err split_lines(const char *text, size_t len, struct lines *out, 
         size_t start = i;
         while (i < len && buf[i] != '\n' && buf[i] != '\r') {
             if (is_control((unsigned char)buf[i])) {
-                set_err(err, errlen, "line %zu holds a control character (U+%04X)", n + 1,
-                        (unsigned)(unsigned char)buf[i]);
+                nd_why(why, whylen, "line %zu holds a control character (U+%04X)", n + 1,
+                       (unsigned)(unsigned char)buf[i]);
                 rc = ND_ERR_INVALID;
                 goto out;
             }
@@ -322,18 +304,18 @@ static enum nd_err take_furniture(const struct lines *ls, size_t from, size_t *e
  * Takes the first non-empty line as the title and skips its repetition.
  * *body_from gets the index of the first line after them.
  */
-static enum nd_err take_title(const struct lines *ls, char **title, size_t *body_from, char *err,
-                              size_t errlen)
+static enum nd_err take_title(const struct lines *ls, char **title, size_t *body_from, char *why,
+                              size_t whylen)
 {
     size_t t = 0;
     while (t < ls->n && ls->v[t].len == 0)
         t++;
     if (t == ls->n) {
-        set_err(err, errlen, "empty file");
+        nd_why(why, whylen, "empty file");
         return ND_ERR_INVALID;
     }
     if (nd_utf8_len(ls->v[t].text) > TITLE_MAX_CHARS) {
-        set_err(err, errlen, "the title is longer than %d characters", TITLE_MAX_CHARS);
+        nd_why(why, whylen, "the title is longer than %d characters", TITLE_MAX_CHARS);
         return ND_ERR_INVALID;
     }
     size_t next = t + 1;
@@ -353,7 +335,7 @@ static enum nd_err take_title(const struct lines *ls, char **title, size_t *body
  * one space, paragraphs with a blank line. *body gets a new string.
  */
 static enum nd_err join_paragraphs(const struct lines *ls, size_t from, size_t end, char **body,
-                                   char *err, size_t errlen)
+                                   char *why, size_t whylen)
 {
     size_t size = 1;
     for (size_t i = from; i < end; i++)
@@ -380,9 +362,9 @@ static enum nd_err join_paragraphs(const struct lines *ls, size_t from, size_t e
     text[len] = '\0';
     enum nd_err rc = ND_ERR_INVALID;
     if (len == 0)
-        set_err(err, errlen, "no body paragraphs");
+        nd_why(why, whylen, "no body paragraphs");
     else if (len > BODY_MAX_BYTES)
-        set_err(err, errlen, "the body is longer than 1 MiB");
+        nd_why(why, whylen, "the body is longer than 1 MiB");
     else
         rc = ND_OK;
     if (rc != ND_OK) {
@@ -397,42 +379,42 @@ static enum nd_err join_paragraphs(const struct lines *ls, size_t from, size_t e
  * Every allocation of the parse is owned by art until it is handed to *out;
  * on any failure it is freed here and *out is untouched.
  */
-enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out, char *err,
-                            size_t errlen)
+enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out, char *why,
+                            size_t whylen)
 {
     struct lines ls = {0};
     struct nd_import_article art = {0};
     enum nd_err rc = ND_ERR_INVALID;
     if (memchr(text, '\0', len) != NULL) {
-        set_err(err, errlen, "the text holds a NUL byte");
+        nd_why(why, whylen, "the text holds a NUL byte");
         goto out;
     }
     if (!nd_utf8_valid(text, len)) {
-        set_err(err, errlen, "the text is not valid UTF-8");
+        nd_why(why, whylen, "the text is not valid UTF-8");
         goto out;
     }
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
         len -= 3;
     }
-    rc = split_lines(text, len, &ls, err, errlen);
+    rc = split_lines(text, len, &ls, why, whylen);
     if (rc != ND_OK)
         goto out;
     size_t from = 0, end = ls.n;
-    rc = take_title(&ls, &art.title, &from, err, errlen);
+    rc = take_title(&ls, &art.title, &from, why, whylen);
     if (rc != ND_OK)
         goto out;
     rc = take_furniture(&ls, from, &end, &art.category);
     if (rc != ND_OK)
         goto out;
-    rc = join_paragraphs(&ls, from, end, &art.body, err, errlen);
+    rc = join_paragraphs(&ls, from, end, &art.body, why, whylen);
     if (rc != ND_OK)
         goto out;
     *out = art;
     memset(&art, 0, sizeof(art));
 out:
     if (rc == ND_ERR_NOMEM)
-        set_err(err, errlen, "out of memory");
+        nd_why(why, whylen, "out of memory");
     nd_import_article_fini(&art);
     free(ls.buf);
     free(ls.v);
@@ -455,22 +437,22 @@ void nd_import_article_fini(struct nd_import_article *art)
  * FILE_MAX_BYTES is ND_ERR_INVALID. Reads at most one byte past the limit,
  * so a huge file or an endless device costs nothing.
  */
-static enum nd_err read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
+static enum nd_err read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
 {
     enum nd_err rc = ND_ERR_IO;
     char *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "cannot open: %s", strerror(errno));
+        nd_why(why, whylen, "cannot open: %s", strerror(errno));
         goto out;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "cannot read: %s", strerror(errno));
+        nd_why(why, whylen, "cannot read: %s", strerror(errno));
         goto out;
     }
     if (S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "cannot read: %s", strerror(EISDIR));
+        nd_why(why, whylen, "cannot read: %s", strerror(EISDIR));
         goto out;
     }
     rc = ND_ERR_NOMEM;
@@ -483,7 +465,7 @@ static enum nd_err read_file(const char *path, char **text, size_t *len, char *e
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, errlen, "cannot read: %s", strerror(errno));
+            nd_why(why, whylen, "cannot read: %s", strerror(errno));
             rc = ND_ERR_IO;
             goto out;
         }
@@ -492,7 +474,7 @@ static enum nd_err read_file(const char *path, char **text, size_t *len, char *e
         got += (size_t)r;
     }
     if (got > FILE_MAX_BYTES) {
-        set_err(err, errlen, "file too large (over %d MiB)", FILE_MAX_BYTES / (1024 * 1024));
+        nd_why(why, whylen, "file too large (over %d MiB)", FILE_MAX_BYTES / (1024 * 1024));
         rc = ND_ERR_INVALID;
         goto out;
     }
@@ -566,7 +548,7 @@ out:
  * Store failures are logged by the store; nothing is logged here.
  */
 enum nd_err nd_import_file(struct nd_store *store, const char *path,
-                           enum nd_import_outcome *outcome, int64_t *id, char *err, size_t errlen)
+                           enum nd_import_outcome *outcome, int64_t *id, char *why, size_t whylen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -576,13 +558,13 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
     int64_t found = 0;
     enum nd_err rc = ND_ERR_NOMEM;
     if (sodium_init() < 0) {
-        set_err(err, errlen, "cannot initialise libsodium");
+        nd_why(why, whylen, "cannot initialise libsodium");
         goto out;
     }
-    rc = read_file(path, &text, &len, err, errlen);
+    rc = read_file(path, &text, &len, why, whylen);
     if (rc != ND_OK)
         goto out;
-    rc = nd_import_parse(text, len, &art, err, errlen);
+    rc = nd_import_parse(text, len, &art, why, whylen);
     if (rc != ND_OK)
         goto out;
     nd_import_key(art.title, art.body, key);
@@ -597,7 +579,7 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
         }
     }
     if (rc != ND_OK) {
-        set_err(err, errlen, "cannot store the article: %s", nd_err_str(rc));
+        nd_why(why, whylen, "cannot store the article: %s", nd_err_str(rc));
         goto out;
     }
     *outcome = result;

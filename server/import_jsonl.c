@@ -464,7 +464,7 @@ enum nd_err nd_import_jsonl(struct nd_store *store, const char *text, size_t len
  */
 enum nd_err nd_import_jsonl_file(struct nd_store *store, const char *path, unsigned batch_rows,
                                  nd_import_refusal_fn refused, void *ctx,
-                                 struct nd_import_jsonl_stats *stats, char *err, size_t errlen)
+                                 struct nd_import_jsonl_stats *stats, char *why, size_t whylen)
 {
     enum nd_err rc = ND_ERR_IO;
     void *map = MAP_FAILED;
@@ -474,25 +474,25 @@ enum nd_err nd_import_jsonl_file(struct nd_store *store, const char *path, unsig
     if (stats)
         memset(stats, 0, sizeof *stats);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "cannot read: %s", strerror(errno));
+        nd_why(why, whylen, "cannot read: %s", strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "cannot read: not a regular file");
+        nd_why(why, whylen, "cannot read: not a regular file");
         goto out;
     }
     len = (size_t)st.st_size;
     if (len > 0) {
         map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            snprintf(err, errlen, "cannot map: %s", strerror(errno));
+            nd_why(why, whylen, "cannot map: %s", strerror(errno));
             goto out;
         }
         madvise(map, len, MADV_SEQUENTIAL);
     }
     rc = nd_import_jsonl(store, len > 0 ? map : "", len, batch_rows, refused, ctx, stats);
     if (rc != ND_OK)
-        snprintf(err, errlen, "stopped: %s", nd_err_str(rc));
+        nd_why(why, whylen, "stopped: %s", nd_err_str(rc));
 out:
     if (map != MAP_FAILED)
         munmap(map, len);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "newsd/buf.h"
 #include "newsd/router.h"
 
 #ifndef ND_VERSION
@@ -126,55 +127,10 @@ void nd_metrics_observe_search(struct nd_metrics *m, uint64_t usec)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* A growing text buffer; after a failed allocation every append is a no-op. */
-struct text {
-    char *buf;
-    size_t len;
-    size_t cap;
-    bool failed;
-};
-
-static bool reserve(struct text *t, size_t more)
+/* One character of label text. */
+static void put_char(struct nd_buf *t, char c)
 {
-    if (t->failed)
-        return false;
-    if (t->len + more < t->cap)
-        return true;
-    size_t cap = t->cap ? t->cap : 16384;
-    while (t->len + more >= cap)
-        cap *= 2;
-    char *grown = realloc(t->buf, cap);
-    if (grown == NULL) {
-        t->failed = true;
-        return false;
-    }
-    t->buf = grown;
-    t->cap = cap;
-    return true;
-}
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !reserve(t, (size_t)n + 1))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static void put_char(struct text *t, char c)
-{
-    if (!reserve(t, 2))
-        return;
-    t->buf[t->len++] = c;
-    t->buf[t->len] = '\0';
+    nd_buf_append(t, &c, 1);
 }
 
 /*
@@ -182,14 +138,14 @@ static void put_char(struct text *t, char c)
  * feed escaped as the format demands. Route patterns name their parameters
  * as the OpenAPI document's paths do ("/v1/articles/{id}").
  */
-static void put_label_value(struct text *t, const char *s)
+static void put_label_value(struct nd_buf *t, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\' || *s == '"') {
             put_char(t, '\\');
             put_char(t, *s);
         } else if (*s == '\n') {
-            put(t, "\\n");
+            nd_buf_append_printf(t, "\\n");
         } else {
             put_char(t, *s);
         }
@@ -197,54 +153,55 @@ static void put_label_value(struct text *t, const char *s)
 }
 
 /* Appends route="...",method="..." for block i (no braces). */
-static void put_route_labels(struct text *t, const struct nd_metrics *m, size_t i)
+static void put_route_labels(struct nd_buf *t, const struct nd_metrics *m, size_t i)
 {
     char method[64] = "";
-    put(t, "route=\"");
+    nd_buf_append_printf(t, "route=\"");
     if (i == m->nroutes) {
-        put(t, "unmatched");
+        nd_buf_append_printf(t, "unmatched");
     } else {
         put_label_value(t, m->table[i].pattern);
         nd_router_allow((unsigned)m->table[i].method, method, sizeof method);
     }
-    put(t, "\",method=\"");
+    nd_buf_append_printf(t, "\",method=\"");
     put_label_value(t, method);
-    put(t, "\"");
+    nd_buf_append_printf(t, "\"");
 }
 
-static void put_family(struct text *t, const char *name, const char *type, const char *help)
+static void put_family(struct nd_buf *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    nd_buf_append_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Seconds with microsecond precision, without floating point. */
-static void put_seconds(struct text *t, uint64_t usec)
+static void put_seconds(struct nd_buf *t, uint64_t usec)
 {
-    put(t, "%" PRIu64 ".%06" PRIu64 "\n", usec / 1000000u, usec % 1000000u);
+    nd_buf_append_printf(t, "%" PRIu64 ".%06" PRIu64 "\n", usec / 1000000u, usec % 1000000u);
 }
 
 /*
  * Appends the series of histogram h named name, each with the labels in
  * labels (already rendered, "" for none) before "le".
  */
-static void put_histogram(struct text *t, const char *name, const char *labels,
+static void put_histogram(struct nd_buf *t, const char *name, const char *labels,
                           const struct histogram *h)
 {
     const char *sep = labels[0] ? "," : "";
     uint64_t cumulative = 0;
     for (size_t b = 0; b <= NBOUNDS; b++) {
         cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
-        put(t, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, sep,
-            b < NBOUNDS ? bounds[b].le : "+Inf", cumulative);
+        nd_buf_append_printf(t, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, sep,
+                             b < NBOUNDS ? bounds[b].le : "+Inf", cumulative);
     }
     uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
-    put(t, "%s_sum%s%s%s ", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "");
+    nd_buf_append_printf(t, "%s_sum%s%s%s ", name, labels[0] ? "{" : "", labels,
+                         labels[0] ? "}" : "");
     put_seconds(t, sum);
-    put(t, "%s_count%s%s%s %" PRIu64 "\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
-        cumulative);
+    nd_buf_append_printf(t, "%s_count%s%s%s %" PRIu64 "\n", name, labels[0] ? "{" : "", labels,
+                         labels[0] ? "}" : "", cumulative);
 }
 
-static void put_requests(struct text *t, const struct nd_metrics *m)
+static void put_requests(struct nd_buf *t, const struct nd_metrics *m)
 {
     put_family(t, "newsd_http_requests_total", "counter",
                "Requests answered, by route, method and status (0: ended without an answer).");
@@ -254,56 +211,57 @@ static void put_requests(struct text *t, const struct nd_metrics *m)
             uint64_t n = atomic_load_explicit(&rc->statuses[s], memory_order_relaxed);
             if (n == 0)
                 continue;
-            put(t, "newsd_http_requests_total{");
+            nd_buf_append_printf(t, "newsd_http_requests_total{");
             put_route_labels(t, m, i);
-            put(t, ",status=\"%zu\"} %" PRIu64 "\n", s == 0 ? 0 : s + 99, n);
+            nd_buf_append_printf(t, ",status=\"%zu\"} %" PRIu64 "\n", s == 0 ? 0 : s + 99, n);
         }
     }
 }
 
 /* The latency histogram of every route, requested or not, so that rates start at zero. */
-static void put_latencies(struct text *t, const struct nd_metrics *m)
+static void put_latencies(struct nd_buf *t, const struct nd_metrics *m)
 {
     const char *name = "newsd_http_request_duration_seconds";
     put_family(t, name, "histogram",
                "Time from a request's arrival until its answer was sent, by route and method.");
-    for (size_t i = 0; i <= m->nroutes && !t->failed; i++) {
-        struct text labels = {0};
+    for (size_t i = 0; i <= m->nroutes && t->err == ND_OK; i++) {
+        struct nd_buf labels = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
         put_route_labels(&labels, m, i);
-        if (!labels.failed)
-            put_histogram(t, name, labels.buf, &m->routes[i].latency);
-        t->failed = t->failed || labels.failed;
-        free(labels.buf);
+        if (labels.err == ND_OK)
+            put_histogram(t, name, labels.data, &m->routes[i].latency);
+        else
+            nd_buf_fail(t, labels.err);
+        nd_buf_free(&labels);
     }
 }
 
-static void put_gauges(struct text *t, const struct nd_metrics_gauges *g)
+static void put_gauges(struct nd_buf *t, const struct nd_metrics_gauges *g)
 {
     put_family(t, "newsd_http_requests_in_flight", "gauge",
                "Requests being answered, this one included.");
-    put(t, "newsd_http_requests_in_flight %u\n", g->in_flight);
+    nd_buf_append_printf(t, "newsd_http_requests_in_flight %u\n", g->in_flight);
     put_family(t, "newsd_http_open_connections", "gauge", "Open client connections.");
-    put(t, "newsd_http_open_connections %u\n", g->connections);
+    nd_buf_append_printf(t, "newsd_http_open_connections %u\n", g->connections);
     if (g->db_bytes >= 0) {
         put_family(t, "newsd_database_size_bytes", "gauge",
                    "Size of the database: its pages times the page size, the write-ahead "
                    "log's committed pages included.");
-        put(t, "newsd_database_size_bytes %" PRId64 "\n", g->db_bytes);
+        nd_buf_append_printf(t, "newsd_database_size_bytes %" PRId64 "\n", g->db_bytes);
     }
     if (!g->have_cache)
         return;
     put_family(t, "newsd_response_cache_hits_total", "counter",
                "Public reads answered from the response cache.");
-    put(t, "newsd_response_cache_hits_total %" PRIu64 "\n", g->cache.hits);
+    nd_buf_append_printf(t, "newsd_response_cache_hits_total %" PRIu64 "\n", g->cache.hits);
     put_family(t, "newsd_response_cache_misses_total", "counter",
                "Cacheable reads the response cache could not answer.");
-    put(t, "newsd_response_cache_misses_total %" PRIu64 "\n", g->cache.misses);
+    nd_buf_append_printf(t, "newsd_response_cache_misses_total %" PRIu64 "\n", g->cache.misses);
     put_family(t, "newsd_response_cache_stores_total", "counter",
                "Answers stored in the response cache.");
-    put(t, "newsd_response_cache_stores_total %" PRIu64 "\n", g->cache.stores);
+    nd_buf_append_printf(t, "newsd_response_cache_stores_total %" PRIu64 "\n", g->cache.stores);
     put_family(t, "newsd_response_cache_bytes", "gauge",
                "Bytes of answers held in the response cache.");
-    put(t, "newsd_response_cache_bytes %zu\n", g->cache.bytes);
+    nd_buf_append_printf(t, "newsd_response_cache_bytes %zu\n", g->cache.bytes);
 }
 
 /*
@@ -312,25 +270,20 @@ static void put_gauges(struct text *t, const struct nd_metrics_gauges *g)
  */
 char *nd_metrics_render(const struct nd_metrics *m, const struct nd_metrics_gauges *g, size_t *len)
 {
-    struct text t = {0};
+    struct nd_buf t = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     put_family(&t, "newsd_build_info", "gauge", "The running newsd's version; always 1.");
-    put(&t, "newsd_build_info{version=\"");
+    nd_buf_append_printf(&t, "newsd_build_info{version=\"");
     put_label_value(&t, ND_VERSION);
-    put(&t, "\"} 1\n");
+    nd_buf_append_printf(&t, "\"} 1\n");
     put_family(&t, "newsd_start_time_seconds", "gauge",
                "When the server started, in seconds since the Unix epoch.");
-    put(&t, "newsd_start_time_seconds %lld.%06ld\n", (long long)m->started.tv_sec,
-        m->started.tv_nsec / 1000);
+    nd_buf_append_printf(&t, "newsd_start_time_seconds %lld.%06ld\n", (long long)m->started.tv_sec,
+                         m->started.tv_nsec / 1000);
     put_requests(&t, m);
     put_latencies(&t, m);
     put_gauges(&t, g);
     put_family(&t, "newsd_search_duration_seconds", "histogram",
                "Time the store spent on a search (ranking and snippets).");
     put_histogram(&t, "newsd_search_duration_seconds", "", &m->search);
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
-    *len = t.len;
-    return t.buf;
+    return nd_buf_take(&t, len);
 }

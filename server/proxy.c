@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/util.h"
+
 #define ENTRY_MAX 64 /* longest entry read as an address: "[v6]:port" fits */
 
 struct ip {
@@ -86,14 +88,9 @@ static void mask_ip(struct ip *ip, unsigned prefix)
 /* Digits only, at most 3, as the prefix of an address of family. */
 static bool parse_prefix(const char *text, size_t len, bool mapped, int family, unsigned *out)
 {
-    unsigned v = 0;
-    if (len == 0 || len > 3)
+    uint64_t v;
+    if (len > 3 || !nd_parse_uint(text, len, 999, &v))
         return false;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(text[i] - '0');
-    }
     if (mapped) { /* "::ffff:10.0.0.0/104" is 10.0.0.0/8 */
         if (v < 96 || v > 128)
             return false;
@@ -101,7 +98,7 @@ static bool parse_prefix(const char *text, size_t len, bool mapped, int family, 
     }
     if (v > bits_of(family))
         return false;
-    *out = v;
+    *out = (unsigned)v;
     return true;
 }
 
@@ -123,53 +120,32 @@ static bool parse_net(const char *text, size_t len, struct net *out)
     return true;
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Narrows [*start, *end) to its text without surrounding blanks. */
-static void trim_span(const char **start, const char **end)
-{
-    while (*start < *end && is_blank(**start))
-        (*start)++;
-    while (*end > *start && is_blank((*end)[-1]))
-        (*end)--;
-}
-
 /*
  * Parses the list in two passes: count the items, then fill an array of
  * exactly that size. On failure err names the item.
  */
-enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *err,
-                                size_t errlen)
+enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *why,
+                                size_t whylen)
 {
-    size_t n = 0;
+    size_t n = nd_list_count(text);
     const char *p = text;
-    bool empty = true;
 
-    for (const char *c = text; *c != '\0'; c++) {
-        n += *c == ',';
-        empty = empty && is_blank(*c);
-    }
-    n = empty ? 0 : n + 1;
     struct nd_proxy_list *list = calloc(1, sizeof *list + n * sizeof list->nets[0]);
     if (list == NULL)
         return ND_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *comma = strchr(p, ',');
-        const char *start = p, *end = comma != NULL ? comma : p + strlen(p);
-        trim_span(&start, &end);
-        if (!parse_net(start, (size_t)(end - start), &list->nets[i])) {
-            int shown = (int)(end - start > 60 ? 60 : end - start);
-            snprintf(err, errlen,
-                     "\"%.*s\" is not an IP address or network (such as 10.0.0.1, "
-                     "10.0.0.0/8 or fd00::/8)",
-                     shown, start);
+        const char *start;
+        size_t len;
+        nd_list_next(&p, &start, &len);
+        if (!parse_net(start, len, &list->nets[i])) {
+            int shown = (int)(len > 60 ? 60 : len);
+            nd_why(why, whylen,
+                   "\"%.*s\" is not an IP address or network (such as 10.0.0.1, "
+                   "10.0.0.0/8 or fd00::/8)",
+                   shown, start);
             free(list);
             return ND_ERR_INVALID;
         }
-        p = comma != NULL ? comma + 1 : end;
     }
     list->n = n;
     *out = list;
@@ -200,6 +176,15 @@ bool nd_proxy_list_contains(const struct nd_proxy_list *list, const char *addr)
 {
     struct ip ip;
     return parse_ip(addr, strlen(addr), &ip) && list_has(list, &ip);
+}
+
+/* Narrows [*start, *end) to its text without surrounding blanks. */
+static void trim_span(const char **start, const char **end)
+{
+    while (*start < *end && nd_is_blank(**start))
+        (*start)++;
+    while (*end > *start && nd_is_blank((*end)[-1]))
+        (*end)--;
 }
 
 /*

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/buf.h"
+#include "newsd/text.h"
 #include "newsd/util.h"
 
 struct term {
@@ -32,29 +34,9 @@ struct parse {
     unsigned nterms;
     bool pending_or;    /* an OR waits for its right-hand term */
     bool last_positive; /* the last term kept was a positive one */
-    char *err;
-    size_t errlen;
+    char *why;
+    size_t whylen;
 };
-
-/* Decodes the UTF-8 sequence at s (valid by precondition); advances *len. */
-static uint32_t decode(const unsigned char *s, size_t *len)
-{
-    if (s[0] < 0x80) {
-        *len = 1;
-        return s[0];
-    }
-    if (s[0] < 0xE0) {
-        *len = 2;
-        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    }
-    if (s[0] < 0xF0) {
-        *len = 3;
-        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    }
-    *len = 4;
-    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-           ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-}
 
 /*
  * Whether unicode61 would keep cp inside a token. ASCII is exact; beyond it
@@ -84,8 +66,8 @@ static size_t last_word_chars(const char *text, size_t len)
 {
     size_t count = 0;
     for (size_t i = 0; i < len;) {
-        size_t n;
-        uint32_t cp = decode((const unsigned char *)text + i, &n);
+        uint32_t cp;
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
         count = token_char(cp) ? count + 1 : 0;
         i += n;
     }
@@ -95,8 +77,9 @@ static size_t last_word_chars(const char *text, size_t len)
 static bool has_token(const char *text, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        size_t n;
-        if (token_char(decode((const unsigned char *)text + i, &n)))
+        uint32_t cp;
+        size_t n = nd_utf8_next(text + i, len - i, &cp);
+        if (token_char(cp))
             return true;
         i += n;
     }
@@ -110,7 +93,7 @@ static bool separator(char c)
 
 static enum nd_err fail(struct parse *ps, const char *msg)
 {
-    snprintf(ps->err, ps->errlen, "%s", msg);
+    nd_why(ps->why, ps->whylen, "%s", msg);
     return ND_ERR_INVALID;
 }
 
@@ -128,14 +111,14 @@ static enum nd_err add_term(struct parse *ps, const struct term *t)
     if (!has_token(t->text, t->len))
         return ND_OK;
     if (t->prefix && last_word_chars(t->text, t->len) < ND_SEARCH_MIN_PREFIX) {
-        snprintf(ps->err, ps->errlen,
-                 "a prefix search needs at least %d letters before the '*', as in: elect*",
-                 ND_SEARCH_MIN_PREFIX);
+        nd_why(ps->why, ps->whylen,
+               "a prefix search needs at least %d letters before the '*', as in: elect*",
+               ND_SEARCH_MIN_PREFIX);
         return ND_ERR_INVALID;
     }
     if (ps->nterms == ND_SEARCH_MAX_TERMS) {
-        snprintf(ps->err, ps->errlen, "the query has more than %d search terms: use fewer words",
-                 ND_SEARCH_MAX_TERMS);
+        nd_why(ps->why, ps->whylen, "the query has more than %d search terms: use fewer words",
+               ND_SEARCH_MAX_TERMS);
         return ND_ERR_INVALID;
     }
     struct term *slot = &ps->terms[ps->nterms++];
@@ -275,13 +258,13 @@ static char *emit_phrase_bonus(char *out, const struct parse *ps)
     return out;
 }
 
-enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t errlen)
+enum nd_err nd_search_translate(const char *query, char **fts, char *why, size_t whylen)
 {
-    struct parse ps = {.err = err, .errlen = errlen};
+    struct parse ps = {.why = why, .whylen = whylen};
     size_t qlen = query ? strlen(query) : 0;
     if (qlen > ND_SEARCH_MAX_BYTES) {
-        snprintf(err, errlen, "the query is %zu bytes long; shorten it to at most %d", qlen,
-                 ND_SEARCH_MAX_BYTES);
+        nd_why(why, whylen, "the query is %zu bytes long; shorten it to at most %d", qlen,
+               ND_SEARCH_MAX_BYTES);
         return ND_ERR_INVALID;
     }
     if (!nd_utf8_valid(query ? query : "", qlen))
@@ -334,46 +317,21 @@ enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t
 
 char *nd_search_snippet_html(const char *raw)
 {
-    size_t len = strlen(raw);
-    /* the longest expansion: "&quot;" (6 bytes) or "</mark>" (7) per byte */
-    char *html = malloc(7 * len + 1);
-    if (!html)
-        return NULL;
-    char *out = html;
-    for (const char *p = raw; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case 0x01: /* ND_SNIPPET_OPEN */
-            rep = "<mark>";
-            break;
-        case 0x02: /* ND_SNIPPET_CLOSE */
-            rep = "</mark>";
-            break;
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
-                continue;
-            *out++ = *p;
+    struct nd_buf html = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    const char *run = raw; /* text not yet written */
+    for (const char *p = raw;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 || c == '\t' || c == '\n')
             continue;
-        }
-        size_t n = strlen(rep);
-        memcpy(out, rep, n);
-        out += n;
+        nd_text_append_html(&html, run, (size_t)(p - run));
+        run = p + 1;
+        if (c == '\0')
+            break;
+        if (c == 0x01) /* ND_SNIPPET_OPEN */
+            nd_buf_append_str(&html, "<mark>");
+        else if (c == 0x02) /* ND_SNIPPET_CLOSE */
+            nd_buf_append_str(&html, "</mark>");
+        /* any other control character is dropped */
     }
-    *out = '\0';
-    return html;
+    return nd_buf_take(&html, NULL);
 }

@@ -1,9 +1,9 @@
 /*
  * text.c: text derived from an article's own words: the URL slug made from
- * its title and the default summary made from its body.
+ * its title and the default summary made from its body; and HTML escaping.
  *
- * Both work on UTF-8 byte by byte with their own tiny decoder and tables, so
- * the result never depends on the process locale (iconv's //TRANSLIT does,
+ * Both read UTF-8 with newsd's one decoder (newsd/util.h) and their own
+ * tables, so the result never depends on the process locale (iconv's //TRANSLIT does,
  * and differs between C libraries). Slugs keep only [a-z0-9] and hyphens:
  * Latin letters with diacritics are folded to their base letters through one
  * table covering U+00C0..U+017F, everything else outside ASCII separates
@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "newsd/util.h"
 
 /*
  * Base letters of U+00C0..U+017F (Latin-1 Supplement letters and Latin
@@ -53,45 +55,6 @@ static const char *const expansions[] = {"ae", "th", "ss", "oe", "ij"};
 #define LATIN_FOLD_LAST 0x17F
 _Static_assert(sizeof(latin_fold) - 1 == LATIN_FOLD_LAST - LATIN_FOLD_FIRST + 1,
                "latin_fold covers U+00C0..U+017F");
-
-/*
- * Decodes the code point at *p (valid UTF-8 expected) and advances *p past
- * it. A stray byte that does not start a sequence is returned as U+FFFD and
- * skipped alone, so a damaged string still terminates and just separates
- * words there.
- */
-static uint32_t next_code_point(const unsigned char **p)
-{
-    const unsigned char *s = *p;
-    uint32_t cp;
-    unsigned need;
-    if (s[0] < 0x80) {
-        *p = s + 1;
-        return s[0];
-    }
-    if ((s[0] & 0xE0) == 0xC0) {
-        need = 1;
-        cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        need = 2;
-        cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        need = 3;
-        cp = s[0] & 0x07;
-    } else {
-        *p = s + 1;
-        return 0xFFFD;
-    }
-    for (unsigned i = 1; i <= need; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *p = s + 1;
-            return 0xFFFD;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    *p = s + need + 1;
-    return cp;
-}
 
 /* Apostrophes join the letters around them: "Russia’s" is one word. */
 static int is_apostrophe(uint32_t cp)
@@ -174,9 +137,11 @@ char *nd_slug_from_title(const char *title)
         return NULL;
     size_t len = 0;
     int pending_hyphen = 0;
-    const unsigned char *p = (const unsigned char *)title;
-    while (*p) {
-        uint32_t cp = next_code_point(&p);
+    /* a stray byte is one U+FFFD, which separates words (nd_utf8_next) */
+    const char *p = title, *end = title + strlen(title);
+    while (p < end) {
+        uint32_t cp;
+        p += nd_utf8_next(p, (size_t)(end - p), &cp);
         if (is_apostrophe(cp) || is_combining_mark(cp))
             continue;
         char one[2] = {0, 0};
@@ -291,10 +256,38 @@ char *nd_summary_from_body(const char *body)
     if (out == NULL)
         return NULL;
     first_paragraph(body, out);
-    size_t chars = 0;
-    for (const char *p = out; *p; p++)
-        chars += ((unsigned char)*p & 0xC0) != 0x80;
-    if (chars > ND_SUMMARY_MAX)
+    if (nd_utf8_len(out) > ND_SUMMARY_MAX)
         cut_summary(out);
     return out;
+}
+
+void nd_text_append_html(struct nd_buf *b, const char *text, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *entity;
+        switch (text[i]) {
+        case '&':
+            entity = "&amp;";
+            break;
+        case '<':
+            entity = "&lt;";
+            break;
+        case '>':
+            entity = "&gt;";
+            break;
+        case '"':
+            entity = "&quot;";
+            break;
+        case '\'':
+            entity = "&#39;";
+            break;
+        default:
+            continue;
+        }
+        nd_buf_append(b, text + start, i - start);
+        nd_buf_append_str(b, entity);
+        start = i + 1;
+    }
+    nd_buf_append(b, text + start, n - start);
 }

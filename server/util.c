@@ -1,5 +1,6 @@
 /*
- * util.c: RFC 3339 time stamps, UTF-8 counting and id parsing.
+ * util.c: RFC 3339 time stamps, UTF-8, strict decimal numbers and
+ * comma-separated lists.
  *
  * Times are converted with the days-from-civil arithmetic rather than
  * timegm()/gmtime_r() on purpose: it is exact for the whole 1970..9999 range,
@@ -7,6 +8,7 @@
  */
 #include "newsd/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -186,6 +188,16 @@ size_t nd_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+size_t nd_utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    size_t len = nd_utf8_decode(s, n, cp);
+    if (len == 0) {
+        *cp = ND_UTF8_REPLACEMENT;
+        len = 1;
+    }
+    return len;
+}
+
 bool nd_utf8_valid(const char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
@@ -198,19 +210,64 @@ bool nd_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-bool nd_parse_id(const char *text, int64_t *out)
+bool nd_parse_uint(const char *text, size_t len, uint64_t max, uint64_t *out)
 {
-    if (!text || text[0] < '1' || text[0] > '9')
+    uint64_t v = 0;
+    if (text == NULL || len == 0)
         return false;
-    int64_t v = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
             return false;
-        int digit = *p - '0';
-        if (v > (INT64_MAX - digit) / 10)
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (digit > max || v > (max - digit) / 10)
             return false;
         v = v * 10 + digit;
     }
     *out = v;
     return true;
+}
+
+bool nd_parse_id(const char *text, int64_t *out)
+{
+    uint64_t v;
+    if (text == NULL || text[0] < '1' || text[0] > '9' ||
+        !nd_parse_uint(text, strlen(text), INT64_MAX, &v))
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+size_t nd_list_count(const char *text)
+{
+    size_t n = 1;
+    bool blank = true;
+    for (const char *p = text; *p != '\0'; p++) {
+        n += *p == ',';
+        blank = blank && nd_is_blank(*p);
+    }
+    return blank ? 0 : n;
+}
+
+void nd_list_next(const char **rest, const char **item, size_t *len)
+{
+    const char *start = *rest;
+    const char *comma = strchr(start, ',');
+    const char *end = comma != NULL ? comma : start + strlen(start);
+    *rest = comma != NULL ? comma + 1 : end;
+    while (start < end && nd_is_blank(*start))
+        start++;
+    while (end > start && nd_is_blank(end[-1]))
+        end--;
+    *item = start;
+    *len = (size_t)(end - start);
+}
+
+void nd_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    if (why == NULL || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
 }

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "newsd/text.h"
+#include "newsd/url.h"
 #include "newsd/util.h"
 
 /* Where the checks of one body collect what they find. */
@@ -280,21 +281,10 @@ static void check_status(struct check *c, const json_t *obj, struct nd_article_i
         report(c, "status", "must be \"published\" or \"draft\"");
 }
 
-/* True when the n bytes at s are 1..5 decimal digits. */
-static bool port_valid(const char *s, size_t n)
-{
-    if (n < 1 || n > 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /*
  * True when url is "http://" or "https://" (any case) followed by an
- * authority with a non-empty host (a name, an address or "[v6]"), an
- * optional ":port", and no white space or control character anywhere.
+ * authority (user info allowed) whose host[:port] nd_url_parse_hostport
+ * accepts, and no white space or control character anywhere.
  */
 static bool url_valid(const char *url)
 {
@@ -314,21 +304,8 @@ static bool url_valid(const char *url)
         if (authority[i] == '@')
             host = authority + i + 1;
     const char *end = authority + alen;
-    const char *host_end = host;
-    if (host < end && *host == '[') {
-        const char *close = memchr(host, ']', (size_t)(end - host));
-        if (!close || close == host + 1)
-            return false;
-        host_end = close + 1;
-    } else {
-        while (host_end < end && *host_end != ':')
-            host_end++;
-        if (host_end == host)
-            return false;
-    }
-    if (host_end == end)
-        return true;
-    return *host_end == ':' && port_valid(host_end + 1, (size_t)(end - host_end - 1));
+    struct nd_hostport hp;
+    return nd_url_parse_hostport(host, (size_t)(end - host), &hp) == end;
 }
 
 static void check_source_url(struct check *c, const json_t *obj, struct nd_article_input *in)
@@ -624,65 +601,13 @@ void nd_comment_input_fields(const struct nd_comment_input *in, int64_t article_
 
 bool nd_validate_limit(const char *text, unsigned *out)
 {
+    uint64_t value;
     if (!text) {
         *out = ND_LIMIT_DEFAULT;
         return true;
     }
-    size_t n = strlen(text);
-    if (n < 1 || n > 3 || text[0] == '0')
+    if (text[0] == '0' || !nd_parse_uint(text, strlen(text), ND_LIMIT_MAX, &value) || value < 1)
         return false;
-    unsigned value = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        value = value * 10 + (unsigned)(text[i] - '0');
-    }
-    if (value > ND_LIMIT_MAX)
-        return false;
-    *out = value;
+    *out = (unsigned)value;
     return true;
-}
-
-/* Writes s to f, every byte but RFC 3986's unreserved ones as %XX. */
-static void put_encoded(FILE *f, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            fputc(*p, f);
-        } else {
-            fputc('%', f);
-            fputc(hex[*p >> 4], f);
-            fputc(hex[*p & 0x0F], f);
-        }
-    }
-}
-
-char *nd_validate_next_link(const char *path, const char *const params[][2], size_t nparams)
-{
-    char *link = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&link, &len);
-    if (!f)
-        return NULL;
-    fputc('<', f);
-    fputs(path, f);
-    char separator = '?';
-    for (size_t i = 0; i < nparams; i++) {
-        if (!params[i][1])
-            continue;
-        fputc(separator, f);
-        put_encoded(f, params[i][0]);
-        fputc('=', f);
-        put_encoded(f, params[i][1]);
-        separator = '&';
-    }
-    fputs(">; rel=\"next\"", f);
-    bool failed = ferror(f) != 0;
-    if (fclose(f) != 0 || failed) {
-        free(link);
-        return NULL;
-    }
-    return link;
 }

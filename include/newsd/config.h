@@ -82,20 +82,20 @@ void nd_config_fini(struct nd_config *cfg);
 /*
  * Sets the setting called name (its file key, e.g. "port" or "log-level")
  * from text. On ND_ERR_INVALID a sentence saying what is wrong is written to
- * err (errlen bytes) and cfg is unchanged.
+ * why (whylen bytes) and cfg is unchanged.
  */
-enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *err,
-                          size_t errlen);
+enum nd_err nd_config_set(struct nd_config *cfg, const char *name, const char *text, char *why,
+                          size_t whylen);
 
 /*
  * Reads "key = value" lines from the file at path ('#' starts a comment).
  * Fails with ND_ERR_IO when the file cannot be read, ND_ERR_INVALID on a bad
- * line or value (err says which line and why).
+ * line or value (why says which line and what is wrong).
  */
-enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *err, size_t errlen);
+enum nd_err nd_config_load_file(struct nd_config *cfg, const char *path, char *why, size_t whylen);
 
 /* Applies every NEWSD_<KEY> variable of the environment (dashes become underscores). */
-enum nd_err nd_config_load_env(struct nd_config *cfg, char *err, size_t errlen);
+enum nd_err nd_config_load_env(struct nd_config *cfg, char *why, size_t whylen);
 
 /*
  * Writes the help lines for every setting (flag, variable, default, meaning)

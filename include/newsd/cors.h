@@ -40,11 +40,11 @@ struct nd_cors;
  * "http://" or "https://", a host (a name, an IPv4 address or a bracketed
  * IPv6 one) and an optional port other than the scheme's default, with no
  * path: exactly what a browser sends in Origin. credentials is ignored with
- * "*". ND_ERR_INVALID writes a sentence naming the bad origin to err (errlen
+ * "*". ND_ERR_INVALID writes a sentence naming the bad origin to why (whylen
  * bytes) and leaves *out untouched; ND_ERR_NOMEM.
  */
-enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *err,
-                           size_t errlen);
+enum nd_err nd_cors_create(const char *origins, bool credentials, struct nd_cors **out, char *why,
+                           size_t whylen);
 
 /* Frees the policy. Accepts NULL. */
 void nd_cors_destroy(struct nd_cors *cors);

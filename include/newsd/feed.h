@@ -98,14 +98,6 @@ char *nd_feed_html(const char *text);
 char *nd_feed_rfc822(int64_t t, char buf[ND_RFC822_BUF]);
 
 /*
- * Appends "NAME=VALUE" pairs (name and value percent-encoded: every byte
- * but RFC 3986's unreserved ones) as a query string "?a=1&b=2" to nothing:
- * returns a malloc'd string, "" when every value is NULL (a pair with a
- * NULL value is left out), NULL when out of memory.
- */
-char *nd_feed_query(const char *const params[][2], size_t nparams);
-
-/*
  * The base URL of a request's feed: public_url without its trailing
  * slashes when it is set (non-empty), else "http://HOST" ("https://" when
  * tls) from the request's Host header. NULL when neither is known (a
@@ -117,8 +109,8 @@ char *nd_feed_base_url(const char *public_url, const char *host, bool tls);
  * Checks a public-url setting (config.h): "" or an absolute http:// or
  * https:// URL with a host, an optional port and path, and no query,
  * fragment, user name, white space or non-ASCII character. ND_ERR_INVALID
- * writes a sentence saying what is wrong to why (len bytes).
+ * writes a sentence saying what is wrong to why (whylen bytes).
  */
-enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t len);
+enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen);
 
 #endif

@@ -143,6 +143,12 @@ int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * The one answer for a request whose thread has no usable database
+ * connection: 503 "the database is unavailable". Returns 503.
+ */
+int nd_respond_unavailable(struct nd_request *req);
+
+/*
  * A 422 problem listing every bad field; errors is an array of
  * {"field","message"} (reference taken). Returns 422.
  */

@@ -24,11 +24,11 @@ struct nd_import_article {
 };
 
 /*
- * Parses len bytes of text. ND_ERR_INVALID (err says why: not UTF-8, no
+ * Parses len bytes of text. ND_ERR_INVALID (why says what: not UTF-8, no
  * title, no body) leaves *out untouched.
  */
-enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out, char *err,
-                            size_t errlen);
+enum nd_err nd_import_parse(const char *text, size_t len, struct nd_import_article *out, char *why,
+                            size_t whylen);
 
 /* Frees what a parse stored. Accepts NULL and a zeroed struct. */
 void nd_import_article_fini(struct nd_import_article *art);
@@ -54,7 +54,7 @@ enum nd_import_outcome {
  * same text creates nothing. *id gets the article's id either way.
  */
 enum nd_err nd_import_file(struct nd_store *store, const char *path,
-                           enum nd_import_outcome *outcome, int64_t *id, char *err, size_t errlen);
+                           enum nd_import_outcome *outcome, int64_t *id, char *why, size_t whylen);
 
 /* ---- JSON lines ------------------------------------------------------- */
 
@@ -122,10 +122,10 @@ enum nd_err nd_import_jsonl(struct nd_store *store, const char *text, size_t len
 
 /*
  * nd_import_jsonl on the file at path, mapped into memory rather than read.
- * ND_ERR_IO (err says why) when the file cannot be opened or mapped.
+ * ND_ERR_IO (why says what) when the file cannot be opened or mapped.
  */
 enum nd_err nd_import_jsonl_file(struct nd_store *store, const char *path, unsigned batch_rows,
                                  nd_import_refusal_fn refused, void *ctx,
-                                 struct nd_import_jsonl_stats *stats, char *err, size_t errlen);
+                                 struct nd_import_jsonl_stats *stats, char *why, size_t whylen);
 
 #endif

@@ -31,11 +31,11 @@ struct nd_proxy_list;
 /*
  * Parses a comma-separated list of IP addresses and CIDR networks (white
  * space around items allowed; "" is the empty list) into *out. ND_ERR_INVALID
- * writes a sentence naming the bad item to err (errlen bytes) and leaves
+ * writes a sentence naming the bad item to why (whylen bytes) and leaves
  * *out untouched; ND_ERR_NOMEM.
  */
-enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *err,
-                                size_t errlen);
+enum nd_err nd_proxy_list_parse(const char *text, struct nd_proxy_list **out, char *why,
+                                size_t whylen);
 
 /* Frees the list. Accepts NULL. */
 void nd_proxy_list_destroy(struct nd_proxy_list *list);

@@ -27,11 +27,11 @@
 
 /*
  * Translates query into an FTS5 MATCH expression (malloc'd, in *fts).
- * ND_ERR_INVALID: the query cannot be searched; err (errlen bytes) gets a
+ * ND_ERR_INVALID: the query cannot be searched; why (whylen bytes) gets a
  * sentence saying what to change, fit for a 400 problem's detail.
  * ND_ERR_NOMEM: out of memory. *fts is written only on ND_OK.
  */
-enum nd_err nd_search_translate(const char *query, char **fts, char *err, size_t errlen);
+enum nd_err nd_search_translate(const char *query, char **fts, char *why, size_t whylen);
 
 /* The bytes FTS5's snippet() is asked to put around each match. */
 #define ND_SNIPPET_OPEN "\x01"

@@ -1,12 +1,15 @@
 /*
- * text.h: text derived from article text: URL slugs and default summaries.
- * Pure functions, shared by the article handlers and the importer.
+ * text.h: text derived from article text: URL slugs, default summaries,
+ * and text escaped for HTML. Pure functions, shared by the article
+ * handlers, the importer, feeds and search snippets.
  */
 #ifndef NEWSD_TEXT_H
 #define NEWSD_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "newsd/buf.h"
 
 /* Longest slug, in bytes. */
 #define ND_SLUG_MAX 120
@@ -37,5 +40,13 @@ bool nd_slug_valid(const char *slug);
  * Returns a malloc'd string, NULL when out of memory.
  */
 char *nd_summary_from_body(const char *body);
+
+/*
+ * Appends n bytes of text to b escaped for HTML text and quoted attribute
+ * values: & < > " ' become &amp; &lt; &gt; &quot; &#39;; every other byte
+ * goes as it is (the text's UTF-8 is not checked here). The one HTML
+ * escaper of newsd.
+ */
+void nd_text_append_html(struct nd_buf *b, const char *text, size_t n);
 
 #endif

@@ -117,13 +117,4 @@ enum nd_err nd_validate_comment(const json_t *obj, struct nd_comment_input *in, 
  */
 bool nd_validate_limit(const char *text, unsigned *out);
 
-/*
- * Builds the value of a next-page Link header: "<PATH?N=V&...>; rel=\"next\"".
- * params holds nparams {name, value} pairs; a pair whose value is NULL is
- * left out. Names and values are percent-encoded (all but
- * RFC 3986 unreserved characters), so the result never holds CR, LF, '<' or
- * '>'. Returns a malloc'd string, NULL when out of memory.
- */
-char *nd_validate_next_link(const char *path, const char *const params[][2], size_t nparams);
-
 #endif

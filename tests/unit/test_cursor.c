@@ -8,7 +8,7 @@
 #include "newsd/cursor.h"
 
 /* Decodes text as kind and reports the result only. */
-static enum nd_err decode(const char *text, char kind)
+static enum nd_err decode_two(const char *text, char kind)
 {
     int64_t a = 0, b = 0;
     return nd_cursor_decode(text, kind, &a, &b);
@@ -61,21 +61,21 @@ static void test_kind_mismatch(void)
     /* Out-parameters are written only on success. */
     CHECK_INT(a, 99);
     CHECK_INT(b, 99);
-    CHECK_INT(decode(text, 'c'), ND_OK);
+    CHECK_INT(decode_two(text, 'c'), ND_OK);
     free(text);
 }
 
 static void test_empty_and_null(void)
 {
-    CHECK_INT(decode("", 'a'), ND_ERR_INVALID);
-    CHECK_INT(decode(NULL, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two("", 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(NULL, 'a'), ND_ERR_INVALID);
 }
 
 static void test_garbage(void)
 {
-    CHECK_INT(decode("hello", 'a'), ND_ERR_INVALID);
-    CHECK_INT(decode("not a cursor at all!!!!", 'a'), ND_ERR_INVALID); /* 23 chars */
-    CHECK_INT(decode("AAAAAAAAAAAAAAAAAAAAAAA", 'a'), ND_ERR_INVALID); /* kind 0 */
+    CHECK_INT(decode_two("hello", 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two("not a cursor at all!!!!", 'a'), ND_ERR_INVALID); /* 23 chars */
+    CHECK_INT(decode_two("AAAAAAAAAAAAAAAAAAAAAAA", 'a'), ND_ERR_INVALID); /* kind 0 */
 }
 
 static void test_non_base64(void)
@@ -84,13 +84,13 @@ static void test_non_base64(void)
     char bad[32];
     strcpy(bad, text);
     bad[5] = '+'; /* plain base64, not the URL-safe alphabet */
-    CHECK_INT(decode(bad, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(bad, 'a'), ND_ERR_INVALID);
     strcpy(bad, text);
     bad[5] = '%';
-    CHECK_INT(decode(bad, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(bad, 'a'), ND_ERR_INVALID);
     strcpy(bad, text);
     bad[22] = '='; /* padding is not allowed */
-    CHECK_INT(decode(bad, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(bad, 'a'), ND_ERR_INVALID);
     free(text);
 }
 
@@ -102,7 +102,7 @@ static void test_non_canonical(void)
     strcpy(bad, text);
     CHECK(bad[22] == 'A');
     bad[22] = 'B';
-    CHECK_INT(decode(bad, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(bad, 'a'), ND_ERR_INVALID);
     free(text);
 }
 
@@ -111,15 +111,15 @@ static void test_wrong_length(void)
     char *text = nd_cursor_encode('a', 1752312600, 42);
     char buf[64];
     snprintf(buf, sizeof buf, "%sAAAA", text); /* too long */
-    CHECK_INT(decode(buf, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(buf, 'a'), ND_ERR_INVALID);
     snprintf(buf, sizeof buf, "%.22s", text); /* too short */
-    CHECK_INT(decode(buf, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(buf, 'a'), ND_ERR_INVALID);
     free(text);
 
     char huge[4096];
     memset(huge, 'A', sizeof huge - 1);
     huge[sizeof huge - 1] = '\0';
-    CHECK_INT(decode(huge, 'a'), ND_ERR_INVALID);
+    CHECK_INT(decode_two(huge, 'a'), ND_ERR_INVALID);
 }
 
 int main(void)

@@ -321,6 +321,21 @@ static void test_summary_multibyte_cut(void)
     free(s);
 }
 
+static void test_html_escape(void)
+{
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    const char text[] = "<a href=\"x\">Tom & Jerry's</a>\0rest";
+    nd_text_append_html(&b, text, sizeof text - 1);
+    CHECK_INT(b.len, strlen("&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;") + 5);
+    CHECK(memcmp(b.data, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;\0rest",
+                 b.len) == 0);
+    nd_buf_free(&b);
+    nd_text_append_html(&b, "caf\xc3\xa9", 5); /* bytes past ASCII go as they are */
+    nd_text_append_html(&b, "", 0);
+    CHECK_STR(b.data, "caf\xc3\xa9");
+    nd_buf_free(&b);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_slug_cases), CHECK_CASE(test_slug_long_cut_at_hyphen),
@@ -329,5 +344,6 @@ int main(void)
                      CHECK_CASE(test_slug_valid), CHECK_CASE(test_summary_cases),
                      CHECK_CASE(test_summary_exact_limit), CHECK_CASE(test_summary_cut_at_word),
                      CHECK_CASE(test_summary_first_paragraph_only),
-                     CHECK_CASE(test_summary_giant_word), CHECK_CASE(test_summary_multibyte_cut));
+                     CHECK_CASE(test_summary_giant_word), CHECK_CASE(test_summary_multibyte_cut),
+                     CHECK_CASE(test_html_escape));
 }

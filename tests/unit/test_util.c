@@ -132,6 +132,79 @@ static void test_parse_id(void)
     CHECK_INT(id, 7);
 }
 
+static void test_utf8_next(void)
+{
+    uint32_t cp = 0;
+    CHECK_INT(nd_utf8_next("\xc3\xa9x", 3, &cp), 2);
+    CHECK_INT(cp, 0xE9);
+    CHECK_INT(nd_utf8_next("\xc0\x80", 2, &cp), 1); /* overlong: one replacement */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xed\xa0\x80", 3, &cp), 1); /* a surrogate */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xe2\x82", 2, &cp), 1); /* cut short */
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\x80", 1, &cp), 1);
+    CHECK_INT(cp, ND_UTF8_REPLACEMENT);
+    CHECK_INT(nd_utf8_next("\xf0\x9f\x8c\x8d", 4, &cp), 4);
+    CHECK_INT(cp, 0x1F30D);
+}
+
+static void test_list(void)
+{
+    const char *text = " a ,b,, c\t,", *item;
+    size_t len;
+    CHECK_INT(nd_list_count(text), 5);
+    static const char *const want[] = {"a", "b", "", "c", ""};
+    for (size_t i = 0; i < 5; i++) {
+        nd_list_next(&text, &item, &len);
+        CHECK_INT(len, strlen(want[i]));
+        CHECK(strncmp(item, want[i], len) == 0);
+    }
+    CHECK_STR(text, "");
+    CHECK_INT(nd_list_count(""), 0);
+    CHECK_INT(nd_list_count(" \t "), 0);
+    CHECK_INT(nd_list_count("x"), 1);
+    CHECK_INT(nd_list_count(" , "), 2);
+    CHECK(nd_is_blank(' ') && nd_is_blank('\t') && !nd_is_blank('\n') && !nd_is_blank('x'));
+}
+
+static void test_why(void)
+{
+    char why[8] = "x";
+    nd_why(why, sizeof why, "%s %d", "line", 12345);
+    CHECK_STR(why, "line 12"); /* cut to whylen bytes */
+    nd_why(NULL, 10, "%s", "nothing");
+    nd_why(why, 0, "%s", "nothing");
+    CHECK_STR(why, "line 12");
+}
+
+static void test_parse_uint(void)
+{
+    uint64_t v = 7;
+    CHECK(nd_parse_uint("0", 1, 10, &v));
+    CHECK_INT(v, 0);
+    CHECK(nd_parse_uint("0065535", 7, 65535, &v));
+    CHECK_INT(v, 65535);
+    CHECK(nd_parse_uint("12x", 2, 12, &v)); /* only len bytes are read */
+    CHECK_INT(v, 12);
+    CHECK(nd_parse_uint("18446744073709551615", 20, UINT64_MAX, &v));
+    CHECK(v == UINT64_MAX);
+    v = 7;
+    CHECK(!nd_parse_uint("18446744073709551616", 20, UINT64_MAX, &v));
+    CHECK(!nd_parse_uint("99999999999999999999999", 23, UINT64_MAX, &v));
+    CHECK(!nd_parse_uint("65536", 5, 65535, &v));
+    CHECK(!nd_parse_uint("101", 3, 100, &v));
+    CHECK(!nd_parse_uint("1", 1, 0, &v));
+    CHECK(!nd_parse_uint("", 0, 10, &v));
+    CHECK(!nd_parse_uint(NULL, 0, 10, &v));
+    CHECK(!nd_parse_uint("+1", 2, 10, &v));
+    CHECK(!nd_parse_uint("-1", 2, 10, &v));
+    CHECK(!nd_parse_uint(" 1", 2, 10, &v));
+    CHECK(!nd_parse_uint("1 ", 2, 10, &v));
+    CHECK(!nd_parse_uint("1\0", 2, 10, &v));
+    CHECK_INT(v, 7);
+}
+
 static void test_err_status(void)
 {
     CHECK_INT(nd_err_http_status(ND_ERR_INVALID), 400);
@@ -149,5 +222,7 @@ int main(void)
     return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
                      CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
                      CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
-                     CHECK_CASE(test_parse_id), CHECK_CASE(test_err_status));
+                     CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
+                     CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_why),
+                     CHECK_CASE(test_err_status));
 }
