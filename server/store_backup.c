@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +36,6 @@
 #define MAX_RESTARTS 100
 
 /* ---- backup ------------------------------------------------------------ */
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the sentence that tells the caller what went wrong. */
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!why || whylen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -93,17 +78,17 @@ static enum nd_err source_error(const char *path, sqlite3 *db, int rc, char *why
 {
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
-        say(why, whylen, "%s is not a SQLite database", path);
+        nd_why(why, whylen, "%s is not a SQLite database", path);
         return ND_ERR_INVALID;
     case SQLITE_ERROR:
-        say(why, whylen, "%s is not a newsd database: %s", path, sqlite3_errmsg(db));
+        nd_why(why, whylen, "%s is not a newsd database: %s", path, sqlite3_errmsg(db));
         return ND_ERR_INVALID;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        say(why, whylen, "%s stayed locked: %s", path, sqlite3_errmsg(db));
+        nd_why(why, whylen, "%s stayed locked: %s", path, sqlite3_errmsg(db));
         return ND_ERR_BUSY;
     default:
-        say(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(db));
+        nd_why(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(db));
         return ND_ERR_DB;
     }
 }
@@ -119,18 +104,18 @@ static enum nd_err open_source(const char *path, unsigned busy_ms, struct source
     struct stat st;
     char *mode = NULL;
     if (stat(path, &st) != 0) {
-        say(why, whylen, errno == ENOENT ? "there is no database at %s" : "cannot read %s: %s",
-            path, strerror(errno));
+        nd_why(why, whylen, errno == ENOENT ? "there is no database at %s" : "cannot read %s: %s",
+               path, strerror(errno));
         return errno == ENOENT ? ND_ERR_NOT_FOUND : ND_ERR_IO;
     }
     if (!S_ISREG(st.st_mode)) {
-        say(why, whylen, "%s is not a database file", path);
+        nd_why(why, whylen, "%s is not a database file", path);
         return ND_ERR_INVALID;
     }
     int rc = sqlite3_open_v2(path, &src->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        say(why, whylen, "cannot open %s: %s", path,
-            src->db ? sqlite3_errmsg(src->db) : sqlite3_errstr(rc));
+        nd_why(why, whylen, "cannot open %s: %s", path,
+               src->db ? sqlite3_errmsg(src->db) : sqlite3_errstr(rc));
         return ND_ERR_IO;
     }
     sqlite3_extended_result_codes(src->db, 1);
@@ -148,7 +133,7 @@ static enum nd_err open_source(const char *path, unsigned busy_ms, struct source
     free(mode);
     /* Without WAL a held read lock would stop every writer: let it go. */
     if (!src->snapshot && run_sql(src->db, "COMMIT", NULL) != SQLITE_OK) {
-        say(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(src->db));
+        nd_why(why, whylen, "cannot read %s: %s", path, sqlite3_errmsg(src->db));
         return ND_ERR_DB;
     }
     /* From here on a busy source answers at once and copy_pages sleeps. */
@@ -162,19 +147,19 @@ static enum nd_err copy_error(int rc, unsigned busy_ms, char *why, size_t whylen
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        say(why, whylen, "the database stayed locked for %u ms", busy_ms);
+        nd_why(why, whylen, "the database stayed locked for %u ms", busy_ms);
         return ND_ERR_BUSY;
     case SQLITE_FULL:
     case SQLITE_IOERR:
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
-        say(why, whylen, "cannot write the copy: %s", sqlite3_errstr(rc));
+        nd_why(why, whylen, "cannot write the copy: %s", sqlite3_errstr(rc));
         return ND_ERR_IO;
     case SQLITE_NOMEM:
-        say(why, whylen, "out of memory");
+        nd_why(why, whylen, "out of memory");
         return ND_ERR_NOMEM;
     default:
-        say(why, whylen, "the copy failed: %s", sqlite3_errstr(rc));
+        nd_why(why, whylen, "the copy failed: %s", sqlite3_errstr(rc));
         return ND_ERR_DB;
     }
 }
@@ -195,7 +180,7 @@ static enum nd_err copy_pages(const struct source *src, sqlite3 *dest,
     int last_done = 0, rc;
     sqlite3_backup *bk = sqlite3_backup_init(dest, "main", src->db, "main");
     if (!bk) {
-        say(why, whylen, "cannot start the copy: %s", sqlite3_errmsg(dest));
+        nd_why(why, whylen, "cannot start the copy: %s", sqlite3_errmsg(dest));
         return ND_ERR_DB;
     }
     for (;;) {
@@ -228,7 +213,8 @@ static enum nd_err copy_pages(const struct source *src, sqlite3 *dest,
     if (rc == SQLITE_DONE && finish == SQLITE_OK)
         return ND_OK;
     if (restarts > MAX_RESTARTS) {
-        say(why, whylen, "the database kept changing: the copy restarted %u times", restarts - 1);
+        nd_why(why, whylen, "the database kept changing: the copy restarted %u times",
+               restarts - 1);
         return ND_ERR_BUSY;
     }
     return copy_error(rc == SQLITE_DONE ? finish : rc, opts->busy_timeout_ms, why, whylen);
@@ -241,10 +227,10 @@ static enum nd_err check_copy(sqlite3 *dest, char *why, size_t whylen)
     int rc = run_sql(dest, "PRAGMA integrity_check", &verdict);
     enum nd_err err = ND_OK;
     if (rc != SQLITE_OK) {
-        say(why, whylen, "cannot check the copy: %s", sqlite3_errmsg(dest));
+        nd_why(why, whylen, "cannot check the copy: %s", sqlite3_errmsg(dest));
         err = ND_ERR_DB;
     } else if (!verdict || strcmp(verdict, "ok") != 0) {
-        say(why, whylen, "the copy failed its integrity check: %s", verdict ? verdict : "?");
+        nd_why(why, whylen, "the copy failed its integrity check: %s", verdict ? verdict : "?");
         err = ND_ERR_DB;
     }
     free(verdict);
@@ -266,11 +252,11 @@ enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
     unsigned copied = 0;
     enum nd_err err = ND_OK;
     if (!db_path || !dest_path || !opts || !pages) {
-        say(why, whylen, "nothing to copy");
+        nd_why(why, whylen, "nothing to copy");
         return ND_ERR_INVALID;
     }
     if (strcmp(db_path, ":memory:") == 0) {
-        say(why, whylen, "an in-memory database cannot be backed up");
+        nd_why(why, whylen, "an in-memory database cannot be backed up");
         return ND_ERR_INVALID;
     }
     err = open_source(db_path, opts->busy_timeout_ms, &src, why, whylen);
@@ -279,8 +265,8 @@ enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
             sqlite3_open_v2(dest_path, &dest,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
-            say(why, whylen, "cannot write %s: %s", dest_path,
-                dest ? sqlite3_errmsg(dest) : sqlite3_errstr(rc));
+            nd_why(why, whylen, "cannot write %s: %s", dest_path,
+                   dest ? sqlite3_errmsg(dest) : sqlite3_errstr(rc));
             err = ND_ERR_IO;
         } else {
             sqlite3_extended_result_codes(dest, 1);
@@ -292,7 +278,7 @@ enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
     if (err == ND_OK)
         err = check_copy(dest, why, whylen);
     if (sqlite3_close_v2(dest) != SQLITE_OK && err == ND_OK) {
-        say(why, whylen, "cannot close the copy");
+        nd_why(why, whylen, "cannot close the copy");
         err = ND_ERR_IO;
     }
     if (err == ND_OK)
