@@ -33,7 +33,10 @@ static bool is_draft(const json_t *article)
 int nd_handle_articles_list(struct nd_request *req)
 {
     struct nd_list_query q;
+    struct nd_fields fields;
     int status = nd_list_query_parse(req, &q);
+    if (status == 0)
+        status = nd_handler_fields(req, ND_VOCAB_ARTICLE_ITEM, &fields);
     if (status != 0)
         return status;
     struct nd_store *store = nd_request_store(req);
@@ -48,7 +51,7 @@ int nd_handle_articles_list(struct nd_request *req)
         return nd_respond_err(req, err, "could not list the articles");
     struct nd_link_params lp;
     nd_link_params_list(&lp, &q, next);
-    return nd_list_respond_page(req, items, next, "/v1/articles", &lp);
+    return nd_list_respond_page(req, items, next, "/v1/articles", &lp, &fields, NULL);
 }
 
 /*
@@ -124,7 +127,11 @@ int nd_handle_article_get(struct nd_request *req)
     const char *key = nd_request_param(req, 0);
     json_t *article = NULL;
     int64_t id;
+    struct nd_fields fields;
     enum nd_err err = ND_ERR_NOT_FOUND;
+    int status = nd_handler_fields(req, ND_VOCAB_ARTICLE, &fields);
+    if (status != 0)
+        return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
         return nd_respond_unavailable(req);
@@ -140,7 +147,7 @@ int nd_handle_article_get(struct nd_request *req)
         return article_not_found(req, key);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not read the article");
-    return nd_respond_json(req, 200, article);
+    return nd_handler_respond_fields(req, &fields, article, NULL);
 }
 
 /* 422 for a body that is JSON but not an object (before the article is looked up). */

@@ -61,10 +61,11 @@ struct comment_query {
     unsigned limit;
     bool tree;
     enum nd_comment_filter which;
+    struct nd_fields fields;
 };
 
 /*
- * Checks limit, view and status of a comment list. status other than
+ * Checks limit, view, fields and status of a comment list. status other than
  * visible needs a key. Returns 0, or the status of the problem it answered
  * (400, 401, 503).
  */
@@ -77,6 +78,9 @@ static int parse_list_query(struct nd_request *req, struct comment_query *q)
     if (view && strcmp(view, "flat") != 0 && strcmp(view, "tree") != 0)
         return nd_respond_problem(req, 400, "view must be flat or tree");
     q->tree = view && strcmp(view, "tree") == 0;
+    int code = nd_handler_fields(req, ND_VOCAB_COMMENT, &q->fields);
+    if (code != 0)
+        return code;
     q->which = ND_COMMENTS_VISIBLE;
     if (!status || strcmp(status, "visible") == 0)
         return 0;
@@ -91,20 +95,23 @@ static int parse_list_query(struct nd_request *req, struct comment_query *q)
 
 /*
  * Answers one page of comments of article id, with a Link header to the
- * next page repeating limit, view and status. Takes items and next (malloc'd).
+ * next page repeating limit, view, status and fields, each comment trimmed
+ * to the fields asked for. Takes items and next (malloc'd).
  */
-static int respond_page(struct nd_request *req, int64_t id, unsigned limit, json_t *items,
-                        char *next)
+static int respond_page(struct nd_request *req, int64_t id, const struct comment_query *q,
+                        json_t *items, char *next)
 {
     char path[64];
     struct nd_link_params lp = {.n = 0};
     snprintf(path, sizeof path, "/v1/articles/%" PRId64 "/comments", id);
-    snprintf(lp.limit, sizeof lp.limit, "%u", limit);
+    snprintf(lp.limit, sizeof lp.limit, "%u", q->limit);
     nd_link_params_add(&lp, "limit", lp.limit);
     nd_link_params_add(&lp, "cursor", next);
     nd_link_params_add(&lp, "view", nd_request_query(req, "view"));
     nd_link_params_add(&lp, "status", nd_request_query(req, "status"));
-    return nd_list_respond_page(req, items, next, path, &lp);
+    nd_link_params_add(&lp, "fields", nd_request_query(req, "fields"));
+    return nd_list_respond_page(req, items, next, path, &lp, &q->fields,
+                                q->tree ? "replies" : NULL);
 }
 
 int nd_handle_comments_list(struct nd_request *req)
@@ -130,7 +137,7 @@ int nd_handle_comments_list(struct nd_request *req)
         return nd_respond_problem(req, 400, "cursor is not a cursor of this list");
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not list the comments");
-    return respond_page(req, id, q.limit, items, next);
+    return respond_page(req, id, &q, items, next);
 }
 
 /* 422 naming parent_id: the store found no such comment on this article. */
@@ -211,8 +218,12 @@ int nd_handle_comment_get(struct nd_request *req)
 {
     int64_t id;
     json_t *comment = NULL;
+    struct nd_fields fields;
     if (!nd_parse_id(nd_request_param(req, 0), &id))
         return nd_respond_problem(req, 400, BAD_COMMENT_ID);
+    int status = nd_handler_fields(req, ND_VOCAB_COMMENT, &fields);
+    if (status != 0)
+        return status;
     struct nd_store *store = nd_request_store(req);
     if (!store)
         return nd_respond_unavailable(req);
@@ -229,7 +240,7 @@ int nd_handle_comment_get(struct nd_request *req)
         return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not read the comment");
-    return nd_respond_json(req, 200, comment);
+    return nd_handler_respond_fields(req, &fields, comment, NULL);
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
- * handler_list.c: the query parsing and page answers shared by the list
- * and search handlers (see newsd/handler_list.h).
+ * handler_list.c: the query parsing, sparse fieldsets and page answers
+ * shared by the list, single-resource and search handlers (see
+ * newsd/handler_list.h).
  */
 #include "newsd/handler_list.h"
 
@@ -38,6 +39,63 @@ static int parse_status(struct nd_request *req, struct nd_list_query *q)
     return q->filter.status == ND_STATUS_PUBLISHED ? 0 : nd_request_require_key(req);
 }
 
+static const char *const article_names[] = {
+    "id",   "slug",       "title",  "summary",      "body",       "author",     "category",
+    "tags", "source_url", "status", "published_at", "created_at", "updated_at", "comment_count",
+};
+/* The same without body, which list items never carry. */
+static const char *const article_item_names[] = {
+    "id",         "slug",   "title",        "summary",    "author",     "category",      "tags",
+    "source_url", "status", "published_at", "created_at", "updated_at", "comment_count",
+};
+static const char *const comment_names[] = {
+    "id", "article_id", "parent_id", "author", "body", "status", "created_at",
+};
+static const char *const article_hit_names[] = {
+    "id", "slug", "title", "published_at", "snippet", "score",
+};
+static const char *const comment_hit_names[] = {
+    "id", "article_id", "created_at", "snippet", "score",
+};
+
+#define VOCAB(a, what)                                                                             \
+    {                                                                                              \
+        a, sizeof a / sizeof a[0], what                                                            \
+    }
+static const struct {
+    const char *const *names;
+    size_t count;
+    const char *what;
+} vocabularies[] = {
+    [ND_VOCAB_ARTICLE] = VOCAB(article_names, "an article"),
+    [ND_VOCAB_ARTICLE_ITEM] = VOCAB(article_item_names, "an item of the article list (no body)"),
+    [ND_VOCAB_COMMENT] = VOCAB(comment_names, "a comment"),
+    [ND_VOCAB_ARTICLE_HIT] = VOCAB(article_hit_names, "an article search result"),
+    [ND_VOCAB_COMMENT_HIT] = VOCAB(comment_hit_names, "a comment search result"),
+};
+
+int nd_handler_fields(struct nd_request *req, enum nd_vocabulary vocab, struct nd_fields *out)
+{
+    char why[640];
+    if (nd_fields_parse(nd_request_query(req, "fields"), vocabularies[vocab].names,
+                        vocabularies[vocab].count, vocabularies[vocab].what, out, why,
+                        sizeof why) != ND_OK)
+        return nd_respond_problem(req, 400, "%s", why);
+    return 0;
+}
+
+int nd_handler_respond_fields(struct nd_request *req, const struct nd_fields *f, json_t *resource,
+                              const char *nested)
+{
+    enum nd_err err = json_is_array(resource) ? nd_fields_apply_all(f, resource, nested)
+                                              : nd_fields_apply(f, resource, nested);
+    if (err != ND_OK) {
+        json_decref(resource);
+        return nd_respond_err(req, err, "out of memory");
+    }
+    return nd_respond_json(req, 200, resource);
+}
+
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
 {
     memset(q, 0, sizeof *q);
@@ -49,6 +107,7 @@ int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
     q->filter.author = nd_request_query(req, "author");
     q->since = nd_request_query(req, "since");
     q->until = nd_request_query(req, "until");
+    q->fields = nd_request_query(req, "fields");
     int status = parse_time_param(req, "since", q->since, &q->filter.has_since, &q->filter.since);
     if (status == 0)
         status = parse_time_param(req, "until", q->until, &q->filter.has_until, &q->filter.until);
@@ -79,14 +138,22 @@ void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *
     nd_link_params_add(lp, "since", q->since);
     nd_link_params_add(lp, "until", q->until);
     nd_link_params_add(lp, "status", q->status);
+    nd_link_params_add(lp, "fields", q->fields);
 }
 
 int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
-                         const struct nd_link_params *lp)
+                         const struct nd_link_params *lp, const struct nd_fields *f,
+                         const char *nested)
 {
     int status;
     char *link = NULL;
-    json_t *page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
+    json_t *page = NULL;
+    if (f && nd_fields_apply_all(f, items, nested) != ND_OK) {
+        json_decref(items);
+        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    page = json_pack("{s:o, s:s?}", "data", items, "next_cursor", next);
     if (!page) {
         status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
         goto out;

@@ -65,9 +65,13 @@ int nd_handle_search(struct nd_request *req)
     const char *text = nd_request_query(req, "q");
     if (!text)
         return nd_respond_problem(req, 400, "q is required: the words to search for");
+    struct nd_fields fields;
     int status = nd_list_query_parse(req, &q);
     if (status == 0)
         status = parse_type(req, &q, &p.comments);
+    if (status == 0)
+        status = nd_handler_fields(req, p.comments ? ND_VOCAB_COMMENT_HIT : ND_VOCAB_ARTICLE_HIT,
+                                   &fields);
     if (status != 0)
         return status;
     char *fts = NULL;
@@ -102,5 +106,5 @@ int nd_handle_search(struct nd_request *req)
     nd_link_params_list(&lp, &q, next);
     nd_link_params_add(&lp, "q", text);
     nd_link_params_add(&lp, "type", nd_request_query(req, "type"));
-    return nd_list_respond_page(req, items, next, "/v1/search", &lp);
+    return nd_list_respond_page(req, items, next, "/v1/search", &lp, &fields, NULL);
 }

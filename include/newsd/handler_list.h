@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "newsd/fields.h"
 #include "newsd/http.h"
 #include "newsd/store.h"
 
@@ -22,6 +23,7 @@ struct nd_list_query {
     const char *since; /* as given, for the next-page link */
     const char *until;
     const char *status; /* as given; the parsed value is in filter.status */
+    const char *fields; /* as given, for the next-page link; the handler parses it */
     struct nd_article_filter filter;
 };
 
@@ -32,6 +34,30 @@ struct nd_list_query {
  */
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q);
 
+/* The resources whose members ?fields= can choose from (see newsd/fields.h). */
+enum nd_vocabulary {
+    ND_VOCAB_ARTICLE,      /* one article: every member */
+    ND_VOCAB_ARTICLE_ITEM, /* an item of the article list: every member but body */
+    ND_VOCAB_COMMENT,      /* a comment, alone or in a list or tree ("replies" always stays) */
+    ND_VOCAB_ARTICLE_HIT,  /* an article found by search */
+    ND_VOCAB_COMMENT_HIT,  /* a comment found by search */
+};
+
+/*
+ * Reads ?fields= of the request against vocab into *out. Returns 0, or the
+ * 400 it answered (the detail names the unknown entry and lists the names
+ * there are).
+ */
+int nd_handler_fields(struct nd_request *req, enum nd_vocabulary vocab, struct nd_fields *out);
+
+/*
+ * Trims resource (an object, or with many an array of them) to f and
+ * answers it with status 200 (nd_respond_json); takes resource. nested as
+ * for nd_fields_apply. Returns the status (500 when out of memory).
+ */
+int nd_handler_respond_fields(struct nd_request *req, const struct nd_fields *f, json_t *resource,
+                              const char *nested);
+
 /* The query parameters a next-page link repeats. */
 #define ND_LINK_PARAMS_MAX 12
 struct nd_link_params {
@@ -40,7 +66,7 @@ struct nd_link_params {
     const char *pairs[ND_LINK_PARAMS_MAX][2]; /* {name, value}; a NULL value is left out */
 };
 
-/* Sets lp to the parameters of q: limit, cursor (next), filters, status. */
+/* Sets lp to the parameters of q: limit, cursor (next), filters, status, fields. */
 void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *q,
                          const char *next);
 
@@ -48,11 +74,13 @@ void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *
 bool nd_link_params_add(struct nd_link_params *lp, const char *name, const char *value);
 
 /*
- * Answers one page: {"data":items,"next_cursor":next|null} and, when there
- * is a next page, a Link header to path with lp's parameters. Takes items
- * and next (malloc'd). Returns the status.
+ * Answers one page: {"data":items,"next_cursor":next|null}, each item
+ * trimmed to f (NULL: untouched; nested as for nd_fields_apply) and, when
+ * there is a next page, a Link header to path with lp's parameters. Takes
+ * items and next (malloc'd). Returns the status.
  */
 int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, const char *path,
-                         const struct nd_link_params *lp);
+                         const struct nd_link_params *lp, const struct nd_fields *f,
+                         const char *nested);
 
 #endif

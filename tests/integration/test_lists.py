@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""test_lists.py: lists that frontends can shape, through a running newsd.
+
+fields: ?fields= on one article, the article list, one comment, the flat and
+threaded comment lists and both kinds of search result answers exactly the
+members named (replies stay in a tree, at every depth), the next-page link
+repeats it, an unknown or empty name is a 400 that names it; every variant
+has its own cached body, ETag, 304 and gzip encoding.
+"""
+
+import gzip
+import os
+import re
+import sys
+import urllib.parse
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, Tap, binary_from_argv, expect, target_path  # noqa: E402
+
+BIN = binary_from_argv()
+tap = Tap()
+
+ARTICLE = ["id", "slug", "title", "summary", "body", "author", "category", "tags",
+           "source_url", "status", "published_at", "created_at", "updated_at", "comment_count"]
+ITEM = [f for f in ARTICLE if f != "body"]
+COMMENT = ["id", "article_id", "parent_id", "author", "body", "status", "created_at"]
+ARTICLE_HIT = ["id", "slug", "title", "published_at", "snippet", "score"]
+COMMENT_HIT = ["id", "article_id", "created_at", "snippet", "score"]
+
+
+def get(srv, path, **kw):
+    resp = srv.request("GET", path, **kw)
+    tap.require(resp.status == 200, f"GET {path}: {resp}")
+    return resp
+
+
+def cache_hits(srv):
+    text = srv.request("GET", "/metrics").body.decode()
+    m = re.search(r"^newsd_response_cache_hits_total (\d+)", text, re.M)
+    tap.require(m is not None, "no cache hit counter in /metrics")
+    return int(m.group(1))
+
+
+# ---- fields -------------------------------------------------------------------
+
+
+def seed_fields(srv):
+    ids = {}
+    for i in range(3):
+        art = srv.create_article(title=f"Glacier report {i}", body=f"The glacier moved {i} m.",
+                                 author="Ines", category="Alps", tags=["ice", f"t{i}"],
+                                 published_at=f"2025-06-0{i + 1}T10:00:00Z")
+        ids.setdefault("articles", []).append(art["id"])
+    top = srv.create_comment(ids["articles"][2], author="Ola", body="Glacier comment one.")
+    reply = srv.create_comment(ids["articles"][2], author="Per", body="A reply.",
+                               parent_id=top["id"])
+    deeper = srv.create_comment(ids["articles"][2], author="Rut", body="A deeper reply.",
+                                parent_id=reply["id"])
+    ids["comments"] = [top["id"], reply["id"], deeper["id"]]
+    return ids
+
+
+def test_fields_every_endpoint(srv, ids):
+    art, com = ids["articles"][2], ids["comments"]
+    one = get(srv, f"/v1/articles/{art}?fields=title,body,id").json
+    tap.eq(one, {"id": art, "title": "Glacier report 2", "body": "The glacier moved 2 m."},
+           "one article: the fields named, nothing else")
+    by_slug = get(srv, "/v1/articles/glacier-report-2?fields=slug,tags").json
+    tap.eq(by_slug, {"slug": "glacier-report-2", "tags": ["ice", "t2"]}, "one article by slug")
+    every = get(srv, f"/v1/articles/{art}?fields=" + ",".join(ARTICLE)).json
+    tap.eq(sorted(every), sorted(ARTICLE), "every field named: every field")
+    tap.eq(every, get(srv, f"/v1/articles/{art}").json, "... equal to the answer without fields")
+
+    page = get(srv, "/v1/articles?fields=id,comment_count&limit=2")
+    tap.eq(page.json["data"], [{"id": art, "comment_count": 3},
+                               {"id": ids["articles"][1], "comment_count": 0}], "article list")
+    nxt = target_path(page.links()["next"])
+    tap.check("fields=id%2Ccomment_count" in nxt or "fields=id,comment_count" in nxt,
+              f"the next link repeats fields: {nxt}")
+    tap.eq(get(srv, nxt).json["data"], [{"id": ids["articles"][0], "comment_count": 0}],
+           "the next page keeps the fields")
+
+    tap.eq(get(srv, f"/v1/comments/{com[1]}?fields=parent_id,author").json,
+           {"parent_id": com[0], "author": "Per"}, "one comment")
+    flat = get(srv, f"/v1/articles/{art}/comments?fields=id,body").json["data"]
+    tap.eq(flat, [{"id": com[0], "body": "Glacier comment one."},
+                  {"id": com[1], "body": "A reply."}, {"id": com[2], "body": "A deeper reply."}],
+           "flat comment list")
+    tree = get(srv, f"/v1/articles/{art}/comments?view=tree&fields=author").json["data"]
+    tap.eq(tree, [{"author": "Ola", "replies": [
+        {"author": "Per", "replies": [{"author": "Rut", "replies": []}]}]}],
+        "comment tree: fields at every depth, replies kept")
+
+    hits = get(srv, "/v1/search?q=glacier&fields=id,title&limit=1")
+    tap.eq(hits.json["data"], [{"id": hits.json["data"][0]["id"],
+                                "title": hits.json["data"][0]["title"]}], "article search")
+    tap.check(len(hits.json["data"][0]) == 2, f"article hit: {hits.json}")
+    tap.check("fields=" in hits.headers.get("Link", ""), "the search's next link keeps fields")
+    chits = get(srv, "/v1/search?q=glacier&type=comments&fields=article_id,snippet").json["data"]
+    tap.eq(chits, [{"article_id": art, "snippet": "<mark>Glacier</mark> comment one."}],
+           "comment search")
+
+
+def test_fields_refused(srv, ids):
+    art, com = ids["articles"][0], ids["comments"][0]
+    cases = [
+        (f"/v1/articles/{art}?fields=id,headline",
+         "fields: 'headline' is not a field of an article; its fields are: " + ", ".join(ARTICLE)),
+        ("/v1/articles?fields=title,body",
+         "fields: 'body' is not a field of an item of the article list (no body); its fields "
+         "are: " + ", ".join(ITEM)),
+        ("/v1/articles?fields=",
+         "fields is a comma-separated list of names without empty entries; the fields of an "
+         "item of the article list (no body) are: " + ", ".join(ITEM)),
+        (f"/v1/comments/{com}?fields=id,,body",
+         "fields is a comma-separated list of names without empty entries; the fields of a "
+         "comment are: " + ", ".join(COMMENT)),
+        (f"/v1/articles/{art}/comments?view=tree&fields=replies",
+         "fields: 'replies' is not a field of a comment; its fields are: " + ", ".join(COMMENT)),
+        ("/v1/search?q=glacier&fields=body",
+         "fields: 'body' is not a field of an article search result; its fields are: "
+         + ", ".join(ARTICLE_HIT)),
+        ("/v1/search?q=glacier&type=comments&fields=title",
+         "fields: 'title' is not a field of a comment search result; its fields are: "
+         + ", ".join(COMMENT_HIT)),
+        ("/v1/articles?fields=" + urllib.parse.quote("tïtle"),
+         "fields names a field an item of the article list (no body) does not have; its "
+         "fields are: " + ", ".join(ITEM)),
+    ]
+    for path, detail in cases:
+        resp = srv.request("GET", path)
+        expect(tap, resp, 400, {"status": 400, "detail": detail}, what=path)
+
+
+def test_fields_cache_variants(srv, ids):
+    """Two variants of one path: their own bodies, ETags, 304s and gzip bytes, cached apart."""
+    art = ids["articles"][2]
+    a_path, b_path = f"/v1/articles/{art}?fields=id", f"/v1/articles/{art}?fields=title"
+    a1, b1 = get(srv, a_path), get(srv, b_path)
+    hits = cache_hits(srv)
+    a2, b2 = get(srv, a_path), get(srv, b_path)
+    tap.check(cache_hits(srv) >= hits + 2, "the second reads did not come from the cache")
+    tap.eq((a2.json, b2.json), ({"id": art}, {"title": "Glacier report 2"}),
+           "cached variants keep their own bodies")
+    tap.eq((a2.body, b2.body), (a1.body, b1.body), "the same bytes from the cache")
+    ea, eb = a1.headers.get("ETag"), b1.headers.get("ETag")
+    tap.check(ea and eb and ea != eb, f"two variants, two ETags: {ea} {eb}")
+    tap.eq((a2.headers.get("ETag"), b2.headers.get("ETag")), (ea, eb), "ETags kept when cached")
+    tap.eq(srv.request("GET", a_path, headers={"If-None-Match": ea}).status, 304,
+           "304 for the variant's own ETag")
+    tap.eq(srv.request("GET", b_path, headers={"If-None-Match": ea}).status, 200,
+           "200 for another variant's ETag")
+    tap.eq(srv.request("GET", b_path, headers={"If-None-Match": eb}).status, 304,
+           "304 for the other variant's own ETag")
+    full = get(srv, f"/v1/articles/{art}")
+    tap.check(full.headers.get("ETag") not in (ea, eb), "the full answer has its own ETag")
+
+    # gzip: a list long enough to be encoded, in two variants
+    for i in range(30):
+        srv.create_article(title=f"Filler article number {i} about nothing much",
+                           body="Text.", category="Filler", published_at="2024-01-01T00:00:00Z")
+    variants = ["/v1/articles?limit=30&fields=id,title,summary,slug",
+                "/v1/articles?limit=30&fields=id,slug,title,created_at,updated_at"]
+    seen = []
+    for path in variants:
+        plain = get(srv, path)
+        tap.require(len(plain.body) > 1024, f"{path} is only {len(plain.body)} bytes")
+        for _ in range(2):  # a miss, then a hit
+            packed = get(srv, path, headers={"Accept-Encoding": "gzip"})
+            tap.eq(packed.headers.get("Content-Encoding"), "gzip", f"{path}: gzip")
+            tap.eq(gzip.decompress(packed.body), plain.body, f"{path}: decodes to the plain body")
+            tap.eq(srv.request("GET", path, headers={"Accept-Encoding": "gzip",
+                                                     "If-None-Match": packed.headers["ETag"]})
+                   .status, 304, f"{path}: 304 for the gzip ETag")
+        seen.append((plain.headers.get("ETag"), packed.headers.get("ETag"), plain.body))
+    tap.check(len({s[0] for s in seen} | {s[1] for s in seen}) == 4,
+              f"four ETags for two variants in two encodings: {seen}")
+    tap.check(seen[0][2] != seen[1][2], "two variants, two bodies")
+
+
+def main():
+    with Server(BIN) as srv:
+        ids = tap.run("seed articles and a thread of comments", seed_fields, srv)
+        if ids:
+            tap.run("fields on every endpoint answer exactly the fields named",
+                    test_fields_every_endpoint, srv, ids)
+            tap.run("unknown or empty field names are a 400 naming them", test_fields_refused,
+                    srv, ids)
+            tap.run("each fields variant: its own cached body, ETag, 304 and gzip",
+                    test_fields_cache_variants, srv, ids)
+        tap.stop_server(srv)
+    tap.done()
+
+
+main()
