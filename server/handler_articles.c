@@ -1,6 +1,6 @@
 /*
- * handler_articles.c: /v1/articles, /v1/articles/{id-or-slug} and
- * /v1/categories.
+ * handler_articles.c: /v1/articles, /v1/articles/{id-or-slug} and the
+ * names in use with their counts: /v1/categories, /v1/tags, /v1/authors.
  *
  * Each handler reads the request through http.h, checks it (validate.h),
  * decides who may see what (a draft exists only for a request with a key)
@@ -214,22 +214,40 @@ int nd_handle_article_delete(struct nd_request *req)
 }
 
 /*
- * The categories for a menu, all at once: a site has tens of them, not
- * thousands, so there is no page and no parameter (unknown ones are ignored,
- * as everywhere). A key counts drafts too, as it shows them on GET of an
- * article; answers to requests without one are cached like the list's.
+ * A list of names in use with their counts, all at once (categories, tags,
+ * authors): a site has tens or hundreds of them, not millions, so there is
+ * no page and no parameter (unknown ones are ignored, as everywhere). A key
+ * counts drafts too, as it shows them on GET of an article; answers to
+ * requests without one are cached like the list's. what names the list in
+ * a 5xx detail.
  */
-int nd_handle_categories_list(struct nd_request *req)
+static int respond_counts(struct nd_request *req,
+                          enum nd_err (*list)(struct nd_store *, bool, json_t **), const char *what)
 {
     struct nd_store *store = nd_request_store(req);
     if (!store)
         return nd_respond_unavailable(req);
     json_t *items = NULL;
-    enum nd_err err = nd_store_category_list(store, nd_request_has_key(req), &items);
+    enum nd_err err = list(store, nd_request_has_key(req), &items);
     if (err != ND_OK)
-        return nd_respond_err(req, err, "could not list the categories");
+        return nd_respond_err(req, err, what);
     json_t *answer = json_pack("{s:o}", "data", items);
     if (!answer)
         return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
     return nd_respond_json(req, 200, answer);
+}
+
+int nd_handle_categories_list(struct nd_request *req)
+{
+    return respond_counts(req, nd_store_category_list, "could not list the categories");
+}
+
+int nd_handle_tags_list(struct nd_request *req)
+{
+    return respond_counts(req, nd_store_tag_list, "could not list the tags");
+}
+
+int nd_handle_authors_list(struct nd_request *req)
+{
+    return respond_counts(req, nd_store_author_list, "could not list the authors");
 }

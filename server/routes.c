@@ -17,6 +17,8 @@ const struct nd_route nd_routes[] = {
     {"/v1/articles/{id}", ND_METHOD_PATCH, nd_handle_article_patch, ND_CACHE_NEVER},
     {"/v1/articles/{id}", ND_METHOD_DELETE, nd_handle_article_delete, ND_CACHE_NEVER},
     {"/v1/categories", ND_METHOD_GET, nd_handle_categories_list, ND_CACHE_SHARED},
+    {"/v1/tags", ND_METHOD_GET, nd_handle_tags_list, ND_CACHE_SHARED},
+    {"/v1/authors", ND_METHOD_GET, nd_handle_authors_list, ND_CACHE_SHARED},
     {"/v1/articles/{id}/comments", ND_METHOD_GET, nd_handle_comments_list, ND_CACHE_SHARED},
     {"/v1/articles/{id}/comments", ND_METHOD_POST, nd_handle_comment_create, ND_CACHE_NEVER},
     {"/v1/comments/{id}", ND_METHOD_GET, nd_handle_comment_get, ND_CACHE_SHARED},

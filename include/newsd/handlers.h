@@ -25,6 +25,9 @@ int nd_handle_article_delete(struct nd_request *req);
  * with their numbers of published articles (drafts counted too with a key).
  */
 int nd_handle_categories_list(struct nd_request *req);
+/* GET /v1/tags and GET /v1/authors: the same for the tags and the authors in use. */
+int nd_handle_tags_list(struct nd_request *req);
+int nd_handle_authors_list(struct nd_request *req);
 
 /* /v1/articles/{id}/comments */
 int nd_handle_comments_list(struct nd_request *req);

@@ -176,6 +176,22 @@ enum nd_err nd_store_article_list(struct nd_store *store, const struct nd_articl
  */
 enum nd_err nd_store_category_list(struct nd_store *store, bool drafts, json_t **out);
 
+/*
+ * The tags in use, as nd_store_category_list gives the categories: *out gets
+ * a new array of {"name","count"}, one member per distinct tag with the
+ * number of published articles that carry it (drafts too when drafts is
+ * true), in the same order (ASCII case ignored, then bytes). Reads the index
+ * of tag rows, not the articles (store_taxonomy.c).
+ */
+enum nd_err nd_store_tag_list(struct nd_store *store, bool drafts, json_t **out);
+
+/*
+ * The authors in use, the same way: one member per distinct non-empty
+ * author with the number of published articles (drafts too when drafts is
+ * true), in the same order. Reads the covering index on author.
+ */
+enum nd_err nd_store_author_list(struct nd_store *store, bool drafts, json_t **out);
+
 /* ---- comments ---------------------------------------------------------- */
 
 struct nd_comment_fields {

@@ -6,6 +6,11 @@ threaded comment lists and both kinds of search result answers exactly the
 members named (replies stay in a tree, at every depth), the next-page link
 repeats it, an unknown or empty name is a 400 that names it; every variant
 has its own cached body, ETag, 304 and gzip encoding.
+
+tags and authors: GET /v1/tags and GET /v1/authors list every tag and
+non-empty author in use with exact counts, like /v1/categories: drafts only
+with a key, ASCII case ignored then bytes, each write seen at the next read
+although answers are cached, ETag, 304, HEAD and gzip.
 """
 
 import gzip
@@ -179,6 +184,95 @@ def test_fields_cache_variants(srv, ids):
     tap.check(seen[0][2] != seen[1][2], "two variants, two bodies")
 
 
+# ---- tags and authors ------------------------------------------------------------
+
+
+def names(srv, path, auth=False):
+    resp = srv.request("GET", path, auth=auth)
+    tap.require(resp.status == 200, f"GET {path}: {resp}")
+    tap.require(set(resp.json) == {"data"}, f"{path}: {resp.body!r}")
+    for item in resp.json["data"]:
+        tap.require(set(item) == {"name", "count"}, f"{path} item {item!r}")
+    return [[i["name"], i["count"]] for i in resp.json["data"]]
+
+
+def test_tags_authors(srv):
+    tap.eq(names(srv, "/v1/tags"), [], "no article, no tag")
+    tap.eq(names(srv, "/v1/authors"), [], "no article, no author")
+    made = [
+        srv.create_article(title="T1", body="x", author="Ines", tags=["ice", "Alps"]),
+        srv.create_article(title="T2", body="x", author="ines", tags=["ice", "snow", "ice"]),
+        srv.create_article(title="T3", body="x", author="Zoë", tags=["rain", "été"],
+                           status="draft"),
+        srv.create_article(title="T4", body="x", tags=["rain"]),
+        srv.create_article(title="T5", body="x", author="Ines"),
+    ]
+    public_tags = [["Alps", 1], ["ice", 2], ["rain", 1], ["snow", 1]]
+    tap.eq(names(srv, "/v1/tags"), public_tags, "tags: published only, case ignored then bytes")
+    tap.eq(names(srv, "/v1/tags", auth=True),
+           [["Alps", 1], ["ice", 2], ["rain", 2], ["snow", 1], ["été", 1]],
+           "tags with a key: drafts counted")
+    tap.eq(names(srv, "/v1/tags"), public_tags, "the keyed answer is not cached for readers")
+    tap.eq(names(srv, "/v1/authors"), [["Ines", 2], ["ines", 1]],
+           "authors: published only, no empty author")
+    tap.eq(names(srv, "/v1/authors", auth=True), [["Ines", 2], ["ines", 1], ["Zoë", 1]],
+           "authors with a key")
+    # every name listed filters the article list to exactly its count
+    for path, param in (("/v1/tags", "tag"), ("/v1/authors", "author")):
+        for name, count in names(srv, path):
+            query = urllib.parse.urlencode({"limit": 100, param: name})
+            tap.eq(len(get(srv, "/v1/articles?" + query).json["data"]), count,
+                   f"{param}={name!r} lists its count")
+
+    # writes show at once through the cache
+    names(srv, "/v1/tags")
+    hits = cache_hits(srv)
+    names(srv, "/v1/tags")
+    tap.check(cache_hits(srv) > hits, "the second read did not come from the cache")
+    resp = srv.request("PATCH", f"/v1/articles/{made[0]['id']}",
+                       {"tags": ["Alps", "glacier"], "author": "Ola"}, auth=True)
+    tap.require(resp.status == 200, f"PATCH: {resp}")
+    tap.eq(names(srv, "/v1/tags"), [["Alps", 1], ["glacier", 1], ["ice", 1], ["rain", 1],
+                                    ["snow", 1]], "a patched article's tags")
+    tap.eq(names(srv, "/v1/authors"), [["Ines", 1], ["ines", 1], ["Ola", 1]],
+           "a patched article's author")
+    resp = srv.request("PATCH", f"/v1/articles/{made[2]['id']}", {"status": "published"},
+                       auth=True)
+    tap.require(resp.status == 200, f"PATCH publish: {resp}")
+    tap.eq(names(srv, "/v1/tags")[-2:], [["snow", 1], ["été", 1]], "a published draft's tags")
+    tap.eq(srv.request("DELETE", f"/v1/articles/{made[1]['id']}", auth=True).status, 204,
+           "DELETE")
+    tap.eq(names(srv, "/v1/tags"), [["Alps", 1], ["glacier", 1], ["rain", 2], ["été", 1]],
+           "a deleted article's tags are gone")
+    tap.eq(names(srv, "/v1/authors"), [["Ines", 1], ["Ola", 1], ["Zoë", 1]],
+           "a deleted article's author is gone")
+
+
+def test_tags_authors_http(srv):
+    for i in range(70):
+        srv.create_article(title=f"Long {i}", body="x", author=f"Author number {i:02d}",
+                           tags=[f"tag-number-{i:02d}"])
+    for path in ("/v1/tags", "/v1/authors"):
+        first = get(srv, path)
+        etag = first.headers.get("ETag")
+        tap.check(etag is not None and etag.startswith('"'), f"{path}: ETag {etag}")
+        tap.eq(srv.request("GET", path, headers={"If-None-Match": etag}).status, 304,
+               f"{path}: 304")
+        head = srv.request("HEAD", path)
+        tap.eq((head.status, head.body, head.headers.get("ETag"),
+                head.headers.get("Content-Length")),
+               (200, b"", etag, str(len(first.body))), f"{path}: HEAD")
+        packed = get(srv, path, headers={"Accept-Encoding": "gzip"})
+        tap.eq(packed.headers.get("Content-Encoding"), "gzip", f"{path}: gzip")
+        tap.eq(gzip.decompress(packed.body), first.body, f"{path}: gzip decodes to the plain")
+        tap.eq(srv.request("GET", path + "?limit=1&sort=oldest").body, first.body,
+               f"{path}: unknown parameters ignored")
+        expect(tap, srv.request("POST", path, {}, auth=True), 405, None,
+               {"Allow": "GET, HEAD, OPTIONS"}, what=f"POST {path}")
+    tap.eq(len(names(srv, "/v1/tags")), 70 + 4, "every tag, none cut off")
+    tap.eq(len(names(srv, "/v1/authors")), 70 + 3, "every author, none cut off")
+
+
 def main():
     with Server(BIN) as srv:
         ids = tap.run("seed articles and a thread of comments", seed_fields, srv)
@@ -190,6 +284,11 @@ def main():
             tap.run("each fields variant: its own cached body, ETag, 304 and gzip",
                     test_fields_cache_variants, srv, ids)
         tap.stop_server(srv)
+    with Server(BIN) as srv:
+        tap.run("tags and authors in use with exact counts, drafts only with a key, writes "
+                "seen at once", test_tags_authors, srv)
+        tap.run("tags and authors: ETag, 304, HEAD, gzip, 405", test_tags_authors_http, srv)
+        tap.stop_server(srv, name="the second server exits 0 on SIGTERM")
     tap.done()
 
 

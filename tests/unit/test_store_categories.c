@@ -3,7 +3,8 @@
  * names and exact counts, empty categories left out, drafts counted only
  * when asked, the order (ASCII case ignored, then bytes), answers that
  * follow every kind of write at once, and a stored name that is not UTF-8
- * (written behind the store's back) refused without touching *out.
+ * (written behind the store's back) refused without touching *out. The same
+ * for the tags and authors in use (nd_store_tag_list, nd_store_author_list).
  */
 #include <jansson.h>
 #include <sqlite3.h>
@@ -178,8 +179,83 @@ out:
     rmdir(dir);
 }
 
+/* Creates an article by author with tags (published unless draft); returns its id. */
+static int64_t tagged(struct nd_store *st, const char *slug, const char *author,
+                      const char *const *tags, size_t ntags, bool draft)
+{
+    struct nd_article_fields f = {.slug = slug,
+                                  .title = "A title",
+                                  .body = "The body.",
+                                  .author = author,
+                                  .category = "",
+                                  .tags = tags,
+                                  .ntags = ntags,
+                                  .draft = draft,
+                                  .published_at = 1700000000};
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
+    int64_t id = art ? json_integer_value(json_object_get(art, "id")) : 0;
+    json_decref(art);
+    return id;
+}
+
+/* The answer of list as compact JSON text, malloc'd ("error" when it failed). */
+static char *counts(struct nd_store *st, enum nd_err (*list)(struct nd_store *, bool, json_t **),
+                    bool drafts)
+{
+    json_t *arr = NULL;
+    enum nd_err err = list(st, drafts, &arr);
+    CHECK_INT(err, ND_OK);
+    char *text = err == ND_OK ? json_dumps(arr, JSON_COMPACT) : strdup("error");
+    json_decref(arr);
+    return text;
+}
+
+#define CHECK_COUNTS(st, list, drafts, want)                                                       \
+    do {                                                                                           \
+        char *got_counts_ = counts((st), (list), (drafts));                                        \
+        CHECK_STR(got_counts_, (want));                                                            \
+        free(got_counts_);                                                                         \
+    } while (0)
+
+static void test_tags_and_authors(void)
+{
+    struct nd_store *st = open_memory();
+    CHECK_COUNTS(st, nd_store_tag_list, false, "[]");
+    CHECK_COUNTS(st, nd_store_author_list, true, "[]");
+    static const char *const ice_alps[] = {"ice", "Alps"};
+    static const char *const ice_twice[] = {"ice", "ice", "snow"};
+    static const char *const wet[] = {"rain", "\xc3\xa9t\xc3\xa9"};
+    tagged(st, "a1", "Ines", ice_alps, 2, false);
+    tagged(st, "a2", "ines", ice_twice, 3, false);
+    int64_t draft = tagged(st, "a3", "Zoe", wet, 2, true);
+    tagged(st, "a4", "", wet, 1, false);
+    tagged(st, "a5", "Ines", NULL, 0, false);
+    CHECK_COUNTS(st, nd_store_tag_list, false,
+                 "[{\"name\":\"Alps\",\"count\":1},{\"name\":\"ice\",\"count\":2},"
+                 "{\"name\":\"rain\",\"count\":1},{\"name\":\"snow\",\"count\":1}]");
+    CHECK_COUNTS(st, nd_store_tag_list, true,
+                 "[{\"name\":\"Alps\",\"count\":1},{\"name\":\"ice\",\"count\":2},"
+                 "{\"name\":\"rain\",\"count\":2},{\"name\":\"snow\",\"count\":1},"
+                 "{\"name\":\"\u00e9t\u00e9\",\"count\":1}]");
+    CHECK_COUNTS(st, nd_store_author_list, false,
+                 "[{\"name\":\"Ines\",\"count\":2},{\"name\":\"ines\",\"count\":1}]");
+    CHECK_COUNTS(st, nd_store_author_list, true,
+                 "[{\"name\":\"Ines\",\"count\":2},{\"name\":\"ines\",\"count\":1},"
+                 "{\"name\":\"Zoe\",\"count\":1}]");
+    /* deleting the draft takes its tags and its author away */
+    CHECK_INT(nd_store_article_delete(st, draft), ND_OK);
+    CHECK_COUNTS(st, nd_store_tag_list, true,
+                 "[{\"name\":\"Alps\",\"count\":1},{\"name\":\"ice\",\"count\":2},"
+                 "{\"name\":\"rain\",\"count\":1},{\"name\":\"snow\",\"count\":1}]");
+    CHECK_COUNTS(st, nd_store_author_list, true,
+                 "[{\"name\":\"Ines\",\"count\":2},{\"name\":\"ines\",\"count\":1}]");
+    nd_store_close(st);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_empty_store), CHECK_CASE(test_names_counts_order),
-                     CHECK_CASE(test_follows_writes), CHECK_CASE(test_invalid_utf8));
+                     CHECK_CASE(test_follows_writes), CHECK_CASE(test_invalid_utf8),
+                     CHECK_CASE(test_tags_and_authors));
 }
