@@ -30,11 +30,22 @@ static bool is_draft(const json_t *article)
     return status && strcmp(status, "draft") == 0;
 }
 
+/* The values of ?sort= on the list, by enum nd_article_order (newest, the default, first). */
+static const char *const sort_values[ND_ORDER_COUNT] = {
+    [ND_ORDER_NEWEST] = "newest",
+    [ND_ORDER_OLDEST] = "oldest",
+    [ND_ORDER_UPDATED] = "updated",
+    [ND_ORDER_COMMENTED] = "commented",
+};
+
 int nd_handle_articles_list(struct nd_request *req)
 {
     struct nd_list_query q;
     struct nd_fields fields;
+    unsigned order = ND_ORDER_NEWEST;
     int status = nd_list_query_parse(req, &q);
+    if (status == 0)
+        status = nd_handler_choice(req, "sort", sort_values, ND_ORDER_COUNT, &order);
     if (status == 0)
         status = nd_handler_fields(req, ND_VOCAB_ARTICLE_ITEM, &fields);
     if (status != 0)
@@ -44,9 +55,13 @@ int nd_handle_articles_list(struct nd_request *req)
         return nd_respond_unavailable(req);
     json_t *items = NULL;
     char *next = NULL;
-    enum nd_err err = nd_store_article_list(store, &q.filter, q.limit, q.cursor, &items, &next);
+    enum nd_err err = nd_store_article_list_sorted(store, &q.filter, (enum nd_article_order)order,
+                                                   q.limit, q.cursor, &items, &next);
     if (err == ND_ERR_INVALID)
-        return nd_respond_problem(req, 400, "cursor is not a cursor of this list");
+        return nd_respond_problem(req, 400,
+                                  "cursor is not a cursor of this list in sort order %s: "
+                                  "start again without it",
+                                  sort_values[order]);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not list the articles");
     struct nd_link_params lp;

@@ -96,6 +96,29 @@ int nd_handler_respond_fields(struct nd_request *req, const struct nd_fields *f,
     return nd_respond_json(req, 200, resource);
 }
 
+int nd_handler_choice(struct nd_request *req, const char *name, const char *const *values, size_t n,
+                      unsigned *index)
+{
+    char list[256] = "";
+    size_t used = 0;
+    const char *text = nd_request_query(req, name);
+    for (size_t i = 0; i < n; i++)
+        if (text && strcmp(text, values[i]) == 0) {
+            *index = (unsigned)i;
+            return 0;
+        }
+    if (!text) {
+        *index = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n && used < sizeof list; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(list + used, sizeof list - used, "%s%s", sep, values[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return nd_respond_problem(req, 400, "%s must be %s", name, list);
+}
+
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
 {
     memset(q, 0, sizeof *q);
@@ -108,6 +131,7 @@ int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q)
     q->since = nd_request_query(req, "since");
     q->until = nd_request_query(req, "until");
     q->fields = nd_request_query(req, "fields");
+    q->sort = nd_request_query(req, "sort");
     int status = parse_time_param(req, "since", q->since, &q->filter.has_since, &q->filter.since);
     if (status == 0)
         status = parse_time_param(req, "until", q->until, &q->filter.has_until, &q->filter.until);
@@ -139,6 +163,7 @@ void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *
     nd_link_params_add(lp, "until", q->until);
     nd_link_params_add(lp, "status", q->status);
     nd_link_params_add(lp, "fields", q->fields);
+    nd_link_params_add(lp, "sort", q->sort);
 }
 
 int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, const char *path,

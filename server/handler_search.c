@@ -15,6 +15,9 @@
 #include "newsd/store.h"
 #include "newsd/util.h"
 
+/* The values of ?sort=: best first (the default) or newest first. */
+static const char *const sort_values[] = {"relevance", "newest"};
+
 /* Replaces each item's raw snippet by its HTML rendering. */
 static enum nd_err render_snippets(json_t *items)
 {
@@ -50,7 +53,9 @@ static int parse_type(struct nd_request *req, const struct nd_list_query *q, boo
 static int answer_search_error(struct nd_request *req, enum nd_err err)
 {
     if (err == ND_ERR_INVALID)
-        return nd_respond_problem(req, 400, "cursor is not a cursor of this search");
+        return nd_respond_problem(req, 400,
+                                  "cursor is not a cursor of this search, type and sort order: "
+                                  "start again without it");
     if (err == ND_ERR_LIMIT)
         return nd_respond_problem(req, 400,
                                   "the search took too long: use fewer or more specific words");
@@ -67,8 +72,11 @@ int nd_handle_search(struct nd_request *req)
         return nd_respond_problem(req, 400, "q is required: the words to search for");
     struct nd_fields fields;
     int status = nd_list_query_parse(req, &q);
+    unsigned newest = 0;
     if (status == 0)
         status = parse_type(req, &q, &p.comments);
+    if (status == 0)
+        status = nd_handler_choice(req, "sort", sort_values, 2, &newest);
     if (status == 0)
         status = nd_handler_fields(req, p.comments ? ND_VOCAB_COMMENT_HIT : ND_VOCAB_ARTICLE_HIT,
                                    &fields);
@@ -86,6 +94,7 @@ int nd_handle_search(struct nd_request *req)
         return nd_respond_unavailable(req);
     }
     p.match = fts;
+    p.newest = newest == 1;
     p.filter = q.filter;
     p.limit = q.limit;
     p.cursor = q.cursor;

@@ -750,11 +750,14 @@ void nd_store_close(struct nd_store *st)
     for (size_t i = 0; i < ND_STMT_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
     for (size_t i = 0; i < ND_LIST_VARIANTS; i++) {
-        sqlite3_finalize(st->article_lists[i]);
-        sqlite3_finalize(st->article_searches[i]);
+        for (size_t order = 0; order < ND_ORDER_COUNT; order++)
+            sqlite3_finalize(st->article_lists[order][i]);
+        for (size_t order = 0; order < 2; order++)
+            sqlite3_finalize(st->article_searches[order][i]);
     }
     for (size_t i = 0; i < ND_SEARCH_COMMENT_VARIANTS; i++)
-        sqlite3_finalize(st->comment_searches[i]);
+        for (size_t order = 0; order < 2; order++)
+            sqlite3_finalize(st->comment_searches[order][i]);
     /* Every statement is finalized, so close cannot be refused as busy. */
     sqlite3_close(st->db);
     free(st);

@@ -341,7 +341,6 @@ static const struct {
     {ND_LIST_AUTHOR, " AND author = :author"},
     {ND_LIST_SINCE, " AND published_at >= :since"},
     {ND_LIST_UNTIL, " AND published_at < :until"},
-    {ND_LIST_CURSOR, " AND (published_at, id) < (:cursor_at, :cursor_id)"},
 };
 
 void nd_store_filter_sql(char *sql, unsigned mask)
@@ -352,11 +351,45 @@ void nd_store_filter_sql(char *sql, unsigned mask)
 }
 
 /*
- * With a tag, the list is read from the tag's rows in article_tags, which
- * carry the list order (migration 0004), so a page stops after limit rows
- * whatever the size of the table; the other filters apply to the article.
+ * What each order of the list needs: the kind letter of its cursors, the
+ * column of its first key, the condition "after the cursor" and the ORDER BY,
+ * each on the unqualified columns of articles (every order has an index of
+ * its own, migrations 0001 and 0007). tag_after and tag_order_by read the
+ * same order from the tag rows (migration 0004) when the tag index holds it;
+ * NULL: a tag's matches are sorted by the article columns.
  */
-static void tag_list_sql(char *sql, unsigned mask)
+static const struct {
+    char kind;
+    int key_col;
+    const char *after;
+    const char *order_by;
+    const char *tag_after;
+    const char *tag_order_by;
+} orders[ND_ORDER_COUNT] = {
+    [ND_ORDER_NEWEST] = {'a', COL_PUBLISHED_AT,
+                         " AND (published_at, id) < (:cursor_at, :cursor_id)",
+                         " ORDER BY published_at DESC, id DESC",
+                         " AND (tagged_at, article_id) < (:cursor_at, :cursor_id)",
+                         " ORDER BY tagged_at DESC, article_id DESC"},
+    [ND_ORDER_OLDEST] = {'o', COL_PUBLISHED_AT,
+                         " AND (published_at, id) > (:cursor_at, :cursor_id)",
+                         " ORDER BY published_at, id",
+                         " AND (tagged_at, article_id) > (:cursor_at, :cursor_id)",
+                         " ORDER BY tagged_at, article_id"},
+    [ND_ORDER_UPDATED] = {'u', COL_UPDATED_AT, " AND (updated_at, id) < (:cursor_at, :cursor_id)",
+                          " ORDER BY updated_at DESC, id DESC", NULL, NULL},
+    [ND_ORDER_COMMENTED] = {'m', COL_COMMENT_COUNT,
+                            " AND (comment_count, id) < (:cursor_at, :cursor_id)",
+                            " ORDER BY comment_count DESC, id DESC", NULL, NULL},
+};
+
+/*
+ * With a tag, the list is read from the tag's rows in article_tags, which
+ * carry the newest order (migration 0004), so a page of newest or oldest
+ * stops after limit rows whatever the size of the table; the other filters
+ * apply to the article. The other orders sort the tag's matches.
+ */
+static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order)
 {
     strcpy(sql, "SELECT " ARTICLE_LIST_COLUMNS " FROM article_tags"
                 " CROSS JOIN articles ON articles.id = article_tags.article_id"
@@ -364,24 +397,30 @@ static void tag_list_sql(char *sql, unsigned mask)
     if (mask & ND_LIST_STATUS)
         strcat(sql, " AND tagged_status = :status");
     nd_store_filter_sql(sql, mask & ~(unsigned)(ND_LIST_TAG | ND_LIST_STATUS | ND_LIST_CURSOR));
+    bool from_tags = orders[order].tag_order_by != NULL;
     if (mask & ND_LIST_CURSOR)
-        strcat(sql, " AND (tagged_at, article_id) < (:cursor_at, :cursor_id)");
-    strcat(sql, " ORDER BY tagged_at DESC, article_id DESC LIMIT :limit");
+        strcat(sql, from_tags ? orders[order].tag_after : orders[order].after);
+    strcat(sql, from_tags ? orders[order].tag_order_by : orders[order].order_by);
+    strcat(sql, " LIMIT :limit");
 }
 
-/* The cached list statement for the filter combination mask. */
-static sqlite3_stmt *list_stmt(struct nd_store *st, unsigned mask, enum nd_err *err)
+/* The cached list statement for order and the filter combination mask. */
+static sqlite3_stmt *list_stmt(struct nd_store *st, enum nd_article_order order, unsigned mask,
+                               enum nd_err *err)
 {
     char sql[1024] = "SELECT " ARTICLE_LIST_COLUMNS " FROM articles WHERE 1";
-    if (st->article_lists[mask])
-        return st->article_lists[mask];
+    if (st->article_lists[order][mask])
+        return st->article_lists[order][mask];
     if (mask & ND_LIST_TAG) {
-        tag_list_sql(sql, mask);
+        tag_list_sql(sql, mask, order);
     } else {
-        nd_store_filter_sql(sql, mask);
-        strcat(sql, " ORDER BY published_at DESC, id DESC LIMIT :limit");
+        nd_store_filter_sql(sql, mask & ~(unsigned)ND_LIST_CURSOR);
+        if (mask & ND_LIST_CURSOR)
+            strcat(sql, orders[order].after);
+        strcat(sql, orders[order].order_by);
+        strcat(sql, " LIMIT :limit");
     }
-    return nd_store_prepare(st, &st->article_lists[mask], sql, err);
+    return nd_store_prepare(st, &st->article_lists[order][mask], sql, err);
 }
 
 unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor)
@@ -414,36 +453,47 @@ void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned m
 }
 
 /*
- * The newest first: the cursor holds the last article's published_at and
- * id (kind 'a'). Another order of the list would be another kind letter
- * with its own sort keys.
+ * A page of the list in order: the cursor holds the last article's key of
+ * the order and its id, under the order's kind letter.
  */
-static const struct nd_page newest_page = {
-    'a',
-    2,
-    {{ND_KEY_INT, COL_PUBLISHED_AT, 0}, {ND_KEY_INT, COL_ID, 0}},
-    0,
-    nd_store_map_shape,
-    &article_shape};
+static struct nd_page order_page(enum nd_article_order order, unsigned limit)
+{
+    struct nd_page page = {orders[order].kind,
+                           2,
+                           {{ND_KEY_INT, orders[order].key_col, 0}, {ND_KEY_INT, COL_ID, 0}},
+                           limit,
+                           nd_store_map_shape,
+                           &article_shape};
+    return page;
+}
 
 enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_filter *filter,
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor)
 {
+    return nd_store_article_list_sorted(st, filter, ND_ORDER_NEWEST, limit, cursor, items,
+                                        next_cursor);
+}
+
+enum nd_err nd_store_article_list_sorted(struct nd_store *st,
+                                         const struct nd_article_filter *filter,
+                                         enum nd_article_order order, unsigned limit,
+                                         const char *cursor, json_t **items, char **next_cursor)
+{
     static const struct nd_article_filter published = {.status = ND_STATUS_PUBLISHED};
     const struct nd_article_filter *flt = filter ? filter : &published;
-    struct nd_page page = newest_page;
+    struct nd_page page;
     int64_t pos[ND_PAGE_KEYS_MAX];
     struct nd_param params[ND_FILTER_PARAMS + 1] = {{.name = NULL}};
     char *next = NULL;
     enum nd_err err = ND_OK;
-    if (limit < 1 || limit > 100)
+    if (limit < 1 || limit > 100 || (unsigned)order >= ND_ORDER_COUNT)
         return ND_ERR_INVALID;
-    page.limit = limit;
+    page = order_page(order, limit);
     if (nd_store_page_start(&page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     unsigned mask = nd_store_filter_mask(flt, cursor != NULL);
-    sqlite3_stmt *stmt = list_stmt(st, mask, &err);
+    sqlite3_stmt *stmt = list_stmt(st, order, mask, &err);
     if (!stmt)
         return err;
     json_t *arr = json_array();

@@ -97,8 +97,10 @@ enum nd_list_bit {
 /*
  * Appends to sql (which has room for every fragment) one "AND ..." condition
  * per filter bit in mask, on the unqualified columns of articles, with the
- * named parameters :status, :category, :tag, :author, :since, :until and,
- * for ND_LIST_CURSOR, :cursor_at and :cursor_id.
+ * named parameters :status, :category, :tag, :author, :since and :until.
+ * ND_LIST_CURSOR adds nothing: the condition after a cursor depends on the
+ * order, and each caller adds its own (binding :cursor_at and :cursor_id
+ * through nd_store_filter_bind).
  */
 void nd_store_filter_sql(char *sql, unsigned mask);
 
@@ -171,10 +173,11 @@ struct nd_store {
     sqlite3 *db;
     unsigned migrations_applied;
     sqlite3_stmt *stmts[ND_STMT_COUNT];
-    sqlite3_stmt *article_lists[ND_LIST_VARIANTS];
-    /* article search: filters and cursor as for lists; comment search: status, cursor */
-    sqlite3_stmt *article_searches[ND_LIST_VARIANTS];
-    sqlite3_stmt *comment_searches[ND_SEARCH_COMMENT_VARIANTS];
+    sqlite3_stmt *article_lists[ND_ORDER_COUNT][ND_LIST_VARIANTS];
+    /* article search: filters and cursor as for lists; comment search: status, cursor;
+       [0] best first, [1] newest first */
+    sqlite3_stmt *article_searches[2][ND_LIST_VARIANTS];
+    sqlite3_stmt *comment_searches[2][ND_SEARCH_COMMENT_VARIANTS];
     /* nd_store_batch_begin depth; inside a batch each write is a savepoint */
     unsigned batch_depth;
     bool batch_doomed; /* an inner batch end asked for a rollback */

@@ -2,7 +2,8 @@
  * store_search.c: full-text search over the FTS5 indexes of migration 0002.
  *
  * A page is found in two steps: first the ranked ids (BM25, keyset-paged on
- * score, then recency), then one snippet() per result. snippet() is costly
+ * score, then recency; or newest first, keyset-paged on time and id), then
+ * one snippet() per result. snippet() is costly
  * and would otherwise run for every match, not just the page shown.
  *
  * Column weights (title 10, summary 2, body 1): a word in a headline says
@@ -55,6 +56,8 @@
 #define AFTER_CURSOR(time_col)                                                                     \
     " AND (score > :cursor_score OR (score = :cursor_score AND (" time_col                         \
     ", id) < (:cursor_at, :cursor_id)))"
+/* The same newest first: (time, id) alone. */
+#define AFTER_CURSOR_NEWEST(time_col) " AND (" time_col ", id) < (:cursor_at, :cursor_id)"
 
 #define SNIPPET_TOKENS "24"
 
@@ -79,30 +82,36 @@ static double bits_double(int64_t bits)
     return d;
 }
 
-/* The cached ranked-ids statement for the article filters and cursor in mask. */
-static sqlite3_stmt *article_stmt(struct nd_store *st, unsigned mask, enum nd_err *err)
+/*
+ * The cached ranked-ids statement for the article filters and cursor in
+ * mask, best first or (newest) newest first.
+ */
+static sqlite3_stmt *article_stmt(struct nd_store *st, bool newest, unsigned mask, enum nd_err *err)
 {
     char sql[2048] = ARTICLE_SEARCH_SQL;
-    if (st->article_searches[mask])
-        return st->article_searches[mask];
+    if (st->article_searches[newest][mask])
+        return st->article_searches[newest][mask];
     nd_store_filter_sql(sql, mask & ~(unsigned)ND_LIST_CURSOR);
     if (mask & ND_LIST_CURSOR)
-        strcat(sql, AFTER_CURSOR("published_at"));
-    strcat(sql, " ORDER BY score, published_at DESC, id DESC LIMIT :limit");
-    return nd_store_prepare(st, &st->article_searches[mask], sql, err);
+        strcat(sql, newest ? AFTER_CURSOR_NEWEST("published_at") : AFTER_CURSOR("published_at"));
+    strcat(sql, newest ? " ORDER BY published_at DESC, id DESC LIMIT :limit"
+                       : " ORDER BY score, published_at DESC, id DESC LIMIT :limit");
+    return nd_store_prepare(st, &st->article_searches[newest][mask], sql, err);
 }
 
-static sqlite3_stmt *comment_stmt(struct nd_store *st, unsigned variant, enum nd_err *err)
+static sqlite3_stmt *comment_stmt(struct nd_store *st, bool newest, unsigned variant,
+                                  enum nd_err *err)
 {
     char sql[2048] = COMMENT_SEARCH_SQL;
-    if (st->comment_searches[variant])
-        return st->comment_searches[variant];
+    if (st->comment_searches[newest][variant])
+        return st->comment_searches[newest][variant];
     if (variant & 1)
         strcat(sql, " AND status = :status");
     if (variant & 2)
-        strcat(sql, AFTER_CURSOR("created_at"));
-    strcat(sql, " ORDER BY score, created_at DESC, id DESC LIMIT :limit");
-    return nd_store_prepare(st, &st->comment_searches[variant], sql, err);
+        strcat(sql, newest ? AFTER_CURSOR_NEWEST("created_at") : AFTER_CURSOR("created_at"));
+    strcat(sql, newest ? " ORDER BY created_at DESC, id DESC LIMIT :limit"
+                       : " ORDER BY score, created_at DESC, id DESC LIMIT :limit");
+    return nd_store_prepare(st, &st->comment_searches[newest][variant], sql, err);
 }
 
 /* Adds "snippet" to item: the best fragment of row id around the matches. */
@@ -182,12 +191,20 @@ static const struct nd_page article_ranks = {
 static const struct nd_page comment_ranks = {
     't', 3,       {{ND_KEY_REAL, 3, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
     0,   map_hit, &comment_hit};
+/* Newest first: a fixed 0 where the score was, then the time and the id. */
+static const struct nd_page article_newest = {
+    'n', 3,       {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
+    0,   map_hit, &article_hit};
+static const struct nd_page comment_newest = {
+    'k', 3,       {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
+    0,   map_hit, &comment_hit};
 
 /* Finds the ranked page into items and *next; the snippets come after. */
 static enum nd_err find_page(struct nd_store *st, const struct nd_search_params *p, json_t *items,
                              char **next)
 {
-    struct nd_page page = p->comments ? comment_ranks : article_ranks;
+    struct nd_page page = p->comments ? (p->newest ? comment_newest : comment_ranks)
+                                      : (p->newest ? article_newest : article_ranks);
     struct nd_param params[ND_FILTER_PARAMS + 3] = {{.name = NULL}};
     int64_t pos[ND_PAGE_KEYS_MAX];
     enum nd_err err = ND_OK;
@@ -199,21 +216,22 @@ static enum nd_err find_page(struct nd_store *st, const struct nd_search_params 
     size_t n = 0;
     if (p->comments) {
         bool status = p->filter.status != ND_STATUS_ANY;
-        stmt = comment_stmt(st, status | (after ? 2u : 0u), &err);
+        stmt = comment_stmt(st, p->newest, status | (after ? 2u : 0u), &err);
         params[n++] = (struct nd_param)ND_TEXT_IF(
             status, ":status", p->filter.status == ND_STATUS_DRAFT ? "draft" : "published");
         params[n++] = (struct nd_param)ND_INT_IF(after, ":cursor_at", pos[1]);
         params[n++] = (struct nd_param)ND_INT_IF(after, ":cursor_id", pos[2]);
     } else {
         unsigned mask = nd_store_filter_mask(&p->filter, after);
-        stmt = article_stmt(st, mask, &err);
+        stmt = article_stmt(st, p->newest, mask, &err);
         nd_store_filter_params(params, mask, &p->filter, &pos[1]);
         n = ND_FILTER_PARAMS;
     }
     if (!stmt)
         return err;
     params[n++] = (struct nd_param)ND_TEXT(":match", p->match);
-    params[n] = (struct nd_param)ND_REAL_IF(after, ":cursor_score", bits_double(pos[0]));
+    params[n] =
+        (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score", bits_double(pos[0]));
     return nd_store_page(st, stmt, params, &page, items, next, "search");
 }
 

@@ -1,9 +1,14 @@
 /*
  * cursor.h: opaque pagination cursors.
  *
- * A cursor names a position in one ordering: a kind letter ('a' articles by
- * published_at and id, 'c' comments by id) and two integers (three for
- * search results). It is sent to
+ * A cursor names a position in one ordering: a kind letter and two integers
+ * (three for search results). Kinds: the article list 'a' newest first
+ * (published_at, id), 'o' oldest first (the same keys), 'u' recently
+ * updated (updated_at, id), 'm' most commented (comment_count, id);
+ * comments 'c' (by id); search 's' articles and 't' comments best first
+ * (score, time, id), 'n' articles and 'k' comments newest first (0, time,
+ * id). A cursor of one kind never decodes as another, so a cursor follows
+ * only the order that made it. It is sent to
  * clients as URL-safe base64 without padding, so it never needs escaping in a
  * query string. Decoding is strict: anything else is ND_ERR_INVALID.
  */

@@ -24,6 +24,7 @@ struct nd_list_query {
     const char *until;
     const char *status; /* as given; the parsed value is in filter.status */
     const char *fields; /* as given, for the next-page link; the handler parses it */
+    const char *sort;   /* as given, for the next-page link; the handler parses it */
     struct nd_article_filter filter;
 };
 
@@ -33,6 +34,14 @@ struct nd_list_query {
  * of the problem it answered (400, 401, 503).
  */
 int nd_list_query_parse(struct nd_request *req, struct nd_list_query *q);
+
+/*
+ * Reads the query parameter name, which must be one of values[0..n) (NULL:
+ * absent, which gives 0, the first value, the default) into *index.
+ * Returns 0, or the 400 it answered ("NAME must be A, B or C").
+ */
+int nd_handler_choice(struct nd_request *req, const char *name, const char *const *values, size_t n,
+                      unsigned *index);
 
 /* The resources whose members ?fields= can choose from (see newsd/fields.h). */
 enum nd_vocabulary {
@@ -66,7 +75,7 @@ struct nd_link_params {
     const char *pairs[ND_LINK_PARAMS_MAX][2]; /* {name, value}; a NULL value is left out */
 };
 
-/* Sets lp to the parameters of q: limit, cursor (next), filters, status, fields. */
+/* Sets lp to the parameters of q: limit, cursor (next), filters, status, fields, sort. */
 void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *q,
                          const char *next);
 

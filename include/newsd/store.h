@@ -164,6 +164,42 @@ enum nd_err nd_store_article_list(struct nd_store *store, const struct nd_articl
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor);
 
+/* The orders of the article list. */
+enum nd_article_order {
+    ND_ORDER_NEWEST = 0, /* published_at descending, ties by id descending */
+    ND_ORDER_OLDEST,     /* published_at ascending, ties by id ascending */
+    ND_ORDER_UPDATED,    /* updated_at descending, ties by id descending */
+    ND_ORDER_COMMENTED,  /* comment_count descending, ties by id descending */
+    ND_ORDER_COUNT
+};
+
+/*
+ * nd_store_article_list in the given order (nd_store_article_list is this
+ * with ND_ORDER_NEWEST). The cursor holds the last item's sort keys and
+ * names its order: a cursor of another order (or of search, or comments)
+ * is ND_ERR_INVALID.
+ *
+ * Cursors are positions, not snapshots: articles inserted or changed while
+ * a client pages are placed by their keys at the time of each page. An
+ * article whose keys do not change between pages is visited exactly once,
+ * in order. New articles (published now, updated now) land at the head of
+ * newest and updated, before any cursor, and at the tail of oldest; in
+ * commented a new article (no comment) lands among the articles without
+ * comments, by id. An article whose key changes meanwhile (an update, a
+ * comment, a change of date) may move past the cursor: it is then missed or
+ * seen twice.
+ *
+ * Cost: every order of the unfiltered list is read from an index in its
+ * order (migration 0007), so a page stops after limit rows. With a filter
+ * (category, author, tag) the orders newest and oldest still walk an index
+ * of that filter; updated and commented sort the filter's matches (their
+ * cost grows with the size of the category, author or tag).
+ */
+enum nd_err nd_store_article_list_sorted(struct nd_store *store,
+                                         const struct nd_article_filter *filter,
+                                         enum nd_article_order order, unsigned limit,
+                                         const char *cursor, json_t **items, char **next_cursor);
+
 /*
  * The categories in use, for a menu: *out gets a new array of
  * {"name","count"}, one member per distinct non-empty category with the
@@ -282,6 +318,7 @@ enum nd_err nd_store_comment_list_filtered(struct nd_store *store, int64_t artic
 struct nd_search_params {
     const char *match;               /* an FTS5 expression made by nd_search_translate */
     bool comments;                   /* search comments instead of articles */
+    bool newest;                     /* newest first instead of best first */
     struct nd_article_filter filter; /* articles: every filter; comments: only the
                                         status of the article they belong to */
     unsigned limit;                  /* 1..100 */
@@ -291,11 +328,14 @@ struct nd_search_params {
 
 /*
  * One page of search results, best first (BM25, title weighted above
- * summary above body), ties by recency. Items: articles {id, slug, title,
+ * summary above body), ties by recency; with p->newest, newest first
+ * (articles by published_at, comments by created_at, ties by id), the
+ * candidates being the same. Items: articles {id, slug, title,
  * published_at, snippet, score}; comments {id, article_id, created_at,
  * snippet, score}. snippet is raw text with ND_SNIPPET_OPEN/CLOSE (search.h)
  * around matches; score is positive, higher is better. ND_ERR_INVALID: bad
- * cursor; ND_ERR_LIMIT: the search ran past time_limit_ms.
+ * cursor (one of the other order or type included); ND_ERR_LIMIT: the search ran past
+ * time_limit_ms.
  */
 enum nd_err nd_store_search(struct nd_store *store, const struct nd_search_params *p,
                             json_t **items, char **next_cursor);

@@ -11,8 +11,15 @@ tags and authors: GET /v1/tags and GET /v1/authors list every tag and
 non-empty author in use with exact counts, like /v1/categories: drafts only
 with a key, ASCII case ignored then bytes, each write seen at the next read
 although answers are cached, ETag, 304, HEAD and gzip.
+
+sort: each order of the article list (newest, oldest, updated, commented),
+with and without a filter, and search (relevance, newest) paged to the end
+by next_cursor and by the Link header visits every article that existed
+before exactly once, in its order, while new articles are inserted between
+pages; a cursor of another order is a 400, and so is an unknown sort.
 """
 
+import datetime
 import gzip
 import os
 import re
@@ -273,6 +280,168 @@ def test_tags_authors_http(srv):
     tap.eq(len(names(srv, "/v1/authors")), 70 + 3, "every author, none cut off")
 
 
+# ---- sort -------------------------------------------------------------------------
+
+ORDER_KEYS = {
+    "newest": lambda a: (-ts(a["published_at"]), -a["id"]),
+    "oldest": lambda a: (ts(a["published_at"]), a["id"]),
+    "updated": lambda a: (-ts(a["updated_at"]), -a["id"]),
+    "commented": lambda a: (-a["comment_count"], -a["id"]),
+}
+
+
+def ts(text):
+    """Seconds since the epoch of an RFC 3339 UTC time."""
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def seed_sort(srv):
+    """40 articles: published_at with ties, comment counts with ties, some updated later."""
+    made = []
+    for i in range(40):
+        day = 1 + (i * 7) % 9  # nine dates, several articles on each
+        art = srv.create_article(title=f"Sorted {i}", body=f"Orderword text {i}.",
+                                 category="Even" if i % 2 == 0 else "Odd",
+                                 tags=["sorted"] + (["third"] if i % 3 == 0 else []),
+                                 published_at=f"2025-03-{day:02d}T08:00:00Z")
+        made.append(art)
+    for i, art in enumerate(made):
+        for _ in range((i * 5) % 4):  # 0..3 comments: ties in comment_count
+            srv.create_comment(art["id"])
+    return made
+
+
+def current(srv, ids):
+    """The articles with these ids as the list shows them now."""
+    return {i: get(srv, f"/v1/articles/{i}").json for i in ids}
+
+
+INSERTED = set()  # every article the walks inserted
+
+
+def walk_with_inserts(srv, path, via):
+    """Walks path to its end, creating a new article after each page (the
+    last one's comes after the walk)."""
+    made = []
+
+    def insert(_page):
+        made.append(srv.create_article(title=f"Inserted {len(made)}", body="Orderword new.",
+                                       category="Even", tags=["sorted", "third"])["id"])
+    items, pages = srv.walk(path, via=via, between=insert)
+    INSERTED.update(made)
+    return items, pages, made
+
+
+def check_walk(what, items, before, order, new_ids):
+    ids = [a["id"] for a in items]
+    old = [i for i in ids if i in before]
+    tap.eq(len(old), len(set(old)), f"{what}: no article seen twice")
+    tap.eq(sorted(old), sorted(before), f"{what}: every article seen")
+    want = sorted(before.values(), key=ORDER_KEYS[order])
+    tap.eq(old, [a["id"] for a in want], f"{what}: in {order} order")
+    strange = [i for i in ids if i not in before and i not in new_ids and i not in INSERTED]
+    tap.eq(strange, [], f"{what}: only known articles")
+    tap.eq(len(ids), len(set(ids)), f"{what}: no inserted article seen twice either")
+
+
+def test_sort_walks(srv, made):
+    ids = [a["id"] for a in made]
+    before = current(srv, ids)
+    for order in ORDER_KEYS:
+        for via in ("cursor", "link"):
+            path = f"/v1/articles?sort={order}&limit=7&tag=sorted"
+            items, pages, new = walk_with_inserts(srv, path, via)
+            tap.check(len(pages) >= 6, f"{path}: only {len(pages)} pages")
+            check_walk(f"{order} by {via}", items, before, order, new)
+            if order in ("oldest",):
+                tap.eq([a["id"] for a in items if a["id"] in new], new[:-1],
+                       "oldest: the articles inserted during the walk come last, in order")
+            before = {i: a for i, a in current(srv, ids).items()}
+    # a filter with each order: only the category's articles, in order
+    for order in ORDER_KEYS:
+        odd = {i: a for i, a in current(srv, ids).items() if a["category"] == "Odd"}
+        items, _, new = walk_with_inserts(srv, f"/v1/articles?sort={order}&limit=4&category=Odd",
+                                          "link")
+        check_walk(f"{order}, category Odd", items, odd, order, new)
+    # the default is newest
+    default = get(srv, "/v1/articles?limit=100&tag=third").json["data"]
+    explicit = get(srv, "/v1/articles?limit=100&tag=third&sort=newest").json["data"]
+    tap.eq(default, explicit, "no sort is sort=newest")
+
+
+def test_commented_moves(srv, made):
+    """A comment arriving mid-walk moves its article: documented, here shown."""
+    ids = [a["id"] for a in made]
+    first = get(srv, "/v1/articles?sort=commented&limit=5&category=Even&fields=id,comment_count")
+    top = first.json["data"]
+    tap.check(all(a["comment_count"] >= b["comment_count"] for a, b in zip(top, top[1:])),
+              f"counts descend: {top}")
+    last = current(srv, ids)
+    quiet = sorted((a for a in last.values() if a["category"] == "Even"),
+                   key=ORDER_KEYS["commented"])
+    tap.eq([a["id"] for a in top], [a["id"] for a in quiet[:5]], "the first page")
+
+
+def test_sort_refusals(srv, made):
+    for path, detail in [
+        ("/v1/articles?sort=popular", "sort must be newest, oldest, updated or commented"),
+        ("/v1/articles?sort=", "sort must be newest, oldest, updated or commented"),
+        ("/v1/articles?sort=NEWEST", "sort must be newest, oldest, updated or commented"),
+        ("/v1/search?q=orderword&sort=oldest", "sort must be relevance or newest"),
+    ]:
+        expect(tap, srv.request("GET", path), 400, {"detail": detail}, what=path)
+    cursors = {}
+    for order in ORDER_KEYS:
+        cursors[order] = get(srv, f"/v1/articles?sort={order}&limit=2").json["next_cursor"]
+    for order, cursor in cursors.items():
+        for other in ORDER_KEYS:
+            path = f"/v1/articles?sort={other}&limit=2&cursor={cursor}"
+            resp = srv.request("GET", path)
+            if other == order:
+                tap.eq(resp.status, 200, f"{order} cursor on {order}")
+            else:
+                expect(tap, resp, 400, {"detail": f"cursor is not a cursor of this list in sort "
+                                                  f"order {other}: start again without it"},
+                       what=f"a {order} cursor on sort={other}")
+    rel = get(srv, "/v1/search?q=orderword&limit=2").json["next_cursor"]
+    new = get(srv, "/v1/search?q=orderword&limit=2&sort=newest").json["next_cursor"]
+    detail = "cursor is not a cursor of this search, type and sort order: start again without it"
+    expect(tap, srv.request("GET", f"/v1/search?q=orderword&sort=newest&cursor={rel}"), 400,
+           {"detail": detail}, what="a relevance cursor on newest")
+    expect(tap, srv.request("GET", f"/v1/search?q=orderword&cursor={new}"), 400,
+           {"detail": detail}, what="a newest cursor on relevance")
+    expect(tap, srv.request("GET", f"/v1/articles?cursor={new}"), 400,
+           {"detail": "cursor is not a cursor of this list in sort order newest: start again "
+                      "without it"}, what="a search cursor on the list")
+
+
+def test_search_sort(srv, made):
+    ids = {a["id"] for a in made}
+    # BM25 scores follow the whole index's statistics, which every write
+    # changes: relevance is walked without writes, newest while inserting.
+    for sort in ("newest", "relevance"):
+        for via in ("cursor", "link"):
+            path = f"/v1/search?q=orderword&limit=6&sort={sort}"
+            if sort == "newest":
+                items, pages, new = walk_with_inserts(srv, path, via)
+            else:
+                items, pages = srv.walk(path, via=via)
+            got = [h["id"] for h in items if h["id"] in ids]
+            tap.eq(len(got), len(set(got)), f"search {sort} by {via}: none twice")
+            tap.check(ids <= set(got), f"search {sort} by {via}: every article found "
+                                       f"({len(set(got) & ids)} of {len(ids)})")
+            if sort == "newest":
+                keys = [(h["published_at"], h["id"]) for h in items if h["id"] in ids]
+                tap.eq(keys, sorted(keys, reverse=True), f"search newest by {via}: in order")
+    tap.check("sort=newest" in get(srv, "/v1/search?q=orderword&limit=2&sort=newest")
+              .headers.get("Link", ""), "the search's next link keeps sort")
+    chits = get(srv, "/v1/search?q=comment&type=comments&sort=newest&limit=100").json["data"]
+    keys = [(h["created_at"], h["id"]) for h in chits]
+    tap.check(len(chits) > 10, f"comment hits: {len(chits)}")
+    tap.eq(keys, sorted(keys, reverse=True), "comment search newest: newest first, ties by id")
+
+
 def main():
     with Server(BIN) as srv:
         ids = tap.run("seed articles and a thread of comments", seed_fields, srv)
@@ -289,6 +458,17 @@ def main():
                 "seen at once", test_tags_authors, srv)
         tap.run("tags and authors: ETag, 304, HEAD, gzip, 405", test_tags_authors_http, srv)
         tap.stop_server(srv, name="the second server exits 0 on SIGTERM")
+    with Server(BIN) as srv:
+        made = tap.run("seed articles with ties in date and comment count", seed_sort, srv)
+        if made:
+            tap.run("every order paged to the end sees each article once, in order, while "
+                    "articles are inserted", test_sort_walks, srv, made)
+            tap.run("most commented: the first page", test_commented_moves, srv, made)
+            tap.run("an unknown sort and a cursor of another order are 400s", test_sort_refusals,
+                    srv, made)
+            tap.run("search sorted by newest (paged while inserting) and by relevance",
+                    test_search_sort, srv, made)
+        tap.stop_server(srv, name="the third server exits 0 on SIGTERM")
     tap.done()
 
 
