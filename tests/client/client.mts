@@ -75,13 +75,18 @@ function ok<D>(what: string, result: { data?: D; error?: unknown; response: Resp
     return result.data as D;
 }
 
-function isNode(c: Schemas['Comment'] | Schemas['CommentNode']): c is Schemas['CommentNode'] {
-    return 'replies' in c;
+// Answers asked without `fields` are whole, but their type also admits the trimmed shapes
+// (`fields` may name any subset): these guards tell the whole ones apart.
+type AnyComment = Schemas['Comment'] | Schemas['CommentNode'] | Schemas['CommentFields'] |
+    Schemas['CommentNodeFields'];
+function isNode(c: AnyComment): c is Schemas['CommentNode'] {
+    return 'replies' in c && 'id' in c && 'author' in c && 'body' in c && 'created_at' in c;
 }
 
-function isArticleHit(r: Schemas['ArticleSearchResult'] | Schemas['CommentSearchResult']):
-    r is Schemas['ArticleSearchResult'] {
-    return 'title' in r;
+type AnyHit = Schemas['ArticleSearchResult'] | Schemas['CommentSearchResult'] |
+    Schemas['ArticleSearchResultFields'] | Schemas['CommentSearchResultFields'];
+function isArticleHit(r: AnyHit): r is Schemas['ArticleSearchResult'] {
+    return 'title' in r && 'id' in r && 'snippet' in r && 'score' in r;
 }
 
 async function createArticles(): Promise<Schemas['Article']> {
@@ -157,6 +162,7 @@ async function listPages(article: Schemas['Article']): Promise<void> {
         expect(page.data.length <= 2, `page ${pages} holds ${page.data.length} items`);
         for (const item of page.data) {
             expect(!('body' in item), `list item ${item.id} carries a body`);
+            expect(item.title !== undefined, `list item ${item.id} has no title`);
             titles.push(item.title);
         }
         cursor = page.next_cursor ?? undefined;
@@ -244,6 +250,53 @@ async function search(article: Schemas['Article'], top: Schemas['Comment']): Pro
          [[top.id, article.id]], 'comment hits');
 }
 
+// Lists shaped by a frontend: sort, sparse fields, the tags and authors in use.
+async function shaped(article: Schemas['Article']): Promise<void> {
+    const query = { category: CATEGORY, sort: 'oldest', fields: 'id,title', limit: 2 } as const;
+    const oldest = ok('oldest', await reader.GET('/v1/articles', { params: { query } }));
+    same(oldest.data, [{ id: article.id + 4, title: OLDER[3] }, { id: article.id + 3, title: OLDER[2] }],
+         'oldest first, only id and title');
+    const cursor = oldest.next_cursor ?? undefined;
+    expect(cursor !== undefined, 'a second oldest page is announced');
+    const later = ok('oldest page 2', await reader.GET('/v1/articles', {
+        params: { query: { ...query, cursor } },
+    }));
+    same(later.data.map((a) => a.title), [OLDER[1], OLDER[0]], 'the next oldest');
+    const wrongOrder = await reader.GET('/v1/articles', {
+        params: { query: { category: CATEGORY, sort: 'newest', cursor } },
+    });
+    same(wrongOrder.error?.status, 400, 'an oldest cursor on sort=newest');
+    const most = ok('most commented', await reader.GET('/v1/articles', {
+        params: { query: { sort: 'commented', fields: 'id,comment_count', limit: 1 } },
+    }));
+    same(most.data, [{ id: article.id, comment_count: 2 }], 'most commented first');
+    const one = ok('one article with fields', await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article.id }, query: { fields: 'slug,comment_count' } },
+    }));
+    same(one, { slug: article.slug, comment_count: 2 }, 'only slug and comment_count');
+    const unknown = await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article.id }, query: { fields: 'headline' } },
+    });
+    same(unknown.error?.status, 400, 'an unknown field');
+    const hits = ok('newest search', await reader.GET('/v1/search', {
+        params: { query: { q: WORD, sort: 'newest', fields: 'id,title' } },
+    }));
+    same(hits.data, [{ id: article.id, title: PATCHED_TITLE }], 'search newest with fields');
+    const thread = ok('comment fields', await reader.GET('/v1/articles/{id}/comments', {
+        params: { path: { id: article.id }, query: { view: 'tree', fields: 'author' } },
+    }));
+    same(thread.data, [{ author: 'Ada', replies: [{ author: 'Ben', replies: [] }] }], 'tree with fields');
+
+    ok('tagged article', await editor.POST('/v1/articles', {
+        body: { title: 'Ammonites of the cliff', body: 'Spirals in the rock.', author: 'Mary Anning',
+                category: 'Elsewhere', tags: ['fossils', 'cliffs'], published_at: '2024-01-01T00:00:00Z' },
+    }));
+    const tags = ok('tags', await reader.GET('/v1/tags', {}));
+    same(tags.data, [{ name: 'cliffs', count: 1 }, { name: 'fossils', count: 1 }], 'tags in use');
+    const authors = ok('authors', await reader.GET('/v1/authors', {}));
+    same(authors.data.map((a) => [a.name, a.count]), [['Mary Anning', 1]], 'authors in use');
+}
+
 async function feed(article: Schemas['Article']): Promise<void> {
     const doc = ok('feed', await reader.GET('/v1/feed.json', {
         params: { query: { category: CATEGORY, limit: 2 } },
@@ -301,6 +354,7 @@ async function main(): Promise<void> {
         await step('read the comment tree', () => tree(article, ...thread));
         await step('search finds the article and the comment with <mark>', () =>
             search(article, thread[0]));
+        await step('sort, fields, tags and authors shape the lists', () => shaped(article));
     }
     await step('read the JSON feed', () => feed(article));
     await step('a 404 problem document through the typed error', notFound);

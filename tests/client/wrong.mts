@@ -29,6 +29,10 @@ export async function mistakes(article: Schemas['Article'], key: string): Promis
     await client.GET('/v1/articles', { params: { query: { limit: '5' } } });
     // rejected: TS2353 "'order' does not exist" a query parameter listArticles does not have
     await client.GET('/v1/articles', { params: { query: { order: 'oldest' } } });
+    // rejected: TS2322 "Type '\"popular\"' is not assignable" sort is one of four orders
+    await client.GET('/v1/articles', { params: { query: { sort: 'popular' } } });
+    // rejected: TS2322 "Type '\"oldest\"' is not assignable" search sorts by relevance or newest
+    await client.GET('/v1/search', { params: { query: { q: 'x', sort: 'oldest' } } });
     // rejected: TS2345 "'\"/v1/article/{id}\"' is not assignable" a path the document does not have
     await client.GET('/v1/article/{id}', { params: { path: { id: 1 } } });
     // rejected: TS2322 "Type 'boolean' is not assignable to type 'string | number'" an id or a slug

@@ -57,6 +57,7 @@ STEPS = [
     "post a comment and a reply",
     "read the comment tree",
     "search finds the article and the comment with <mark>",
+    "sort, fields, tags and authors shape the lists",
     "read the JSON feed",
     "a 404 problem document through the typed error",
     "delete the article (401 without the key)",

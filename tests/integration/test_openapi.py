@@ -333,6 +333,20 @@ def scenario_article_reads(c, ids):
     tap.eq(cats.json["data"], [{"name": "World", "count": 1}], "the categories in use")
     c.call("GET", "/v1/categories", 200, auth=True)
     c.call("GET", "/v1/categories", 200, headers={"Accept-Encoding": "gzip"})
+    for path in ("/v1/tags", "/v1/authors"):
+        c.revalidate(path)
+        c.call("GET", path, 200, auth=True)
+        c.call("GET", path, 200, headers={"Accept-Encoding": "gzip"})
+    for order in ("newest", "oldest", "updated", "commented"):
+        first = c.call("GET", f"/v1/articles?sort={order}&limit=1", 200)
+        nxt = urllib.parse.urlsplit(first.links()["next"])
+        c.call("GET", nxt.path + "?" + nxt.query, 200)
+    c.revalidate("/v1/articles?fields=id,title,tags&limit=2")
+    c.call("GET", "/v1/articles?fields=title&sort=commented&status=any", 200, auth=True)
+    c.revalidate(f"/v1/articles/{ids['article']}?fields=body,source_url")
+    for bad in ("sort=popular", "fields=body", "fields=", "fields=id,,title"):
+        c.call("GET", "/v1/articles?" + bad, 400)
+    c.call("GET", f"/v1/articles/{ids['article']}?fields=headline", 400)
 
 
 def scenario_article_writes(c, ids):
@@ -410,6 +424,11 @@ def scenario_comment_reads(c, ids):
     c.revalidate(f"/v1/comments/{ids['comment']}")
     c.call("GET", "/v1/comments/99999", 404)
     c.call("GET", "/v1/comments/x", 400)
+    c.revalidate(base + "?fields=id,parent_id")
+    c.revalidate(base + "?view=tree&fields=author")
+    c.revalidate(f"/v1/comments/{ids['comment']}?fields=body")
+    c.call("GET", base + "?fields=replies", 400)
+    c.call("GET", f"/v1/comments/{ids['comment']}?fields=title", 400)
 
 
 def scenario_moderation(c, ids):
@@ -452,8 +471,14 @@ def scenario_search(c, ids):
     c.call("GET", "/v1/search?q=comment&type=comments", 200)
     c.call("GET", "/v1/search?q=draft&status=draft", 200, auth=True)
     c.call("GET", "/v1/search?q=harbour&status=draft", 401)
+    c.revalidate("/v1/search?q=harbour&sort=newest&fields=id,snippet")
+    c.call("GET", "/v1/search?q=comment&type=comments&sort=newest&fields=article_id", 200)
+    first = c.call("GET", "/v1/search?q=harb*&limit=1&sort=newest", 200)
+    nxt = urllib.parse.urlsplit(first.links()["next"])
+    c.call("GET", nxt.path + "?" + nxt.query, 200)
     for bad in ("", "?q=", "?q=-only", "?q=a*", "?q=x&type=bogus", "?q=x&type=comments&tag=a",
-                "?q=x&limit=0", "?q=x&cursor=zzzz"):
+                "?q=x&limit=0", "?q=x&cursor=zzzz", "?q=x&sort=oldest",
+                "?q=x&type=comments&fields=title"):
         c.call("GET", "/v1/search" + bad, 400)
 
 
