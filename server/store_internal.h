@@ -99,8 +99,8 @@ enum nd_list_bit {
  * per filter bit in mask, on the unqualified columns of articles, with the
  * named parameters :status, :category, :tag, :author, :since and :until.
  * ND_LIST_CURSOR adds nothing: the condition after a cursor depends on the
- * order, and each caller adds its own (binding :cursor_at and :cursor_id
- * through nd_store_filter_bind).
+ * order, and each caller adds its own on :cursor_at and :cursor_id (which
+ * nd_store_filter_params gives).
  */
 void nd_store_filter_sql(char *sql, unsigned mask);
 
