@@ -163,27 +163,30 @@ def cpu_ticks(pid):
         return 0
 
 
-def wait_idle(pid, limit_s=60.0):
-    """Waits until pid has used no CPU for 100 ms: when wrk stops, newsd may still be
-    working through requests it had taken, which must not slow the next run."""
+def wait_idle(pids, limit_s=60.0):
+    """Waits until the servers (a pid or a list) have used no CPU for 100 ms: when wrk
+    stops, a server may still be working through requests it had taken, which must
+    not slow the next run."""
+    pids = pids if isinstance(pids, (list, tuple)) else [pids]
     deadline = time.monotonic() + limit_s
-    before = cpu_ticks(pid)
+    before = sum(cpu_ticks(p) for p in pids)
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        now = cpu_ticks(pid)
-        if now - before <= 1:
+        now = sum(cpu_ticks(p) for p in pids)
+        if now - before <= len(pids):
             return
         before = now
-    log("warning: newsd was still busy when the next run started")
+    log("warning: a server was still busy when the next run started")
 
 
 class Newsd:
     """newsd serve on loopback; start() measures the time to the first 200."""
 
-    def __init__(self, binary, db, run_dir, flags=()):
+    def __init__(self, binary, db, run_dir, flags=(), name="newsd"):
         self.argv = [binary, "--db", db, "--bind", HOST, "--port", "0", "--log-level", "warn",
                      "--synchronous", "normal", *no_rate_limits(binary), *flags, "serve"]
         self.run_dir = run_dir
+        self.name = name
         self.proc = None
         self.port = None
         self.startup_ms = None
@@ -191,23 +194,23 @@ class Newsd:
     def start(self):
         self.port = free_port()
         self.argv[self.argv.index("--port") + 1] = str(self.port)
-        err = open(os.path.join(self.run_dir, "newsd.log"), "ab")
+        err = open(os.path.join(self.run_dir, f"{self.name}.log"), "ab")
         started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=err, stderr=err)
         err.close()
-        with open(os.path.join(self.run_dir, "newsd.pid"), "w") as f:
+        with open(os.path.join(self.run_dir, f"{self.name}.pid"), "w") as f:
             f.write(f"{self.proc.pid}\n")
         deadline = started + STARTUP_LIMIT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"bench: newsd exited with status {self.proc.returncode}; "
-                                 f"see {self.run_dir}/newsd.log")
+                raise SystemExit(f"bench: {self.name} exited with status {self.proc.returncode}; "
+                                 f"see {self.run_dir}/{self.name}.log")
             if answers_health(self.port):
                 self.startup_ms = (time.monotonic() - started) * 1000
                 return
             time.sleep(0.001)
-        raise SystemExit("bench: newsd did not answer /health in time")
+        raise SystemExit(f"bench: {self.name} did not answer /health in time")
 
     def memory_kb(self):
         """(peak RSS, current RSS) in KiB from /proc."""
@@ -231,9 +234,39 @@ class Newsd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-        pidfile = os.path.join(self.run_dir, "newsd.pid")
+        pidfile = os.path.join(self.run_dir, f"{self.name}.pid")
         if os.path.exists(pidfile):
             os.remove(pidfile)
+
+
+class Peer(Newsd):
+    """The comparison server (bench/peer, Node.js) on loopback, over db."""
+
+    def __init__(self, db, run_dir):
+        self.argv = ["node", os.path.join(HERE, "peer", "server.js"), "--db", db, "--host", HOST,
+                     "--port", "0"]
+        self.run_dir = run_dir
+        self.name = "peer"
+        self.proc = None
+        self.port = None
+        self.startup_ms = None
+
+
+def ensure_peer():
+    """Installs the comparison server's npm packages (pinned by its lock file) once."""
+    folder = os.path.join(HERE, "peer")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise SystemExit("bench: --peer needs Node.js 20 or newer and npm")
+    major = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"],
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
+    if not major.isdigit() or int(major) < 20:
+        raise SystemExit(f"bench: --peer needs Node.js 20 or newer (fastify 5), not {major}")
+    stamp = os.path.join(folder, "node_modules", ".package-lock.json")
+    lock = os.path.join(folder, "package-lock.json")
+    if os.path.exists(stamp) and os.path.getmtime(stamp) >= os.path.getmtime(lock):
+        return
+    log("installing the comparison server's packages (npm ci; better-sqlite3 may compile)")
+    run_checked(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, stdout=subprocess.DEVNULL)
 
 
 class Nginx:
@@ -379,8 +412,8 @@ def wrk(port, script, args, seconds, connections, threads):
 
 
 def measure(port, script, args, opts, quiet_pid):
-    """A warm-up run (discarded), then the measured run, each once quiet_pid (newsd)
-    has finished what an earlier run left it."""
+    """A warm-up run (discarded), then the measured run, each once quiet_pid (the
+    servers: a pid or a list) has finished what an earlier run left it."""
     if opts.warmup > 0:
         wait_idle(quiet_pid)
         wrk(port, script, args, opts.warmup, opts.connections, opts.threads)
@@ -412,6 +445,55 @@ def read_scenarios(srv, meta, run_dir):
     return lists, info, static, listdir
 
 
+def start_others(opts, copy, run_dir, results):
+    """With --peer: newsd without its response cache and the comparison server, both
+    over the same database as newsd. Returns {column: server}."""
+    if not opts.peer:
+        return {}
+    ensure_peer()
+    cold = Newsd(opts.newsd, copy, run_dir, [*opts.newsd_flags, "--cache-size", "0"],
+                 name="newsd-cold")
+    peer = Peer(copy, run_dir)
+    others = {"newsd_cold": cold, "peer": peer}
+    for column, srv in others.items():
+        srv.start()
+        results[f"{column}_startup_ms"] = round(srv.startup_ms, 1)
+        log(f"{srv.name} answered after {srv.startup_ms:.1f} ms")
+    return others
+
+
+def check_peer(srv, peer, meta, lists, key, results):
+    """Compares a sample of the comparison server's answers with newsd's (peer/check.py)."""
+    sys.path.insert(0, os.path.join(HERE, "peer"))
+    import check  # noqa: E402
+    log("comparing a sample of answers of the comparison server with newsd's")
+    outcome = check.run(f"http://{HOST}:{srv.port}", f"http://{HOST}:{peer.port}", meta, key,
+                        lists=lists)
+    results["peer_check"] = {"checked": outcome["checked"],
+                             "differences": outcome["differences"][:50],
+                             "difference_count": len(outcome["differences"])}
+    for line in outcome["differences"][:20]:
+        log(f"peer differs: {line}")
+    log(f"peer check: {outcome['checked']} requests compared, "
+        f"{len(outcome['differences'])} differences")
+    return not outcome["differences"]
+
+
+def ratio(a, b):
+    return round(a["rps"] / b["rps"], 3) if b and b.get("rps") else None
+
+
+def ratios(entry):
+    """newsd/peer and newsd/nginx for the columns a scenario has."""
+    out = {}
+    for mine in ("newsd_cold", "newsd"):
+        label = "cold" if mine == "newsd_cold" else "cached"
+        for other, name in (("peer", "peer"), ("ceiling", "nginx")):
+            if mine in entry and other in entry:
+                out[f"{label}/{name}"] = ratio(entry[mine], entry[other])
+    return out
+
+
 def run_full(opts):
     n = opts.articles
     folder, db, loaded, meta = prepare(opts, n)
@@ -420,6 +502,7 @@ def run_full(opts):
     key = create_key(opts.newsd, copy)
     srv = Newsd(opts.newsd, copy, run_dir, opts.newsd_flags)
     nginx = None
+    others = {}
     results = {"kind": "full", "articles": n, "comments": meta["comments"],
                "connections": opts.connections, "threads": opts.threads,
                "duration_s": opts.duration, "warmup_s": opts.warmup, "cores": os.cpu_count(),
@@ -429,17 +512,28 @@ def run_full(opts):
         results["startup_ms"] = round(srv.startup_ms, 1)
         log(f"newsd answered after {srv.startup_ms:.1f} ms")
         lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
+        others = start_others(opts, copy, run_dir, results)
+        if opts.peer:
+            same = check_peer(srv, others["peer"], meta, lists, key, results)
+            if opts.peer_check and not same:
+                raise SystemExit("bench: the comparison server's answers differ from newsd's")
+            if opts.peer_check:
+                return None
+        pids = [srv.proc.pid] + [o.proc.pid for o in others.values()]
         nginx = Nginx(static, os.path.join(run_dir, "nginx"), workers=os.cpu_count() or 1)
         nginx.start()
         for name, label in urllists.READ_SCENARIOS:
-            log(f"{name}: newsd")
-            mine = measure(srv.port, "read.lua", [os.path.join(listdir, f"{name}.newsd")], opts,
-                           srv.proc.pid)
+            entry = {"label": label, "kind": "read", **info[name]}
+            newsd_list = [os.path.join(listdir, f"{name}.newsd")]
+            for column, server in (("newsd", srv), *others.items()):
+                log(f"{name}: {server.name}")
+                entry[column] = measure(server.port, "read.lua", newsd_list, opts, pids)
             log(f"{name}: nginx")
-            ceiling = measure(nginx.port, "read.lua", [os.path.join(listdir, f"{name}.nginx")],
-                              opts, srv.proc.pid)
-            results["scenarios"][name] = {"label": label, "kind": "read", "newsd": mine,
-                                          "ceiling": ceiling, **info[name]}
+            entry["ceiling"] = measure(nginx.port, "read.lua",
+                                       [os.path.join(listdir, f"{name}.nginx")], opts, pids)
+            if others:
+                entry["ratios"] = ratios(entry)
+            results["scenarios"][name] = entry
         results["rss_after_reads_kb"] = srv.memory_kb()[0]
         nginx.stop()
         nginx = None
@@ -447,20 +541,29 @@ def run_full(opts):
         write_lines(ids_file, urllists.comment_targets(meta))
         mixed_file = os.path.join(listdir, "mixed.newsd")
         write_lines(mixed_file, urllists.mixed_reads(lists))
-        runs = {"create_article": ("post.lua", ["article", key, "Bench"]),
-                "create_comment": ("post.lua", ["comment", ids_file, "Bench"]),
-                "mix": ("mix.lua", [mixed_file, ids_file, key])}
         for name, label in WRITE_SCENARIOS:
-            log(f"{name}: newsd")
-            script, args = runs[name]
-            results["scenarios"][name] = {"label": label, "kind": "write",
-                                          "newsd": measure(srv.port, script, args, opts,
-                                                           srv.proc.pid)}
+            entry = {"label": label, "kind": "write"}
+            for column, server in (("newsd", srv), *others.items()):
+                # titles of their own per server: no slug needs a suffix
+                tag = {"newsd": "", "newsd_cold": "Cold", "peer": "Peer"}[column]
+                script, args = {"create_article": ("post.lua", ["article", key, "Bench" + tag]),
+                                "create_comment": ("post.lua", ["comment", ids_file,
+                                                                "Bench" + tag]),
+                                "mix": ("mix.lua", [mixed_file, ids_file, key, "Mix" + tag])}[name]
+                log(f"{name}: {server.name}")
+                entry[column] = measure(server.port, script, args, opts, pids)
+            if others:
+                entry["ratios"] = ratios(entry)
+            results["scenarios"][name] = entry
         peak, cur = srv.memory_kb()
         results["rss_peak_kb"], results["rss_end_kb"] = peak, cur
+        for column, server in others.items():
+            results[f"{column}_rss_peak_kb"] = server.memory_kb()[0]
     finally:
         if nginx:
             nginx.stop()
+        for server in others.values():
+            server.stop()
         srv.stop()
     return results
 
@@ -553,6 +656,10 @@ def parse_args(argv):
     ap.add_argument("--json-out", help="also write the JSON results to this file")
     ap.add_argument("--newsd-flags", default="", metavar="FLAGS",
                     help="more flags for newsd serve, e.g. \"--threads 4\" (for experiments)")
+    ap.add_argument("--peer", action="store_true",
+                    help="also measure newsd without its cache and the Node.js comparison server")
+    ap.add_argument("--peer-check", action="store_true",
+                    help="only compare the comparison server's answers with newsd's, then stop")
     ap.add_argument("--profile", metavar="SCENARIO",
                     help="run one read scenario under perf record and print the hottest symbols")
     opts = ap.parse_args(argv)
@@ -560,6 +667,10 @@ def parse_args(argv):
         opts.articles, opts.duration, opts.warmup = 2000, 2, 1
         opts.sizes = "1000,2000"
     opts.newsd_flags = shlex.split(opts.newsd_flags)
+    if opts.peer_check:
+        opts.peer = True
+    if opts.peer and opts.scale:
+        ap.error("--peer goes with a full run, not with --scale")
     opts.sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
     for value, what in ((opts.articles, "--articles"), (opts.duration, "--duration"),
                         (opts.connections, "--connections"), (opts.threads, "--threads")):
@@ -581,6 +692,8 @@ def main(argv):
         return
     load_before = os.getloadavg()
     results = run_scale(opts) if opts.scale else run_full(opts)
+    if results is None:  # --peer-check: the comparison was all
+        return
     results["loadavg_before"] = [round(x, 2) for x in load_before]
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -3,13 +3,16 @@
 -- articles in turn. Answers are tallied by status (reads answer 200, writes
 -- 201; anything else is a failure).
 --
---   wrk ... -s bench/mix.lua http://127.0.0.1:PORT -- READS_FILE IDS_FILE KEY
+--   wrk ... -s bench/mix.lua http://127.0.0.1:PORT -- READS_FILE IDS_FILE KEY [TAG]
+--
+-- TAG (default "Mix") starts the titles of the articles created, so that
+-- servers measured in turn on one database make titles of their own.
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(dir .. "common.lua")
 
 setup = common.setup
 
-local reads, ids, key = {}, nil, nil
+local reads, ids, key, tag = {}, nil, nil, "Mix"
 local counter, nreads, r, writes = 0, 0, 0, 0
 local article_headers = {}
 local comment_headers = {["Content-Type"] = "application/json"}
@@ -23,6 +26,7 @@ function init(args)
    ids = common.read_lines(args[2])
    article_headers["Content-Type"] = "application/json"
    article_headers["Authorization"] = "Bearer " .. args[3]
+   tag = args[4] or tag
    math.randomseed(2000 + (thread_number or 1))
 end
 
@@ -30,8 +34,8 @@ local function write_request()
    writes = writes + 1
    if writes % 2 == 0 then
       local body = string.format(
-         '{"title":"Mix %d %d %s","body":"%s","tags":["bench"],"category":"Bench"}',
-         thread_number or 1, writes, common.words(5), common.body(3000 + math.random(3000)))
+         '{"title":"%s %d %d %s","body":"%s","tags":["bench"],"category":"Bench"}',
+         tag, thread_number or 1, writes, common.words(5), common.body(3000 + math.random(3000)))
       return wrk.format("POST", "/v1/articles", article_headers, body)
    end
    local id = ids[(writes - 1) % #ids + 1]

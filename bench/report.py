@@ -82,6 +82,71 @@ def write_rows(scenarios):
     return rows
 
 
+def cell(run):
+    """req/s and p99 of a run, as two cells."""
+    if not run:
+        return ["-", "-"]
+    return [f"{run['rps']:.0f}", f"{ms(run['latency_us']['p99']):.2f}"]
+
+
+def fmt_ratio(value):
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def peer_read_rows(scenarios):
+    rows = []
+    for name, s in scenarios.items():
+        if s.get("kind") != "read":
+            continue
+        q = s.get("ratios", {})
+        errs = "/".join(str(failures(s[c])) if c in s else "-"
+                        for c in ("newsd_cold", "newsd", "peer"))
+        rows.append([name, s["distinct"], *cell(s.get("newsd_cold")), *cell(s.get("newsd")),
+                     *cell(s.get("peer")), *cell(s.get("ceiling")),
+                     fmt_ratio(q.get("cold/peer")), fmt_ratio(q.get("cached/peer")),
+                     fmt_ratio(q.get("cold/nginx")), fmt_ratio(q.get("cached/nginx")), errs])
+    return rows
+
+
+def peer_write_rows(scenarios):
+    rows = []
+    for name, s in scenarios.items():
+        if s.get("kind") != "write":
+            continue
+        q = s.get("ratios", {})
+        errs = "/".join(str(failures(s[c])) if c in s else "-"
+                        for c in ("newsd_cold", "newsd", "peer"))
+        rows.append([name, *cell(s.get("newsd_cold")), *cell(s.get("newsd")),
+                     *cell(s.get("peer")), fmt_ratio(q.get("cold/peer")),
+                     fmt_ratio(q.get("cached/peer")), errs])
+    return rows
+
+
+def print_peer(r):
+    """With --peer: newsd without and with its cache beside the Node.js server and nginx."""
+    print("\nnewsd cold (--cache-size 0) and cached beside the Node.js comparison server "
+          "(bench/peer) and nginx (latencies in ms; errors cold/cached/peer)\n")
+    print(table(["scenario", "urls", "cold req/s", "cold p99", "cached req/s", "cached p99",
+                 "peer req/s", "peer p99", "nginx req/s", "nginx p99", "cold/peer",
+                 "cached/peer", "cold/nginx", "cached/nginx", "errors"],
+                peer_read_rows(r["scenarios"])))
+    print()
+    print(table(["scenario", "cold req/s", "cold p99", "cached req/s", "cached p99", "peer req/s",
+                 "peer p99", "cold/peer", "cached/peer", "errors"],
+                peer_write_rows(r["scenarios"])))
+    mb = lambda key: f"{r.get(key, 0) / 1024:.1f} MB"  # noqa: E731
+    print(f"\nstart to first answer: newsd {r.get('startup_ms', 0):.1f} ms, cold "
+          f"{r.get('newsd_cold_startup_ms', 0):.1f} ms, peer {r.get('peer_startup_ms', 0):.1f} ms;"
+          f" peak RSS: newsd {mb('rss_peak_kb')}, cold {mb('newsd_cold_rss_peak_kb')}, peer "
+          f"{mb('peer_rss_peak_kb')}")
+    check = r.get("peer_check")
+    if check:
+        print(f"answers compared before measuring (bench/peer/check.py): {check['checked']} "
+              f"requests, {check['difference_count']} differences")
+        for line in check["differences"][:10]:
+            print(f"  {line}")
+
+
 def verdicts(r):
     """[(target, measured, met)] for a full run."""
     sc = r["scenarios"]
@@ -136,6 +201,8 @@ def print_full(r):
     print("\nWrites (latencies in ms; errors = failed or non-2xx answers)\n")
     print(table(["scenario", "req/s", "p50", "p99", "errors", "statuses"],
                 write_rows(r["scenarios"])))
+    if "peer_check" in r:
+        print_peer(r)
     imp = r.get("import", {})
     print(f"\nstart to first answered request: {r.get('startup_ms', 0):.1f} ms")
     print(f"peak RSS of newsd: {r.get('rss_peak_kb', 0) / 1024:.1f} MB "

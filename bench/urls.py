@@ -40,6 +40,8 @@ READ_SCENARIOS = [
     ("search_common", "search for a common word"),
     ("search_rare", "search for a rare word"),
     ("search_phrase", "search for a phrase"),
+    ("search_prefix", "search for a 4-letter prefix"),
+    ("search_or", "search for one of two rare words"),
 ]
 
 
@@ -71,6 +73,27 @@ def search_urls(rng, words, ranks, quoted=False):
     pool = words[lo:min(hi, len(words))]
     picked = [pool[i] for i in zipf_distinct(rng, len(pool), URL_COUNT)]
     return ["/v1/search?q=" + quote(f'"{w}"' if quoted else w) for w in picked]
+
+
+def prefix_urls(rng, words, ranks):
+    """word*: the first 4 letters of words of the class (the prefixes in the order
+    of their first word's rank), drawn by Zipf weight."""
+    lo, hi = ranks
+    prefixes = list(dict.fromkeys(w[:4].lower() for w in words[lo:min(hi, len(words))]
+                                  if len(w) >= 5 and w[:4].isalpha()))
+    picked = [prefixes[i] for i in zipf_distinct(rng, len(prefixes), URL_COUNT)]
+    return ["/v1/search?q=" + quote(p + "*") for p in picked]
+
+
+def or_urls(rng, words, ranks):
+    """A OR B: two different words of the class, each drawn by Zipf weight."""
+    lo, hi = ranks
+    pool = words[lo:min(hi, len(words))]
+    first = zipf_distinct(rng, len(pool), URL_COUNT)
+    second = list(first)
+    rng.shuffle(second)
+    return ["/v1/search?q=" + quote(f"{pool[a]} OR {pool[b]}")
+            for a, b in zip(first, second) if a != b]
 
 
 def filtered_urls(rng, meta):
@@ -116,7 +139,7 @@ def build(meta, cursors):
     comment_ids = article_ranks(rng, n)
     deep = spread(cursors, URL_COUNT)
     rng.shuffle(deep)
-    return {
+    lists = {
         "get_id": [f"/v1/articles/{i}" for i in ids],
         "get_slug": [f"/v1/articles/{s}" for s in by_slug],
         "list_first": ["/v1/articles"],
@@ -128,6 +151,12 @@ def build(meta, cursors):
         "search_phrase": search_urls(rng, meta["phrases"], (0, len(meta["phrases"])),
                                      quoted=True),
     }
+    # the later scenarios draw from their own generator: the lists above stay
+    # what they were before these were added
+    more = random.Random(SEED + 3)
+    lists["search_prefix"] = prefix_urls(more, meta["vocabulary"], COMMON_RANKS)
+    lists["search_or"] = or_urls(more, meta["vocabulary"], RARE_RANKS)
+    return lists
 
 
 def comment_targets(meta):
