@@ -9,7 +9,8 @@
  */
 import { api } from './api.js';
 import { currentToken, isCurrent, mount, settle, showMissing } from './router.js';
-import { noteArticleOpened, renderCategory, renderTags, updateCachedCount } from './list.js';
+import { renderAuthor, renderCategory, renderTags } from './filters.js';
+import { noteArticleOpened, updateCachedCount } from './list.js';
 import { $, clone, plural, setTime, showError } from './ui.js';
 
 
@@ -56,10 +57,7 @@ export async function showArticle(r, token) {
 function renderStory(node, article) {
     $('.story-title', node).textContent = article.title;
     setTime($('time', node), article.published_at, false);
-    if (article.author)
-        $('.author', node).textContent = article.author;
-    else
-        $('.author-wrap', node).remove();
+    renderAuthor(node, article.author);
     renderCategory(node, article.category);
     renderTags($('.tags', node), article.tags);
     const body = $('.story-body', node);

@@ -1,9 +1,9 @@
 /*
- * list.js: the latest articles, newest first, filtered by category or tag,
- * with "More articles" following the API's cursors. The category menu
- * offers every category the API lists (GET /v1/categories, asked once per
- * page load), with its number of articles; if that request fails, it
- * offers the categories of the articles loaded so far instead.
+ * list.js: the articles, newest first or in the order chosen, narrowed by
+ * the filters of the route, with "More articles" following the API's
+ * cursors of that order. The filter bar (the category and author menus,
+ * the order and the tag list) and what the filters mean for the API are
+ * filters.js's.
  *
  * The last list shown is kept for five minutes, so that going back to it
  * finds the pages already loaded, the scroll position and the focus on the
@@ -11,47 +11,17 @@
  * keeps its comment counts in step.
  */
 import { api } from './api.js';
-import { links, currentToken, isCurrent, keepFocusOn, mount, navigate, settle,
-         whenLeft } from './router.js';
+import { isFiltered, listHeading, listQuery, listTitle, noteArticles, readFilters,
+         renderAuthor, renderCategory, renderTags, setUpFilters } from './filters.js';
+import { links, currentToken, isCurrent, mount, settle, whenLeft } from './router.js';
 import { $, announce, clone, plural, setTime, showError } from './ui.js';
 
 let listCache = null;   /* the last list view, kept for the back button */
 let lastSlug = null;    /* the article opened last, focused on return */
-let apiCategories = null;      /* [{name, count}] from /v1/categories, once it answered */
-let categoriesAsked = false;   /* /v1/categories is asked once per page load */
-const knownCategories = new Set(); /* seen in articles: the menu when the API list fails */
 
 /* Notes the article being opened, to focus its link when the list is shown again. */
 export function noteArticleOpened(slug) {
     lastSlug = slug;
-}
-
-
-/* Fills list with links to each tag, or removes it when there are none. */
-export function renderTags(list, tags) {
-    if (!tags || tags.length === 0) {
-        list.remove();
-        return;
-    }
-    for (const tag of tags) {
-        const item = document.createElement('li');
-        const link = document.createElement('a');
-        link.href = links.list('', tag);
-        link.textContent = tag;
-        item.append(link);
-        list.append(item);
-    }
-}
-
-/* Links the .category element of node to its category, or removes it. */
-export function renderCategory(node, category) {
-    const link = $('.category', node);
-    if (!category) {
-        link.remove();
-        return;
-    }
-    link.href = links.list(category, '');
-    link.textContent = category;
 }
 
 function renderCard(article) {
@@ -62,6 +32,7 @@ function renderCard(article) {
     link.dataset.slug = article.slug;
     link.textContent = article.title;
     setTime($('time', node), article.published_at, false);
+    renderAuthor(node, article.author);
     renderCategory(node, article.category);
     setCommentCount(node, article.comment_count);
     $('.summary', node).textContent = article.summary;
@@ -75,76 +46,10 @@ function setCommentCount(card, count) {
     label.textContent = plural(count || 0, 'comment', 'comments');
 }
 
-/*
- * The menu's entries {name, label}: the API's categories in the API's
- * order, labelled with their counts ("World (12)"), or, until the API
- * has answered or when it failed, every category seen so far. The
- * current filter is always offered, even when no article is in it.
- */
-function categoryEntries(current) {
-    let entries;
-    if (apiCategories) {
-        entries = apiCategories.map(function (c) {
-            return { name: c.name, label: c.name + ' (' + c.count + ')' };
-        });
-    } else {
-        if (current)
-            knownCategories.add(current);
-        entries = Array.from(knownCategories).sort(function (a, b) {
-            return a.localeCompare(b);
-        }).map(function (name) {
-            return { name: name, label: name };
-        });
-    }
-    if (current && !entries.some(function (e) { return e.name === current; }))
-        entries.push({ name: current, label: current });
-    return entries;
-}
-
-/* Refills the category menu, keeping current selected. */
-function fillCategories(select, current) {
-    select.replaceChildren(select.options[0]);
-    for (const entry of categoryEntries(current)) {
-        const option = document.createElement('option');
-        option.value = entry.name;
-        option.textContent = entry.label;
-        select.append(option);
-    }
-    select.value = current;
-}
-
-/*
- * Asks the API for every category, once; when it answers, the menu of
- * the list view (shown or kept for the back button) is filled again. A
- * failure leaves the menu to the categories of the loaded articles.
- */
-async function loadCategories() {
-    if (categoriesAsked)
-        return;
-    categoriesAsked = true;
-    let doc;
-    try {
-        doc = await api('/v1/categories');
-    } catch (e) {
-        return;
-    }
-    if (!doc || !Array.isArray(doc.data))
-        return;
-    apiCategories = doc.data.filter(function (c) {
-        return c && typeof c.name === 'string' && c.name !== '' &&
-            Number.isInteger(c.count);
-    });
-    if (listCache)
-        fillCategories($('#category-select', listCache.node), listCache.category);
-}
-
-function listKey(r) {
-    return links.list(r.category, r.tag);
-}
-
 /* Shows the list the route r names: the kept one when it is recent, else a new one. */
 export function showList(r, token) {
-    const key = listKey(r);
+    const filters = readFilters(r);
+    const key = links.list(filters);
     if (listCache && listCache.key === key && Date.now() - listCache.at < 5 * 60 * 1000) {
         const cached = listCache;
         mount(cached.node);
@@ -155,24 +60,13 @@ export function showList(r, token) {
         return;
     }
     const node = clone('tpl-list');
-    const state = { r: r, cursor: null, count: 0, node: node };
+    const state = { filters: filters, cursor: null, count: 0, node: node };
     const heading = $('h1', node);
-    if (r.category)
-        heading.textContent = 'Latest in ' + r.category;
-    document.title = r.category ? r.category + ' · newsd' : 'newsd';
-    if (r.tag) {
-        $('.filter-tag', node).textContent = r.tag;
-        $('.filter-note', node).hidden = false;
-    }
-    const select = $('#category-select', node);
-    fillCategories(select, r.category);
-    select.addEventListener('change', function () {
-        keepFocusOn('category-select');
-        navigate(links.list(select.value, r.tag));
-    });
-    $('#filter-form', node).addEventListener('submit', function (ev) {
-        ev.preventDefault();
-    });
+    heading.textContent = listHeading(filters);
+    document.title = listTitle(filters);
+    if (isFiltered(filters))
+        $('.empty', node).textContent = 'No articles match these filters.';
+    setUpFilters(node, filters);
     const more = $('.more', node);
     more.addEventListener('click', function () {
         loadArticles(state, currentToken(), true);
@@ -183,7 +77,6 @@ export function showList(r, token) {
         at: Date.now(),
         scrollY: 0,
         title: document.title,
-        category: r.category,
     };
     whenLeft(node, function () {
         if (listCache && listCache.node === node)
@@ -192,16 +85,11 @@ export function showList(r, token) {
     mount(node);
     settle(heading);
     loadArticles(state, token, false);
-    loadCategories();
 }
 
 /* Loads the next page of state's list; fromMore moves focus to its first article. */
 async function loadArticles(state, token, fromMore) {
-    const params = new URLSearchParams();
-    if (state.r.category)
-        params.set('category', state.r.category);
-    if (state.r.tag)
-        params.set('tag', state.r.tag);
+    const params = listQuery(state.filters);
     if (state.cursor)
         params.set('cursor', state.cursor);
     const more = $('.more', state.node);
@@ -222,15 +110,13 @@ async function loadArticles(state, token, fromMore) {
         const card = renderCard(article);
         list.append(card);
         first = first || card;
-        if (article.category)
-            knownCategories.add(article.category);
     }
+    noteArticles(page.data);
     state.count += page.data.length;
     state.cursor = page.next_cursor;
     more.disabled = false;
     more.hidden = !state.cursor;
     $('.empty', state.node).hidden = state.count > 0;
-    fillCategories($('#category-select', state.node), state.r.category);
     if (!isCurrent(token))
         return;
     if (fromMore && first)

@@ -1,7 +1,7 @@
 /*
  * router.js: the reader's addresses and its one current view. Routing lives
  * in the URL's fragment so that links, reloads and the back button work:
- * "#/" (optionally "?category=...&tag=..."), "#/articles/SLUG",
+ * "#/" (optionally "?category=...&tag=...&author=...&sort=..."), "#/articles/SLUG",
  * "#/search?q=...". Each change of fragment shows the view it names in
  * <main>; a view that loads something checks with isCurrent() that the
  * reader has not moved on before it shows what arrived.
@@ -13,12 +13,15 @@ import { $, clearError, clone } from './ui.js';
 
 /* The fragment of each view. */
 export const links = {
-    list(category, tag) {
+    /* The list narrowed by filters {category, tag, author, sort}; each may be absent. */
+    list(filters) {
+        const f = filters || {};
         const params = new URLSearchParams();
-        if (category)
-            params.set('category', category);
-        if (tag)
-            params.set('tag', tag);
+        for (const name of ['category', 'tag', 'author'])
+            if (f[name])
+                params.set(name, f[name]);
+        if (f.sort && f.sort !== 'newest')
+            params.set('sort', f.sort);
         const query = params.toString();
         return '#/' + (query ? '?' + query : '');
     },
@@ -34,7 +37,7 @@ export const links = {
 function parseRoute() {
     const hash = location.hash.slice(1);
     if (!hash.startsWith('/'))
-        return { name: 'list', category: '', tag: '' };
+        return { name: 'list', category: '', tag: '', author: '', sort: '' };
     const at = hash.indexOf('?');
     const path = at < 0 ? hash : hash.slice(0, at);
     const params = new URLSearchParams(at < 0 ? '' : hash.slice(at + 1));
@@ -43,6 +46,8 @@ function parseRoute() {
             name: 'list',
             category: params.get('category') || '',
             tag: params.get('tag') || '',
+            author: params.get('author') || '',
+            sort: params.get('sort') || '',
         };
     if (path === '/search')
         return { name: 'search', q: params.get('q') || '' };
