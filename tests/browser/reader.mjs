@@ -233,6 +233,139 @@ async function categoryFallbackCheck(page) {
         });
 }
 
+// ---- the filter bar: tags, authors, order ---------------------------------------
+
+// Waits until the list shows exactly titles (in order) and nothing is loading.
+async function listShows(page, titles) {
+    return until(page, (want) => !document.body.classList.contains('loading') &&
+        JSON.stringify(Array.from(document.querySelectorAll('.article-list .title-link'),
+            (a) => a.textContent)) === want, JSON.stringify(titles));
+}
+
+async function shownTitles(page) {
+    return JSON.stringify(await texts(page, '.article-list .title-link'));
+}
+
+// [[name, count]] of the tag links in the list selector names.
+async function tagPairs(page, selector) {
+    return page.locator(selector + ' .tag-link').evaluateAll((links) => links.map((a) =>
+        [a.querySelector('.tag-name').textContent, Number(a.querySelector('.tag-count')
+            .textContent)]));
+}
+
+async function filterChecks(page) {
+    const f = config.filters;
+    await check('filters: the tag list shows the most used tags with exact counts, "All tags"' +
+        ' every tag', async () => {
+        await page.goto(config.url + '/');
+        expect(await until(page, (n) => document.querySelectorAll('.tag-top .tag-count')
+            .length === n, f.top_tags.length), 'the tag list did not fill with counts');
+        const top = await tagPairs(page, '.tag-top');
+        expect(same(top, f.top_tags), 'top tags ' + JSON.stringify(top) + ' want ' +
+            JSON.stringify(f.top_tags));
+        const summary = page.locator('.all-tags summary');
+        expect(await page.locator('.tag-index').isHidden(), 'all tags shown before asked for');
+        expect(await summary.textContent() === `All ${f.all_tags.length} tags`,
+            'summary ' + await summary.textContent());
+        await summary.focus();
+        await page.keyboard.press('Enter');
+        await page.locator('.tag-index').waitFor();
+        const all = await tagPairs(page, '.tag-index');
+        expect(same(all, f.all_tags), 'all tags ' + JSON.stringify(all) + ' want ' +
+            JSON.stringify(f.all_tags));
+        await shot(page, 'desktop-tags.png', false);
+    });
+
+    await check('filters: the author menu lists every author with the number of articles',
+        async () => {
+            const want = JSON.stringify(f.author_menu);
+            const filled = await until(page, (w) => JSON.stringify(Array.from(
+                document.querySelectorAll('#author-select option'), (o) => o.textContent)) === w,
+            want);
+            expect(filled, 'menu ' + JSON.stringify(await texts(page, '#author-select option')) +
+                ' want ' + want);
+        });
+
+    await check('filters: a tag, an author and a category combine, kept in the address',
+        async () => {
+            await page.locator('.tag-top .tag-link', { has: page.locator('.tag-name',
+                { hasText: new RegExp('^' + f.tag + '$') }) }).click();
+            expect(await listShows(page, f.titles.tag), 'tag: ' + await shownTitles(page));
+            await page.selectOption('#author-select', f.author);
+            expect(await listShows(page, f.titles.tag_author),
+                'tag and author: ' + await shownTitles(page));
+            const focused = await page.evaluate(() => document.activeElement.id);
+            expect(focused === 'author-select', 'focus left the author menu: ' + focused);
+            await page.selectOption('#category-select', f.category);
+            expect(await listShows(page, f.titles.all_three),
+                'tag, author and category: ' + await shownTitles(page));
+            const params = new URLSearchParams(await page.evaluate(() =>
+                location.hash.slice(location.hash.indexOf('?') + 1)));
+            expect(params.get('tag') === f.tag && params.get('author') === f.author &&
+                params.get('category') === f.category, 'hash ' + params);
+            expect(await page.locator('.filter-tag').textContent() === f.tag, 'no tag note');
+            expect(await page.locator('.filter-author').textContent() === f.author,
+                'no author note');
+            const current = await texts(page, '.tag-top [aria-current="true"] .tag-name');
+            expect(same(current, [f.tag]), 'tag marked as chosen: ' + JSON.stringify(current));
+            await page.goBack();
+            expect(await listShows(page, f.titles.tag_author),
+                'back to tag and author: ' + await shownTitles(page));
+            expect(await page.inputValue('#category-select') === '', 'category menu after back');
+            expect(await page.inputValue('#author-select') === f.author, 'author menu after back');
+        });
+
+    await check('filters: the order joins the filters and the route survives a reload',
+        async () => {
+            await page.selectOption('#sort-select', 'oldest');
+            expect(await listShows(page, f.titles.tag_author_oldest),
+                'oldest: ' + await shownTitles(page));
+            await page.reload();
+            expect(await listShows(page, f.titles.tag_author_oldest),
+                'after reload: ' + await shownTitles(page));
+            const values = [await page.inputValue('#author-select'),
+                await page.inputValue('#sort-select'),
+                await page.locator('.filter-tag').textContent()];
+            expect(same(values, [f.author, 'oldest', f.tag]), 'after reload ' +
+                JSON.stringify(values));
+            const heading = await page.locator('#list-heading').textContent();
+            expect(heading === 'Oldest articles', 'heading ' + heading);
+            await shot(page, 'desktop-filtered.png');
+        });
+
+    await check('filters: removing the tag keeps the author and the order', async () => {
+        await page.locator('.active-filters li', { has: page.locator('.filter-tag') })
+            .locator('.remove-filter').click();
+        expect(await listShows(page, f.titles.author_oldest),
+            'author, oldest: ' + await shownTitles(page));
+        const hash = await page.evaluate(() => location.hash);
+        expect(!hash.includes('tag=') && hash.includes('sort=oldest'), 'hash ' + hash);
+    });
+
+    await check('sort: oldest first, and "More" goes on in that order without repeats',
+        async () => {
+            await page.goto(config.url + '/#/?sort=oldest');
+            expect(await listShows(page, f.oldest_first_page),
+                'first page: ' + await shownTitles(page));
+            await page.locator('.more').click();
+            expect(await listShows(page, f.oldest), 'after More: ' + await shownTitles(page));
+            const shown = await texts(page, '.article-list .title-link');
+            expect(new Set(shown).size === shown.length, 'an article is shown twice');
+            expect(await page.locator('.more').isHidden(), '"More" still shown after the last');
+        });
+
+    await check('sort: "Most commented" puts the two articles with comments first', async () => {
+        await page.selectOption('#sort-select', 'commented');
+        expect(await until(page, (want) => location.hash.includes('sort=commented') &&
+            !document.body.classList.contains('loading') &&
+            JSON.stringify(Array.from(document.querySelectorAll('.article-list .title-link'),
+                (a) => a.textContent).slice(0, 2)) === want, JSON.stringify(f.most_commented)),
+        'shown: ' + await shownTitles(page));
+        const heading = await page.locator('#list-heading').textContent();
+        expect(heading === 'Most commented articles', 'heading ' + heading);
+    });
+}
+
 async function backChecks(page) {
     await check('list: back from an article keeps the loaded pages, place and focus', async () => {
         await page.goto(config.url + '/');
@@ -500,6 +633,9 @@ async function phoneChecks(browser, origin) {
             'phone-article.png'],
         ['search', '/#/search?q=' + encodeURIComponent(config.search), '.result-list > li',
             'phone-search.png'],
+        ['filtered list', '/#/?' + new URLSearchParams({ tag: config.filters.tag,
+            author: config.filters.author, sort: 'oldest' }), '.tag-top .tag-count',
+        'phone-filtered.png'],
     ];
     for (const [name, target, ready, file] of views) {
         await check(`phone 360x740: ${name} has no horizontal overflow`, async () => {
@@ -538,6 +674,12 @@ async function darkScreenshot(browser, origin) {
         expect(m && Number(m[1]) + Number(m[2]) + Number(m[3]) < 150, 'dark background is ' + bg);
         await shot(page, 'desktop-article-dark.png');
     });
+    await check('dark colour scheme: the filter bar and a chosen tag', async () => {
+        await page.goto(config.url + '/#/?' + new URLSearchParams({ tag: config.filters.tag }));
+        await page.locator('.tag-top [aria-current="true"] .tag-count').waitFor();
+        expect(await listShows(page, config.filters.titles.tag), 'tag list in the dark');
+        await shot(page, 'desktop-list-dark.png', false);
+    });
     await context.close();
 }
 
@@ -556,6 +698,7 @@ async function main() {
         page.setDefaultTimeout(config.timeout_ms);
         await listChecks(page);
         await categoryFallbackCheck(page);
+        await filterChecks(page);
         await backChecks(page);
         await keyboardChecks(page);
         await articleChecks(page);

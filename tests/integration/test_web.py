@@ -9,7 +9,9 @@ script reports becomes one TAP point here: the list and its "More" cursor,
 the category menu (every category with its count from /v1/categories, one
 of them without an article on the first page, and the fallback to the
 categories of the loaded articles when that request fails) and filter,
-keyboard use, threaded comments, posting comments and replies, hostile
+the filter bar (the tag list and the author menu with the seed's exact counts;
+tag, author and category combined, kept in the address across a reload; the
+oldest-first order paged by "More" without repeats), keyboard use, threaded comments, posting comments and replies, hostile
 comments shown as text, search snippets with <mark>, the moderation and 429
 messages, no horizontal scrolling at 360 px, and no console errors or CSP
 violations. Afterwards the API is asked whether the comments posted in the
@@ -19,6 +21,7 @@ Screenshots are saved in $ND_BUILD_ROOT/screenshots/.
 A missing chromium or playwright-core fails the test: scripts/test installs both.
 """
 
+import collections
 import json
 import os
 import shutil
@@ -50,6 +53,9 @@ ARCHIVE = "Archive"
 TOPICS = ["Council budget", "Comet survey", "Cup final", "Rail timetable", "Glacier study",
           "Marathon route", "Library opening", "Vaccine trial", "Chess olympiad",
           "Bridge repairs", "Telescope upgrade"]
+# Authors of the series, in turn; "" is an article without an author (counted nowhere).
+AUTHORS = ["Lena Park", "Omar Said", "Jo Brandt", ""]
+TOP_TAGS = 8  # tags the page shows before "All tags" (filters.js)
 
 THREAD_BODY = ("The harbour lights were switched on again on Saturday after two dark winters."
                "\n\nCrowds gathered along the quay to watch.\nA brass band played until late."
@@ -113,32 +119,106 @@ def seed_thread(srv, aid):
 
 
 def seed(srv):
-    """Articles in three categories and one old one in a fourth, one with markup in its
-    title, one with a thread."""
-    srv.create_article(title="Old town maps go online", body="Scanned maps from 1850.",
-                       category=ARCHIVE, published_at="2025-06-01T00:00:00Z")
+    """Articles in three categories and one old one in a fourth, by four authors (and
+    none), with fifteen tags, one with markup in its title, one with a thread. Returns
+    what the page must show of the thread, and under "articles" every article as the
+    server stored it."""
+    articles = [srv.create_article(title="Old town maps go online",
+                                   body="Scanned maps from 1850.", category=ARCHIVE,
+                                   published_at="2025-06-01T00:00:00Z")]
     for i in range(22):
-        tags = ["update", "weather"] if i % 5 == 0 else ["update"]
-        srv.create_article(title=f"{TOPICS[i % len(TOPICS)]}: update {i + 1}",
-                           body=f"Report number {i + 1} in a series.\n\nA second paragraph.",
-                           category=CATEGORIES[i % 3], tags=tags,
-                           published_at=stamp(i))
-    srv.create_article(title='<img src=x onerror="window.__pwned=3"> & <b>bold</b> claims',
-                       body="A zebrafish study cited <script>window.__pwned=4</script> in its "
-                            "notes.\n\nNothing else.",
-                       category="Science", published_at=stamp(22))
-    srv.create_article(title="Storm closes the harbour for a week",
-                       body="Ferries stay in the harbour until the wind drops.",
-                       category="World", tags=["weather", "harbour"], published_at=stamp(23))
+        topic = TOPICS[i % len(TOPICS)]
+        tags = ["update", topic.split()[0].lower()] + (["weather"] if i % 5 == 0 else [])
+        articles.append(srv.create_article(
+            title=f"{topic}: update {i + 1}",
+            body=f"Report number {i + 1} in a series.\n\nA second paragraph.",
+            author=AUTHORS[i % len(AUTHORS)], category=CATEGORIES[i % 3], tags=tags,
+            published_at=stamp(i)))
+    articles.append(srv.create_article(
+        title='<img src=x onerror="window.__pwned=3"> & <b>bold</b> claims',
+        body="A zebrafish study cited <script>window.__pwned=4</script> in its "
+             "notes.\n\nNothing else.",
+        category="Science", published_at=stamp(22)))
+    articles.append(srv.create_article(title="Storm closes the harbour for a week",
+                                       body="Ferries stay in the harbour until the wind drops.",
+                                       category="World", tags=["weather", "harbour"],
+                                       published_at=stamp(23)))
     thread = srv.create_article(title="Harbour lights return to the old port", body=THREAD_BODY,
                                 author="Ana Reporter", category="World",
                                 tags=["harbour", "night life"],
                                 source_url="https://example.com/harbour-lights",
                                 published_at=stamp(24))
+    articles.append(thread)
+    # The oldest article has the second most comments: "most commented" is not "newest".
+    for text in ("Lovely old maps.", "Is 1850 the oldest one?"):
+        comment(srv, articles[0]["id"], "Historian", text)
     info = seed_thread(srv, thread["id"])
     info.update(id=thread["id"], slug=thread["slug"], title=thread["title"],
-                paragraphs=[p.strip() for p in THREAD_BODY.split("\n\n")])
+                paragraphs=[p.strip() for p in THREAD_BODY.split("\n\n")], articles=articles)
     return info
+
+
+def counted(names):
+    """[[name, count]] of each name, in the API's order (the seed's names are ASCII)."""
+    return [[n, c] for n, c in sorted(collections.Counter(names).items(),
+                                      key=lambda nc: (nc[0].lower(), nc[0]))]
+
+
+def seeded_titles(articles, oldest=False, **filters):
+    """The titles of the seeded articles that match filters, in published_at order."""
+    def matches(a):
+        return ((not filters.get("tag") or filters["tag"] in a["tags"]) and
+                all(a[k] == v for k, v in filters.items() if k != "tag"))
+    chosen = sorted((a for a in articles if matches(a)), key=lambda a: a["published_at"],
+                    reverse=not oldest)
+    return [a["title"] for a in chosen]
+
+
+def filter_config(srv, articles):
+    """What the filter bar and the filtered, sorted lists must show: counted from the
+    seed, and held to what the API answers."""
+    tags = counted(t for a in articles for t in a["tags"])
+    authors = counted(a["author"] for a in articles if a["author"])
+    for path, want in (("/v1/tags", tags), ("/v1/authors", authors)):
+        resp = srv.request("GET", path)
+        got = [[e["name"], e["count"]] for e in resp.json["data"]] if resp.status == 200 else resp
+        tap.require(got == want, f"{path} answered {got}, the seed has {want}")
+    top = sorted(tags, key=lambda nc: -nc[1])[:TOP_TAGS]
+    tap.require(len(tags) > TOP_TAGS, f"only {len(tags)} tags: \"All tags\" would not show")
+    tag, author, category = "weather", AUTHORS[0], "World"
+    combos = {
+        "tag": seeded_titles(articles, tag=tag),
+        "tag_author": seeded_titles(articles, tag=tag, author=author),
+        "tag_author_oldest": seeded_titles(articles, oldest=True, tag=tag, author=author),
+        "author_oldest": seeded_titles(articles, oldest=True, author=author),
+        "all_three": seeded_titles(articles, tag=tag, author=author, category=category),
+    }
+    tap.require(0 < len(combos["all_three"]) < len(combos["tag_author"]) <
+                len(combos["tag"]), f"the filters do not narrow step by step: {combos}")
+    for key, query in (("tag_author", f"tag={tag}&author={author}"),
+                       ("all_three", f"tag={tag}&author={author}&category={category}")):
+        got = titles(srv, "/v1/articles?" + query.replace(" ", "%20"))
+        tap.require(got == combos[key], f"{query}: the API lists {got}, the seed {combos[key]}")
+    most_commented = [articles[-1]["title"], articles[0]["title"]]
+    got = titles(srv, "/v1/articles?sort=commented")[:2]
+    tap.require(got == most_commented, f"sort=commented begins with {got}")
+    oldest = seeded_titles(articles, oldest=True)
+    first = srv.request("GET", "/v1/articles?sort=oldest")
+    tap.require(first.status == 200 and first.json["next_cursor"],
+                f"sort=oldest must have several pages: {first}")
+    return {
+        "top_tags": top,
+        "all_tags": tags,
+        "author_menu": ["All authors"] + [f"{n} ({c})" for n, c in authors],
+        "tag": tag,
+        "author": author,
+        "category": category,
+        "titles": combos,
+        "oldest": oldest,
+        "oldest_first_page": oldest[:len(first.json["data"])],
+        # the thread's 9 comments, then the oldest article's 2 (seed and seed_thread)
+        "most_commented": most_commented,
+    }
 
 
 def titles(srv, path):
@@ -172,7 +252,8 @@ def browser_config(srv, limited, thread, shots):
         "category_titles": titles(srv, "/v1/articles?category=Science"),
         "tag": "weather",
         "tag_titles": titles(srv, "/v1/articles?tag=weather"),
-        "thread": thread,
+        "filters": filter_config(srv, thread["articles"]),
+        "thread": {k: v for k, v in thread.items() if k != "articles"},
         "post": POST,
         "search": "harbour",
         "search_titles": [r["title"] for r in search.json["data"]],
