@@ -482,6 +482,22 @@ def scenario_search(c, ids):
         c.call("GET", "/v1/search" + bad, 400)
 
 
+def scenario_changes(c, ids):
+    page = c.revalidate("/v1/changes?limit=2")
+    link = page.links().get("next")
+    tap.require(link is not None and page.json["next_cursor"],
+                "a first page of changes with a next link")
+    nxt = urllib.parse.urlsplit(link)
+    c.call("GET", nxt.path + "?" + nxt.query, 200)
+    c.call("GET", "/v1/changes?since=0&limit=100", 200, auth=True)
+    c.call("GET", "/v1/changes?since=0&limit=100", 200, headers={"Accept-Encoding": "gzip"})
+    last = c.call("GET", "/v1/changes?since=0&limit=100", 200).json["next_since"]
+    c.call("GET", f"/v1/changes?since={last}", 200)
+    c.call("GET", f"/v1/changes?since={last + 1}", 410)
+    for bad in ("since=-1", "since=01", "since=x", "limit=0", "limit=101"):
+        c.call("GET", "/v1/changes?" + bad, 400)
+
+
 def scenario_feeds(c, ids):
     for path in ("/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json"):
         c.revalidate(path)
@@ -663,6 +679,7 @@ def main():
                 ("comments: flat and tree lists, pages, get, errors", scenario_comment_reads),
                 ("comments: moderation patch and delete", scenario_moderation),
                 ("search: articles, comments, pages, refusals", scenario_search),
+                ("changes: pages, keys, 304, 410, refusals", scenario_changes),
                 ("feeds: Atom, RSS and JSON Feed, filtered, 304", scenario_feeds),
                 ("health, metrics, this document, the web page and its files",
                  scenario_operations),
