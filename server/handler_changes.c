@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "newsd/events.h"
 #include "newsd/handlers.h"
 #include "newsd/store.h"
 #include "newsd/url.h"
@@ -116,4 +117,86 @@ int nd_handle_changes(struct nd_request *req)
         return nd_respond_err(req, err, NULL);
     }
     return respond_changes(req, items, limit, &page);
+}
+
+/* The 429 or 503 of a stream over a limit, with Retry-After. */
+static int answer_refused(struct nd_request *req, enum nd_events_admit why)
+{
+    const struct nd_config *cfg = nd_request_config(req);
+    char retry[16];
+    snprintf(retry, sizeof retry, "%u", cfg->events_heartbeat);
+    if (!nd_respond_header(req, "Retry-After", retry))
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
+    switch (why) {
+    case ND_EVENTS_CLIENT_FULL:
+        return nd_respond_problem(req, 429,
+                                  "this client address has %u event streams open "
+                                  "(events-per-client): close one before opening another",
+                                  cfg->events_per_client);
+    case ND_EVENTS_FULL:
+        return nd_respond_problem(req, 503,
+                                  "%u event streams are open, the most this server keeps "
+                                  "(events-limit): try again later, or poll /v1/changes",
+                                  cfg->events_limit);
+    case ND_EVENTS_STOPPED:
+        return nd_respond_problem(req, 503, "the server is stopping: reconnect in a moment");
+    case ND_EVENTS_NOMEM:
+    case ND_EVENTS_ADMITTED:
+        break;
+    }
+    return nd_respond_err(req, ND_ERR_NOMEM, NULL);
+}
+
+/*
+ * Where a new stream starts: after the client's Last-Event-ID (what an
+ * EventSource sends when it reconnects), else after ?since=, else after the
+ * newest change. Returns 0 with *since set, or the status of the problem.
+ */
+static int stream_start(struct nd_request *req, int64_t *since)
+{
+    const char *header = nd_request_header(req, "Last-Event-ID");
+    const char *text = header != NULL ? header : nd_request_query(req, "since");
+    if (text != NULL) {
+        if (!parse_position(text, since))
+            return nd_respond_problem(req, 400, "%s must be " POSITION_HINT,
+                                      header != NULL ? "Last-Event-ID" : "since");
+        return 0;
+    }
+    struct nd_store *store = nd_request_store(req);
+    int64_t through = 0;
+    if (store == NULL)
+        return nd_respond_problem(req, 503, "the database is unavailable");
+    enum nd_err err = nd_store_changes_bounds(store, &through, since);
+    return err == ND_OK ? 0 : nd_respond_err(req, err, NULL);
+}
+
+int nd_handle_events(struct nd_request *req)
+{
+    int64_t since = 0;
+    int status = stream_start(req, &since);
+    if (status != 0)
+        return status;
+    /* Proxies must neither keep nor buffer it (X-Accel-Buffering: nginx). */
+    if (!nd_respond_header(req, "Cache-Control", "no-store") ||
+        !nd_respond_header(req, "X-Accel-Buffering", "no"))
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
+    struct nd_stream *stream = nd_stream_create(ND_EVENTS_BUFFER);
+    if (stream == NULL)
+        return nd_respond_err(req, ND_ERR_NOMEM, NULL);
+    /* The answer takes its reference first: the hub may end and drop the
+     * stream as soon as it has it. A problem answer set later drops it. */
+    status = nd_respond_stream(req, "text/event-stream", stream);
+    if (nd_request_method(req) == ND_METHOD_HEAD) {
+        /* the same head as GET's, and an empty body that is over at once */
+        nd_stream_end(stream);
+        nd_stream_release(stream);
+        return status;
+    }
+    enum nd_events_admit admit = nd_events_subscribe(
+        nd_request_events(req), stream, nd_request_client(req), nd_request_has_key(req), since);
+    if (admit != ND_EVENTS_ADMITTED) {
+        nd_stream_release(stream);
+        return answer_refused(req, admit);
+    }
+    return status; /* the hub has taken this function's reference */
 }

@@ -43,6 +43,12 @@ int nd_handle_comment_delete(struct nd_request *req);
  * log no longer holds that position.
  */
 int nd_handle_changes(struct nd_request *req);
+/*
+ * GET /v1/events (handler_changes.c): the change log as Server-Sent Events
+ * (events.h), from Last-Event-ID or ?since= or now; 429/503 over the
+ * stream limits.
+ */
+int nd_handle_events(struct nd_request *req);
 
 /* GET /v1/search */
 int nd_handle_search(struct nd_request *req);
