@@ -425,6 +425,12 @@ enum nd_events_admit nd_events_subscribe(struct nd_events *ev, struct nd_stream 
         goto out;
     }
     if (same >= ev->cfg->events_per_client) {
+        /* A stream whose client left while it waited is noticed only when
+         * something is written to it: ping this client's streams now, so
+         * that its retry finds their places free if they are gone. */
+        for (size_t i = 0; i < ev->nsubs; i++)
+            if (strcmp(ev->subs[i].client, client) == 0)
+                send_text(&ev->subs[i], ": ping\n\n", 8);
         result = ND_EVENTS_CLIENT_FULL;
         goto out;
     }
