@@ -7,9 +7,11 @@
  * behind (ND_ERR_NOT_FOUND), as is a position newer than the log.
  */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "newsd/store.h"
@@ -256,9 +258,56 @@ static void test_bounds_and_pruning(void)
     nd_store_close(st);
 }
 
+/*
+ * A database that has 0007 but not 0006 (the branches met in that order)
+ * gets 0006 when it is opened: a migration older than the newest applied
+ * one still runs.
+ */
+static void test_older_migration_applied_late(void)
+{
+    char dir[] = "/tmp/newsd-changes-XXXXXX";
+    char path[64];
+    struct nd_store *st = NULL;
+    sqlite3 *db = NULL;
+    if (mkdtemp(dir) == NULL) {
+        CHECK(false);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    nd_store_close(st);
+    st = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(
+        sqlite3_exec(db,
+                     "DROP TRIGGER changes_article_insert; DROP TRIGGER changes_article_update;"
+                     "DROP TRIGGER changes_article_delete; DROP TRIGGER changes_comment_insert;"
+                     "DROP TRIGGER changes_comment_delete; DROP TRIGGER changes_comment_status;"
+                     "DROP TABLE changes; DROP TABLE changes_pruned;"
+                     "DELETE FROM schema_migrations WHERE version = 6",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    CHECK_INT(nd_store_migrations_applied(st), 1);
+    struct nd_change_page page;
+    article(st, "late", false);
+    CHECK_STR(read_log(st, 0, true, 10, &page, NULL), "article.published:1:p");
+    nd_store_close(st);
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    char file[80];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        unlink(file);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     return CHECK_RUN(
         CHECK_CASE(test_kinds_and_visibility), CHECK_CASE(test_failed_write_logs_nothing),
-        CHECK_CASE(test_article_delete_is_one_change), CHECK_CASE(test_bounds_and_pruning));
+        CHECK_CASE(test_article_delete_is_one_change), CHECK_CASE(test_bounds_and_pruning),
+        CHECK_CASE(test_older_migration_applied_late));
 }
