@@ -135,6 +135,14 @@ static const struct setting settings[] = {
      nd_feed_check_public_url},
     {"gzip-level", TYPE_UINT, AT(gzip_level), 0, 9, "6", "N",
      "gzip level for answers over 1 KiB to clients that accept it; 0 = never", NULL, NULL},
+    {"change-log-days", TYPE_UINT, AT(change_log_days), 1, 3650, "7", "DAYS",
+     "days the change log keeps changes for /v1/events and /v1/changes", NULL, NULL},
+    {"events-heartbeat", TYPE_UINT, AT(events_heartbeat), 1, 3600, "15", "SECONDS",
+     "a comment line on idle /v1/events streams this often, for proxies", NULL, NULL},
+    {"events-limit", TYPE_UINT, AT(events_limit), 1, 1000000, "500", "N",
+     "open /v1/events streams in all; more get 503", NULL, NULL},
+    {"events-per-client", TYPE_UINT, AT(events_per_client), 1, 1000000, "8", "N",
+     "open /v1/events streams per client address; more get 429", NULL, NULL},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

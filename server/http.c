@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "http_internal.h"
+#include "newsd/events.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
@@ -80,6 +81,7 @@ static void request_destroy(struct nd_request *req)
         req->headers = next;
     }
     json_decref(req->json);
+    nd_stream_release(req->stream);
     if (req->raw_owned)
         free((char *)req->raw);
     nd_cache_release(req->cached);
@@ -212,10 +214,14 @@ static int dispatch(struct nd_request *req)
             return status;
     }
     status = req->match.handler(req);
-    /* Any write, even one that failed half-way, may have changed what reads see. */
-    if (req->srv->cache != NULL && req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
-        req->method != ND_METHOD_OPTIONS)
-        nd_cache_invalidate(req->srv->cache);
+    /* Any write, even one that failed half-way, may have changed what reads see;
+     * the event hub reads the change log at once instead of at its next poll. */
+    if (req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
+        req->method != ND_METHOD_OPTIONS) {
+        if (req->srv->cache != NULL)
+            nd_cache_invalidate(req->srv->cache);
+        nd_events_notify(req->srv->events);
+    }
     if (status < 200 || status > 599) {
         nd_log(ND_LOG_ERROR, "the handler of %s %s returned status %d", req->method_name, req->path,
                status);
@@ -462,6 +468,7 @@ static void server_free(struct nd_server *srv)
     nd_ratelimit_destroy(srv->write_limit);
     nd_proxy_list_destroy(srv->proxies);
     nd_cors_destroy(srv->cors);
+    nd_events_destroy(srv->events);
     nd_cache_destroy(srv->cache);
     nd_metrics_destroy(srv->metrics);
     free(srv->tls_cert);
@@ -564,6 +571,8 @@ static enum nd_err setup_policies(struct nd_server *srv)
     }
     enum nd_err rc = nd_proxy_list_parse(cfg->trusted_proxies, &srv->proxies, err, sizeof err);
     if (rc == ND_OK)
+        rc = nd_events_start(cfg, &srv->events);
+    if (rc == ND_OK)
         rc = nd_cors_create(cfg->cors_origins, cfg->cors_credentials, &srv->cors, err, sizeof err);
     if (rc == ND_ERR_INVALID)
         nd_log(ND_LOG_ERROR, "%s", err);
@@ -574,7 +583,7 @@ static enum nd_err setup_policies(struct nd_server *srv)
 }
 
 /*
- * Starts the daemon. cfg is borrowed for the life of the server. The caller
+ * Starts the daemon (and the event hub). cfg is borrowed for the life of the server. The caller
  * has called json_object_seed and nd_auth_init, and blocked the signals it
  * waits for, before: the worker threads start here.
  */
@@ -613,8 +622,9 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 {
     union listen_addr addr;
     struct MHD_OptionItem tls[4];
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Suspend and resume: event streams wait without a worker thread (http_stream.c). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     struct nd_server *srv = calloc(1, sizeof *srv);
 
     if (srv == NULL)
@@ -684,6 +694,10 @@ void nd_server_stop(struct nd_server *srv)
      * refuses new connections at once instead of queueing them unserved. */
     if (listen_fd != MHD_INVALID_SOCKET)
         shutdown(listen_fd, SHUT_RDWR);
+    /* Event streams would never finish by themselves: they end now, once
+     * what they have buffered is sent, and none is left suspended, which
+     * MHD_stop_daemon does not allow. */
+    nd_events_stop(srv->events);
     uint64_t deadline = nd_monotonic_us() + (uint64_t)srv->cfg->shutdown_grace * 1000000u;
     while (atomic_load(&srv->in_flight) > 0 && nd_monotonic_us() < deadline) {
         struct timespec pause = {0, 10 * 1000 * 1000};

@@ -12,6 +12,7 @@
  *                    CORS, X-Request-Id)
  *   http_store.c     each worker thread's database connection, and the
  *                    response cache's lookup (its key, foreign commits)
+ *   http_stream.c    answers written later by another thread (event streams)
  *
  * A struct nd_request lives from the first call of the access handler to
  * the completion callback, which frees it; everything it points to is its
@@ -51,6 +52,7 @@ struct nd_server {
     struct nd_cors *cors;               /* cors-origins */
     struct nd_cache *cache;             /* rendered public answers; NULL with cache-size 0 */
     struct nd_metrics *metrics;         /* NULL with metrics off */
+    struct nd_events *events;           /* the change event hub (events.h) */
     char *tls_cert;                     /* PEM text, NULL without TLS */
     char *tls_key;
     size_t tls_key_len;
@@ -104,6 +106,8 @@ struct nd_request {
 
     int gzip; /* the client accepts gzip (and gzip-level > 0): 1, or 0; -1 not yet known */
 
+    struct nd_stream *stream; /* a streamed body (nd_respond_stream): a reference */
+
     bool auth_done;
     enum nd_err auth_err;
 
@@ -155,6 +159,13 @@ int nd_http_cache_lookup(struct nd_request *req);
  * Decided once per request.
  */
 bool nd_http_wants_gzip(struct nd_request *req);
+
+/*
+ * The libmicrohttpd response reading req->stream, which it takes over (the
+ * reference passes to the response). NULL when out of memory (logged), with
+ * req->stream kept.
+ */
+struct MHD_Response *nd_http_stream_response(struct nd_request *req);
 
 /* Renders and queues the answer to req. Called once per request, never on its first call. */
 enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status);

@@ -55,6 +55,11 @@ const struct nd_config *nd_request_config(const struct nd_request *req)
     return req->srv->cfg;
 }
 
+struct nd_events *nd_request_events(struct nd_request *req)
+{
+    return req->srv->events;
+}
+
 const char *nd_request_client(const struct nd_request *req)
 {
     return req->client;

@@ -63,6 +63,7 @@ static const struct {
     {404, "Not Found"},
     {405, "Method Not Allowed"},
     {409, "Conflict"},
+    {410, "Gone"},
     {413, "Content Too Large"},
     {414, "URI Too Long"},
     {415, "Unsupported Media Type"},
@@ -535,6 +536,30 @@ static void build_cached_answer(struct nd_request *req, struct answer *a)
 }
 
 /*
+ * Queues the 200 of a streamed body: its type, the handler's headers and
+ * those of every answer; no ETag, no gzip, no cache. False, with nothing
+ * queued, when the response cannot be made.
+ */
+static bool queue_stream(struct nd_request *req, enum MHD_Result *rc)
+{
+    struct MHD_Response *resp = nd_http_stream_response(req);
+    if (resp == NULL)
+        return false;
+    add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->raw_type);
+    for (const struct header *h = req->headers; h != NULL; h = h->next)
+        add_header(resp, h->name, h->value);
+    add_common_headers(req, resp);
+    if (atomic_load(&req->srv->stopping))
+        add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    *rc = MHD_queue_response(req->conn, 200, resp);
+    MHD_destroy_response(resp);
+    req->queued = true;
+    req->sent_status = 200;
+    req->sent_bytes = 0;
+    return true;
+}
+
+/*
  * An answer that lost one of its headers to a failed allocation (Location,
  * Link, Allow, RateLimit-*, the CORS headers of a preflight...) is not sent
  * as if nothing had happened: it becomes a 500 without the headers the
@@ -545,6 +570,14 @@ enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
     struct answer a = {0};
     enum MHD_Result rc = MHD_NO;
 
+    if (req->stream != NULL) {
+        if (status == 200 && !req->headers_lost && queue_stream(req, &rc))
+            return rc;
+        nd_stream_release(req->stream);
+        req->stream = NULL;
+        if (status == 200)
+            status = nd_http_set_problem(req, 500, NULL, NULL);
+    }
     if (req->cached != NULL)
         build_cached_answer(req, &a);
     if (req->headers_lost) {

@@ -1,8 +1,11 @@
 /*
  * migrate.c: brings a database's schema up to the newest embedded migration.
  *
- * The applied versions are rows of schema_migrations. Each pending migration
- * runs in its own BEGIN IMMEDIATE transaction together with its row there,
+ * The applied versions are rows of schema_migrations. Each migration without
+ * a row there runs, in version order, even one older than the newest applied:
+ * migrations are written on branches in parallel, so 0007 may reach a
+ * database before 0006 does. Each runs in its own BEGIN IMMEDIATE
+ * transaction together with its row there,
  * so a migration is either wholly applied and recorded or not at all. Several
  * threads may open a new database at the same moment: the version is read
  * again once the write lock is held, and whoever comes second finds the work
@@ -65,19 +68,32 @@ static int query_int(sqlite3 *db, const char *sql, int *value)
     return rc;
 }
 
-/* The newest applied version into *version: 0 when none (or no table yet). */
-static int current_version(sqlite3 *db, int *version)
+/*
+ * Whether migration version is recorded as applied into *recorded (0 when
+ * there is no schema_migrations table yet). Returns the SQLite result.
+ */
+static int is_recorded(sqlite3 *db, int version, int *recorded)
 {
     int exists = 0;
+    sqlite3_stmt *stmt = NULL;
     int rc = query_int(db,
                        "SELECT 1 FROM sqlite_schema "
                        "WHERE type = 'table' AND name = 'schema_migrations'",
                        &exists);
-    if (rc != SQLITE_OK || !exists) {
-        *version = 0;
+    *recorded = 0;
+    if (rc != SQLITE_OK || !exists)
         return rc;
-    }
-    return query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", version);
+    rc = sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &stmt,
+                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(stmt, 1, version);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    *recorded = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 /* Records migration m as applied, now. */
@@ -108,14 +124,14 @@ static int record(sqlite3 *db, const struct nd_migration *m)
 static enum nd_err apply_one(sqlite3 *db, const struct nd_migration *m, int *ran)
 {
     char what[128];
-    int version = 0;
+    int recorded = 0;
     *ran = 0;
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = run_script(db, create_table_sql);
     if (rc == SQLITE_OK)
-        rc = current_version(db, &version);
-    if (rc == SQLITE_OK && version < m->version) {
+        rc = is_recorded(db, m->version, &recorded);
+    if (rc == SQLITE_OK && !recorded) {
         rc = run_script(db, m->sql);
         if (rc == SQLITE_OK)
             rc = record(db, m);
@@ -136,17 +152,16 @@ static enum nd_err apply_one(sqlite3 *db, const struct nd_migration *m, int *ran
 enum nd_err nd_migrate(struct sqlite3 *db, unsigned *applied)
 {
     unsigned count = 0;
-    int version = 0;
     enum nd_err err = ND_OK;
-    int rc = current_version(db, &version);
-    if (rc != SQLITE_OK) {
-        err = nd_store_sqlite_err(db, rc, "reading the schema version");
-        goto out;
-    }
     for (unsigned i = 0; i < nd_migrations_count; i++) {
         const struct nd_migration *m = &nd_migrations[i];
-        int ran = 0;
-        if (m->version <= version)
+        int ran = 0, recorded = 0;
+        int rc = is_recorded(db, m->version, &recorded);
+        if (rc != SQLITE_OK) {
+            err = nd_store_sqlite_err(db, rc, "reading the schema version");
+            goto out;
+        }
+        if (recorded)
             continue;
         err = apply_one(db, m, &ran);
         if (err != ND_OK)

@@ -24,6 +24,8 @@ const struct nd_route nd_routes[] = {
     {"/v1/comments/{id}", ND_METHOD_GET, nd_handle_comment_get, ND_CACHE_SHARED},
     {"/v1/comments/{id}", ND_METHOD_PATCH, nd_handle_comment_patch, ND_CACHE_NEVER},
     {"/v1/comments/{id}", ND_METHOD_DELETE, nd_handle_comment_delete, ND_CACHE_NEVER},
+    {"/v1/changes", ND_METHOD_GET, nd_handle_changes, ND_CACHE_SHARED},
+    {"/v1/events", ND_METHOD_GET, nd_handle_events, ND_CACHE_NEVER},
     {"/v1/search", ND_METHOD_GET, nd_handle_search, ND_CACHE_SHARED},
     {"/v1/feed.atom", ND_METHOD_GET, nd_handle_feed_atom, ND_CACHE_PER_HOST},
     {"/v1/feed.rss", ND_METHOD_GET, nd_handle_feed_rss, ND_CACHE_PER_HOST},

@@ -316,16 +316,14 @@ enum nd_err nd_store_article_delete(struct nd_store *st, int64_t id)
     if (err != ND_OK)
         return err;
     /*
-     * All of the article's comments go in one statement first: at its end
-     * no reply points at a removed parent, whatever the nesting depth.
+     * The article's comments go with it by the cascade of comments.article_id,
+     * inside this one statement: at its end no reply points at a removed
+     * parent, whatever the nesting depth. The article row goes first, so the
+     * change log records one article.deleted, not a comment.removed per
+     * comment (migration 0006).
      */
-    err = nd_store_exec(st, ND_STMT_ARTICLE_DELETE_COMMENTS,
-                        "DELETE FROM comments WHERE article_id = :id", ND_PARAMS(ND_INT(":id", id)),
-                        "article delete");
-    if (err == ND_OK)
-        err =
-            nd_store_exec_change(st, ND_STMT_ARTICLE_DELETE, "DELETE FROM articles WHERE id = :id",
-                                 ND_PARAMS(ND_INT(":id", id)), "article delete");
+    err = nd_store_exec_change(st, ND_STMT_ARTICLE_DELETE, "DELETE FROM articles WHERE id = :id",
+                               ND_PARAMS(ND_INT(":id", id)), "article delete");
     return nd_store_finish(st, err);
 }
 

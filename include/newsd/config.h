@@ -68,6 +68,10 @@ struct nd_config {
     unsigned feed_size;  /* feed-size: entries in each feed, default 20 */
     char *public_url;    /* public-url: base of links in feeds; "" = from Host header */
     unsigned gzip_level; /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
+    unsigned change_log_days;   /* change-log-days: days the change log keeps, default 7 */
+    unsigned events_heartbeat;  /* events-heartbeat: seconds between pings on idle streams; 15 */
+    unsigned events_limit;      /* events-limit: open /v1/events streams in all, default 500 */
+    unsigned events_per_client; /* events-per-client: open streams per client address, default 8 */
 };
 
 /* True when name is the name of a setting ("port", "log-level"). */

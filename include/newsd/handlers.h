@@ -37,6 +37,19 @@ int nd_handle_comment_get(struct nd_request *req);
 int nd_handle_comment_patch(struct nd_request *req); /* moderation: {"status": ...} (key) */
 int nd_handle_comment_delete(struct nd_request *req);
 
+/*
+ * GET /v1/changes (handler_changes.c): the change log after ?since=, as
+ * {"data":[change...],"next_cursor":"N"|null,"next_since":N}; 410 when the
+ * log no longer holds that position.
+ */
+int nd_handle_changes(struct nd_request *req);
+/*
+ * GET /v1/events (handler_changes.c): the change log as Server-Sent Events
+ * (events.h), from Last-Event-ID or ?since= or now; 429/503 over the
+ * stream limits.
+ */
+int nd_handle_events(struct nd_request *req);
+
 /* GET /v1/search */
 int nd_handle_search(struct nd_request *req);
 

@@ -127,6 +127,50 @@ int nd_respond_owned(struct nd_request *req, int status, const char *type, char 
 struct nd_asset;
 int nd_respond_asset(struct nd_request *req, int status, const struct nd_asset *asset);
 
+/* ---- streamed answers (http_stream.c) ----------------------------------- */
+
+/*
+ * A body written after the handler has returned, by any thread, for as long
+ * as the client stays (Server-Sent Events). The HTTP layer sends what is
+ * written as it comes, with no ETag, no gzip and no cache; while nothing is
+ * buffered the connection waits without holding a worker thread.
+ */
+struct nd_stream;
+
+/*
+ * A new stream buffering at most max_buffered bytes not yet sent, holding
+ * one reference (the caller's). NULL when out of memory.
+ */
+struct nd_stream *nd_stream_create(size_t max_buffered);
+
+/* Drops one reference; the last one frees the stream. Accepts NULL. */
+void nd_stream_release(struct nd_stream *stream);
+
+enum nd_stream_result {
+    ND_STREAM_WRITTEN = 0, /* buffered; it goes out as the client reads */
+    ND_STREAM_FULL,        /* not written: over max_buffered (or out of memory); try later */
+    ND_STREAM_CLOSED,      /* not written: the stream ended, or its answer is over */
+};
+
+/* Appends len bytes of data (copied) to the stream's body. Thread-safe. */
+enum nd_stream_result nd_stream_write(struct nd_stream *stream, const char *data, size_t len);
+
+/* Ends the body once what is buffered has been sent. Thread-safe; idempotent. */
+void nd_stream_end(struct nd_stream *stream);
+
+/*
+ * True once the answer is over (the client went away, or the end was
+ * sent): nothing written will be read. Thread-safe.
+ */
+bool nd_stream_gone(const struct nd_stream *stream);
+
+/*
+ * Makes the answer a 200 whose body is stream (a reference is taken), with
+ * Content-Type type (a literal), the headers set with nd_respond_header and
+ * those of every answer (for HEAD, the head alone). Returns 200.
+ */
+int nd_respond_stream(struct nd_request *req, const char *type, struct nd_stream *stream);
+
 /*
  * Adds a response header; value copied. A Content-Security-Policy set here
  * replaces the default one (the reader web page needs its own). Returns false when out of memory or
@@ -160,6 +204,9 @@ int nd_respond_err(struct nd_request *req, enum nd_err err, const char *detail);
 /* The reason phrase of an HTTP status ("Not Found"); "Unknown" for others. */
 const char *nd_http_reason(int status);
 
+/* The server's hub of change events (events.h); NULL before it is started. */
+struct nd_events *nd_request_events(struct nd_request *req);
+
 /* ---- metrics ----------------------------------------------------------- */
 
 /* The server's counters (metrics.h); NULL with metrics off. */
@@ -190,8 +237,9 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 unsigned nd_server_port(const struct nd_server *srv);
 
 /*
- * Stops accepting, waits up to cfg->shutdown_grace seconds for requests in
- * flight, stops the daemon, closes every thread's store. Accepts NULL.
+ * Stops accepting, ends every event stream, waits up to cfg->shutdown_grace
+ * seconds for requests in flight, stops the daemon, closes every thread's
+ * store. Accepts NULL.
  */
 void nd_server_stop(struct nd_server *srv);
 

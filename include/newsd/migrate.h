@@ -22,7 +22,9 @@ extern const struct nd_migration nd_migrations[];
 extern const unsigned nd_migrations_count;
 
 /*
- * Applies every migration newer than the database's. *applied (may be NULL)
+ * Applies every migration the database has not recorded, in version order,
+ * also one older than the newest it has (migrations of parallel branches
+ * meet in any order; each must then not depend on a later one). *applied (may be NULL)
  * gets how many ran. On failure the failing migration is rolled back, the
  * earlier ones stay, and the error is logged once here.
  */

@@ -313,6 +313,58 @@ enum nd_err nd_store_comment_list_filtered(struct nd_store *store, int64_t artic
                                            enum nd_comment_filter which, bool tree, unsigned limit,
                                            const char *cursor, json_t **items, char **next_cursor);
 
+/* ---- the change log (store_changes.c) ---------------------------------- */
+
+/*
+ * Every write to articles and comments adds a change (migration 0006, by
+ * triggers, in the write's own transaction). A change as JSON (a new object
+ * for each call of the callback below):
+ *   {"id", "kind", "at", "article_id", "status",
+ *    articles: "slug", "title", "published_at"; comments: "comment_id"}
+ * kind is article.published | article.drafted | article.updated |
+ * article.unpublished | article.deleted | comment.added | comment.removed |
+ * comment.moderated; status is the article's or comment's after the change
+ * (before it, for a removal); at is when the change was made.
+ */
+
+/* Receives one change (borrowed, valid during the call); public tells
+ * whether readers without a key may see it. Not ND_OK stops the read. */
+typedef enum nd_err (*nd_change_fn)(void *ctx, int64_t id, bool public, const json_t *change);
+
+/*
+ * What the log keeps: *pruned_through is the newest id pruning has removed
+ * (0 when none), so every change after it is still there; *last is the
+ * newest id ever given (at least *pruned_through; 0 for an empty log).
+ */
+enum nd_err nd_store_changes_bounds(struct nd_store *store, int64_t *pruned_through, int64_t *last);
+
+/* Where a read of the log ended. */
+struct nd_change_page {
+    int64_t next; /* read on after this id: the last change handed over when
+                     more is waiting, else the newest id of the log */
+    bool more;    /* changes that this reader may see follow next right now */
+};
+
+/*
+ * Hands the changes after since to fn, oldest first: at most limit (1..1000)
+ * of them, public ones only unless all is true. since < 0 starts at the
+ * oldest change kept. One read transaction, so the page is one snapshot.
+ * ND_ERR_NOT_FOUND: changes after since were pruned (since is older than
+ * *pruned_through of nd_store_changes_bounds), or since is newer than the
+ * newest id: the reader must load everything again. fn's error stops the
+ * read and is returned.
+ */
+enum nd_err nd_store_changes_read(struct nd_store *store, int64_t since, bool all, unsigned limit,
+                                  nd_change_fn fn, void *ctx, struct nd_change_page *page);
+
+/*
+ * Removes the changes made before the time before (seconds since the
+ * epoch), from the oldest on, in transactions of a few thousand rows so
+ * that writers never wait long, and moves pruned_through up. *removed (may
+ * be NULL) counts the rows removed.
+ */
+enum nd_err nd_store_changes_prune(struct nd_store *store, int64_t before, unsigned long *removed);
+
 /* ---- search ------------------------------------------------------------ */
 
 struct nd_search_params {

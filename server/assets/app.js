@@ -5,7 +5,9 @@
  * articles (list.js), shows an article with its threaded comments and a
  * form to add one (article.js), and searches (search.js); router.js keeps
  * the address in the URL's fragment and shows the view it names, api.js
- * calls the public JSON API, and ui.js holds the DOM helpers they share.
+ * calls the public JSON API, live.js brings what is published while the
+ * page is open (Server-Sent Events), and ui.js holds the DOM helpers they
+ * share.
  *
  * Each view is cloned from a <template> of index.html and filled through
  * textContent: text that came from the API never becomes markup. The one
@@ -15,10 +17,11 @@
  * origin; the page's Content-Security-Policy allows nothing else.
  *
  * This module wires the page's fixed parts (the skip link and the search
- * box in the header) and starts the router.
+ * box in the header), starts the router and opens the live stream.
  */
 import { showArticle } from './article.js';
 import { showList } from './list.js';
+import { startLive } from './live.js';
 import { links, navigate, start } from './router.js';
 import { showSearch } from './search.js';
 import { $ } from './ui.js';
@@ -40,3 +43,4 @@ $('#search-form').addEventListener('submit', function (ev) {
 });
 
 start({ list: showList, article: showArticle, search: showSearch });
+startLive();

@@ -6,15 +6,22 @@
  * it. The server alone validates: a 422 puts each field's message under
  * its field, a 429 holds the button back for Retry-After seconds, and a
  * comment held for moderation is announced instead of shown.
+ *
+ * While the article is on screen, comments that others post (or that a
+ * moderator approves) appear in their place in the thread, and removed or
+ * hidden ones go, their replies moving up (live.js).
  */
 import { api } from './api.js';
-import { currentToken, isCurrent, mount, settle, showMissing } from './router.js';
 import { renderAuthor, renderCategory, renderTags } from './filters.js';
-import { noteArticleOpened, updateCachedCount } from './list.js';
-import { $, clone, plural, setTime, showError } from './ui.js';
+import { onLive } from './live.js';
+import { noteArticleOpened, noteArticleShown, updateCachedCount } from './list.js';
+import { currentToken, isCurrent, mount, settle, showMissing, whenLeft } from './router.js';
+import { $, announce, clone, plural, setTime, showError } from './ui.js';
 
 
 const MAX_INDENT = 4; /* deeper replies line up with their parent */
+
+let shown = null; /* the state of the article on screen, for live updates */
 
 /* Shows the article once it is loaded: until then the old view stays. */
 export async function showArticle(r, token) {
@@ -49,6 +56,14 @@ export async function showArticle(r, token) {
         loadComments(state, currentToken(), true);
     });
     setUpForm(state);
+    shown = state;
+    noteArticleShown(article.id);
+    whenLeft(node, function () {
+        if (shown === state) {
+            shown = null;
+            noteArticleShown(null);
+        }
+    });
     mount(node);
     settle($('h1', node));
     loadComments(state, token, false);
@@ -298,6 +313,12 @@ function commentPosted(state, created) {
         $('#comment-body', form).focus();
         return;
     }
+    const arrived = state.node.querySelector('#comment-' + created.id);
+    if (arrived) {
+        /* its live event came first: it moves here, counted once */
+        arrived.remove();
+        state.total -= 1;
+    }
     const depth = parent ? parent.depth + 1 : 0;
     const node = renderComment(state, Object.assign({ replies: [] }, created), depth,
                                parent && parent.author);
@@ -312,3 +333,60 @@ function commentPosted(state, created) {
     box.tabIndex = -1;
     box.focus();
 }
+
+/* ---- live updates ------------------------------------------------------- */
+
+/* Counts one comment more (or less) on the article shown. */
+function countComment(state, delta) {
+    state.total = Math.max(0, state.total + delta);
+    setCommentTotal(state);
+    updateCachedCount(state.article.id, state.total);
+}
+
+/*
+ * A comment that became visible on the article shown goes under its parent
+ * when that is shown, else at the end of the thread once every page of it
+ * is loaded (until then "More comments" brings it).
+ */
+onLive(['comment.added', 'comment.moderated'], async function (change) {
+    const state = shown;
+    if (!state || change.article_id !== state.article.id || change.status !== 'visible' ||
+        state.shown.has(change.comment_id))
+        return;
+    let comment;
+    try {
+        comment = await api('/v1/comments/' + change.comment_id);
+    } catch (e) {
+        return;
+    }
+    if (shown !== state || state.shown.has(comment.id) || comment.status !== 'visible')
+        return;
+    const parent = comment.parent_id && state.node.querySelector('#comment-' + comment.parent_id);
+    countComment(state, 1);
+    if (!parent && state.cursor)
+        return;
+    const depth = parent ? Number(parent.dataset.depth) + 1 : 0;
+    const author = parent ? $('.comment-author', parent).textContent : null;
+    const node = renderComment(state, Object.assign({ replies: [] }, comment), depth, author);
+    node.classList.add('just-arrived');
+    (parent ? $('.replies', parent) : $('.thread', state.node)).append(node);
+    announce('New comment by ' + comment.author + '.');
+});
+
+/* A comment removed, or hidden by a moderator: it goes, its replies move up. */
+onLive(['comment.removed', 'comment.moderated'], function (change) {
+    const state = shown;
+    if (!state || change.article_id !== state.article.id ||
+        (change.kind === 'comment.moderated' && change.status === 'visible'))
+        return;
+    const node = state.node.querySelector('#comment-' + change.comment_id);
+    if (!node)
+        return;
+    if (state.form.parentNode === node)
+        endReply(state);
+    for (const reply of Array.from($('.replies', node).children))
+        node.parentNode.insertBefore(reply, node);
+    node.remove();
+    state.shown.delete(change.comment_id);
+    countComment(state, -1);
+});

@@ -586,6 +586,74 @@ async function searchChecks(page) {
     });
 }
 
+// ---- live updates -----------------------------------------------------------
+
+// A call to the API from outside the page (another writer), with the key when asked.
+async function apiCall(method, pathname, body, withKey) {
+    const headers = { Accept: 'application/json' };
+    if (body)
+        headers['Content-Type'] = 'application/json';
+    if (withKey)
+        headers.Authorization = 'Bearer ' + config.key;
+    const resp = await fetch(config.url + pathname,
+        { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const text = await resp.text();
+    return { status: resp.status, json: text ? JSON.parse(text) : null };
+}
+
+async function liveChecks(page) {
+    const live = config.live;
+    let article = null;
+    await check('live: an article published through the API appears first in the open list, ' +
+                'without a reload', async () => {
+        await page.goto(config.url + '/');
+        await page.locator('.article-list > li').first().waitFor();
+        expect(await until(page, () => document.body.dataset.live === 'open'),
+            'the event stream did not open');
+        await page.evaluate(() => { window.__ndNotReloaded = true; });
+        const resp = await apiCall('POST', '/v1/articles',
+            { title: live.title, body: 'The lights are on.\n\nAll night.', category: 'World' }, true);
+        expect(resp.status === 201, 'POST /v1/articles answered ' + resp.status);
+        article = resp.json;
+        expect(await until(page, (t) => {
+            const first = document.querySelector('.article-list .title-link');
+            return first !== null && first.textContent === t;
+        }, live.title), 'the new article is not first in the list: ' +
+            JSON.stringify((await texts(page, '.article-list .title-link')).slice(0, 3)));
+        expect(await page.evaluate(() => window.__ndNotReloaded === true), 'the page reloaded');
+        await shot(page, 'desktop-live-list.png', false);
+    });
+    await check('live: a comment posted through the API appears in the open article', async () => {
+        expect(article !== null, 'no live article to open');
+        await page.locator('.article-list .title-link').first().click();
+        await page.locator('.story-title', { hasText: live.title }).waitFor();
+        await page.evaluate(() => { window.__ndNotReloaded = true; });
+        const resp = await apiCall('POST', `/v1/articles/${article.id}/comments`, live.comment,
+            false);
+        expect(resp.status === 201, 'POST comment answered ' + resp.status);
+        const text = page.locator(`.thread > #comment-${resp.json.id} .comment-text`);
+        await text.waitFor();
+        expect(await text.textContent() === live.comment.body, 'the comment text differs');
+        expect(await page.locator('.comment-total').textContent() === '(1)',
+            'comment total ' + await page.locator('.comment-total').textContent());
+        expect(await page.evaluate(() => window.__ndNotReloaded === true), 'the page reloaded');
+        await shot(page, 'desktop-live-comment.png');
+    });
+    await check('live: an article deleted through the API leaves the open list', async () => {
+        expect(article !== null, 'no live article to delete');
+        await page.goBack();
+        await page.locator('.article-list .title-link', { hasText: live.title }).waitFor();
+        const resp = await apiCall('DELETE', `/v1/articles/${article.id}`, null, true);
+        expect(resp.status === 204, 'DELETE answered ' + resp.status);
+        expect(await until(page, (t) => !Array.from(
+            document.querySelectorAll('.article-list .title-link')).some((a) => a.textContent === t),
+            live.title), 'the deleted article is still listed');
+        const titles = await texts(page, '.article-list .title-link');
+        expect(same(titles.slice(0, config.first_page.length), config.first_page),
+            'the list after the delete: ' + JSON.stringify(titles));
+    });
+}
+
 // ---- moderation and rate limit (a second server) -------------------------------
 
 async function limitedChecks(page) {
@@ -703,6 +771,7 @@ async function main() {
         await keyboardChecks(page);
         await articleChecks(page);
         await searchChecks(page);
+        await liveChecks(page);
         await context.close();
 
         const limitedContext = await browser.newContext({ viewport: { width: 1024, height: 900 } });

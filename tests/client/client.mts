@@ -338,6 +338,37 @@ async function remove(article: Schemas['Article'], top: Schemas['Comment']): Pro
     same(orphan.error?.status, 404, 'its comment');
 }
 
+// A sync client's view: the change log from the start, page by page, as /v1/changes gives it.
+async function changes(article: Schemas['Article'], top: Schemas['Comment'],
+                       reply: Schemas['Comment']): Promise<void> {
+    const seen: Schemas['Change'][] = [];
+    let since = 0;
+    let pages = 0;
+    for (;;) {
+        const page = ok(`changes page ${pages + 1}`, await editor.GET('/v1/changes', {
+            params: { query: { since, limit: 3 } },
+        }));
+        pages += 1;
+        seen.push(...page.data);
+        since = page.next_since;
+        if (page.next_cursor === null || pages > 20) {
+            break;
+        }
+        same(page.next_cursor, String(page.next_since), 'next_cursor of a full page');
+    }
+    const mine = seen.filter((c) => c.article_id === article.id)
+        .map((c) => [c.kind, c.comment_id ?? null, c.status]);
+    same(mine, [['article.published', null, 'published'], ['article.updated', null, 'published'],
+                ['comment.added', top.id, 'visible'], ['comment.added', reply.id, 'visible'],
+                ['article.deleted', null, 'published']], "the article's changes");
+    const last = seen[seen.length - 1];
+    expect(last !== undefined && last.id === since, `next_since ${since} is the newest change`);
+    same(last.title, PATCHED_TITLE, 'the title the deletion names');
+    const gone = await reader.GET('/v1/changes', { params: { query: { since: since + 1 } } });
+    same(gone.response.status, 410, 'a since newer than the log');
+    same(gone.error?.title, 'Gone', 'the 410 problem');
+}
+
 async function main(): Promise<void> {
     expect(baseUrl !== '' && key !== '', 'ND_CLIENT_URL and ND_CLIENT_KEY must be set');
     const article = await step('create articles with the key (401 without)', createArticles);
@@ -360,6 +391,8 @@ async function main(): Promise<void> {
     await step('a 404 problem document through the typed error', notFound);
     if (thread !== undefined) {
         await step('delete the article (401 without the key)', () => remove(article, thread[0]));
+        await step('follow the change log with next_since; 410 past its end', () =>
+            changes(article, ...thread));
     }
     report('every step ran', true, '');
 }

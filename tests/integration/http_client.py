@@ -20,7 +20,7 @@ from match import short
 # The reason phrases a problem's title may use (RFC 9110, and older names).
 REASONS = {
     400: {"Bad Request"}, 401: {"Unauthorized"}, 403: {"Forbidden"}, 404: {"Not Found"},
-    405: {"Method Not Allowed"}, 409: {"Conflict"},
+    405: {"Method Not Allowed"}, 409: {"Conflict"}, 410: {"Gone"},
     413: {"Content Too Large", "Payload Too Large", "Request Entity Too Large"},
     414: {"URI Too Long", "Request-URI Too Long"}, 415: {"Unsupported Media Type"},
     422: {"Unprocessable Content", "Unprocessable Entity"}, 429: {"Too Many Requests"},

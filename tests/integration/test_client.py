@@ -61,6 +61,7 @@ STEPS = [
     "read the JSON feed",
     "a 404 problem document through the typed error",
     "delete the article (401 without the key)",
+    "follow the change log with next_since; 410 past its end",
     "every step ran",
 ]
 

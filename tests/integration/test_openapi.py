@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    Client, Server, Tap, binary_from_argv, raw_exchange, short, source_root,
+    Client, Headers, Response, Server, Tap, binary_from_argv, raw_exchange, short, source_root,
 )
 
 warnings.simplefilter("ignore", DeprecationWarning)  # RefResolver, in newer jsonschema
@@ -482,6 +483,56 @@ def scenario_search(c, ids):
         c.call("GET", "/v1/search" + bad, 400)
 
 
+def scenario_changes(c, ids):
+    page = c.revalidate("/v1/changes?limit=2")
+    link = page.links().get("next")
+    tap.require(link is not None and page.json["next_cursor"],
+                "a first page of changes with a next link")
+    nxt = urllib.parse.urlsplit(link)
+    c.call("GET", nxt.path + "?" + nxt.query, 200)
+    c.call("GET", "/v1/changes?since=0&limit=100", 200, auth=True)
+    c.call("GET", "/v1/changes?since=0&limit=100", 200, headers={"Accept-Encoding": "gzip"})
+    last = c.call("GET", "/v1/changes?since=0&limit=100", 200).json["next_since"]
+    c.call("GET", f"/v1/changes?since={last}", 200)
+    c.call("GET", f"/v1/changes?since={last + 1}", 410)
+    for bad in ("since=-1", "since=01", "since=x", "limit=0", "limit=101"):
+        c.call("GET", "/v1/changes?" + bad, 400)
+
+
+def open_stream(port, extra=""):
+    """GET /v1/events on a raw socket: the Response of its head and first bytes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+    data = b""
+    while b"retry: 3000\n\n" not in data and b"}" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    pairs = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+    status = int(lines[0].split()[1])
+    body = rest.split(b"\r\n", 1)[1][:-2] if status == 200 else rest
+    return sock, Response(status, Headers(pairs), body, "GET")
+
+
+def scenario_events(c, ids):
+    c.call("HEAD", "/v1/events", 200)
+    c.call("GET", "/v1/events?since=-3", 400)
+    c.call("GET", "/v1/events", 400, headers={"Last-Event-ID": "abc"})
+    socks = []
+    for _ in range(8):  # events-per-client
+        sock, resp = open_stream(c.srv.port)
+        socks.append(sock)
+        c.check("GET", "/v1/events", resp, 200)
+        tap.eq(resp.body, b"retry: 3000\n\n", "the stream's first bytes")
+    sock, resp = open_stream(c.srv.port)
+    c.check("GET", "/v1/events", resp, 429)
+    for s in socks + [sock]:
+        s.close()
+
+
 def scenario_feeds(c, ids):
     for path in ("/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json"):
         c.revalidate(path)
@@ -663,6 +714,8 @@ def main():
                 ("comments: flat and tree lists, pages, get, errors", scenario_comment_reads),
                 ("comments: moderation patch and delete", scenario_moderation),
                 ("search: articles, comments, pages, refusals", scenario_search),
+                ("changes: pages, keys, 304, 410, refusals", scenario_changes),
+                ("events: a stream's head, HEAD, 400, 429", scenario_events),
                 ("feeds: Atom, RSS and JSON Feed, filtered, 304", scenario_feeds),
                 ("health, metrics, this document, the web page and its files",
                  scenario_operations),

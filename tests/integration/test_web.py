@@ -259,6 +259,9 @@ def browser_config(srv, limited, thread, shots):
         "search_titles": [r["title"] for r in search.json["data"]],
         "hostile_search": {"q": "zebrafish", "shows": "<script>window.__pwned=4</script>"},
         "limited": limited,
+        "key": srv.key,
+        "live": {"title": "Breaking: the harbour lights are live",
+                 "comment": {"author": "Live reader", "body": "Seen as it happened."}},
     }
 
 
@@ -329,7 +332,11 @@ def main():
     burst = 2
     limited_env = {"NEWSD_COMMENT_MODERATION": "pre", "NEWSD_COMMENT_RATE": "1",
                    "NEWSD_COMMENT_BURST": str(burst)}
-    with Server(BIN) as srv, Server(BIN, env=limited_env) as limited_srv:
+    # Each page load opens an event stream, and the test loads pages faster
+    # than the server notices the streams they leave (a write to them does).
+    web_env = {"NEWSD_EVENTS_PER_CLIENT": "64"}
+    limited_env.update(web_env)
+    with Server(BIN, env=web_env) as srv, Server(BIN, env=limited_env) as limited_srv:
         tap.cases(srv, STATIC_CASES)
         thread = tap.run("seed articles and comment threads", seed, srv)
         moderated = limited_srv.create_article(title="A moderated discussion", body="Say hello.")
