@@ -34,6 +34,15 @@ struct nd_hostport {
  */
 const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostport *out);
 
+/*
+ * nd_url_parse_hostport for the authority of an IRI (RFC 3987 ihost): a
+ * reg-name may also hold the bytes 0x80..0xFF, the UTF-8 of a host name
+ * written in its own script ("bücher.example"), taken as they are (the
+ * caller's text is UTF-8). For URLs that people type or paste, such as an
+ * article's source_url; the Host header and origins keep the ASCII form.
+ */
+const char *nd_url_parse_ihostport(const char *text, size_t len, struct nd_hostport *out);
+
 /* Appends s with every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX. */
 void nd_url_append_encoded(struct nd_buf *b, const char *s);
 

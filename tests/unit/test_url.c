@@ -55,6 +55,24 @@ static void test_hostport(void)
     CHECK(nd_url_parse_hostport("h:80junk", 4, &hp) != NULL && hp.port == 80);
 }
 
+/* An IRI's host may be written in its own script; the Host header's may not. */
+static void test_ihostport(void)
+{
+    struct nd_hostport hp;
+    const char *text = "b\xc3\xbc"
+                       "cher.example:8080/x";
+    const char *end = nd_url_parse_ihostport(text, strlen(text), &hp);
+    CHECK(end == text + strlen(text) - 2);
+    CHECK(hp.host_len == 15 && hp.port == 8080 && !hp.bracketed);
+    CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == NULL);
+    text = "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84";
+    CHECK(nd_url_parse_ihostport(text, strlen(text), &hp) == text + strlen(text));
+    /* everything else is as strict as the ASCII form */
+    static const char *const bad[] = {"", "a b", "<a>", "a:65536", "[::g]", "a@b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(nd_url_parse_ihostport(bad[i], strlen(bad[i]), &hp) != bad[i] + strlen(bad[i]));
+}
+
 static void test_encoded(void)
 {
     struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
@@ -105,6 +123,6 @@ static void test_next_link(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_hostport), CHECK_CASE(test_encoded), CHECK_CASE(test_query),
-                     CHECK_CASE(test_next_link));
+    return CHECK_RUN(CHECK_CASE(test_hostport), CHECK_CASE(test_ihostport),
+                     CHECK_CASE(test_encoded), CHECK_CASE(test_query), CHECK_CASE(test_next_link));
 }
