@@ -72,10 +72,11 @@ static const char *parse_hostport(const char *text, size_t len, bool iri, struct
         const char *digits = ++p;
         while (p < end && *p >= '0' && *p <= '9')
             p++;
-        uint64_t port;
-        if (p - digits > 5 || !nd_parse_uint(digits, (size_t)(p - digits), 65535, &port))
+        uint64_t port = 0;
+        if (p > digits &&
+            (p - digits > 5 || !nd_parse_uint(digits, (size_t)(p - digits), 65535, &port)))
             return NULL;
-        hp.port = (int)port;
+        hp.port = p > digits ? (int)port : -1;
         hp.port_text = digits;
         hp.port_len = (size_t)(p - digits);
     }

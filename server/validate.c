@@ -306,7 +306,9 @@ static bool url_valid(const char *url)
             host = authority + i + 1;
     const char *end = authority + alen;
     struct nd_hostport hp;
-    return nd_url_parse_ihostport(host, (size_t)(end - host), &hp) == end;
+    /* an empty port ("host:/") is refused, as it always was */
+    return nd_url_parse_ihostport(host, (size_t)(end - host), &hp) == end &&
+           (hp.port_text == NULL || hp.port_len > 0);
 }
 
 static void check_source_url(struct check *c, const json_t *obj, struct nd_article_input *in)

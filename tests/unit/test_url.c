@@ -30,8 +30,12 @@ static void test_hostport(void)
     CHECK(parsed("a:065535", &hp) == NULL); /* more than 5 digits */
     CHECK(parsed("a:65535", &hp) != NULL && hp.port == 65535);
     CHECK(parsed("x%41!$&'()*+,;=-._~", &hp) != NULL);
+    /* RFC 3986 3.2.3: an empty port is allowed, and is no port */
+    CHECK(parsed("a:", &hp) != NULL);
+    CHECK(hp.host_len == 1 && hp.port == -1 && hp.port_text != NULL && hp.port_len == 0);
+    CHECK(parsed("[::1]:", &hp) != NULL && hp.port == -1 && hp.port_len == 0);
     static const char *const bad[] = {
-        "",          ":80",   "a:",     "a:65536", "a:99999999999999999999",
+        "",          ":80",   ":",      "a:65536", "a:99999999999999999999",
         "a:-1",      "a:+1",  "a b",    "a:8 0",   "[::1",
         "[]",        "[::g]", "[::1]x", "a@b",     "a:b:c",
         "[::1]:80x", "<a>",   "\"a\"",  "a\\b",
