@@ -64,8 +64,10 @@ static bool origin_valid(const char *origin, size_t len)
         return false; /* not host[:port] alone: a path, a bad address or port */
     if (!hp.bracketed && !is_host_name(hp.host, hp.host_len))
         return false;
-    /* a browser writes the port without leading zeros, and never the default one */
-    return hp.port < 0 || (hp.port_text[0] != '0' && (unsigned)hp.port != default_port);
+    /* a browser writes the port without leading zeros, never empty and never the default one */
+    if (hp.port_text == NULL)
+        return true;
+    return hp.port_len > 0 && hp.port_text[0] != '0' && (unsigned)hp.port != default_port;
 }
 
 /* Copies one item of the list (len bytes at start) in lower case into cors, or says why it is bad.

@@ -8,6 +8,7 @@
  * store_comments.c, store_keys.c, store_search.c and store_backup.c.
  */
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,15 @@ enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
 
 /* ---- keyset pages ------------------------------------------------------ */
 
+/* The double whose bits an ND_KEY_REAL key holds. */
+static double key_double(int64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* A NaN is no position (every comparison with it is false), so such a cursor is refused. */
 enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
                                 int64_t keys[ND_PAGE_KEYS_MAX])
 {
@@ -475,7 +485,8 @@ enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
     else
         err = nd_cursor_decode(cursor, page->kind, &keys[0], &keys[1]);
     for (unsigned i = 0; i < page->nkeys && err == ND_OK; i++)
-        if (page->keys[i].kind == ND_KEY_FIXED && keys[i] != page->keys[i].value)
+        if ((page->keys[i].kind == ND_KEY_FIXED && keys[i] != page->keys[i].value) ||
+            (page->keys[i].kind == ND_KEY_REAL && isnan(key_double(keys[i]))))
             err = ND_ERR_INVALID;
     return err == ND_OK ? ND_OK : ND_ERR_INVALID;
 }

@@ -311,7 +311,7 @@ struct nd_page {
 /*
  * Decodes cursor into keys: zeros when cursor is NULL (the first page).
  * ND_ERR_INVALID when it is not a cursor of page: another kind, another
- * number of keys, or another fixed value.
+ * number of keys, another fixed value, or a NaN for an ND_KEY_REAL key.
  */
 enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
                                 int64_t keys[ND_PAGE_KEYS_MAX]);

@@ -25,9 +25,10 @@ static bool unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static bool reg_name_char(unsigned char c)
+/* A character of a reg-name; with iri, also a byte of a non-ASCII character (ireg-name). */
+static bool reg_name_char(unsigned char c, bool iri)
 {
-    return unreserved(c) || (c != '\0' && strchr("%!$&'()*+,;=", c) != NULL);
+    return unreserved(c) || (c != '\0' && strchr("%!$&'()*+,;=", c) != NULL) || (iri && c >= 0x80);
 }
 
 static bool ends_authority(char c)
@@ -46,7 +47,7 @@ static bool ipv6_literal(const char *s, size_t len)
     return inet_pton(AF_INET6, text, &addr) == 1;
 }
 
-const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostport *out)
+static const char *parse_hostport(const char *text, size_t len, bool iri, struct nd_hostport *out)
 {
     const char *p = text, *end = text + len;
     struct nd_hostport hp = {.port = -1};
@@ -60,7 +61,7 @@ const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostpo
         hp.bracketed = true;
         p = close + 1;
     } else {
-        while (p < end && reg_name_char((unsigned char)*p))
+        while (p < end && reg_name_char((unsigned char)*p, iri))
             p++;
         if (p == text)
             return NULL;
@@ -71,10 +72,11 @@ const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostpo
         const char *digits = ++p;
         while (p < end && *p >= '0' && *p <= '9')
             p++;
-        uint64_t port;
-        if (p - digits > 5 || !nd_parse_uint(digits, (size_t)(p - digits), 65535, &port))
+        uint64_t port = 0;
+        if (p > digits &&
+            (p - digits > 5 || !nd_parse_uint(digits, (size_t)(p - digits), 65535, &port)))
             return NULL;
-        hp.port = (int)port;
+        hp.port = p > digits ? (int)port : -1;
         hp.port_text = digits;
         hp.port_len = (size_t)(p - digits);
     }
@@ -82,6 +84,16 @@ const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostpo
         return NULL;
     *out = hp;
     return p;
+}
+
+const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostport *out)
+{
+    return parse_hostport(text, len, false, out);
+}
+
+const char *nd_url_parse_ihostport(const char *text, size_t len, struct nd_hostport *out)
+{
+    return parse_hostport(text, len, true, out);
 }
 
 void nd_url_append_encoded(struct nd_buf *b, const char *s)

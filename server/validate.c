@@ -283,8 +283,9 @@ static void check_status(struct check *c, const json_t *obj, struct nd_article_i
 
 /*
  * True when url is "http://" or "https://" (any case) followed by an
- * authority (user info allowed) whose host[:port] nd_url_parse_hostport
- * accepts, and no white space or control character anywhere.
+ * authority (user info allowed) whose host[:port] nd_url_parse_ihostport
+ * accepts (a host name may be written in its own script, as newsd always
+ * took it), and no white space or control character anywhere.
  */
 static bool url_valid(const char *url)
 {
@@ -305,7 +306,9 @@ static bool url_valid(const char *url)
             host = authority + i + 1;
     const char *end = authority + alen;
     struct nd_hostport hp;
-    return nd_url_parse_hostport(host, (size_t)(end - host), &hp) == end;
+    /* an empty port ("host:/") is refused, as it always was */
+    return nd_url_parse_ihostport(host, (size_t)(end - host), &hp) == end &&
+           (hp.port_text == NULL || hp.port_len > 0);
 }
 
 static void check_source_url(struct check *c, const json_t *obj, struct nd_article_input *in)

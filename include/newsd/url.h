@@ -17,9 +17,9 @@ struct nd_hostport {
     const char *host;      /* a name or an IPv4 address, or an IPv6 literal without its brackets */
     size_t host_len;       /* > 0 */
     bool bracketed;        /* host was written "[...]": an IPv6 literal */
-    int port;              /* 0..65535; -1 when none was written */
-    const char *port_text; /* the port's digits as written; NULL when none */
-    size_t port_len;
+    int port;              /* 0..65535; -1 when none was written, or ':' with no digits */
+    const char *port_text; /* the port's digits as written; NULL when there is no ':' */
+    size_t port_len;       /* 0 for an empty port ("host:") */
 };
 
 /*
@@ -27,12 +27,22 @@ struct nd_hostport {
  * end, or at the first '/', '?' or '#' after it. host is a non-empty
  * reg-name (letters, digits, "-._~", '%' and RFC 3986's sub-delims
  * "!$&'()*+,;=") or "[" IPv6 address "]" (checked with inet_pton); a port
- * is 1..5 digits, at most 65535. Returns a pointer just past what was
+ * is 1..5 digits, at most 65535, or empty ("host:", which RFC 3986 allows
+ * and says means the same as no port; a caller may refuse it). Returns a pointer just past what was
  * parsed, with *out filled; NULL, writing nothing, when the text is not
- * that (an empty host, a bad IPv6 literal, ':' without a valid port, a
+ * that (an empty host, a bad IPv6 literal, a port that is not 0..65535, a
  * character outside those sets, user info).
  */
 const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostport *out);
+
+/*
+ * nd_url_parse_hostport for the authority of an IRI (RFC 3987 ihost): a
+ * reg-name may also hold the bytes 0x80..0xFF, the UTF-8 of a host name
+ * written in its own script ("bücher.example"), taken as they are (the
+ * caller's text is UTF-8). For URLs that people type or paste, such as an
+ * article's source_url; the Host header and origins keep the ASCII form.
+ */
+const char *nd_url_parse_ihostport(const char *text, size_t len, struct nd_hostport *out);
 
 /* Appends s with every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX. */
 void nd_url_append_encoded(struct nd_buf *b, const char *s);

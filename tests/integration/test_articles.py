@@ -158,6 +158,9 @@ def creation_cases():
         case("http source_url accepted", "POST", "/v1/articles",
              dict(ok, source_url="http://example.com/a?b=c"), 201,
              {"source_url": "http://example.com/a?b=c"}, auth=True),
+        case("source_url with a host name in its own script accepted", "POST", "/v1/articles",
+             dict(ok, source_url="https://bücher.example/neu?x=1"), 201,
+             {"source_url": "https://bücher.example/neu?x=1"}, auth=True),
         case("null source_url accepted", "POST", "/v1/articles", dict(ok, source_url=None), 201,
              {"source_url": None}, auth=True),
         case("charset parameter accepted", "POST", "/v1/articles", ok, 201, auth=True,
@@ -457,6 +460,12 @@ def test_patch(srv):
                             "published_at": "2023-12-31T23:00:00Z"}, what="PATCH several")
     expect(tap, srv.request("PATCH", path, {}, auth=True), 200, {"id": art["id"]},
            what="empty patch")
+    resp = srv.request("PATCH", path, {"source_url": "http://пример.рф/новости"}, auth=True)
+    expect(tap, resp, 200, {"source_url": "http://пример.рф/новости"},
+           what="PATCH to a source_url with a host name in Cyrillic")
+    expect(tap, srv.request("PATCH", path, {"title": "Retitled"}, auth=True), 200,
+           {"title": "Retitled", "source_url": "http://пример.рф/новости"},
+           what="PATCH title keeps a source_url with a host name in Cyrillic")
 
     bad = [
         ({"title": None}, ["title"]), ({"body": None}, ["body"]), ({"title": ""}, ["title"]),

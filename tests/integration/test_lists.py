@@ -19,10 +19,13 @@ before exactly once, in its order, while new articles are inserted between
 pages; a cursor of another order is a 400, and so is an unknown sort.
 """
 
+import base64
 import datetime
 import gzip
+import math
 import os
 import re
+import struct
 import sys
 import urllib.parse
 
@@ -411,6 +414,10 @@ def test_sort_refusals(srv, made):
            {"detail": detail}, what="a relevance cursor on newest")
     expect(tap, srv.request("GET", f"/v1/search?q=orderword&cursor={new}"), 400,
            {"detail": detail}, what="a newest cursor on relevance")
+    # a relevance cursor whose score is NaN names no position
+    nan = base64.urlsafe_b64encode(b"s" + struct.pack(">dqq", math.nan, 0, 0)).rstrip(b"=")
+    expect(tap, srv.request("GET", f"/v1/search?q=orderword&cursor={nan.decode()}"), 400,
+           {"detail": detail}, what="a relevance cursor with a NaN score")
     expect(tap, srv.request("GET", f"/v1/articles?cursor={new}"), 400,
            {"detail": "cursor is not a cursor of this list in sort order newest: start again "
                       "without it"}, what="a search cursor on the list")

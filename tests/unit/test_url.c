@@ -30,8 +30,12 @@ static void test_hostport(void)
     CHECK(parsed("a:065535", &hp) == NULL); /* more than 5 digits */
     CHECK(parsed("a:65535", &hp) != NULL && hp.port == 65535);
     CHECK(parsed("x%41!$&'()*+,;=-._~", &hp) != NULL);
+    /* RFC 3986 3.2.3: an empty port is allowed, and is no port */
+    CHECK(parsed("a:", &hp) != NULL);
+    CHECK(hp.host_len == 1 && hp.port == -1 && hp.port_text != NULL && hp.port_len == 0);
+    CHECK(parsed("[::1]:", &hp) != NULL && hp.port == -1 && hp.port_len == 0);
     static const char *const bad[] = {
-        "",          ":80",   "a:",     "a:65536", "a:99999999999999999999",
+        "",          ":80",   ":",      "a:65536", "a:99999999999999999999",
         "a:-1",      "a:+1",  "a b",    "a:8 0",   "[::1",
         "[]",        "[::g]", "[::1]x", "a@b",     "a:b:c",
         "[::1]:80x", "<a>",   "\"a\"",  "a\\b",
@@ -53,6 +57,24 @@ static void test_hostport(void)
     CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == text + 5);
     /* only len bytes are read */
     CHECK(nd_url_parse_hostport("h:80junk", 4, &hp) != NULL && hp.port == 80);
+}
+
+/* An IRI's host may be written in its own script; the Host header's may not. */
+static void test_ihostport(void)
+{
+    struct nd_hostport hp;
+    const char *text = "b\xc3\xbc"
+                       "cher.example:8080/x";
+    const char *end = nd_url_parse_ihostport(text, strlen(text), &hp);
+    CHECK(end == text + strlen(text) - 2);
+    CHECK(hp.host_len == 15 && hp.port == 8080 && !hp.bracketed);
+    CHECK(nd_url_parse_hostport(text, strlen(text), &hp) == NULL);
+    text = "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84";
+    CHECK(nd_url_parse_ihostport(text, strlen(text), &hp) == text + strlen(text));
+    /* everything else is as strict as the ASCII form */
+    static const char *const bad[] = {"", "a b", "<a>", "a:65536", "[::g]", "a@b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(nd_url_parse_ihostport(bad[i], strlen(bad[i]), &hp) != bad[i] + strlen(bad[i]));
 }
 
 static void test_encoded(void)
@@ -105,6 +127,6 @@ static void test_next_link(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_hostport), CHECK_CASE(test_encoded), CHECK_CASE(test_query),
-                     CHECK_CASE(test_next_link));
+    return CHECK_RUN(CHECK_CASE(test_hostport), CHECK_CASE(test_ihostport),
+                     CHECK_CASE(test_encoded), CHECK_CASE(test_query), CHECK_CASE(test_next_link));
 }

@@ -112,6 +112,7 @@ static const struct body_case article_cases[] = {
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://host:http/\"}", "source_url"},
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://[]/\"}", "source_url"},
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://host:65536/\"}", "source_url"},
+    {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://host:/\"}", "source_url"},
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://[not:v6]/\"}", "source_url"},
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"http://a<b>.com/\"}", "source_url"},
     {"{\"title\":\"t\",\"body\":\"b\",\"source_url\":\"example.com\"}", "source_url"},
