@@ -28,6 +28,19 @@ void nd_buf_free(struct nd_buf *b)
     nd_buf_init(b, b->max);
 }
 
+void nd_buf_reset(struct nd_buf *b)
+{
+    b->len = 0;
+    b->err = ND_OK;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+const char *nd_buf_str(const struct nd_buf *b)
+{
+    return b->data != NULL ? b->data : "";
+}
+
 static enum nd_err fail(struct nd_buf *b, enum nd_err err)
 {
     free(b->data);

@@ -43,6 +43,19 @@ void nd_buf_init(struct nd_buf *b, size_t max);
 void nd_buf_free(struct nd_buf *b);
 
 /*
+ * Makes b empty again (same max, no error) but keeps its allocation, for a
+ * writer that fills one buffer many times (a field of each record it
+ * reads). nd_buf_free still frees it in the end.
+ */
+void nd_buf_reset(struct nd_buf *b);
+
+/*
+ * b's bytes as a string, borrowed until b next changes: "" when it holds
+ * none or holds an error.
+ */
+const char *nd_buf_str(const struct nd_buf *b);
+
+/*
  * Appends n bytes of bytes (which may hold NULs). Returns ND_OK;
  * ND_ERR_LIMIT when len would pass max, ND_ERR_NOMEM when the buffer could
  * not grow (either way the bytes are freed and the error stays, see above);

@@ -1,6 +1,6 @@
 /*
  * test_buf.c: the capped growable buffer: appends, printf, the cap, the
- * sticky error and handing the bytes over.
+ * sticky error, reuse after a reset and handing the bytes over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +89,34 @@ static void test_reserve_and_fail(void)
     nd_buf_free(&b);
 }
 
+/* A buffer filled again and again keeps its memory; a reset forgets a failure. */
+static void test_reset_and_str(void)
+{
+    struct nd_buf b;
+    nd_buf_init(&b, 8);
+    CHECK_STR(nd_buf_str(&b), "");
+    CHECK_INT(nd_buf_append_str(&b, "harbour"), ND_OK);
+    CHECK_STR(nd_buf_str(&b), "harbour");
+    const char *kept = b.data;
+    nd_buf_reset(&b);
+    CHECK(b.data == kept && b.len == 0);
+    CHECK_STR(nd_buf_str(&b), "");
+    CHECK_INT(nd_buf_append_str(&b, "quay"), ND_OK);
+    CHECK(b.data == kept);
+    CHECK_STR(nd_buf_str(&b), "quay");
+    CHECK_INT(nd_buf_append_str(&b, "side walk"), ND_ERR_LIMIT);
+    CHECK_STR(nd_buf_str(&b), "");
+    nd_buf_reset(&b);
+    CHECK_INT(b.err, ND_OK);
+    CHECK_INT(b.max, 8);
+    CHECK_INT(nd_buf_append_str(&b, "pier"), ND_OK);
+    CHECK_STR(nd_buf_str(&b), "pier");
+    nd_buf_free(&b);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_append_and_take), CHECK_CASE(test_empty_take),
                      CHECK_CASE(test_growth), CHECK_CASE(test_cap),
-                     CHECK_CASE(test_reserve_and_fail));
+                     CHECK_CASE(test_reserve_and_fail), CHECK_CASE(test_reset_and_str));
 }
