@@ -173,9 +173,66 @@ static bool import_jsonl_one(struct nd_store *store, const char *file)
     return rc == ND_OK && stats.lines_refused == 0;
 }
 
+/* "s" after n things other than one. */
+static const char *plural(unsigned long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /*
- * "import [--jsonl] FILE...": --jsonl, anywhere among the arguments, reads
- * every file as JSON lines instead of plain text.
+ * Imports one WordPress export and prints what it did; false when the file
+ * was refused or a post or comment was.
+ */
+static bool import_wxr_one(struct nd_store *store, const char *file)
+{
+    struct nd_import_wxr_stats st;
+    char err[512] = "";
+
+    enum nd_err rc =
+        nd_import_wxr_file(store, file, report_refused, (void *)file, &st, err, sizeof err);
+    if (rc != ND_OK) {
+        fprintf(stderr, "newsd: %s: %s; nothing was imported\n", file,
+                err[0] != '\0' ? err : nd_err_str(rc));
+        return false;
+    }
+    printf("%s: WordPress export (WXR 1.%u): %lu posts created, %lu existing, %lu comments "
+           "created, %lu existing, %lu refused\n",
+           file, st.version, st.posts_created, st.posts_existing, st.comments_created,
+           st.comments_existing, st.refused);
+    printf("%s: skipped %lu page%s, %lu attachment%s, %lu menu item%s, %lu item%s of other "
+           "types, %lu private, %lu trashed and %lu other posts, %lu spam, %lu trashed "
+           "comment%s, %lu pingback%s and trackbacks\n",
+           file, st.pages, plural(st.pages), st.attachments, plural(st.attachments), st.menu_items,
+           plural(st.menu_items), st.other_types, plural(st.other_types), st.private_posts,
+           st.trashed_posts, st.other_statuses, st.spam_comments, st.trashed_comments,
+           plural(st.trashed_comments), st.pingbacks, plural(st.pingbacks));
+    return st.refused == 0;
+}
+
+/*
+ * Imports one file in the format it is in (nd_import_detect_file): a
+ * plain-text article, JSON lines or an export, a WordPress export. JSON
+ * that newsd does not read is refused.
+ */
+static bool import_detected(struct nd_store *store, const char *file)
+{
+    enum nd_import_format format = ND_IMPORT_TEXT;
+    char err[512] = "";
+    enum nd_err rc = nd_import_detect_file(file, &format, err, sizeof err);
+    if (rc != ND_OK) {
+        fprintf(stderr, "newsd: %s: %s\n", file, err[0] != '\0' ? err : nd_err_str(rc));
+        return false;
+    }
+    if (format == ND_IMPORT_JSONL)
+        return import_jsonl_one(store, file);
+    if (format == ND_IMPORT_XML)
+        return import_wxr_one(store, file);
+    return import_one(store, file);
+}
+
+/*
+ * "import [--jsonl] FILE...": each file is read in the format it is in;
+ * --jsonl, anywhere among the arguments, reads every file as JSON lines.
  */
 int nd_cli_import(const struct nd_config *cfg, char *const *args, int nargs)
 {
@@ -198,7 +255,7 @@ int nd_cli_import(const struct nd_config *cfg, char *const *args, int nargs)
     for (int i = 0; i < nargs; i++) {
         if (strcmp(args[i], "--jsonl") == 0)
             continue;
-        failed += jsonl ? !import_jsonl_one(store, args[i]) : !import_one(store, args[i]);
+        failed += jsonl ? !import_jsonl_one(store, args[i]) : !import_detected(store, args[i]);
         fflush(stdout);
     }
     nd_store_close(store);

@@ -564,6 +564,16 @@ enum nd_err nd_import_file(struct nd_store *store, const char *path,
     rc = read_file(path, &text, &len, why, whylen);
     if (rc != ND_OK)
         goto out;
+    /* JSON or XML is never an article's text (nd_import_detect says why) */
+    enum nd_import_format format = ND_IMPORT_TEXT;
+    rc = nd_import_detect(text, len, true, &format, why, whylen);
+    if (rc == ND_OK && format != ND_IMPORT_TEXT) {
+        nd_why(why, whylen, "this is %s, not a plain-text article",
+               format == ND_IMPORT_XML ? "XML" : "a file of JSON lines");
+        rc = ND_ERR_INVALID;
+    }
+    if (rc != ND_OK)
+        goto out;
     rc = nd_import_parse(text, len, &art, why, whylen);
     if (rc != ND_OK)
         goto out;

@@ -1,6 +1,7 @@
 /*
  * import_internal.h: what the JSON-lines importer (import_jsonl.c) shares
- * with its reader of export records (import_record.c), and nobody else sees.
+ * with its reader of export records (import_record.c), and nobody else sees
+ * (but nd_import_join_errors, which the WordPress importer uses too).
  */
 #ifndef NEWSD_IMPORT_INTERNAL_H
 #define NEWSD_IMPORT_INTERNAL_H
@@ -32,6 +33,14 @@ struct importer {
 /* Counts a refused line and tells the caller why, in one sentence. */
 void nd_import_refuse(struct importer *im, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Writes the validator's field errors (an array of {"field","message"},
+ * borrowed) into why as one sentence, "field: message; field: message",
+ * cut at whylen bytes (whylen > 0). The WordPress importer's refusals say
+ * it the same way.
+ */
+void nd_import_join_errors(const json_t *errors, char *why, size_t whylen);
 
 /* Refuses the line with every entry of im->errors: "field: message; ...". */
 void nd_import_refuse_fields(struct importer *im, unsigned long line);

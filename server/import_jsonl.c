@@ -49,23 +49,29 @@ void nd_import_refuse(struct importer *im, unsigned long line, const char *fmt, 
         im->refusal(im->ctx, line, why);
 }
 
-/* Refuses the line with every entry of im->errors: "field: message; ...". */
-void nd_import_refuse_fields(struct importer *im, unsigned long line)
+void nd_import_join_errors(const json_t *errors, char *why, size_t whylen)
 {
-    char why[WHY_MAX] = "";
     size_t used = 0, i;
     json_t *entry;
-    json_array_foreach(im->errors, i, entry)
+    why[0] = '\0';
+    json_array_foreach(errors, i, entry)
     {
         const char *field = json_string_value(json_object_get(entry, "field"));
         const char *message = json_string_value(json_object_get(entry, "message"));
-        int n = snprintf(why + used, sizeof why - used, "%s%s%s%s", i > 0 ? "; " : "",
+        int n = snprintf(why + used, whylen - used, "%s%s%s%s", i > 0 ? "; " : "",
                          field && *field ? field : "", field && *field ? ": " : "",
                          message ? message : "is invalid");
-        if (n < 0 || (size_t)n >= sizeof why - used)
+        if (n < 0 || (size_t)n >= whylen - used)
             break;
         used += (size_t)n;
     }
+}
+
+/* Refuses the line with every entry of im->errors: "field: message; ...". */
+void nd_import_refuse_fields(struct importer *im, unsigned long line)
+{
+    char why[WHY_MAX];
+    nd_import_join_errors(im->errors, why, sizeof why);
     nd_import_refuse(im, line, "%s", why);
 }
 

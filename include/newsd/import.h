@@ -1,14 +1,18 @@
 /*
- * import.h: importing articles. Two formats:
+ * import.h: importing articles. Three formats:
  *   - plain text (the format of shared samples: a title line, possibly
  *     repeated once, body paragraphs separated by blank lines, and trailing
  *     page furniture: "Source link", "Posted in", a category line, "Leave a
  *     Comment"), one article per file (import.c);
- *   - JSON lines, articles and comments in bulk (import_jsonl.c), below.
+ *   - JSON lines, articles and comments in bulk (import_jsonl.c), below;
+ *   - WordPress exports (WXR), posts and their comments (import_wxr.c),
+ *     below.
+ * nd_import_detect tells them apart (import_detect.c).
  */
 #ifndef NEWSD_IMPORT_H
 #define NEWSD_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -127,5 +131,137 @@ enum nd_err nd_import_jsonl(struct nd_store *store, const char *text, size_t len
 enum nd_err nd_import_jsonl_file(struct nd_store *store, const char *path, unsigned batch_rows,
                                  nd_import_refusal_fn refused, void *ctx,
                                  struct nd_import_jsonl_stats *stats, char *why, size_t whylen);
+
+/* ---- telling the formats apart ----------------------------------------- */
+
+enum nd_import_format {
+    ND_IMPORT_TEXT,  /* a plain-text article (nd_import_file) */
+    ND_IMPORT_JSONL, /* newsd JSON lines or an export (nd_import_jsonl_file) */
+    ND_IMPORT_XML,   /* XML, which newsd reads only as a WordPress export (nd_import_wxr_file) */
+};
+
+/* How much of the start of a file nd_import_detect_file looks at. */
+#define ND_IMPORT_HEAD_MAX 65536
+
+/*
+ * Tells from the start of a file (head, len bytes, borrowed; whole: true
+ * when that is all of the file) which importer reads it. After a UTF-8 byte
+ * order mark and white space: "<?xml", "<!" or "<" and a letter is XML;
+ * "{" is JSON lines when its first line is an object whose "type" is
+ * "article", "comment" or the export header ("newsd-export"), or when that
+ * line does not end within head (the JSON-lines importer then judges each
+ * line); anything else is text, "[Updated] ..." included, unless the first
+ * line is a JSON array. ND_ERR_INVALID (why says what the file looks like
+ * and which files newsd imports) for JSON that newsd does not read: a first
+ * line that is not valid JSON, a JSON array, an object without such a type.
+ * *format is written only on ND_OK.
+ */
+enum nd_err nd_import_detect(const char *head, size_t len, bool whole,
+                             enum nd_import_format *format, char *why, size_t whylen);
+
+/*
+ * nd_import_detect on the first ND_IMPORT_HEAD_MAX bytes of the file at
+ * path. ND_ERR_IO (why says what) when it cannot be read.
+ */
+enum nd_err nd_import_detect_file(const char *path, enum nd_import_format *format, char *why,
+                                  size_t whylen);
+
+/* ---- WordPress exports (WXR) ------------------------------------------- */
+
+/*
+ * A WordPress export (WXR 1.0, 1.1 or 1.2: the XML of Tools -> Export) is
+ * read as a stream with libxml2 (xmlTextReader), with no network access, no
+ * entity expansion and no DTD loading; a file that declares a document type
+ * (<!DOCTYPE ...>) is refused, as no WordPress export has one.
+ *
+ * Items of post type "post" become articles: "publish" published, "draft",
+ * "pending" and "future" drafts; "private", "trash" and other statuses
+ * ("auto-draft", "inherit") are skipped and counted, and so are pages,
+ * attachments, menu items and other post types. An article gets: the title
+ * and the body (content:encoded) as text (nd_import_html_text); the excerpt
+ * as summary when there is one, else a summary derived from the body; the
+ * display name of its dc:creator (from the channel's wp:author list; the
+ * login when none is listed) as author; its categories' names joined with
+ * ", " (as the plain-text importer joins a page's category lines), leaving
+ * out WordPress's default "uncategorized", as category; its post_tag (WXR
+ * 1.0: tag) names as tags; wp:post_date_gmt as published_at (wp:post_date
+ * read as UTC when the GMT date is zero, as WordPress writes it for
+ * drafts; the time of the import when both are); wp:post_name as slug when
+ * it is a valid slug (refused when another article has it), else a slug made
+ * of it, percent-decoded, or of the title; its <link> as source_url. Each is
+ * checked with the API's rules (nd_validate_article): a post that fails them
+ * is refused, with its comments.
+ *
+ * Comments (wp:comment) of an imported post: comment_approved "1" visible,
+ * "0" pending, "spam" and "trash" (and "post-trashed") skipped and counted,
+ * and so are pingbacks and trackbacks; the author (WordPress's "Anonymous"
+ * when empty), the content as text and comment_date_gmt are kept (the
+ * e-mail, URL and IP address are not: newsd has no such fields). Comments
+ * are stored in WordPress id order; comment_parent threads them, and a reply
+ * whose parent was skipped or refused hangs under the nearest ancestor that
+ * was stored (the top level when none was), as replies of a deleted comment
+ * do. A comment that fails nd_validate_comment is refused.
+ *
+ * Posts and comments carry import keys made of the blog's URL
+ * (wp:base_blog_url, else the channel's link) and their WordPress ids, so a
+ * second import of the same export (or of a newer one) finds what was
+ * imported before and creates only what is new: twice changes nothing.
+ *
+ * The whole file is one transaction (nd_store_batch_begin): a file that is
+ * not well-formed XML, is not a WordPress export, or is of another WXR
+ * version is refused with ND_ERR_INVALID and why saying what and on which
+ * line, and nothing of it is stored. Refused posts and comments (each
+ * reported through refused, with the line of its <item> or <wp:comment>) do
+ * not stop the import. While it runs no other connection can write.
+ */
+
+struct nd_import_wxr_stats {
+    unsigned version; /* the WXR version's minor number: 0, 1 or 2 */
+    unsigned long posts_created;
+    unsigned long posts_existing; /* imported before: nothing created */
+    unsigned long comments_created;
+    unsigned long comments_existing;
+    /* items skipped for their post type */
+    unsigned long pages;
+    unsigned long attachments;
+    unsigned long menu_items;
+    unsigned long other_types;
+    /* posts skipped for their status */
+    unsigned long private_posts;
+    unsigned long trashed_posts;
+    unsigned long other_statuses;
+    /* comments skipped */
+    unsigned long spam_comments;
+    unsigned long trashed_comments;
+    unsigned long pingbacks;
+    unsigned long refused; /* posts and comments refused, each reported */
+};
+
+/*
+ * Imports the WordPress export of len bytes at xml (borrowed) into store.
+ * refused (may be NULL) hears of every refused post and comment. Returns
+ * ND_OK with *stats (may be NULL) filled once the file is committed;
+ * ND_ERR_INVALID (see above), a store error (logged by the store) or
+ * ND_ERR_NOMEM, with why saying what, nothing stored and *stats zeroed.
+ */
+enum nd_err nd_import_wxr(struct nd_store *store, const char *xml, size_t len,
+                          nd_import_refusal_fn refused, void *ctx,
+                          struct nd_import_wxr_stats *stats, char *why, size_t whylen);
+
+/* nd_import_wxr on the file at path, read as a stream. ND_ERR_IO: cannot open it. */
+enum nd_err nd_import_wxr_file(struct nd_store *store, const char *path,
+                               nd_import_refusal_fn refused, void *ctx,
+                               struct nd_import_wxr_stats *stats, char *why, size_t whylen);
+
+/*
+ * The text of the HTML fragment html (len bytes, borrowed), as import_html.c
+ * describes: paragraphs separated by a blank line, line breaks kept, tags
+ * left out, entities decoded, white space folded; one_line makes every
+ * break a space (for titles and names). *out gets a new string ("" when the
+ * HTML holds no text). ND_ERR_LIMIT when the text would pass max bytes,
+ * ND_ERR_NOMEM; *out is written only on ND_OK.
+ */
+enum nd_err nd_import_html_text(const char *html, size_t len, bool one_line, size_t max,
+                                char **out);
 
 #endif

@@ -265,6 +265,27 @@ enum nd_err nd_store_comment_list(struct nd_store *store, int64_t article_id, bo
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor);
 
+/* A comment as an importer stores it (a WordPress export). Strings borrowed. */
+struct nd_comment_import {
+    struct nd_comment_fields f;
+    bool pending;           /* status "pending" rather than "visible" */
+    int64_t created_at;     /* when it was written where it comes from */
+    const char *import_key; /* never NULL; unique among comments */
+};
+
+/*
+ * Adds the comment c with its own time, status and import key; *id gets
+ * its id. ND_ERR_NOT_FOUND: no such article. ND_ERR_INVALID: the parent is
+ * not a comment of the same article (or c lacks a string).
+ * ND_ERR_CONFLICT: another comment has the import key.
+ */
+enum nd_err nd_store_comment_import(struct nd_store *store, const struct nd_comment_import *c,
+                                    int64_t *id);
+
+/* Finds the comment an importer stored with this key. ND_ERR_NOT_FOUND. */
+enum nd_err nd_store_comment_find_import(struct nd_store *store, const char *import_key,
+                                         int64_t *id);
+
 /* ---- comment moderation ------------------------------------------------ */
 
 /*
