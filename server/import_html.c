@@ -15,7 +15,9 @@
  * so a body cannot make it fetch or expand anything.
  *
  * The tree is walked without recursion (next, children and parent links),
- * so no nesting depth can exhaust the stack. Blocks (p, div, h1..h6, li,
+ * so no nesting depth can exhaust the stack; libxml2 itself gives up on
+ * elements nested deeper than 256 levels, which is refused rather than
+ * taken as an empty text. Blocks (p, div, h1..h6, li,
  * blockquote, figure...) become paragraphs separated by a blank line; br a
  * line break; list items start with "- " or their number; script, style and
  * similar are left out, and so are comments (the block editor's
@@ -260,6 +262,7 @@ static enum nd_err walk(struct html_text *ht, const xmlNode *top)
 enum nd_err nd_import_html_text(const char *html, size_t len, bool one_line, size_t max, char **out)
 {
     struct html_text ht = {.one_line = one_line};
+    htmlParserCtxtPtr ctxt = NULL;
     htmlDocPtr doc = NULL;
     enum nd_err err = ND_ERR_NOMEM;
     nd_buf_init(&ht.out, max);
@@ -270,11 +273,19 @@ enum nd_err nd_import_html_text(const char *html, size_t len, bool one_line, siz
     if (len > 0) {
         /* block markers mean the block editor wrote it: no wpautop */
         ht.autop = memmem(html, len, "<!-- wp:", 8) == NULL;
-        doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-                             HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                 HTML_PARSE_NODEFDTD);
+        ctxt = htmlNewParserCtxt();
+        if (!ctxt)
+            goto out;
+        doc = htmlCtxtReadMemory(ctxt, html, (int)len, NULL, "UTF-8",
+                                 HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                     HTML_PARSE_NODEFDTD);
         if (!doc)
             goto out;
+        /* past 256 levels libxml2 stops and keeps nothing: say so, lose nothing silently */
+        if (ctxt->errNo == XML_ERR_INTERNAL_ERROR) {
+            err = ND_ERR_INVALID;
+            goto out;
+        }
         err = walk(&ht, (const xmlNode *)doc);
         if (err != ND_OK)
             goto out;
@@ -288,6 +299,8 @@ enum nd_err nd_import_html_text(const char *html, size_t len, bool one_line, siz
     err = ND_OK;
 out:
     xmlFreeDoc(doc);
+    if (ctxt)
+        htmlFreeParserCtxt(ctxt);
     nd_buf_free(&ht.out);
     return err;
 }

@@ -63,6 +63,7 @@ static const struct member comment_members[] = {{"id", MEMBER_ID, false},
                                                 {"body", MEMBER_NONEMPTY, false},
                                                 {"status", MEMBER_COMMENT_STATUS, false},
                                                 {"created_at", MEMBER_TIME, false},
+                                                {"import_key", MEMBER_IMPORT_KEY, true},
                                                 {NULL, MEMBER_ID, false}};
 
 static bool is_id(const json_t *v)
@@ -293,14 +294,18 @@ enum nd_err nd_import_comment_record(struct importer *im, unsigned long line, co
         .f.body = json_string_value(json_object_get(obj, "body")),
         .pending = strcmp(json_string_value(json_object_get(obj, "status")), "pending") == 0,
         .created_at = time_of(obj, "created_at"),
+        .import_key = json_string_value(json_object_get(obj, "import_key")),
     };
+    const char *taken = "id";
     if (was_refused(im, rec.f.article_id)) {
         nd_import_refuse(im, line, "article_id: the record of article %" PRId64 " was refused",
                          rec.f.article_id);
         return ND_OK;
     }
-    enum nd_err err = nd_store_comment_restore(im->store, &rec);
-    if (err == ND_ERR_CONFLICT)
+    enum nd_err err = nd_store_comment_restore(im->store, &rec, &taken);
+    if (err == ND_ERR_CONFLICT && strcmp(taken, "import_key") == 0)
+        nd_import_refuse(im, line, "import_key: is taken by another comment");
+    else if (err == ND_ERR_CONFLICT)
         nd_import_refuse(im, line, "id: %" PRId64 " is taken", rec.id);
     else if (err == ND_ERR_NOT_FOUND)
         nd_import_refuse(im, line, "article_id: no such article");

@@ -477,7 +477,8 @@ static enum nd_err on_node(struct reader *r)
     int depth = xmlTextReaderDepth(r->xr);
     switch (type) {
     case XML_READER_TYPE_DOCUMENT_TYPE:
-        fail(r, node_line(r),
+        /* no line: libxml2 keeps none for a DTD, and its parser is ahead */
+        fail(r, 0,
              "the file declares a document type (<!DOCTYPE ...>), which no WordPress export "
              "has; newsd does not read one, so that no entity reaches the network or expands "
              "without bound");

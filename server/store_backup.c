@@ -309,7 +309,8 @@ static const char export_articles_sql[] =
     "SELECT id, slug, title, summary, body, author, category, tags, source_url, status, "
     "published_at, created_at, updated_at, import_key FROM articles ORDER BY id";
 
-static const char export_comments_sql[] = "SELECT " ND_COMMENT_COLUMNS " FROM comments ORDER BY id";
+static const char export_comments_sql[] =
+    "SELECT " ND_COMMENT_EXPORT_COLUMNS " FROM comments ORDER BY id";
 
 /* A table of the export: its query and its records (their type and members). */
 struct table {
@@ -491,17 +492,25 @@ enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_articl
     return err;
 }
 
-/* Whether the id of a comment record is taken, and the article of its parent (0: none). */
-static const char comment_check_sql[] = "SELECT EXISTS (SELECT 1 FROM comments WHERE id = :id), "
-                                        "(SELECT article_id FROM comments WHERE id = :parent)";
+/*
+ * Which of a comment record's unique values are taken, and the article of
+ * its parent (0: none). A NULL :id or :import_key matches no row.
+ */
+static const char comment_check_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM comments WHERE id = :id), "
+    "EXISTS (SELECT 1 FROM comments WHERE import_key = :import_key), "
+    "(SELECT article_id FROM comments WHERE id = :parent)";
 
+/* A NULL :id makes SQLite give the row the next id. */
 static const char restore_comment_sql[] =
-    "INSERT INTO comments (id, article_id, parent_id, author, body, status, created_at) "
-    "VALUES (:id, :article_id, :parent_id, :author, :body, :status, :created_at)";
+    "INSERT INTO comments (id, article_id, parent_id, author, body, status, created_at, "
+    "import_key) VALUES (:id, :article_id, :parent_id, :author, :body, :status, :created_at, "
+    ":import_key)";
 
 /* What comment_check_sql says of a comment record. */
 struct comment_check {
     bool id_taken;
+    bool key_taken;
     int64_t parent_article; /* 0 when the parent does not exist */
 };
 
@@ -510,41 +519,51 @@ static enum nd_err read_check(sqlite3_stmt *stmt, void *ctx)
 {
     struct comment_check *check = ctx;
     check->id_taken = sqlite3_column_int(stmt, 0) != 0;
-    check->parent_article = sqlite3_column_int64(stmt, 1);
+    check->key_taken = sqlite3_column_int(stmt, 1) != 0;
+    check->parent_article = sqlite3_column_int64(stmt, 2);
     return ND_OK;
 }
 
-/* ND_ERR_CONFLICT when rec's id is taken, ND_ERR_INVALID when its parent is not fit. */
-static enum nd_err check_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
+enum nd_err nd_store_comment_record_check(struct nd_store *st, const struct nd_comment_record *rec,
+                                          const char **taken)
 {
-    struct comment_check check = {false, 0};
-    if (rec->f.has_parent && rec->f.parent_id >= rec->id)
+    struct comment_check check = {false, false, 0};
+    if (rec->id > 0 && rec->f.has_parent && rec->f.parent_id >= rec->id)
         return ND_ERR_INVALID;
-    enum nd_err err =
-        nd_store_row(st, ND_STMT_RESTORE_COMMENT_CHECK, comment_check_sql,
-                     ND_PARAMS(ND_INT(":id", rec->id),
-                               ND_INT(":parent", rec->f.has_parent ? rec->f.parent_id : 0)),
-                     read_check, &check, "comment restore");
-    if (err == ND_OK && check.id_taken)
+    enum nd_err err = nd_store_row(
+        st, ND_STMT_RESTORE_COMMENT_CHECK, comment_check_sql,
+        ND_PARAMS(ND_INT_IF(rec->id > 0, ":id", rec->id), ND_TEXT(":import_key", rec->import_key),
+                  ND_INT(":parent", rec->f.has_parent ? rec->f.parent_id : 0)),
+        read_check, &check, "comment restore");
+    if (err == ND_OK && (check.id_taken || check.key_taken)) {
         err = ND_ERR_CONFLICT;
-    else if (err == ND_OK && rec->f.has_parent && check.parent_article != rec->f.article_id)
+        *taken = check.id_taken ? "id" : "import_key";
+    } else if (err == ND_OK && rec->f.has_parent && check.parent_article != rec->f.article_id) {
         err = ND_ERR_INVALID;
+    }
     return err;
 }
 
-static enum nd_err insert_comment_record(struct nd_store *st, const struct nd_comment_record *rec)
+enum nd_err nd_store_comment_record_insert(struct nd_store *st, const struct nd_comment_record *rec,
+                                           int64_t *id)
 {
-    return nd_store_exec(st, ND_STMT_RESTORE_COMMENT, restore_comment_sql,
-                         ND_PARAMS(ND_INT(":id", rec->id), ND_INT(":article_id", rec->f.article_id),
-                                   ND_INT_IF(rec->f.has_parent, ":parent_id", rec->f.parent_id),
-                                   ND_TEXT(":author", rec->f.author), ND_TEXT(":body", rec->f.body),
-                                   ND_TEXT(":status", rec->pending ? "pending" : "visible"),
-                                   ND_INT(":created_at", rec->created_at)),
-                         "comment restore");
+    enum nd_err err = nd_store_exec(
+        st, ND_STMT_RESTORE_COMMENT, restore_comment_sql,
+        ND_PARAMS(ND_INT_IF(rec->id > 0, ":id", rec->id), ND_INT(":article_id", rec->f.article_id),
+                  ND_INT_IF(rec->f.has_parent, ":parent_id", rec->f.parent_id),
+                  ND_TEXT(":author", rec->f.author), ND_TEXT(":body", rec->f.body),
+                  ND_TEXT(":status", rec->pending ? "pending" : "visible"),
+                  ND_INT(":created_at", rec->created_at), ND_TEXT(":import_key", rec->import_key)),
+        "comment restore");
+    if (err == ND_OK && id)
+        *id = sqlite3_last_insert_rowid(st->db);
+    return err;
 }
 
-enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_comment_record *rec)
+enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_comment_record *rec,
+                                     const char **taken)
 {
+    const char *clash = "id";
     if (!st || !rec || rec->id < 1 || !rec->f.author || !rec->f.body)
         return ND_ERR_INVALID;
     enum nd_err err = nd_store_begin(st);
@@ -552,8 +571,11 @@ enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_commen
         return err;
     err = nd_store_article_exists(st, rec->f.article_id);
     if (err == ND_OK)
-        err = check_comment_record(st, rec);
+        err = nd_store_comment_record_check(st, rec, &clash);
     if (err == ND_OK)
-        err = insert_comment_record(st, rec);
-    return nd_store_finish(st, err);
+        err = nd_store_comment_record_insert(st, rec, NULL);
+    err = nd_store_finish(st, err);
+    if (err == ND_ERR_CONFLICT && taken)
+        *taken = clash;
+    return err;
 }

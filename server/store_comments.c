@@ -32,9 +32,10 @@ enum comment_col {
     COL_BODY,
     COL_STATUS,
     COL_CREATED_AT,
+    COL_IMPORT_KEY, /* ND_COMMENT_EXPORT_COLUMNS only */
 };
 
-const struct nd_col nd_store_comment_cols[7] = {
+const struct nd_col nd_store_comment_cols[ND_COMMENT_MEMBERS + 1] = {
     {"id", COL_ID, ND_COL_INT},
     {"article_id", COL_ARTICLE_ID, ND_COL_INT},
     {"parent_id", COL_PARENT_ID, ND_COL_INT_OR_NULL},
@@ -42,8 +43,9 @@ const struct nd_col nd_store_comment_cols[7] = {
     {"body", COL_BODY, ND_COL_TEXT},
     {"status", COL_STATUS, ND_COL_TEXT},
     {"created_at", COL_CREATED_AT, ND_COL_TIME},
+    {"import_key", COL_IMPORT_KEY, ND_COL_TEXT_OR_NULL},
 };
-static const struct nd_shape comment_shape = ND_SHAPE(NULL, nd_store_comment_cols);
+static const struct nd_shape comment_shape = {NULL, nd_store_comment_cols, ND_COMMENT_MEMBERS};
 
 enum nd_err nd_store_comment_get(struct nd_store *st, int64_t id, json_t **out)
 {

@@ -81,8 +81,6 @@ enum nd_stmt {
     ND_STMT_CHANGES_DELETE,
     ND_STMT_CHANGES_PRUNED,
     ND_STMT_COMMENT_FIND_IMPORT,
-    ND_STMT_COMMENT_IMPORT_CHECK,
-    ND_STMT_COMMENT_IMPORT,
     ND_STMT_COUNT
 };
 
@@ -355,12 +353,15 @@ struct nd_shape {
 };
 
 /*
- * A comment's members, for COMMENT_COLUMNS: "id, article_id, parent_id,
- * author, body, status, created_at" (store_comments.c; the export uses them
- * too).
+ * A comment's members, for ND_COMMENT_COLUMNS: "id, article_id, parent_id,
+ * author, body, status, created_at" (store_comments.c). The first
+ * ND_COMMENT_MEMBERS are what clients see; the export selects
+ * ND_COMMENT_EXPORT_COLUMNS and writes them all, import_key last.
  */
 #define ND_COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
-extern const struct nd_col nd_store_comment_cols[7];
+#define ND_COMMENT_EXPORT_COLUMNS ND_COMMENT_COLUMNS ", import_key"
+#define ND_COMMENT_MEMBERS 7
+extern const struct nd_col nd_store_comment_cols[ND_COMMENT_MEMBERS + 1];
 
 #define ND_SHAPE(type, cols)                                                                       \
     {                                                                                              \
@@ -373,6 +374,24 @@ extern const struct nd_col nd_store_comment_cols[7];
  * UTF-8 or stored tags are not an array.
  */
 enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *shape, json_t **out);
+
+/*
+ * The checks of a comment written with its own values (store_backup.c; an
+ * export's record, or with rec->id 0 a WordPress comment, store_import.c),
+ * inside the caller's transaction. ND_ERR_INVALID when rec's parent is not a
+ * comment of rec's article or, when rec->id is set, is not older (a smaller
+ * id). ND_ERR_CONFLICT when rec's id or import key is taken, *taken naming
+ * which ("id" or "import_key").
+ */
+enum nd_err nd_store_comment_record_check(struct nd_store *st, const struct nd_comment_record *rec,
+                                          const char **taken);
+
+/*
+ * Inserts the comment row of rec as given, the next id when rec->id is 0;
+ * *id (may be NULL) gets its id. The caller checked it first.
+ */
+enum nd_err nd_store_comment_record_insert(struct nd_store *st, const struct nd_comment_record *rec,
+                                           int64_t *id);
 
 /* ND_OK when article id exists, ND_ERR_NOT_FOUND when not, or the failure. */
 enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id);

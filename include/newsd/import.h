@@ -259,7 +259,8 @@ enum nd_err nd_import_wxr_file(struct nd_store *store, const char *path,
  * left out, entities decoded, white space folded; one_line makes every
  * break a space (for titles and names). *out gets a new string ("" when the
  * HTML holds no text). ND_ERR_LIMIT when the text would pass max bytes,
- * ND_ERR_NOMEM; *out is written only on ND_OK.
+ * ND_ERR_INVALID when elements nest deeper than libxml2's HTML parser goes
+ * (256 levels), ND_ERR_NOMEM; *out is written only on ND_OK.
  */
 enum nd_err nd_import_html_text(const char *html, size_t len, bool one_line, size_t max,
                                 char **out);

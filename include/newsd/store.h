@@ -474,7 +474,8 @@ enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
  *    "updated_at","import_key"}  (source_url and import_key may be null;
  *    comment_count is left out: the comments make it)
  *   {"type":"comment","id","article_id","parent_id","author","body",
- *    "status","created_at"}      (parent_id may be null)
+ *    "status","created_at","import_key"}  (parent_id and import_key may
+ *    be null; import_key is set on comments an importer stored)
  * API keys are never exported.
  */
 #define ND_EXPORT_TYPE "newsd-export"
@@ -524,14 +525,17 @@ struct nd_comment_record {
     struct nd_comment_fields f;
     bool pending; /* status "pending" rather than "visible" */
     int64_t created_at;
+    const char *import_key; /* NULL unless an importer stored it */
 };
 
 /*
- * Stores rec exactly as given. ND_ERR_CONFLICT: its id is taken.
+ * Stores rec exactly as given. ND_ERR_CONFLICT: its id or import key is
+ * taken, with *taken (may be NULL) naming that field ("id", "import_key").
  * ND_ERR_NOT_FOUND: no such article. ND_ERR_INVALID: the parent is not an
  * earlier comment (a smaller id) of the same article; the threaded lists
  * rely on parents being older than their replies.
  */
-enum nd_err nd_store_comment_restore(struct nd_store *store, const struct nd_comment_record *rec);
+enum nd_err nd_store_comment_restore(struct nd_store *store, const struct nd_comment_record *rec,
+                                     const char **taken);
 
 #endif
