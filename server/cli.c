@@ -195,10 +195,10 @@ static bool import_wxr_one(struct nd_store *store, const char *file)
                 err[0] != '\0' ? err : nd_err_str(rc));
         return false;
     }
-    printf("%s: WordPress export (WXR 1.%u): %lu posts created, %lu existing, %lu comments "
+    printf("%s: WordPress export (WXR 1.%u): %lu post%s created, %lu existing, %lu comment%s "
            "created, %lu existing, %lu refused\n",
-           file, st.version, st.posts_created, st.posts_existing, st.comments_created,
-           st.comments_existing, st.refused);
+           file, st.version, st.posts_created, plural(st.posts_created), st.posts_existing,
+           st.comments_created, plural(st.comments_created), st.comments_existing, st.refused);
     printf("%s: skipped %lu page%s, %lu attachment%s, %lu menu item%s, %lu item%s of other "
            "types, %lu private, %lu trashed and %lu other posts, %lu spam, %lu trashed "
            "comment%s, %lu pingback%s and trackbacks\n",
