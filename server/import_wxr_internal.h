@@ -29,7 +29,7 @@ struct wxr_comment {
 struct wxr_item {
     unsigned long line; /* of its <item> */
     const char *title, *link, *creator, *content, *excerpt, *post_id, *post_date, *post_date_gmt,
-        *post_name, *status, *post_type;
+        *post_name, *status, *post_type, *post_password;
     const char *too_long;     /* the element that passed its size limit, or NULL */
     const json_t *categories; /* names (HTML) in file order */
     const json_t *tags;       /* names (HTML) in file order */

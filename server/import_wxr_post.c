@@ -256,7 +256,7 @@ static bool wanted(struct wxr_import *im, const struct wxr_item *item)
         skipped = &im->stats.menu_items;
     else if (strcmp(type, "post") != 0)
         skipped = &im->stats.other_types;
-    else if (strcmp(status, "private") == 0)
+    else if (strcmp(status, "private") == 0 || item->post_password[0] != '\0')
         skipped = &im->stats.private_posts;
     else if (strcmp(status, "trash") == 0)
         skipped = &im->stats.trashed_posts;

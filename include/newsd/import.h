@@ -175,8 +175,9 @@ enum nd_err nd_import_detect_file(const char *path, enum nd_import_format *forma
  * (<!DOCTYPE ...>) is refused, as no WordPress export has one.
  *
  * Items of post type "post" become articles: "publish" published, "draft",
- * "pending" and "future" drafts; "private", "trash" and other statuses
- * ("auto-draft", "inherit") are skipped and counted, and so are pages,
+ * "pending" and "future" drafts; "private" posts and posts protected by a
+ * password (counted as private), "trash" and other statuses ("auto-draft",
+ * "inherit") are skipped and counted, and so are pages,
  * attachments, menu items and other post types. An article gets: the title
  * and the body (content:encoded) as text (nd_import_html_text); the excerpt
  * as summary when there is one, else a summary derived from the body; the
@@ -227,7 +228,7 @@ struct nd_import_wxr_stats {
     unsigned long menu_items;
     unsigned long other_types;
     /* posts skipped for their status */
-    unsigned long private_posts;
+    unsigned long private_posts; /* password-protected ones too */
     unsigned long trashed_posts;
     unsigned long other_statuses;
     /* comments skipped */

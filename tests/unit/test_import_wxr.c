@@ -383,13 +383,17 @@ static void test_refused_post_and_comment(void)
             "<wp:comment><wp:comment_id>11</wp:comment_id><wp:comment_author>B</wp:comment_author>"
             "<wp:comment_content>reply</wp:comment_content><wp:comment_approved>1"
             "</wp:comment_approved><wp:comment_parent>10</wp:comment_parent></wp:comment>\n"
-            "</item>\n" TAIL;
+            "</item>\n"
+            "<item><title>Protected</title><wp:post_id>5</wp:post_id><content:encoded>z"
+            "</content:encoded><wp:status>publish</wp:status><wp:post_password>s3cret"
+            "</wp:post_password></item>\n" TAIL;
     struct nd_store *st = open_memory();
     struct nd_import_wxr_stats s;
     struct refusals r;
     char err[512];
     CHECK_INT(import_text(st, xml, &r, &s, err, sizeof err), ND_OK);
     CHECK_INT(s.posts_created, 2);
+    CHECK_INT(s.private_posts, 1); /* protected by a password: not made public */
     CHECK_INT(s.comments_created, 1);
     CHECK_INT(s.refused, 3);
     CHECK_INT(r.n, 3);
