@@ -14,27 +14,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "import_fixture.h"
 #include "newsd/import.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
-
-#define MAX_REFUSALS 32
-
-struct refusals {
-    size_t n;
-    unsigned long line[MAX_REFUSALS];
-    char why[MAX_REFUSALS][512];
-};
-
-static void collect(void *ctx, unsigned long line, const char *why)
-{
-    struct refusals *r = ctx;
-    if (r->n == MAX_REFUSALS)
-        return;
-    r->line[r->n] = line;
-    snprintf(r->why[r->n], sizeof r->why[r->n], "%s", why);
-    r->n++;
-}
 
 static struct nd_store *open_memory(void)
 {

@@ -11,34 +11,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "import_fixture.h"
 #include "newsd/import.h"
 #include "newsd/store.h"
-
-#define MAX_REFUSALS 8
-
-struct refusals {
-    unsigned n;
-    unsigned long line[MAX_REFUSALS];
-    char why[MAX_REFUSALS][512];
-};
-
-static void collect(void *ctx, unsigned long line, const char *why)
-{
-    struct refusals *r = ctx;
-    if (r->n == MAX_REFUSALS)
-        return;
-    r->line[r->n] = line;
-    snprintf(r->why[r->n], sizeof r->why[r->n], "%s", why);
-    r->n++;
-}
-
-static struct nd_store *open_memory(void)
-{
-    struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
-}
+#include "store_fixture.h"
 
 /* The whole fixture in a new string, or NULL. */
 static char *read_fixture(const char *name, size_t *len)
@@ -72,11 +48,6 @@ static json_t *article_by_slug(struct nd_store *st, const char *slug)
     json_t *article = NULL;
     CHECK_INT(nd_store_article_get_by_slug(st, slug, &article), ND_OK);
     return article;
-}
-
-static const char *str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
 }
 
 static long long count_articles(struct nd_store *st)
@@ -206,20 +177,20 @@ static void test_detect(void)
 static void check_harbour(struct nd_store *st)
 {
     json_t *a = article_by_slug(st, "harbour-wall-repairs-to-start-in-may");
-    CHECK_STR(str(a, "title"), "Harbour wall repairs to start in May");
-    CHECK_STR(str(a, "author"), "Maria Hollis");
-    CHECK_STR(str(a, "category"), "Local News, Politics & Council");
-    CHECK_STR(str(a, "status"), "published");
-    CHECK_STR(str(a, "published_at"), "2024-02-20T09:15:00Z");
-    CHECK_STR(str(a, "source_url"),
+    CHECK_STR(str_of(a, "title"), "Harbour wall repairs to start in May");
+    CHECK_STR(str_of(a, "author"), "Maria Hollis");
+    CHECK_STR(str_of(a, "category"), "Local News, Politics & Council");
+    CHECK_STR(str_of(a, "status"), "published");
+    CHECK_STR(str_of(a, "published_at"), "2024-02-20T09:15:00Z");
+    CHECK_STR(str_of(a, "source_url"),
               "https://harbourgazette.example/2024/02/20/harbour-wall-repairs-to-start-in-may/");
     CHECK_STR(json_string_value(json_array_get(json_object_get(a, "tags"), 1)), "council");
-    CHECK(strncmp(str(a, "body"),
+    CHECK(strncmp(str_of(a, "body"),
                   "The council has approved \xC2\xA3"
                   "2.4 million",
                   37) == 0);
-    CHECK(strstr(str(a, "body"), "\n\nWhat happens next\n\n") != NULL);
-    CHECK(strstr(str(a, "body"), "- The north car park closes from 1 May.\n- Fishing") != NULL);
+    CHECK(strstr(str_of(a, "body"), "\n\nWhat happens next\n\n") != NULL);
+    CHECK(strstr(str_of(a, "body"), "- The north car park closes from 1 May.\n- Fishing") != NULL);
     CHECK_INT(json_integer_value(json_object_get(a, "comment_count")), 3);
 
     json_t *items = NULL;
@@ -229,15 +200,15 @@ static void check_harbour(struct nd_store *st)
     CHECK_INT(json_array_size(items), 4);
     const json_t *ann = json_array_get(items, 0), *master = json_array_get(items, 1);
     const json_t *held = json_array_get(items, 2), *lena = json_array_get(items, 3);
-    CHECK_STR(str(ann, "author"), "Ann Baker");
-    CHECK_STR(str(ann, "created_at"), "2024-02-20T10:02:00Z");
+    CHECK_STR(str_of(ann, "author"), "Ann Baker");
+    CHECK_STR(str_of(ann, "created_at"), "2024-02-20T10:02:00Z");
     CHECK(json_is_null(json_object_get(ann, "parent_id")));
-    CHECK_STR(str(master, "body"), "Yes & the slipway: both are in the contract.");
+    CHECK_STR(str_of(master, "body"), "Yes & the slipway: both are in the contract.");
     CHECK_INT(json_integer_value(json_object_get(master, "parent_id")),
               json_integer_value(json_object_get(ann, "id")));
-    CHECK_STR(str(held, "author"), "Anonymous");
-    CHECK_STR(str(held, "status"), "pending");
-    CHECK_STR(str(lena, "body"), "No need for that, Rob.");
+    CHECK_STR(str_of(held, "author"), "Anonymous");
+    CHECK_STR(str_of(held, "status"), "pending");
+    CHECK_STR(str_of(lena, "body"), "No need for that, Rob.");
     CHECK(json_is_null(json_object_get(lena, "parent_id"))); /* its parent was trashed */
     json_decref(items);
     free(next);
@@ -266,16 +237,16 @@ static void test_fixture_and_twice(void)
     check_harbour(st);
 
     json_t *cafe = article_by_slug(st, "cafe-owners-welcome-longer-summer-hours");
-    CHECK_STR(str(cafe, "title"), "Caf\xC3\xA9 owners welcome \xE2\x80\x9Clonger\xE2\x80\x9D "
-                                  "summer hours");
-    CHECK_STR(str(cafe, "summary"), "Caf\xC3\xA9s on the quay may open until 11pm & hire more "
-                                    "staff.");
-    CHECK_STR(str(cafe, "author"), "Tom O\xE2\x80\x99Neil");
+    CHECK_STR(str_of(cafe, "title"), "Caf\xC3\xA9 owners welcome \xE2\x80\x9Clonger\xE2\x80\x9D "
+                                     "summer hours");
+    CHECK_STR(str_of(cafe, "summary"), "Caf\xC3\xA9s on the quay may open until 11pm & hire more "
+                                       "staff.");
+    CHECK_STR(str_of(cafe, "author"), "Tom O\xE2\x80\x99Neil");
     json_decref(cafe);
     json_t *draft = article_by_slug(st, "budget-vote-delayed");
-    CHECK_STR(str(draft, "status"), "draft");
-    CHECK_STR(str(draft, "category"), "");
-    CHECK_STR(str(draft, "published_at"), "2024-02-28T16:30:00Z");
+    CHECK_STR(str_of(draft, "status"), "draft");
+    CHECK_STR(str_of(draft, "category"), "");
+    CHECK_STR(str_of(draft, "published_at"), "2024-02-28T16:30:00Z");
     json_decref(draft);
 
     CHECK_INT(nd_import_wxr(st, xml, len, collect, &r, &s, err, sizeof err), ND_OK);
