@@ -8,10 +8,17 @@
  * struct, its key, body and link) with a reference count: the slot holds one
  * reference, every reader another, and the last one frees it, so a reader
  * never sees its bytes vanish while libmicrohttpd is still sending them.
+ *
+ * Keys are request paths and queries, which clients choose. With a public
+ * hash a client could compute many URLs of one set and use them to push out
+ * the entries of others; so the set is chosen by SipHash-2-4 (libsodium's
+ * crypto_shorthash) under a random key drawn when the cache is created,
+ * which nobody outside the process knows.
  */
 #include "newsd/cache.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,24 +52,24 @@ struct nd_cache {
     struct entry **slots;
     struct shard shards[SHARDS];
     _Atomic uint64_t hits, misses, stores;
-    _Atomic unsigned sweep;   /* the next slot make_room looks at */
-    _Atomic uint64_t inserts; /* gives each entry its age */
+    _Atomic unsigned sweep;                            /* the next slot make_room looks at */
+    _Atomic uint64_t inserts;                          /* gives each entry its age */
+    unsigned char hash_key[crypto_shorthash_KEYBYTES]; /* random, set once at creation */
 };
 
-/* FNV-1a: a fast, well-spread hash for slot choice; nothing secret depends on it. */
-static uint64_t hash_key(const char *key, size_t len)
+/* The keyed hash of key: chooses its set and speeds up comparisons. */
+static uint64_t hash_key(const struct nd_cache *c, const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ULL;
-    }
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, (const unsigned char *)key, len, c->hash_key);
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
 struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots)
 {
-    if (max_bytes == 0 || slots == 0)
+    if (max_bytes == 0 || slots == 0 || sodium_init() < 0)
         return NULL;
     unsigned n = SHARDS * WAYS;
     while (n < slots && n < (1u << 24))
@@ -77,6 +84,7 @@ struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots)
     }
     c->mask = n - 1;
     c->max_bytes = max_bytes;
+    randombytes_buf(c->hash_key, sizeof c->hash_key);
     atomic_init(&c->generation, 1);
     for (unsigned i = 0; i < SHARDS; i++)
         pthread_mutex_init(&c->shards[i].lock, NULL);
@@ -99,6 +107,7 @@ void nd_cache_destroy(struct nd_cache *c)
         entry_unref(c->slots[i]);
     for (unsigned i = 0; i < SHARDS; i++)
         pthread_mutex_destroy(&c->shards[i].lock);
+    sodium_memzero(c->hash_key, sizeof c->hash_key);
     free(c->slots);
     free(c);
 }
@@ -125,9 +134,14 @@ static unsigned set_of(const struct nd_cache *c, uint64_t h)
     return (unsigned)h & c->mask & ~(unsigned)(WAYS - 1);
 }
 
+unsigned nd_cache_set_index(const struct nd_cache *c, const char *key, size_t keylen)
+{
+    return set_of(c, hash_key(c, key, keylen)) / WAYS;
+}
+
 const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, size_t keylen)
 {
-    uint64_t h = hash_key(key, keylen);
+    uint64_t h = hash_key(c, key, keylen);
     unsigned set = set_of(c, h);
     struct shard *s = shard_of(c, set);
     struct entry *found = NULL;
@@ -258,7 +272,7 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     strcpy(e->pub.etag, etag);
     e->pub.type = a->type;
     e->pub.gzip = a->gzip;
-    e->hash = hash_key(key, keylen);
+    e->hash = hash_key(c, key, keylen);
     e->generation = generation;
     e->age = atomic_fetch_add(&c->inserts, 1);
     unsigned set = set_of(c, e->hash);

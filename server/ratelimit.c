@@ -7,6 +7,11 @@
  * WAYS string comparisons, memory is fixed at creation, and a flood of new
  * addresses can only evict buckets, never grow the table. An evicted address
  * starts again with a full bucket, which is the price of bounded memory.
+ * The set is chosen by SipHash-2-4 (libsodium's crypto_shorthash) under a
+ * random key drawn when the table is created: an address or key id says
+ * nothing to an outsider about its set, so nobody can gather keys of one set
+ * to push a victim's bucket out on purpose (and refill it), or to make the
+ * table thrash.
  *
  * Tokens are counted in 1/60000 of a token, so that refilling per_minute
  * tokens per 60000 ms is integer arithmetic: every millisecond adds
@@ -16,6 +21,7 @@
 #include "newsd/ratelimit.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +43,14 @@ struct nd_ratelimit {
     unsigned per_minute;
     uint64_t capacity; /* burst * UNITS_PER_TOKEN */
     uint64_t clock;    /* counts takes, orders buckets by last use */
+    unsigned char hash_key[crypto_shorthash_KEYBYTES]; /* random, set once at creation */
     struct bucket slots[SETS][WAYS];
 };
 
 struct nd_ratelimit *nd_ratelimit_create(unsigned per_minute, unsigned burst)
 {
+    if (sodium_init() < 0)
+        return NULL;
     struct nd_ratelimit *rl = calloc(1, sizeof *rl);
     if (rl == NULL)
         return NULL;
@@ -51,6 +60,7 @@ struct nd_ratelimit *nd_ratelimit_create(unsigned per_minute, unsigned burst)
     }
     rl->per_minute = per_minute;
     rl->capacity = (uint64_t)(burst > 0 ? burst : 1) * UNITS_PER_TOKEN;
+    randombytes_buf(rl->hash_key, sizeof rl->hash_key);
     return rl;
 }
 
@@ -59,21 +69,27 @@ void nd_ratelimit_destroy(struct nd_ratelimit *rl)
     if (rl == NULL)
         return;
     pthread_mutex_destroy(&rl->lock);
+    sodium_memzero(rl->hash_key, sizeof rl->hash_key);
     free(rl);
 }
 
 /*
- * FNV-1a: keys are client addresses (as trusted-proxies decides them) and ids
- * of valid API keys, not text an attacker chooses at will.
+ * The set of key under the table's hash key. A client picks its address from
+ * whatever range it holds (a whole IPv6 /64, say), so this must not be a
+ * public hash.
  */
-static size_t set_of(const char *key)
+static size_t set_of(const struct nd_ratelimit *rl, const char *key)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h % SETS;
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, (const unsigned char *)key, strlen(key), rl->hash_key);
+    memcpy(&h, out, sizeof h);
+    return (size_t)(h % SETS);
+}
+
+unsigned nd_ratelimit_set_index(const struct nd_ratelimit *rl, const char *key)
+{
+    return (unsigned)set_of(rl, key);
 }
 
 /*
@@ -82,7 +98,7 @@ static size_t set_of(const char *key)
  */
 static struct bucket *find_bucket(struct nd_ratelimit *rl, const char *key, uint64_t now_ms)
 {
-    struct bucket *set = rl->slots[set_of(key)];
+    struct bucket *set = rl->slots[set_of(rl, key)];
     struct bucket *victim = &set[0];
 
     for (size_t i = 0; i < WAYS; i++) {

@@ -14,6 +14,12 @@
  * Memory is bounded: entries live in a fixed table of slots (a new entry
  * replaces whatever its slot held), and their bytes in all never pass the
  * size given at creation.
+ *
+ * Keys come from clients, so where a key lands is kept from them: the slot is
+ * chosen by a keyed hash (SipHash-2-4) under a random key each cache draws at
+ * creation. Two caches, in one process or in two, place the same keys
+ * differently, and no client can compute a batch of URLs that fall on
+ * another's entry to evict it.
  */
 #ifndef NEWSD_CACHE_H
 #define NEWSD_CACHE_H
@@ -36,7 +42,10 @@ struct nd_cache_entry {
 
 /*
  * A cache of at most max_bytes of entries in slots slots (rounded up to a
- * power of two). NULL when out of memory or max_bytes is 0 (no cache).
+ * power of two), with a fresh random hash key. Initialises libsodium if
+ * nobody has yet (sodium_init may be called any number of times). NULL when
+ * out of memory, when libsodium cannot be initialised, or when max_bytes is 0
+ * (no cache).
  */
 struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots);
 
@@ -72,6 +81,12 @@ bool nd_cache_put(struct nd_cache *cache, const char *key, size_t keylen, uint64
  */
 bool nd_cache_put_answer(struct nd_cache *cache, const char *key, size_t keylen,
                          uint64_t generation, const struct nd_cache_entry *a);
+
+/*
+ * The set (0 to slots / 4 - 1) in which key would be stored: it depends on
+ * the cache's random hash key. For tests; nothing else needs it.
+ */
+unsigned nd_cache_set_index(const struct nd_cache *cache, const char *key, size_t keylen);
 
 /* Counters for tests and metrics. */
 struct nd_cache_stats {

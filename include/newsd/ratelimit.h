@@ -6,6 +6,11 @@
  * under any number of keys. Besides allowed or not, a take reports what the
  * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset response headers
  * tell a client, so that it can pace itself before it is refused.
+ *
+ * A key's slot is chosen by a keyed hash (SipHash-2-4) under a random key
+ * each table draws at creation, so clients cannot pick addresses or key ids
+ * that share a set with another's bucket to push it out (which would hand
+ * that client a full bucket again) or to defeat their own limit.
  */
 #ifndef NEWSD_RATELIMIT_H
 #define NEWSD_RATELIMIT_H
@@ -17,7 +22,9 @@ struct nd_ratelimit;
 
 /*
  * per_minute tokens are added per minute up to burst. per_minute 0 means no
- * limit. NULL when out of memory.
+ * limit. The table draws its random hash key here, initialising libsodium if
+ * nobody has yet. NULL when out of memory or when libsodium cannot be
+ * initialised.
  */
 struct nd_ratelimit *nd_ratelimit_create(unsigned per_minute, unsigned burst);
 void nd_ratelimit_destroy(struct nd_ratelimit *rl);
@@ -45,5 +52,11 @@ bool nd_ratelimit_acquire(struct nd_ratelimit *rl, const char *key, uint64_t now
  */
 bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
                        unsigned *retry_after_s);
+
+/*
+ * The set (0 to 1023) in which key's bucket lives: it depends on the table's
+ * random hash key. For tests; nothing else needs it.
+ */
+unsigned nd_ratelimit_set_index(const struct nd_ratelimit *rl, const char *key);
 
 #endif

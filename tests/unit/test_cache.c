@@ -1,6 +1,7 @@
 /*
  * test_cache.c: the response cache: hits, staleness after writes, refusal of
- * answers rendered before a write, the byte bound, and many threads at once.
+ * answers rendered before a write, the byte bound, many threads at once, and
+ * the keyed placement of entries (URLs aimed at one cache's set miss another's).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -129,6 +130,74 @@ static void test_bounded(void)
     nd_cache_destroy(c);
 }
 
+#define WAYS 4 /* slots per set (server/cache.c) */
+
+/*
+ * Writes into keys WAYS search URLs that c places in the set of victim;
+ * returns how many it found.
+ */
+static unsigned find_colliders(const struct nd_cache *c, const char *victim, char keys[][48])
+{
+    unsigned set = nd_cache_set_index(c, victim, strlen(victim));
+    unsigned found = 0;
+    for (unsigned i = 0; i < 1000000 && found < WAYS; i++) {
+        int len = snprintf(keys[found], 48, "/v1/search?q=w%u", i);
+        if (nd_cache_set_index(c, keys[found], (size_t)len) == set)
+            found++;
+    }
+    return found;
+}
+
+/*
+ * Each cache draws its own hash key, as each process does: the same keys
+ * land in other sets, so URLs computed to crowd out an entry of one cache
+ * (here found by asking it, as a client could if the hash were public) do
+ * nothing to it in another.
+ */
+static void test_keyed_placement(void)
+{
+    struct nd_cache *a = nd_cache_create(1 << 20, 256); /* 64 sets of 4 */
+    struct nd_cache *b = nd_cache_create(1 << 20, 256);
+    CHECK(a != NULL && b != NULL);
+
+    /* One key, one set, every time, in one cache. */
+    CHECK_INT(nd_cache_set_index(a, "/v1/articles/7", 14),
+              nd_cache_set_index(a, "/v1/articles/7", 14));
+    /* Across the two, 64 keys agree by chance about once (1/64 each), not always. */
+    unsigned same = 0;
+    for (int i = 0; i < 64; i++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "/v1/articles/%d", i);
+        unsigned set = nd_cache_set_index(a, key, (size_t)len);
+        CHECK(set < 64);
+        same += set == nd_cache_set_index(b, key, (size_t)len);
+    }
+    CHECK(same < 16);
+
+    const char *victim = "/v1/articles/1";
+    char keys[WAYS][48];
+    CHECK_INT(find_colliders(a, victim, keys), WAYS);
+    CHECK(put(a, victim, "victim"));
+    CHECK(put(b, victim, "victim"));
+    for (unsigned i = 0; i < WAYS; i++) {
+        CHECK(put(a, keys[i], "attacker"));
+        CHECK(put(b, keys[i], "attacker"));
+    }
+    /* In a the set is full of the attacker's URLs and the oldest went... */
+    CHECK(nd_cache_get(a, victim, strlen(victim)) == NULL);
+    for (unsigned i = 0; i < WAYS; i++) {
+        const struct nd_cache_entry *e = nd_cache_get(a, keys[i], strlen(keys[i]));
+        CHECK(e != NULL);
+        nd_cache_release(e);
+    }
+    /* ...in b the same URLs are spread over its sets and the victim stays. */
+    const struct nd_cache_entry *e = nd_cache_get(b, victim, strlen(victim));
+    CHECK(e != NULL && e->len == 6 && memcmp(e->body, "victim", 6) == 0);
+    nd_cache_release(e);
+    nd_cache_destroy(a);
+    nd_cache_destroy(b);
+}
+
 static struct nd_cache *shared;
 
 static void *worker(void *arg)
@@ -178,5 +247,5 @@ int main(void)
     return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
                      CHECK_CASE(test_type_and_encoding),
                      CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
-                     CHECK_CASE(test_threads));
+                     CHECK_CASE(test_threads), CHECK_CASE(test_keyed_placement));
 }

@@ -1,7 +1,8 @@
 /*
  * test_ratelimit.c: token buckets over simulated time (the clock is a
- * parameter, so nothing here sleeps).
+ * parameter, so nothing here sleeps), and the keyed placement of buckets.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -162,11 +163,72 @@ static void test_result_slow_refill(void)
     nd_ratelimit_destroy(rl);
 }
 
+#define WAYS 8 /* buckets per set (server/ratelimit.c) */
+
+/*
+ * Writes into addrs WAYS addresses that rl places in the set of victim;
+ * returns how many it found.
+ */
+static unsigned find_colliders(const struct nd_ratelimit *rl, const char *victim, char addrs[][16])
+{
+    unsigned set = nd_ratelimit_set_index(rl, victim);
+    unsigned found = 0;
+    for (unsigned i = 0; i < (1u << 22) && found < WAYS; i++) {
+        snprintf(addrs[found], 16, "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        if (nd_ratelimit_set_index(rl, addrs[found]) == set)
+            found++;
+    }
+    return found;
+}
+
+/*
+ * Each table draws its own hash key, as each process does. Addresses that
+ * share the victim's set in one table push its bucket out there (it starts
+ * again full: its limit is defeated); in another table the same addresses
+ * are spread out and the victim stays limited.
+ */
+static void test_keyed_placement(void)
+{
+    struct nd_ratelimit *a = nd_ratelimit_create(1, 1);
+    struct nd_ratelimit *b = nd_ratelimit_create(1, 1);
+    unsigned retry;
+    CHECK(a != NULL && b != NULL);
+
+    CHECK_INT(nd_ratelimit_set_index(a, "192.0.2.7"), nd_ratelimit_set_index(a, "192.0.2.7"));
+    /* 64 addresses agree by chance about never (1/1024 each), not always. */
+    unsigned same = 0;
+    for (int i = 0; i < 64; i++) {
+        char addr[16];
+        snprintf(addr, sizeof addr, "192.0.2.%d", i);
+        unsigned set = nd_ratelimit_set_index(a, addr);
+        CHECK(set < 1024);
+        same += set == nd_ratelimit_set_index(b, addr);
+    }
+    CHECK(same < 8);
+
+    const char *victim = "192.0.2.1";
+    char addrs[WAYS][16];
+    CHECK_INT(find_colliders(a, victim, addrs), WAYS);
+    CHECK(nd_ratelimit_take(a, victim, 0, &retry));
+    CHECK(nd_ratelimit_take(b, victim, 0, &retry));
+    CHECK(!nd_ratelimit_take(a, victim, 0, &retry));
+    CHECK(!nd_ratelimit_take(b, victim, 0, &retry));
+    for (unsigned i = 0; i < WAYS; i++) {
+        CHECK(nd_ratelimit_take(a, addrs[i], 0, &retry));
+        CHECK(nd_ratelimit_take(b, addrs[i], 0, &retry));
+    }
+    CHECK(nd_ratelimit_take(a, victim, 0, &retry)); /* evicted: a full bucket again */
+    CHECK(!nd_ratelimit_take(b, victim, 0, &retry));
+    CHECK_INT(retry, 60);
+    nd_ratelimit_destroy(a);
+    nd_ratelimit_destroy(b);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_burst), CHECK_CASE(test_refill),
                      CHECK_CASE(test_retry_after_rounds_up), CHECK_CASE(test_eviction),
                      CHECK_CASE(test_unlimited), CHECK_CASE(test_long_keys),
                      CHECK_CASE(test_result_counts), CHECK_CASE(test_result_unlimited),
-                     CHECK_CASE(test_result_slow_refill));
+                     CHECK_CASE(test_result_slow_refill), CHECK_CASE(test_keyed_placement));
 }
