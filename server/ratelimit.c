@@ -10,8 +10,8 @@
  * The set is chosen by SipHash-2-4 (libsodium's crypto_shorthash) under a
  * random key drawn when the table is created: an address or key id says
  * nothing to an outsider about its set, so nobody can gather keys of one set
- * to push a victim's bucket out on purpose (and refill it), or to make the
- * table thrash.
+ * to push a bucket out on purpose (it comes back full) or to make the table
+ * thrash.
  *
  * Tokens are counted in 1/60000 of a token, so that refilling per_minute
  * tokens per 60000 ms is integer arithmetic: every millisecond adds

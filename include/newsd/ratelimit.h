@@ -7,10 +7,11 @@
  * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset response headers
  * tell a client, so that it can pace itself before it is refused.
  *
- * A key's slot is chosen by a keyed hash (SipHash-2-4) under a random key
- * each table draws at creation, so clients cannot pick addresses or key ids
- * that share a set with another's bucket to push it out (which would hand
- * that client a full bucket again) or to defeat their own limit.
+ * A key's set of eight slots is chosen by a keyed hash (SipHash-2-4) under a random key
+ * each table draws at creation. With a public hash a client holding a few
+ * addresses could pick the eight that share a set with its spent bucket and
+ * push it out, to come back with a full one; unable to tell sets apart, it
+ * needs a flood of new keys on the scale of the whole table.
  */
 #ifndef NEWSD_RATELIMIT_H
 #define NEWSD_RATELIMIT_H
