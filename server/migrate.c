@@ -10,6 +10,13 @@
  * threads may open a new database at the same moment: the version is read
  * again once the write lock is held, and whoever comes second finds the work
  * done and applies nothing. A database that is already current is only read.
+ *
+ * Foreign key enforcement is off while a migration runs and every reference
+ * is checked before its commit instead (the order SQLite documents for
+ * changing a table's schema): a migration that rebuilds a parent table drops
+ * the old one, and with enforcement on that drop would delete the child rows
+ * through ON DELETE CASCADE. SQLite ignores the pragma inside a transaction,
+ * so it is switched around each one.
  */
 #include "newsd/migrate.h"
 
@@ -118,6 +125,28 @@ static int record(sqlite3 *db, const struct nd_migration *m)
 }
 
 /*
+ * SQLITE_OK when no row breaks a foreign key, SQLITE_CONSTRAINT_FOREIGNKEY
+ * (the first broken reference logged) when one does, or the failure.
+ */
+static int check_references(sqlite3 *db, const struct nd_migration *m)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        nd_log(ND_LOG_ERROR, "migration %s: row %lld of %s refers to a missing row of %s", m->name,
+               (long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
+               (const char *)sqlite3_column_text(stmt, 2));
+        rc = SQLITE_CONSTRAINT_FOREIGNKEY;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/*
  * Applies m unless another connection did so first. *ran tells which. On
  * failure the transaction is rolled back and the error logged once.
  */
@@ -125,8 +154,13 @@ static enum nd_err apply_one(sqlite3 *db, const struct nd_migration *m, int *ran
 {
     char what[128];
     int recorded = 0;
+    int enforced = 0;
     *ran = 0;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = query_int(db, "PRAGMA foreign_keys", &enforced);
+    if (rc == SQLITE_OK && enforced)
+        rc = sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = run_script(db, create_table_sql);
     if (rc == SQLITE_OK)
@@ -134,18 +168,25 @@ static enum nd_err apply_one(sqlite3 *db, const struct nd_migration *m, int *ran
     if (rc == SQLITE_OK && !recorded) {
         rc = run_script(db, m->sql);
         if (rc == SQLITE_OK)
+            rc = check_references(db, m);
+        if (rc == SQLITE_OK)
             rc = record(db, m);
         *ran = rc == SQLITE_OK;
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        return ND_OK;
-    *ran = 0;
-    snprintf(what, sizeof what, "migration %s", m->name);
-    enum nd_err err = nd_store_sqlite_err(db, rc, what);
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    enum nd_err err = ND_OK;
+    if (rc != SQLITE_OK) {
+        *ran = 0;
+        snprintf(what, sizeof what, "migration %s", m->name);
+        err = nd_store_sqlite_err(db, rc, what);
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    /* Outside the transaction again: enforcement back as the caller had it. */
+    if (enforced && sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK &&
+        err == ND_OK)
+        err = nd_store_sqlite_err(db, sqlite3_errcode(db), "turning foreign keys on again");
     return err;
 }
 

@@ -4,8 +4,9 @@
 Creation with every field and with defaults (derived slug and summary),
 reading by id and slug, draft visibility, list order, filters and keyset
 pagination (also while articles are inserted at the head), merge-patch
-updates, deletion, authentication failures, validation (every bad field at
-once), malformed bodies (415, 400, 413) and ETag/If-None-Match.
+updates, deletion (a deleted article's or comment's id is never given
+again), authentication failures, validation (every bad field at once),
+malformed bodies (415, 400, 413) and ETag/If-None-Match.
 """
 
 import calendar
@@ -497,6 +498,27 @@ def test_delete(srv):
     expect(tap, srv.request("PATCH", path, {"title": "x"}, auth=True), 404, what="PATCH deleted")
 
 
+def test_ids_not_reused(srv):
+    """Deleting the newest article (or comment) does not hand its id to the next one."""
+    keep = srv.create_article(title="Id keeper", body="x")
+    newest = srv.create_article(title="Newest, then deleted", body="x")
+    expect(tap, srv.request("DELETE", f"/v1/articles/{newest['id']}", auth=True), 204,
+           empty_body=True, what="DELETE the newest article")
+    again = srv.create_article(title="Created after the delete", body="x")
+    tap.eq(again["id"], newest["id"] + 1, "the next article's id")
+    expect(tap, srv.request("GET", f"/v1/articles/{newest['id']}"), 404,
+           what="the deleted article's link")
+
+    srv.create_comment(keep["id"])
+    last = srv.create_comment(keep["id"], body="Newest comment, then deleted.")
+    expect(tap, srv.request("DELETE", f"/v1/comments/{last['id']}", auth=True), 204,
+           empty_body=True, what="DELETE the newest comment")
+    reply = srv.create_comment(keep["id"], body="Written after the delete.")
+    tap.eq(reply["id"], last["id"] + 1, "the next comment's id")
+    expect(tap, srv.request("GET", f"/v1/comments/{last['id']}"), 404,
+           what="the deleted comment's link")
+
+
 def test_comment_count(srv):
     art = srv.create_article(title="Counted", body="x", category="Counting")
     for _ in range(2):
@@ -682,6 +704,8 @@ def main_session():
             tap.run("pagination while inserting at the head", test_pagination_inserts, srv, want)
         tap.run("PATCH merge patch", test_patch, srv)
         tap.run("DELETE", test_delete, srv)
+        tap.run("ids of deleted articles and comments are not given again", test_ids_not_reused,
+                srv)
         tap.run("comment_count", test_comment_count, srv)
         tap.run("authentication failures are 401 with WWW-Authenticate", test_auth, srv)
         tap.run("413 over the default limit (a 3 MiB request)", test_too_large, srv, 3 << 20,

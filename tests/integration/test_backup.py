@@ -263,6 +263,24 @@ def test_round_trip(srv, folder, made):
     proc = cli(fresh, "export")
     tap.eq(proc.stdout.encode("utf-8"), text, "a refused import changed nothing")
 
+    # Ids go on above the restored ones, even once the newest restored
+    # article and comment are deleted (they are never given again).
+    top_article = max(r["id"] for r in records if r["type"] == "article")
+    top_comment = max(by_id)
+    with Server(BIN, db=fresh) as other:
+        must(other.request("DELETE", f"/v1/comments/{top_comment}", auth=True), 204,
+             "deleting the newest restored comment")
+        newest = next(r for r in records if r["id"] == top_article and r["type"] == "article")
+        must(other.request("DELETE", f"/v1/articles/{top_article}", auth=True), 204,
+             "deleting the newest restored article")
+        article = other.create_article(title="After the restore", body="New text.")
+        tap.eq(article["id"], top_article + 1, "the next article's id (not the deleted one's)")
+        older = made["tram"] if made["tram"] != top_article else made["unicode"]
+        comment = other.create_comment(older)
+        tap.eq(comment["id"], top_comment + 1, "the next comment's id (not the deleted one's)")
+        tap.check(newest["slug"] != article["slug"], "a new slug")
+        tap.stop_server(other, name="the restored server exits 0 after new writes")
+
 
 # ---- backups ------------------------------------------------------------------------
 

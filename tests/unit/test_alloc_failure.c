@@ -295,6 +295,9 @@ static bool restore(void)
         "INSERT OR IGNORE INTO article_tags SELECT * FROM temp.base_tags",
         "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
         "INSERT INTO comments_fts (comments_fts) VALUES ('rebuild')",
+        /* ids are never given twice: the seeded state includes the largest id given */
+        ("UPDATE sqlite_sequence SET seq = b.seq FROM temp.base_sequence b "
+         "WHERE b.name = sqlite_sequence.name"),
     };
     bool ok = exec("BEGIN IMMEDIATE");
     for (size_t i = 0; ok && i < sizeof steps / sizeof steps[0]; i++)
@@ -373,7 +376,8 @@ static bool seed(void)
            exec("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 1000; PRAGMA synchronous = OFF") &&
            exec("CREATE TEMP TABLE base_articles AS SELECT * FROM articles") &&
            exec("CREATE TEMP TABLE base_tags AS SELECT * FROM article_tags") &&
-           exec("CREATE TEMP TABLE base_comments AS SELECT * FROM comments");
+           exec("CREATE TEMP TABLE base_comments AS SELECT * FROM comments") &&
+           exec("CREATE TEMP TABLE base_sequence AS SELECT * FROM sqlite_sequence");
 }
 
 static void victim_article(void)
