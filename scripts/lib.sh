@@ -26,4 +26,5 @@ ensure_packages() {
 
 # What building newsd needs on Debian 12.
 BUILD_PACKAGES=(gcc meson ninja-build pkg-config
-    libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev zlib1g-dev libxml2-dev)
+    libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev zlib1g-dev libxml2-dev
+    libgnutls28-dev)

@@ -22,6 +22,7 @@
 #include "newsd/feed.h"
 #include "newsd/proxy.h"
 #include "newsd/util.h"
+#include "newsd/tls.h"
 
 enum setting_type {
     TYPE_PATH, /* char *: a non-empty file name */
@@ -126,6 +127,9 @@ static const struct setting settings[] = {
      "PEM certificate (chain) to serve HTTPS; needs tls-key", NULL, NULL},
     {"tls-key", TYPE_FILE, AT(tls_key), 0, 0, "", "FILE",
      "PEM private key of tls-cert (unencrypted)", NULL, NULL},
+    {"tls-priorities", TYPE_TEXT, AT(tls_priorities), 0, 0, ND_TLS_DEFAULT_PRIORITIES, "STRING",
+     "GnuTLS priority string: TLS versions and cipher suites, in the server's order", NULL,
+     nd_tls_check_priorities},
     {"metrics", TYPE_BOOL, AT(metrics), 0, 0, "true", "BOOL",
      "serve Prometheus metrics at GET /metrics", NULL, NULL},
     {"feed-size", TYPE_UINT, AT(feed_size), 1, 100, "20", "N",

@@ -46,8 +46,6 @@
 
 #define MHD_LIMIT_MARGIN 64        /* see admit() */
 #define TLS_FILE_MAX (1024 * 1024) /* a PEM file larger than this is not a certificate */
-/* TLS 1.2 and 1.3 only, with GnuTLS's default choice of ciphers. */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static atomic_ulong server_generations;
 
@@ -540,7 +538,7 @@ static enum nd_err setup_tls(struct nd_server *srv, unsigned *flags, struct MHD_
     *flags |= MHD_USE_TLS;
     items[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
     items[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
-    items[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    items[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, cfg->tls_priorities};
     items[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return ND_OK;
 }

@@ -61,13 +61,14 @@ struct nd_config {
     char *cors_origins;      /* cors-origins: "*", a list of origins, or "" (off); default "*" */
     bool cors_credentials;   /* cors-credentials: allow credentials for listed origins; false */
     enum nd_moderation comment_moderation; /* comment-moderation: off|pre, default off */
-    size_t cache_size;   /* cache-size: bytes of rendered answers kept; 0 = none; default 16 MiB */
-    char *tls_cert;      /* tls-cert: PEM certificate chain file; "" = plain HTTP */
-    char *tls_key;       /* tls-key: PEM private key file; "" = plain HTTP */
-    bool metrics;        /* metrics: serve GET /metrics; default true */
-    unsigned feed_size;  /* feed-size: entries in each feed, default 20 */
-    char *public_url;    /* public-url: base of links in feeds; "" = from Host header */
-    unsigned gzip_level; /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
+    size_t cache_size;    /* cache-size: bytes of rendered answers kept; 0 = none; default 16 MiB */
+    char *tls_cert;       /* tls-cert: PEM certificate chain file; "" = plain HTTP */
+    char *tls_key;        /* tls-key: PEM private key file; "" = plain HTTP */
+    char *tls_priorities; /* tls-priorities: GnuTLS priority string; ND_TLS_DEFAULT_PRIORITIES */
+    bool metrics;         /* metrics: serve GET /metrics; default true */
+    unsigned feed_size;   /* feed-size: entries in each feed, default 20 */
+    char *public_url;     /* public-url: base of links in feeds; "" = from Host header */
+    unsigned gzip_level;  /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
     unsigned change_log_days;   /* change-log-days: days the change log keeps, default 7 */
     unsigned events_heartbeat;  /* events-heartbeat: seconds between pings on idle streams; 15 */
     unsigned events_limit;      /* events-limit: open /v1/events streams in all, default 500 */
