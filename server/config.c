@@ -137,6 +137,10 @@ static const struct setting settings[] = {
     {"public-url", TYPE_TEXT, AT(public_url), 0, 0, "", "URL",
      "URL clients reach newsd at, for the links in feeds; empty = from the request's Host", NULL,
      nd_feed_check_public_url},
+    {"article-url", TYPE_TEXT, AT(article_url), 0, 0, "", "TEMPLATE",
+     "page of an article that feed entries link to: a URL with {slug} and/or {id}; empty = the "
+     "reader page (/#/articles/{slug})",
+     NULL, nd_feed_check_page},
     {"gzip-level", TYPE_UINT, AT(gzip_level), 0, 9, "6", "N",
      "gzip level for answers over 1 KiB to clients that accept it; 0 = never", NULL, NULL},
     {"change-log-days", TYPE_UINT, AT(change_log_days), 1, 3650, "7", "DAYS",

@@ -246,6 +246,37 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
     return ND_ERR_INVALID;
 }
 
+enum nd_err nd_feed_check_page(const char *text, char *why, size_t len)
+{
+    const char *problem = NULL, *rest = NULL;
+    bool placeholder = false;
+    if (text[0] == '\0')
+        return ND_OK;
+    if (strncmp(text, "https://", 8) == 0)
+        rest = text + 8;
+    else if (strncmp(text, "http://", 7) == 0)
+        rest = text + 7;
+    if (rest == NULL)
+        problem = "must start with http:// or https://";
+    else if (strchr("/:?#{", rest[0]) != NULL)
+        problem = "must name a host";
+    for (const char *p = rest; problem == NULL && *p != '\0'; p++) {
+        size_t n = strncmp(p, "{slug}", 6) == 0 ? 6 : strncmp(p, "{id}", 4) == 0 ? 4 : 0;
+        placeholder = placeholder || n > 0;
+        p += n > 0 ? n - 1 : 0;
+        if (n == 0 && (*p == '{' || *p == '}'))
+            problem = "may hold only the placeholders {slug} and {id}";
+        else if (n == 0 && !url_char((unsigned char)*p) && *p != '?' && *p != '#')
+            problem = "must be a URL of printable ASCII without spaces";
+    }
+    if (problem == NULL && !placeholder)
+        problem = "must hold {slug} or {id}, or every entry would link to the same page";
+    if (problem == NULL)
+        return ND_OK;
+    nd_why(why, len, "article-url %s (such as https://news.example/story/{slug})", problem);
+    return ND_ERR_INVALID;
+}
+
 /* ---- reading articles ---------------------------------------------------- */
 
 /* The string member key of article, "" when missing or not a string. */
@@ -302,23 +333,53 @@ static size_t article_terms(const json_t *article, const char *terms[TERMS_MAX])
     return n;
 }
 
+static void buf_article_id(struct nd_buf *b, const json_t *article)
+{
+    nd_buf_append_printf(b, "%lld", (long long)json_integer_value(json_object_get(article, "id")));
+}
+
 /*
- * BASE/v1/articles/{key}, where key names the article's member (id or
- * slug): a malloc'd URL, still to be escaped where it goes; NULL when out of
- * memory.
+ * BASE/v1/articles/{id}, an entry's permanent id: a malloc'd URL, still to
+ * be escaped where it goes; NULL when out of memory.
  */
-static char *article_url(const char *base, const json_t *article, const char *key)
+static char *article_url(const char *base, const json_t *article)
 {
     struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
-    char id[24];
     nd_buf_append_str(&b, base);
     nd_buf_append_str(&b, "/v1/articles/");
-    if (strcmp(key, "id") == 0) {
-        snprintf(id, sizeof id, "%lld",
-                 (long long)json_integer_value(json_object_get(article, key)));
-        nd_buf_append_str(&b, id);
-    } else {
-        nd_url_append_encoded(&b, text_of(article, key));
+    buf_article_id(&b, article);
+    return nd_buf_take(&b, NULL);
+}
+
+/*
+ * The page a person reads the article on, which every format's entry links
+ * to: feed->page with {slug} and {id} filled in, or when that is empty the
+ * reader page's view of it, BASE/#/articles/{slug}. Malloc'd, still to be
+ * escaped where it goes; NULL when out of memory.
+ */
+static char *article_page(const struct nd_feed *feed, const json_t *article)
+{
+    struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
+    const char *t = feed->page != NULL ? feed->page : "";
+    if (t[0] == '\0') {
+        nd_buf_append_str(&b, feed->base);
+        nd_buf_append_str(&b, "/#/articles/");
+        nd_url_append_encoded(&b, text_of(article, "slug"));
+        return nd_buf_take(&b, NULL);
+    }
+    while (*t != '\0') {
+        size_t n = strcspn(t, "{");
+        nd_buf_append(&b, t, n);
+        t += n;
+        if (strncmp(t, "{slug}", 6) == 0) {
+            nd_url_append_encoded(&b, text_of(article, "slug"));
+            t += 6;
+        } else if (strncmp(t, "{id}", 4) == 0) {
+            buf_article_id(&b, article);
+            t += 4;
+        } else if (*t != '\0') { /* nd_feed_check_page refused this */
+            nd_buf_append(&b, t++, 1);
+        }
     }
     return nd_buf_take(&b, NULL);
 }
@@ -366,10 +427,10 @@ static void atom_link(struct nd_buf *b, const char *indent, const char *rel, con
     nd_buf_append_str(b, "\"/>\n");
 }
 
-static void atom_entry(struct nd_buf *b, const char *base, const json_t *article)
+static void atom_entry(struct nd_buf *b, const struct nd_feed *feed, const json_t *article)
 {
     const char *terms[TERMS_MAX];
-    char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
+    char *id = article_url(feed->base, article), *page = article_page(feed, article);
     if (id == NULL || page == NULL) {
         nd_buf_fail(b, ND_ERR_NOMEM);
         goto out;
@@ -377,7 +438,7 @@ static void atom_entry(struct nd_buf *b, const char *base, const json_t *article
     nd_buf_append_str(b, "  <entry>\n");
     xml_element(b, "    ", "id", "", id);
     xml_element(b, "    ", "title", " type=\"text\"", text_of(article, "title"));
-    atom_link(b, "    ", "alternate", "application/json", page);
+    atom_link(b, "    ", "alternate", "text/html", page);
     if (text_of(article, "source_url")[0] != '\0')
         atom_link(b, "    ", "via", NULL, text_of(article, "source_url"));
     xml_element(b, "    ", "published", "", text_of(article, "published_at"));
@@ -422,18 +483,18 @@ static void render_atom(struct nd_buf *b, const struct nd_feed *feed, const char
     nd_buf_append_str(b, "/\"/>\n  <generator version=\"" ND_VERSION "\">newsd</generator>\n");
     json_array_foreach(feed->articles, i, article)
     {
-        atom_entry(b, feed->base, article);
+        atom_entry(b, feed, article);
     }
     nd_buf_append_str(b, "</feed>\n");
 }
 
 /* ---- RSS 2.0 ------------------------------------------------------------- */
 
-static void rss_item(struct nd_buf *b, const char *base, const json_t *article)
+static void rss_item(struct nd_buf *b, const struct nd_feed *feed, const json_t *article)
 {
     char date[ND_RFC822_BUF];
     const char *terms[TERMS_MAX];
-    char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
+    char *id = article_url(feed->base, article), *page = article_page(feed, article);
     if (id == NULL || page == NULL) {
         nd_buf_fail(b, ND_ERR_NOMEM);
         goto out;
@@ -453,7 +514,8 @@ static void rss_item(struct nd_buf *b, const char *base, const json_t *article)
     size_t n = article_terms(article, terms);
     for (size_t i = 0; i < n; i++)
         xml_element(b, "      ", "category", "", terms[i]);
-    xml_element(b, "      ", "guid", " isPermaLink=\"true\"", id);
+    /* the API's URL: an id, not the page to open (that is the link) */
+    xml_element(b, "      ", "guid", " isPermaLink=\"false\"", id);
     xml_element(b, "      ", "pubDate", "", nd_feed_rfc822(time_of(article, "published_at"), date));
 out:
     free(id);
@@ -483,7 +545,7 @@ static void render_rss(struct nd_buf *b, const struct nd_feed *feed, const char 
     json_array_foreach(feed->articles, i, article)
     {
         nd_buf_append_str(b, "    <item>\n");
-        rss_item(b, feed->base, article);
+        rss_item(b, feed, article);
         nd_buf_append_str(b, "    </item>\n");
     }
     nd_buf_append_str(b, "  </channel>\n</rss>\n");
@@ -515,12 +577,12 @@ static json_t *json_authors(const char *name)
 }
 
 /* The JSON Feed item of article: a new reference, NULL when out of memory. */
-static json_t *json_item(const char *base, const json_t *article)
+static json_t *json_item(const struct nd_feed *feed, const json_t *article)
 {
     struct nd_buf html = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
     const char *terms[TERMS_MAX];
     json_t *item = json_object(), *tags = json_array();
-    char *id = article_url(base, article, "id"), *page = article_url(base, article, "slug");
+    char *id = article_url(feed->base, article), *page = article_page(feed, article);
     /* without its body an item still needs content: the summary, as text */
     bool whole = json_object_get(article, "body") != NULL;
     buf_html(&html, text_of(article, "body"));
@@ -569,7 +631,7 @@ static char *render_json(const struct nd_feed *feed, const char *self, size_t *l
         goto out;
     json_array_foreach(feed->articles, i, article)
     {
-        item = json_item(feed->base, article);
+        item = json_item(feed, article);
         if (item == NULL || json_array_append_new(items, item) != 0)
             goto out;
     }

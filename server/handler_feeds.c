@@ -10,7 +10,9 @@
  *
  * Links must be absolute: they start with the public-url setting, or else
  * with http(s)://HOST from the request's Host header (which the HTTP layer
- * has checked, and which is part of the response cache's key).
+ * has checked, and which is part of the response cache's key). An entry
+ * links to the page a person reads: the reader page's view of the article,
+ * or the article-url setting's page on a site with its own frontend.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,7 +154,11 @@ static int answer_feed(struct nd_request *req, enum nd_feed_format format, const
     size_t len = 0;
     char *text = NULL, *title = feed_title(q), *query = feed_query(req, q);
     if (title != NULL && query != NULL) {
-        struct nd_feed feed = {.base = base, .title = title, .query = query, .articles = articles};
+        struct nd_feed feed = {.base = base,
+                               .title = title,
+                               .query = query,
+                               .page = nd_request_config(req)->article_url,
+                               .articles = articles};
         text = nd_feed_render(format, &feed, &len);
     }
     free(title);

@@ -68,6 +68,7 @@ struct nd_config {
     bool metrics;         /* metrics: serve GET /metrics; default true */
     unsigned feed_size;   /* feed-size: entries in each feed, default 20 */
     char *public_url;     /* public-url: base of links in feeds; "" = from Host header */
+    char *article_url;    /* article-url: page template ({slug}, {id}) feed entries link to; "" */
     unsigned gzip_level;  /* gzip-level: 1..9 for answers over 1 KiB; 0 = never compress; 6 */
     unsigned change_log_days;   /* change-log-days: days the change log keeps, default 7 */
     unsigned events_heartbeat;  /* events-heartbeat: seconds between pings on idle streams; 15 */

@@ -46,11 +46,15 @@ enum nd_feed_format {
 struct nd_feed {
     /* Absolute base URL without a trailing slash: "https://news.example".
        Links: BASE/ (the reader page), BASE/v1/feed.atom (self),
-       BASE/v1/articles/{slug} (an entry's page), BASE/v1/articles/{id}
+       BASE/#/articles/{slug} (an entry's page, see page), BASE/v1/articles/{id}
        (an entry's permanent id). */
     const char *base;
     const char *title; /* plain text */
     const char *query; /* the feed URL's query with its '?', percent-encoded; "" for none */
+    /* The article-url setting: the page an entry links to, a URL template
+       with {slug} (percent-encoded) and {id} filled in per article; "" (or
+       NULL) for the reader page's view BASE/#/articles/{slug}. */
+    const char *page;
     /* Articles as the store returns them, in feed order. One without a
        "body" member gets no content (Atom content, RSS content:encoded,
        JSON Feed content_html; its content_text is the summary). */
@@ -112,5 +116,14 @@ char *nd_feed_base_url(const char *public_url, const char *host, bool tls);
  * writes a sentence saying what is wrong to why (whylen bytes).
  */
 enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen);
+
+/*
+ * Checks an article-url setting (config.h): "" or an absolute http:// or
+ * https:// URL with a host, of printable ASCII without spaces (a query and a
+ * fragment are allowed: a frontend may route by either), holding {slug} or
+ * {id} or both and no other brace. ND_ERR_INVALID writes a sentence saying
+ * what is wrong to why (len bytes).
+ */
+enum nd_err nd_feed_check_page(const char *text, char *why, size_t len);
 
 #endif

@@ -307,7 +307,7 @@ async function feed(article: Schemas['Article']): Promise<void> {
     expect(first !== undefined, 'no items');
     same(first.date_published, article.published_at, 'date_published');
     same(first.content_text, MAIN.body, 'content_text');
-    expect(first.url?.endsWith(`/v1/articles/${article.slug}`) === true, `url ${first.url}`);
+    expect(first.url?.endsWith(`/#/articles/${article.slug}`) === true, `url ${first.url}`);
 }
 
 async function notFound(): Promise<void> {

@@ -11,6 +11,9 @@ the real `xmllint --noout`, then held to what RFC 4287, RSS 2.0 and JSON Feed
 articles in the list's order; text must come back as it was written. Then
 filters, limit, bad parameters, ETag and 304, HEAD, gzip, cache invalidation
 by writes, the Host header and the public-url and feed-size settings.
+Entries link to the page a person reads: by default the reader page's view
+of the article (/#/articles/SLUG, the route the page's router.js serves), or the page the
+article-url setting makes; Atom ids and RSS guids stay the API's URLs.
 """
 
 import email.utils
@@ -318,7 +321,7 @@ def check_rss(resp, what):
             "title": (title.text or "") if title is not None else None,
             "description": (desc.text or "") if desc is not None else None,
             "content": (encoded.text or "") if encoded is not None else None,
-            "guid": guid.text, "link": link.text,
+            "guid": guid.text, "guid_permalink": guid.get("isPermaLink"), "link": link.text,
             "pubDate": rfc822(one(it, "pubDate", w).text, w + " pubDate"),
             "categories": [c.text for c in it.findall("category")],
             "creator": creator.text if creator is not None else None,
@@ -442,6 +445,21 @@ def test_atom(srv, made):
     tap.eq(unix(feed["updated"]), newest, "feed updated = the newest updated_at")
 
 
+def check_reader_page(srv, page):
+    """page opens the reader page (what a browser fetches: no fragment) on the
+    view of the article that app.js routes #/articles/SLUG to."""
+    parts = urllib.parse.urlsplit(page)
+    tap.eq(parts.path, "/", "the link's path is the reader page")
+    resp = fetch(srv, parts.path)
+    tap.eq((resp.status, resp.headers.get("Content-Type", "").split(";")[0]), (200, "text/html"),
+           "GET of the link (what the browser asks for)")
+    script = fetch(srv, "/assets/router.js").body.decode("utf-8")
+    tap.check("return '#/articles/' + encodeURIComponent(slug);" in script and
+              "/^\\/articles\\/([^/]+)$/.exec(path)" in script,
+              "the page's router.js makes and routes #/articles/SLUG")
+    tap.eq(parts.fragment, "/articles/" + page.rsplit("/", 1)[1], "the fragment is that route")
+
+
 def test_atom_text(srv, made):
     _, entries = check_atom(fetch(srv, "/v1/feed.atom"), "atom")
     by_id = {e["id"].rsplit("/", 1)[1]: e for e in entries}
@@ -454,8 +472,10 @@ def test_atom_text(srv, made):
     tap.eq(hostile["authors"], [HOSTILE["author"]], "entry author")
     tap.eq(hostile["categories"], ["Tech & Science <x>", "a&b", "]]>", "emoji 🎉"],
            "categories: the category, then the tags, none twice")
-    tap.eq(hostile["links"]["alternate"].get("href"),
-           f"{base_of(srv)}/v1/articles/{made['hostile']['slug']}", "alternate: the API URL")
+    page = f"{base_of(srv)}/#/articles/{made['hostile']['slug']}"
+    tap.eq(hostile["links"]["alternate"].get("href"), page, "alternate: the reader page's view")
+    tap.eq(hostile["links"]["alternate"].get("type"), "text/html", "alternate: a page")
+    check_reader_page(srv, page)
     tap.eq(hostile["links"]["via"].get("href"), HOSTILE["source_url"], "via: the source URL")
     tap.eq(hostile["published"], HOSTILE["published_at"], "published")
     control = by_id[str(made["control"]["id"])]
@@ -476,12 +496,13 @@ def test_rss(srv, made):
     order = published_order(srv)
     tap.eq([it["guid"] for it in items], [f"{base}/v1/articles/{i}" for i in order],
            "items in list order, drafts left out")
+    tap.eq(items[0]["guid_permalink"], "false", "the guid is an id, not the page to open")
     articles = {i: fetch(srv, f"/v1/articles/{i}").json for i in order}
     tap.eq(facts["lastBuildDate"], max(unix(a["updated_at"]) for a in articles.values()),
            "lastBuildDate = the newest updated_at")
     for it, i in zip(items, order):
         tap.eq(it["pubDate"], unix(articles[i]["published_at"]), f"pubDate of {i}")
-        tap.eq(it["link"], f"{base}/v1/articles/{articles[i]['slug']}", f"link of {i}")
+        tap.eq(it["link"], f"{base}/#/articles/{articles[i]['slug']}", f"link of {i}")
     hostile = items[order.index(made["hostile"]["id"])]
     tap.eq(hostile["title"], xml_clean(HOSTILE["title"]), "title is plain text, round-trips")
     tap.eq(html_paragraphs(hostile["description"]), paragraphs(HOSTILE["summary"]),
@@ -511,7 +532,7 @@ def test_json(srv, made):
     tap.eq(html_paragraphs(hostile["content_html"]), paragraphs(HOSTILE["body"]), "content_html")
     tap.eq(hostile["date_published"], HOSTILE["published_at"], "date_published")
     tap.eq(hostile["date_modified"], want["updated_at"], "date_modified")
-    tap.eq(hostile["url"], f"{base}/v1/articles/{made['hostile']['slug']}", "url")
+    tap.eq(hostile["url"], f"{base}/#/articles/{made['hostile']['slug']}", "url: the page")
     tap.eq(hostile["external_url"], HOSTILE["source_url"], "external_url")
     tap.eq(hostile["tags"], ["Tech & Science <x>", "a&b", "]]>", "emoji 🎉"], "tags")
     tap.eq(hostile["authors"], [{"name": HOSTILE["author"]}], "authors")
@@ -689,6 +710,31 @@ def test_settings():
                       f"--public-url {bad!r}: exit {proc.returncode}, stderr {proc.stderr!r}")
         proc = run_cli(BIN, ["--db", db, "migrate"], env={"NEWSD_PUBLIC_URL": "https://ok.example"})
         tap.eq(proc.returncode, 0, f"NEWSD_PUBLIC_URL is a setting: {proc.stderr!r}")
+        for bad, why in (("https://example.org/news/", "must hold {slug} or {id}"),
+                         ("https://example.org/{title}", "may hold only the placeholders {slug} and {id}"),
+                         ("/news/{slug}", "must start with http:// or https://")):
+            proc = run_cli(BIN, ["--db", db, "--article-url", bad, "serve"])
+            tap.check(proc.returncode == 2 and f"--article-url: article-url: article-url {why}" in proc.stderr,
+                      f"--article-url {bad!r}: exit {proc.returncode}, stderr {proc.stderr!r}")
+        proc = run_cli(BIN, ["--db", db, "migrate"], env={"NEWSD_ARTICLE_URL": "https://x/{id"})
+        tap.check(proc.returncode == 2 and "NEWSD_ARTICLE_URL" in proc.stderr,
+                  f"NEWSD_ARTICLE_URL is checked: {proc.returncode} {proc.stderr!r}")
+
+
+def test_article_url():
+    """article-url: a site with its own frontend; every format links to its page."""
+    template = "https://example.org/news/{slug}?ref={id}"
+    with Server(BIN, env={"NEWSD_ARTICLE_URL": template}) as srv:
+        art = srv.create_article(title="Rail timetable changes", body="New times.")
+        want = f"https://example.org/news/{art['slug']}?ref={art['id']}"
+        _, entries = check_atom(fetch(srv, "/v1/feed.atom"), "atom")
+        tap.eq(entries[0]["links"]["alternate"].get("href"), want, "Atom alternate")
+        tap.eq(entries[0]["id"], f"{base_of(srv)}/v1/articles/{art['id']}", "Atom id unchanged")
+        _, items = check_rss(fetch(srv, "/v1/feed.rss"), "rss")
+        tap.eq(items[0]["link"], want, "RSS link")
+        doc = check_json_feed(fetch(srv, "/v1/feed.json"), "json")
+        tap.eq(doc["items"][0]["url"], want, "JSON Feed url")
+        tap.stop_server(srv)
 
 
 def test_body_budget():
@@ -737,7 +783,8 @@ def main():
         tap.run("writes change the feeds at once", test_invalidation, srv, made)
         tap.run("links follow the Host header, cached per host", test_host, srv)
         tap.stop_server(srv)
-    tap.run("public-url, feed-size, empty feeds, bad public-url", test_settings)
+    tap.run("public-url, feed-size, empty feeds, bad public-url and article-url", test_settings)
+    tap.run("article-url: entries link to the site's own page", test_article_url)
     tap.run("a feed carries at most 1 MiB of bodies", test_body_budget)
     tap.done()
 

@@ -173,6 +173,41 @@ static void test_public_url_check(void)
     }
 }
 
+static void test_page_check(void)
+{
+    static const char *const good[] = {
+        "",
+        "https://example.org/news/{slug}",
+        "http://a/{id}",
+        "https://example.org/#/story/{id}/{slug}?from=feed",
+        "https://example.org:8443/a%20b/{slug}.html",
+    };
+    static const char *const bad[] = {
+        "https://example.org/news/", "https://example.org/{title}",
+        "https://example.org/{slug", "https://example.org/}{id}",
+        "ftp://example.org/{slug}",  "/news/{slug}",
+        "https:///{slug}",           "https://{slug}.example.org/",
+        "https://a/ {slug}",         "https://a/caf\xc3\xa9/{id}",
+        "https://a/\x01{id}",        "https://a/\"{id}\"",
+    };
+    char why[200];
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        if (nd_feed_check_page(good[i], why, sizeof why) != ND_OK)
+            printf("# refused \"%s\": %s\n", good[i], why);
+        CHECK(nd_feed_check_page(good[i], why, sizeof why) == ND_OK);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        why[0] = '\0';
+        if (nd_feed_check_page(bad[i], why, sizeof why) != ND_ERR_INVALID)
+            printf("# accepted \"%s\"\n", bad[i]);
+        CHECK(nd_feed_check_page(bad[i], why, sizeof why) == ND_ERR_INVALID);
+        CHECK(strstr(why, "article-url") != NULL);
+    }
+    nd_feed_check_page("https://example.org/news/", why, sizeof why);
+    CHECK_STR(why, "article-url must hold {slug} or {id}, or every entry would link to the same "
+                   "page (such as https://news.example/story/{slug})");
+}
+
 /* ---- documents ----------------------------------------------------------- */
 
 /* Two articles, newest first; the second is hostile in every field it can be. */
@@ -264,8 +299,10 @@ static void test_atom_document(void)
     CHECK(strstr(doc, "<category term=\"odd\"/>") != NULL);
     CHECK(strstr(doc, "<link rel=\"via\" href=\"https://example.com/x?a=1&amp;b=2\"/>") != NULL);
     CHECK_INT(count(doc, "rel=\"via\""), 1);
-    CHECK(strstr(doc, "<link rel=\"alternate\" type=\"application/json\" "
-                      "href=\"https://news.example/v1/articles/hostile\"/>") != NULL);
+    /* an entry links to the reader page's view, the page a person reads */
+    CHECK(strstr(doc, "<link rel=\"alternate\" type=\"text/html\" "
+                      "href=\"https://news.example/#/articles/hostile\"/>") != NULL);
+    CHECK(strstr(doc, "application/json") == NULL);
     CHECK(strstr(doc, "<published>2025-07-10T08:00:00Z</published>") != NULL);
 out:
     free(doc);
@@ -294,8 +331,8 @@ static void test_atom_exact(void)
                    "  <entry>\n"
                    "    <id>http://h/v1/articles/1</id>\n"
                    "    <title type=\"text\">T</title>\n"
-                   "    <link rel=\"alternate\" type=\"application/json\" "
-                   "href=\"http://h/v1/articles/s\"/>\n"
+                   "    <link rel=\"alternate\" type=\"text/html\" "
+                   "href=\"http://h/#/articles/s\"/>\n"
                    "    <published>2025-01-02T03:04:05Z</published>\n"
                    "    <updated>2025-01-02T03:04:06Z</updated>\n"
                    "    <summary type=\"text\">S</summary>\n"
@@ -323,9 +360,10 @@ static void test_rss_document(void)
     const char *first = strstr(doc, "<pubDate>Sat, 12 Jul 2025 09:30:00 +0000</pubDate>");
     const char *second = strstr(doc, "<pubDate>Thu, 10 Jul 2025 08:00:00 +0000</pubDate>");
     CHECK(first != NULL && second != NULL && first < second);
-    CHECK(strstr(doc, "<guid isPermaLink=\"true\">https://news.example/v1/articles/3</guid>") !=
+    CHECK(strstr(doc, "<guid isPermaLink=\"false\">https://news.example/v1/articles/3</guid>") !=
           NULL);
-    CHECK(strstr(doc, "<link>https://news.example/v1/articles/hostile</link>") != NULL);
+    CHECK(strstr(doc, "<link>https://news.example/#/articles/hostile</link>") != NULL);
+    CHECK(strstr(doc, "<link>https://news.example/#/articles/plain-news</link>") != NULL);
     /* the title is plain text, escaped once; description and content are escaped HTML */
     CHECK(strstr(doc, "<title>&lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; ") != NULL);
     CHECK(strstr(doc, "<description>&lt;p&gt;Sum &amp;quot;q&amp;quot; &amp;#39;a&amp;#39; "
@@ -360,7 +398,9 @@ static void test_json_document(void)
     CHECK_STR(json_string_value(json_object_get(plain, "id")),
               "https://news.example/v1/articles/7");
     CHECK_STR(json_string_value(json_object_get(hostile, "url")),
-              "https://news.example/v1/articles/hostile");
+              "https://news.example/#/articles/hostile");
+    CHECK_STR(json_string_value(json_object_get(plain, "url")),
+              "https://news.example/#/articles/plain-news");
     CHECK_STR(json_string_value(json_object_get(hostile, "title")),
               "<script>alert(1)</script> & ]]> \xf0\x9f\x8e\x89");
     CHECK_STR(json_string_value(json_object_get(hostile, "content_text")),
@@ -382,6 +422,44 @@ static void test_json_document(void)
 out:
     json_decref(root);
     free(doc);
+    json_decref(articles);
+}
+
+/* article-url: every format's entry links to the template's page, filled in. */
+static void test_page_template(void)
+{
+    json_t *articles =
+        json_pack("[{s:i, s:s, s:s, s:s, s:s, s:s, s:s}]", "id", 42, "slug", "rail-timetable",
+                  "title", "T", "summary", "S", "body", "B", "published_at", "2025-01-02T03:04:05Z",
+                  "updated_at", "2025-01-02T03:04:06Z");
+    struct nd_feed feed = {.base = "http://h",
+                           .title = "t",
+                           .query = "",
+                           .page = "https://example.org/news/{slug}?id={id}&x={id}",
+                           .articles = articles};
+    size_t len;
+    char *atom = nd_feed_render(ND_FEED_ATOM, &feed, &len);
+    char *rss = nd_feed_render(ND_FEED_RSS, &feed, &len);
+    char *text = nd_feed_render(ND_FEED_JSON, &feed, &len);
+    json_t *doc = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    CHECK(atom != NULL && rss != NULL && doc != NULL);
+    if (atom == NULL || rss == NULL || doc == NULL)
+        goto out;
+    CHECK(strstr(atom, "<link rel=\"alternate\" type=\"text/html\" href=\"https://example.org/"
+                       "news/rail-timetable?id=42&amp;x=42\"/>") != NULL);
+    CHECK(strstr(atom, "<id>http://h/v1/articles/42</id>") != NULL); /* ids do not move */
+    CHECK(strstr(rss, "<link>https://example.org/news/rail-timetable?id=42&amp;x=42</link>") !=
+          NULL);
+    CHECK(strstr(rss, "<guid isPermaLink=\"false\">http://h/v1/articles/42</guid>") != NULL);
+    json_t *item = json_array_get(json_object_get(doc, "items"), 0);
+    CHECK_STR(json_string_value(json_object_get(item, "url")),
+              "https://example.org/news/rail-timetable?id=42&x=42");
+    CHECK_STR(json_string_value(json_object_get(item, "id")), "http://h/v1/articles/42");
+out:
+    free(atom);
+    free(rss);
+    free(text);
+    json_decref(doc);
     json_decref(articles);
 }
 
@@ -444,7 +522,8 @@ int main(void)
                      CHECK_CASE(test_escape_invalid_utf8), CHECK_CASE(test_escape_keeps_unicode),
                      CHECK_CASE(test_clean_text), CHECK_CASE(test_html_paragraphs),
                      CHECK_CASE(test_rfc822), CHECK_CASE(test_base_url),
-                     CHECK_CASE(test_public_url_check), CHECK_CASE(test_atom_document),
+                     CHECK_CASE(test_public_url_check), CHECK_CASE(test_page_check),
+                     CHECK_CASE(test_page_template), CHECK_CASE(test_atom_document),
                      CHECK_CASE(test_atom_exact), CHECK_CASE(test_rss_document),
                      CHECK_CASE(test_json_document), CHECK_CASE(test_urls_escaped),
                      CHECK_CASE(test_empty_feeds), CHECK_CASE(test_malformed_articles));
