@@ -83,17 +83,30 @@ static int answer_validation(struct nd_request *req, enum nd_err err, json_t *er
     return 0;
 }
 
+int nd_article_write_problem(enum nd_err err, const struct nd_article_input *in, int64_t id,
+                             char *detail, size_t len)
+{
+    int status = nd_err_http_status(err);
+    if (err == ND_ERR_CONFLICT && in->slug_derived)
+        snprintf(detail, len, "no free slug could be made from the title; give one");
+    else if (err == ND_ERR_CONFLICT)
+        snprintf(detail, len, "slug '%s' is taken", in->slug);
+    else if (err == ND_ERR_NOT_FOUND)
+        snprintf(detail, len, "no article with id %" PRId64, id);
+    else if (status >= 500)
+        snprintf(detail, len, "%s", nd_err_str(err)); /* never the cause: the store logged it */
+    else
+        snprintf(detail, len, "could not save the article");
+    return err == ND_ERR_CONFLICT ? 409 : err == ND_ERR_NOT_FOUND ? 404 : status;
+}
+
 /* Answers a failed create or update of an article with the fields in. */
 static int answer_write_error(struct nd_request *req, enum nd_err err,
                               const struct nd_article_input *in, int64_t id)
 {
-    if (err == ND_ERR_CONFLICT && in->slug_derived)
-        return nd_respond_problem(req, 409, "no free slug could be made from the title; give one");
-    if (err == ND_ERR_CONFLICT)
-        return nd_respond_problem(req, 409, "slug '%s' is taken", in->slug);
-    if (err == ND_ERR_NOT_FOUND)
-        return nd_respond_problem(req, 404, "no article with id %" PRId64, id);
-    return nd_respond_err(req, err, "could not save the article");
+    char detail[256];
+    int status = nd_article_write_problem(err, in, id, detail, sizeof detail);
+    return nd_respond_problem(req, status, "%s", detail);
 }
 
 int nd_handle_article_create(struct nd_request *req)

@@ -80,6 +80,9 @@ static void request_destroy(struct nd_request *req)
     }
     json_decref(req->json);
     nd_stream_release(req->stream);
+    nd_http_bulk_destroy(req->bulk);
+    if (req->answer_from_fd)
+        close(req->answer_fd);
     if (req->raw_owned)
         free((char *)req->raw);
     nd_cache_release(req->cached);
@@ -349,6 +352,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (refused != 0)
             return nd_http_queue_answer(req, refused); /* on the first call: closes */
         unsigned long long length = announced_length(req);
+        if (req->method == ND_METHOD_POST && strcmp(req->path, ND_BULK_PATH) == 0) {
+            /* a bulk body is taken line by line, to bulk-max-body, never buffered */
+            int status = nd_http_bulk_start(req, length);
+            return status != 0 ? nd_http_queue_answer(req, status) : MHD_YES;
+        }
         if (length > req->srv->cfg->max_body) {
             /* Refused before the body is read; libmicrohttpd closes the connection. */
             return nd_http_queue_answer(
@@ -362,7 +370,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!req->queued)
+        if (!req->queued && req->bulk != NULL)
+            nd_http_bulk_feed(req, upload_data, *upload_data_size);
+        else if (!req->queued)
             nd_buf_append(&req->body, upload_data,
                           *upload_data_size); /* see body in http_internal.h */
         *upload_data_size = 0;

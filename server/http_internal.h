@@ -1,5 +1,5 @@
 /*
- * http_internal.h: what the four files of the HTTP layer share and nobody
+ * http_internal.h: what the six files of the HTTP layer share and nobody
  * else sees.
  *
  *   http.c           the daemon and a request's life: start and stop, TLS,
@@ -13,6 +13,8 @@
  *   http_store.c     each worker thread's database connection, and the
  *                    response cache's lookup (its key, foreign commits)
  *   http_stream.c    answers written later by another thread (event streams)
+ *   http_bulk.c      POST /v1/articles/bulk: a body taken line by line as
+ *                    it arrives, each line stored, the results spooled
  *
  * A struct nd_request lives from the first call of the access handler to
  * the completion callback, which frees it; everything it points to is its
@@ -111,6 +113,11 @@ struct nd_request {
     bool auth_done;
     enum nd_err auth_err;
 
+    struct nd_bulk *bulk; /* POST /v1/articles/bulk: its body is taken as it comes */
+    int answer_fd;        /* with answer_from_fd: the answer's body, answer_fd_len bytes */
+    uint64_t answer_fd_len;
+    bool answer_from_fd;
+
     bool queued;
     int sent_status;
     size_t sent_bytes;
@@ -166,6 +173,29 @@ bool nd_http_wants_gzip(struct nd_request *req);
  * req->stream kept.
  */
 struct MHD_Response *nd_http_stream_response(struct nd_request *req);
+/* ---- http_bulk.c: a body taken line by line as it arrives ---- */
+
+#define ND_BULK_PATH "/v1/articles/bulk"
+
+/*
+ * Called on the first call of a POST to ND_BULK_PATH, before its body: checks
+ * the key, the Content-Type and a Content-Length of length (0: none) against
+ * bulk-max-body, and sets req->bulk. Returns 0, or the status of the problem
+ * set (401, 415, 413, 503), which the caller answers at once.
+ */
+int nd_http_bulk_start(struct nd_request *req, unsigned long long length);
+
+/* Takes the next len bytes of the body: each whole line is stored and its result spooled. */
+void nd_http_bulk_feed(struct nd_request *req, const char *data, size_t len);
+
+/* Frees a bulk state, and its spooled results. Accepts NULL. */
+void nd_http_bulk_destroy(struct nd_bulk *bulk);
+
+/*
+ * Makes fd (taken: closed with the answer) holding len bytes of type the
+ * body of the answer, status 200. Returns status.
+ */
+int nd_http_respond_fd(struct nd_request *req, int status, const char *type, int fd, uint64_t len);
 
 /* Renders and queues the answer to req. Called once per request, never on its first call. */
 enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -111,6 +112,9 @@ static void drop_body(struct nd_request *req)
     req->raw_len = 0;
     req->raw_owned = false;
     req->asset = NULL;
+    if (req->answer_from_fd)
+        close(req->answer_fd);
+    req->answer_from_fd = false;
 }
 
 /*
@@ -220,6 +224,16 @@ int nd_respond_problem(struct nd_request *req, int status, const char *fmt, ...)
 int nd_respond_unavailable(struct nd_request *req)
 {
     return nd_http_set_problem(req, 503, "the database is unavailable", NULL);
+}
+
+int nd_http_respond_fd(struct nd_request *req, int status, const char *type, int fd, uint64_t len)
+{
+    drop_body(req);
+    req->answer_fd = fd;
+    req->answer_fd_len = len;
+    req->answer_from_fd = true;
+    req->raw_type = type;
+    return status;
 }
 
 int nd_respond_invalid(struct nd_request *req, json_t *errors)
@@ -431,6 +445,11 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
     a->status = status;
     if (status == 204 || status == 304)
         return;
+    if (req->answer_from_fd) { /* streamed from the file as it is: no ETag, no gzip */
+        a->type = req->raw_type;
+        a->len = (size_t)req->answer_fd_len;
+        return;
+    }
     take_body(req, a);
     if (a->body == NULL)
         return;
@@ -507,6 +526,12 @@ static struct MHD_Response *make_response(struct nd_request *req, struct answer 
             req->cached->len, (void *)req->cached->body, release_cached, (void *)req->cached);
         if (resp != NULL)
             req->cached = NULL; /* the response owns the reference now */
+        return resp;
+    }
+    if (req->answer_from_fd && a->status == 200) {
+        resp = MHD_create_response_from_fd64(req->answer_fd_len, req->answer_fd);
+        if (resp != NULL)
+            req->answer_from_fd = false; /* the response closes the file now */
         return resp;
     }
     if (a->body == NULL)

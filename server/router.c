@@ -69,8 +69,10 @@ static unsigned route_mask(const struct nd_route *route)
 }
 
 /*
- * Scans the whole table once. An exact method match wins at once; for HEAD
- * the first GET route is remembered and used only when no HEAD route exists.
+ * Scans the table twice: once for the fewest parameters any matching
+ * pattern has, then among those patterns only. An exact method match wins
+ * at once; for HEAD the first GET route is remembered and used only when no
+ * HEAD route exists.
  */
 enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_method method,
                                      const char *path, struct nd_route_match *m)
@@ -81,8 +83,14 @@ enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_metho
     const struct nd_route *found = NULL;
 
     memset(m, 0, sizeof *m);
+    /* A path that a pattern names literally ("/v1/articles/bulk") is not a
+     * parameter of another ("/v1/articles/{id}"): fewest parameters win. */
+    unsigned fewest = ND_ROUTE_MAX_PARAMS + 1;
+    for (const struct nd_route *r = table; r->pattern != NULL; r++)
+        if (match_pattern(r->pattern, path, params, &nparams) && nparams < fewest)
+            fewest = nparams;
     for (const struct nd_route *r = table; r->pattern != NULL && found == NULL; r++) {
-        if (!match_pattern(r->pattern, path, params, &nparams))
+        if (!match_pattern(r->pattern, path, params, &nparams) || nparams != fewest)
             continue;
         m->allowed |= route_mask(r);
         if (r->method == method) {

@@ -13,6 +13,7 @@ const struct nd_route nd_routes[] = {
     {"/health", ND_METHOD_GET, nd_handle_health, ND_CACHE_NEVER},
     {"/v1/articles", ND_METHOD_GET, nd_handle_articles_list, ND_CACHE_SHARED},
     {"/v1/articles", ND_METHOD_POST, nd_handle_article_create, ND_CACHE_NEVER},
+    {"/v1/articles/bulk", ND_METHOD_POST, nd_handle_articles_bulk, ND_CACHE_NEVER},
     {"/v1/articles/{id}", ND_METHOD_GET, nd_handle_article_get, ND_CACHE_SHARED},
     {"/v1/articles/{id}", ND_METHOD_PATCH, nd_handle_article_patch, ND_CACHE_NEVER},
     {"/v1/articles/{id}", ND_METHOD_DELETE, nd_handle_article_delete, ND_CACHE_NEVER},

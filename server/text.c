@@ -166,6 +166,8 @@ char *nd_slug_from_title(const char *title)
         memmove(buf + 8, buf, keep);
         memcpy(buf, "article-", 8);
         buf[8 + keep] = '\0';
+    } else if (strcmp(buf, ND_SLUG_RESERVED) == 0) {
+        strcpy(buf, "article-" ND_SLUG_RESERVED); /* cap holds 2 * 4 + 9 bytes */
     }
     return buf;
 }
@@ -186,7 +188,7 @@ bool nd_slug_valid(const char *slug)
             return false;
         }
     }
-    return !all_digits(slug);
+    return !all_digits(slug) && strcmp(slug, ND_SLUG_RESERVED) != 0;
 }
 
 static int is_space(char c)

@@ -194,7 +194,7 @@ static void check_slug(struct check *c, const json_t *obj, struct nd_article_inp
     if (!nd_slug_valid(json_string_value(value))) {
         report(c, "slug",
                "must be lower-case letters and digits in words joined by hyphens, "
-               "at most 120 bytes, and not only digits");
+               "at most 120 bytes, not only digits, and not \"bulk\"");
         return;
     }
     in->slug = strdup(json_string_value(value));

@@ -47,6 +47,9 @@ struct nd_config {
     enum nd_sync_mode synchronous; /* synchronous: off|normal|full, default normal */
     size_t max_body;               /* max-body: bytes, default 1 MiB */
     unsigned conn_timeout;         /* connection-timeout: idle seconds, default 30 */
+    size_t bulk_max_body;          /* bulk-max-body: bytes of one bulk body, default 1 GiB */
+    unsigned bulk_max_lines;       /* bulk-max-lines: lines of one bulk body, default 100,000 */
+    size_t bulk_max_line;          /* bulk-max-line: bytes of one bulk line, default 2 MiB */
     unsigned conn_limit;           /* connection-limit: total, default 1000 */
     unsigned per_ip_conn_limit;    /* per-ip-connection-limit: default 64 */
     size_t conn_memory_limit; /* connection-memory-limit: bytes per connection, default 64 KiB */

@@ -9,6 +9,16 @@
 #define NEWSD_HANDLERS_H
 
 #include "newsd/http.h"
+#include "newsd/validate.h"
+
+/*
+ * The status and detail (written to detail, len bytes) of a failed create
+ * or update of the article with fields in (id for a 404): 409 for a slug
+ * taken, 404, or the store error's status with its fixed name for a 5xx.
+ * Shared by the single and the bulk create, so both answer alike.
+ */
+int nd_article_write_problem(enum nd_err err, const struct nd_article_input *in, int64_t id,
+                             char *detail, size_t len);
 
 /* GET /health */
 int nd_handle_health(struct nd_request *req);
@@ -16,6 +26,12 @@ int nd_handle_health(struct nd_request *req);
 /* /v1/articles */
 int nd_handle_articles_list(struct nd_request *req);
 int nd_handle_article_create(struct nd_request *req);
+/*
+ * POST /v1/articles/bulk: the answer once the streamed body has ended (the
+ * lines were stored as they came, see http_bulk.c): 200 with one NDJSON
+ * result per line.
+ */
+int nd_handle_articles_bulk(struct nd_request *req);
 /* /v1/articles/{id-or-slug} */
 int nd_handle_article_get(struct nd_request *req);
 int nd_handle_article_patch(struct nd_request *req);

@@ -51,8 +51,10 @@ struct nd_route_match {
 
 /*
  * Matches method and path (no query string) against table. Writes *m on
- * every result. A parameter segment longer than ND_ROUTE_PARAM_MAX - 1 bytes
- * or empty does not match.
+ * every result. Of the patterns that match the path, only those with the
+ * fewest parameters count: a literal segment beats a parameter, so
+ * "/v1/articles/bulk" is not an article id. A parameter segment longer than ND_ROUTE_PARAM_MAX - 1
+ * bytes or empty does not match.
  */
 enum nd_route_result nd_router_match(const struct nd_route *table, enum nd_method method,
                                      const char *path, struct nd_route_match *m);

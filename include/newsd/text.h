@@ -25,9 +25,13 @@
  */
 char *nd_slug_from_title(const char *title);
 
+/* The one word that is not a slug: /v1/articles/bulk names the bulk write. */
+#define ND_SLUG_RESERVED "bulk"
+
 /*
  * True when slug is a valid slug: 1..ND_SLUG_MAX bytes of [a-z0-9] in
- * hyphen-separated words, not only digits (an all-digit path segment is an id).
+ * hyphen-separated words, not only digits (an all-digit path segment is an id),
+ * and not "bulk" (/v1/articles/bulk is the bulk write, ND_SLUG_RESERVED).
  */
 bool nd_slug_valid(const char *slug);
 

@@ -44,6 +44,7 @@ NODE_TOOLS = os.environ.get("ND_NODE_TOOLS") or os.path.join(
 REDOCLY = os.path.join(NODE_TOOLS, ".bin", "redocly")
 REDOCLY_CONFIG = os.path.join(source_root(), "tests", "node", "redocly.yaml")
 MAX_BODY = 16384  # --max-body of the main server
+BULK_MAX_BODY = 16384  # --bulk-max-body of the main server
 LINT_PROBLEM = re.compile(r"^\s*\d+:\d+\s+(error|warning)\s")
 
 OPERATION_KEYS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -598,6 +599,25 @@ def oversized(c, method, path, auth=False):
     c.check(method, path, resp, 413)
 
 
+def scenario_bulk(c, ids):
+    """POST /v1/articles/bulk: its NDJSON answer, 401, 415, 413 over bulk-max-body."""
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    lines = (json.dumps(article(60)) + "\n{not json\n" + json.dumps(article(61))).encode()
+    resp = c.call("POST", "/v1/articles/bulk", 200, headers=ndjson, raw=lines, auth=True)
+    results = [json.loads(line) for line in resp.body.decode().splitlines()]
+    tap.eq([r["status"] for r in results], [201, 400, 201], "bulk results")
+    c.call("POST", "/v1/articles/bulk", 401, headers=ndjson, raw=lines)
+    c.call("POST", "/v1/articles/bulk", 415, raw=lines, auth=True)
+    big = (json.dumps(article(62)) + "\n").encode() * (BULK_MAX_BODY // 50)
+    tap.require(len(big) > BULK_MAX_BODY, "the bulk body is over bulk-max-body")
+    head = (b"POST /v1/articles/bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+            c.srv.key.encode() + b"\r\nContent-Type: application/x-ndjson\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(big))
+    resp = raw_exchange(c.srv.port, head, [big[i:i + 4096] for i in range(0, len(big), 4096)])
+    tap.require(resp is not None, "no answer to an oversized bulk body")
+    c.check("POST", "/v1/articles/bulk", resp, 413)
+
+
 def scenario_too_large(c, ids):
     """A body over max-body is 413 on every operation that takes one."""
     oversized(c, "POST", "/v1/articles", auth=True)
@@ -697,7 +717,7 @@ def main():
     served = None
     spec = None
     ids = {}
-    with Server(BIN, ["--max-body", str(MAX_BODY)]) as srv:
+    with Server(BIN, ["--max-body", str(MAX_BODY), "--bulk-max-body", str(BULK_MAX_BODY)]) as srv:
         served = tap.run("GET /openapi.json is the source file, byte for byte, and parses",
                          test_served_document, srv)
         if served is None:
@@ -710,6 +730,7 @@ def main():
                 ("articles: list, pages, filters, drafts, get by id and slug, 304, categories",
                  scenario_article_reads),
                 ("articles: merge patch and delete, with their errors", scenario_article_writes),
+                ("articles: bulk NDJSON create, 401, 415, 413", scenario_bulk),
                 ("comments: post, replies, errors", scenario_comments),
                 ("comments: flat and tree lists, pages, get, errors", scenario_comment_reads),
                 ("comments: moderation patch and delete", scenario_moderation),

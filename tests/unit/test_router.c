@@ -48,11 +48,18 @@ static int get_special(struct nd_request *req)
     return 8;
 }
 
+static int bulk_things(struct nd_request *req)
+{
+    (void)req;
+    return 9;
+}
+
 static const struct nd_route table[] = {
     {"/things", ND_METHOD_GET, list_things, ND_CACHE_SHARED},
     {"/things", ND_METHOD_POST, create_thing, ND_CACHE_NEVER},
     {"/things/{}", ND_METHOD_GET, get_thing, ND_CACHE_NEVER},
     {"/things/{}", ND_METHOD_DELETE, delete_thing, ND_CACHE_NEVER},
+    {"/things/bulk", ND_METHOD_POST, bulk_things, ND_CACHE_NEVER},
     {"/things/{}/parts", ND_METHOD_GET, list_parts, ND_CACHE_NEVER},
     {"/things/{}/parts/{}", ND_METHOD_GET, get_part, ND_CACHE_NEVER},
     {"/special", ND_METHOD_GET, get_special, ND_CACHE_NEVER},
@@ -168,6 +175,16 @@ static void test_method_not_allowed(void)
     CHECK_INT(nd_router_match(table, ND_METHOD_OPTIONS, "/things", &m),
               ND_ROUTE_METHOD_NOT_ALLOWED);
     CHECK_INT(m.allowed, ND_METHOD_GET | ND_METHOD_HEAD | ND_METHOD_POST);
+
+    /* A literal segment beats a parameter: /things/bulk is not a thing's id. */
+    CHECK_INT(nd_router_match(table, ND_METHOD_POST, "/things/bulk", &m), ND_ROUTE_FOUND);
+    CHECK(m.handler == bulk_things);
+    CHECK_INT(m.nparams, 0);
+    CHECK_INT(nd_router_match(table, ND_METHOD_GET, "/things/bulk", &m),
+              ND_ROUTE_METHOD_NOT_ALLOWED);
+    CHECK_INT(m.allowed, ND_METHOD_POST);
+    CHECK_INT(nd_router_match(table, ND_METHOD_GET, "/things/bulky", &m), ND_ROUTE_FOUND);
+    CHECK(m.handler == get_thing);
 
     /* A method the server does not know at all (0) on a known path. */
     CHECK_INT(nd_router_match(table, (enum nd_method)0, "/things/5/parts", &m),

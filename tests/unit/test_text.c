@@ -166,7 +166,8 @@ static void test_slug_valid(void)
         {"-", false},           {"2024", false},
         {"0", false},           {"caf\u00e9", false},
         {"a_b", false},         {"a b", false},
-        {"a/b", false},
+        {"a/b", false},         {"bulk", false},
+        {"bulk-2", true},       {"article-bulk", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (nd_slug_valid(cases[i].slug) != cases[i].valid) {
@@ -174,6 +175,9 @@ static void test_slug_valid(void)
             CHECK(false);
         }
     }
+    char *reserved = nd_slug_from_title("Bulk");
+    CHECK_STR(reserved, "article-bulk"); /* /v1/articles/bulk is the bulk write */
+    free(reserved);
     char *longest = repeat("a", "", ND_SLUG_MAX);
     char *too_long = repeat("a", "", ND_SLUG_MAX + 1);
     CHECK(nd_slug_valid(longest));
