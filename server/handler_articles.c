@@ -114,13 +114,10 @@ int nd_handle_article_create(struct nd_request *req)
     json_t *body = NULL, *errors = NULL, *article = NULL;
     struct nd_article_input in = {0};
     struct nd_article_fields fields;
+    struct nd_store *store = NULL;
     int status = nd_request_require_key(req);
-    if (status != 0)
-        return status;
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_unavailable(req);
-    status = nd_request_json(req, &body);
+    if (status == 0)
+        status = nd_handler_store_and_body(req, &store, &body);
     if (status != 0)
         return status;
     errors = json_array();

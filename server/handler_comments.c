@@ -189,13 +189,10 @@ int nd_handle_comment_create(struct nd_request *req)
     json_t *body = NULL;
     if (!nd_parse_id(nd_request_param(req, 0), &id))
         return nd_respond_problem(req, 400, BAD_ARTICLE_ID);
+    struct nd_store *store = NULL;
     int status = nd_request_rate_limit_comment(req);
-    if (status != 0)
-        return status;
-    struct nd_store *store = nd_request_store(req);
-    if (!store)
-        return nd_respond_unavailable(req);
-    status = nd_request_json(req, &body);
+    if (status == 0)
+        status = nd_handler_store_and_body(req, &store, &body);
     if (status != 0)
         return status;
     enum nd_err err = find_visible_article(req, store, id);

@@ -1,7 +1,7 @@
 /*
- * handler_write.c: what the handlers of keyed writes share: the prelude of
- * PATCH and DELETE (key, id, store), DELETE itself, and the 201 answer of a
- * creation (see newsd/handler_write.h).
+ * handler_write.c: what the handlers of writes share: the prelude of PATCH
+ * and DELETE (key, id, store), the store-and-body step of a creation, DELETE
+ * itself, and the 201 answer of a creation (see newsd/handler_write.h).
  */
 #include "newsd/handler_write.h"
 
@@ -22,6 +22,17 @@ int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t 
     if (*store == NULL)
         return nd_respond_unavailable(req);
     return 0;
+}
+
+int nd_handler_store_and_body(struct nd_request *req, struct nd_store **store, json_t **body)
+{
+    struct nd_store *found = nd_request_store(req);
+    if (found == NULL)
+        return nd_respond_unavailable(req);
+    int status = nd_request_json(req, body);
+    if (status == 0)
+        *store = found;
+    return status;
 }
 
 int nd_handler_delete(struct nd_request *req, const char *bad_id, const char *noun,

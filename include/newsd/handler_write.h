@@ -1,7 +1,7 @@
 /*
- * handler_write.h: what the handlers of keyed writes share: the prelude of
- * PATCH and DELETE of an article or a comment, DELETE itself, and the 201
- * answer of a creation.
+ * handler_write.h: what the handlers of writes share: the prelude of PATCH
+ * and DELETE of an article or a comment, the store-and-body step of a
+ * creation, DELETE itself, and the 201 answer of a creation.
  */
 #ifndef NEWSD_HANDLER_WRITE_H
 #define NEWSD_HANDLER_WRITE_H
@@ -20,6 +20,15 @@
  */
 int nd_handler_keyed_target(struct nd_request *req, const char *bad_id, int64_t *id,
                             struct nd_store **store);
+
+/*
+ * The step every creation takes once the caller may write (key or rate limit
+ * checked): this thread's store and the request body as JSON. Returns 0 with
+ * *store set and *body a new reference the caller releases, or the status of
+ * the problem it answered (503 without a database, or a status of
+ * nd_request_json); then neither is written.
+ */
+int nd_handler_store_and_body(struct nd_request *req, struct nd_store **store, json_t **body);
 
 /*
  * DELETE of one resource by id, with a key: remove(store, id) from the store,
