@@ -187,12 +187,6 @@ char *nd_feed_rfc822(int64_t t, char buf[ND_RFC822_BUF])
     return buf;
 }
 
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
 char *nd_feed_base_url(const char *public_url, const char *host, bool tls)
 {
     struct nd_buf b = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT);
@@ -213,7 +207,7 @@ char *nd_feed_base_url(const char *public_url, const char *host, bool tls)
 /* True when c may appear in a public-url's host, port and path. */
 static bool url_char(unsigned char c)
 {
-    return unreserved(c) || strchr("!$&'()*+,;=:/%[]", c) != NULL;
+    return nd_url_unreserved(c) || strchr("!$&'()*+,;=:/%[]", c) != NULL;
 }
 
 enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)

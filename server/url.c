@@ -19,7 +19,7 @@
 
 #define IPV6_TEXT_MAX 64
 
-static bool unreserved(unsigned char c)
+bool nd_url_unreserved(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
@@ -28,7 +28,8 @@ static bool unreserved(unsigned char c)
 /* A character of a reg-name; with iri, also a byte of a non-ASCII character (ireg-name). */
 static bool reg_name_char(unsigned char c, bool iri)
 {
-    return unreserved(c) || (c != '\0' && strchr("%!$&'()*+,;=", c) != NULL) || (iri && c >= 0x80);
+    return nd_url_unreserved(c) || (c != '\0' && strchr("%!$&'()*+,;=", c) != NULL) ||
+           (iri && c >= 0x80);
 }
 
 static bool ends_authority(char c)
@@ -101,7 +102,7 @@ void nd_url_append_encoded(struct nd_buf *b, const char *s)
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-        if (unreserved(*p))
+        if (nd_url_unreserved(*p))
             nd_buf_append(b, p, 1);
         else
             nd_buf_append(b, esc, 3);

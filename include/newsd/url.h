@@ -44,6 +44,9 @@ const char *nd_url_parse_hostport(const char *text, size_t len, struct nd_hostpo
  */
 const char *nd_url_parse_ihostport(const char *text, size_t len, struct nd_hostport *out);
 
+/* True when c is one of RFC 3986's unreserved characters: A-Z a-z 0-9 - . _ ~ */
+bool nd_url_unreserved(unsigned char c);
+
 /* Appends s with every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX. */
 void nd_url_append_encoded(struct nd_buf *b, const char *s);
 
