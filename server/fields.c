@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "newsd/util.h"
+
 /* True when the len bytes at name are worth echoing: short printable ASCII. */
 static bool echoable(const char *name, size_t len)
 {
@@ -57,20 +59,20 @@ enum nd_err nd_fields_parse(const char *text, const char *const *names, size_t c
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         size_t i = lookup(p, len, names, count);
         if (len == 0) {
-            snprintf(why, whylen,
-                     "fields is a comma-separated list of names without empty entries; "
-                     "the fields of %s are: %s",
-                     what, known);
+            nd_why(why, whylen,
+                   "fields is a comma-separated list of names without empty entries; "
+                   "the fields of %s are: %s",
+                   what, known);
             return ND_ERR_INVALID;
         }
         if (i == count && echoable(p, len)) {
-            snprintf(why, whylen, "fields: '%.*s' is not a field of %s; its fields are: %s",
-                     (int)len, p, what, known);
+            nd_why(why, whylen, "fields: '%.*s' is not a field of %s; its fields are: %s", (int)len,
+                   p, what, known);
             return ND_ERR_INVALID;
         }
         if (i == count) {
-            snprintf(why, whylen, "fields names a field %s does not have; its fields are: %s", what,
-                     known);
+            nd_why(why, whylen, "fields names a field %s does not have; its fields are: %s", what,
+                   known);
             return ND_ERR_INVALID;
         }
         chosen |= UINT32_C(1) << i;
