@@ -1,12 +1,14 @@
 /*
  * import_internal.h: what the JSON-lines importer (import_jsonl.c) shares
  * with its reader of export records (import_record.c), and nobody else sees
- * (but nd_import_join_errors, which the WordPress importer uses too).
+ * (but nd_import_join_errors and nd_import_vrefuse, which the WordPress
+ * importer uses too).
  */
 #ifndef NEWSD_IMPORT_INTERNAL_H
 #define NEWSD_IMPORT_INTERNAL_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,6 +31,15 @@ struct importer {
     struct nd_import_jsonl_stats done;    /* counted in committed batches */
     struct nd_import_jsonl_stats pending; /* counted in the open batch */
 };
+
+/*
+ * What every importer does with a refusal: counts it in *count, formats its
+ * sentence (fmt and ap, cut at WHY_MAX bytes) and hands it with its line to
+ * refusal (may be NULL, then only the count changes).
+ */
+void nd_import_vrefuse(nd_import_refusal_fn refusal, void *ctx, unsigned long *count,
+                       unsigned long line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* Counts a refused line and tells the caller why, in one sentence. */
 void nd_import_refuse(struct importer *im, unsigned long line, const char *fmt, ...)

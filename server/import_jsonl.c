@@ -36,17 +36,23 @@
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
+void nd_import_vrefuse(nd_import_refusal_fn refusal, void *ctx, unsigned long *count,
+                       unsigned long line, const char *fmt, va_list ap)
+{
+    char why[WHY_MAX];
+    vsnprintf(why, sizeof why, fmt, ap);
+    (*count)++;
+    if (refusal)
+        refusal(ctx, line, why);
+}
+
 /* Counts a refused line and tells the caller why, in one sentence. */
 void nd_import_refuse(struct importer *im, unsigned long line, const char *fmt, ...)
 {
-    char why[WHY_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    nd_import_vrefuse(im->refusal, im->ctx, &im->done.lines_refused, line, fmt, ap);
     va_end(ap);
-    im->done.lines_refused++;
-    if (im->refusal)
-        im->refusal(im->ctx, line, why);
 }
 
 void nd_import_join_errors(const json_t *errors, char *why, size_t whylen)

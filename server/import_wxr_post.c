@@ -35,14 +35,10 @@ static void refuse(struct wxr_import *im, unsigned long line, const char *fmt, .
 /* Counts a refused post or comment and reports it. */
 static void refuse(struct wxr_import *im, unsigned long line, const char *fmt, ...)
 {
-    char why[WHY_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    nd_import_vrefuse(im->refusal, im->ctx, &im->stats.refused, line, fmt, ap);
     va_end(ap);
-    im->stats.refused++;
-    if (im->refusal)
-        im->refusal(im->ctx, line, why);
 }
 
 /* The import key of the post or comment (kind) with WordPress id. */
