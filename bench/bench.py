@@ -568,14 +568,20 @@ def run_full(opts):
     return results
 
 
-def run_profile(opts):
-    """One read scenario under `perf record` (newsd only): where the time goes."""
-    n = opts.articles
-    folder, db, loaded, meta = prepare(opts, n)
+def empty_run_dir(folder):
+    """FOLDER/run, emptied of what an earlier run left: the folder of one run's files."""
     run_dir = os.path.join(folder, "run")
     if os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     os.makedirs(run_dir)
+    return run_dir
+
+
+def run_profile(opts):
+    """One read scenario under `perf record` (newsd only): where the time goes."""
+    n = opts.articles
+    folder, db, loaded, meta = prepare(opts, n)
+    run_dir = empty_run_dir(folder)
     srv = Newsd(opts.newsd, db, run_dir, opts.newsd_flags)
     perf_data = os.path.join(run_dir, "perf.data")
     try:
@@ -618,10 +624,7 @@ def run_scale(opts):
                "cores": os.cpu_count(), "by_size": {}, "command": opts.command}
     for n in opts.sizes:
         folder, db, loaded, meta = prepare(opts, n)
-        run_dir = os.path.join(folder, "run")
-        if os.path.isdir(run_dir):
-            shutil.rmtree(run_dir)
-        os.makedirs(run_dir)
+        run_dir = empty_run_dir(folder)
         # reads only: the loaded database itself is served, not a copy
         srv = Newsd(opts.newsd, db, run_dir, opts.newsd_flags)
         size = {"import": loaded, "scenarios": {}}

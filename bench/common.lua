@@ -100,4 +100,16 @@ function M.report(summary, latency, extra)
 end
 
 M.json_counts = json_counts
+
+-- Installs response() and done() for a script whose answers are tallied by
+-- status and reported with the tallies (wrk looks both up as globals of
+-- each thread's state, so a script calls this once as it loads).
+function M.tally_statuses()
+   function response(status, headers_, body)
+      M.count_status(status)
+   end
+   function done(summary, latency, requests_)
+      M.report(summary, latency, '{"statuses":' .. json_counts(M.statuses()) .. "}")
+   end
+end
 return M

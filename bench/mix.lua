@@ -53,10 +53,4 @@ function request()
    return reads[r]
 end
 
-function response(status, headers_, body)
-   common.count_status(status)
-end
-
-function done(summary, latency, requests_)
-   common.report(summary, latency, '{"statuses":' .. common.json_counts(common.statuses()) .. "}")
-end
+common.tally_statuses()
