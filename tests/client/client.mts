@@ -24,6 +24,7 @@ const reader = createClient<paths>({ baseUrl });
 const editor = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${key}` } });
 
 const CATEGORY = 'Generated client';
+const BULK_CATEGORY = 'Generated client bulk';
 const WORD = 'quetzalcoatlus';
 const MAIN = {
     title: 'Fossil hunters find a pterosaur wing',
@@ -369,6 +370,42 @@ async function changes(article: Schemas['Article'], top: Schemas['Comment'],
     same(gone.error?.title, 'Gone', 'the 410 problem');
 }
 
+// An import tool's view: several articles in one newline-delimited body, one result per line
+// in order, each created article readable afterwards; the same body without the key is a 401.
+async function bulk(): Promise<void> {
+    const lines = [
+        { title: 'Quarry report, by the batch', body: 'The quarry opens in May.', category: BULK_CATEGORY },
+        { title: '   ', body: 'A line whose title is blank.' },
+        { title: 'Museum night, by the batch', body: 'Doors stay open late.', category: BULK_CATEGORY },
+    ];
+    const ndjson = lines.map((line) => JSON.stringify(line)).join('\n') + '\n';
+    const options = {
+        body: ndjson,
+        bodySerializer: (text: string) => text,
+        headers: { 'Content-Type': 'application/x-ndjson' },
+        parseAs: 'text',
+    } as const;
+    const denied = await reader.POST('/v1/articles/bulk', options);
+    same(denied.response.status, 401, 'bulk without a key');
+    const sent = await editor.POST('/v1/articles/bulk', options);
+    expect(sent.response.status === 200 && typeof sent.data === 'string',
+           `bulk: status ${sent.response.status}`);
+    const results = sent.data.trim().split('\n')
+        .map((text) => JSON.parse(text) as { line: number; status: number; id?: number });
+    same(results.map((r) => [r.line, r.status]), [[1, 201], [2, 422], [3, 201]],
+         'one result per line, in order');
+    for (const [index, result] of [[0, results[0]], [2, results[2]]] as const) {
+        expect(result !== undefined && result.id !== undefined, `line ${index + 1} has an id`);
+        const got = ok(`the article of line ${index + 1}`, await reader.GET('/v1/articles/{id}', {
+            params: { path: { id: result.id } },
+        }));
+        same(got.title, lines[index]?.title, `the title of line ${index + 1}`);
+        same(got.category, BULK_CATEGORY, `the category of line ${index + 1}`);
+        const gone = await editor.DELETE('/v1/articles/{id}', { params: { path: { id: result.id } } });
+        same(gone.response.status, 204, `delete the article of line ${index + 1}`);
+    }
+}
+
 async function main(): Promise<void> {
     expect(baseUrl !== '' && key !== '', 'ND_CLIENT_URL and ND_CLIENT_KEY must be set');
     const article = await step('create articles with the key (401 without)', createArticles);
@@ -394,6 +431,7 @@ async function main(): Promise<void> {
         await step('follow the change log with next_since; 410 past its end', () =>
             changes(article, ...thread));
     }
+    await step('create articles in bulk from newline-delimited JSON (401 without the key)', bulk);
     report('every step ran', true, '');
 }
 

@@ -62,6 +62,7 @@ STEPS = [
     "a 404 problem document through the typed error",
     "delete the article (401 without the key)",
     "follow the change log with next_since; 410 past its end",
+    "create articles in bulk from newline-delimited JSON (401 without the key)",
     "every step ran",
 ]
 
