@@ -1,7 +1,8 @@
 /*
  * store_fixture.h: the set-up the store's unit tests share: a store on
  * ":memory:" with the real embedded migrations, articles and comments made
- * through the store's own interface, and lists read back as arrays of ids.
+ * through the store's own interface, and lists read back as arrays of ids
+ * (database files on disk come from db_fixture.h).
  * Helpers are static inline so each test file takes only what it uses.
  */
 #ifndef NEWSD_TEST_STORE_FIXTURE_H
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "newsd/store.h"
 
 #define T0 INT64_C(1752312600) /* 2025-07-12T09:30:00Z */
@@ -120,29 +122,6 @@ static inline int list_all(struct nd_store *st, const struct nd_article_filter *
     } while (cursor && total < 100);
     free(cursor);
     return total;
-}
-
-/* A new temporary folder in dir and the path of a database in it (not made yet). */
-static inline bool temp_db(char *dir, size_t dirlen, char *path, size_t pathlen)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, dirlen, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir))
-        return false;
-    snprintf(path, pathlen, "%s/newsd.db", dir);
-    return true;
-}
-
-/* Removes the database at path with its WAL files, then its folder dir. */
-static inline void remove_db(const char *dir, const char *path)
-{
-    char side[600];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    rmdir(dir);
 }
 
 #endif

@@ -139,44 +139,27 @@ static void test_follows_writes(void)
 /* A category that is not valid UTF-8 (another program wrote it) is a store error. */
 static void test_invalid_utf8(void)
 {
-    char dir[] = "/tmp/newsd-categories-XXXXXX";
-    char path[64];
-    struct nd_store *st = NULL;
-    sqlite3 *db = NULL;
-    if (mkdtemp(dir) == NULL) {
-        CHECK(!"mkdtemp");
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
         return;
     }
-    snprintf(path, sizeof path, "%s/newsd.db", dir);
+    struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     if (st == NULL)
         goto out;
     article(st, "good", "Good", false);
     article(st, "bad", "Bad", false);
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db,
-                           "UPDATE articles SET category = CAST(x'ff41' AS TEXT) "
-                           "WHERE slug = 'bad'",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
+    db_exec(path, "UPDATE articles SET category = CAST(x'ff41' AS TEXT) WHERE slug = 'bad'");
     json_t *sentinel = json_true(), *list = sentinel;
     CHECK_INT(nd_store_category_list(st, false, &list), ND_ERR_DB);
     CHECK(list == sentinel);
     /* The statement was handed back: a repaired row is listed again. */
-    CHECK_INT(sqlite3_exec(db, "UPDATE articles SET category = 'Bad' WHERE slug = 'bad'", NULL,
-                           NULL, NULL),
-              SQLITE_OK);
+    db_exec(path, "UPDATE articles SET category = 'Bad' WHERE slug = 'bad'");
     CHECK_LIST(st, false, "[{\"name\":\"Bad\",\"count\":1},{\"name\":\"Good\",\"count\":1}]");
 out:
-    sqlite3_close(db);
     nd_store_close(st);
-    char wal[80], shm[80];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    snprintf(shm, sizeof shm, "%s-shm", path);
-    unlink(wal);
-    unlink(shm);
-    unlink(path);
-    rmdir(dir);
+    remove_db(dir, path);
 }
 
 /* Creates an article by author with tags (published unless draft); returns its id. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "newsd/store.h"
 #include "newsd/util.h"
 
@@ -265,43 +266,27 @@ static void test_bounds_and_pruning(void)
  */
 static void test_older_migration_applied_late(void)
 {
-    char dir[] = "/tmp/newsd-changes-XXXXXX";
-    char path[64];
-    struct nd_store *st = NULL;
-    sqlite3 *db = NULL;
-    if (mkdtemp(dir) == NULL) {
-        CHECK(false);
+    char dir[512], path[600];
+    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
+        CHECK(!"a temporary folder");
         return;
     }
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     nd_store_close(st);
     st = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(
-        sqlite3_exec(db,
-                     "DROP TRIGGER changes_article_insert; DROP TRIGGER changes_article_update;"
-                     "DROP TRIGGER changes_article_delete; DROP TRIGGER changes_comment_insert;"
-                     "DROP TRIGGER changes_comment_delete; DROP TRIGGER changes_comment_status;"
-                     "DROP TABLE changes; DROP TABLE changes_pruned;"
-                     "DELETE FROM schema_migrations WHERE version = 6",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    db_exec(path, "DROP TRIGGER changes_article_insert; DROP TRIGGER changes_article_update;"
+                  "DROP TRIGGER changes_article_delete; DROP TRIGGER changes_comment_insert;"
+                  "DROP TRIGGER changes_comment_delete; DROP TRIGGER changes_comment_status;"
+                  "DROP TABLE changes; DROP TABLE changes_pruned;"
+                  "DELETE FROM schema_migrations WHERE version = 6");
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     CHECK_INT(nd_store_migrations_applied(st), 1);
     struct nd_change_page page;
     article(st, "late", false);
     CHECK_STR(read_log(st, 0, true, 10, &page, NULL), "article.published:1:p");
     nd_store_close(st);
-    static const char *const suffixes[] = {"-wal", "-shm"};
-    char file[80];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
-        unlink(file);
-    }
-    unlink(path);
-    rmdir(dir);
+    remove_db(dir, path);
 }
 
 int main(void)

@@ -536,24 +536,13 @@ static void test_migration_recounts(void)
         CHECK(!"a temporary folder");
         return;
     }
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
-    CHECK_INT(sqlite3_exec(db, nd_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db, nd_migrations[1].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db,
-                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-                           "NOT NULL, applied_at TEXT NOT NULL);"
-                           "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 'then');"
-                           "INSERT INTO schema_migrations VALUES (2, '0002_search.sql', 'then');"
-                           "INSERT INTO articles (slug, title, body, published_at, created_at, "
-                           "updated_at) VALUES ('old', 'Old', 'Old text.', 1, 1, 1);"
-                           "INSERT INTO comments (article_id, author, body, created_at) "
-                           "VALUES (1, 'r', 'one', 1), (1, 'r', 'two', 1);"
-                           "UPDATE articles SET comment_count = 7;",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
+    CHECK(legacy_db(path, 2,
+                    "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                    "updated_at) VALUES ('old', 'Old', 'Old text.', 1, 1, 1);"
+                    "INSERT INTO comments (article_id, author, body, created_at) "
+                    "VALUES (1, 'r', 'one', 1), (1, 'r', 'two', 1);"
+                    "UPDATE articles SET comment_count = 7;"));
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     if (st) {

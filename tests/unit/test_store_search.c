@@ -57,6 +57,16 @@ static int64_t id_at(const json_t *items, size_t i)
     return json_integer_value(json_object_get(json_array_get(items, i), "id"));
 }
 
+/* How many of the first 10 matches search finds for query (flt may be NULL). */
+static size_t hits(struct nd_store *st, const char *query, const struct nd_article_filter *flt,
+                   bool comments)
+{
+    json_t *items = search(st, query, flt, comments, 10, NULL, NULL);
+    size_t n = json_array_size(items);
+    json_decref(items);
+    return n;
+}
+
 static void test_title_beats_body(void)
 {
     struct nd_store *st = open_memory();
@@ -86,9 +96,7 @@ static void test_matching_rules(void)
     CHECK_INT(json_array_size(items), 1);
     CHECK_INT(id_at(items, 0), phrase);
     json_decref(items);
-    items = search(st, "north korea", NULL, false, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 2);
-    json_decref(items);
+    CHECK_INT(hits(st, "north korea", NULL, false), 2);
     items = search(st, "cafe election", NULL, false, 10, NULL, NULL);
     CHECK_INT(json_array_size(items), 1);
     CHECK_INT(id_at(items, 0), accent);
@@ -117,9 +125,7 @@ static void test_drafts_and_filters(void)
     CHECK_INT(id_at(items, 0), pub);
     json_decref(items);
     flt.status = ND_STATUS_ANY;
-    items = search(st, "budget", &flt, false, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 2);
-    json_decref(items);
+    CHECK_INT(hits(st, "budget", &flt, false), 2);
     nd_store_close(st);
 }
 
@@ -200,9 +206,7 @@ static void test_snippet_and_comments(void)
     CHECK_INT(json_integer_value(json_object_get(json_array_get(items, 0), "article_id")), art);
     json_decref(items);
     struct nd_article_filter any = {.status = ND_STATUS_ANY};
-    items = search(st, "harbour", &any, true, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 2);
-    json_decref(items);
+    CHECK_INT(hits(st, "harbour", &any, true), 2);
     nd_store_close(st);
 }
 
@@ -220,16 +224,10 @@ static void test_index_follows_writes(void)
     json_t *art = NULL;
     CHECK_INT(nd_store_article_update(st, id, &f, &art), ND_OK);
     json_decref(art);
-    json_t *items = search(st, "old", NULL, false, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 0);
-    json_decref(items);
-    items = search(st, "headline", NULL, false, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 1);
-    json_decref(items);
+    CHECK_INT(hits(st, "old", NULL, false), 0);
+    CHECK_INT(hits(st, "headline", NULL, false), 1);
     CHECK_INT(nd_store_article_delete(st, id), ND_OK);
-    items = search(st, "headline", NULL, false, 10, NULL, NULL);
-    CHECK_INT(json_array_size(items), 0);
-    json_decref(items);
+    CHECK_INT(hits(st, "headline", NULL, false), 0);
     nd_store_close(st);
 }
 
@@ -241,32 +239,19 @@ static void test_migration_indexes_existing_rows(void)
         CHECK(!"a temporary folder");
         return;
     }
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(nd_migrations[0].version, 1);
-    CHECK_INT(sqlite3_exec(db, nd_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db,
-                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-                           "NOT NULL, applied_at TEXT NOT NULL);"
-                           "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 'then');"
-                           "INSERT INTO articles (slug, title, body, published_at, created_at, "
-                           "updated_at) VALUES ('old', 'Old lighthouse', 'Stored before search.', "
-                           "1, 1, 1);"
-                           "INSERT INTO comments (article_id, author, body, created_at) "
-                           "VALUES (1, 'r', 'An old harbour comment', 1);",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
+    CHECK(legacy_db(path, 1,
+                    "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                    "updated_at) VALUES ('old', 'Old lighthouse', 'Stored before search.', "
+                    "1, 1, 1);"
+                    "INSERT INTO comments (article_id, author, body, created_at) "
+                    "VALUES (1, 'r', 'An old harbour comment', 1);"));
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     if (st) {
         CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count - 1);
-        json_t *items = search(st, "lighthouse", NULL, false, 10, NULL, NULL);
-        CHECK_INT(json_array_size(items), 1);
-        json_decref(items);
-        items = search(st, "harbour", NULL, true, 10, NULL, NULL);
-        CHECK_INT(json_array_size(items), 1);
-        json_decref(items);
+        CHECK_INT(hits(st, "lighthouse", NULL, false), 1);
+        CHECK_INT(hits(st, "harbour", NULL, true), 1);
         nd_store_close(st);
     }
     remove_db(dir, path);
