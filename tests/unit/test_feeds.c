@@ -122,12 +122,19 @@ static void test_html_paragraphs(void)
 
 static void test_rfc822(void)
 {
+    static const struct {
+        int64_t at;
+        const char *want;
+    } cases[] = {
+        {0, "Thu, 01 Jan 1970 00:00:00 +0000"},
+        {1752312600, "Sat, 12 Jul 2025 09:30:00 +0000"},
+        {951782400, "Tue, 29 Feb 2000 00:00:00 +0000"},
+        {1700000000, "Tue, 14 Nov 2023 22:13:20 +0000"},
+        {253402300799, "Fri, 31 Dec 9999 23:59:59 +0000"},
+    };
     char buf[ND_RFC822_BUF];
-    CHECK_STR(nd_feed_rfc822(0, buf), "Thu, 01 Jan 1970 00:00:00 +0000");
-    CHECK_STR(nd_feed_rfc822(1752312600, buf), "Sat, 12 Jul 2025 09:30:00 +0000");
-    CHECK_STR(nd_feed_rfc822(951782400, buf), "Tue, 29 Feb 2000 00:00:00 +0000");
-    CHECK_STR(nd_feed_rfc822(1700000000, buf), "Tue, 14 Nov 2023 22:13:20 +0000");
-    CHECK_STR(nd_feed_rfc822(253402300799, buf), "Fri, 31 Dec 9999 23:59:59 +0000");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK_STR(nd_feed_rfc822(cases[i].at, buf), cases[i].want);
 }
 
 static void check_base(const char *public_url, const char *host, bool tls, const char *want)
@@ -147,6 +154,29 @@ static void test_base_url(void)
     check_base("", "", true, NULL);
 }
 
+/*
+ * Every text in good passes check; every one in bad is refused as invalid
+ * with a reason that names the setting key.
+ */
+static void check_verdicts(enum nd_err (*check)(const char *, char *, size_t),
+                           const char *const *good, size_t ngood, const char *const *bad,
+                           size_t nbad, const char *key)
+{
+    char why[200];
+    for (size_t i = 0; i < ngood; i++) {
+        if (check(good[i], why, sizeof why) != ND_OK)
+            printf("# refused \"%s\": %s\n", good[i], why);
+        CHECK(check(good[i], why, sizeof why) == ND_OK);
+    }
+    for (size_t i = 0; i < nbad; i++) {
+        why[0] = '\0';
+        if (check(bad[i], why, sizeof why) != ND_ERR_INVALID)
+            printf("# accepted \"%s\"\n", bad[i]);
+        CHECK(check(bad[i], why, sizeof why) == ND_ERR_INVALID);
+        CHECK(strstr(why, key) != NULL);
+    }
+}
+
 static void test_public_url_check(void)
 {
     static const char *const good[] = {
@@ -158,19 +188,8 @@ static void test_public_url_check(void)
         "http://a\x01",       "http://caf\xc3\xa9", "news.example",  "HTTP//x",
         "http://a:65536",     "http://[::g]/",      "http://a:b/",
     };
-    char why[200];
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        if (nd_feed_check_public_url(good[i], why, sizeof why) != ND_OK)
-            printf("# refused \"%s\": %s\n", good[i], why);
-        CHECK(nd_feed_check_public_url(good[i], why, sizeof why) == ND_OK);
-    }
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        why[0] = '\0';
-        if (nd_feed_check_public_url(bad[i], why, sizeof why) != ND_ERR_INVALID)
-            printf("# accepted \"%s\"\n", bad[i]);
-        CHECK(nd_feed_check_public_url(bad[i], why, sizeof why) == ND_ERR_INVALID);
-        CHECK(strstr(why, "public-url") != NULL);
-    }
+    check_verdicts(nd_feed_check_public_url, good, sizeof good / sizeof *good, bad,
+                   sizeof bad / sizeof *bad, "public-url");
 }
 
 static void test_page_check(void)
@@ -191,18 +210,8 @@ static void test_page_check(void)
         "https://a/\x01{id}",        "https://a/\"{id}\"",
     };
     char why[200];
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        if (nd_feed_check_page(good[i], why, sizeof why) != ND_OK)
-            printf("# refused \"%s\": %s\n", good[i], why);
-        CHECK(nd_feed_check_page(good[i], why, sizeof why) == ND_OK);
-    }
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        why[0] = '\0';
-        if (nd_feed_check_page(bad[i], why, sizeof why) != ND_ERR_INVALID)
-            printf("# accepted \"%s\"\n", bad[i]);
-        CHECK(nd_feed_check_page(bad[i], why, sizeof why) == ND_ERR_INVALID);
-        CHECK(strstr(why, "article-url") != NULL);
-    }
+    check_verdicts(nd_feed_check_page, good, sizeof good / sizeof *good, bad,
+                   sizeof bad / sizeof *bad, "article-url");
     nd_feed_check_page("https://example.org/news/", why, sizeof why);
     CHECK_STR(why, "article-url must hold {slug} or {id}, or every entry would link to the same "
                    "page (such as https://news.example/story/{slug})");
