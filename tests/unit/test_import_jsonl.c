@@ -58,6 +58,15 @@ static json_t *comments_of(struct nd_store *st, int64_t id)
     return items ? items : json_array();
 }
 
+/* How many comments the article with slug has. */
+static size_t comment_count(struct nd_store *st, const char *slug)
+{
+    json_t *comments = comments_of(st, article_id(st, slug));
+    size_t n = json_array_size(comments);
+    json_decref(comments);
+    return n;
+}
+
 static const char *string_of(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -181,9 +190,7 @@ static void test_refused_lines_are_named(void)
         CHECK_INT(stats.lines_refused, 1);
         CHECK_INT(stats.articles_created, 1);
         CHECK_INT(stats.comments_created, 1);
-        json_t *comments = comments_of(st, article_id(st, "harbour"));
-        CHECK_INT(json_array_size(comments), 1);
-        json_decref(comments);
+        CHECK_INT(comment_count(st, "harbour"), 1);
         nd_store_close(st);
     }
 }
@@ -205,9 +212,7 @@ static void test_reimport_finds_articles_and_adds_comments(void)
     CHECK_INT(stats.articles_existing, 2);
     CHECK_INT(stats.comments_created, 1);
     /* the derived slug was not suffixed a second time, and the comment found it */
-    json_t *comments = comments_of(st, article_id(st, "no-slug-given"));
-    CHECK_INT(json_array_size(comments), 2);
-    json_decref(comments);
+    CHECK_INT(comment_count(st, "no-slug-given"), 2);
     json_t *other = NULL;
     CHECK_INT(nd_store_article_get_by_slug(st, "no-slug-given-2", &other), ND_ERR_NOT_FOUND);
     nd_store_close(st);

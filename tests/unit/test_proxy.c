@@ -93,40 +93,55 @@ static void test_untrusted_peer(void)
     CHECK_STR(client("", "unknown", "1.2.3.4"), "unknown");
 }
 
+/* One forwarded-for header as a peer gives it, and the client newsd must take from it. */
+struct hop_case {
+    const char *peer, *header, *want;
+};
+
+/* Every case, with the proxies trusted. */
+static void check_clients(const char *proxies, const struct hop_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        CHECK_STR(client(proxies, cases[i].peer, cases[i].header), cases[i].want);
+}
+
 static void test_trusted_peer(void)
 {
-    const char *proxies = "127.0.0.1, 10.0.0.0/8";
-    /* One proxy: the header's last entry is the client. */
-    CHECK_STR(client(proxies, "127.0.0.1", "203.0.113.9"), "203.0.113.9");
-    /* A client lying on the left end does not matter. */
-    CHECK_STR(client(proxies, "127.0.0.1", "6.6.6.6, 203.0.113.9"), "203.0.113.9");
-    /* Trusted hops are skipped from the right. */
-    CHECK_STR(client(proxies, "127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.1.1, 10.2.2.2"),
-              "203.0.113.9");
-    /* Every hop trusted: the left-most one. */
-    CHECK_STR(client(proxies, "127.0.0.1", "10.1.1.1,10.2.2.2"), "10.1.1.1");
-    /* No header, or an empty one: the proxy itself. */
-    CHECK_STR(client(proxies, "127.0.0.1", NULL), "127.0.0.1");
-    CHECK_STR(client(proxies, "127.0.0.1", ""), "127.0.0.1");
-    CHECK_STR(client(proxies, "127.0.0.1", "  "), "127.0.0.1");
-    /* Garbage stops the walk at the last trusted hop. */
-    CHECK_STR(client(proxies, "127.0.0.1", "203.0.113.9, unknown"), "127.0.0.1");
-    CHECK_STR(client(proxies, "127.0.0.1", "203.0.113.9, garbage, 10.0.0.5"), "10.0.0.5");
-    CHECK_STR(client(proxies, "127.0.0.1", "203.0.113.9,"), "127.0.0.1");
+    static const struct hop_case cases[] = {
+        /* One proxy: the header's last entry is the client. */
+        {"127.0.0.1", "203.0.113.9", "203.0.113.9"},
+        /* A client lying on the left end does not matter. */
+        {"127.0.0.1", "6.6.6.6, 203.0.113.9", "203.0.113.9"},
+        /* Trusted hops are skipped from the right. */
+        {"127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.1.1, 10.2.2.2", "203.0.113.9"},
+        /* Every hop trusted: the left-most one. */
+        {"127.0.0.1", "10.1.1.1,10.2.2.2", "10.1.1.1"},
+        /* No header, or an empty one: the proxy itself. */
+        {"127.0.0.1", NULL, "127.0.0.1"},
+        {"127.0.0.1", "", "127.0.0.1"},
+        {"127.0.0.1", "  ", "127.0.0.1"},
+        /* Garbage stops the walk at the last trusted hop. */
+        {"127.0.0.1", "203.0.113.9, unknown", "127.0.0.1"},
+        {"127.0.0.1", "203.0.113.9, garbage, 10.0.0.5", "10.0.0.5"},
+        {"127.0.0.1", "203.0.113.9,", "127.0.0.1"},
+    };
+    check_clients("127.0.0.1, 10.0.0.0/8", cases, sizeof cases / sizeof *cases);
 }
 
 static void test_entry_forms(void)
 {
-    const char *proxies = "127.0.0.1";
-    CHECK_STR(client(proxies, "127.0.0.1", "203.0.113.9:4711"), "203.0.113.9");
-    CHECK_STR(client(proxies, "127.0.0.1", "[2001:db8::1]:443"), "2001:db8::1");
-    CHECK_STR(client(proxies, "127.0.0.1", "[2001:db8::1]"), "2001:db8::1");
-    CHECK_STR(client(proxies, "127.0.0.1", "2001:DB8:0:0::1"), "2001:db8::1");
-    CHECK_STR(client(proxies, "127.0.0.1", "::ffff:198.51.100.4"), "198.51.100.4");
-    CHECK_STR(client(proxies, "127.0.0.1", "\t198.51.100.4 "), "198.51.100.4");
-    CHECK_STR(client(proxies, "127.0.0.1", "[2001:db8::1"), "127.0.0.1");
-    /* A peer given as an IPv4-mapped address is trusted as IPv4. */
-    CHECK_STR(client(proxies, "::ffff:127.0.0.1", "198.51.100.4"), "198.51.100.4");
+    static const struct hop_case cases[] = {
+        {"127.0.0.1", "203.0.113.9:4711", "203.0.113.9"},
+        {"127.0.0.1", "[2001:db8::1]:443", "2001:db8::1"},
+        {"127.0.0.1", "[2001:db8::1]", "2001:db8::1"},
+        {"127.0.0.1", "2001:DB8:0:0::1", "2001:db8::1"},
+        {"127.0.0.1", "::ffff:198.51.100.4", "198.51.100.4"},
+        {"127.0.0.1", "\t198.51.100.4 ", "198.51.100.4"},
+        {"127.0.0.1", "[2001:db8::1", "127.0.0.1"},
+        /* A peer given as an IPv4-mapped address is trusted as IPv4. */
+        {"::ffff:127.0.0.1", "198.51.100.4", "198.51.100.4"},
+    };
+    check_clients("127.0.0.1", cases, sizeof cases / sizeof *cases);
 }
 
 static void test_bucket_key(void)
