@@ -446,12 +446,41 @@ static const char *article_str(json_t *article, const char *field)
     return json_string_value(json_object_get(article, field));
 }
 
+/* The stored article id (a new reference; NULL after a failed check). */
+static json_t *stored(struct nd_store *store, int64_t id)
+{
+    json_t *article = NULL;
+    CHECK_INT(nd_store_article_get(store, id, &article), ND_OK);
+    return article;
+}
+
+/* A store on ":memory:" and the folder of the fixture texts, for the cases that store imports. */
+struct store_env {
+    struct nd_store *store;
+    char *fixtures;
+};
+
+/* Opens env's store and names its fixtures folder; false (a failed check) without a store. */
+static bool env_open(struct store_env *env)
+{
+    env->store = open_store();
+    env->fixtures = source_path("tests/fixtures");
+    return env->store != NULL;
+}
+
+static void env_close(struct store_env *env)
+{
+    free(env->fixtures);
+    nd_store_close(env->store);
+}
+
 static void test_store_reimport(void)
 {
-    struct nd_store *store = open_store();
-    char *dir = source_path("tests/fixtures");
-    if (store == NULL)
+    struct store_env env;
+    if (!env_open(&env))
         goto out;
+    struct nd_store *store = env.store;
+    const char *dir = env.fixtures;
     int64_t id = import_in(store, dir, "clean.txt", ND_IMPORT_CREATED);
     CHECK(id > 0);
     CHECK_INT(import_in(store, dir, "clean.txt", ND_IMPORT_EXISTING), id);
@@ -460,8 +489,7 @@ static void test_store_reimport(void)
     CHECK_INT(import_in(store, dir, "lone-cr.txt", ND_IMPORT_EXISTING), id);
     CHECK_INT(import_in(store, dir, "bom.txt", ND_IMPORT_EXISTING), id);
 
-    json_t *article = NULL;
-    CHECK_INT(nd_store_article_get(store, id, &article), ND_OK);
+    json_t *article = stored(store, id);
     CHECK_STR(article_str(article, "slug"), "ashcombe-ferry-returns-to-its-summer-schedule");
     CHECK_STR(article_str(article, "title"), CLEAN_TITLE);
     CHECK_STR(article_str(article, "body"), CLEAN_BODY);
@@ -472,25 +500,25 @@ static void test_store_reimport(void)
                                                "Point resumes hourly crossings on Monday.");
     json_decref(article);
 out:
-    free(dir);
-    nd_store_close(store);
+    env_close(&env);
 }
 
 static void test_store_changed_body(void)
 {
-    struct nd_store *store = open_store();
-    char *dir = source_path("tests/fixtures");
+    struct store_env env;
+    bool opened = env_open(&env);
     const char *text = CLEAN_TITLE "\n\n" CLEAN_TITLE "\n\nThe ferry timetable changed again.\n\n"
                                    "Posted in\n\nTransport\n";
     char *path = write_temp(text, strlen(text));
     CHECK(path != NULL);
-    if (store == NULL || path == NULL)
+    if (!opened || path == NULL)
         goto out;
+    struct nd_store *store = env.store;
+    const char *dir = env.fixtures;
     int64_t first = import_in(store, dir, "clean.txt", ND_IMPORT_CREATED);
     int64_t second = import_expect(store, path, ND_IMPORT_CREATED);
     CHECK(second > 0 && second != first);
-    json_t *article = NULL;
-    CHECK_INT(nd_store_article_get(store, second, &article), ND_OK);
+    json_t *article = stored(store, second);
     CHECK_STR(article_str(article, "slug"), "ashcombe-ferry-returns-to-its-summer-schedule-2");
     CHECK_STR(article_str(article, "body"), "The ferry timetable changed again.");
     json_decref(article);
@@ -500,8 +528,7 @@ out:
     if (path != NULL)
         unlink(path);
     free(path);
-    free(dir);
-    nd_store_close(store);
+    env_close(&env);
 }
 
 static void test_store_sample(void)
@@ -517,8 +544,7 @@ static void test_store_sample(void)
     if (store == NULL)
         goto out;
     int64_t id = import_in(store, dir, "lavrov-pyongyang.txt", ND_IMPORT_CREATED);
-    json_t *article = NULL;
-    CHECK_INT(nd_store_article_get(store, id, &article), ND_OK);
+    json_t *article = stored(store, id);
     CHECK_STR(article_str(article, "slug"),
               "russias-lavrov-praises-pyongyangs-unequivocal-support-on-ukraine");
     CHECK_STR(article_str(article, "category"), "Billboard Lifestyle");
@@ -540,8 +566,9 @@ out:
 
 static void test_store_file_errors(void)
 {
-    struct nd_store *store = open_store();
-    char *fixtures = source_path("tests/fixtures");
+    struct store_env env;
+    bool opened = env_open(&env);
+    struct nd_store *store = env.store;
     char *missing = source_path("tests/fixtures/no-such-file.txt");
     char *empty = source_path("tests/fixtures/empty.txt");
     size_t len = 2 * 1024 * 1024 + 1;
@@ -553,11 +580,11 @@ static void test_store_file_errors(void)
     enum nd_import_outcome outcome = ND_IMPORT_CREATED;
     int64_t id = -1;
     char err[ERR_LEN] = "";
-    if (store == NULL || big == NULL)
+    if (!opened || big == NULL)
         goto out;
     CHECK_INT(nd_import_file(store, missing, &outcome, &id, err, sizeof(err)), ND_ERR_IO);
     CHECK(strstr(err, "No such file") != NULL);
-    CHECK_INT(nd_import_file(store, fixtures, &outcome, &id, err, sizeof(err)), ND_ERR_IO);
+    CHECK_INT(nd_import_file(store, env.fixtures, &outcome, &id, err, sizeof(err)), ND_ERR_IO);
     CHECK(strstr(err, "directory") != NULL);
     CHECK_INT(nd_import_file(store, empty, &outcome, &id, err, sizeof(err)), ND_ERR_INVALID);
     CHECK_STR(err, "empty file");
@@ -570,10 +597,9 @@ out:
     if (big != NULL)
         unlink(big);
     free(big);
-    free(fixtures);
     free(missing);
     free(empty);
-    nd_store_close(store);
+    env_close(&env);
 }
 
 int main(void)
