@@ -16,28 +16,55 @@
 
 #include "check.h"
 #include "newsd/migrate.h"
+#include "newsd/store.h"
 
-/* A new temporary folder in dir and the path of a database in it (not made yet). */
-static inline bool temp_db(char *dir, size_t dirlen, char *path, size_t pathlen)
+/* A temporary folder and the path of a database in it. */
+struct temp_db {
+    char dir[512];
+    char path[600];
+};
+
+/* Makes a new temporary folder for t (the database is not made yet); false, as a failed check, when
+ * it cannot. */
+static inline bool temp_db(struct temp_db *t)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(dir, dirlen, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir))
+    snprintf(t->dir, sizeof t->dir, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
+    t->path[0] = '\0';
+    if (!mkdtemp(t->dir)) {
+        CHECK(!"a temporary folder");
         return false;
-    snprintf(path, pathlen, "%s/newsd.db", dir);
+    }
+    snprintf(t->path, sizeof t->path, "%s/newsd.db", t->dir);
     return true;
 }
 
-/* Removes the database at path with its WAL files, then its folder dir. */
-static inline void remove_db(const char *dir, const char *path)
+/* Removes t's database with its WAL files, then its folder. */
+static inline void remove_db(const struct temp_db *t)
 {
-    char side[600];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
+    char side[620];
+    if (t->path[0] == '\0')
+        return;
+    unlink(t->path);
+    snprintf(side, sizeof side, "%s-wal", t->path);
     unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
+    snprintf(side, sizeof side, "%s-shm", t->path);
     unlink(side);
-    rmdir(dir);
+    rmdir(t->dir);
+}
+
+/* A store on the database at path (NULL after a failed check). */
+static inline struct nd_store *store_at(const char *path, const struct nd_store_options *opts)
+{
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(path, opts, &st), ND_OK);
+    return st;
+}
+
+/* A store on a new database in a new temporary folder t (NULL after a failed check). */
+static inline struct nd_store *temp_store(struct temp_db *t, const struct nd_store_options *opts)
+{
+    return temp_db(t) ? store_at(t->path, opts) : NULL;
 }
 
 /*
@@ -76,6 +103,19 @@ static inline bool legacy_db(const char *path, unsigned upto, const char *seed_s
         ok = db_exec(path, nd_migrations[i].sql) && db_exec(path, record);
     }
     return ok && db_exec(path, seed_sql);
+}
+
+/*
+ * A store on a database in a new temporary folder t that the first upto
+ * migrations made and seed_sql filled (see legacy_db), now opened and so
+ * migrated the rest of the way. NULL after a failed check.
+ */
+static inline struct nd_store *legacy_store(struct temp_db *t, unsigned upto, const char *seed_sql,
+                                            const struct nd_store_options *opts)
+{
+    if (!temp_db(t) || !legacy_db(t->path, upto, seed_sql))
+        return NULL;
+    return store_at(t->path, opts);
 }
 
 #endif

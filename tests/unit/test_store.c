@@ -51,16 +51,16 @@ static void test_open_bad_path(void)
 /* A fresh directory for file databases; path gets "DIR/newsd.db". */
 static void test_migrations_rerun(void)
 {
-    char dir[512], path[600];
-    CHECK(temp_db(dir, sizeof dir, path, sizeof path));
+    struct temp_db file;
+    temp_db(&file);
     struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    CHECK_INT(nd_store_open(file.path, &options, &st), ND_OK);
     CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count);
     CHECK(create_at(st, T0, "", "", false) > 0);
     nd_store_close(st);
 
     st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    CHECK_INT(nd_store_open(file.path, &options, &st), ND_OK);
     CHECK_INT(nd_store_migrations_applied(st), 0);
     json_t *art = NULL;
     CHECK_INT(nd_store_article_get(st, 1, &art), ND_OK); /* the data survived */
@@ -69,7 +69,7 @@ static void test_migrations_rerun(void)
 
     /* The file is in WAL mode and records each migration once. */
     sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_open(file.path, &db), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &stmt, NULL),
               SQLITE_OK);
@@ -84,7 +84,7 @@ static void test_migrations_rerun(void)
     CHECK_INT(nd_migrate(db, &applied), ND_OK);
     CHECK_INT(applied, 0);
     sqlite3_close(db);
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 struct opener {
@@ -109,12 +109,12 @@ static void *open_concurrently(void *arg)
 static void test_concurrent_openers(void)
 {
     enum { THREADS = 8 };
-    char dir[512], path[600];
-    CHECK(temp_db(dir, sizeof dir, path, sizeof path));
+    struct temp_db file;
+    temp_db(&file);
     struct opener openers[THREADS];
     pthread_t threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        openers[i] = (struct opener){path, ND_ERR_DB, 0};
+        openers[i] = (struct opener){file.path, ND_ERR_DB, 0};
         CHECK_INT(pthread_create(&threads[i], NULL, open_concurrently, &openers[i]), 0);
     }
     unsigned total = 0;
@@ -125,7 +125,7 @@ static void test_concurrent_openers(void)
     }
     /* Each migration ran exactly once, whoever won the race. */
     CHECK_INT(total, nd_migrations_count);
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 /* ---- keys ------------------------------------------------------------- */
@@ -188,12 +188,12 @@ static void test_readonly(void)
 
 static void test_busy(void)
 {
-    char dir[512], path[600];
-    CHECK(temp_db(dir, sizeof dir, path, sizeof path));
+    struct temp_db file;
+    temp_db(&file);
     struct nd_store_options quick = {ND_SYNC_NORMAL, 50};
     struct nd_store *holder = NULL, *waiter = NULL;
-    CHECK_INT(nd_store_open(path, &quick, &holder), ND_OK);
-    CHECK_INT(nd_store_open(path, &quick, &waiter), ND_OK);
+    CHECK_INT(nd_store_open(file.path, &quick, &holder), ND_OK);
+    CHECK_INT(nd_store_open(file.path, &quick, &waiter), ND_OK);
     CHECK_INT(nd_store_begin(holder), ND_OK);
     struct nd_article_fields f = fields("waiting", T0);
     json_t *art = NULL;
@@ -207,7 +207,7 @@ static void test_busy(void)
     json_decref(art);
     nd_store_close(holder);
     nd_store_close(waiter);
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 int main(void)

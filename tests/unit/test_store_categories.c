@@ -139,27 +139,22 @@ static void test_follows_writes(void)
 /* A category that is not valid UTF-8 (another program wrote it) is a store error. */
 static void test_invalid_utf8(void)
 {
-    char dir[512], path[600];
-    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
-        CHECK(!"a temporary folder");
-        return;
-    }
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    struct temp_db file;
+    struct nd_store *st = temp_store(&file, &options);
     if (st == NULL)
         goto out;
     article(st, "good", "Good", false);
     article(st, "bad", "Bad", false);
-    db_exec(path, "UPDATE articles SET category = CAST(x'ff41' AS TEXT) WHERE slug = 'bad'");
+    db_exec(file.path, "UPDATE articles SET category = CAST(x'ff41' AS TEXT) WHERE slug = 'bad'");
     json_t *sentinel = json_true(), *list = sentinel;
     CHECK_INT(nd_store_category_list(st, false, &list), ND_ERR_DB);
     CHECK(list == sentinel);
     /* The statement was handed back: a repaired row is listed again. */
-    db_exec(path, "UPDATE articles SET category = 'Bad' WHERE slug = 'bad'");
+    db_exec(file.path, "UPDATE articles SET category = 'Bad' WHERE slug = 'bad'");
     CHECK_LIST(st, false, "[{\"name\":\"Bad\",\"count\":1},{\"name\":\"Good\",\"count\":1}]");
 out:
     nd_store_close(st);
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 /* Creates an article by author with tags (published unless draft); returns its id. */

@@ -266,27 +266,22 @@ static void test_bounds_and_pruning(void)
  */
 static void test_older_migration_applied_late(void)
 {
-    char dir[512], path[600];
-    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
-        CHECK(!"a temporary folder");
-        return;
-    }
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    struct temp_db file;
+    struct nd_store *st = temp_store(&file, &options);
     nd_store_close(st);
     st = NULL;
-    db_exec(path, "DROP TRIGGER changes_article_insert; DROP TRIGGER changes_article_update;"
-                  "DROP TRIGGER changes_article_delete; DROP TRIGGER changes_comment_insert;"
-                  "DROP TRIGGER changes_comment_delete; DROP TRIGGER changes_comment_status;"
-                  "DROP TABLE changes; DROP TABLE changes_pruned;"
-                  "DELETE FROM schema_migrations WHERE version = 6");
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    db_exec(file.path, "DROP TRIGGER changes_article_insert; DROP TRIGGER changes_article_update;"
+                       "DROP TRIGGER changes_article_delete; DROP TRIGGER changes_comment_insert;"
+                       "DROP TRIGGER changes_comment_delete; DROP TRIGGER changes_comment_status;"
+                       "DROP TABLE changes; DROP TABLE changes_pruned;"
+                       "DELETE FROM schema_migrations WHERE version = 6");
+    CHECK_INT(nd_store_open(file.path, &options, &st), ND_OK);
     CHECK_INT(nd_store_migrations_applied(st), 1);
     struct nd_change_page page;
     article(st, "late", false);
     CHECK_STR(read_log(st, 0, true, 10, &page, NULL), "article.published:1:p");
     nd_store_close(st);
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 int main(void)

@@ -531,20 +531,16 @@ static void test_search_skips_pending(void)
 /* A database of migration 0002, with a stale comment_count, counted again by 0003. */
 static void test_migration_recounts(void)
 {
-    char dir[512], path[600];
-    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
-        CHECK(!"a temporary folder");
-        return;
-    }
+    struct temp_db file;
     CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
-    CHECK(legacy_db(path, 2,
-                    "INSERT INTO articles (slug, title, body, published_at, created_at, "
-                    "updated_at) VALUES ('old', 'Old', 'Old text.', 1, 1, 1);"
-                    "INSERT INTO comments (article_id, author, body, created_at) "
-                    "VALUES (1, 'r', 'one', 1), (1, 'r', 'two', 1);"
-                    "UPDATE articles SET comment_count = 7;"));
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    struct nd_store *st =
+        legacy_store(&file, 2,
+                     "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                     "updated_at) VALUES ('old', 'Old', 'Old text.', 1, 1, 1);"
+                     "INSERT INTO comments (article_id, author, body, created_at) "
+                     "VALUES (1, 'r', 'one', 1), (1, 'r', 'two', 1);"
+                     "UPDATE articles SET comment_count = 7;",
+                     &options);
     if (st) {
         CHECK_INT(count_of(st, 1), 2);
         int64_t p = post(st, 1, 0, ND_COMMENT_PENDING);
@@ -553,7 +549,7 @@ static void test_migration_recounts(void)
         CHECK_INT(count_of(st, 1), 3);
         nd_store_close(st);
     }
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 int main(void)

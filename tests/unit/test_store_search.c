@@ -234,27 +234,23 @@ static void test_index_follows_writes(void)
 /* Migration 0002 indexes the rows that were stored before it existed. */
 static void test_migration_indexes_existing_rows(void)
 {
-    char dir[512], path[600];
-    if (!temp_db(dir, sizeof dir, path, sizeof path)) {
-        CHECK(!"a temporary folder");
-        return;
-    }
+    struct temp_db file;
     CHECK_INT(nd_migrations[0].version, 1);
-    CHECK(legacy_db(path, 1,
-                    "INSERT INTO articles (slug, title, body, published_at, created_at, "
-                    "updated_at) VALUES ('old', 'Old lighthouse', 'Stored before search.', "
-                    "1, 1, 1);"
-                    "INSERT INTO comments (article_id, author, body, created_at) "
-                    "VALUES (1, 'r', 'An old harbour comment', 1);"));
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    struct nd_store *st =
+        legacy_store(&file, 1,
+                     "INSERT INTO articles (slug, title, body, published_at, created_at, "
+                     "updated_at) VALUES ('old', 'Old lighthouse', 'Stored before search.', "
+                     "1, 1, 1);"
+                     "INSERT INTO comments (article_id, author, body, created_at) "
+                     "VALUES (1, 'r', 'An old harbour comment', 1);",
+                     &options);
     if (st) {
         CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count - 1);
         CHECK_INT(hits(st, "lighthouse", NULL, false), 1);
         CHECK_INT(hits(st, "harbour", NULL, true), 1);
         nd_store_close(st);
     }
-    remove_db(dir, path);
+    remove_db(&file);
 }
 
 /* Only the ND_SEARCH_WINDOW newest matches are ranked: the cost is bounded. */
