@@ -319,68 +319,85 @@ static void check_lavrov(const struct nd_import_article *art)
     CHECK(strstr(art->body, "Russia\u2019s Lavrov praises") == NULL);
 }
 
-static void test_samples(void)
+/*
+ * Parses every .txt file in the folder dir (label names them in the log),
+ * checking that each has a category and no page furniture, then hands each
+ * article to check with ctx. Returns how many parsed, -1 when dir cannot be
+ * opened.
+ */
+static int each_text(const char *dir, const char *label,
+                     void (*check)(const char *name, const struct nd_import_article *art,
+                                   void *ctx),
+                     void *ctx)
 {
-    const char *dir = getenv("ND_SAMPLES");
-    DIR *d = dir ? opendir(dir) : NULL;
-    if (d == NULL) {
-        CHECK_SKIP("no samples folder");
-        return;
-    }
-    unsigned seen_lavrov = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
     for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
         if (!is_txt(e->d_name))
             continue;
         struct nd_import_article art = {0};
         char err[ERR_LEN] = "";
-        printf("# sample %s\n", e->d_name);
+        printf("# %s %s\n", label, e->d_name);
         CHECK_INT(parse_file(dir, e->d_name, &art, err), ND_OK);
         if (art.body == NULL)
             continue;
+        n++;
         check_no_furniture(art.body);
         CHECK(art.category[0] != '\0');
-        if (strcmp(e->d_name, "lavrov-pyongyang.txt") == 0) {
-            check_lavrov(&art);
-            seen_lavrov++;
-        }
+        check(e->d_name, &art, ctx);
         nd_import_article_fini(&art);
     }
     closedir(d);
+    return n;
+}
+
+/* Counts the Lavrov sample into *(unsigned *)seen, checking it in detail. */
+static void check_sample(const char *name, const struct nd_import_article *art, void *seen)
+{
+    if (strcmp(name, "lavrov-pyongyang.txt") == 0) {
+        check_lavrov(art);
+        (*(unsigned *)seen)++;
+    }
+}
+
+static void test_samples(void)
+{
+    const char *dir = getenv("ND_SAMPLES");
+    unsigned seen_lavrov = 0;
+    if (dir == NULL || each_text(dir, "sample", check_sample, &seen_lavrov) < 0) {
+        CHECK_SKIP("no samples folder");
+        return;
+    }
     CHECK_INT(seen_lavrov, 1);
+}
+
+struct demo_counts {
+    unsigned with_apostrophe, with_accent;
+};
+
+/* A demo article has 4 to 8 paragraphs and a valid slug; counts its typography. */
+static void check_demo(const char *name, const struct nd_import_article *art, void *counts)
+{
+    struct demo_counts *c = counts;
+    (void)name;
+    size_t paragraphs = count_paragraphs(art->body);
+    CHECK(paragraphs >= 4 && paragraphs <= 8);
+    char *slug = nd_slug_from_title(art->title);
+    CHECK(nd_slug_valid(slug));
+    c->with_apostrophe += strstr(art->title, "\u2019") != NULL;
+    c->with_accent += strstr(slug, "cafe") != NULL && strstr(art->title, "Caf\u00e9") != NULL;
+    free(slug);
 }
 
 static void test_demo_articles(void)
 {
     char *dir = source_path("config/demo");
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    unsigned n = 0, with_apostrophe = 0, with_accent = 0;
-    for (struct dirent *e = d ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
-        if (!is_txt(e->d_name))
-            continue;
-        struct nd_import_article art = {0};
-        char err[ERR_LEN] = "";
-        printf("# demo %s\n", e->d_name);
-        CHECK_INT(parse_file(dir, e->d_name, &art, err), ND_OK);
-        if (art.body == NULL)
-            continue;
-        n++;
-        CHECK(art.category[0] != '\0');
-        check_no_furniture(art.body);
-        size_t paragraphs = count_paragraphs(art.body);
-        CHECK(paragraphs >= 4 && paragraphs <= 8);
-        char *slug = nd_slug_from_title(art.title);
-        CHECK(nd_slug_valid(slug));
-        with_apostrophe += strstr(art.title, "\u2019") != NULL;
-        with_accent += strstr(slug, "cafe") != NULL && strstr(art.title, "Caf\u00e9") != NULL;
-        free(slug);
-        nd_import_article_fini(&art);
-    }
-    if (d != NULL)
-        closedir(d);
-    CHECK_INT(n, 5);
-    CHECK(with_apostrophe >= 1);
-    CHECK(with_accent >= 1);
+    struct demo_counts counts = {0};
+    CHECK_INT(each_text(dir, "demo", check_demo, &counts), 5);
+    CHECK(counts.with_apostrophe >= 1);
+    CHECK(counts.with_accent >= 1);
     free(dir);
 }
 
