@@ -43,7 +43,7 @@ from match import (  # noqa: F401
     ABSENT, ANY, INT, PRESENT, RFC3339_Z, TIMESTAMP, Pred, Re, contains, mismatches, short,
 )
 from server import (  # noqa: F401
-    LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, run_cli,
+    LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, run_cli, serve,
 )
 from tap import Failure, Tap  # noqa: F401
 

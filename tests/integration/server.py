@@ -4,7 +4,8 @@ Server starts newsd on an ephemeral port of 127.0.0.1 with a database in a
 temporary directory (and an API key made with the CLI), reads its stderr
 and stdout in threads, stops it on a signal and kills it when a test
 leaves it running. run_cli runs the CLI; check_stop is the test point that
-a server stops cleanly with no sanitizer report.
+a server stops cleanly with no sanitizer report; serve runs a list of test
+points against one server and stops it.
 """
 
 import http.client
@@ -296,3 +297,15 @@ class Server:
                 nxt = resp.links().get("next")
                 target = target_path(nxt) if nxt else None
         return items, pages
+
+
+def serve(tap, binary, points, args=(), setup=None, **server_args):
+    """Starts binary with args (Server's other arguments in server_args), runs
+    setup(srv) when given, then each (name, fn) of points as one test point
+    fn(srv), and last the point that the server stops cleanly."""
+    with Server(binary, args, **server_args) as srv:
+        if setup is not None:
+            setup(srv)
+        for name, fn in points:
+            tap.run(name, fn, srv)
+        tap.stop_server(srv)

@@ -14,7 +14,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, run_cli  # noqa: E402
+from harness import Server, Tap, binary_from_argv, run_cli, serve  # noqa: E402
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -146,19 +146,18 @@ def host_keys(srv):
 
 
 def main():
-    with Server(BIN) as srv:
-        tap.run("the same answer twice, 304 and HEAD from the cache", test_same_answer_twice, srv)
-        tap.run("PATCH and DELETE are seen at once", test_patch_and_delete, srv)
-        tap.run("comments are seen at once", test_comments, srv)
-        tap.run("search sees new articles at once", test_search, srv)
-        tap.run("answers to key holders are not shared", test_key_answers_not_cached, srv)
-        tap.run("a commit by another process is seen", test_foreign_import, srv)
-        tap.run("an UPDATE by plain SQLite is seen", test_foreign_sql, srv)
-        tap.stop_server(srv)
+    serve(tap, BIN, [
+        ("the same answer twice, 304 and HEAD from the cache", test_same_answer_twice),
+        ("PATCH and DELETE are seen at once", test_patch_and_delete),
+        ("comments are seen at once", test_comments),
+        ("search sees new articles at once", test_search),
+        ("answers to key holders are not shared", test_key_answers_not_cached),
+        ("a commit by another process is seen", test_foreign_import),
+        ("an UPDATE by plain SQLite is seen", test_foreign_sql),
+    ])
     tap.run("Host is part of the key for feeds only", test_host_in_key_only_for_feeds)
-    with Server(BIN, ["--cache-size", "0"]) as srv:
-        tap.run("with cache-size 0 edits are seen too", test_patch_and_delete, srv)
-        tap.stop_server(srv)
+    serve(tap, BIN, [("with cache-size 0 edits are seen too", test_patch_and_delete)],
+          ["--cache-size", "0"])
     tap.done()
 
 

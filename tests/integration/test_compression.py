@@ -16,7 +16,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv  # noqa: E402
+from harness import Server, Tap, binary_from_argv, serve  # noqa: E402
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -171,17 +171,16 @@ def test_level_zero():
 
 
 def main():
-    with Server(BIN) as srv:
-        seed(srv)
-        tap.run("gzip answer, Vary and its ETag", test_gzip_answer, srv)
-        tap.run("If-None-Match per encoding", test_conditional, srv)
-        tap.run("the cache keeps both encodings apart", test_cache_variants, srv)
-        tap.run("forms of Accept-Encoding", test_accept_encoding_forms, srv)
-        tap.run("small answers and HEAD", test_small_and_head, srv)
-        tap.run("documents and problems", test_other_answers, srv)
-        tap.run("an encoded request body", test_encoded_request, srv)
-        tap.run("embedded files: build-time ETags and gzip", test_embedded_files, srv)
-        tap.stop_server(srv)
+    serve(tap, BIN, [
+        ("gzip answer, Vary and its ETag", test_gzip_answer),
+        ("If-None-Match per encoding", test_conditional),
+        ("the cache keeps both encodings apart", test_cache_variants),
+        ("forms of Accept-Encoding", test_accept_encoding_forms),
+        ("small answers and HEAD", test_small_and_head),
+        ("documents and problems", test_other_answers),
+        ("an encoded request body", test_encoded_request),
+        ("embedded files: build-time ETags and gzip", test_embedded_files),
+    ], setup=seed)
     tap.run("gzip-level 0", test_level_zero)
     tap.done()
 

@@ -22,7 +22,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, short  # noqa: E402
+from harness import Tap, binary_from_argv, serve, short  # noqa: E402
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -219,22 +219,22 @@ def server_version():
 
 def main():
     version = server_version()
-    with Server(BIN, ["--threads", "1"]) as srv:
+
+    def know_version(srv):
         srv.version = version
-        tap.run("a fresh page passes promtool, every family announced", test_fresh_page, srv)
-        tap.run("the gzipped page is the same valid page", test_gzip_page, srv)
-        tap.run("counters move by exactly the requests made", test_counters_move, srv)
-        tap.run("latency buckets are cumulative, +Inf is the count", test_histogram_consistent,
-                srv)
-        tap.run("the database size is given and grows with inserts", test_database_size, srv)
-        tap.run("the page is never served from a cache", test_not_cached, srv)
-        tap.stop_server(srv)
-    with Server(BIN, ["--metrics=false"]) as srv:
-        tap.run("with --metrics=false GET /metrics is 404", test_metrics_off, srv)
-        tap.stop_server(srv)
-    with Server(BIN, ["--cache-size", "0"]) as srv:
-        tap.run("with cache-size 0 the cache families are left out", test_cache_off, srv)
-        tap.stop_server(srv)
+
+    serve(tap, BIN, [
+        ("a fresh page passes promtool, every family announced", test_fresh_page),
+        ("the gzipped page is the same valid page", test_gzip_page),
+        ("counters move by exactly the requests made", test_counters_move),
+        ("latency buckets are cumulative, +Inf is the count", test_histogram_consistent),
+        ("the database size is given and grows with inserts", test_database_size),
+        ("the page is never served from a cache", test_not_cached),
+    ], ["--threads", "1"], setup=know_version)
+    serve(tap, BIN, [("with --metrics=false GET /metrics is 404", test_metrics_off)],
+          ["--metrics=false"])
+    serve(tap, BIN, [("with cache-size 0 the cache families are left out", test_cache_off)],
+          ["--cache-size", "0"])
     tap.done()
 
 
