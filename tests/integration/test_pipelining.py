@@ -147,6 +147,18 @@ def test_dribbled(srv, arts):
         sock.close()
 
 
+def check_closed(reader, method, after):
+    """The server answers nothing more on reader's connection and closes it
+    (after names what came last)."""
+    try:
+        extra = reader.response(method, timeout=3 * WAIT)
+        tap.check(False, f"an answer after {after}: {extra}")
+    except Closed:
+        pass
+    except Timeout:
+        tap.check(False, f"the connection stayed open after {after}")
+
+
 def test_connection_close_last(srv, arts):
     plan = plan_pipeline(arts, 20)
     last = request_bytes("GET", "/health", [("Connection", "close")])
@@ -157,13 +169,7 @@ def test_connection_close_last(srv, arts):
         reader, answers = read_answers(sock, plan, "pipeline ending in Connection: close")
         resp = reader.response("GET", timeout=10 * WAIT)
         expect(tap, resp, 200, what="the Connection: close request")
-        try:
-            extra = reader.response("GET", timeout=3 * WAIT)
-            tap.check(False, f"an answer after Connection: close: {extra}")
-        except Closed:
-            pass
-        except Timeout:
-            tap.check(False, "the connection stayed open after Connection: close")
+        check_closed(reader, "GET", "Connection: close")
     finally:
         sock.close()
 
@@ -183,13 +189,7 @@ def test_oversized_in_pipeline(srv, arts):
         reader = Reader(sock)
         expect(tap, reader.response("GET", timeout=10 * WAIT), 200, what="the request before")
         expect(tap, reader.response("POST", timeout=10 * WAIT), 413, what="the oversized request")
-        try:
-            extra = reader.response("POST", timeout=3 * WAIT)
-            tap.check(False, f"an answer after the 413: {extra}")
-        except Closed:
-            pass
-        except Timeout:
-            tap.check(False, "the connection stayed open after the 413")
+        check_closed(reader, "POST", "the 413")
     finally:
         sock.close()
     after = srv.request("GET", f"/v1/articles/{art['id']}").json["comment_count"]
