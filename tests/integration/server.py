@@ -252,6 +252,17 @@ class Server:
             hdrs.setdefault("Authorization", auth)
         return http_request(self.port, method, path, raw if raw is not None else body, hdrs, conn)
 
+    def cache_hits(self):
+        """newsd_response_cache_hits_total from /metrics, an int. Raises
+        RuntimeError when /metrics does not answer 200 or lacks the counter."""
+        resp = self.request("GET", "/metrics")
+        if resp.status != 200:
+            raise RuntimeError(f"GET /metrics: {resp}")
+        m = re.search(r"^newsd_response_cache_hits_total (\d+)$", resp.body.decode(), re.M)
+        if m is None:
+            raise RuntimeError("no newsd_response_cache_hits_total in /metrics")
+        return int(m.group(1))
+
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
 

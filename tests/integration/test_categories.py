@@ -12,7 +12,6 @@ and the methods the path does not have.
 
 import gzip
 import os
-import re
 import sqlite3
 import sys
 import urllib.parse
@@ -61,14 +60,6 @@ def categories(srv, auth=False):
     return pairs(srv.request("GET", PATH, auth=auth))
 
 
-def cache_hits(srv):
-    """newsd_response_cache_hits_total from /metrics."""
-    text = srv.request("GET", "/metrics").body.decode()
-    m = re.search(r"^newsd_response_cache_hits_total (\d+)", text, re.M)
-    tap.require(m is not None, "no cache hit counter in /metrics")
-    return int(m.group(1))
-
-
 def test_empty(srv):
     resp = srv.request("GET", PATH)
     expect(tap, resp, 200, {"data": []}, {"Content-Type": JSON_TYPE})
@@ -110,9 +101,9 @@ def test_unknown_parameters(srv):
 def test_cached_then_written(srv, ids):
     """Each kind of write shows at the next read, although reads are cached."""
     tap.eq(categories(srv), PUBLIC, "before")
-    hits = cache_hits(srv)
+    hits = srv.cache_hits()
     tap.eq(categories(srv), PUBLIC, "read twice")
-    tap.check(cache_hits(srv) > hits, "the second read did not come from the response cache")
+    tap.check(srv.cache_hits() > hits, "the second read did not come from the response cache")
 
     created = srv.create_article(title="A new field", body="Text.", category="Bees")
     tap.eq(categories(srv)[0:2], [["art", 1], ["Bees", 1]], "a created article's category")

@@ -86,6 +86,12 @@ class Mount:
                 self.error = self.error[0] if self.error else f"mount exited {proc.returncode}"
         return self
 
+    def usable(self, point):
+        """True when the tmpfs is mounted; otherwise the test point is skipped."""
+        if not self.mounted:
+            tap.skip(point, f"cannot mount a tmpfs here: {self.error}")
+        return self.mounted
+
     def remount(self, options):
         proc = run("mount", "-o", "remount," + options, self.path)
         return proc.returncode == 0, proc.stderr.strip()
@@ -188,9 +194,7 @@ def fill(folder):
 
 def test_disk_full(folder):
     with Mount(os.path.join(folder, "small"), "tmpfs", "newsd-full", "size=4m,mode=0700") as mnt:
-        if not mnt.mounted:
-            tap.skip("disk full: 503 for writes, reads go on, nothing damaged",
-                     f"cannot mount a tmpfs here: {mnt.error}")
+        if not mnt.usable("disk full: 503 for writes, reads go on, nothing damaged"):
             return
         db = os.path.join(mnt.path, "newsd.db")
         with Server(BIN, db=db, args=["--busy-timeout", "1000"]) as srv:
@@ -303,9 +307,7 @@ def restart_and_verify(srv, snap):
 
 def read_only_tmpfs(folder):
     with Mount(os.path.join(folder, "ro"), "tmpfs", "newsd-ro", "size=16m,mode=0700") as mnt:
-        if not mnt.mounted:
-            tap.skip("read-only file system: 503 for writes, reads go on",
-                     f"cannot mount a tmpfs here: {mnt.error}")
+        if not mnt.usable("read-only file system: 503 for writes, reads go on"):
             return
         tap.diag("no loop device or ext4 error switch: remounting a tmpfs read-only instead")
         db = os.path.join(mnt.path, "newsd.db")

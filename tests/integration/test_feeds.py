@@ -216,18 +216,24 @@ def atom_links(elem, what):
     return {link.get("rel", "alternate"): link for link in links}
 
 
+def atom_common(el, what):
+    """What a feed and an entry both carry (RFC 4287 4.1.1 and 4.1.2): id,
+    title, updated, links and authors, each checked as it is read."""
+    return {
+        "id": one(el, A + "id", what).text,
+        "title": atom_text(one(el, A + "title", what), what + " title"),
+        "updated": atom_date(one(el, A + "updated", what), what + " updated"),
+        "links": atom_links(el, what),
+        "authors": [atom_person(a, what) for a in el.findall(A + "author")],
+    }
+
+
 def check_atom(resp, what):
     """RFC 4287 section 4, structurally. Returns (feed facts, entries)."""
     root = parse_xml(resp, what)
     tap.require(root.tag == A + "feed", f"{what}: root is {root.tag}, want atom:feed")
     only_children(root, FEED_CHILDREN, what)
-    feed = {
-        "id": one(root, A + "id", what).text,
-        "title": atom_text(one(root, A + "title", what), what + " title"),
-        "updated": atom_date(one(root, A + "updated", what), what + " updated"),
-        "links": atom_links(root, what),
-        "authors": [atom_person(a, what) for a in root.findall(A + "author")],
-    }
+    feed = atom_common(root, what)
     tap.check(absolute(feed["id"]), f"{what}: feed id {feed['id']!r} is not an absolute IRI")
     tap.check("self" in feed["links"], f"{what}: no link rel=self")
     at_most_one(root, A + "generator", what)
@@ -241,14 +247,8 @@ def check_atom(resp, what):
 
 def check_atom_entry(e, what, feed):
     only_children(e, ENTRY_CHILDREN, what)
-    entry = {
-        "id": one(e, A + "id", what).text,
-        "title": atom_text(one(e, A + "title", what), what + " title"),
-        "updated": atom_date(one(e, A + "updated", what), what + " updated"),
-        "links": atom_links(e, what),
-        "authors": [atom_person(a, what) for a in e.findall(A + "author")],
-        "categories": [c.get("term") for c in e.findall(A + "category")],
-    }
+    entry = dict(atom_common(e, what),
+                 categories=[c.get("term") for c in e.findall(A + "category")])
     tap.check(absolute(entry["id"]), f"{what}: id {entry['id']!r} is not an absolute IRI")
     tap.check(entry["authors"] or feed["authors"], f"{what}: no author in the entry or the feed")
     tap.check(all(entry["categories"]), f"{what}: a category without term")
