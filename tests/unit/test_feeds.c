@@ -402,30 +402,32 @@ static void test_json_document(void)
         goto out;
     root = json_loads(doc, JSON_REJECT_DUPLICATES, NULL);
     CHECK(root != NULL);
-    CHECK_STR(json_string_value(json_object_get(root, "version")),
-              "https://jsonfeed.org/version/1.1");
-    CHECK_STR(json_string_value(json_object_get(root, "title")), "newsd: category A&B");
-    CHECK_STR(json_string_value(json_object_get(root, "home_page_url")), "https://news.example/");
-    CHECK_STR(json_string_value(json_object_get(root, "feed_url")),
-              "https://news.example/v1/feed.json?tag=x");
     json_t *items = json_object_get(root, "items");
     CHECK_INT(json_array_size(items), 2);
     json_t *plain = json_array_get(items, 0), *hostile = json_array_get(items, 1);
-    CHECK_STR(json_string_value(json_object_get(plain, "id")),
-              "https://news.example/v1/articles/7");
-    CHECK_STR(json_string_value(json_object_get(hostile, "url")),
-              "https://news.example/#/articles/hostile");
-    CHECK_STR(json_string_value(json_object_get(plain, "url")),
-              "https://news.example/#/articles/plain-news");
-    CHECK_STR(json_string_value(json_object_get(hostile, "title")),
-              "<script>alert(1)</script> & ]]> \xf0\x9f\x8e\x89");
-    CHECK_STR(json_string_value(json_object_get(hostile, "content_text")),
-              "Line <i>one</i>\r\nline\x01 two\n\n]]> &amp; end");
-    CHECK_STR(json_string_value(json_object_get(hostile, "content_html")),
-              "<p>Line &lt;i&gt;one&lt;/i&gt;<br>\nline\x01 two</p>\n<p>]]&gt; &amp;amp; end</p>");
-    CHECK_STR(json_string_value(json_object_get(hostile, "date_modified")), "2025-07-13T10:00:00Z");
-    CHECK_STR(json_string_value(json_object_get(hostile, "external_url")),
-              "https://example.com/x?a=1&b=2");
+    /* The string members: of the feed (item -1) or of items[item]. */
+    static const struct {
+        int item;
+        const char *key, *want;
+    } members[] = {
+        {-1, "version", "https://jsonfeed.org/version/1.1"},
+        {-1, "title", "newsd: category A&B"},
+        {-1, "home_page_url", "https://news.example/"},
+        {-1, "feed_url", "https://news.example/v1/feed.json?tag=x"},
+        {0, "id", "https://news.example/v1/articles/7"},
+        {1, "url", "https://news.example/#/articles/hostile"},
+        {0, "url", "https://news.example/#/articles/plain-news"},
+        {1, "title", "<script>alert(1)</script> & ]]> \xf0\x9f\x8e\x89"},
+        {1, "content_text", "Line <i>one</i>\r\nline\x01 two\n\n]]> &amp; end"},
+        {1, "content_html",
+         "<p>Line &lt;i&gt;one&lt;/i&gt;<br>\nline\x01 two</p>\n<p>]]&gt; &amp;amp; end</p>"},
+        {1, "date_modified", "2025-07-13T10:00:00Z"},
+        {1, "external_url", "https://example.com/x?a=1&b=2"},
+    };
+    for (size_t i = 0; i < sizeof members / sizeof *members; i++) {
+        const json_t *obj = members[i].item < 0 ? root : json_array_get(items, members[i].item);
+        CHECK_STR(json_string_value(json_object_get(obj, members[i].key)), members[i].want);
+    }
     CHECK(json_object_get(plain, "external_url") == NULL);
     CHECK(json_object_get(plain, "authors") == NULL);
     CHECK_STR(json_string_value(
