@@ -131,23 +131,17 @@ async function invalid(): Promise<void> {
     same((error.errors ?? []).map((e) => e.field).sort(), ['tags[0]', 'title'], 'fields named');
 }
 
-async function getById(article: Schemas['Article']): Promise<void> {
-    const got = ok('GET by id', await reader.GET('/v1/articles/{id}', {
-        params: { path: { id: article.id } },
-    }));
-    same(got.id, article.id, 'id');
-    same(got.title, MAIN.title, 'title');
-    same(got.body, MAIN.body, 'body');
-    same(got.created_at, article.created_at, 'created_at');
-}
-
-async function getBySlug(article: Schemas['Article']): Promise<void> {
-    const got = ok('GET by slug', await reader.GET('/v1/articles/{id}', {
-        params: { path: { id: article.slug } },
+// GET /v1/articles/{id} by the article's id or by its slug: the same article as created.
+async function getArticle(article: Schemas['Article'], by: 'id' | 'slug'): Promise<void> {
+    const got = ok(`GET by ${by}`, await reader.GET('/v1/articles/{id}', {
+        params: { path: { id: article[by] } },
     }));
     same(got.id, article.id, 'id');
     same(got.slug, article.slug, 'slug');
+    same(got.title, MAIN.title, 'title');
+    same(got.body, MAIN.body, 'body');
     same(got.tags, MAIN.tags, 'tags');
+    same(got.created_at, article.created_at, 'created_at');
 }
 
 // Pages of two, from the first to the last by next_cursor: every article once, newest first.
@@ -413,8 +407,8 @@ async function main(): Promise<void> {
     if (article === undefined) {
         return;
     }
-    await step('get the article by id', () => getById(article));
-    await step('get the article by slug', () => getBySlug(article));
+    await step('get the article by id', () => getArticle(article, 'id'));
+    await step('get the article by slug', () => getArticle(article, 'slug'));
     await step('list with a limit, following next_cursor to the end', () => listPages(article));
     await step('patch the article', () => patch(article));
     const thread = await step('post a comment and a reply', () => comment(article));
