@@ -78,6 +78,15 @@ static inline int64_t create_at(struct nd_store *st, int64_t published_at, const
     return create(st, &f);
 }
 
+/* A store on ":memory:" with two published articles at T0, their ids in *a and *b. */
+static inline struct nd_store *open_two(int64_t *a, int64_t *b)
+{
+    struct nd_store *st = open_memory();
+    *a = create_at(st, T0, "", "", false);
+    *b = create_at(st, T0, "", "", false);
+    return st;
+}
+
 static inline int64_t comment(struct nd_store *st, int64_t article, int64_t parent)
 {
     struct nd_comment_fields f = {article, parent != 0, parent, "reader", "A comment."};

@@ -212,9 +212,8 @@ static void test_article_update(void)
 
 static void test_article_delete(void)
 {
-    struct nd_store *st = open_memory();
-    int64_t a = create_at(st, T0, "", "", false);
-    int64_t b = create_at(st, T0, "", "", false);
+    int64_t a, b;
+    struct nd_store *st = open_two(&a, &b);
     int64_t c1 = comment(st, a, 0);
     int64_t c2 = comment(st, a, c1);
     comment(st, a, c2);

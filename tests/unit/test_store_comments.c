@@ -56,9 +56,8 @@ static void set_status(struct nd_store *st, int64_t id, bool pending)
 
 static void test_comment_create(void)
 {
-    struct nd_store *st = open_memory();
-    int64_t a = create_at(st, T0, "", "", false);
-    int64_t b = create_at(st, T0, "", "", false);
+    int64_t a, b;
+    struct nd_store *st = open_two(&a, &b);
     struct nd_comment_fields f = {a, false, 0, "reader", "Hello there."};
     json_t *c = NULL;
     CHECK_INT(nd_store_comment_create(st, &f, &c), ND_OK);
@@ -97,9 +96,8 @@ static void test_comment_create(void)
 
 static void test_comment_count(void)
 {
-    struct nd_store *st = open_memory();
-    int64_t a = create_at(st, T0, "", "", false);
-    int64_t b = create_at(st, T0, "", "", false);
+    int64_t a, b;
+    struct nd_store *st = open_two(&a, &b);
     int64_t c1 = comment(st, a, 0);
     comment(st, a, c1);
     comment(st, a, 0);
@@ -145,9 +143,8 @@ static void test_comment_delete_reattach(void)
 
 static void test_comment_list_flat(void)
 {
-    struct nd_store *st = open_memory();
-    int64_t a = create_at(st, T0, "", "", false);
-    int64_t b = create_at(st, T0, "", "", false);
+    int64_t a, b;
+    struct nd_store *st = open_two(&a, &b);
     int64_t first = comment(st, a, 0);
     for (int i = 0; i < 6; i++) {
         if (i % 2)
@@ -210,9 +207,8 @@ static json_t *expect_node(json_t *node, int64_t id, size_t n)
 
 static void test_comment_tree(void)
 {
-    struct nd_store *st = open_memory();
-    int64_t a = create_at(st, T0, "", "", false);
-    int64_t b = create_at(st, T0, "", "", false);
+    int64_t a, b;
+    struct nd_store *st = open_two(&a, &b);
     int64_t t1 = comment(st, a, 0);
     int64_t t2 = comment(st, a, 0);
     int64_t r1 = comment(st, a, t1);
