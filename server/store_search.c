@@ -3,7 +3,7 @@
  *
  * A page is found in two steps: first the ranked ids (BM25, keyset-paged on
  * score, then recency; or newest first, keyset-paged on time and id), then
- * one snippet() per result. snippet() is costly
+ * the snippets of that page in one statement. snippet() is costly
  * and would otherwise run for every match, not just the page shown.
  *
  * Column weights (title 10, summary 2, body 1): a word in a headline says
@@ -19,6 +19,8 @@
  * progress handler that interrupts the statement; the interrupt comes back
  * as ND_ERR_LIMIT.
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -114,34 +116,90 @@ static sqlite3_stmt *comment_stmt(struct nd_store *st, bool newest, unsigned var
     return nd_store_prepare(st, &st->comment_searches[newest][variant], sql, err);
 }
 
-/* Adds "snippet" to item: the best fragment of row id around the matches. */
-static enum nd_err add_snippet(struct nd_store *st, const struct nd_search_params *p, int64_t id,
-                               json_t *item)
+/*
+ * The snippets of the page's rows in one statement: the MATCH is evaluated
+ * once and walked over the page's rowid range, snippet() running only for
+ * the page's ids (":ids", a JSON array). One statement per row evaluated the
+ * expression again for each row, which for a prefix without its own prefix
+ * index means merging every term it expands to, twenty times a page.
+ * The "+" keeps the id list from becoming an FTS5 rowid constraint (which
+ * would filter once per id again).
+ */
+#define SNIPPETS_SQL(table)                                                                        \
+    "SELECT rowid, snippet(" table ", -1, char(1), char(2), '…', " SNIPPET_TOKENS ") FROM " table  \
+    " WHERE " table " MATCH :match AND rowid BETWEEN :lo AND :hi"                                  \
+    " AND +rowid IN (SELECT value FROM json_each(:ids))"
+
+/* The item of items whose "id" is id, or NULL. */
+static json_t *item_by_id(json_t *items, int64_t id)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (json_integer_value(json_object_get(item, "id")) == id)
+            return item;
+    }
+    return NULL;
+}
+
+/*
+ * Adds "snippet" to each item of items: the best fragment of the row around
+ * the matches ("" for a row the expression no longer matches).
+ */
+static enum nd_err add_snippets(struct nd_store *st, const struct nd_search_params *p,
+                                json_t *items)
 {
     enum nd_err err = ND_OK;
-    sqlite3_stmt *stmt =
-        p->comments ? nd_store_stmt(
-                          st, ND_STMT_SEARCH_COMMENT_SNIPPET,
-                          "SELECT snippet(comments_fts, -1, char(1), char(2), '…', " SNIPPET_TOKENS
-                          ") FROM comments_fts WHERE comments_fts MATCH :match AND rowid = :id",
-                          &err)
-                    : nd_store_stmt(
-                          st, ND_STMT_SEARCH_ARTICLE_SNIPPET,
-                          "SELECT snippet(articles_fts, -1, char(1), char(2), '…', " SNIPPET_TOKENS
-                          ") FROM articles_fts WHERE articles_fts MATCH :match AND rowid = :id",
-                          &err);
+    sqlite3_stmt *stmt = NULL;
+    char *ids = NULL;
+    json_t *list = json_array();
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t i;
+    json_t *item;
+    if (!list)
+        return ND_ERR_NOMEM;
+    json_array_foreach(items, i, item)
+    {
+        int64_t id = json_integer_value(json_object_get(item, "id"));
+        lo = id < lo ? id : lo;
+        hi = id > hi ? id : hi;
+        if (json_array_append_new(list, json_integer(id)) != 0 ||
+            json_object_set_new(item, "snippet", json_string("")) != 0) {
+            err = ND_ERR_NOMEM;
+            goto out;
+        }
+    }
+    if (json_array_size(items) == 0)
+        goto out;
+    ids = json_dumps(list, JSON_COMPACT);
+    if (!ids) {
+        err = ND_ERR_NOMEM;
+        goto out;
+    }
+    stmt =
+        p->comments
+            ? nd_store_stmt(st, ND_STMT_SEARCH_COMMENT_SNIPPET, SNIPPETS_SQL("comments_fts"), &err)
+            : nd_store_stmt(st, ND_STMT_SEARCH_ARTICLE_SNIPPET, SNIPPETS_SQL("articles_fts"), &err);
     if (!stmt)
-        return err;
-    int rc = nd_store_bind(stmt, ND_PARAMS(ND_TEXT(":match", p->match), ND_INT(":id", id)));
-    if (rc == SQLITE_OK)
+        goto out;
+    int rc = nd_store_bind(stmt, ND_PARAMS(ND_TEXT(":match", p->match), ND_INT(":lo", lo),
+                                           ND_INT(":hi", hi), ND_TEXT(":ids", ids)));
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        err = nd_store_json_text(item, "snippet", stmt, 0);
-    else if (rc == SQLITE_DONE)
-        err = json_object_set_new(item, "snippet", json_string("")) ? ND_ERR_NOMEM : ND_OK;
-    else
+        if (rc != SQLITE_ROW)
+            break;
+        item = item_by_id(items, sqlite3_column_int64(stmt, 0));
+        if (item && (err = nd_store_json_text(item, "snippet", stmt, 1)) != ND_OK)
+            goto out;
+    }
+    if (rc != SQLITE_DONE)
         err = nd_store_sqlite_err(st->db, rc, "search snippet");
-    nd_store_release(stmt);
+out:
+    if (stmt)
+        nd_store_release(stmt);
+    free(ids);
+    json_decref(list);
     return err;
 }
 
@@ -256,10 +314,8 @@ enum nd_err nd_store_search(struct nd_store *st, const struct nd_search_params *
         sqlite3_progress_handler(st->db, 1000, past_deadline, &deadline);
     }
     enum nd_err err = find_page(st, p, arr, &next);
-    for (size_t i = 0; err == ND_OK && i < json_array_size(arr); i++) {
-        json_t *item = json_array_get(arr, i);
-        err = add_snippet(st, p, json_integer_value(json_object_get(item, "id")), item);
-    }
+    if (err == ND_OK)
+        err = add_snippets(st, p, arr);
     sqlite3_progress_handler(st->db, 0, NULL, NULL);
     if (err != ND_OK) {
         json_decref(arr);
