@@ -9,6 +9,15 @@
  * reference, every reader another, and the last one frees it, so a reader
  * never sees its bytes vanish while libmicrohttpd is still sending them.
  *
+ * Staleness is decided by stamps rather than by visiting entries: the cache
+ * counts invalidations (seq), and each dependency keeps the count of its
+ * last invalidation. An entry remembers the count read before its answer was
+ * rendered (born) and its one dependency (an article's bucket, or the
+ * collections); it is fresh while neither that dependency nor "everything"
+ * has a stamp above born. Articles share ARTICLE_STAMPS buckets by id: two
+ * articles in one bucket invalidate each other's pages, which costs a miss,
+ * never a stale answer.
+ *
  * Keys are request paths and queries, which clients choose. With a public
  * hash a client could compute many URLs of one set and use them to push out
  * the entries of others; so the set is chosen by SipHash-2-4 (libsodium's
@@ -27,11 +36,13 @@
 /* Slots per set: a key may sit in any slot of its set, so a few keys that
  * hash alike do not keep evicting each other. */
 #define WAYS 4
+/* Buckets of article stamps: a power of two. */
+#define ARTICLE_STAMPS 4096
 
 struct entry {
     struct nd_cache_entry pub; /* first: nd_cache_release casts back */
     _Atomic unsigned refs;
-    uint64_t generation;
+    uint64_t born; /* nd_cache_generation() before the answer was rendered */
     uint64_t hash;
     size_t keylen;
     size_t size;  /* bytes accounted for this entry */
@@ -45,7 +56,10 @@ struct shard {
 };
 
 struct nd_cache {
-    _Atomic uint64_t generation;
+    _Atomic uint64_t seq;                      /* invalidations so far, plus one */
+    _Atomic uint64_t all;                      /* seq of the last nd_cache_invalidate */
+    _Atomic uint64_t collections;              /* seq of the last invalidation of any article */
+    _Atomic uint64_t articles[ARTICLE_STAMPS]; /* seq of the last one of an article of the bucket */
     _Atomic size_t bytes;
     size_t max_bytes;
     unsigned mask; /* slots - 1 */
@@ -85,7 +99,7 @@ struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots)
     c->mask = n - 1;
     c->max_bytes = max_bytes;
     randombytes_buf(c->hash_key, sizeof c->hash_key);
-    atomic_init(&c->generation, 1);
+    atomic_init(&c->seq, 1);
     for (unsigned i = 0; i < SHARDS; i++)
         pthread_mutex_init(&c->shards[i].lock, NULL);
     return c;
@@ -112,14 +126,47 @@ void nd_cache_destroy(struct nd_cache *c)
     free(c);
 }
 
+/* Raises *stamp to s unless a concurrent invalidation already raised it higher. */
+static void stamp_raise(_Atomic uint64_t *stamp, uint64_t s)
+{
+    uint64_t cur = atomic_load(stamp);
+    while (cur < s && !atomic_compare_exchange_weak(stamp, &cur, s))
+        ;
+}
+
+static _Atomic uint64_t *article_stamp(struct nd_cache *c, int64_t article)
+{
+    return &c->articles[(uint64_t)article & (ARTICLE_STAMPS - 1)];
+}
+
 void nd_cache_invalidate(struct nd_cache *c)
 {
-    atomic_fetch_add(&c->generation, 1);
+    stamp_raise(&c->all, atomic_fetch_add(&c->seq, 1) + 1);
+}
+
+void nd_cache_invalidate_article(struct nd_cache *c, int64_t article)
+{
+    uint64_t s = atomic_fetch_add(&c->seq, 1) + 1;
+    if (article > 0)
+        stamp_raise(article_stamp(c, article), s);
+    stamp_raise(&c->collections, s);
+    if (article <= 0)
+        stamp_raise(&c->all, s);
 }
 
 uint64_t nd_cache_generation(const struct nd_cache *c)
 {
-    return atomic_load(&((struct nd_cache *)c)->generation);
+    return atomic_load(&((struct nd_cache *)c)->seq);
+}
+
+/* Whether an answer of dependency article rendered after born was read is still current. */
+static bool is_fresh(struct nd_cache *c, uint64_t born, int64_t article)
+{
+    if (atomic_load(&c->all) > born)
+        return false;
+    if (article > 0)
+        return atomic_load(article_stamp(c, article)) <= born;
+    return atomic_load(&c->collections) <= born;
 }
 
 /* The shard guarding slot: every slot of a set has the same one. */
@@ -150,7 +197,7 @@ const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, s
         struct entry *e = c->slots[slot];
         if (!e || e->hash != h || e->keylen != keylen || memcmp(e->key, key, keylen) != 0)
             continue;
-        if (e->generation == atomic_load(&c->generation)) {
+        if (is_fresh(c, e->born, e->pub.article)) {
             atomic_fetch_add(&e->refs, 1);
             found = e;
         } else {
@@ -225,7 +272,6 @@ static bool make_room(struct nd_cache *c, size_t need)
 static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *e)
 {
     unsigned oldest = set;
-    uint64_t now = atomic_load(&c->generation);
     for (unsigned slot = set; slot < set + WAYS; slot++) {
         const struct entry *cur = c->slots[slot];
         if (cur && cur->hash == e->hash && cur->keylen == e->keylen &&
@@ -234,7 +280,7 @@ static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *
     }
     for (unsigned slot = set; slot < set + WAYS; slot++) {
         const struct entry *cur = c->slots[slot];
-        if (!cur || cur->generation != now)
+        if (!cur || !is_fresh(c, cur->born, cur->pub.article))
             return slot;
         if (cur->age < c->slots[oldest]->age)
             oldest = slot;
@@ -258,7 +304,7 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     const char *body = a->body, *etag = a->etag, *link = a->link;
     size_t len = a->len;
     size_t need = sizeof(struct entry) + keylen + len + (link ? strlen(link) + 1 : 0);
-    if (generation != atomic_load(&c->generation) || need > c->max_bytes / 4 ||
+    if (!is_fresh(c, generation, a->article) || need > c->max_bytes / 4 ||
         strlen(etag) >= sizeof((struct nd_cache_entry *)0)->etag)
         return false;
     if (!make_room(c, need))
@@ -272,8 +318,9 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     strcpy(e->pub.etag, etag);
     e->pub.type = a->type;
     e->pub.gzip = a->gzip;
+    e->pub.article = a->article;
     e->hash = hash_key(c, key, keylen);
-    e->generation = generation;
+    e->born = generation;
     e->age = atomic_fetch_add(&c->inserts, 1);
     unsigned set = set_of(c, e->hash);
     struct shard *s = shard_of(c, set);

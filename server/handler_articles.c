@@ -128,8 +128,10 @@ int nd_handle_article_create(struct nd_request *req)
     enum nd_err err = nd_store_article_create(store, &fields, &article);
     if (err != ND_OK)
         status = answer_write_error(req, err, &in, 0);
-    else
+    else {
+        nd_request_wrote_article(req, (int64_t)json_integer_value(json_object_get(article, "id")));
         status = nd_handler_respond_created(req, "/v1/articles/", article);
+    }
 out:
     nd_article_input_fini(&in);
     json_decref(body);
@@ -172,6 +174,7 @@ int nd_handle_article_get(struct nd_request *req)
         return article_not_found(req, key);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not read the article");
+    nd_request_cache_article(req, (int64_t)json_integer_value(json_object_get(article, "id")));
     return nd_handler_respond_fields(req, &fields, article, NULL);
 }
 
@@ -206,6 +209,7 @@ int nd_handle_article_patch(struct nd_request *req)
     int status = nd_handler_keyed_target(req, BAD_ID, &id, &store);
     if (status != 0)
         return status;
+    nd_request_wrote_article(req, id);
     status = nd_request_json(req, &patch);
     if (status != 0)
         return status;
@@ -235,6 +239,9 @@ out:
 
 int nd_handle_article_delete(struct nd_request *req)
 {
+    int64_t id;
+    if (nd_parse_id(nd_request_param(req, 0), &id))
+        nd_request_wrote_article(req, id);
     return nd_handler_delete(req, BAD_ID, "article", nd_store_article_delete);
 }
 

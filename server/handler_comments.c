@@ -131,6 +131,7 @@ int nd_handle_comments_list(struct nd_request *req)
     enum nd_err err = find_visible_article(req, store, id);
     if (err != ND_OK)
         return answer_article_error(req, err, id);
+    nd_request_cache_article(req, id);
     err = nd_store_comment_list_filtered(store, id, q.which, q.tree, q.limit,
                                          nd_request_query(req, "cursor"), &items, &next);
     if (err == ND_ERR_INVALID)
@@ -189,6 +190,7 @@ int nd_handle_comment_create(struct nd_request *req)
     json_t *body = NULL;
     if (!nd_parse_id(nd_request_param(req, 0), &id))
         return nd_respond_problem(req, 400, BAD_ARTICLE_ID);
+    nd_request_wrote_article(req, id);
     struct nd_store *store = NULL;
     int status = nd_request_rate_limit_comment(req);
     if (status == 0)
@@ -230,6 +232,7 @@ int nd_handle_comment_get(struct nd_request *req)
     if (err == ND_OK) {
         int64_t article_id = (int64_t)json_integer_value(json_object_get(comment, "article_id"));
         err = find_visible_article(req, store, article_id);
+        nd_request_cache_article(req, article_id);
     }
     if (err != ND_OK)
         json_decref(comment);
@@ -292,6 +295,8 @@ static int apply_patch(struct nd_request *req, struct nd_store *store, int64_t i
         return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not change the comment");
+    nd_request_wrote_article(req,
+                             (int64_t)json_integer_value(json_object_get(comment, "article_id")));
     return nd_respond_json(req, 200, comment);
 }
 

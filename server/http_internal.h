@@ -103,6 +103,11 @@ struct nd_request {
     const struct nd_cache_entry *cached; /* a reference, released with the response */
     bool cacheable;
     uint64_t cache_generation; /* read before the handler ran */
+    /* Set by handlers (nd_request_cache_article, nd_request_wrote_article): the
+       article a GET's answer shows alone (0: a collection answer); the one
+       article a write changed (0: unknown, so the whole cache goes). */
+    int64_t cache_article;
+    int64_t wrote_article;
     char *cache_key;
     size_t cache_key_len;
 

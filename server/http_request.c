@@ -45,6 +45,16 @@ const char *nd_request_query(const struct nd_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+void nd_request_cache_article(struct nd_request *req, int64_t article)
+{
+    req->cache_article = article > 0 ? article : 0;
+}
+
+void nd_request_wrote_article(struct nd_request *req, int64_t article)
+{
+    req->wrote_article = article > 0 ? article : 0;
+}
+
 const char *nd_request_header(const struct nd_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

@@ -2,8 +2,8 @@
  * http_store.c: what a request needs of the database before its handler
  * runs: this worker thread's own store (opened on first use, listed in the
  * server so that nd_server_stop can close it), and the response cache's
- * lookup, which first asks that store whether another connection has
- * committed (PRAGMA data_version) and then looks the request up by its key.
+ * lookup, which first asks that store whether another process has
+ * committed (nd_store_foreign_commits) and then looks the request up by its key.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 
 static _Thread_local struct nd_store *thread_store;
 static _Thread_local unsigned long thread_store_generation;
-/* The data_version this thread's store last reported (see nd_http_cache_lookup). */
-static _Thread_local int64_t thread_data_version;
+/* The foreign-commit count this thread last acted on (see nd_http_cache_lookup). */
+static _Thread_local uint64_t thread_foreign_epoch;
 
 /* ---- per-thread stores -------------------------------------------------- */
 
@@ -68,7 +68,6 @@ struct nd_store *nd_request_store(struct nd_request *req)
     }
     thread_store = store;
     thread_store_generation = srv->generation;
-    thread_data_version = -1;
     return store;
 }
 
@@ -150,20 +149,20 @@ static bool make_cache_key(struct nd_request *req)
 int nd_http_cache_lookup(struct nd_request *req)
 {
     struct nd_cache *cache = req->srv->cache;
-    int64_t version;
+    uint64_t epoch;
     /* With a key the answer may hold drafts or pending comments: never shared. */
     if (cache == NULL || nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
         return 0;
     struct nd_store *store = nd_request_store(req);
-    if (store == NULL || nd_store_data_version(store, &version) != ND_OK)
+    if (store == NULL || nd_store_foreign_commits(store, &epoch) != ND_OK)
         return 0;
-    if (version != thread_data_version) {
-        /* Another connection committed since this thread last looked (or the
-         * thread is new, and cannot know what it missed): forget everything. */
-        nd_log(ND_LOG_DEBUG, "database changed (data_version %lld to %lld): cache invalidated",
-               (long long)thread_data_version, (long long)version);
+    if (epoch != thread_foreign_epoch) {
+        /* Someone else committed, or this thread is new and cannot know what
+         * it missed: forget everything. This process's own writes invalidate
+         * what they changed themselves (nd_http_invalidate_written). */
+        nd_log(ND_LOG_DEBUG, "database changed by another process: cache invalidated");
         nd_cache_invalidate(cache);
-        thread_data_version = version;
+        thread_foreign_epoch = epoch;
     }
     if (!make_cache_key(req))
         return 0;

@@ -9,6 +9,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,6 +158,96 @@ static enum nd_err writer_acquire(struct nd_store *st)
     return ND_OK;
 }
 
+/*
+ * Commits this process did not make, told apart from its own by the change
+ * log (migration 0006), whose triggers give every write of articles and
+ * comments, by any process or tool, a row with a growing id. The head (the
+ * newest id, pruned or not) is read by each writer of this process under the
+ * writer mutex and SQLite's write lock, where nobody else can commit:
+ * after BEGIN, a head other than own_head means someone else wrote since
+ * this process last did (foreign_epoch is raised); before COMMIT, the head
+ * the commit will leave is announced in pending_head and, once committed,
+ * becomes own_head. A reader whose connection reports a commit
+ * (data_version) reads the head: own_head or pending_head means only this
+ * process wrote since, anything else raises foreign_epoch. Whatever cannot
+ * be told (a failed read or commit) raises it too: a raise only costs the
+ * cache its entries, a missed one would serve a stale answer.
+ */
+static _Atomic int64_t own_head = -1;
+static _Atomic int64_t pending_head = -1;
+static _Atomic uint64_t foreign_epoch = 1;
+
+/* The change log's head: the newest id it has held; -1 when it cannot be read. */
+static int64_t change_head(struct nd_store *st)
+{
+    int64_t head = -1;
+    if (nd_store_row(st, ND_STMT_CHANGE_HEAD,
+                     "SELECT max(through, coalesce((SELECT max(id) FROM changes), 0)) "
+                     "FROM changes_pruned",
+                     NULL, nd_store_read_int, &head, "change log head") != ND_OK)
+        return -1;
+    return head;
+}
+
+/* After BEGIN IMMEDIATE: notes foreign commits made since this process last wrote. */
+static void head_after_begin(struct nd_store *st)
+{
+    st->change_head = change_head(st);
+    if (st->change_head < 0 || st->change_head != atomic_load(&own_head)) {
+        atomic_fetch_add(&foreign_epoch, 1);
+        atomic_store(&own_head, st->change_head);
+    }
+}
+
+/* Before COMMIT: announces the head the commit leaves. */
+static void head_before_commit(struct nd_store *st)
+{
+    st->change_head = change_head(st);
+    atomic_store(&pending_head, st->change_head);
+}
+
+/* After COMMIT: the announced head becomes this process's own (or, on failure, nothing is known).
+ */
+static void head_after_commit(struct nd_store *st, bool committed)
+{
+    if (committed && st->change_head >= 0) {
+        atomic_store(&own_head, st->change_head);
+    } else {
+        atomic_store(&own_head, -1);
+        atomic_fetch_add(&foreign_epoch, 1);
+    }
+    atomic_store(&pending_head, -1);
+}
+
+void nd_store_count_foreign(struct nd_store *st)
+{
+    (void)st;
+    atomic_fetch_add(&foreign_epoch, 1);
+}
+
+enum nd_err nd_store_foreign_commits(struct nd_store *st, uint64_t *epoch)
+{
+    int64_t version;
+    enum nd_err err = nd_store_data_version(st, &version);
+    if (err != ND_OK)
+        return err;
+    if (version != st->data_version) {
+        int64_t own = atomic_load(&own_head), pending = atomic_load(&pending_head);
+        int64_t head = change_head(st);
+        if (head < 0 || (head != own && head != pending)) {
+            nd_log(ND_LOG_DEBUG, "store: the change log reached %lld, not by this process",
+                   (long long)head);
+            atomic_fetch_add(&foreign_epoch, 1);
+            /* every cache now forgets all it holds: the changes through head are accounted */
+            if (head >= 0)
+                atomic_compare_exchange_strong(&own_head, &own, head);
+        }
+        st->data_version = version;
+    }
+    *epoch = atomic_load(&foreign_epoch);
+    return ND_OK;
+}
+
 static void writer_release(struct nd_store *st)
 {
     if (st->holds_writer) {
@@ -188,6 +279,8 @@ enum nd_err nd_store_begin(struct nd_store *st)
     err = run_fixed(st, ND_STMT_BEGIN);
     if (err != ND_OK)
         writer_release(st);
+    else
+        head_after_begin(st);
     return err;
 }
 
@@ -201,10 +294,13 @@ enum nd_err nd_store_begin_read(struct nd_store *st)
 enum nd_err nd_store_commit(struct nd_store *st)
 {
     enum nd_err err = ND_OK;
-    if (st->batch_depth > 0)
+    if (st->batch_depth > 0) {
         err = run_fixed(st, ND_STMT_RELEASE);
-    else
+    } else {
+        head_before_commit(st);
         err = run_fixed(st, ND_STMT_COMMIT);
+        head_after_commit(st, err == ND_OK);
+    }
     if (err != ND_OK)
         nd_store_rollback(st);
     else
@@ -274,6 +370,7 @@ enum nd_err nd_store_batch_begin(struct nd_store *st)
         return err;
     err = run_fixed(st, ND_STMT_BEGIN);
     if (err == ND_OK) {
+        head_after_begin(st);
         st->batch_depth = 1;
         st->batch_doomed = false;
         st->savepoint_open = false;
@@ -390,6 +487,8 @@ enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
     st = calloc(1, sizeof *st);
     if (!st)
         return ND_ERR_NOMEM;
+    st->change_head = -1;
+    st->data_version = -1;
     int rc = sqlite3_open_v2(
         path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {

@@ -233,6 +233,9 @@ enum nd_err nd_store_changes_prune(struct nd_store *st, int64_t before, unsigned
         return ND_ERR_INVALID;
     while (err == ND_OK && again)
         err = prune_chunk(st, before, &count, &again);
+    /* /v1/changes answers hold those rows, and no HTTP write says so */
+    if (count > 0)
+        nd_store_count_foreign(st);
     if (removed)
         *removed = count;
     return err;

@@ -37,6 +37,7 @@ enum nd_stmt {
     ND_STMT_ROLLBACK_TO,
     ND_STMT_PING,
     ND_STMT_DATA_VERSION,
+    ND_STMT_CHANGE_HEAD,
     ND_STMT_ARTICLE_EXISTS,
     ND_STMT_ARTICLE_GET,
     ND_STMT_ARTICLE_GET_BY_SLUG,
@@ -188,7 +189,9 @@ struct nd_store {
     unsigned batch_depth;
     bool batch_doomed; /* an inner batch end asked for a rollback */
     bool savepoint_open;
-    bool holds_writer; /* this connection holds the process's writer mutex (store.c) */
+    bool holds_writer;    /* this connection holds the process's writer mutex (store.c) */
+    int64_t change_head;  /* the change-log head this write saw after BEGIN; -1 unknown */
+    int64_t data_version; /* what nd_store_foreign_commits last read; -1 before */
     unsigned busy_timeout_ms;
 };
 
@@ -406,6 +409,13 @@ enum nd_err nd_store_begin(struct nd_store *st);
 
 /* BEGIN (deferred): a consistent snapshot for reads spanning statements. */
 enum nd_err nd_store_begin_read(struct nd_store *st);
+
+/*
+ * Raises the count nd_store_foreign_commits reports, as for another
+ * process's commit: for a write of this process that no HTTP write request
+ * accounts for (the change log's pruning), so caches forget everything.
+ */
+void nd_store_count_foreign(struct nd_store *st);
 
 /* COMMIT. On failure the transaction is rolled back before returning. */
 enum nd_err nd_store_commit(struct nd_store *st);

@@ -1,15 +1,20 @@
 /*
  * cache.h: rendered responses of public GET requests, shared by all worker
- * threads and invalidated by any write.
+ * threads; a write invalidates what it changed.
  *
  * An entry is the exact bytes of a 200 answer with its ETag and Link, keyed
- * by the request's path and query. Every entry carries the generation it was
- * rendered under; nd_cache_invalidate() starts a new generation, which makes
- * every older entry stale at once, without touching it. The HTTP layer
- * invalidates after each write request and whenever its database connection
- * reports that another connection (another thread, another process) has
- * committed, so a cached answer is never older than the last commit the
- * server could have seen before the request arrived.
+ * by the request's path and query. Every entry carries the generation read
+ * before it was rendered and one dependency: an article (the article's own
+ * answers: by id, by slug, its comments, one of its comments) or the
+ * collections (every other answer: lists, search, taxonomy, feeds, the
+ * change log). nd_cache_invalidate_article(N) makes stale, at once and
+ * without touching them, the answers of article N and every collection;
+ * nd_cache_invalidate() makes every entry stale. The HTTP layer invalidates
+ * after each write request (the article it wrote, or everything when it
+ * cannot tell) and whenever the database reports a commit this process did
+ * not make (another process; see nd_store_foreign_commits), so a cached
+ * answer is never older than the last commit the server could have seen
+ * before the request arrived.
  *
  * Memory is bounded: entries live in a fixed table of slots (a new entry
  * replaces whatever its slot held), and their bytes in all never pass the
@@ -38,6 +43,7 @@ struct nd_cache_entry {
     const char *link; /* NULL when none */
     const char *type; /* Content-Type, a string living as long as the process; NULL = JSON */
     bool gzip;        /* body is gzip-encoded (Content-Encoding: gzip) */
+    int64_t article;  /* the article the answer shows alone; 0 = a collection answer */
 };
 
 /*
@@ -52,8 +58,16 @@ struct nd_cache *nd_cache_create(size_t max_bytes, unsigned slots);
 /* Frees every entry. Call it only once no reference taken by nd_cache_get is held. */
 void nd_cache_destroy(struct nd_cache *cache);
 
-/* Makes every entry stale. Thread-safe, wait-free. */
+/* Makes every entry stale. Thread-safe, lock-free. */
 void nd_cache_invalidate(struct nd_cache *cache);
+
+/*
+ * Makes stale the entries of article (id > 0; articles may share a stamp, so
+ * a few others' too) and every collection entry; article <= 0 makes every
+ * entry stale. Call it after the write committed and before it is answered.
+ * Thread-safe, lock-free.
+ */
+void nd_cache_invalidate_article(struct nd_cache *cache, int64_t article);
 
 /* The current generation: read it before rendering, give it to nd_cache_put. */
 uint64_t nd_cache_generation(const struct nd_cache *cache);
@@ -68,16 +82,16 @@ const struct nd_cache_entry *nd_cache_get(struct nd_cache *cache, const char *ke
 void nd_cache_release(const struct nd_cache_entry *entry);
 
 /*
- * Stores a copy of an answer rendered under generation (read before the
- * handler ran). Nothing is stored when a write has happened since, or when
- * the bytes would not fit. Returns true when stored.
+ * Stores a copy of a collection answer rendered under generation (read
+ * before the handler ran). Nothing is stored when its dependency was
+ * invalidated since, or when the bytes would not fit. Returns true when stored.
  */
 bool nd_cache_put(struct nd_cache *cache, const char *key, size_t keylen, uint64_t generation,
                   const char *body, size_t len, const char *etag, const char *link);
 
 /*
  * nd_cache_put for an answer described by a (its body, len, etag, link,
- * type and gzip; everything but type copied).
+ * type, gzip and article dependency; everything but type copied).
  */
 bool nd_cache_put_answer(struct nd_cache *cache, const char *key, size_t keylen,
                          uint64_t generation, const struct nd_cache_entry *a);

@@ -58,6 +58,24 @@ const char *nd_request_header(const struct nd_request *req, const char *name);
  * names (proxy.h). Rate limits and the access log use it.
  */
 const char *nd_request_client(const struct nd_request *req);
+
+/* ---- what the response cache must know (cache.h) ------------------------- */
+
+/*
+ * The answer about to be given shows article (id > 0) alone: its page, its
+ * comments, one of its comments; it is then cached as depending on that
+ * article only. Without this call a cached answer is a collection one,
+ * invalidated by any write.
+ */
+void nd_request_cache_article(struct nd_request *req, int64_t article);
+
+/*
+ * This write request changed nothing but article (id > 0) and what shows
+ * it: its comments, the collections. Without this call a write invalidates
+ * the whole cache. Call it as soon as the article is known: a write that
+ * then fails changes nothing.
+ */
+void nd_request_wrote_article(struct nd_request *req, int64_t article);
 /*
  * The request id: the client's X-Request-Id when it is 1..64 characters of
  * [A-Za-z0-9._-], else 16 random hex digits. Sent back as X-Request-Id,

@@ -55,6 +55,18 @@ unsigned nd_store_migrations_applied(const struct nd_store *store);
  */
 enum nd_err nd_store_data_version(struct nd_store *store, int64_t *version);
 
+/*
+ * Sets *epoch to a process-wide count that grows whenever the database may
+ * hold a commit this process's writers did not make: another process's, a
+ * tool's, or one this process cannot account for (a failed commit). A cache
+ * of rendered answers forgets everything when it sees the count move, and
+ * handles its own process's writes itself. Checks this connection's
+ * data_version first and reads the change log's head only when it moved,
+ * so the usual call is one cheap pragma. ND_ERR_DB (logged) when the
+ * database cannot be read; the caller must then not use its cache.
+ */
+enum nd_err nd_store_foreign_commits(struct nd_store *store, uint64_t *epoch);
+
 /* ND_OK when the database answers a trivial query. */
 enum nd_err nd_store_ping(struct nd_store *store);
 

@@ -5,7 +5,8 @@ Public reads are answered from a cache of rendered responses. Every case here
 reads something (so that it is cached), changes it in one of the ways newsd
 can be changed, and reads again: the second read must show the change. The
 foreign-write cases change the database from another process (`newsd
-import`, plain SQLite), which only the server's data_version check can notice.
+import`, plain SQLite), which only the server's check of the change log can
+notice. test_cache_writes.py checks each kind of write against every cached URL.
 """
 
 import os

@@ -1,7 +1,7 @@
 /*
- * test_cache.c: the response cache: hits, staleness after writes, refusal of
- * answers rendered before a write, the byte bound, many threads at once, and
- * the keyed placement of entries (URLs aimed at one cache's set miss another's).
+ * test_cache.c: the response cache: hits, staleness after writes (of one
+ * article or of everything), refusal of answers rendered before a write, the
+ * byte bound, many threads at once, and the keyed placement of entries (URLs aimed at one cache's set miss another's).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -84,6 +84,49 @@ static void test_invalidate(void)
     const struct nd_cache_entry *e = nd_cache_get(c, "/a", 2);
     CHECK(e && memcmp(e->body, "new", 3) == 0);
     nd_cache_release(e);
+    nd_cache_destroy(c);
+}
+
+/* Stores body under key as an answer of article (0: a collection answer) rendered at generation. */
+static bool put_of(struct nd_cache *c, const char *key, int64_t article, uint64_t generation)
+{
+    struct nd_cache_entry a = {.body = "body", .len = 4, .etag = "\"e\"", .article = article};
+    return nd_cache_put_answer(c, key, strlen(key), generation, &a);
+}
+
+static bool cached(struct nd_cache *c, const char *key)
+{
+    const struct nd_cache_entry *e = nd_cache_get(c, key, strlen(key));
+    nd_cache_release(e);
+    return e != NULL;
+}
+
+static void test_invalidate_article(void)
+{
+    struct nd_cache *c = nd_cache_create(1 << 20, 256);
+    uint64_t before = nd_cache_generation(c);
+    CHECK(put_of(c, "/articles/7", 7, before));
+    CHECK(put_of(c, "/articles/7/comments", 7, before));
+    CHECK(put_of(c, "/articles/8", 8, before));
+    CHECK(put_of(c, "/articles", 0, before));
+    nd_cache_invalidate_article(c, 7);
+    CHECK(!cached(c, "/articles/7"));
+    CHECK(!cached(c, "/articles/7/comments"));
+    CHECK(!cached(c, "/articles"));
+    CHECK(cached(c, "/articles/8"));
+    /* rendered before the write: refused for article 7 and collections, not for 8 */
+    CHECK(!put_of(c, "/articles/7", 7, before));
+    CHECK(!put_of(c, "/articles", 0, before));
+    CHECK(put_of(c, "/articles/8?fields=id", 8, before));
+    uint64_t after = nd_cache_generation(c);
+    CHECK(put_of(c, "/articles/7", 7, after));
+    CHECK(cached(c, "/articles/7"));
+    /* 0 (a write that cannot tell) and nd_cache_invalidate forget everything */
+    nd_cache_invalidate_article(c, 0);
+    CHECK(!cached(c, "/articles/7") && !cached(c, "/articles/8"));
+    CHECK(put_of(c, "/articles/8", 8, nd_cache_generation(c)));
+    nd_cache_invalidate(c);
+    CHECK(!cached(c, "/articles/8"));
     nd_cache_destroy(c);
 }
 
@@ -245,7 +288,7 @@ static void test_threads(void)
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
-                     CHECK_CASE(test_type_and_encoding),
+                     CHECK_CASE(test_invalidate_article), CHECK_CASE(test_type_and_encoding),
                      CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
                      CHECK_CASE(test_threads), CHECK_CASE(test_keyed_placement));
 }
