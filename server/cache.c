@@ -12,11 +12,11 @@
  * Staleness is decided by stamps rather than by visiting entries: the cache
  * counts invalidations (seq), and each dependency keeps the count of its
  * last invalidation. An entry remembers the count read before its answer was
- * rendered (born) and its one dependency (an article's bucket, or the
- * collections); it is fresh while neither that dependency nor "everything"
- * has a stamp above born. Articles share ARTICLE_STAMPS buckets by id: two
- * articles in one bucket invalidate each other's pages, which costs a miss,
- * never a stale answer.
+ * rendered (born) and its one dependency (an article's bucket, the
+ * collections, or the collections built from articles alone); it is fresh while neither that
+ * dependency nor "everything" has a stamp above born. Articles share ARTICLE_STAMPS buckets by id:
+ * two articles in one bucket invalidate each other's pages, which costs a miss, never a stale
+ * answer.
  *
  * Keys are request paths and queries, which clients choose. With a public
  * hash a client could compute many URLs of one set and use them to push out
@@ -56,9 +56,10 @@ struct shard {
 };
 
 struct nd_cache {
-    _Atomic uint64_t seq;                      /* invalidations so far, plus one */
-    _Atomic uint64_t all;                      /* seq of the last nd_cache_invalidate */
-    _Atomic uint64_t collections;              /* seq of the last invalidation of any article */
+    _Atomic uint64_t seq;         /* invalidations so far, plus one */
+    _Atomic uint64_t all;         /* seq of the last nd_cache_invalidate */
+    _Atomic uint64_t collections; /* seq of the last invalidation of any article or comment */
+    _Atomic uint64_t article_collections;      /* seq of the last one of an article itself */
     _Atomic uint64_t articles[ARTICLE_STAMPS]; /* seq of the last one of an article of the bucket */
     _Atomic size_t bytes;
     size_t max_bytes;
@@ -144,14 +145,28 @@ void nd_cache_invalidate(struct nd_cache *c)
     stamp_raise(&c->all, atomic_fetch_add(&c->seq, 1) + 1);
 }
 
-void nd_cache_invalidate_article(struct nd_cache *c, int64_t article)
+/* One invalidation of article's answers and the collections (and of article collections too). */
+static void invalidate(struct nd_cache *c, int64_t article, bool article_collections)
 {
     uint64_t s = atomic_fetch_add(&c->seq, 1) + 1;
-    if (article > 0)
-        stamp_raise(article_stamp(c, article), s);
-    stamp_raise(&c->collections, s);
-    if (article <= 0)
+    if (article <= 0) {
         stamp_raise(&c->all, s);
+        return;
+    }
+    stamp_raise(article_stamp(c, article), s);
+    stamp_raise(&c->collections, s);
+    if (article_collections)
+        stamp_raise(&c->article_collections, s);
+}
+
+void nd_cache_invalidate_article(struct nd_cache *c, int64_t article)
+{
+    invalidate(c, article, true);
+}
+
+void nd_cache_invalidate_comments(struct nd_cache *c, int64_t article)
+{
+    invalidate(c, article, false);
 }
 
 uint64_t nd_cache_generation(const struct nd_cache *c)
@@ -166,6 +181,8 @@ static bool is_fresh(struct nd_cache *c, uint64_t born, int64_t article)
         return false;
     if (article > 0)
         return atomic_load(article_stamp(c, article)) <= born;
+    if (article == ND_CACHE_ARTICLES_ONLY)
+        return atomic_load(&c->article_collections) <= born;
     return atomic_load(&c->collections) <= born;
 }
 

@@ -21,8 +21,8 @@
 #include "newsd/cors.h"
 #include "newsd/feed.h"
 #include "newsd/proxy.h"
-#include "newsd/util.h"
 #include "newsd/tls.h"
+#include "newsd/util.h"
 
 enum setting_type {
     TYPE_PATH, /* char *: a non-empty file name */
@@ -128,7 +128,7 @@ static const struct setting settings[] = {
     {"comment-moderation", TYPE_ENUM, AT(comment_moderation), 0, 0, "off", "MODE",
      "off, or pre: new comments stay pending until approved", moderation_names, NULL},
     {"cache-size", TYPE_SIZE, AT(cache_size), 0, 1024 * MIB, "16M", "BYTES",
-     "memory for rendered public answers, invalidated by every write; 0 = no cache", NULL, NULL},
+     "memory for rendered public answers, invalidated by the writes; 0 = no cache", NULL, NULL},
     {"tls-cert", TYPE_FILE, AT(tls_cert), 0, 0, "", "FILE",
      "PEM certificate (chain) to serve HTTPS; needs tls-key", NULL, NULL},
     {"tls-key", TYPE_FILE, AT(tls_key), 0, 0, "", "FILE",

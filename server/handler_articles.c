@@ -260,6 +260,7 @@ static int respond_counts(struct nd_request *req,
     if (!store)
         return nd_respond_unavailable(req);
     json_t *items = NULL;
+    nd_request_cache_articles_only(req);
     enum nd_err err = list(store, nd_request_has_key(req), &items);
     if (err != ND_OK)
         return nd_respond_err(req, err, what);

@@ -190,7 +190,7 @@ int nd_handle_comment_create(struct nd_request *req)
     json_t *body = NULL;
     if (!nd_parse_id(nd_request_param(req, 0), &id))
         return nd_respond_problem(req, 400, BAD_ARTICLE_ID);
-    nd_request_wrote_article(req, id);
+    nd_request_wrote_comment(req, id);
     struct nd_store *store = NULL;
     int status = nd_request_rate_limit_comment(req);
     if (status == 0)
@@ -295,7 +295,7 @@ static int apply_patch(struct nd_request *req, struct nd_store *store, int64_t i
         return nd_respond_problem(req, 404, "no comment with id %" PRId64, id);
     if (err != ND_OK)
         return nd_respond_err(req, err, "could not change the comment");
-    nd_request_wrote_article(req,
+    nd_request_wrote_comment(req,
                              (int64_t)json_integer_value(json_object_get(comment, "article_id")));
     return nd_respond_json(req, 200, comment);
 }

@@ -194,6 +194,7 @@ static int serve_feed(struct nd_request *req, enum nd_feed_format format)
         status = nd_respond_unavailable(req);
         goto out;
     }
+    nd_request_cache_articles_only(req); /* no comment_count in a feed */
     enum nd_err err = read_articles(store, &q, &articles);
     if (err != ND_OK)
         status = nd_respond_err(req, err, "could not read the articles");

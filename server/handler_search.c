@@ -115,5 +115,7 @@ int nd_handle_search(struct nd_request *req)
     nd_link_params_list(&lp, &q, next);
     nd_link_params_add(&lp, "q", text);
     nd_link_params_add(&lp, "type", nd_request_query(req, "type"));
+    if (!p.comments)
+        nd_request_cache_articles_only(req); /* article hits hold no comment_count */
     return nd_list_respond_page(req, items, next, "/v1/search", &lp, &fields, NULL);
 }

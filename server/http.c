@@ -216,11 +216,13 @@ static int dispatch(struct nd_request *req)
     }
     status = req->match.handler(req);
     /* Any write, even one that failed half-way, may have changed what reads see:
-     * the article it named (nd_request_wrote_article), else anything;
+     * the article it named (nd_request_wrote_article, _comment), else anything;
      * the event hub reads the change log at once instead of at its next poll. */
     if (req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
         req->method != ND_METHOD_OPTIONS) {
-        if (req->srv->cache != NULL)
+        if (req->srv->cache != NULL && req->wrote_comments_only)
+            nd_cache_invalidate_comments(req->srv->cache, req->wrote_article);
+        else if (req->srv->cache != NULL)
             nd_cache_invalidate_article(req->srv->cache, req->wrote_article);
         nd_events_notify(req->srv->events);
     }

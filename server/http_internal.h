@@ -104,10 +104,12 @@ struct nd_request {
     bool cacheable;
     uint64_t cache_generation; /* read before the handler ran */
     /* Set by handlers (nd_request_cache_article, nd_request_wrote_article): the
-       article a GET's answer shows alone (0: a collection answer); the one
+       article a GET's answer shows alone (0 or ND_CACHE_ARTICLES_ONLY: a
+       collection answer); the one
        article a write changed (0: unknown, so the whole cache goes). */
     int64_t cache_article;
     int64_t wrote_article;
+    bool wrote_comments_only; /* what wrote_article names is a write of its comments */
     char *cache_key;
     size_t cache_key_len;
 

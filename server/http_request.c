@@ -50,9 +50,21 @@ void nd_request_cache_article(struct nd_request *req, int64_t article)
     req->cache_article = article > 0 ? article : 0;
 }
 
+void nd_request_cache_articles_only(struct nd_request *req)
+{
+    req->cache_article = ND_CACHE_ARTICLES_ONLY;
+}
+
 void nd_request_wrote_article(struct nd_request *req, int64_t article)
 {
     req->wrote_article = article > 0 ? article : 0;
+    req->wrote_comments_only = false;
+}
+
+void nd_request_wrote_comment(struct nd_request *req, int64_t article)
+{
+    req->wrote_article = article > 0 ? article : 0;
+    req->wrote_comments_only = true;
 }
 
 const char *nd_request_header(const struct nd_request *req, const char *name)

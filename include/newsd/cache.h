@@ -5,13 +5,16 @@
  * An entry is the exact bytes of a 200 answer with its ETag and Link, keyed
  * by the request's path and query. Every entry carries the generation read
  * before it was rendered and one dependency: an article (the article's own
- * answers: by id, by slug, its comments, one of its comments) or the
- * collections (every other answer: lists, search, taxonomy, feeds, the
- * change log). nd_cache_invalidate_article(N) makes stale, at once and
- * without touching them, the answers of article N and every collection;
- * nd_cache_invalidate() makes every entry stale. The HTTP layer invalidates
- * after each write request (the article it wrote, or everything when it
- * cannot tell) and whenever the database reports a commit this process did
+ * answers: by id, by slug, its comments, one of its comments), the
+ * collections built from articles alone (ND_CACHE_ARTICLES_ONLY: article
+ * search, categories, tags, authors, feeds) or the other collections (0:
+ * lists, which show comment_count, comment search, the change log).
+ * nd_cache_invalidate_article(N) makes stale, at once and without touching
+ * them, the answers of article N and every collection;
+ * nd_cache_invalidate_comments(N) those of N and the collections that show
+ * comments; nd_cache_invalidate() every entry. The HTTP layer invalidates
+ * after each write request (what it wrote, or everything when it cannot
+ * tell) and whenever the database reports a commit this process did
  * not make (another process; see nd_store_foreign_commits), so a cached
  * answer is never older than the last commit the server could have seen
  * before the request arrived.
@@ -43,8 +46,11 @@ struct nd_cache_entry {
     const char *link; /* NULL when none */
     const char *type; /* Content-Type, a string living as long as the process; NULL = JSON */
     bool gzip;        /* body is gzip-encoded (Content-Encoding: gzip) */
-    int64_t article;  /* the article the answer shows alone; 0 = a collection answer */
+    int64_t article;  /* the article the answer shows alone; 0 or ND_CACHE_ARTICLES_ONLY */
 };
+
+/* nd_cache_entry.article of a collection answer no comment can change. */
+#define ND_CACHE_ARTICLES_ONLY (-1)
 
 /*
  * A cache of at most max_bytes of entries in slots slots (rounded up to a
@@ -68,6 +74,12 @@ void nd_cache_invalidate(struct nd_cache *cache);
  * Thread-safe, lock-free.
  */
 void nd_cache_invalidate_article(struct nd_cache *cache, int64_t article);
+
+/*
+ * For a write of article's comments: nd_cache_invalidate_article but for
+ * the ND_CACHE_ARTICLES_ONLY entries, which stay fresh.
+ */
+void nd_cache_invalidate_comments(struct nd_cache *cache, int64_t article);
 
 /* The current generation: read it before rendering, give it to nd_cache_put. */
 uint64_t nd_cache_generation(const struct nd_cache *cache);

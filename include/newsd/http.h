@@ -70,12 +70,21 @@ const char *nd_request_client(const struct nd_request *req);
 void nd_request_cache_article(struct nd_request *req, int64_t article);
 
 /*
+ * The collection answer about to be given is built from articles alone (no
+ * comment, no comment_count): a comment's write leaves it cached.
+ */
+void nd_request_cache_articles_only(struct nd_request *req);
+
+/*
  * This write request changed nothing but article (id > 0) and what shows
  * it: its comments, the collections. Without this call a write invalidates
  * the whole cache. Call it as soon as the article is known: a write that
  * then fails changes nothing.
  */
 void nd_request_wrote_article(struct nd_request *req, int64_t article);
+
+/* nd_request_wrote_article for a write of article's comments alone (not the article). */
+void nd_request_wrote_comment(struct nd_request *req, int64_t article);
 /*
  * The request id: the client's X-Request-Id when it is 1..64 characters of
  * [A-Za-z0-9._-], else 16 random hex digits. Sent back as X-Request-Id,

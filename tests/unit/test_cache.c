@@ -1,7 +1,8 @@
 /*
  * test_cache.c: the response cache: hits, staleness after writes (of one
  * article or of everything), refusal of answers rendered before a write, the
- * byte bound, many threads at once, and the keyed placement of entries (URLs aimed at one cache's set miss another's).
+ * byte bound, many threads at once, and the keyed placement of entries (URLs aimed at one cache's
+ * set miss another's).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -121,6 +122,17 @@ static void test_invalidate_article(void)
     uint64_t after = nd_cache_generation(c);
     CHECK(put_of(c, "/articles/7", 7, after));
     CHECK(cached(c, "/articles/7"));
+    /* a comment's write leaves the collections of articles alone */
+    uint64_t now = nd_cache_generation(c);
+    CHECK(put_of(c, "/search", ND_CACHE_ARTICLES_ONLY, now));
+    CHECK(put_of(c, "/articles", 0, now));
+    nd_cache_invalidate_comments(c, 7);
+    CHECK(cached(c, "/search"));
+    CHECK(!cached(c, "/articles") && !cached(c, "/articles/7") && cached(c, "/articles/8"));
+    CHECK(!put_of(c, "/articles/7", 7, now));
+    CHECK(put_of(c, "/articles/7", 7, nd_cache_generation(c)));
+    nd_cache_invalidate_article(c, 9);
+    CHECK(!cached(c, "/search"));
     /* 0 (a write that cannot tell) and nd_cache_invalidate forget everything */
     nd_cache_invalidate_article(c, 0);
     CHECK(!cached(c, "/articles/7") && !cached(c, "/articles/8"));
