@@ -161,7 +161,8 @@ static enum nd_err writer_acquire(struct nd_store *st)
 /*
  * Commits this process did not make, told apart from its own by the change
  * log (migration 0006), whose triggers give every write of articles and
- * comments, by any process or tool, a row with a growing id. The head (the
+ * comments, by any process or tool, a row with a growing id (and by the
+ * count of applied migrations, which another process may add). The head (the
  * newest id, pruned or not) is read by each writer of this process under the
  * writer mutex and SQLite's write lock, where nobody else can commit:
  * after BEGIN, a head other than own_head means someone else wrote since
@@ -177,13 +178,17 @@ static _Atomic int64_t own_head = -1;
 static _Atomic int64_t pending_head = -1;
 static _Atomic uint64_t foreign_epoch = 1;
 
-/* The change log's head: the newest id it has held; -1 when it cannot be read. */
+/*
+ * The change log's head (the newest id it has held) and the number of
+ * applied migrations, which write no change row, as one number: head * 1024
+ * + migrations mod 1024. -1 when it cannot be read.
+ */
 static int64_t change_head(struct nd_store *st)
 {
     int64_t head = -1;
     if (nd_store_row(st, ND_STMT_CHANGE_HEAD,
-                     "SELECT max(through, coalesce((SELECT max(id) FROM changes), 0)) "
-                     "FROM changes_pruned",
+                     "SELECT max(through, coalesce((SELECT max(id) FROM changes), 0)) * 1024 + "
+                     "(SELECT count(*) FROM schema_migrations) % 1024 FROM changes_pruned",
                      NULL, nd_store_read_int, &head, "change log head") != ND_OK)
         return -1;
     return head;

@@ -182,11 +182,13 @@ def test_foreign(srv, oracle, world):
     check_write(srv, oracle, world, "import by another process", run_import,
                 "/v1/search?q=ocelot")
 
-    def sql(statement, *args):
+    def sql(statement, *args, then=None):
         def run():
             db = sqlite3.connect(srv.db, timeout=10)
             try:
                 db.execute(statement, args)
+                if then:
+                    db.execute(then)
                 db.commit()
             finally:
                 db.close()
@@ -202,6 +204,11 @@ def test_foreign(srv, oracle, world):
         srv.create_comment(world.a["id"], body="Jaguarundi after SQL")
     check_write(srv, oracle, world, "plain SQLite, then a write of this server",
                 sql_then_own_write, f"/v1/articles/{world.b['id']}")
+    # comment_count alone writes no change row: the migration's row is what tells
+    check_write(srv, oracle, world, "a migration by another process",
+                sql("UPDATE articles SET comment_count = 99 WHERE id = ?", world.b["id"],
+                    then="INSERT INTO schema_migrations VALUES (9999, 'test', 'now')"),
+                f"/v1/articles/{world.b['id']}")
     check_write(srv, oracle, world, "DELETE of a comment of B by plain SQLite",
                 sql("DELETE FROM comments WHERE id = ?", world.cb["id"]),
                 f"/v1/articles/{world.b['id']}/comments")
