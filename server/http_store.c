@@ -159,7 +159,7 @@ int nd_http_cache_lookup(struct nd_request *req)
     if (epoch != thread_foreign_epoch) {
         /* Someone else committed, or this thread is new and cannot know what
          * it missed: forget everything. This process's own writes invalidate
-         * what they changed themselves (nd_http_invalidate_written). */
+         * what they changed themselves (dispatch, in http.c). */
         nd_log(ND_LOG_DEBUG, "database changed by another process: cache invalidated");
         nd_cache_invalidate(cache);
         thread_foreign_epoch = epoch;
