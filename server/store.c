@@ -302,9 +302,14 @@ enum nd_err nd_store_commit(struct nd_store *st)
     if (st->batch_depth > 0) {
         err = run_fixed(st, ND_STMT_RELEASE);
     } else {
-        head_before_commit(st);
+        /* only a write transaction (BEGIN IMMEDIATE, the writer mutex held) moves the head:
+         * a read snapshot's COMMIT must not pass another process's changes as this one's */
+        bool writing = st->holds_writer;
+        if (writing)
+            head_before_commit(st);
         err = run_fixed(st, ND_STMT_COMMIT);
-        head_after_commit(st, err == ND_OK);
+        if (writing)
+            head_after_commit(st, err == ND_OK);
     }
     if (err != ND_OK)
         nd_store_rollback(st);

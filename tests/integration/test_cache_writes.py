@@ -204,6 +204,15 @@ def test_foreign(srv, oracle, world):
         srv.create_comment(world.a["id"], body="Jaguarundi after SQL")
     check_write(srv, oracle, world, "plain SQLite, then a write of this server",
                 sql_then_own_write, f"/v1/articles/{world.b['id']}")
+    def sql_then_keyed_read():
+        # a key holder's read (never cached, so it checks nothing) comes first
+        sql("UPDATE articles SET title = 'Ocelot beta read by a key' WHERE id = ?",
+            world.b["id"])()
+        for path in ("/v1/changes?limit=100", f"/v1/articles/{world.a['id']}/comments?view=tree"):
+            if srv.request("GET", path, auth=True).status != 200:
+                raise RuntimeError(f"GET {path} with a key failed")
+    check_write(srv, oracle, world, "plain SQLite, then reads with a key",
+                sql_then_keyed_read, f"/v1/articles/{world.b['id']}")
     # comment_count alone writes no change row: the migration's row is what tells
     check_write(srv, oracle, world, "a migration by another process",
                 sql("UPDATE articles SET comment_count = 99 WHERE id = ?", world.b["id"],
