@@ -391,6 +391,23 @@ def test_limits(binary):
         tap.stop_server(srv)
 
 
+def test_limit_ipv6_block(binary):
+    """events-per-client counts an IPv6 client by its /64, like the other
+    per-address limits: other addresses of the same block are the same client."""
+    args = ["--events-per-client", "2", "--trusted-proxies", "127.0.0.1"]
+    with Server(binary, args) as srv:
+        a = [EventStream(srv.port, {"X-Forwarded-For": f"2001:db8:1:2::{n}"}) for n in (1, 2)]
+        tap.eq([s.status for s in a], [200, 200], "two streams from one /64")
+        over = EventStream(srv.port, {"X-Forwarded-For": "2001:db8:1:2:ffff::3"})
+        tap.eq((over.status, over.headers.get("retry-after")), (429, "15"),
+               "a third address of the same /64")
+        other = EventStream(srv.port, {"X-Forwarded-For": "2001:db8:1:3::1"})
+        tap.eq(other.status, 200, "an address of another /64")
+        for s in a + [other]:
+            s.close()
+        tap.stop_server(srv)
+
+
 def test_idle_streams(binary):
     """200 idle streams hold no worker thread: requests stay fast, and each
     stream still gets the next event."""
@@ -452,6 +469,7 @@ def main():
         tap.stop_server(srv)
     tap.run("heartbeats; reset and 410 after pruning", test_heartbeat_and_reset, BIN)
     tap.run("stream limits per address (429) and in all (503)", test_limits, BIN)
+    tap.run("an IPv6 client's streams count by its /64", test_limit_ipv6_block, BIN)
     tap.run("200 idle streams hold no worker thread", test_idle_streams, BIN)
     tap.run("SIGTERM with open streams exits 0 promptly", test_sigterm, BIN)
     tap.done()
