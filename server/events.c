@@ -15,14 +15,16 @@
  * to the newest change. A write that finds a buffer full leaves the cursor
  * where it was, so nothing is ever lost or sent twice.
  *
- * The hub's lock guards the subscribers, head and the flags; the thread
- * holds it through a step (a few milliseconds of reads). Lock order: the
- * hub's, then a stream's (http_stream.c).
+ * The hub's lock guards the subscribers, head and the flags (poked is
+ * atomic: a write's nd_events_notify never waits for the lock); the thread
+ * holds it through a step (its reads). Lock order: the hub's, then a
+ * stream's (http_stream.c).
  */
 #include "newsd/events.h"
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,7 @@ struct nd_events {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool poked;
+    atomic_bool poked; /* set without the lock too (nd_events_notify) */
     bool stopping;
     bool stopped;
     struct subscriber *subs;
@@ -335,7 +337,7 @@ static void wait_ms(struct nd_events *ev, unsigned ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    while (!ev->poked && !ev->stopping)
+    while (!atomic_load(&ev->poked) && !ev->stopping)
         if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) != 0)
             break;
 }
@@ -345,7 +347,7 @@ static void *run(void *arg)
     struct nd_events *ev = arg;
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
-        ev->poked = false;
+        atomic_store(&ev->poked, false);
         bool more = step(ev);
         if (nd_monotonic_us() >= ev->next_prune_us && have_store(ev)) {
             ev->next_prune_us = nd_monotonic_us() + PRUNE_EVERY_S * 1000000ULL;
@@ -367,6 +369,7 @@ enum nd_err nd_events_start(const struct nd_config *cfg, struct nd_events **out)
     if (ev == NULL)
         return ND_ERR_NOMEM;
     ev->cfg = cfg;
+    atomic_init(&ev->poked, false);
     pthread_mutex_init(&ev->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -384,12 +387,19 @@ enum nd_err nd_events_start(const struct nd_config *cfg, struct nd_events **out)
     return ND_OK;
 }
 
+/*
+ * Never waits for the lock: a write must not wait for a step of the hub,
+ * which holds it through its reads. When the lock is taken, the hub is
+ * awake (it sees poked before it waits again) or another caller holds it
+ * briefly (it pokes too, or the poll finds the change).
+ */
 void nd_events_notify(struct nd_events *ev)
 {
     if (ev == NULL)
         return;
-    pthread_mutex_lock(&ev->lock);
-    ev->poked = true;
+    atomic_store(&ev->poked, true);
+    if (pthread_mutex_trylock(&ev->lock) != 0)
+        return;
     pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->lock);
 }
@@ -452,7 +462,7 @@ enum nd_events_admit nd_events_subscribe(struct nd_events *ev, struct nd_stream 
     sub->cursor = since;
     sub->new_cursor = true;
     send_text(sub, RETRY_LINE, sizeof RETRY_LINE - 1);
-    ev->poked = true; /* a replay starts at once */
+    atomic_store(&ev->poked, true); /* a replay starts at once */
     pthread_cond_signal(&ev->wake);
 out:
     pthread_mutex_unlock(&ev->lock);

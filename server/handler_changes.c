@@ -13,6 +13,7 @@
 
 #include "newsd/events.h"
 #include "newsd/handlers.h"
+#include "newsd/proxy.h"
 #include "newsd/store.h"
 #include "newsd/url.h"
 #include "newsd/util.h"
@@ -192,8 +193,11 @@ int nd_handle_events(struct nd_request *req)
         nd_stream_release(stream);
         return status;
     }
-    enum nd_events_admit admit = nd_events_subscribe(
-        nd_request_events(req), stream, nd_request_client(req), nd_request_has_key(req), since);
+    /* counted like the other per-address limits: an IPv6 client by its /64 */
+    char client[ND_ADDR_TEXT_MAX];
+    nd_proxy_bucket_key(nd_request_client(req), client, sizeof client);
+    enum nd_events_admit admit =
+        nd_events_subscribe(nd_request_events(req), stream, client, nd_request_has_key(req), since);
     if (admit != ND_EVENTS_ADMITTED) {
         nd_stream_release(stream);
         return answer_refused(req, admit);

@@ -271,6 +271,13 @@ static enum nd_err open_savepoint(struct nd_store *st)
 
 enum nd_err nd_store_begin(struct nd_store *st)
 {
+    if (st->batch_depth > 0 && sqlite3_get_autocommit(st->db)) {
+        /* SQLite rolled the batch back on its own (disk full, out of memory):
+         * a savepoint now would start a transaction of its own and commit
+         * this write, while the batch's end reports it lost */
+        nd_log(ND_LOG_ERROR, "store: a write after its batch was rolled back is refused");
+        return ND_ERR_DB;
+    }
     if (st->batch_depth > 0)
         return open_savepoint(st);
     if (!sqlite3_get_autocommit(st->db)) {

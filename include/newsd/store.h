@@ -101,7 +101,8 @@ enum nd_err nd_store_size(struct nd_store *store, int64_t *bytes);
  * past busy_timeout, or another store error. nd_store_batch_end without an
  * open batch is ND_ERR_INVALID; a failed COMMIT rolls back and returns the
  * error; when SQLite itself already rolled the transaction back (disk full),
- * the end reports ND_ERR_DB.
+ * every later write of the batch fails with ND_ERR_DB (none runs, let alone
+ * commits, on its own) and the end reports ND_ERR_DB.
  */
 enum nd_err nd_store_batch_begin(struct nd_store *store);
 enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);

@@ -13,6 +13,7 @@ the next event); SIGTERM with open streams exits 0 at once, ending them
 cleanly; /v1/changes pages with next_cursor, Link and next_since.
 """
 
+import http.client
 import json
 import os
 import socket
@@ -391,6 +392,23 @@ def test_limits(binary):
         tap.stop_server(srv)
 
 
+def test_limit_ipv6_block(binary):
+    """events-per-client counts an IPv6 client by its /64, like the other
+    per-address limits: other addresses of the same block are the same client."""
+    args = ["--events-per-client", "2", "--trusted-proxies", "127.0.0.1"]
+    with Server(binary, args) as srv:
+        a = [EventStream(srv.port, {"X-Forwarded-For": f"2001:db8:1:2::{n}"}) for n in (1, 2)]
+        tap.eq([s.status for s in a], [200, 200], "two streams from one /64")
+        over = EventStream(srv.port, {"X-Forwarded-For": "2001:db8:1:2:ffff::3"})
+        tap.eq((over.status, over.headers.get("retry-after")), (429, "15"),
+               "a third address of the same /64")
+        other = EventStream(srv.port, {"X-Forwarded-For": "2001:db8:1:3::1"})
+        tap.eq(other.status, 200, "an address of another /64")
+        for s in a + [other]:
+            s.close()
+        tap.stop_server(srv)
+
+
 def test_idle_streams(binary):
     """200 idle streams hold no worker thread: requests stay fast, and each
     stream still gets the next event."""
@@ -429,6 +447,45 @@ def test_idle_streams(binary):
             s.close()
 
 
+def test_writes_beside_replay(binary):
+    """A write tells the hub to look at the log without waiting for the hub's
+    lock, which a step holds through its reads: writes stay fast while 150
+    streams replay 3,000 changes from Last-Event-ID 0 (and read nothing, so
+    each step tries them all again)."""
+    args = ["--per-ip-connection-limit", "0", "--events-per-client", "300",
+            "--events-limit", "300"]
+    with Server(binary, args) as srv:
+        lines = [json.dumps({"title": f"Article number {i} of the replay", "body": "b" * 200,
+                             "author": "a", "category": "news"}) for i in range(3000)]
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120 * SLOWDOWN)
+        conn.request("POST", "/v1/articles/bulk", body=("\n".join(lines) + "\n").encode(),
+                     headers={"Content-Type": "application/x-ndjson",
+                              "Authorization": "Bearer " + srv.key})
+        resp = conn.getresponse()
+        results = resp.read().decode().splitlines()
+        conn.close()
+        tap.require(resp.status == 200 and all('"status":201' in r for r in results),
+                    f"bulk load: {resp.status} {results[:3]}")
+        streams = [EventStream(srv.port, {"Authorization": "Bearer " + srv.key,
+                                          "Last-Event-ID": "0"}, read=False) for _ in range(150)]
+        tap.eq(sum(s.status == 200 for s in streams), 150, "150 streams replaying")
+        took = []
+        for i in range(10):
+            t0 = time.monotonic()
+            resp = srv.request("POST", "/v1/articles", body={
+                "title": f"Written during the replay {i}", "body": "b", "author": "a",
+                "category": "news"}, auth=True)
+            took.append(time.monotonic() - t0)
+            tap.require(resp.status == 201, f"write {i}: {resp}")
+        median = sorted(took)[5]
+        tap.diag(f"writes beside 150 replaying streams: median {median * 1000:.1f} ms, "
+                 f"slowest {max(took) * 1000:.1f} ms")
+        tap.check(median < 0.1 * SLOWDOWN, f"median write {median:.3f} s: {took}")
+        for s in streams:
+            s.close()
+        tap.stop_server(srv)
+
+
 def test_sigterm(binary):
     """SIGTERM with open streams: each ends with its last chunk, exit 0 at once."""
     with Server(binary) as srv:
@@ -452,7 +509,9 @@ def main():
         tap.stop_server(srv)
     tap.run("heartbeats; reset and 410 after pruning", test_heartbeat_and_reset, BIN)
     tap.run("stream limits per address (429) and in all (503)", test_limits, BIN)
+    tap.run("an IPv6 client's streams count by its /64", test_limit_ipv6_block, BIN)
     tap.run("200 idle streams hold no worker thread", test_idle_streams, BIN)
+    tap.run("writes stay fast while streams replay", test_writes_beside_replay, BIN)
     tap.run("SIGTERM with open streams exits 0 promptly", test_sigterm, BIN)
     tap.done()
 

@@ -210,11 +210,46 @@ static void test_busy(void)
     remove_db(&file);
 }
 
+/*
+ * When SQLite rolls a batch's transaction back on its own (disk full, out of
+ * memory), the batch is over: a later write of the batch must fail rather
+ * than run in a transaction of its own and commit, since the batch's end
+ * reports the whole batch as not committed (a bulk write answers each of
+ * its lines 503). The ROLLBACK below stands in for SQLite's own.
+ */
+static void test_batch_rolled_back_by_sqlite(void)
+{
+    struct nd_store *st = open_memory();
+    struct nd_article_fields first = fields("before the failure", T0);
+    struct nd_article_fields second = fields("after the failure", T0);
+    json_t *art = NULL;
+    CHECK_INT(nd_store_batch_begin(st), ND_OK);
+    CHECK_INT(nd_store_article_create(st, &first, &art), ND_OK);
+    json_decref(art);
+    art = NULL;
+    CHECK_INT(sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(nd_store_article_create(st, &second, &art), ND_ERR_DB);
+    CHECK(art == NULL);
+    CHECK_INT(nd_store_batch_end(st, true), ND_ERR_DB);
+    CHECK(sqlite3_get_autocommit(st->db));
+    sqlite3_stmt *count = NULL;
+    CHECK_INT(sqlite3_prepare_v2(st->db, "SELECT count(*) FROM articles", -1, &count, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(count), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(count, 0), 0);
+    sqlite3_finalize(count);
+    /* the store writes as usual once the batch has ended */
+    CHECK_INT(nd_store_article_create(st, &second, &art), ND_OK);
+    json_decref(art);
+    nd_store_close(st);
+}
+
 int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
     nd_log_set_level(ND_LOG_ERROR);
     return CHECK_RUN(CHECK_CASE(test_open_memory), CHECK_CASE(test_open_bad_path),
                      CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
-                     CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy));
+                     CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
+                     CHECK_CASE(test_batch_rolled_back_by_sqlite));
 }
