@@ -126,6 +126,23 @@ static void test_html_limit_and_depth(void)
     free(html);
 }
 
+/*
+ * Lists nested deeper than the 16 levels whose numbers are kept: their items
+ * are marked "- ", and the counters of the outer lists are left alone.
+ */
+static void test_html_deep_lists(void)
+{
+    char html[18 * 9 + 1] = "", want[18 * 6 + 1] = "";
+    for (int i = 0; i < 18; i++)
+        strcat(html, "<ol><li>x");
+    for (int i = 0; i < 18; i++)
+        strcat(want, i == 0 ? "1. x" : i < 16 ? "\n\n1. x" : "\n\n- x");
+    char *text = NULL;
+    CHECK_INT(nd_import_html_text(html, strlen(html), false, 1 << 20, &text), ND_OK);
+    CHECK_STR(text, want);
+    free(text);
+}
+
 /* ---- detection --------------------------------------------------------- */
 
 static const struct {
@@ -389,6 +406,7 @@ static void test_refused_post_and_comment(void)
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_html_text), CHECK_CASE(test_html_limit_and_depth),
-                     CHECK_CASE(test_detect), CHECK_CASE(test_fixture_and_twice),
-                     CHECK_CASE(test_refused_files), CHECK_CASE(test_refused_post_and_comment));
+                     CHECK_CASE(test_html_deep_lists), CHECK_CASE(test_detect),
+                     CHECK_CASE(test_fixture_and_twice), CHECK_CASE(test_refused_files),
+                     CHECK_CASE(test_refused_post_and_comment));
 }
