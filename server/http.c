@@ -41,6 +41,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/tls.h"
 #include "newsd/url.h"
 #include "newsd/util.h"
 
@@ -555,6 +556,12 @@ static enum nd_err setup_tls(struct nd_server *srv, unsigned *flags, struct MHD_
     enum nd_err rc = read_pem(cfg->tls_cert, "tls-cert", &srv->tls_cert, &cert_len);
     if (rc == ND_OK)
         rc = read_pem(cfg->tls_key, "tls-key", &srv->tls_key, &srv->tls_key_len);
+    if (rc != ND_OK)
+        return rc; /* logged by read_pem */
+    char why[256];
+    rc = nd_tls_check_pair(srv->tls_cert, srv->tls_key, why, sizeof why);
+    if (rc == ND_ERR_INVALID)
+        nd_log(ND_LOG_ERROR, "%s", why);
     if (rc != ND_OK)
         return rc;
     *flags |= MHD_USE_TLS;

@@ -257,9 +257,10 @@ struct nd_server;
  * setting, which the caller reports as such (exit status 2): one of tls-cert
  * and tls-key without the other, TLS without libmicrohttpd support, a
  * tls-cert or tls-key file that cannot be opened or read (missing, empty,
- * over 1 MiB), a bind that is no address; ND_ERR_IO (logged): the daemon
- * cannot start (the address cannot be bound, or GnuTLS refuses the
- * certificate and key); ND_ERR_NOMEM.
+ * over 1 MiB), a certificate and key GnuTLS cannot serve with (another
+ * certificate's key, an encrypted key, not PEM), a bind that is no address;
+ * ND_ERR_IO (logged): the daemon cannot start (the address cannot be bound);
+ * ND_ERR_NOMEM.
  */
 enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out);
 

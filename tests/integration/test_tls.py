@@ -310,8 +310,7 @@ def order_session(folder, cert, key):
 def start_fails(folder, args, words, label, status):
     db = os.path.join(folder, "fail.db")
     proc = run_cli(BIN, ["--db", db, "--port", "0", *args, "serve"], timeout=START_TIMEOUT * 3)
-    # Exit status 2 for a bad setting (systemd does not restart it), 1 when the
-    # settings are sound but the daemon cannot start.
+    # Exit status 2 for a bad setting (systemd does not restart it).
     tap.eq(proc.returncode, status, f"{label}: exit status")
     tap.check(all(w in proc.stderr for w in words),
               f"{label}: stderr lacks {words}:\n{proc.stderr[-800:]}")
@@ -331,8 +330,12 @@ def test_bad_settings(folder, cert, key, other_key):
     open(empty, "w").close()
     start_fails(folder, ["--tls-cert", empty, "--tls-key", key], ["tls-cert", "empty.pem"],
                 "an empty certificate file", status=2)
-    start_fails(folder, ["--tls-cert", cert, "--tls-key", other_key], ["TLS"],
-                "a key of another certificate", status=1)
+    start_fails(folder, ["--tls-cert", cert, "--tls-key", other_key],
+                ["tls-key is not the key of the tls-cert certificate"],
+                "a key of another certificate", status=2)
+    start_fails(folder, ["--tls-cert", cert, "--tls-key", cert],
+                ["GnuTLS cannot use tls-cert and tls-key"], "a certificate given as the key",
+                status=2)
     start_fails(folder, ["--tls-cert", cert, "--tls-key", key, "--tls-priorities",
                          "NORMAL:+TLS-FOO:%SERVER_PRECEDENCE"],
                 ["--tls-priorities", "GnuTLS refuses the priority string at \"+TLS-FOO\""],
