@@ -108,8 +108,11 @@ int nd_cli_serve(const struct nd_config *cfg)
     nd_store_close(store);
 
     json_object_seed(0);
-    if (nd_auth_init() != ND_OK || nd_server_start(cfg, &srv) != ND_OK)
+    if (nd_auth_init() != ND_OK)
         return ND_EXIT_FAILURE;
+    enum nd_err rc = nd_server_start(cfg, &srv);
+    if (rc != ND_OK) /* a bad setting is not mended by a restart: status 2 says so */
+        return rc == ND_ERR_INVALID ? ND_EXIT_USAGE : ND_EXIT_FAILURE;
     sigwait(&stop_signals, &sig);
     nd_log(ND_LOG_INFO, "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     nd_server_stop(srv);

@@ -3,7 +3,7 @@
  * command line and calls one of these with the final settings).
  *
  * Each returns the process exit status: ND_EXIT_OK, ND_EXIT_FAILURE when the
- * work failed, ND_EXIT_USAGE when the arguments were wrong. Messages for the
+ * work failed, ND_EXIT_USAGE when the arguments or a setting were wrong. Messages for the
  * user go to stderr; results (a key, an imported article) to stdout.
  */
 #ifndef NEWSD_CLI_H

@@ -41,6 +41,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/tls.h"
 #include "newsd/url.h"
 #include "newsd/util.h"
 
@@ -492,20 +493,27 @@ static void server_free(struct nd_server *srv)
 
 /*
  * Reads the whole text file at path (setting names the setting, for the
- * log) into a malloc'd string in *out. ND_ERR_IO, logged, on failure.
+ * log) into a malloc'd string in *out. ND_ERR_INVALID, logged, when the file
+ * cannot be opened or read, is empty or too large: the setting names a file
+ * that is not a PEM file newsd can use (a bad setting, which a restart does
+ * not mend); ND_ERR_NOMEM.
  */
 static enum nd_err read_pem(const char *path, const char *setting, char **out, size_t *len)
 {
-    enum nd_err rc = ND_ERR_IO;
+    enum nd_err rc = ND_ERR_INVALID;
     char *text = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         nd_log(ND_LOG_ERROR, "%s: cannot open %s: %s", setting, path, strerror(errno));
-        return ND_ERR_IO;
+        return ND_ERR_INVALID;
     }
     text = malloc(TLS_FILE_MAX + 1);
-    size_t n = text != NULL ? fread(text, 1, TLS_FILE_MAX + 1, f) : 0;
-    if (text == NULL || ferror(f) || n == 0 || n > TLS_FILE_MAX) {
+    if (text == NULL) {
+        rc = ND_ERR_NOMEM;
+        goto out;
+    }
+    size_t n = fread(text, 1, TLS_FILE_MAX + 1, f);
+    if (ferror(f) || n == 0 || n > TLS_FILE_MAX) {
         nd_log(ND_LOG_ERROR, "%s: cannot read %s (empty, unreadable or over 1 MiB)", setting, path);
         goto out;
     }
@@ -545,9 +553,17 @@ static enum nd_err setup_tls(struct nd_server *srv, unsigned *flags, struct MHD_
                              "and tls-key, or put a TLS proxy in front of newsd");
         return ND_ERR_INVALID;
     }
-    if (read_pem(cfg->tls_cert, "tls-cert", &srv->tls_cert, &cert_len) != ND_OK ||
-        read_pem(cfg->tls_key, "tls-key", &srv->tls_key, &srv->tls_key_len) != ND_OK)
-        return ND_ERR_IO;
+    enum nd_err rc = read_pem(cfg->tls_cert, "tls-cert", &srv->tls_cert, &cert_len);
+    if (rc == ND_OK)
+        rc = read_pem(cfg->tls_key, "tls-key", &srv->tls_key, &srv->tls_key_len);
+    if (rc != ND_OK)
+        return rc; /* logged by read_pem */
+    char why[256];
+    rc = nd_tls_check_pair(srv->tls_cert, srv->tls_key, why, sizeof why);
+    if (rc == ND_ERR_INVALID)
+        nd_log(ND_LOG_ERROR, "%s", why);
+    if (rc != ND_OK)
+        return rc;
     *flags |= MHD_USE_TLS;
     items[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
     items[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};

@@ -176,7 +176,8 @@ static enum nd_err put_text(struct html_text *ht, const char *s)
 static enum nd_err put_item_mark(struct html_text *ht)
 {
     char mark[16] = "- ";
-    if (ht->nlists > 0 && ht->lists[ht->nlists - 1] > 0)
+    /* lists nested past LIST_DEPTH_MAX are counted but not tracked: their items get "- " */
+    if (ht->nlists > 0 && ht->nlists <= LIST_DEPTH_MAX && ht->lists[ht->nlists - 1] > 0)
         snprintf(mark, sizeof mark, "%u. ", ht->lists[ht->nlists - 1]++);
     enum nd_err err = put_gap(ht);
     if (err == ND_OK)

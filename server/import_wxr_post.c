@@ -58,7 +58,8 @@ static void wxr_key(const char *site, const char *kind, int64_t id, char key[ND_
 
 /*
  * Sets obj[name] to the text of html; *limit_hit when it passed max bytes
- * (the member is then left out).
+ * (the member is then left out). ND_ERR_INVALID when the HTML nests too deep
+ * to be read (see why_refused), ND_ERR_NOMEM.
  */
 static enum nd_err set_text(json_t *obj, const char *name, const char *html, bool one_line,
                             size_t max, bool *limit_hit)
@@ -74,6 +75,18 @@ static enum nd_err set_text(json_t *obj, const char *name, const char *html, boo
     err = json_object_set_new(obj, name, json_string(text)) == 0 ? ND_OK : ND_ERR_NOMEM;
     free(text);
     return err;
+}
+
+/*
+ * Why a post or comment is refused after ND_ERR_INVALID: the validator's
+ * errors, or, when it gave none, the one refusal set_text makes.
+ */
+static void why_refused(const json_t *errors, char *why, size_t whylen)
+{
+    if (json_array_size(errors) > 0)
+        nd_import_join_errors(errors, why, whylen);
+    else
+        snprintf(why, whylen, "its HTML nests elements deeper than the 256 levels newsd reads");
 }
 
 /* "YYYY-MM-DD HH:MM:SS" (UTC) into seconds; false for WordPress's zero date. */
@@ -283,7 +296,7 @@ static enum nd_err create_post(struct wxr_import *im, const struct wxr_item *ite
     if (err == ND_OK)
         err = nd_validate_article(obj, im->now, &in, errors);
     if (err == ND_ERR_INVALID) {
-        nd_import_join_errors(errors, why, sizeof why);
+        why_refused(errors, why, sizeof why);
         refuse(im, item->line, "post %" PRId64 ": %s", post_id, why);
         err = ND_OK;
         goto out;
@@ -406,7 +419,7 @@ static enum nd_err import_comment(struct wxr_import *im, struct thread *t, size_
     if (err == ND_OK)
         err = nd_validate_comment(obj, &in, errors);
     if (err == ND_ERR_INVALID) {
-        nd_import_join_errors(errors, why, sizeof why);
+        why_refused(errors, why, sizeof why);
         refuse(im, c->line, "comment %" PRId64 ": %s", c->id, why);
         err = ND_OK;
         goto out;

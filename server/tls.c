@@ -1,10 +1,14 @@
 /*
- * tls.c: the check of the tls-priorities setting.
+ * tls.c: the checks of the tls-priorities setting and of the tls-cert and
+ * tls-key pair.
  *
  * libmicrohttpd only says that a daemon could not start when GnuTLS refuses
- * its priority string. The setting is therefore parsed here, by GnuTLS
- * itself, when the configuration is read: a typo stops newsd with the part
- * of the string GnuTLS stopped at, before anything listens.
+ * its priority string, its certificate or its key. They are therefore
+ * checked here, by GnuTLS itself, before anything listens: the priority
+ * string when the configuration is read (a typo stops newsd with the part of
+ * the string GnuTLS stopped at), the certificate and key once read, so a
+ * pair that does not match is a bad setting with a reason, not a start that
+ * fails.
  */
 #include "newsd/tls.h"
 
@@ -60,5 +64,38 @@ enum nd_err nd_tls_check_priorities(const char *text, char *why, size_t len)
 out:
     if (cache != NULL)
         gnutls_priority_deinit(cache);
+    return rc;
+}
+
+enum nd_err nd_tls_check_pair(const char *cert, const char *key, char *why, size_t len)
+{
+    gnutls_certificate_credentials_t creds = NULL;
+    enum nd_err rc = ND_ERR_NOMEM;
+    gnutls_datum_t c = {(unsigned char *)cert, (unsigned)strlen(cert)};
+    gnutls_datum_t k = {(unsigned char *)key, (unsigned)strlen(key)};
+
+    if (gnutls_certificate_allocate_credentials(&creds) < 0)
+        goto out;
+    int gr = gnutls_certificate_set_x509_key_mem(creds, &c, &k, GNUTLS_X509_FMT_PEM);
+    if (gr == GNUTLS_E_MEMORY_ERROR)
+        goto out;
+    rc = ND_ERR_INVALID;
+    if (gr == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+        snprintf(why, len,
+                 "tls-key is not the key of the tls-cert certificate: give the key "
+                 "the certificate was made for");
+        goto out;
+    }
+    if (gr < 0) {
+        snprintf(why, len,
+                 "GnuTLS cannot use tls-cert and tls-key (%s): give a PEM certificate and its "
+                 "unencrypted PEM private key",
+                 gnutls_strerror(gr));
+        goto out;
+    }
+    rc = ND_OK;
+out:
+    if (creds != NULL)
+        gnutls_certificate_free_credentials(creds);
     return rc;
 }

@@ -254,9 +254,13 @@ struct nd_server;
  * Starts libmicrohttpd's internal epoll thread pool on cfg->bind:cfg->port,
  * speaking HTTPS when cfg names tls-cert and tls-key. cfg is borrowed for the
  * life of the server. Logs the bound port. ND_ERR_INVALID (logged): a bad
- * combination of settings (one of tls-cert and tls-key, TLS without
- * libmicrohttpd support); ND_ERR_IO: a file cannot be read, or the address
- * cannot be bound.
+ * setting, which the caller reports as such (exit status 2): one of tls-cert
+ * and tls-key without the other, TLS without libmicrohttpd support, a
+ * tls-cert or tls-key file that cannot be opened or read (missing, empty,
+ * over 1 MiB), a certificate and key GnuTLS cannot serve with (another
+ * certificate's key, an encrypted key, not PEM), a bind that is no address;
+ * ND_ERR_IO (logged): the daemon cannot start (the address cannot be bound);
+ * ND_ERR_NOMEM.
  */
 enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out);
 

@@ -28,4 +28,12 @@
  */
 enum nd_err nd_tls_check_priorities(const char *text, char *why, size_t len);
 
+/*
+ * Checks that the PEM certificate (chain) cert and the PEM private key key
+ * (NUL-terminated, borrowed) are a pair GnuTLS can serve with: the key
+ * unencrypted and belonging to the first certificate. ND_ERR_INVALID writes
+ * a sentence to why (len bytes) saying what to change; ND_ERR_NOMEM.
+ */
+enum nd_err nd_tls_check_pair(const char *cert, const char *key, char *why, size_t len);
+
 #endif

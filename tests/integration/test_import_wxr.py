@@ -286,6 +286,42 @@ def test_hostile(srv, db, folder):
     tap.check(seconds < 20, f"a billion laughs refused in {seconds:.1f} s")
 
 
+def test_hostile_body(srv, db, folder):
+    """A post body is HTML in CDATA: a DOCTYPE in it declares nothing the HTML parser uses."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    body = (f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "http://127.0.0.1:{port}/body">'
+            '<!ENTITY big "EXPANDED">]><p>Harbour &xxe; and &big; stay as written.</p>')
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:wp="http://wordpress.org/export/'
+            '1.2/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>\n'
+            '<wp:wxr_version>1.2</wp:wxr_version>\n'
+            '<wp:base_blog_url>https://entities.example</wp:base_blog_url>\n'
+            '<item><title>Entities in a body</title><wp:post_id>7</wp:post_id>'
+            '<wp:post_name>entities-in-a-body</wp:post_name>'
+            f'<content:encoded><![CDATA[{body}]]></content:encoded>'
+            '<wp:status>publish</wp:status></item>\n</channel></rss>\n')
+    path = write(folder, "body-entities.xml", text)
+    proc = newsd(db, "import", path)
+    tap.eq(proc.returncode, 0, "exit status; " + describe(proc))
+    article = get_article(srv, "entities-in-a-body")
+    # libxml2's HTML parser skips a DOCTYPE up to its first ">": the rest of the
+    # internal subset is text, and no entity it declares is used
+    tap.eq(article["body"], '!ENTITY big "EXPANDED">]>\n\nHarbour &xxe; and &big; stay as '
+           'written.', "the references stay as written, nothing expanded")
+    resp = srv.request("DELETE", f"/v1/articles/{article['id']}", auth=True)
+    tap.eq(resp.status, 204, "the post deleted again for the tests after this one")
+    try:
+        conn, _ = listener.accept()
+        conn.close()
+        tap.check(False, "newsd connected to the URL of an entity in a post body")
+    except BlockingIOError:
+        pass
+    listener.close()
+
+
 def test_refused_post(srv, db, folder):
     text = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:wp="http://wordpress.org/export/'
             '1.2/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>\n'
@@ -354,6 +390,8 @@ def session():
                     folder)
             tap.run("hostile XML is refused without network access", test_hostile, srv, db,
                     folder)
+            tap.run("entities in a post body's HTML are neither fetched nor expanded",
+                    test_hostile_body, srv, db, folder)
             tap.run("a refused post is reported, the others imported", test_refused_post, srv,
                     db, folder)
             tap.run("an export given to plain import is restored", test_export_to_plain_import,

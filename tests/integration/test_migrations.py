@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 
@@ -208,6 +209,43 @@ def test_new_ids(srv):
     tap.check(all(a["id"] != 41 for a in resp.json["data"]), "the deleted article left search")
 
 
+WAL_WRITER = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA wal_autocheckpoint=0")
+for i in range(41, 46):
+    db.execute("INSERT INTO articles (slug, title, body, published_at, created_at, updated_at) "
+               "VALUES (?, ?, 'In the log only.', 0, 0, 0)", (f"logged-{i}", f"Logged {i}"))
+db.execute("INSERT INTO comments (article_id, author, body, created_at) "
+           "VALUES (45, 'reader', 'A comment in the log only', 0)")
+os._exit(0)  # no close: nothing is checkpointed, the rows stay in the WAL
+"""
+
+
+def test_wal_content(path):
+    """Rows committed to the WAL but never checkpointed are migrated with the others."""
+    proc = subprocess.run([sys.executable, "-c", WAL_WRITER, path], capture_output=True,
+                          text=True, timeout=60)
+    tap.require(proc.returncode == 0, "the WAL writer: " + proc.stderr)
+    tap.require(os.path.getsize(path + "-wal") > 0, "the rows are in the WAL")
+    proc = run_cli(BIN, ["--db", path, "migrate"])
+    tap.eq(proc.returncode, 0, f"migrate: {proc.stdout}{proc.stderr}")
+    db = sqlite3.connect(path)
+    try:
+        tap.eq(rows(db, "SELECT id, slug FROM articles WHERE id > 40 ORDER BY id"),
+               [(i, f"logged-{i}") for i in range(41, 46)], "the logged articles")
+        tap.eq(rows(db, "SELECT article_id, body FROM comments WHERE id > 80"),
+               [(45, "A comment in the log only")], "the logged comment")
+        tap.eq(rows(db, "SELECT name, seq FROM sqlite_sequence "
+                        "WHERE name IN ('articles', 'comments') ORDER BY name"),
+               [("articles", 45), ("comments", 81)], "sqlite_sequence counts the logged rows")
+        tap.eq(rows(db, "SELECT version FROM schema_migrations WHERE version = 9"), [(9,)],
+               "0009 applied")
+        tap.eq(rows(db, "PRAGMA integrity_check"), [("ok",)], "integrity_check")
+    finally:
+        db.close()
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="newsd-migrations-") as folder:
         fresh = os.path.join(folder, "fresh.db")
@@ -217,6 +255,9 @@ def main():
         tap.run("a database at 0008 with data", old_database, later, CURRENT)
         tap.run("0009 keeps every row, index and trigger of 0006-0008", test_migrate, later,
                 fresh)
+        logged = os.path.join(folder, "logged.db")
+        tap.run("a database at 0008 whose WAL holds rows", old_database, logged, CURRENT)
+        tap.run("rows only in the WAL are migrated too", test_wal_content, logged)
         old = os.path.join(folder, "old.db")
         tap.run("a database at migration 0004 with data", old_database, old, OLD)  # 0006-0009 run
         before = tap.run("migrate keeps every row, index, trigger and reference", test_migrate,

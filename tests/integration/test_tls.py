@@ -307,11 +307,10 @@ def order_session(folder, cert, key):
         tap.stop_server(srv)
 
 
-def start_fails(folder, args, words, label, status=1):
+def start_fails(folder, args, words, label, status):
     db = os.path.join(folder, "fail.db")
     proc = run_cli(BIN, ["--db", db, "--port", "0", *args, "serve"], timeout=START_TIMEOUT * 3)
-    # Exit status 1, as newsd gives today for every TLS refusal; the README's
-    # "exit status 2 (a bad setting)" would fit the certificate-without-key cases.
+    # Exit status 2 for a bad setting (systemd does not restart it).
     tap.eq(proc.returncode, status, f"{label}: exit status")
     tap.check(all(w in proc.stderr for w in words),
               f"{label}: stderr lacks {words}:\n{proc.stderr[-800:]}")
@@ -319,13 +318,24 @@ def start_fails(folder, args, words, label, status=1):
 
 def test_bad_settings(folder, cert, key, other_key):
     start_fails(folder, ["--tls-cert", cert], ["tls-cert and tls-key go together"],
-                "certificate alone")
-    start_fails(folder, ["--tls-key", key], ["tls-cert and tls-key go together"], "key alone")
+                "certificate alone", status=2)
+    start_fails(folder, ["--tls-key", key], ["tls-cert and tls-key go together"], "key alone",
+                status=2)
     missing = os.path.join(folder, "missing.pem")
     start_fails(folder, ["--tls-cert", missing, "--tls-key", key], ["tls-cert", "missing.pem"],
-                "a missing certificate file")
-    start_fails(folder, ["--tls-cert", cert, "--tls-key", other_key], ["TLS"],
-                "a key of another certificate")
+                "a missing certificate file", status=2)
+    start_fails(folder, ["--tls-cert", cert, "--tls-key", missing], ["tls-key", "missing.pem"],
+                "a missing key file", status=2)
+    empty = os.path.join(folder, "empty.pem")
+    open(empty, "w").close()
+    start_fails(folder, ["--tls-cert", empty, "--tls-key", key], ["tls-cert", "empty.pem"],
+                "an empty certificate file", status=2)
+    start_fails(folder, ["--tls-cert", cert, "--tls-key", other_key],
+                ["tls-key is not the key of the tls-cert certificate"],
+                "a key of another certificate", status=2)
+    start_fails(folder, ["--tls-cert", cert, "--tls-key", cert],
+                ["GnuTLS cannot use tls-cert and tls-key"], "a certificate given as the key",
+                status=2)
     start_fails(folder, ["--tls-cert", cert, "--tls-key", key, "--tls-priorities",
                          "NORMAL:+TLS-FOO:%SERVER_PRECEDENCE"],
                 ["--tls-priorities", "GnuTLS refuses the priority string at \"+TLS-FOO\""],

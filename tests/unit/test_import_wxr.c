@@ -126,6 +126,23 @@ static void test_html_limit_and_depth(void)
     free(html);
 }
 
+/*
+ * Lists nested deeper than the 16 levels whose numbers are kept: their items
+ * are marked "- ", and the counters of the outer lists are left alone.
+ */
+static void test_html_deep_lists(void)
+{
+    char html[18 * 9 + 1] = "", want[18 * 6 + 1] = "";
+    for (int i = 0; i < 18; i++)
+        strcat(html, "<ol><li>x");
+    for (int i = 0; i < 18; i++)
+        strcat(want, i == 0 ? "1. x" : i < 16 ? "\n\n1. x" : "\n\n- x");
+    char *text = NULL;
+    CHECK_INT(nd_import_html_text(html, strlen(html), false, 1 << 20, &text), ND_OK);
+    CHECK_STR(text, want);
+    free(text);
+}
+
 /* ---- detection --------------------------------------------------------- */
 
 static const struct {
@@ -386,9 +403,47 @@ static void test_refused_post_and_comment(void)
     nd_store_close(st);
 }
 
+/* HTML nested past the parser's 256 levels: the post or comment refused, saying why. */
+static void test_refused_deep_html(void)
+{
+    char deep[300 * 6 + 8] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "<span>");
+    strcat(deep, "deep");
+    char *xml = malloc(4096 + 2 * sizeof deep);
+    snprintf(xml, 4096 + 2 * sizeof deep,
+             HEAD POST(1, "Kept") "<item><title>Deep body</title><wp:post_id>2</wp:post_id>"
+                                  "<content:encoded><![CDATA[%s]]></content:encoded>"
+                                  "<wp:status>publish</wp:status></item>\n"
+                                  "<item><title>Deep comment</title><wp:post_id>3</wp:post_id>"
+                                  "<content:encoded>z</content:encoded><wp:status>publish"
+                                  "</wp:status>\n<wp:comment><wp:comment_id>10</wp:comment_id>"
+                                  "<wp:comment_content><![CDATA[%s]]></wp:comment_content>"
+                                  "<wp:comment_approved>1</wp:comment_approved></wp:comment>\n"
+                                  "</item>\n" TAIL,
+             deep, deep);
+    struct nd_store *st = open_memory();
+    struct nd_import_wxr_stats s;
+    struct refusals r;
+    char err[512];
+    CHECK_INT(import_text(st, xml, &r, &s, err, sizeof err), ND_OK);
+    CHECK_INT(s.posts_created, 2);
+    CHECK_INT(s.comments_created, 0);
+    CHECK_INT(s.refused, 2);
+    CHECK_INT(r.n, 2);
+    CHECK_INT(r.line[0], 6);
+    CHECK_STR(r.why[0], "post 2: its HTML nests elements deeper than the 256 levels newsd reads");
+    CHECK_INT(r.line[1], 8);
+    CHECK_STR(r.why[1],
+              "comment 10: its HTML nests elements deeper than the 256 levels newsd reads");
+    nd_store_close(st);
+    free(xml);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_html_text), CHECK_CASE(test_html_limit_and_depth),
-                     CHECK_CASE(test_detect), CHECK_CASE(test_fixture_and_twice),
-                     CHECK_CASE(test_refused_files), CHECK_CASE(test_refused_post_and_comment));
+                     CHECK_CASE(test_html_deep_lists), CHECK_CASE(test_detect),
+                     CHECK_CASE(test_fixture_and_twice), CHECK_CASE(test_refused_files),
+                     CHECK_CASE(test_refused_post_and_comment), CHECK_CASE(test_refused_deep_html));
 }
