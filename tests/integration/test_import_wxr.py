@@ -253,12 +253,28 @@ def test_broken(srv, db, folder):
     refused(srv, db, future, "v2.xml: line 22: this is WXR version \"2.0\"", "an unknown version")
 
 
-def test_hostile(srv, db, folder):
+def open_listener():
+    """A non-blocking listening socket on loopback that newsd must never reach, and its port."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
-    port = listener.getsockname()[1]
+    return listener, listener.getsockname()[1]
+
+
+def close_unvisited(listener, what):
+    """Fails when anything connected to listener (non-blocking), then closes it."""
+    try:
+        conn, _ = listener.accept()
+        conn.close()
+        tap.check(False, f"newsd connected to {what}")
+    except BlockingIOError:
+        pass
+    listener.close()
+
+
+def test_hostile(srv, db, folder):
+    listener, port = open_listener()
     head = ('<?xml version="1.0"?>\n')
     body = ('<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel>'
             '<wp:wxr_version>1.2</wp:wxr_version>\n<item><title>&e;</title>'
@@ -272,13 +288,7 @@ def test_hostile(srv, db, folder):
     system = write(folder, "system.xml", head + f'<!DOCTYPE rss SYSTEM '
                    f'"http://127.0.0.1:{port}/wxr.dtd">\n' + body.replace("&e;", "x"))
     refused(srv, db, system, "declares a document type", "a DOCTYPE with a SYSTEM URL")
-    try:
-        conn, _ = listener.accept()
-        conn.close()
-        tap.check(False, "newsd connected to the URL of a DOCTYPE or entity")
-    except BlockingIOError:
-        pass
-    listener.close()
+    close_unvisited(listener, "the URL of a DOCTYPE or entity")
     decl = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">\n' for i in range(1, 10))
     laughs = write(folder, "laughs.xml", head + '<!DOCTYPE rss [\n<!ENTITY l0 "lol">\n' + decl +
                    ']>\n' + body.replace("&e;", "&l9;"))
@@ -288,11 +298,7 @@ def test_hostile(srv, db, folder):
 
 def test_hostile_body(srv, db, folder):
     """A post body is HTML in CDATA: a DOCTYPE in it declares nothing the HTML parser uses."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.setblocking(False)
-    port = listener.getsockname()[1]
+    listener, port = open_listener()
     body = (f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "http://127.0.0.1:{port}/body">'
             '<!ENTITY big "EXPANDED">]><p>Harbour &xxe; and &big; stay as written.</p>')
     text = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:wp="http://wordpress.org/export/'
@@ -313,13 +319,7 @@ def test_hostile_body(srv, db, folder):
            'written.', "the references stay as written, nothing expanded")
     resp = srv.request("DELETE", f"/v1/articles/{article['id']}", auth=True)
     tap.eq(resp.status, 204, "the post deleted again for the tests after this one")
-    try:
-        conn, _ = listener.accept()
-        conn.close()
-        tap.check(False, "newsd connected to the URL of an entity in a post body")
-    except BlockingIOError:
-        pass
-    listener.close()
+    close_unvisited(listener, "the URL of an entity in a post body")
 
 
 def test_refused_post(srv, db, folder):
