@@ -210,16 +210,22 @@ static bool url_char(unsigned char c)
     return nd_url_unreserved(c) || strchr("!$&'()*+,;=:/%[]", c) != NULL;
 }
 
+/* What follows "https://" or "http://" at the start of text; NULL for another scheme. */
+static const char *after_scheme(const char *text)
+{
+    if (strncmp(text, "https://", 8) == 0)
+        return text + 8;
+    if (strncmp(text, "http://", 7) == 0)
+        return text + 7;
+    return NULL;
+}
+
 enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
 {
     const char *problem = NULL;
-    const char *rest = NULL;
     if (text[0] == '\0')
         return ND_OK;
-    if (strncmp(text, "https://", 8) == 0)
-        rest = text + 8;
-    else if (strncmp(text, "http://", 7) == 0)
-        rest = text + 7;
+    const char *rest = after_scheme(text);
     if (rest == NULL)
         problem = "must start with http:// or https://";
     else if (rest[0] == '\0' || rest[0] == '/' || rest[0] == ':')
@@ -240,16 +246,13 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
     return ND_ERR_INVALID;
 }
 
-enum nd_err nd_feed_check_page(const char *text, char *why, size_t len)
+enum nd_err nd_feed_check_page(const char *text, char *why, size_t whylen)
 {
-    const char *problem = NULL, *rest = NULL;
+    const char *problem = NULL;
     bool placeholder = false;
     if (text[0] == '\0')
         return ND_OK;
-    if (strncmp(text, "https://", 8) == 0)
-        rest = text + 8;
-    else if (strncmp(text, "http://", 7) == 0)
-        rest = text + 7;
+    const char *rest = after_scheme(text);
     if (rest == NULL)
         problem = "must start with http:// or https://";
     else if (strchr("/:?#{", rest[0]) != NULL)
@@ -267,7 +270,7 @@ enum nd_err nd_feed_check_page(const char *text, char *why, size_t len)
         problem = "must hold {slug} or {id}, or every entry would link to the same page";
     if (problem == NULL)
         return ND_OK;
-    nd_why(why, len, "article-url %s (such as https://news.example/story/{slug})", problem);
+    nd_why(why, whylen, "article-url %s (such as https://news.example/story/{slug})", problem);
     return ND_ERR_INVALID;
 }
 

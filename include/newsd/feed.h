@@ -124,6 +124,6 @@ enum nd_err nd_feed_check_public_url(const char *text, char *why, size_t whylen)
  * {id} or both and no other brace. ND_ERR_INVALID writes a sentence saying
  * what is wrong to why (len bytes).
  */
-enum nd_err nd_feed_check_page(const char *text, char *why, size_t len);
+enum nd_err nd_feed_check_page(const char *text, char *why, size_t whylen);
 
 #endif
