@@ -210,7 +210,10 @@ function listArticles(request, reply) {
   }
   if (q.cursor !== undefined) {
     const pos = decodeCursor(q.cursor, 'a', 2);
-    if (!pos) throw new Problem(400, 'cursor is not a cursor of this list');
+    if (!pos) {
+      throw new Problem(400, 'cursor is not a cursor of this list in sort order newest: ' +
+        'start again without it');
+    }
     [params.cursor_at, params.cursor_id] = pos;
     sql += f.tag !== undefined
       ? ' AND (tagged_at, article_id) < (@cursor_at, @cursor_id)'
@@ -393,7 +396,10 @@ function search(request, reply) {
   let sql = SEARCH_SQL + filterSql(f, params);
   if (q.cursor !== undefined) {
     const pos = decodeCursor(q.cursor, 's', 3, true);
-    if (!pos) throw new Problem(400, 'cursor is not a cursor of this search');
+    if (!pos) {
+      throw new Problem(400, 'cursor is not a cursor of this search, type and sort order: ' +
+        'start again without it');
+    }
     [params.cursor_score, params.cursor_at, params.cursor_id] = pos;
     sql += ' AND (score > @cursor_score OR (score = @cursor_score AND' +
       ' (published_at, id) < (@cursor_at, @cursor_id)))';
