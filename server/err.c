@@ -28,6 +28,8 @@ const char *nd_err_str(enum nd_err err)
         return "unauthorized";
     case ND_ERR_LIMIT:
         return "over a limit";
+    case ND_ERR_UNSUPPORTED:
+        return "not supported";
     }
     return "unknown error";
 }
@@ -46,6 +48,8 @@ int nd_err_http_status(enum nd_err err)
         return 404;
     case ND_ERR_CONFLICT:
         return 409;
+    case ND_ERR_UNSUPPORTED:
+        return 501;
     case ND_ERR_BUSY:
     case ND_ERR_READONLY:
         return 503;

@@ -20,6 +20,8 @@
 #include "newsd/util.h"
 #include "store_internal.h"
 
+static const struct nd_store_ops sqlite_ops;
+
 enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what)
 {
     enum nd_err err;
@@ -56,7 +58,7 @@ enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what)
     return err;
 }
 
-sqlite3_stmt *nd_store_prepare(struct nd_store *st, sqlite3_stmt **slot, const char *sql,
+sqlite3_stmt *nd_store_prepare(struct nd_sqlite *st, sqlite3_stmt **slot, const char *sql,
                                enum nd_err *err)
 {
     sqlite3_stmt *stmt = *slot;
@@ -72,7 +74,8 @@ sqlite3_stmt *nd_store_prepare(struct nd_store *st, sqlite3_stmt **slot, const c
     return stmt;
 }
 
-sqlite3_stmt *nd_store_stmt(struct nd_store *st, enum nd_stmt id, const char *sql, enum nd_err *err)
+sqlite3_stmt *nd_store_stmt(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
+                            enum nd_err *err)
 {
     return nd_store_prepare(st, &st->stmts[id], sql, err);
 }
@@ -86,7 +89,7 @@ void nd_store_release(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
-enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const char *what)
+enum nd_err nd_store_step_done(struct nd_sqlite *st, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);
     while (rc == SQLITE_ROW)
@@ -112,7 +115,7 @@ static const char *const fixed_sql[] = {
     [ND_STMT_ROLLBACK_TO] = "ROLLBACK TO nd_write",
 };
 
-static enum nd_err prepare_fixed(struct nd_store *st)
+static enum nd_err prepare_fixed(struct nd_sqlite *st)
 {
     enum nd_err err = ND_OK;
     for (size_t i = 0; i < sizeof fixed_sql / sizeof fixed_sql[0] && err == ND_OK; i++)
@@ -122,7 +125,7 @@ static enum nd_err prepare_fixed(struct nd_store *st)
 }
 
 /* Runs one of the fixed transaction-control statements. */
-static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id)
+static enum nd_err run_fixed(struct nd_sqlite *st, enum nd_stmt id)
 {
     return nd_store_exec(st, id, fixed_sql[id], NULL, fixed_sql[id]);
 }
@@ -137,7 +140,7 @@ static enum nd_err run_fixed(struct nd_store *st, enum nd_stmt id)
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Waits up to busy_timeout for the writer mutex: ND_ERR_BUSY after that, as SQLite would. */
-static enum nd_err writer_acquire(struct nd_store *st)
+static enum nd_err writer_acquire(struct nd_sqlite *st)
 {
     if (st->holds_writer)
         return ND_OK;
@@ -183,7 +186,7 @@ static _Atomic uint64_t foreign_epoch = 1;
  * applied migrations, which write no change row, as one number: head * 1024
  * + migrations mod 1024. -1 when it cannot be read.
  */
-static int64_t change_head(struct nd_store *st)
+static int64_t change_head(struct nd_sqlite *st)
 {
     int64_t head = -1;
     if (nd_store_row(st, ND_STMT_CHANGE_HEAD,
@@ -195,7 +198,7 @@ static int64_t change_head(struct nd_store *st)
 }
 
 /* After BEGIN IMMEDIATE: notes foreign commits made since this process last wrote. */
-static void head_after_begin(struct nd_store *st)
+static void head_after_begin(struct nd_sqlite *st)
 {
     st->change_head = change_head(st);
     if (st->change_head < 0 || st->change_head != atomic_load(&own_head)) {
@@ -205,7 +208,7 @@ static void head_after_begin(struct nd_store *st)
 }
 
 /* Before COMMIT: announces the head the commit leaves. */
-static void head_before_commit(struct nd_store *st)
+static void head_before_commit(struct nd_sqlite *st)
 {
     st->change_head = change_head(st);
     atomic_store(&pending_head, st->change_head);
@@ -213,7 +216,7 @@ static void head_before_commit(struct nd_store *st)
 
 /* After COMMIT: the announced head becomes this process's own (or, on failure, nothing is known).
  */
-static void head_after_commit(struct nd_store *st, bool committed)
+static void head_after_commit(struct nd_sqlite *st, bool committed)
 {
     if (committed && st->change_head >= 0) {
         atomic_store(&own_head, st->change_head);
@@ -224,16 +227,17 @@ static void head_after_commit(struct nd_store *st, bool committed)
     atomic_store(&pending_head, -1);
 }
 
-void nd_store_count_foreign(struct nd_store *st)
+void nd_store_count_foreign(struct nd_sqlite *st)
 {
     (void)st;
     atomic_fetch_add(&foreign_epoch, 1);
 }
 
-enum nd_err nd_store_foreign_commits(struct nd_store *st, uint64_t *epoch)
+enum nd_err nd_sqlite_foreign_commits(struct nd_store *store, uint64_t *epoch)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     int64_t version;
-    enum nd_err err = nd_store_data_version(st, &version);
+    enum nd_err err = nd_sqlite_data_version(st, &version);
     if (err != ND_OK)
         return err;
     if (version != st->data_version) {
@@ -253,7 +257,7 @@ enum nd_err nd_store_foreign_commits(struct nd_store *st, uint64_t *epoch)
     return ND_OK;
 }
 
-static void writer_release(struct nd_store *st)
+static void writer_release(struct nd_sqlite *st)
 {
     if (st->holds_writer) {
         st->holds_writer = false;
@@ -262,14 +266,14 @@ static void writer_release(struct nd_store *st)
 }
 
 /* Opens the savepoint that stands for a write's transaction inside a batch. */
-static enum nd_err open_savepoint(struct nd_store *st)
+static enum nd_err open_savepoint(struct nd_sqlite *st)
 {
     enum nd_err err = run_fixed(st, ND_STMT_SAVEPOINT);
     st->savepoint_open = err == ND_OK;
     return err;
 }
 
-enum nd_err nd_store_begin(struct nd_store *st)
+enum nd_err nd_store_begin(struct nd_sqlite *st)
 {
     if (st->batch_depth > 0 && sqlite3_get_autocommit(st->db)) {
         /* SQLite rolled the batch back on its own (disk full, out of memory):
@@ -296,14 +300,14 @@ enum nd_err nd_store_begin(struct nd_store *st)
     return err;
 }
 
-enum nd_err nd_store_begin_read(struct nd_store *st)
+enum nd_err nd_store_begin_read(struct nd_sqlite *st)
 {
     if (st->batch_depth > 0)
         return open_savepoint(st);
     return run_fixed(st, ND_STMT_BEGIN_READ);
 }
 
-enum nd_err nd_store_commit(struct nd_store *st)
+enum nd_err nd_store_commit(struct nd_sqlite *st)
 {
     enum nd_err err = ND_OK;
     if (st->batch_depth > 0) {
@@ -327,7 +331,7 @@ enum nd_err nd_store_commit(struct nd_store *st)
     return err;
 }
 
-enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err)
+enum nd_err nd_store_finish(struct nd_sqlite *st, enum nd_err err)
 {
     if (err == ND_OK)
         return nd_store_commit(st);
@@ -335,7 +339,7 @@ enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err)
     return err;
 }
 
-enum nd_err nd_store_finish_with(struct nd_store *st, enum nd_err err, json_t *value, json_t **out)
+enum nd_err nd_store_finish_with(struct nd_sqlite *st, enum nd_err err, json_t *value, json_t **out)
 {
     err = nd_store_finish(st, err);
     if (err != ND_OK) {
@@ -346,7 +350,7 @@ enum nd_err nd_store_finish_with(struct nd_store *st, enum nd_err err, json_t *v
     return ND_OK;
 }
 
-void nd_store_rollback(struct nd_store *st)
+void nd_store_rollback(struct nd_sqlite *st)
 {
     /* SQLite has already rolled back after some errors (SQLITE_FULL, NOMEM). */
     if (sqlite3_get_autocommit(st->db)) {
@@ -372,8 +376,9 @@ void nd_store_rollback(struct nd_store *st)
  * Only the outermost begin touches the database. A batch cannot start while
  * a transaction of another kind is open on this connection (ND_ERR_INVALID).
  */
-enum nd_err nd_store_batch_begin(struct nd_store *st)
+enum nd_err nd_sqlite_batch_begin(struct nd_store *store)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!st)
         return ND_ERR_INVALID;
     if (st->batch_depth > 0) {
@@ -401,8 +406,9 @@ enum nd_err nd_store_batch_begin(struct nd_store *st)
  * When SQLite rolled the whole transaction back on its own (disk full, out
  * of memory), the failing statement has logged why; the end only reports it.
  */
-enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
+enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!st || st->batch_depth == 0)
         return ND_ERR_INVALID;
     if (!commit)
@@ -494,16 +500,17 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
     return err;
 }
 
-enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
-                          struct nd_store **out)
+enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts,
+                           struct nd_store **out)
 {
     enum nd_err err = ND_OK;
-    struct nd_store *st = NULL;
+    struct nd_sqlite *st = NULL;
     if (!path || !*path || !opts)
         return ND_ERR_INVALID;
     st = calloc(1, sizeof *st);
     if (!st)
         return ND_ERR_NOMEM;
+    st->base.ops = &sqlite_ops;
     st->change_head = -1;
     st->data_version = -1;
     int rc = sqlite3_open_v2(
@@ -518,20 +525,21 @@ enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
     err = configure(st->db, path, opts);
     if (err != ND_OK)
         goto out;
-    err = nd_migrate(st->db, &st->migrations_applied);
+    err = nd_migrate(st->db, &st->base.migrations_applied);
     if (err == ND_OK)
         err = prepare_fixed(st);
 out:
     if (err != ND_OK) {
-        nd_store_close(st);
+        nd_sqlite_close(&st->base);
         return err;
     }
-    *out = st;
+    *out = &st->base;
     return ND_OK;
 }
 
-void nd_store_close(struct nd_store *st)
+void nd_sqlite_close(struct nd_store *store)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!st)
         return;
     /* a write left open (a bug) must not keep every other writer waiting */
@@ -553,13 +561,9 @@ void nd_store_close(struct nd_store *st)
     free(st);
 }
 
-unsigned nd_store_migrations_applied(const struct nd_store *st)
+enum nd_err nd_sqlite_ping(struct nd_store *store)
 {
-    return st->migrations_applied;
-}
-
-enum nd_err nd_store_ping(struct nd_store *st)
-{
+    struct nd_sqlite *st = nd_sqlite_of(store);
     /* Reads a real table, so a damaged or vanished file does not pass. */
     return nd_store_row(st, ND_STMT_PING, "SELECT max(version) FROM schema_migrations", NULL, NULL,
                         NULL, "ping");
@@ -575,8 +579,9 @@ enum nd_err nd_store_read_int(sqlite3_stmt *stmt, void *ctx)
  * Prepared on each call rather than kept: it serves a metrics scrape every
  * few seconds at most, and a statement slot would cost every connection.
  */
-enum nd_err nd_store_size(struct nd_store *st, int64_t *bytes)
+enum nd_err nd_sqlite_size(struct nd_store *store, int64_t *bytes)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(
@@ -596,8 +601,46 @@ out:
     return err;
 }
 
-enum nd_err nd_store_data_version(struct nd_store *st, int64_t *version)
+enum nd_err nd_sqlite_data_version(struct nd_sqlite *st, int64_t *version)
 {
     return nd_store_row(st, ND_STMT_DATA_VERSION, "PRAGMA data_version", NULL, nd_store_read_int,
                         version, "data version");
 }
+
+static const struct nd_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = nd_sqlite_close,
+    .ping = nd_sqlite_ping,
+    .foreign_commits = nd_sqlite_foreign_commits,
+    .batch_begin = nd_sqlite_batch_begin,
+    .batch_end = nd_sqlite_batch_end,
+    .article_create = nd_sqlite_article_create,
+    .article_get = nd_sqlite_article_get,
+    .article_get_by_slug = nd_sqlite_article_get_by_slug,
+    .article_update = nd_sqlite_article_update,
+    .article_delete = nd_sqlite_article_delete,
+    .article_find_import = nd_sqlite_article_find_import,
+    .article_list_sorted = nd_sqlite_article_list_sorted,
+    .category_list = nd_sqlite_category_list,
+    .tag_list = nd_sqlite_tag_list,
+    .author_list = nd_sqlite_author_list,
+    .comment_post = nd_sqlite_comment_post,
+    .comment_get = nd_sqlite_comment_get,
+    .comment_delete = nd_sqlite_comment_delete,
+    .comment_set_status = nd_sqlite_comment_set_status,
+    .comment_list_filtered = nd_sqlite_comment_list_filtered,
+    .comment_import = nd_sqlite_comment_import,
+    .comment_find_import = nd_sqlite_comment_find_import,
+    .changes_bounds = nd_sqlite_changes_bounds,
+    .changes_read = nd_sqlite_changes_read,
+    .changes_prune = nd_sqlite_changes_prune,
+    .search = nd_sqlite_search,
+    .key_insert = nd_sqlite_key_insert,
+    .key_lookup = nd_sqlite_key_lookup,
+    .key_list = nd_sqlite_key_list,
+    .key_delete = nd_sqlite_key_delete,
+    .export_records = nd_sqlite_export,
+    .article_restore = nd_sqlite_article_restore,
+    .comment_restore = nd_sqlite_comment_restore,
+    .size = nd_sqlite_size,
+};

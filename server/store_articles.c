@@ -72,15 +72,17 @@ static const struct nd_col article_cols[] = {
 
 static const struct nd_shape article_shape = ND_SHAPE(NULL, article_cols);
 
-enum nd_err nd_store_article_get(struct nd_store *st, int64_t id, json_t **out)
+enum nd_err nd_sqlite_article_get(struct nd_store *store, int64_t id, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_get(st, ND_STMT_ARTICLE_GET,
                         "SELECT " ARTICLE_COLUMNS " FROM articles WHERE id = :id",
                         ND_PARAMS(ND_INT(":id", id)), &article_shape, out, "article get");
 }
 
-enum nd_err nd_store_article_get_by_slug(struct nd_store *st, const char *slug, json_t **out)
+enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!slug)
         return ND_ERR_NOT_FOUND;
     return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG,
@@ -88,14 +90,16 @@ enum nd_err nd_store_article_get_by_slug(struct nd_store *st, const char *slug, 
                         ND_PARAMS(ND_TEXT(":slug", slug)), &article_shape, out, "article get");
 }
 
-enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id)
+enum nd_err nd_store_article_exists(struct nd_sqlite *st, int64_t id)
 {
     return nd_store_row(st, ND_STMT_ARTICLE_EXISTS, "SELECT 1 FROM articles WHERE id = :id",
                         ND_PARAMS(ND_INT(":id", id)), NULL, NULL, "article lookup");
 }
 
-enum nd_err nd_store_article_find_import(struct nd_store *st, const char *import_key, int64_t *id)
+enum nd_err nd_sqlite_article_find_import(struct nd_store *store, const char *import_key,
+                                          int64_t *id)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!import_key)
         return ND_ERR_NOT_FOUND;
     return nd_store_row(st, ND_STMT_ARTICLE_FIND_IMPORT,
@@ -105,7 +109,7 @@ enum nd_err nd_store_article_find_import(struct nd_store *st, const char *import
 }
 
 /* Sets *taken when slug belongs to an article other than self (0: none). */
-static enum nd_err slug_taken(struct nd_store *st, const char *slug, int64_t self, bool *taken)
+static enum nd_err slug_taken(struct nd_sqlite *st, const char *slug, int64_t self, bool *taken)
 {
     int64_t owner = 0;
     enum nd_err err =
@@ -149,8 +153,8 @@ static void suffixed_slug(const char *base, unsigned n, char buf[SLUG_BUF])
  * *slug, which points at f->slug or at buf. A given slug that is taken is
  * ND_ERR_CONFLICT; a derived one gets the first free suffix.
  */
-static enum nd_err choose_slug(struct nd_store *st, const struct nd_article_fields *f, int64_t self,
-                               char buf[SLUG_BUF], const char **slug)
+static enum nd_err choose_slug(struct nd_sqlite *st, const struct nd_article_fields *f,
+                               int64_t self, char buf[SLUG_BUF], const char **slug)
 {
     bool taken = false;
     enum nd_err err = slug_taken(st, f->slug, self, &taken);
@@ -195,7 +199,7 @@ static enum nd_err tags_text(const struct nd_article_fields *f, char **out)
     return err;
 }
 
-enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_fields *f,
+enum nd_err nd_store_article_begin(struct nd_sqlite *st, const struct nd_article_fields *f,
                                    char **tags)
 {
     char *text = NULL;
@@ -211,7 +215,7 @@ enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_
 }
 
 /* Replaces the article_tags rows of article id with f's tags. */
-static enum nd_err write_tags(struct nd_store *st, int64_t id, const struct nd_article_fields *f)
+static enum nd_err write_tags(struct nd_sqlite *st, int64_t id, const struct nd_article_fields *f)
 {
     enum nd_err err =
         nd_store_exec(st, ND_STMT_TAGS_DELETE, "DELETE FROM article_tags WHERE article_id = :id",
@@ -245,7 +249,7 @@ static const char *or_empty(const char *s)
 }
 
 /* Inserts (*id == 0) or updates article *id with f; *id gets the new id. */
-static enum nd_err write_row(struct nd_store *st, const struct nd_article_fields *f,
+static enum nd_err write_row(struct nd_sqlite *st, const struct nd_article_fields *f,
                              const char *slug, const char *tags, int64_t *id)
 {
     bool create = *id == 0;
@@ -270,7 +274,7 @@ static enum nd_err write_row(struct nd_store *st, const struct nd_article_fields
  * existence, picks the slug, writes the row and its tags and reads the
  * result back. Any failure rolls everything back.
  */
-static enum nd_err save_article(struct nd_store *st, int64_t id, const struct nd_article_fields *f,
+static enum nd_err save_article(struct nd_sqlite *st, int64_t id, const struct nd_article_fields *f,
                                 json_t **out)
 {
     char buf[SLUG_BUF];
@@ -291,27 +295,30 @@ static enum nd_err save_article(struct nd_store *st, int64_t id, const struct nd
     if (err == ND_OK)
         err = write_tags(st, id, f);
     if (err == ND_OK)
-        err = nd_store_article_get(st, id, &article);
+        err = nd_sqlite_article_get(&st->base, id, &article);
     free(tags);
     return nd_store_finish_with(st, err, article, out);
 }
 
-enum nd_err nd_store_article_create(struct nd_store *st, const struct nd_article_fields *f,
-                                    json_t **out)
+enum nd_err nd_sqlite_article_create(struct nd_store *store, const struct nd_article_fields *f,
+                                     json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return save_article(st, 0, f, out);
 }
 
-enum nd_err nd_store_article_update(struct nd_store *st, int64_t id,
-                                    const struct nd_article_fields *f, json_t **out)
+enum nd_err nd_sqlite_article_update(struct nd_store *store, int64_t id,
+                                     const struct nd_article_fields *f, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (id <= 0)
         return ND_ERR_NOT_FOUND;
     return save_article(st, id, f, out);
 }
 
-enum nd_err nd_store_article_delete(struct nd_store *st, int64_t id)
+enum nd_err nd_sqlite_article_delete(struct nd_store *store, int64_t id)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
@@ -403,7 +410,7 @@ static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order)
 }
 
 /* The cached list statement for order and the filter combination mask. */
-static sqlite3_stmt *list_stmt(struct nd_store *st, enum nd_article_order order, unsigned mask,
+static sqlite3_stmt *list_stmt(struct nd_sqlite *st, enum nd_article_order order, unsigned mask,
                                enum nd_err *err)
 {
     char sql[1024] = "SELECT " ARTICLE_LIST_COLUMNS " FROM articles WHERE 1";
@@ -465,19 +472,12 @@ static struct nd_page order_page(enum nd_article_order order, unsigned limit)
     return page;
 }
 
-enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_filter *filter,
-                                  unsigned limit, const char *cursor, json_t **items,
-                                  char **next_cursor)
+enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
+                                          const struct nd_article_filter *filter,
+                                          enum nd_article_order order, unsigned limit,
+                                          const char *cursor, json_t **items, char **next_cursor)
 {
-    return nd_store_article_list_sorted(st, filter, ND_ORDER_NEWEST, limit, cursor, items,
-                                        next_cursor);
-}
-
-enum nd_err nd_store_article_list_sorted(struct nd_store *st,
-                                         const struct nd_article_filter *filter,
-                                         enum nd_article_order order, unsigned limit,
-                                         const char *cursor, json_t **items, char **next_cursor)
-{
+    struct nd_sqlite *st = nd_sqlite_of(store);
     static const struct nd_article_filter published = {.status = ND_STATUS_PUBLISHED};
     const struct nd_article_filter *flt = filter ? filter : &published;
     struct nd_page page;
@@ -531,8 +531,9 @@ static const struct nd_col category_cols[] = {
 };
 static const struct nd_shape category_shape = ND_SHAPE(NULL, category_cols);
 
-enum nd_err nd_store_category_list(struct nd_store *st, bool drafts, json_t **out)
+enum nd_err nd_sqlite_category_list(struct nd_store *store, bool drafts, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_CATEGORY_LIST, category_list_sql,
                          ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
                          &category_shape, out, "category list");

@@ -243,9 +243,9 @@ static enum nd_err check_copy(sqlite3 *dest, char *why, size_t whylen)
  * check of the copy, so checkpoints of the live database wait no longer
  * than they must.
  */
-enum nd_err nd_store_backup(const char *db_path, const char *dest_path,
-                            const struct nd_backup_options *opts, unsigned *pages, char *why,
-                            size_t whylen)
+enum nd_err nd_sqlite_backup(const char *db_path, const char *dest_path,
+                             const struct nd_backup_options *opts, unsigned *pages, char *why,
+                             size_t whylen)
 {
     struct source src = {NULL, false};
     sqlite3 *dest = NULL;
@@ -341,8 +341,8 @@ static enum nd_err emit_row(sqlite3_stmt *stmt, void *ctx)
 }
 
 /* Emits a record for every row of t, counting them in *count. */
-static enum nd_err export_table(struct nd_store *st, const struct table *t, nd_store_export_fn emit,
-                                void *ctx, unsigned long *count)
+static enum nd_err export_table(struct nd_sqlite *st, const struct table *t,
+                                nd_store_export_fn emit, void *ctx, unsigned long *count)
 {
     struct export_run run = {t, emit, ctx, count};
     sqlite3_stmt *stmt = NULL;
@@ -373,9 +373,10 @@ static enum nd_err emit_header(nd_store_export_fn emit, void *ctx)
  * once in a process. The read transaction makes every record part of one
  * snapshot; it is ended on every path.
  */
-enum nd_err nd_store_export(struct nd_store *st, nd_store_export_fn emit, void *ctx,
-                            struct nd_export_stats *stats)
+enum nd_err nd_sqlite_export(struct nd_store *store, nd_store_export_fn emit, void *ctx,
+                             struct nd_export_stats *stats)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     static const struct table articles = {export_articles_sql,
                                           ND_SHAPE("article", article_columns)};
     static const struct table comments = {export_comments_sql,
@@ -433,7 +434,7 @@ static enum nd_err read_taken(sqlite3_stmt *stmt, void *ctx)
 }
 
 /* Sets *taken to the first unique field of rec that another article has, or NULL. */
-static enum nd_err article_taken(struct nd_store *st, const struct nd_article_record *rec,
+static enum nd_err article_taken(struct nd_sqlite *st, const struct nd_article_record *rec,
                                  const char **taken)
 {
     *taken = NULL;
@@ -444,7 +445,7 @@ static enum nd_err article_taken(struct nd_store *st, const struct nd_article_re
 }
 
 /* Inserts the row of rec and its tag rows (inside the caller's transaction). */
-static enum nd_err insert_article_record(struct nd_store *st, const struct nd_article_record *rec,
+static enum nd_err insert_article_record(struct nd_sqlite *st, const struct nd_article_record *rec,
                                          const char *tags)
 {
     const struct nd_article_fields *f = &rec->f;
@@ -468,9 +469,10 @@ static enum nd_err insert_article_record(struct nd_store *st, const struct nd_ar
     return err;
 }
 
-enum nd_err nd_store_article_restore(struct nd_store *st, const struct nd_article_record *rec,
-                                     const char **taken)
+enum nd_err nd_sqlite_article_restore(struct nd_store *store, const struct nd_article_record *rec,
+                                      const char **taken)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     const struct nd_article_fields *f = rec ? &rec->f : NULL;
     const char *clash = NULL;
     char *tags = NULL;
@@ -524,7 +526,7 @@ static enum nd_err read_check(sqlite3_stmt *stmt, void *ctx)
     return ND_OK;
 }
 
-enum nd_err nd_store_comment_record_check(struct nd_store *st, const struct nd_comment_record *rec,
+enum nd_err nd_store_comment_record_check(struct nd_sqlite *st, const struct nd_comment_record *rec,
                                           const char **taken)
 {
     struct comment_check check = {false, false, 0};
@@ -544,8 +546,8 @@ enum nd_err nd_store_comment_record_check(struct nd_store *st, const struct nd_c
     return err;
 }
 
-enum nd_err nd_store_comment_record_insert(struct nd_store *st, const struct nd_comment_record *rec,
-                                           int64_t *id)
+enum nd_err nd_store_comment_record_insert(struct nd_sqlite *st,
+                                           const struct nd_comment_record *rec, int64_t *id)
 {
     enum nd_err err = nd_store_exec(
         st, ND_STMT_RESTORE_COMMENT, restore_comment_sql,
@@ -560,9 +562,10 @@ enum nd_err nd_store_comment_record_insert(struct nd_store *st, const struct nd_
     return err;
 }
 
-enum nd_err nd_store_comment_restore(struct nd_store *st, const struct nd_comment_record *rec,
-                                     const char **taken)
+enum nd_err nd_sqlite_comment_restore(struct nd_store *store, const struct nd_comment_record *rec,
+                                      const char **taken)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     const char *clash = "id";
     if (!st || !rec || rec->id < 1 || !rec->f.author || !rec->f.body)
         return ND_ERR_INVALID;

@@ -38,8 +38,9 @@ static const char bounds_sql[] =
     "SELECT through, max(through, coalesce((SELECT max(id) FROM changes), 0)) "
     "FROM changes_pruned";
 
-enum nd_err nd_store_changes_bounds(struct nd_store *st, int64_t *pruned_through, int64_t *last)
+enum nd_err nd_sqlite_changes_bounds(struct nd_store *store, int64_t *pruned_through, int64_t *last)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_CHANGES_BOUNDS, bounds_sql, &err);
     if (!stmt)
@@ -88,7 +89,7 @@ static enum nd_err row_to_change(sqlite3_stmt *stmt, json_t **out)
  * up to limit changes to fn. *handed gets the id of the last one handed
  * over (unchanged when none), *more whether a row was left.
  */
-static enum nd_err hand_over(struct nd_store *st, sqlite3_stmt *stmt, unsigned limit,
+static enum nd_err hand_over(struct nd_sqlite *st, sqlite3_stmt *stmt, unsigned limit,
                              nd_change_fn fn, void *ctx, int64_t *handed, bool *more)
 {
     enum nd_err err = ND_OK;
@@ -117,11 +118,11 @@ static enum nd_err hand_over(struct nd_store *st, sqlite3_stmt *stmt, unsigned l
 }
 
 /* The body of nd_store_changes_read, inside its read transaction. */
-static enum nd_err read_page(struct nd_store *st, int64_t since, bool all, unsigned limit,
+static enum nd_err read_page(struct nd_sqlite *st, int64_t since, bool all, unsigned limit,
                              nd_change_fn fn, void *ctx, struct nd_change_page *page)
 {
     int64_t through = 0, last = 0;
-    enum nd_err err = nd_store_changes_bounds(st, &through, &last);
+    enum nd_err err = nd_sqlite_changes_bounds(&st->base, &through, &last);
     if (err != ND_OK)
         return err;
     if (since < 0)
@@ -155,9 +156,10 @@ static enum nd_err read_page(struct nd_store *st, int64_t since, bool all, unsig
     return err;
 }
 
-enum nd_err nd_store_changes_read(struct nd_store *st, int64_t since, bool all, unsigned limit,
-                                  nd_change_fn fn, void *ctx, struct nd_change_page *page)
+enum nd_err nd_sqlite_changes_read(struct nd_store *store, int64_t since, bool all, unsigned limit,
+                                   nd_change_fn fn, void *ctx, struct nd_change_page *page)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     struct nd_change_page result = {0, false};
     if (!st || !fn || !page || limit == 0 || limit > 1000)
         return ND_ERR_INVALID;
@@ -179,7 +181,7 @@ enum nd_err nd_store_changes_read(struct nd_store *st, int64_t since, bool all, 
  * before, stopping at the first later one: *upto (0 when none), and *full
  * when the whole chunk was old (more may follow).
  */
-static enum nd_err prune_point(struct nd_store *st, int64_t before, int64_t *upto, bool *full)
+static enum nd_err prune_point(struct nd_sqlite *st, int64_t before, int64_t *upto, bool *full)
 {
     enum nd_err err = ND_OK;
     unsigned n = 0;
@@ -202,7 +204,7 @@ static enum nd_err prune_point(struct nd_store *st, int64_t before, int64_t *upt
 }
 
 /* One transaction of pruning: *removed grows, *again says whether to go on. */
-static enum nd_err prune_chunk(struct nd_store *st, int64_t before, unsigned long *removed,
+static enum nd_err prune_chunk(struct nd_sqlite *st, int64_t before, unsigned long *removed,
                                bool *again)
 {
     int64_t upto = 0;
@@ -224,8 +226,9 @@ static enum nd_err prune_chunk(struct nd_store *st, int64_t before, unsigned lon
     return nd_store_finish(st, err);
 }
 
-enum nd_err nd_store_changes_prune(struct nd_store *st, int64_t before, unsigned long *removed)
+enum nd_err nd_sqlite_changes_prune(struct nd_store *store, int64_t before, unsigned long *removed)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     unsigned long count = 0;
     bool again = true;
     enum nd_err err = ND_OK;

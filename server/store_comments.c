@@ -47,8 +47,9 @@ const struct nd_col nd_store_comment_cols[ND_COMMENT_MEMBERS + 1] = {
 };
 static const struct nd_shape comment_shape = {NULL, nd_store_comment_cols, ND_COMMENT_MEMBERS};
 
-enum nd_err nd_store_comment_get(struct nd_store *st, int64_t id, json_t **out)
+enum nd_err nd_sqlite_comment_get(struct nd_store *store, int64_t id, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_get(st, ND_STMT_COMMENT_GET,
                         "SELECT " ND_COMMENT_COLUMNS " FROM comments WHERE id = :id",
                         ND_PARAMS(ND_INT(":id", id)), &comment_shape, out, "comment get");
@@ -74,7 +75,7 @@ static enum nd_err read_links(sqlite3_stmt *stmt, void *ctx)
 }
 
 /* Looks up comment id's links into *l; ND_ERR_NOT_FOUND when there is no such comment. */
-static enum nd_err comment_links(struct nd_store *st, int64_t id, struct links *l)
+static enum nd_err comment_links(struct nd_sqlite *st, int64_t id, struct links *l)
 {
     return nd_store_row(
         st, ND_STMT_COMMENT_LINKS,
@@ -86,7 +87,7 @@ static enum nd_err comment_links(struct nd_store *st, int64_t id, struct links *
  * ND_ERR_INVALID unless f's parent (when it has one) is a comment of f's
  * article, and a visible one when visible_only.
  */
-static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fields *f,
+static enum nd_err check_parent(struct nd_sqlite *st, const struct nd_comment_fields *f,
                                 bool visible_only)
 {
     struct links parent = {0, false, 0, false};
@@ -100,7 +101,7 @@ static enum nd_err check_parent(struct nd_store *st, const struct nd_comment_fie
 }
 
 /* Inserts the comment row of f, created now with status; *id gets its id. */
-static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_fields *f,
+static enum nd_err insert_comment(struct nd_sqlite *st, const struct nd_comment_fields *f,
                                   const char *status, int64_t *id)
 {
     enum nd_err err = nd_store_exec(
@@ -117,29 +118,24 @@ static enum nd_err insert_comment(struct nd_store *st, const struct nd_comment_f
     return err;
 }
 
-enum nd_err nd_store_comment_create(struct nd_store *st, const struct nd_comment_fields *f,
-                                    json_t **out)
-{
-    return nd_store_comment_post(st, f, 0, out);
-}
-
 /*
  * Ends a write transaction on comment id: when err is ND_OK, reads the
  * comment back into *out and commits; otherwise (or if that fails) rolls
  * back. Returns the outcome; *out is written only on ND_OK.
  */
-static enum nd_err finish_with_comment(struct nd_store *st, enum nd_err err, int64_t id,
+static enum nd_err finish_with_comment(struct nd_sqlite *st, enum nd_err err, int64_t id,
                                        json_t **out)
 {
     json_t *comment = NULL;
     if (err == ND_OK)
-        err = nd_store_comment_get(st, id, &comment);
+        err = nd_sqlite_comment_get(&st->base, id, &comment);
     return nd_store_finish_with(st, err, comment, out);
 }
 
-enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_fields *f,
-                                  unsigned flags, json_t **out)
+enum nd_err nd_sqlite_comment_post(struct nd_store *store, const struct nd_comment_fields *f,
+                                   unsigned flags, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     int64_t id = 0;
     if (!st || !f || !out || !f->author || !f->body)
         return ND_ERR_INVALID;
@@ -154,8 +150,10 @@ enum nd_err nd_store_comment_post(struct nd_store *st, const struct nd_comment_f
     return finish_with_comment(st, err, id, out);
 }
 
-enum nd_err nd_store_comment_set_status(struct nd_store *st, int64_t id, bool pending, json_t **out)
+enum nd_err nd_sqlite_comment_set_status(struct nd_store *store, int64_t id, bool pending,
+                                         json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
         return err;
@@ -167,8 +165,9 @@ enum nd_err nd_store_comment_set_status(struct nd_store *st, int64_t id, bool pe
     return finish_with_comment(st, err, id, out);
 }
 
-enum nd_err nd_store_comment_delete(struct nd_store *st, int64_t id)
+enum nd_err nd_sqlite_comment_delete(struct nd_store *store, int64_t id)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     struct links self = {0, false, 0, false};
     enum nd_err err = nd_store_begin(st);
     if (err != ND_OK)
@@ -290,7 +289,7 @@ static struct nd_page comment_page(enum nd_comment_filter which, unsigned limit)
 }
 
 /* Reads the page of spec from stmt (a list statement) into items; releases stmt. */
-static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, const struct list_spec *spec,
+static enum nd_err list_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct list_spec *spec,
                              json_t *items, char **next)
 {
     return nd_store_page(st, stmt,
@@ -300,7 +299,7 @@ static enum nd_err list_page(struct nd_store *st, sqlite3_stmt *stmt, const stru
                          &spec->page, items, next, "comment list");
 }
 
-static enum nd_err list_flat(struct nd_store *st, const struct list_spec *spec, json_t *items,
+static enum nd_err list_flat(struct nd_sqlite *st, const struct list_spec *spec, json_t *items,
                              char **next)
 {
     enum nd_err err = ND_OK;
@@ -404,7 +403,7 @@ static enum nd_err hang_row(sqlite3_stmt *stmt, void *ctx)
 }
 
 /* Hangs every row of stmt (reply rows in id order) with params bound; releases stmt. */
-static enum nd_err hang_replies(struct nd_store *st, sqlite3_stmt *stmt,
+static enum nd_err hang_replies(struct nd_sqlite *st, sqlite3_stmt *stmt,
                                 const struct nd_param *params, const struct node_index *tops)
 {
     struct hanging h = {tops, {NULL, NULL, 0, 0}, {NULL}};
@@ -415,7 +414,7 @@ static enum nd_err hang_replies(struct nd_store *st, sqlite3_stmt *stmt,
 }
 
 /* Hangs every reply of the page's top-level comments (tops, not empty). */
-static enum nd_err attach_replies(struct nd_store *st, int64_t article_id,
+static enum nd_err attach_replies(struct nd_sqlite *st, int64_t article_id,
                                   const struct node_index *tops)
 {
     enum nd_err err = ND_OK;
@@ -444,7 +443,7 @@ static char *ids_json(const struct node_index *ix)
 }
 
 /* attach_replies for a tree of the comments with status. */
-static enum nd_err attach_filtered(struct nd_store *st, const char *status,
+static enum nd_err attach_filtered(struct nd_sqlite *st, const char *status,
                                    const struct node_index *tops)
 {
     enum nd_err err = ND_OK;
@@ -461,7 +460,7 @@ static enum nd_err attach_filtered(struct nd_store *st, const char *status,
 }
 
 /* *pending: whether the article has any pending comment (the partial index answers). */
-static enum nd_err has_pending(struct nd_store *st, int64_t article_id, bool *pending)
+static enum nd_err has_pending(struct nd_sqlite *st, int64_t article_id, bool *pending)
 {
     int64_t exists = 0;
     enum nd_err err = nd_store_row(st, ND_STMT_COMMENT_HAS_PENDING,
@@ -479,7 +478,7 @@ static enum nd_err has_pending(struct nd_store *st, int64_t article_id, bool *pe
  * transaction). A list of visible comments is the full tree when the article
  * has no pending comment.
  */
-static enum nd_err read_tree(struct nd_store *st, const struct list_spec *spec, json_t *items,
+static enum nd_err read_tree(struct nd_sqlite *st, const struct list_spec *spec, json_t *items,
                              struct node_index *tops, char **next)
 {
     enum nd_err err = ND_OK;
@@ -510,7 +509,7 @@ static enum nd_err read_tree(struct nd_store *st, const struct list_spec *spec, 
 }
 
 /* The top-level page and its replies, read in one snapshot. */
-static enum nd_err list_tree(struct nd_store *st, const struct list_spec *spec, json_t *items,
+static enum nd_err list_tree(struct nd_sqlite *st, const struct list_spec *spec, json_t *items,
                              char **next)
 {
     struct node_index tops = {0};
@@ -532,10 +531,11 @@ static enum nd_err list_tree(struct nd_store *st, const struct list_spec *spec, 
     return ND_OK;
 }
 
-enum nd_err nd_store_comment_list_filtered(struct nd_store *st, int64_t article_id,
-                                           enum nd_comment_filter which, bool tree, unsigned limit,
-                                           const char *cursor, json_t **items, char **next_cursor)
+enum nd_err nd_sqlite_comment_list_filtered(struct nd_store *store, int64_t article_id,
+                                            enum nd_comment_filter which, bool tree, unsigned limit,
+                                            const char *cursor, json_t **items, char **next_cursor)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     static const char *const statuses[] = {"visible", "pending", NULL};
     struct list_spec spec = {article_id, 0, which, NULL, comment_page(which, limit)};
     int64_t pos[ND_PAGE_KEYS_MAX];
@@ -557,12 +557,4 @@ enum nd_err nd_store_comment_list_filtered(struct nd_store *st, int64_t article_
     *items = arr;
     *next_cursor = next;
     return ND_OK;
-}
-
-enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool tree,
-                                  unsigned limit, const char *cursor, json_t **items,
-                                  char **next_cursor)
-{
-    return nd_store_comment_list_filtered(st, article_id, ND_COMMENTS_ANY, tree, limit, cursor,
-                                          items, next_cursor);
 }

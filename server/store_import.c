@@ -6,8 +6,10 @@
  */
 #include "store_internal.h"
 
-enum nd_err nd_store_comment_find_import(struct nd_store *st, const char *import_key, int64_t *id)
+enum nd_err nd_sqlite_comment_find_import(struct nd_store *store, const char *import_key,
+                                          int64_t *id)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!st || !import_key || !id)
         return ND_ERR_INVALID;
     return nd_store_row(st, ND_STMT_COMMENT_FIND_IMPORT,
@@ -16,9 +18,10 @@ enum nd_err nd_store_comment_find_import(struct nd_store *st, const char *import
                         "comment import lookup");
 }
 
-enum nd_err nd_store_comment_import(struct nd_store *st, const struct nd_comment_import *c,
-                                    int64_t *id)
+enum nd_err nd_sqlite_comment_import(struct nd_store *store, const struct nd_comment_import *c,
+                                     int64_t *id)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     const char *taken = NULL;
     int64_t made = 0;
     if (!st || !c || !id || !c->f.author || !c->f.body || !c->import_key)

@@ -5,7 +5,7 @@
  * store function is written with.
  *
  * Statements are prepared on first use with SQLITE_PREPARE_PERSISTENT into a
- * slot of struct nd_store and kept until nd_store_close. A store function
+ * slot of struct nd_sqlite and kept until nd_store_close. A store function
  * says what SQL, which parameters (a list of struct nd_param) and which
  * mapper, and hands that to one runner: nd_store_exec (no rows),
  * nd_store_row / nd_store_get (one row or ND_ERR_NOT_FOUND), nd_store_list
@@ -25,6 +25,7 @@
 
 #include "newsd/err.h"
 #include "newsd/store.h"
+#include "store_backend.h"
 
 /* One slot per fixed statement; the SQL text lives next to its one user. */
 enum nd_stmt {
@@ -176,9 +177,10 @@ void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned m
 
 #define ND_SEARCH_COMMENT_VARIANTS 4
 
-struct nd_store {
+/* A SQLite connection: the store's head first (store_backend.h). */
+struct nd_sqlite {
+    struct nd_store base;
     sqlite3 *db;
-    unsigned migrations_applied;
     sqlite3_stmt *stmts[ND_STMT_COUNT];
     sqlite3_stmt *article_lists[ND_ORDER_COUNT][ND_LIST_VARIANTS];
     /* article search: filters and cursor as for lists; comment search: status, cursor;
@@ -207,11 +209,11 @@ enum nd_err nd_store_sqlite_err(sqlite3 *db, int rc, const char *what);
  * Returns the statement in *slot, preparing sql into it on first use. On
  * failure returns NULL with *err set (already logged).
  */
-sqlite3_stmt *nd_store_prepare(struct nd_store *st, sqlite3_stmt **slot, const char *sql,
+sqlite3_stmt *nd_store_prepare(struct nd_sqlite *st, sqlite3_stmt **slot, const char *sql,
                                enum nd_err *err);
 
 /* nd_store_prepare for a fixed statement slot. */
-sqlite3_stmt *nd_store_stmt(struct nd_store *st, enum nd_stmt id, const char *sql,
+sqlite3_stmt *nd_store_stmt(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                             enum nd_err *err);
 
 /* Resets stmt and clears its bindings for the next user. Accepts NULL. */
@@ -225,7 +227,7 @@ int nd_store_bind(sqlite3_stmt *stmt, const struct nd_param *params);
  * completion. ND_OK on SQLITE_DONE, the mapped (and logged) error otherwise.
  * Does not release stmt.
  */
-enum nd_err nd_store_step_done(struct nd_store *st, sqlite3_stmt *stmt, const char *what);
+enum nd_err nd_store_step_done(struct nd_sqlite *st, sqlite3_stmt *stmt, const char *what);
 
 /* Reads the current row of stmt into ctx: ND_OK or the error that stops the read. */
 typedef enum nd_err (*nd_store_row_fn)(sqlite3_stmt *stmt, void *ctx);
@@ -242,25 +244,25 @@ typedef enum nd_err (*nd_store_map_fn)(sqlite3_stmt *stmt, const void *how, json
  */
 
 /* Runs a statement whose rows are not wanted to completion. */
-enum nd_err nd_store_exec(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_exec(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                           const struct nd_param *params, const char *what);
 
 /* nd_store_exec, then ND_ERR_NOT_FOUND when the statement changed no row. */
-enum nd_err nd_store_exec_change(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_exec_change(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                                  const struct nd_param *params, const char *what);
 
 /*
  * Steps once: on a row, read (when not NULL) reads it into ctx and its
  * result is returned; without a row, ND_ERR_NOT_FOUND.
  */
-enum nd_err nd_store_row(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_row(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                          const struct nd_param *params, nd_store_row_fn read, void *ctx,
                          const char *what);
 
 struct nd_shape;
 
 /* nd_store_row that maps the row with shape (below) into *out. */
-enum nd_err nd_store_get(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_get(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                          const struct nd_param *params, const struct nd_shape *shape, json_t **out,
                          const char *what);
 
@@ -268,7 +270,7 @@ enum nd_err nd_store_get(struct nd_store *st, enum nd_stmt id, const char *sql,
 enum nd_err nd_store_read_int(sqlite3_stmt *stmt, void *ctx);
 
 /* Every row, mapped with map and how, into a new array in *out (written on ND_OK only). */
-enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                           const struct nd_param *params, nd_store_map_fn map, const void *how,
                           json_t **out, const char *what);
 
@@ -276,7 +278,7 @@ enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
  * Binds params to stmt (a cached statement, or one the caller finalizes),
  * calls read for every row until the first error and releases stmt.
  */
-enum nd_err nd_store_each(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+enum nd_err nd_store_each(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           nd_store_row_fn read, void *ctx, const char *what);
 
 /* ---- keyset pages ------------------------------------------------------ */
@@ -326,7 +328,7 @@ enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
  * *next gets the malloc'd cursor of the next page, or NULL when there is
  * none; it is written on ND_OK only (items may then hold some rows).
  */
-enum nd_err nd_store_page(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           const struct nd_page *page, json_t *items, char **next, const char *what);
 
 /* ---- rows as JSON ------------------------------------------------------ */
@@ -386,18 +388,18 @@ enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *shape, json_t **o
  * id). ND_ERR_CONFLICT when rec's id or import key is taken, *taken naming
  * which ("id" or "import_key").
  */
-enum nd_err nd_store_comment_record_check(struct nd_store *st, const struct nd_comment_record *rec,
+enum nd_err nd_store_comment_record_check(struct nd_sqlite *st, const struct nd_comment_record *rec,
                                           const char **taken);
 
 /*
  * Inserts the comment row of rec as given, the next id when rec->id is 0;
  * *id (may be NULL) gets its id. The caller checked it first.
  */
-enum nd_err nd_store_comment_record_insert(struct nd_store *st, const struct nd_comment_record *rec,
-                                           int64_t *id);
+enum nd_err nd_store_comment_record_insert(struct nd_sqlite *st,
+                                           const struct nd_comment_record *rec, int64_t *id);
 
 /* ND_OK when article id exists, ND_ERR_NOT_FOUND when not, or the failure. */
-enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id);
+enum nd_err nd_store_article_exists(struct nd_sqlite *st, int64_t id);
 
 /*
  * BEGIN IMMEDIATE: every write transaction starts here. Inside a batch
@@ -405,36 +407,37 @@ enum nd_err nd_store_article_exists(struct nd_store *st, int64_t id);
  * rollback below release it or roll back to it, so the same code runs both
  * ways.
  */
-enum nd_err nd_store_begin(struct nd_store *st);
+enum nd_err nd_store_begin(struct nd_sqlite *st);
 
 /* BEGIN (deferred): a consistent snapshot for reads spanning statements. */
-enum nd_err nd_store_begin_read(struct nd_store *st);
+enum nd_err nd_store_begin_read(struct nd_sqlite *st);
 
 /*
  * Raises the count nd_store_foreign_commits reports, as for another
  * process's commit: for a write of this process that no HTTP write request
  * accounts for (the change log's pruning), so caches forget everything.
  */
-void nd_store_count_foreign(struct nd_store *st);
+void nd_store_count_foreign(struct nd_sqlite *st);
 
 /* COMMIT. On failure the transaction is rolled back before returning. */
-enum nd_err nd_store_commit(struct nd_store *st);
+enum nd_err nd_store_commit(struct nd_sqlite *st);
 
 /*
  * Ends a write transaction by its outcome: commits when err is ND_OK (and
  * returns the commit's result), otherwise rolls back and returns err.
  */
-enum nd_err nd_store_finish(struct nd_store *st, enum nd_err err);
+enum nd_err nd_store_finish(struct nd_sqlite *st, enum nd_err err);
 
 /*
  * nd_store_finish for a write that read its result back into value (NULL
  * when the write failed before): on ND_OK *out takes value, otherwise value
  * is released.
  */
-enum nd_err nd_store_finish_with(struct nd_store *st, enum nd_err err, json_t *value, json_t **out);
+enum nd_err nd_store_finish_with(struct nd_sqlite *st, enum nd_err err, json_t *value,
+                                 json_t **out);
 
 /* ROLLBACK when a transaction is open; a no-op otherwise. */
-void nd_store_rollback(struct nd_store *st);
+void nd_store_rollback(struct nd_sqlite *st);
 
 /*
  * Opens the write transaction of an article write (nd_store_begin), with f's
@@ -443,7 +446,7 @@ void nd_store_rollback(struct nd_store *st);
  * NULL or non-UTF-8 tag, ND_ERR_NOMEM, or nd_store_begin's error; on
  * failure there is nothing to free or to end.
  */
-enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_fields *f,
+enum nd_err nd_store_article_begin(struct nd_sqlite *st, const struct nd_article_fields *f,
                                    char **tags);
 
 /*
@@ -452,5 +455,118 @@ enum nd_err nd_store_article_begin(struct nd_store *st, const struct nd_article_
  * (logged).
  */
 enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
+
+/* The struct nd_sqlite that store is (the caller knows it is one). Accepts NULL. */
+static inline struct nd_sqlite *nd_sqlite_of(struct nd_store *store)
+{
+    return (struct nd_sqlite *)store;
+}
+
+/*
+ * Applies every migration of migrations/sqlite the database has not
+ * recorded, in version order, also one older than the newest it has
+ * (migrations of parallel branches meet in any order; each must then not
+ * depend on a later one). *applied (may be NULL) gets how many ran. On
+ * failure the failing migration is rolled back, the earlier ones stay, and
+ * the error is logged once here (migrate.c).
+ */
+enum nd_err nd_migrate(sqlite3 *db, unsigned *applied);
+
+/* SQLite's data_version of this connection (see nd_store_foreign_commits). */
+enum nd_err nd_sqlite_data_version(struct nd_sqlite *st, int64_t *version);
+
+/*
+ * ---- the operations of the SQLite backend ------------------------------
+ * Each is the store.h function of the same name (nd_store_<op>) for a
+ * struct nd_sqlite; store.c lists them in its struct nd_store_ops.
+ */
+
+void nd_sqlite_close(struct nd_store *store);
+
+enum nd_err nd_sqlite_ping(struct nd_store *store);
+
+enum nd_err nd_sqlite_foreign_commits(struct nd_store *store, uint64_t *epoch);
+
+enum nd_err nd_sqlite_batch_begin(struct nd_store *store);
+
+enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit);
+
+enum nd_err nd_sqlite_size(struct nd_store *store, int64_t *bytes);
+
+enum nd_err nd_sqlite_article_create(struct nd_store *store, const struct nd_article_fields *f,
+                                     json_t **out);
+
+enum nd_err nd_sqlite_article_get(struct nd_store *store, int64_t id, json_t **out);
+
+enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out);
+
+enum nd_err nd_sqlite_article_update(struct nd_store *store, int64_t id,
+                                     const struct nd_article_fields *f, json_t **out);
+
+enum nd_err nd_sqlite_article_delete(struct nd_store *store, int64_t id);
+
+enum nd_err nd_sqlite_article_find_import(struct nd_store *store, const char *import_key,
+                                          int64_t *id);
+
+enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
+                                          const struct nd_article_filter *filter,
+                                          enum nd_article_order order, unsigned limit,
+                                          const char *cursor, json_t **items, char **next_cursor);
+
+enum nd_err nd_sqlite_category_list(struct nd_store *store, bool drafts, json_t **out);
+
+enum nd_err nd_sqlite_export(struct nd_store *store, nd_store_export_fn emit, void *ctx,
+                             struct nd_export_stats *stats);
+
+enum nd_err nd_sqlite_article_restore(struct nd_store *store, const struct nd_article_record *rec,
+                                      const char **taken);
+
+enum nd_err nd_sqlite_comment_restore(struct nd_store *store, const struct nd_comment_record *rec,
+                                      const char **taken);
+
+enum nd_err nd_sqlite_changes_bounds(struct nd_store *store, int64_t *pruned_through,
+                                     int64_t *last);
+
+enum nd_err nd_sqlite_changes_read(struct nd_store *store, int64_t since, bool all, unsigned limit,
+                                   nd_change_fn fn, void *ctx, struct nd_change_page *page);
+
+enum nd_err nd_sqlite_changes_prune(struct nd_store *store, int64_t before, unsigned long *removed);
+
+enum nd_err nd_sqlite_comment_post(struct nd_store *store, const struct nd_comment_fields *f,
+                                   unsigned flags, json_t **out);
+
+enum nd_err nd_sqlite_comment_get(struct nd_store *store, int64_t id, json_t **out);
+
+enum nd_err nd_sqlite_comment_delete(struct nd_store *store, int64_t id);
+
+enum nd_err nd_sqlite_comment_set_status(struct nd_store *store, int64_t id, bool pending,
+                                         json_t **out);
+
+enum nd_err nd_sqlite_comment_list_filtered(struct nd_store *store, int64_t article_id,
+                                            enum nd_comment_filter which, bool tree, unsigned limit,
+                                            const char *cursor, json_t **items, char **next_cursor);
+
+enum nd_err nd_sqlite_comment_import(struct nd_store *store, const struct nd_comment_import *c,
+                                     int64_t *id);
+
+enum nd_err nd_sqlite_comment_find_import(struct nd_store *store, const char *import_key,
+                                          int64_t *id);
+
+enum nd_err nd_sqlite_key_insert(struct nd_store *store, const char *name, const char *key_id,
+                                 const unsigned char *hash, size_t hash_len);
+
+enum nd_err nd_sqlite_key_lookup(struct nd_store *store, const char *key_id, unsigned char *hash,
+                                 size_t hash_len);
+
+enum nd_err nd_sqlite_key_list(struct nd_store *store, json_t **out);
+
+enum nd_err nd_sqlite_key_delete(struct nd_store *store, const char *name);
+
+enum nd_err nd_sqlite_search(struct nd_store *store, const struct nd_search_params *p,
+                             json_t **items, char **next_cursor);
+
+enum nd_err nd_sqlite_tag_list(struct nd_store *store, bool drafts, json_t **out);
+
+enum nd_err nd_sqlite_author_list(struct nd_store *store, bool drafts, json_t **out);
 
 #endif

@@ -9,9 +9,10 @@
 #include "newsd/util.h"
 #include "store_internal.h"
 
-enum nd_err nd_store_key_insert(struct nd_store *st, const char *name, const char *key_id,
-                                const unsigned char *hash, size_t hash_len)
+enum nd_err nd_sqlite_key_insert(struct nd_store *store, const char *name, const char *key_id,
+                                 const unsigned char *hash, size_t hash_len)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!st || !name || !key_id || !hash || hash_len == 0 || hash_len > INT32_MAX)
         return ND_ERR_INVALID;
     enum nd_err err = nd_store_begin(st);
@@ -48,9 +49,10 @@ static enum nd_err read_hash(sqlite3_stmt *stmt, void *ctx)
     return ND_OK;
 }
 
-enum nd_err nd_store_key_lookup(struct nd_store *st, const char *key_id, unsigned char *hash,
-                                size_t hash_len)
+enum nd_err nd_sqlite_key_lookup(struct nd_store *store, const char *key_id, unsigned char *hash,
+                                 size_t hash_len)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     struct hash_out out = {hash, hash_len};
     if (!key_id)
         return ND_ERR_NOT_FOUND;
@@ -65,15 +67,17 @@ static const struct nd_col key_cols[] = {
 };
 static const struct nd_shape key_shape = ND_SHAPE(NULL, key_cols);
 
-enum nd_err nd_store_key_list(struct nd_store *st, json_t **out)
+enum nd_err nd_sqlite_key_list(struct nd_store *store, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_KEY_LIST,
                          "SELECT name, key_id, created_at FROM api_keys ORDER BY id", NULL,
                          nd_store_map_shape, &key_shape, out, "key list");
 }
 
-enum nd_err nd_store_key_delete(struct nd_store *st, const char *name)
+enum nd_err nd_sqlite_key_delete(struct nd_store *store, const char *name)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     if (!name)
         return ND_ERR_NOT_FOUND;
     enum nd_err err = nd_store_begin(st);

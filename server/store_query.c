@@ -52,7 +52,7 @@ static int bind_and_step(sqlite3_stmt *stmt, const struct nd_param *params)
     return rc == SQLITE_OK ? sqlite3_step(stmt) : rc;
 }
 
-enum nd_err nd_store_exec(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_exec(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                           const struct nd_param *params, const char *what)
 {
     enum nd_err err = ND_OK;
@@ -66,7 +66,7 @@ enum nd_err nd_store_exec(struct nd_store *st, enum nd_stmt id, const char *sql,
     return err;
 }
 
-enum nd_err nd_store_exec_change(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_exec_change(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                                  const struct nd_param *params, const char *what)
 {
     enum nd_err err = nd_store_exec(st, id, sql, params, what);
@@ -76,7 +76,7 @@ enum nd_err nd_store_exec_change(struct nd_store *st, enum nd_stmt id, const cha
     return err;
 }
 
-enum nd_err nd_store_row(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_row(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                          const struct nd_param *params, nd_store_row_fn read, void *ctx,
                          const char *what)
 {
@@ -95,7 +95,7 @@ enum nd_err nd_store_row(struct nd_store *st, enum nd_stmt id, const char *sql,
     return err;
 }
 
-enum nd_err nd_store_each(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+enum nd_err nd_store_each(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           nd_store_row_fn read, void *ctx, const char *what)
 {
     enum nd_err err = ND_OK;
@@ -123,7 +123,7 @@ static enum nd_err read_shape(sqlite3_stmt *stmt, void *ctx)
     return nd_store_map_shape(stmt, into->shape, into->out);
 }
 
-enum nd_err nd_store_get(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_get(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                          const struct nd_param *params, const struct nd_shape *shape, json_t **out,
                          const char *what)
 {
@@ -148,7 +148,7 @@ static enum nd_err append_row(sqlite3_stmt *stmt, void *ctx)
     return err;
 }
 
-enum nd_err nd_store_list(struct nd_store *st, enum nd_stmt id, const char *sql,
+enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
                           const struct nd_param *params, nd_store_map_fn map, const void *how,
                           json_t **out, const char *what)
 {
@@ -231,7 +231,7 @@ static char *encode_keys(const struct nd_page *page, const int64_t keys[ND_PAGE_
  * Only the last row that fits gives its keys: the row after it, if any,
  * only says that there is a next page.
  */
-enum nd_err nd_store_page(struct nd_store *st, sqlite3_stmt *stmt, const struct nd_param *params,
+enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           const struct nd_page *page, json_t *items, char **next, const char *what)
 {
     enum nd_err err = ND_OK;

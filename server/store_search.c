@@ -88,7 +88,8 @@ static double bits_double(int64_t bits)
  * The cached ranked-ids statement for the article filters and cursor in
  * mask, best first or (newest) newest first.
  */
-static sqlite3_stmt *article_stmt(struct nd_store *st, bool newest, unsigned mask, enum nd_err *err)
+static sqlite3_stmt *article_stmt(struct nd_sqlite *st, bool newest, unsigned mask,
+                                  enum nd_err *err)
 {
     char sql[2048] = ARTICLE_SEARCH_SQL;
     if (st->article_searches[newest][mask])
@@ -101,7 +102,7 @@ static sqlite3_stmt *article_stmt(struct nd_store *st, bool newest, unsigned mas
     return nd_store_prepare(st, &st->article_searches[newest][mask], sql, err);
 }
 
-static sqlite3_stmt *comment_stmt(struct nd_store *st, bool newest, unsigned variant,
+static sqlite3_stmt *comment_stmt(struct nd_sqlite *st, bool newest, unsigned variant,
                                   enum nd_err *err)
 {
     char sql[2048] = COMMENT_SEARCH_SQL;
@@ -147,7 +148,7 @@ static json_t *item_by_id(json_t *items, int64_t id)
  * Adds "snippet" to each item of items: the best fragment of the row around
  * the matches ("" for a row the expression no longer matches).
  */
-static enum nd_err add_snippets(struct nd_store *st, const struct nd_search_params *p,
+static enum nd_err add_snippets(struct nd_sqlite *st, const struct nd_search_params *p,
                                 json_t *items)
 {
     enum nd_err err = ND_OK;
@@ -258,7 +259,7 @@ static const struct nd_page comment_newest = {
     0,   map_hit, &comment_hit};
 
 /* Finds the ranked page into items and *next; the snippets come after. */
-static enum nd_err find_page(struct nd_store *st, const struct nd_search_params *p, json_t *items,
+static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params *p, json_t *items,
                              char **next)
 {
     struct nd_page page = p->comments ? (p->newest ? comment_newest : comment_ranks)
@@ -293,9 +294,10 @@ static enum nd_err find_page(struct nd_store *st, const struct nd_search_params 
     return nd_store_page(st, stmt, params, &page, items, next, "search");
 }
 
-enum nd_err nd_store_search(struct nd_store *st, const struct nd_search_params *p, json_t **items,
-                            char **next_cursor)
+enum nd_err nd_sqlite_search(struct nd_store *store, const struct nd_search_params *p,
+                             json_t **items, char **next_cursor)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     struct deadline deadline;
     char *next = NULL;
     if (p->limit < 1 || p->limit > 100 || !p->match)

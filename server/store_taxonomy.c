@@ -28,15 +28,17 @@ static const struct nd_col name_count_cols[] = {
 };
 static const struct nd_shape name_count_shape = ND_SHAPE(NULL, name_count_cols);
 
-enum nd_err nd_store_tag_list(struct nd_store *st, bool drafts, json_t **out)
+enum nd_err nd_sqlite_tag_list(struct nd_store *store, bool drafts, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_TAG_LIST, tag_list_sql,
                          ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
                          &name_count_shape, out, "tag list");
 }
 
-enum nd_err nd_store_author_list(struct nd_store *st, bool drafts, json_t **out)
+enum nd_err nd_sqlite_author_list(struct nd_store *store, bool drafts, json_t **out)
 {
+    struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_AUTHOR_LIST, author_list_sql,
                          ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
                          &name_count_shape, out, "author list");

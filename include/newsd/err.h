@@ -20,6 +20,7 @@ enum nd_err {
     ND_ERR_IO,           /* a file could not be read or written */
     ND_ERR_UNAUTHORIZED, /* missing, malformed or unknown API key */
     ND_ERR_LIMIT,        /* the request is over a limit (a search that runs too long) */
+    ND_ERR_UNSUPPORTED,  /* this backend (or build) does not do that */
 };
 
 /* A short, static, human-readable name of err ("not found"). Never NULL. */

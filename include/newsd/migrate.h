@@ -2,14 +2,13 @@
  * migrate.h: schema migrations, embedded into the binary at build time from
  * migrations/NNNN_name.sql and applied in order, each in its own
  * transaction, recorded in the table schema_migrations so that a re-run
- * applies nothing.
+ * applies nothing. The store's backend applies them when it opens a
+ * database (nd_store_open); this header only lists what is embedded.
  */
 #ifndef NEWSD_MIGRATE_H
 #define NEWSD_MIGRATE_H
 
 #include "newsd/err.h"
-
-struct sqlite3;
 
 struct nd_migration {
     int version;
@@ -20,14 +19,5 @@ struct nd_migration {
 /* Generated from migrations/ by migrations/embed.py, ordered by version. */
 extern const struct nd_migration nd_migrations[];
 extern const unsigned nd_migrations_count;
-
-/*
- * Applies every migration the database has not recorded, in version order,
- * also one older than the newest it has (migrations of parallel branches
- * meet in any order; each must then not depend on a later one). *applied (may be NULL)
- * gets how many ran. On failure the failing migration is rolled back, the
- * earlier ones stay, and the error is logged once here.
- */
-enum nd_err nd_migrate(struct sqlite3 *db, unsigned *applied);
 
 #endif

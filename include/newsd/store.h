@@ -3,8 +3,10 @@
  * interface; nothing outside store*.c and migrate.c includes sqlite3.h.
  *
  * A struct nd_store is one database connection with its prepared
- * statements. It is not thread-safe: each thread opens its own. A PostgreSQL
- * store would implement this same header.
+ * statements. It is not thread-safe: each thread opens its own. Two
+ * backends implement this header (store_backend.h is the seam): SQLite, the
+ * default, over one file, and PostgreSQL 15 when newsd is built with libpq.
+ * Handlers and the CLI never know which one answers.
  *
  * Values come back as Jansson values already shaped like the contract's
  * resources (see API.md), each a new reference owned by the caller:
@@ -28,32 +30,38 @@
 
 struct nd_store;
 
+/* How a store connection behaves, whichever backend it is. */
 struct nd_store_options {
+    /* when a commit is durable: OFF may lose the last commits on a crash of
+       the machine, NORMAL (SQLite) may lose them on a power cut, FULL never */
     enum nd_sync_mode synchronous;
+    /* how long a statement may wait for a lock (or, on PostgreSQL, run)
+       before it fails with ND_ERR_BUSY */
     unsigned busy_timeout_ms;
 };
 
 /*
- * Opens (creating when missing) the database at path (":memory:" works) with
- * SQLITE_OPEN_NOMUTEX, WAL journal, foreign_keys=ON, the given synchronous
- * mode and busy timeout, and applies pending migrations. On failure *out is
- * untouched and nothing stays open.
+ * Opens the database db names and applies its pending migrations. db is a
+ * postgres:// or postgresql:// URI (libpq's connection string; PostgreSQL)
+ * or else a file path (SQLite, created when missing; ":memory:" works),
+ * opened with SQLITE_OPEN_NOMUTEX, WAL journal and foreign_keys=ON. On
+ * failure *out is untouched and nothing stays open; ND_ERR_UNSUPPORTED when
+ * db is a URI and this newsd was built without PostgreSQL.
  */
-enum nd_err nd_store_open(const char *path, const struct nd_store_options *opts,
+enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
                           struct nd_store **out);
+
+/* The backend of st: "sqlite" or "postgresql". */
+const char *nd_store_backend(const struct nd_store *st);
+
+/* True when this newsd was built with the PostgreSQL backend. */
+bool nd_store_postgres_built(void);
 
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void nd_store_close(struct nd_store *store);
 
 /* How many migrations nd_store_open applied (0 when the schema was current). */
 unsigned nd_store_migrations_applied(const struct nd_store *store);
-
-/*
- * SQLite's data_version of this connection: it changes whenever another
- * connection (another thread's, another process's) has committed since the
- * last call. A cache of rendered answers uses it to notice foreign writes.
- */
-enum nd_err nd_store_data_version(struct nd_store *store, int64_t *version);
 
 /*
  * Sets *epoch to a process-wide count that grows whenever the database may
@@ -71,6 +79,7 @@ enum nd_err nd_store_foreign_commits(struct nd_store *store, uint64_t *epoch);
 enum nd_err nd_store_ping(struct nd_store *store);
 
 /*
+ * Optional (ND_ERR_UNSUPPORTED where a backend has no such figure).
  * The size of the database in bytes: its page count times its page size, as
  * this connection sees it (committed pages still in the write-ahead log
  * included, free pages too), so it grows with each insert before any
@@ -456,7 +465,11 @@ struct nd_backup_options {
 #define ND_BACKUP_STEP_PAGES 256
 
 /*
- * Copies the database at db_path (which must exist: it is not created) into
+ * On PostgreSQL this is ND_ERR_UNSUPPORTED with why naming what to use
+ * instead (pg_dump, pg_basebackup, newsd export): a copy of a server's
+ * database is the server's own tools' work.
+ *
+ * Copies the SQLite database at db_path (which must exist: it is not created) into
  * the file dest_path with SQLite's online backup API, then runs PRAGMA
  * integrity_check on the copy. dest_path is a new or empty file (the caller
  * picks a temporary name and renames it once this succeeds); whatever it

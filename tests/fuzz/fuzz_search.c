@@ -16,9 +16,9 @@
 
 #include "fuzz.h"
 #include "newsd/log.h"
-#include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/util.h"
+#include "store_internal.h" /* nd_migrate: the FTS5 text is SQLite's */
 
 /*
  * A few articles in a database on :memory: made by nd_migrate, so the index

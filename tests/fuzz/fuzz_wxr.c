@@ -34,7 +34,7 @@ static void close_store(void)
 static int64_t count_rows(const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
-    FUZZ_REQUIRE(sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    FUZZ_REQUIRE(sqlite3_prepare_v2(nd_sqlite_of(store)->db, sql, -1, &stmt, NULL) == SQLITE_OK);
     FUZZ_REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
     int64_t n = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(comments == (int64_t)stats.comments_created);
     /* each counted refusal is reported; a refused post's comments are said once more */
     FUZZ_REQUIRE(refused.n >= stats.refused);
-    FUZZ_REQUIRE(sqlite3_exec(store->db, "DELETE FROM comments; DELETE FROM articles", NULL, NULL,
-                              NULL) == SQLITE_OK);
+    FUZZ_REQUIRE(sqlite3_exec(nd_sqlite_of(store)->db, "DELETE FROM comments; DELETE FROM articles",
+                              NULL, NULL, NULL) == SQLITE_OK);
     return 0;
 }

@@ -174,7 +174,8 @@ static void test_readonly(void)
 {
     struct nd_store *st = open_memory();
     int64_t a = create_at(st, T0, "", "", false);
-    CHECK_INT(sqlite3_exec(st->db, "PRAGMA query_only=ON", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(nd_sqlite_of(st)->db, "PRAGMA query_only=ON", NULL, NULL, NULL),
+              SQLITE_OK);
     struct nd_article_fields f = fields("blocked", T0);
     json_t *art = NULL;
     CHECK_INT(nd_store_article_create(st, &f, &art), ND_ERR_READONLY);
@@ -182,7 +183,7 @@ static void test_readonly(void)
     /* Reads still work, and the failed writes left no transaction open. */
     CHECK_INT(nd_store_article_get(st, a, &art), ND_OK);
     json_decref(art);
-    CHECK(sqlite3_get_autocommit(st->db));
+    CHECK(sqlite3_get_autocommit(nd_sqlite_of(st)->db));
     nd_store_close(st);
 }
 
@@ -194,7 +195,7 @@ static void test_busy(void)
     struct nd_store *holder = NULL, *waiter = NULL;
     CHECK_INT(nd_store_open(file.path, &quick, &holder), ND_OK);
     CHECK_INT(nd_store_open(file.path, &quick, &waiter), ND_OK);
-    CHECK_INT(nd_store_begin(holder), ND_OK);
+    CHECK_INT(nd_store_begin(nd_sqlite_of(holder)), ND_OK);
     struct nd_article_fields f = fields("waiting", T0);
     json_t *art = NULL;
     CHECK_INT(nd_store_article_create(waiter, &f, &art), ND_ERR_BUSY);
@@ -202,7 +203,7 @@ static void test_busy(void)
               ND_ERR_BUSY);
     /* Readers are not blocked by a writer in WAL mode. */
     CHECK_INT(nd_store_ping(waiter), ND_OK);
-    nd_store_rollback(holder);
+    nd_store_rollback(nd_sqlite_of(holder));
     CHECK_INT(nd_store_article_create(waiter, &f, &art), ND_OK);
     json_decref(art);
     nd_store_close(holder);
@@ -227,14 +228,15 @@ static void test_batch_rolled_back_by_sqlite(void)
     CHECK_INT(nd_store_article_create(st, &first, &art), ND_OK);
     json_decref(art);
     art = NULL;
-    CHECK_INT(sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(nd_sqlite_of(st)->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     CHECK_INT(nd_store_article_create(st, &second, &art), ND_ERR_DB);
     CHECK(art == NULL);
     CHECK_INT(nd_store_batch_end(st, true), ND_ERR_DB);
-    CHECK(sqlite3_get_autocommit(st->db));
+    CHECK(sqlite3_get_autocommit(nd_sqlite_of(st)->db));
     sqlite3_stmt *count = NULL;
-    CHECK_INT(sqlite3_prepare_v2(st->db, "SELECT count(*) FROM articles", -1, &count, NULL),
-              SQLITE_OK);
+    CHECK_INT(
+        sqlite3_prepare_v2(nd_sqlite_of(st)->db, "SELECT count(*) FROM articles", -1, &count, NULL),
+        SQLITE_OK);
     CHECK_INT(sqlite3_step(count), SQLITE_ROW);
     CHECK_INT(sqlite3_column_int(count, 0), 0);
     sqlite3_finalize(count);

@@ -28,7 +28,7 @@ static const char *const order_names[ND_ORDER_COUNT] = {"newest", "oldest", "upd
 static bool plan_is_indexed(struct nd_store *st, enum nd_article_order order, unsigned mask,
                             const char *what)
 {
-    sqlite3_stmt *listed = st->article_lists[order][mask];
+    sqlite3_stmt *listed = nd_sqlite_of(st)->article_lists[order][mask];
     char sql[2048];
     sqlite3_stmt *explain = NULL;
     bool ok = listed != NULL;
@@ -37,7 +37,7 @@ static bool plan_is_indexed(struct nd_store *st, enum nd_article_order order, un
         return false;
     }
     snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", sqlite3_sql(listed));
-    CHECK_INT(sqlite3_prepare_v2(st->db, sql, -1, &explain, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(nd_sqlite_of(st)->db, sql, -1, &explain, NULL), SQLITE_OK);
     while (explain && sqlite3_step(explain) == SQLITE_ROW) {
         const char *detail = (const char *)sqlite3_column_text(explain, 3);
         bool full_scan = strcmp(detail, "SCAN articles") == 0;
