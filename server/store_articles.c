@@ -19,65 +19,15 @@
 #include "newsd/util.h"
 #include "store_internal.h"
 
-/* Derived slugs try "-2" up to this suffix before giving up with CONFLICT. */
-#define SLUG_TRIES 1000
-/* Room for a derived slug: the longest slug, a suffix and the NUL. */
-#define SLUG_BUF (ND_SLUG_MAX + 16)
-
-#define ARTICLE_COLUMNS                                                                            \
-    "id, slug, title, summary, body, author, category, tags, source_url, status, "                 \
-    "published_at, created_at, updated_at, comment_count"
-/* Lists leave the body out: NULL in its place keeps the column numbers. */
-#define ARTICLE_LIST_COLUMNS                                                                       \
-    "id, slug, title, summary, NULL, author, category, tags, source_url, status, "                 \
-    "published_at, created_at, updated_at, comment_count"
-
-enum article_col {
-    COL_ID,
-    COL_SLUG,
-    COL_TITLE,
-    COL_SUMMARY,
-    COL_BODY,
-    COL_AUTHOR,
-    COL_CATEGORY,
-    COL_TAGS,
-    COL_SOURCE_URL,
-    COL_STATUS,
-    COL_PUBLISHED_AT,
-    COL_CREATED_AT,
-    COL_UPDATED_AT,
-    COL_COMMENT_COUNT,
-};
-
-/*
- * The contract's article fields, in the order clients see them. Lists
- * select NULL for the body (ARTICLE_LIST_COLUMNS), which leaves it out.
- */
-static const struct nd_col article_cols[] = {
-    {"id", COL_ID, ND_COL_INT},
-    {"slug", COL_SLUG, ND_COL_TEXT},
-    {"title", COL_TITLE, ND_COL_TEXT},
-    {"summary", COL_SUMMARY, ND_COL_TEXT},
-    {"body", COL_BODY, ND_COL_TEXT_OR_ABSENT},
-    {"author", COL_AUTHOR, ND_COL_TEXT},
-    {"category", COL_CATEGORY, ND_COL_TEXT},
-    {"tags", COL_TAGS, ND_COL_TAGS},
-    {"source_url", COL_SOURCE_URL, ND_COL_TEXT_OR_NULL},
-    {"status", COL_STATUS, ND_COL_TEXT},
-    {"published_at", COL_PUBLISHED_AT, ND_COL_TIME},
-    {"created_at", COL_CREATED_AT, ND_COL_TIME},
-    {"updated_at", COL_UPDATED_AT, ND_COL_TIME},
-    {"comment_count", COL_COMMENT_COUNT, ND_COL_INT},
-};
-
-static const struct nd_shape article_shape = ND_SHAPE(NULL, article_cols);
+#define ARTICLE_COLUMNS ND_ARTICLE_COLUMNS
+#define ARTICLE_LIST_COLUMNS ND_ARTICLE_LIST_COLUMNS
 
 enum nd_err nd_sqlite_article_get(struct nd_store *store, int64_t id, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_get(st, ND_STMT_ARTICLE_GET,
                         "SELECT " ARTICLE_COLUMNS " FROM articles WHERE id = :id",
-                        ND_PARAMS(ND_INT(":id", id)), &article_shape, out, "article get");
+                        ND_PARAMS(ND_INT(":id", id)), &nd_article_shape, out, "article get");
 }
 
 enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out)
@@ -87,7 +37,7 @@ enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *sl
         return ND_ERR_NOT_FOUND;
     return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG,
                         "SELECT " ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
-                        ND_PARAMS(ND_TEXT(":slug", slug)), &article_shape, out, "article get");
+                        ND_PARAMS(ND_TEXT(":slug", slug)), &nd_article_shape, out, "article get");
 }
 
 enum nd_err nd_store_article_exists(struct nd_sqlite *st, int64_t id)
@@ -109,8 +59,9 @@ enum nd_err nd_sqlite_article_find_import(struct nd_store *store, const char *im
 }
 
 /* Sets *taken when slug belongs to an article other than self (0: none). */
-static enum nd_err slug_taken(struct nd_sqlite *st, const char *slug, int64_t self, bool *taken)
+static enum nd_err slug_taken(void *ctx, const char *slug, int64_t self, bool *taken)
 {
+    struct nd_sqlite *st = ctx;
     int64_t owner = 0;
     enum nd_err err =
         nd_store_row(st, ND_STMT_ARTICLE_SLUG_OWNER, "SELECT id FROM articles WHERE slug = :slug",
@@ -122,88 +73,11 @@ static enum nd_err slug_taken(struct nd_sqlite *st, const char *slug, int64_t se
     return err;
 }
 
-/*
- * Writes base plus "-n" into buf, keeping the result within ND_SLUG_MAX
- * bytes: a base too long for the suffix is cut back to its last hyphen that
- * fits (or hard at the limit when a single word is that long), so the result
- * is still a valid slug.
- */
-static void suffixed_slug(const char *base, unsigned n, char buf[SLUG_BUF])
-{
-    char suffix[16];
-    int slen = snprintf(suffix, sizeof suffix, "-%u", n);
-    size_t keep = strnlen(base, ND_SLUG_MAX);
-    size_t room = ND_SLUG_MAX - (size_t)slen;
-    if (keep > room) {
-        keep = room;
-        size_t cut = keep;
-        while (cut > 0 && base[cut] != '-')
-            cut--;
-        if (cut > 0)
-            keep = cut;
-    }
-    while (keep > 0 && base[keep - 1] == '-')
-        keep--;
-    memcpy(buf, base, keep);
-    memcpy(buf + keep, suffix, (size_t)slen + 1);
-}
-
-/*
- * Picks the slug to store for f on article self (0 when creating) into
- * *slug, which points at f->slug or at buf. A given slug that is taken is
- * ND_ERR_CONFLICT; a derived one gets the first free suffix.
- */
-static enum nd_err choose_slug(struct nd_sqlite *st, const struct nd_article_fields *f,
-                               int64_t self, char buf[SLUG_BUF], const char **slug)
-{
-    bool taken = false;
-    enum nd_err err = slug_taken(st, f->slug, self, &taken);
-    if (err != ND_OK || !taken) {
-        *slug = f->slug;
-        return err;
-    }
-    if (!f->slug_derived)
-        return ND_ERR_CONFLICT;
-    for (unsigned n = 2; n <= SLUG_TRIES; n++) {
-        suffixed_slug(f->slug, n, buf);
-        err = slug_taken(st, buf, self, &taken);
-        if (err != ND_OK)
-            return err;
-        if (!taken) {
-            *slug = buf;
-            return ND_OK;
-        }
-    }
-    return ND_ERR_CONFLICT;
-}
-
-/* f's tags as the compact JSON array text the articles table keeps, malloc'd into *out. */
-static enum nd_err tags_text(const struct nd_article_fields *f, char **out)
-{
-    enum nd_err err = ND_OK;
-    json_t *arr = json_array();
-    if (!arr)
-        return ND_ERR_NOMEM;
-    for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
-        if (!f->tags[i] || !nd_utf8_valid(f->tags[i], strlen(f->tags[i])))
-            err = ND_ERR_INVALID;
-        else if (json_array_append_new(arr, json_string(f->tags[i])) != 0)
-            err = ND_ERR_NOMEM;
-    }
-    char *text = err == ND_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (err == ND_OK && !text)
-        err = ND_ERR_NOMEM;
-    if (err == ND_OK)
-        *out = text;
-    return err;
-}
-
 enum nd_err nd_store_article_begin(struct nd_sqlite *st, const struct nd_article_fields *f,
                                    char **tags)
 {
     char *text = NULL;
-    enum nd_err err = tags_text(f, &text);
+    enum nd_err err = nd_tags_text(f, &text);
     if (err == ND_OK)
         err = nd_store_begin(st);
     if (err != ND_OK) {
@@ -277,7 +151,7 @@ static enum nd_err write_row(struct nd_sqlite *st, const struct nd_article_field
 static enum nd_err save_article(struct nd_sqlite *st, int64_t id, const struct nd_article_fields *f,
                                 json_t **out)
 {
-    char buf[SLUG_BUF];
+    char buf[ND_SLUG_BUF];
     const char *slug = NULL;
     char *tags = NULL;
     json_t *article = NULL;
@@ -289,7 +163,7 @@ static enum nd_err save_article(struct nd_sqlite *st, int64_t id, const struct n
     if (id != 0)
         err = nd_store_article_exists(st, id);
     if (err == ND_OK)
-        err = choose_slug(st, f, id, buf, &slug);
+        err = nd_slug_choose(f, id, buf, &slug, slug_taken, st);
     if (err == ND_OK)
         err = write_row(st, f, slug, tags, &id);
     if (err == ND_OK)
@@ -371,19 +245,20 @@ static const struct {
     const char *tag_after;
     const char *tag_order_by;
 } orders[ND_ORDER_COUNT] = {
-    [ND_ORDER_NEWEST] = {'a', COL_PUBLISHED_AT,
+    [ND_ORDER_NEWEST] = {'a', ND_ACOL_PUBLISHED_AT,
                          " AND (published_at, id) < (:cursor_at, :cursor_id)",
                          " ORDER BY published_at DESC, id DESC",
                          " AND (tagged_at, article_id) < (:cursor_at, :cursor_id)",
                          " ORDER BY tagged_at DESC, article_id DESC"},
-    [ND_ORDER_OLDEST] = {'o', COL_PUBLISHED_AT,
+    [ND_ORDER_OLDEST] = {'o', ND_ACOL_PUBLISHED_AT,
                          " AND (published_at, id) > (:cursor_at, :cursor_id)",
                          " ORDER BY published_at, id",
                          " AND (tagged_at, article_id) > (:cursor_at, :cursor_id)",
                          " ORDER BY tagged_at, article_id"},
-    [ND_ORDER_UPDATED] = {'u', COL_UPDATED_AT, " AND (updated_at, id) < (:cursor_at, :cursor_id)",
+    [ND_ORDER_UPDATED] = {'u', ND_ACOL_UPDATED_AT,
+                          " AND (updated_at, id) < (:cursor_at, :cursor_id)",
                           " ORDER BY updated_at DESC, id DESC", NULL, NULL},
-    [ND_ORDER_COMMENTED] = {'m', COL_COMMENT_COUNT,
+    [ND_ORDER_COMMENTED] = {'m', ND_ACOL_COMMENT_COUNT,
                             " AND (comment_count, id) < (:cursor_at, :cursor_id)",
                             " ORDER BY comment_count DESC, id DESC", NULL, NULL},
 };
@@ -465,10 +340,10 @@ static struct nd_page order_page(enum nd_article_order order, unsigned limit)
 {
     struct nd_page page = {orders[order].kind,
                            2,
-                           {{ND_KEY_INT, orders[order].key_col, 0}, {ND_KEY_INT, COL_ID, 0}},
+                           {{ND_KEY_INT, orders[order].key_col, 0}, {ND_KEY_INT, ND_ACOL_ID, 0}},
                            limit,
-                           nd_store_map_shape,
-                           &article_shape};
+                           nd_row_map_shape,
+                           &nd_article_shape};
     return page;
 }
 
@@ -488,7 +363,7 @@ enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
     if (limit < 1 || limit > 100 || (unsigned)order >= ND_ORDER_COUNT)
         return ND_ERR_INVALID;
     page = order_page(order, limit);
-    if (nd_store_page_start(&page, cursor, pos) != ND_OK)
+    if (nd_page_start(&page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     unsigned mask = nd_store_filter_mask(flt, cursor != NULL);
     sqlite3_stmt *stmt = list_stmt(st, order, mask, &err);
@@ -525,16 +400,10 @@ static const char category_list_sql[] =
     " WHERE category > '' AND (status = 'published' OR :drafts)"
     " GROUP BY category ORDER BY category COLLATE NOCASE, category";
 
-static const struct nd_col category_cols[] = {
-    {"name", 0, ND_COL_TEXT},
-    {"count", 1, ND_COL_INT},
-};
-static const struct nd_shape category_shape = ND_SHAPE(NULL, category_cols);
-
 enum nd_err nd_sqlite_category_list(struct nd_store *store, bool drafts, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_CATEGORY_LIST, category_list_sql,
-                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
-                         &category_shape, out, "category list");
+                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
+                         &nd_name_count_shape, out, "category list");
 }

@@ -288,26 +288,8 @@ enum nd_err nd_sqlite_backup(const char *db_path, const char *dest_path,
 
 /* ---- export ------------------------------------------------------------ */
 
-/* The members of the records in order; column i of the query is member i. */
-static const struct nd_col article_columns[] = {
-    {"id", 0, ND_COL_INT},
-    {"slug", 1, ND_COL_TEXT},
-    {"title", 2, ND_COL_TEXT},
-    {"summary", 3, ND_COL_TEXT},
-    {"body", 4, ND_COL_TEXT},
-    {"author", 5, ND_COL_TEXT},
-    {"category", 6, ND_COL_TEXT},
-    {"tags", 7, ND_COL_TAGS},
-    {"source_url", 8, ND_COL_TEXT_OR_NULL},
-    {"status", 9, ND_COL_TEXT},
-    {"published_at", 10, ND_COL_TIME},
-    {"created_at", 11, ND_COL_TIME},
-    {"updated_at", 12, ND_COL_TIME},
-    {"import_key", 13, ND_COL_TEXT_OR_NULL},
-};
 static const char export_articles_sql[] =
-    "SELECT id, slug, title, summary, body, author, category, tags, source_url, status, "
-    "published_at, created_at, updated_at, import_key FROM articles ORDER BY id";
+    "SELECT " ND_EXPORT_ARTICLE_COLUMNS " FROM articles ORDER BY id";
 
 static const char export_comments_sql[] =
     "SELECT " ND_COMMENT_EXPORT_COLUMNS " FROM comments ORDER BY id";
@@ -315,7 +297,7 @@ static const char export_comments_sql[] =
 /* A table of the export: its query and its records (their type and members). */
 struct table {
     const char *sql;
-    struct nd_shape shape;
+    const struct nd_shape *shape;
 };
 
 /* An export under way: where records go and how many went. */
@@ -331,7 +313,8 @@ static enum nd_err emit_row(sqlite3_stmt *stmt, void *ctx)
 {
     const struct export_run *run = ctx;
     json_t *rec = NULL;
-    enum nd_err err = nd_store_map_shape(stmt, &run->table->shape, &rec);
+    struct nd_row row = nd_sqlite_row(stmt);
+    enum nd_err err = nd_row_map_shape(&row, run->table->shape, &rec);
     if (err == ND_OK)
         err = run->emit(run->ctx, rec);
     if (err == ND_OK)
@@ -356,18 +339,6 @@ static enum nd_err export_table(struct nd_sqlite *st, const struct table *t,
     return err;
 }
 
-/* The header record that names the format and its version. */
-static enum nd_err emit_header(nd_store_export_fn emit, void *ctx)
-{
-    json_t *header = json_object();
-    enum nd_err err = ND_ERR_NOMEM;
-    if (header && json_object_set_new(header, "type", json_string(ND_EXPORT_TYPE)) == 0 &&
-        json_object_set_new(header, "version", json_integer(ND_EXPORT_VERSION)) == 0)
-        err = emit(ctx, header);
-    json_decref(header);
-    return err;
-}
-
 /*
  * The statements are prepared once per export, not cached: an export runs
  * once in a process. The read transaction makes every record part of one
@@ -377,10 +348,8 @@ enum nd_err nd_sqlite_export(struct nd_store *store, nd_store_export_fn emit, vo
                              struct nd_export_stats *stats)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
-    static const struct table articles = {export_articles_sql,
-                                          ND_SHAPE("article", article_columns)};
-    static const struct table comments = {export_comments_sql,
-                                          ND_SHAPE("comment", nd_store_comment_cols)};
+    static const struct table articles = {export_articles_sql, &nd_export_article_shape};
+    static const struct table comments = {export_comments_sql, &nd_export_comment_shape};
     struct nd_export_stats counted = {0, 0};
     enum nd_err err = ND_ERR_INVALID;
     if (!st || !emit)
@@ -388,7 +357,7 @@ enum nd_err nd_sqlite_export(struct nd_store *store, nd_store_export_fn emit, vo
     err = nd_store_begin_read(st);
     if (err != ND_OK)
         goto out;
-    err = emit_header(emit, ctx);
+    err = nd_export_header(emit, ctx);
     if (err == ND_OK)
         err = export_table(st, &articles, emit, ctx, &counted.articles);
     if (err == ND_OK)

@@ -18,21 +18,7 @@
 #define PRUNE_CHUNK 4000
 #define PRUNE_CHUNK_SQL "4000"
 
-#define CHANGE_COLUMNS                                                                             \
-    "id, kind, article_id, comment_id, public, status, slug, title, published_at, at"
-
-enum {
-    COL_ID,
-    COL_KIND,
-    COL_ARTICLE_ID,
-    COL_COMMENT_ID,
-    COL_PUBLIC,
-    COL_STATUS,
-    COL_SLUG,
-    COL_TITLE,
-    COL_PUBLISHED_AT,
-    COL_AT,
-};
+#define CHANGE_COLUMNS ND_CHANGE_COLUMNS
 
 static const char bounds_sql[] =
     "SELECT through, max(through, coalesce((SELECT max(id) FROM changes), 0)) "
@@ -59,29 +45,11 @@ enum nd_err nd_sqlite_changes_bounds(struct nd_store *store, int64_t *pruned_thr
     return err;
 }
 
-/* The members of a change (store.h), by what it changed. */
-static const struct nd_col article_change_cols[] = {
-    {"id", COL_ID, ND_COL_INT},          {"kind", COL_KIND, ND_COL_TEXT},
-    {"at", COL_AT, ND_COL_TIME},         {"article_id", COL_ARTICLE_ID, ND_COL_INT},
-    {"status", COL_STATUS, ND_COL_TEXT}, {"slug", COL_SLUG, ND_COL_TEXT},
-    {"title", COL_TITLE, ND_COL_TEXT},   {"published_at", COL_PUBLISHED_AT, ND_COL_TIME},
-};
-static const struct nd_col comment_change_cols[] = {
-    {"id", COL_ID, ND_COL_INT},
-    {"kind", COL_KIND, ND_COL_TEXT},
-    {"at", COL_AT, ND_COL_TIME},
-    {"article_id", COL_ARTICLE_ID, ND_COL_INT},
-    {"comment_id", COL_COMMENT_ID, ND_COL_INT},
-    {"status", COL_STATUS, ND_COL_TEXT},
-};
-static const struct nd_shape article_change = ND_SHAPE(NULL, article_change_cols);
-static const struct nd_shape comment_change = ND_SHAPE(NULL, comment_change_cols);
-
 /* The current row as a change object (see store.h) in *out. */
 static enum nd_err row_to_change(sqlite3_stmt *stmt, json_t **out)
 {
-    bool article = sqlite3_column_type(stmt, COL_COMMENT_ID) == SQLITE_NULL;
-    return nd_store_map_shape(stmt, article ? &article_change : &comment_change, out);
+    struct nd_row row = nd_sqlite_row(stmt);
+    return nd_row_change(&row, out);
 }
 
 /*
@@ -104,12 +72,12 @@ static enum nd_err hand_over(struct nd_sqlite *st, sqlite3_stmt *stmt, unsigned 
         json_t *change = NULL;
         err = row_to_change(stmt, &change);
         if (err == ND_OK)
-            err = fn(ctx, sqlite3_column_int64(stmt, COL_ID),
-                     sqlite3_column_int(stmt, COL_PUBLIC) != 0, change);
+            err = fn(ctx, sqlite3_column_int64(stmt, ND_XCOL_ID),
+                     sqlite3_column_int(stmt, ND_XCOL_PUBLIC) != 0, change);
         json_decref(change);
         if (err != ND_OK)
             return err;
-        *handed = sqlite3_column_int64(stmt, COL_ID);
+        *handed = sqlite3_column_int64(stmt, ND_XCOL_ID);
         n++;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -24,35 +24,12 @@
 #define COMMENT_COLUMNS_C                                                                          \
     "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
 
-enum comment_col {
-    COL_ID,
-    COL_ARTICLE_ID,
-    COL_PARENT_ID,
-    COL_AUTHOR,
-    COL_BODY,
-    COL_STATUS,
-    COL_CREATED_AT,
-    COL_IMPORT_KEY, /* ND_COMMENT_EXPORT_COLUMNS only */
-};
-
-const struct nd_col nd_store_comment_cols[ND_COMMENT_MEMBERS + 1] = {
-    {"id", COL_ID, ND_COL_INT},
-    {"article_id", COL_ARTICLE_ID, ND_COL_INT},
-    {"parent_id", COL_PARENT_ID, ND_COL_INT_OR_NULL},
-    {"author", COL_AUTHOR, ND_COL_TEXT},
-    {"body", COL_BODY, ND_COL_TEXT},
-    {"status", COL_STATUS, ND_COL_TEXT},
-    {"created_at", COL_CREATED_AT, ND_COL_TIME},
-    {"import_key", COL_IMPORT_KEY, ND_COL_TEXT_OR_NULL},
-};
-static const struct nd_shape comment_shape = {NULL, nd_store_comment_cols, ND_COMMENT_MEMBERS};
-
 enum nd_err nd_sqlite_comment_get(struct nd_store *store, int64_t id, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_get(st, ND_STMT_COMMENT_GET,
                         "SELECT " ND_COMMENT_COLUMNS " FROM comments WHERE id = :id",
-                        ND_PARAMS(ND_INT(":id", id)), &comment_shape, out, "comment get");
+                        ND_PARAMS(ND_INT(":id", id)), &nd_comment_shape, out, "comment get");
 }
 
 /* A comment's place: its article, its parent, whether it is visible. */
@@ -188,82 +165,6 @@ enum nd_err nd_sqlite_comment_delete(struct nd_store *store, int64_t id)
 
 /* ---- lists ------------------------------------------------------------- */
 
-/*
- * Ids and their nodes' "replies" arrays (borrowed from the tree), appended
- * in increasing id order so that lookups can bisect.
- */
-struct node_index {
-    int64_t *ids;
-    json_t **replies;
-    size_t len, cap;
-};
-
-static void index_fini(struct node_index *ix)
-{
-    free(ix->ids);
-    free(ix->replies);
-}
-
-static enum nd_err index_add(struct node_index *ix, int64_t id, json_t *replies)
-{
-    if (ix->len == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 64;
-        int64_t *ids = realloc(ix->ids, cap * sizeof *ids);
-        if (!ids)
-            return ND_ERR_NOMEM;
-        ix->ids = ids;
-        json_t **reps = realloc(ix->replies, cap * sizeof *reps);
-        if (!reps)
-            return ND_ERR_NOMEM;
-        ix->replies = reps;
-        ix->cap = cap;
-    }
-    ix->ids[ix->len] = id;
-    ix->replies[ix->len] = replies;
-    ix->len++;
-    return ND_OK;
-}
-
-/* The replies array of node id, or NULL when id is not in ix. */
-static json_t *index_find(const struct node_index *ix, int64_t id)
-{
-    size_t lo = 0, hi = ix->len;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ix->len && ix->ids[lo] == id ? ix->replies[lo] : NULL;
-}
-
-/* How a row becomes a node of a tree: a comment with an empty "replies", registered in ix. */
-struct node_sink {
-    struct node_index *ix;
-};
-
-/* An nd_store_map_fn whose how is a struct node_sink. */
-static enum nd_err map_node(sqlite3_stmt *stmt, const void *how, json_t **out)
-{
-    const struct node_sink *sink = how;
-    json_t *node = NULL;
-    enum nd_err err = nd_store_map_shape(stmt, &comment_shape, &node);
-    if (err != ND_OK)
-        return err;
-    json_t *replies = json_array();
-    if (json_object_set_new(node, "replies", replies) != 0)
-        err = ND_ERR_NOMEM;
-    if (err == ND_OK)
-        err = index_add(sink->ix, sqlite3_column_int64(stmt, COL_ID), replies);
-    if (err != ND_OK) {
-        json_decref(node);
-        return err;
-    }
-    *out = node;
-    return ND_OK;
-}
-
 /* The list being read. */
 struct list_spec {
     int64_t article_id;
@@ -281,10 +182,10 @@ static struct nd_page comment_page(enum nd_comment_filter which, unsigned limit)
 {
     struct nd_page page = {'c',
                            2,
-                           {{ND_KEY_INT, COL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
+                           {{ND_KEY_INT, ND_CCOL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
                            limit,
-                           nd_store_map_shape,
-                           &comment_shape};
+                           nd_row_map_shape,
+                           &nd_comment_shape};
     return page;
 }
 
@@ -372,50 +273,31 @@ static const char replies_status_sql[] =
 
 /* The replies being hung: the nodes met so far below the page's top-level comments. */
 struct hanging {
-    const struct node_index *tops;
-    struct node_index below;
-    struct node_sink sink; /* into below */
+    const struct nd_node_index *tops;
+    struct nd_node_index below;
 };
 
-/*
- * An nd_store_row_fn: hangs the reply row (with the id of the node it hangs
- * under in COL_NEST) into the "replies" of its node: one of tops, or a reply
- * met earlier.
- */
+/* An nd_store_row_fn: nd_tree_hang of the reply row, whose anchor is in COL_NEST. */
 static enum nd_err hang_row(sqlite3_stmt *stmt, void *ctx)
 {
     struct hanging *h = ctx;
-    int64_t parent = sqlite3_column_int64(stmt, COL_NEST);
-    json_t *siblings = index_find(&h->below, parent);
-    json_t *node = NULL;
-    if (!siblings)
-        siblings = index_find(h->tops, parent);
-    /* Parents come first in id order; a miss means the data is damaged. */
-    if (!siblings) {
-        nd_log(ND_LOG_ERROR, "store: comment %lld has no parent in its thread",
-               (long long)sqlite3_column_int64(stmt, COL_ID));
-        return ND_ERR_DB;
-    }
-    enum nd_err err = map_node(stmt, &h->sink, &node);
-    if (err == ND_OK && json_array_append_new(siblings, node) != 0)
-        err = ND_ERR_NOMEM;
-    return err;
+    struct nd_row row = nd_sqlite_row(stmt);
+    return nd_tree_hang(&row, COL_NEST, h->tops, &h->below);
 }
 
 /* Hangs every row of stmt (reply rows in id order) with params bound; releases stmt. */
 static enum nd_err hang_replies(struct nd_sqlite *st, sqlite3_stmt *stmt,
-                                const struct nd_param *params, const struct node_index *tops)
+                                const struct nd_param *params, const struct nd_node_index *tops)
 {
-    struct hanging h = {tops, {NULL, NULL, 0, 0}, {NULL}};
-    h.sink.ix = &h.below;
+    struct hanging h = {tops, {NULL, NULL, 0, 0}};
     enum nd_err err = nd_store_each(st, stmt, params, hang_row, &h, "comment replies");
-    index_fini(&h.below);
+    nd_node_index_fini(&h.below);
     return err;
 }
 
 /* Hangs every reply of the page's top-level comments (tops, not empty). */
 static enum nd_err attach_replies(struct nd_sqlite *st, int64_t article_id,
-                                  const struct node_index *tops)
+                                  const struct nd_node_index *tops)
 {
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt = nd_store_stmt(st, ND_STMT_COMMENT_LIST_REPLIES, replies_sql, &err);
@@ -427,27 +309,12 @@ static enum nd_err attach_replies(struct nd_sqlite *st, int64_t article_id,
                         tops);
 }
 
-/* The ids of ix as a JSON array text ("[3,8,12]"), malloc'd; NULL when out of memory. */
-static char *ids_json(const struct node_index *ix)
-{
-    size_t cap = 2 + ix->len * 21, used = 0;
-    char *text = malloc(cap);
-    if (!text)
-        return NULL;
-    text[used++] = '[';
-    for (size_t i = 0; i < ix->len; i++)
-        used += (size_t)snprintf(text + used, cap - used, "%s%lld", i ? "," : "",
-                                 (long long)ix->ids[i]);
-    snprintf(text + used, cap - used, "]");
-    return text;
-}
-
 /* attach_replies for a tree of the comments with status. */
 static enum nd_err attach_filtered(struct nd_sqlite *st, const char *status,
-                                   const struct node_index *tops)
+                                   const struct nd_node_index *tops)
 {
     enum nd_err err = ND_OK;
-    char *ids = ids_json(tops);
+    char *ids = nd_node_ids_json(tops);
     if (!ids)
         return ND_ERR_NOMEM;
     sqlite3_stmt *stmt =
@@ -479,7 +346,7 @@ static enum nd_err has_pending(struct nd_sqlite *st, int64_t article_id, bool *p
  * has no pending comment.
  */
 static enum nd_err read_tree(struct nd_sqlite *st, const struct list_spec *spec, json_t *items,
-                             struct node_index *tops, char **next)
+                             struct nd_node_index *tops, char **next)
 {
     enum nd_err err = ND_OK;
     bool filtered = spec->which == ND_COMMENTS_PENDING;
@@ -487,11 +354,10 @@ static enum nd_err read_tree(struct nd_sqlite *st, const struct list_spec *spec,
         err = has_pending(st, spec->article_id, &filtered);
     if (err != ND_OK)
         return err;
-    struct node_sink sink = {tops};
     struct list_spec top = *spec;
     top.status = filtered ? spec->status : NULL;
-    top.page.map = map_node;
-    top.page.how = &sink;
+    top.page.map = nd_tree_node;
+    top.page.how = tops;
     sqlite3_stmt *stmt =
         filtered ? nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP_STATUS, tops_status_sql, &err)
                  : nd_store_stmt(st, ND_STMT_COMMENT_LIST_TOP,
@@ -512,7 +378,7 @@ static enum nd_err read_tree(struct nd_sqlite *st, const struct list_spec *spec,
 static enum nd_err list_tree(struct nd_sqlite *st, const struct list_spec *spec, json_t *items,
                              char **next)
 {
-    struct node_index tops = {0};
+    struct nd_node_index tops = {0};
     char *cursor = NULL;
     enum nd_err err = nd_store_begin_read(st);
     if (err != ND_OK)
@@ -522,7 +388,7 @@ static enum nd_err list_tree(struct nd_sqlite *st, const struct list_spec *spec,
         err = nd_store_commit(st);
     else
         nd_store_rollback(st);
-    index_fini(&tops);
+    nd_node_index_fini(&tops);
     if (err != ND_OK) {
         free(cursor);
         return err;
@@ -542,7 +408,7 @@ enum nd_err nd_sqlite_comment_list_filtered(struct nd_store *store, int64_t arti
     char *next = NULL;
     if (limit < 1 || limit > 100 || (unsigned)which > ND_COMMENTS_ANY)
         return ND_ERR_INVALID;
-    if (nd_store_page_start(&spec.page, cursor, pos) != ND_OK)
+    if (nd_page_start(&spec.page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     spec.after = pos[0];
     spec.status = statuses[which];

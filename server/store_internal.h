@@ -26,6 +26,7 @@
 #include "newsd/err.h"
 #include "newsd/store.h"
 #include "store_backend.h"
+#include "store_rows.h"
 
 /* One slot per fixed statement; the SQL text lives next to its one user. */
 enum nd_stmt {
@@ -232,8 +233,8 @@ enum nd_err nd_store_step_done(struct nd_sqlite *st, sqlite3_stmt *stmt, const c
 /* Reads the current row of stmt into ctx: ND_OK or the error that stops the read. */
 typedef enum nd_err (*nd_store_row_fn)(sqlite3_stmt *stmt, void *ctx);
 
-/* Makes the current row of stmt, as how says, a new JSON value in *out (written on ND_OK only). */
-typedef enum nd_err (*nd_store_map_fn)(sqlite3_stmt *stmt, const void *how, json_t **out);
+/* The current row of stmt as a struct nd_row (store_rows.h), valid until stmt moves on. */
+struct nd_row nd_sqlite_row(sqlite3_stmt *stmt);
 
 /*
  * The runners: each takes the cached statement of slot id (prepared from sql
@@ -271,7 +272,7 @@ enum nd_err nd_store_read_int(sqlite3_stmt *stmt, void *ctx);
 
 /* Every row, mapped with map and how, into a new array in *out (written on ND_OK only). */
 enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
-                          const struct nd_param *params, nd_store_map_fn map, const void *how,
+                          const struct nd_param *params, nd_row_map_fn map, const void *how,
                           json_t **out, const char *what);
 
 /*
@@ -281,46 +282,7 @@ enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql
 enum nd_err nd_store_each(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           nd_store_row_fn read, void *ctx, const char *what);
 
-/* ---- keyset pages ------------------------------------------------------ */
-
-#define ND_PAGE_KEYS_MAX 3
-
-/*
- * One sort key of a page: an integer column, a REAL column (kept in the
- * cursor as the bits of the double, so it compares exactly), or a fixed
- * value that names the list the cursor belongs to.
- */
-enum nd_key_kind { ND_KEY_INT, ND_KEY_REAL, ND_KEY_FIXED };
-
-struct nd_page_key {
-    enum nd_key_kind kind;
-    int col;       /* ND_KEY_INT, ND_KEY_REAL */
-    int64_t value; /* ND_KEY_FIXED */
-};
-
-/*
- * A keyset-paginated read: a statement that orders its rows by the sort
- * keys, starts after the position of the cursor and stops at :limit. The
- * cursor of the next page is the kind letter and the nkeys (2 or 3) sort
- * keys of the last row shown; another order is another kind letter and its
- * own keys.
- */
-struct nd_page {
-    char kind;
-    unsigned nkeys;
-    struct nd_page_key keys[ND_PAGE_KEYS_MAX];
-    unsigned limit;
-    nd_store_map_fn map; /* one row to one item */
-    const void *how;     /* map's second argument */
-};
-
-/*
- * Decodes cursor into keys: zeros when cursor is NULL (the first page).
- * ND_ERR_INVALID when it is not a cursor of page: another kind, another
- * number of keys, another fixed value, or a NaN for an ND_KEY_REAL key.
- */
-enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
-                                int64_t keys[ND_PAGE_KEYS_MAX]);
+/* ---- keyset pages (struct nd_page: store_rows.h) ---------------------- */
 
 /*
  * Binds params and :limit (page->limit + 1: one row more tells of a next
@@ -330,55 +292,6 @@ enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
  */
 enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct nd_param *params,
                           const struct nd_page *page, json_t *items, char **next, const char *what);
-
-/* ---- rows as JSON ------------------------------------------------------ */
-
-enum nd_col_kind {
-    ND_COL_INT,
-    ND_COL_INT_OR_NULL,
-    ND_COL_TEXT,
-    ND_COL_TEXT_OR_NULL,
-    ND_COL_TEXT_OR_ABSENT, /* no member at all when the column is NULL */
-    ND_COL_TIME,           /* seconds, as RFC 3339 text */
-    ND_COL_TAGS,           /* a JSON array kept as text; column 0 holds the article id */
-};
-
-/* One member of an object: its key, the result column and how to read it. */
-struct nd_col {
-    const char *key;
-    int col;
-    enum nd_col_kind kind;
-};
-
-/* The members of a resource in the order clients see them; type (when not NULL) comes first. */
-struct nd_shape {
-    const char *type;
-    const struct nd_col *cols;
-    size_t ncols;
-};
-
-/*
- * A comment's members, for ND_COMMENT_COLUMNS: "id, article_id, parent_id,
- * author, body, status, created_at" (store_comments.c). The first
- * ND_COMMENT_MEMBERS are what clients see; the export selects
- * ND_COMMENT_EXPORT_COLUMNS and writes them all, import_key last.
- */
-#define ND_COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
-#define ND_COMMENT_EXPORT_COLUMNS ND_COMMENT_COLUMNS ", import_key"
-#define ND_COMMENT_MEMBERS 7
-extern const struct nd_col nd_store_comment_cols[ND_COMMENT_MEMBERS + 1];
-
-#define ND_SHAPE(type, cols)                                                                       \
-    {                                                                                              \
-        (type), (cols), sizeof(cols) / sizeof((cols)[0])                                           \
-    }
-
-/*
- * An nd_store_map_fn whose how is a struct nd_shape: the current row as a
- * new object. ND_ERR_NOMEM, or ND_ERR_DB (logged) when stored text is not
- * UTF-8 or stored tags are not an array.
- */
-enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *shape, json_t **out);
 
 /*
  * The checks of a comment written with its own values (store_backup.c; an
@@ -448,13 +361,6 @@ void nd_store_rollback(struct nd_sqlite *st);
  */
 enum nd_err nd_store_article_begin(struct nd_sqlite *st, const struct nd_article_fields *f,
                                    char **tags);
-
-/*
- * Adds key to obj with the text of column col of the current row. Returns
- * ND_OK, ND_ERR_NOMEM, or ND_ERR_DB when stored text is not valid UTF-8
- * (logged).
- */
-enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col);
 
 /* The struct nd_sqlite that store is (the caller knows it is one). Accepts NULL. */
 static inline struct nd_sqlite *nd_sqlite_of(struct nd_store *store)

@@ -60,19 +60,12 @@ enum nd_err nd_sqlite_key_lookup(struct nd_store *store, const char *key_id, uns
                         ND_PARAMS(ND_TEXT(":key_id", key_id)), read_hash, &out, "key lookup");
 }
 
-static const struct nd_col key_cols[] = {
-    {"name", 0, ND_COL_TEXT},
-    {"key_id", 1, ND_COL_TEXT},
-    {"created_at", 2, ND_COL_TIME},
-};
-static const struct nd_shape key_shape = ND_SHAPE(NULL, key_cols);
-
 enum nd_err nd_sqlite_key_list(struct nd_store *store, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_KEY_LIST,
                          "SELECT name, key_id, created_at FROM api_keys ORDER BY id", NULL,
-                         nd_store_map_shape, &key_shape, out, "key list");
+                         nd_row_map_shape, &nd_key_shape, out, "key list");
 }
 
 enum nd_err nd_sqlite_key_delete(struct nd_store *store, const char *name)

@@ -120,7 +120,8 @@ struct shape_into {
 static enum nd_err read_shape(sqlite3_stmt *stmt, void *ctx)
 {
     const struct shape_into *into = ctx;
-    return nd_store_map_shape(stmt, into->shape, into->out);
+    struct nd_row row = nd_sqlite_row(stmt);
+    return nd_row_map_shape(&row, into->shape, into->out);
 }
 
 enum nd_err nd_store_get(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
@@ -133,7 +134,7 @@ enum nd_err nd_store_get(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
 
 /* What nd_store_list's rows are mapped with and appended to. */
 struct list_into {
-    nd_store_map_fn map;
+    nd_row_map_fn map;
     const void *how;
     json_t *items;
 };
@@ -142,14 +143,15 @@ static enum nd_err append_row(sqlite3_stmt *stmt, void *ctx)
 {
     struct list_into *into = ctx;
     json_t *item = NULL;
-    enum nd_err err = into->map(stmt, into->how, &item);
+    struct nd_row row = nd_sqlite_row(stmt);
+    enum nd_err err = into->map(&row, into->how, &item);
     if (err == ND_OK && json_array_append_new(into->items, item) != 0)
         err = ND_ERR_NOMEM;
     return err;
 }
 
 enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql,
-                          const struct nd_param *params, nd_store_map_fn map, const void *how,
+                          const struct nd_param *params, nd_row_map_fn map, const void *how,
                           json_t **out, const char *what)
 {
     enum nd_err err = ND_OK;
@@ -167,65 +169,41 @@ enum nd_err nd_store_list(struct nd_sqlite *st, enum nd_stmt id, const char *sql
     return ND_OK;
 }
 
+/* ---- rows of SQLite statements ---------------------------------------- */
+
+static bool column_is_null(const void *row, int col)
+{
+    return sqlite3_column_type((sqlite3_stmt *)row, col) == SQLITE_NULL;
+}
+
+static int64_t column_int(const void *row, int col)
+{
+    return sqlite3_column_int64((sqlite3_stmt *)row, col);
+}
+
+static double column_real(const void *row, int col)
+{
+    return sqlite3_column_double((sqlite3_stmt *)row, col);
+}
+
+static const char *column_text(const void *row, int col, size_t *len)
+{
+    sqlite3_stmt *stmt = (sqlite3_stmt *)row;
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    *len = text ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+    return text ? text : "";
+}
+
+static const struct nd_row_reader sqlite_rows = {column_is_null, column_int, column_real,
+                                                 column_text};
+
+struct nd_row nd_sqlite_row(sqlite3_stmt *stmt)
+{
+    struct nd_row row = {&sqlite_rows, stmt};
+    return row;
+}
+
 /* ---- keyset pages ------------------------------------------------------ */
-
-/* The double whose bits an ND_KEY_REAL key holds. */
-static double key_double(int64_t bits)
-{
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
-/* A NaN is no position (every comparison with it is false), so such a cursor is refused. */
-enum nd_err nd_store_page_start(const struct nd_page *page, const char *cursor,
-                                int64_t keys[ND_PAGE_KEYS_MAX])
-{
-    enum nd_err err = ND_OK;
-    for (unsigned i = 0; i < ND_PAGE_KEYS_MAX; i++)
-        keys[i] = 0;
-    if (!cursor)
-        return ND_OK;
-    if (page->nkeys == 3)
-        err = nd_cursor_decode3(cursor, page->kind, &keys[0], &keys[1], &keys[2]);
-    else
-        err = nd_cursor_decode(cursor, page->kind, &keys[0], &keys[1]);
-    for (unsigned i = 0; i < page->nkeys && err == ND_OK; i++)
-        if ((page->keys[i].kind == ND_KEY_FIXED && keys[i] != page->keys[i].value) ||
-            (page->keys[i].kind == ND_KEY_REAL && isnan(key_double(keys[i]))))
-            err = ND_ERR_INVALID;
-    return err == ND_OK ? ND_OK : ND_ERR_INVALID;
-}
-
-/* The sort keys of the current row of stmt. */
-static void read_keys(const struct nd_page *page, sqlite3_stmt *stmt,
-                      int64_t keys[ND_PAGE_KEYS_MAX])
-{
-    for (unsigned i = 0; i < page->nkeys; i++) {
-        const struct nd_page_key *k = &page->keys[i];
-        double real;
-        switch (k->kind) {
-        case ND_KEY_INT:
-            keys[i] = sqlite3_column_int64(stmt, k->col);
-            break;
-        case ND_KEY_REAL:
-            real = sqlite3_column_double(stmt, k->col);
-            memcpy(&keys[i], &real, sizeof keys[i]);
-            break;
-        case ND_KEY_FIXED:
-            keys[i] = k->value;
-            break;
-        }
-    }
-}
-
-/* A new cursor for the position keys in page's order, or NULL when out of memory. */
-static char *encode_keys(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS_MAX])
-{
-    if (page->nkeys == 3)
-        return nd_cursor_encode3(page->kind, keys[0], keys[1], keys[2]);
-    return nd_cursor_encode(page->kind, keys[0], keys[1]);
-}
 
 /*
  * Only the last row that fits gives its keys: the row after it, if any,
@@ -238,6 +216,7 @@ enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct
     int64_t last[ND_PAGE_KEYS_MAX] = {0, 0, 0};
     char *cursor = NULL;
     unsigned n = 0;
+    struct nd_row row = nd_sqlite_row(stmt);
     int rc = nd_store_bind(stmt, params);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":limit"),
@@ -247,15 +226,15 @@ enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct
     for (; rc == SQLITE_ROW && n < page->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
         json_t *item = NULL;
         if (n + 1 == page->limit)
-            read_keys(page, stmt, last);
-        err = page->map(stmt, page->how, &item);
+            nd_page_row_keys(page, &row, last);
+        err = page->map(&row, page->how, &item);
         if (err == ND_OK && json_array_append_new(items, item) != 0)
             err = ND_ERR_NOMEM;
     }
     if (err == ND_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = nd_store_sqlite_err(st->db, rc, what);
     if (err == ND_OK && rc == SQLITE_ROW) {
-        cursor = encode_keys(page, last);
+        cursor = nd_page_cursor(page, last);
         if (!cursor)
             err = ND_ERR_NOMEM;
     }
@@ -263,91 +242,4 @@ enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct
     if (err == ND_OK)
         *next = cursor;
     return err;
-}
-
-/* ---- rows as JSON ------------------------------------------------------ */
-
-/* Sets key to value (stolen, may be NULL after a failed allocation). */
-static enum nd_err set_value(json_t *obj, const char *key, json_t *value)
-{
-    return json_object_set_new(obj, key, value) == 0 ? ND_OK : ND_ERR_NOMEM;
-}
-
-enum nd_err nd_store_json_text(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
-{
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    if (!text)
-        text = "";
-    json_t *value = json_stringn(text, len);
-    if (!value && !nd_utf8_valid(text, len)) {
-        nd_log(ND_LOG_ERROR, "store: column %s holds text that is not UTF-8", key);
-        return ND_ERR_DB;
-    }
-    return set_value(obj, key, value);
-}
-
-/* Adds the stored JSON array text of column col as the array key. */
-static enum nd_err json_tags(json_t *obj, const char *key, sqlite3_stmt *stmt, int col)
-{
-    json_error_t jerr;
-    bool nomem = false;
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    json_t *tags = text ? nd_json_loadb(text, len, 0, &jerr, &nomem) : NULL;
-    if (nomem)
-        return ND_ERR_NOMEM;
-    if (!json_is_array(tags)) {
-        json_decref(tags);
-        nd_log(ND_LOG_ERROR, "store: article %lld has malformed tags",
-               (long long)sqlite3_column_int64(stmt, 0));
-        return ND_ERR_DB;
-    }
-    return set_value(obj, key, tags);
-}
-
-static enum nd_err json_column(json_t *obj, const struct nd_col *c, sqlite3_stmt *stmt)
-{
-    char buf[ND_TIME_BUF];
-    switch (c->kind) {
-    case ND_COL_INT_OR_NULL:
-        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
-            return set_value(obj, c->key, json_null());
-        return set_value(obj, c->key, json_integer(sqlite3_column_int64(stmt, c->col)));
-    case ND_COL_INT:
-        return set_value(obj, c->key, json_integer(sqlite3_column_int64(stmt, c->col)));
-    case ND_COL_TEXT_OR_NULL:
-        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
-            return set_value(obj, c->key, json_null());
-        return nd_store_json_text(obj, c->key, stmt, c->col);
-    case ND_COL_TEXT_OR_ABSENT:
-        if (sqlite3_column_type(stmt, c->col) == SQLITE_NULL)
-            return ND_OK;
-        return nd_store_json_text(obj, c->key, stmt, c->col);
-    case ND_COL_TEXT:
-        return nd_store_json_text(obj, c->key, stmt, c->col);
-    case ND_COL_TIME:
-        nd_time_format(sqlite3_column_int64(stmt, c->col), buf);
-        return set_value(obj, c->key, json_string(buf));
-    case ND_COL_TAGS:
-        return json_tags(obj, c->key, stmt, c->col);
-    }
-    return ND_ERR_DB;
-}
-
-enum nd_err nd_store_map_shape(sqlite3_stmt *stmt, const void *how, json_t **out)
-{
-    const struct nd_shape *shape = how;
-    json_t *obj = json_object();
-    enum nd_err err = obj ? ND_OK : ND_ERR_NOMEM;
-    if (err == ND_OK && shape->type)
-        err = set_value(obj, "type", json_string(shape->type));
-    for (size_t i = 0; i < shape->ncols && err == ND_OK; i++)
-        err = json_column(obj, &shape->cols[i], stmt);
-    if (err != ND_OK) {
-        json_decref(obj);
-        return err;
-    }
-    *out = obj;
-    return ND_OK;
 }

@@ -190,8 +190,9 @@ static enum nd_err add_snippets(struct nd_sqlite *st, const struct nd_search_par
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)
             break;
+        struct nd_row row = nd_sqlite_row(stmt);
         item = item_by_id(items, sqlite3_column_int64(stmt, 0));
-        if (item && (err = nd_store_json_text(item, "snippet", stmt, 1)) != ND_OK)
+        if (item && (err = nd_row_json_text(item, "snippet", &row, 1)) != ND_OK)
             goto out;
     }
     if (rc != SQLITE_DONE)
@@ -225,14 +226,14 @@ struct hit_shape {
 static const struct hit_shape article_hit = {ND_SHAPE(NULL, article_hit_cols), 4};
 static const struct hit_shape comment_hit = {ND_SHAPE(NULL, comment_hit_cols), 3};
 
-/* An nd_store_map_fn (how: a struct hit_shape): the ranked row as an item without its snippet. */
-static enum nd_err map_hit(sqlite3_stmt *stmt, const void *how, json_t **out)
+/* An nd_row_map_fn (how: a struct hit_shape): the ranked row as an item without its snippet. */
+static enum nd_err map_hit(const struct nd_row *row, const void *how, json_t **out)
 {
     const struct hit_shape *hit = how;
     json_t *item = NULL;
-    enum nd_err err = nd_store_map_shape(stmt, &hit->shape, &item);
+    enum nd_err err = nd_row_map_shape(row, &hit->shape, &item);
     /* BM25 is negative with better matches lower; clients get it positive */
-    double score = -sqlite3_column_double(stmt, hit->score_col);
+    double score = -nd_row_real(row, hit->score_col);
     if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
         err = ND_ERR_NOMEM;
     if (err != ND_OK) {
@@ -269,7 +270,7 @@ static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt;
     page.limit = p->limit;
-    if (nd_store_page_start(&page, p->cursor, pos) != ND_OK)
+    if (nd_page_start(&page, p->cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     bool after = p->cursor != NULL;
     size_t n = 0;

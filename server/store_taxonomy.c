@@ -21,25 +21,18 @@ static const char author_list_sql[] = "SELECT author, count(*) FROM articles"
                                       " WHERE author > '' AND (status = 'published' OR :drafts)"
                                       " GROUP BY author ORDER BY author COLLATE NOCASE, author";
 
-/* {"name","count"} of a row of either statement. */
-static const struct nd_col name_count_cols[] = {
-    {"name", 0, ND_COL_TEXT},
-    {"count", 1, ND_COL_INT},
-};
-static const struct nd_shape name_count_shape = ND_SHAPE(NULL, name_count_cols);
-
 enum nd_err nd_sqlite_tag_list(struct nd_store *store, bool drafts, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_TAG_LIST, tag_list_sql,
-                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
-                         &name_count_shape, out, "tag list");
+                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
+                         &nd_name_count_shape, out, "tag list");
 }
 
 enum nd_err nd_sqlite_author_list(struct nd_store *store, bool drafts, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_list(st, ND_STMT_AUTHOR_LIST, author_list_sql,
-                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_store_map_shape,
-                         &name_count_shape, out, "author list");
+                         ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
+                         &nd_name_count_shape, out, "author list");
 }

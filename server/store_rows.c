@@ -1,0 +1,334 @@
+/*
+ * store_rows.c: rows of any backend made into the contract's JSON, the
+ * resources' shapes, keyset cursors, slug suffixing, the tags' stored text
+ * and the export's header (store_rows.h). Nothing here knows which
+ * database read the row.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "newsd/cursor.h"
+#include "newsd/json.h"
+#include "newsd/log.h"
+#include "newsd/text.h"
+#include "newsd/util.h"
+#include "store_rows.h"
+
+/* ---- rows as JSON ------------------------------------------------------- */
+
+/* Sets key to value (stolen, may be NULL after a failed allocation). */
+static enum nd_err set_value(json_t *obj, const char *key, json_t *value)
+{
+    return json_object_set_new(obj, key, value) == 0 ? ND_OK : ND_ERR_NOMEM;
+}
+
+enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *row, int col)
+{
+    size_t len = 0;
+    const char *text = nd_row_text(row, col, &len);
+    json_t *value = json_stringn(text, len);
+    if (!value && !nd_utf8_valid(text, len)) {
+        nd_log(ND_LOG_ERROR, "store: column %s holds text that is not UTF-8", key);
+        return ND_ERR_DB;
+    }
+    return set_value(obj, key, value);
+}
+
+/* Adds the stored JSON array text of column col as the array key. */
+static enum nd_err json_tags(json_t *obj, const char *key, const struct nd_row *row, int col)
+{
+    json_error_t jerr;
+    bool nomem = false;
+    size_t len = 0;
+    const char *text = nd_row_is_null(row, col) ? NULL : nd_row_text(row, col, &len);
+    json_t *tags = text ? nd_json_loadb(text, len, 0, &jerr, &nomem) : NULL;
+    if (nomem)
+        return ND_ERR_NOMEM;
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+        nd_log(ND_LOG_ERROR, "store: article %lld has malformed tags",
+               (long long)nd_row_int(row, 0));
+        return ND_ERR_DB;
+    }
+    return set_value(obj, key, tags);
+}
+
+static enum nd_err json_column(json_t *obj, const struct nd_col *c, const struct nd_row *row)
+{
+    char buf[ND_TIME_BUF];
+    switch (c->kind) {
+    case ND_COL_INT_OR_NULL:
+        if (nd_row_is_null(row, c->col))
+            return set_value(obj, c->key, json_null());
+        return set_value(obj, c->key, json_integer(nd_row_int(row, c->col)));
+    case ND_COL_INT:
+        return set_value(obj, c->key, json_integer(nd_row_int(row, c->col)));
+    case ND_COL_TEXT_OR_NULL:
+        if (nd_row_is_null(row, c->col))
+            return set_value(obj, c->key, json_null());
+        return nd_row_json_text(obj, c->key, row, c->col);
+    case ND_COL_TEXT_OR_ABSENT:
+        if (nd_row_is_null(row, c->col))
+            return ND_OK;
+        return nd_row_json_text(obj, c->key, row, c->col);
+    case ND_COL_TEXT:
+        return nd_row_json_text(obj, c->key, row, c->col);
+    case ND_COL_TIME:
+        nd_time_format(nd_row_int(row, c->col), buf);
+        return set_value(obj, c->key, json_string(buf));
+    case ND_COL_TAGS:
+        return json_tags(obj, c->key, row, c->col);
+    }
+    return ND_ERR_DB;
+}
+
+enum nd_err nd_row_map_shape(const struct nd_row *row, const void *how, json_t **out)
+{
+    const struct nd_shape *shape = how;
+    json_t *obj = json_object();
+    enum nd_err err = obj ? ND_OK : ND_ERR_NOMEM;
+    if (err == ND_OK && shape->type)
+        err = set_value(obj, "type", json_string(shape->type));
+    for (size_t i = 0; i < shape->ncols && err == ND_OK; i++)
+        err = json_column(obj, &shape->cols[i], row);
+    if (err != ND_OK) {
+        json_decref(obj);
+        return err;
+    }
+    *out = obj;
+    return ND_OK;
+}
+
+/* ---- the resources' shapes ---------------------------------------------- */
+
+static const struct nd_col article_cols[] = {
+    {"id", ND_ACOL_ID, ND_COL_INT},
+    {"slug", ND_ACOL_SLUG, ND_COL_TEXT},
+    {"title", ND_ACOL_TITLE, ND_COL_TEXT},
+    {"summary", ND_ACOL_SUMMARY, ND_COL_TEXT},
+    {"body", ND_ACOL_BODY, ND_COL_TEXT_OR_ABSENT},
+    {"author", ND_ACOL_AUTHOR, ND_COL_TEXT},
+    {"category", ND_ACOL_CATEGORY, ND_COL_TEXT},
+    {"tags", ND_ACOL_TAGS, ND_COL_TAGS},
+    {"source_url", ND_ACOL_SOURCE_URL, ND_COL_TEXT_OR_NULL},
+    {"status", ND_ACOL_STATUS, ND_COL_TEXT},
+    {"published_at", ND_ACOL_PUBLISHED_AT, ND_COL_TIME},
+    {"created_at", ND_ACOL_CREATED_AT, ND_COL_TIME},
+    {"updated_at", ND_ACOL_UPDATED_AT, ND_COL_TIME},
+    {"comment_count", ND_ACOL_COMMENT_COUNT, ND_COL_INT},
+};
+const struct nd_shape nd_article_shape = ND_SHAPE(NULL, article_cols);
+
+static const struct nd_col comment_cols[] = {
+    {"id", ND_CCOL_ID, ND_COL_INT},
+    {"article_id", ND_CCOL_ARTICLE_ID, ND_COL_INT},
+    {"parent_id", ND_CCOL_PARENT_ID, ND_COL_INT_OR_NULL},
+    {"author", ND_CCOL_AUTHOR, ND_COL_TEXT},
+    {"body", ND_CCOL_BODY, ND_COL_TEXT},
+    {"status", ND_CCOL_STATUS, ND_COL_TEXT},
+    {"created_at", ND_CCOL_CREATED_AT, ND_COL_TIME},
+    {"import_key", ND_CCOL_IMPORT_KEY, ND_COL_TEXT_OR_NULL},
+};
+const struct nd_shape nd_comment_shape = {NULL, comment_cols, ND_COMMENT_MEMBERS};
+const struct nd_shape nd_export_comment_shape = ND_SHAPE("comment", comment_cols);
+
+static const struct nd_col name_count_cols[] = {
+    {"name", 0, ND_COL_TEXT},
+    {"count", 1, ND_COL_INT},
+};
+const struct nd_shape nd_name_count_shape = ND_SHAPE(NULL, name_count_cols);
+
+static const struct nd_col key_cols[] = {
+    {"name", 0, ND_COL_TEXT},
+    {"key_id", 1, ND_COL_TEXT},
+    {"created_at", 2, ND_COL_TIME},
+};
+const struct nd_shape nd_key_shape = ND_SHAPE(NULL, key_cols);
+
+/* The members of a change (store.h), by what it changed. */
+static const struct nd_col article_change_cols[] = {
+    {"id", ND_XCOL_ID, ND_COL_INT},          {"kind", ND_XCOL_KIND, ND_COL_TEXT},
+    {"at", ND_XCOL_AT, ND_COL_TIME},         {"article_id", ND_XCOL_ARTICLE_ID, ND_COL_INT},
+    {"status", ND_XCOL_STATUS, ND_COL_TEXT}, {"slug", ND_XCOL_SLUG, ND_COL_TEXT},
+    {"title", ND_XCOL_TITLE, ND_COL_TEXT},   {"published_at", ND_XCOL_PUBLISHED_AT, ND_COL_TIME},
+};
+static const struct nd_col comment_change_cols[] = {
+    {"id", ND_XCOL_ID, ND_COL_INT},
+    {"kind", ND_XCOL_KIND, ND_COL_TEXT},
+    {"at", ND_XCOL_AT, ND_COL_TIME},
+    {"article_id", ND_XCOL_ARTICLE_ID, ND_COL_INT},
+    {"comment_id", ND_XCOL_COMMENT_ID, ND_COL_INT},
+    {"status", ND_XCOL_STATUS, ND_COL_TEXT},
+};
+static const struct nd_shape article_change = ND_SHAPE(NULL, article_change_cols);
+static const struct nd_shape comment_change = ND_SHAPE(NULL, comment_change_cols);
+
+enum nd_err nd_row_change(const struct nd_row *row, json_t **out)
+{
+    bool article = nd_row_is_null(row, ND_XCOL_COMMENT_ID);
+    return nd_row_map_shape(row, article ? &article_change : &comment_change, out);
+}
+
+/* ---- the export --------------------------------------------------------- */
+
+/* Every stored field of an article; column i of the query is member i. */
+static const struct nd_col export_article_cols[] = {
+    {"id", 0, ND_COL_INT},
+    {"slug", 1, ND_COL_TEXT},
+    {"title", 2, ND_COL_TEXT},
+    {"summary", 3, ND_COL_TEXT},
+    {"body", 4, ND_COL_TEXT},
+    {"author", 5, ND_COL_TEXT},
+    {"category", 6, ND_COL_TEXT},
+    {"tags", 7, ND_COL_TAGS},
+    {"source_url", 8, ND_COL_TEXT_OR_NULL},
+    {"status", 9, ND_COL_TEXT},
+    {"published_at", 10, ND_COL_TIME},
+    {"created_at", 11, ND_COL_TIME},
+    {"updated_at", 12, ND_COL_TIME},
+    {"import_key", 13, ND_COL_TEXT_OR_NULL},
+};
+const struct nd_shape nd_export_article_shape = ND_SHAPE("article", export_article_cols);
+
+enum nd_err nd_export_header(nd_store_export_fn emit, void *ctx)
+{
+    json_t *header = json_object();
+    enum nd_err err = ND_ERR_NOMEM;
+    if (header && json_object_set_new(header, "type", json_string(ND_EXPORT_TYPE)) == 0 &&
+        json_object_set_new(header, "version", json_integer(ND_EXPORT_VERSION)) == 0)
+        err = emit(ctx, header);
+    json_decref(header);
+    return err;
+}
+
+/* ---- keyset pages ------------------------------------------------------- */
+
+double nd_page_key_double(int64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* A NaN is no position (every comparison with it is false), so such a cursor is refused. */
+enum nd_err nd_page_start(const struct nd_page *page, const char *cursor,
+                          int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    enum nd_err err = ND_OK;
+    for (unsigned i = 0; i < ND_PAGE_KEYS_MAX; i++)
+        keys[i] = 0;
+    if (!cursor)
+        return ND_OK;
+    if (page->nkeys == 3)
+        err = nd_cursor_decode3(cursor, page->kind, &keys[0], &keys[1], &keys[2]);
+    else
+        err = nd_cursor_decode(cursor, page->kind, &keys[0], &keys[1]);
+    for (unsigned i = 0; i < page->nkeys && err == ND_OK; i++)
+        if ((page->keys[i].kind == ND_KEY_FIXED && keys[i] != page->keys[i].value) ||
+            (page->keys[i].kind == ND_KEY_REAL && isnan(nd_page_key_double(keys[i]))))
+            err = ND_ERR_INVALID;
+    return err == ND_OK ? ND_OK : ND_ERR_INVALID;
+}
+
+void nd_page_row_keys(const struct nd_page *page, const struct nd_row *row,
+                      int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    for (unsigned i = 0; i < page->nkeys; i++) {
+        const struct nd_page_key *k = &page->keys[i];
+        double real;
+        switch (k->kind) {
+        case ND_KEY_INT:
+            keys[i] = nd_row_int(row, k->col);
+            break;
+        case ND_KEY_REAL:
+            real = nd_row_real(row, k->col);
+            memcpy(&keys[i], &real, sizeof keys[i]);
+            break;
+        case ND_KEY_FIXED:
+            keys[i] = k->value;
+            break;
+        }
+    }
+}
+
+char *nd_page_cursor(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS_MAX])
+{
+    if (page->nkeys == 3)
+        return nd_cursor_encode3(page->kind, keys[0], keys[1], keys[2]);
+    return nd_cursor_encode(page->kind, keys[0], keys[1]);
+}
+
+/* ---- slugs and tags ----------------------------------------------------- */
+
+/*
+ * Writes base plus "-n" into buf, keeping the result within ND_SLUG_MAX
+ * bytes: a base too long for the suffix is cut back to its last hyphen that
+ * fits (or hard at the limit when a single word is that long), so the result
+ * is still a valid slug.
+ */
+static void suffixed_slug(const char *base, unsigned n, char buf[ND_SLUG_BUF])
+{
+    char suffix[16];
+    int slen = snprintf(suffix, sizeof suffix, "-%u", n);
+    size_t keep = strnlen(base, ND_SLUG_MAX);
+    size_t room = ND_SLUG_MAX - (size_t)slen;
+    if (keep > room) {
+        keep = room;
+        size_t cut = keep;
+        while (cut > 0 && base[cut] != '-')
+            cut--;
+        if (cut > 0)
+            keep = cut;
+    }
+    while (keep > 0 && base[keep - 1] == '-')
+        keep--;
+    memcpy(buf, base, keep);
+    memcpy(buf + keep, suffix, (size_t)slen + 1);
+}
+
+enum nd_err nd_slug_choose(const struct nd_article_fields *f, int64_t self, char buf[ND_SLUG_BUF],
+                           const char **slug, nd_slug_taken_fn taken_fn, void *ctx)
+{
+    bool taken = false;
+    enum nd_err err = taken_fn(ctx, f->slug, self, &taken);
+    if (err != ND_OK || !taken) {
+        *slug = f->slug;
+        return err;
+    }
+    if (!f->slug_derived)
+        return ND_ERR_CONFLICT;
+    for (unsigned n = 2; n <= ND_SLUG_TRIES; n++) {
+        suffixed_slug(f->slug, n, buf);
+        err = taken_fn(ctx, buf, self, &taken);
+        if (err != ND_OK)
+            return err;
+        if (!taken) {
+            *slug = buf;
+            return ND_OK;
+        }
+    }
+    return ND_ERR_CONFLICT;
+}
+
+enum nd_err nd_tags_text(const struct nd_article_fields *f, char **out)
+{
+    enum nd_err err = ND_OK;
+    json_t *arr = json_array();
+    if (!arr)
+        return ND_ERR_NOMEM;
+    for (size_t i = 0; i < f->ntags && err == ND_OK; i++) {
+        if (!f->tags[i] || !nd_utf8_valid(f->tags[i], strlen(f->tags[i])))
+            err = ND_ERR_INVALID;
+        else if (json_array_append_new(arr, json_string(f->tags[i])) != 0)
+            err = ND_ERR_NOMEM;
+    }
+    char *text = err == ND_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (err == ND_OK && !text)
+        err = ND_ERR_NOMEM;
+    if (err == ND_OK)
+        *out = text;
+    return err;
+}

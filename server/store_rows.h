@@ -1,0 +1,315 @@
+/*
+ * store_rows.h: what every storage backend needs and none should write
+ * twice (store_rows.c, store_tree.c). Backend files hold their SQL and the
+ * glue to their client library; the rest is here:
+ *   - a row of any backend's result read through one small interface
+ *     (struct nd_row), and rows made into the contract's JSON by a table of
+ *     members per resource (struct nd_shape), so both backends answer the
+ *     same bytes;
+ *   - the columns each resource's queries select, in shape order;
+ *   - keyset pages: a cursor's sort keys, decoded and encoded once;
+ *   - slug suffixing on a clash, and the tags' stored text;
+ *   - comment trees assembled from rows (store_tree.c);
+ *   - the export's header record.
+ */
+#ifndef NEWSD_STORE_ROWS_H
+#define NEWSD_STORE_ROWS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "newsd/err.h"
+#include "newsd/store.h"
+#include "newsd/text.h"
+
+/* ---- rows --------------------------------------------------------------- */
+
+/* How a backend reads column col of one row of its result. */
+struct nd_row_reader {
+    bool (*is_null)(const void *row, int col);
+    int64_t (*integer)(const void *row, int col);
+    double (*real)(const void *row, int col);
+    /* the text of col (NUL-terminated, *len bytes); "" for SQL NULL; valid
+       until the backend moves to the next row */
+    const char *(*text)(const void *row, int col, size_t *len);
+};
+
+/* One row: a reader and the backend's handle of the row (borrowed). */
+struct nd_row {
+    const struct nd_row_reader *reader;
+    const void *impl;
+};
+
+static inline bool nd_row_is_null(const struct nd_row *row, int col)
+{
+    return row->reader->is_null(row->impl, col);
+}
+
+static inline int64_t nd_row_int(const struct nd_row *row, int col)
+{
+    return row->reader->integer(row->impl, col);
+}
+
+static inline double nd_row_real(const struct nd_row *row, int col)
+{
+    return row->reader->real(row->impl, col);
+}
+
+static inline const char *nd_row_text(const struct nd_row *row, int col, size_t *len)
+{
+    return row->reader->text(row->impl, col, len);
+}
+
+/* ---- rows as JSON ------------------------------------------------------- */
+
+enum nd_col_kind {
+    ND_COL_INT,
+    ND_COL_INT_OR_NULL,
+    ND_COL_TEXT,
+    ND_COL_TEXT_OR_NULL,
+    ND_COL_TEXT_OR_ABSENT, /* no member at all when the column is NULL */
+    ND_COL_TIME,           /* seconds, as RFC 3339 text */
+    ND_COL_TAGS,           /* a JSON array kept as text; column 0 holds the article id */
+};
+
+/* One member of an object: its key, the result column and how to read it. */
+struct nd_col {
+    const char *key;
+    int col;
+    enum nd_col_kind kind;
+};
+
+/* The members of a resource in the order clients see them; type (when not NULL) comes first. */
+struct nd_shape {
+    const char *type;
+    const struct nd_col *cols;
+    size_t ncols;
+};
+
+#define ND_SHAPE(type, cols)                                                                       \
+    {                                                                                              \
+        (type), (cols), sizeof(cols) / sizeof((cols)[0])                                           \
+    }
+
+/* Makes row, as how says, a new JSON value in *out (written on ND_OK only). */
+typedef enum nd_err (*nd_row_map_fn)(const struct nd_row *row, const void *how, json_t **out);
+
+/*
+ * An nd_row_map_fn whose how is a struct nd_shape: the row as a new object.
+ * ND_ERR_NOMEM, or ND_ERR_DB (logged) when stored text is not UTF-8 or
+ * stored tags are not an array.
+ */
+enum nd_err nd_row_map_shape(const struct nd_row *row, const void *shape, json_t **out);
+
+/*
+ * Adds key to obj with the text of column col. ND_OK, ND_ERR_NOMEM, or
+ * ND_ERR_DB when the stored text is not valid UTF-8 (logged).
+ */
+enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *row, int col);
+
+/* ---- the resources' columns --------------------------------------------- */
+
+/* An article: every query that answers articles selects these, in this order. */
+#define ND_ARTICLE_COLUMNS                                                                         \
+    "id, slug, title, summary, body, author, category, tags, source_url, status, "                 \
+    "published_at, created_at, updated_at, comment_count"
+/* Lists leave the body out: NULL in its place keeps the column numbers. */
+#define ND_ARTICLE_LIST_COLUMNS                                                                    \
+    "id, slug, title, summary, NULL, author, category, tags, source_url, status, "                 \
+    "published_at, created_at, updated_at, comment_count"
+
+enum nd_article_col {
+    ND_ACOL_ID,
+    ND_ACOL_SLUG,
+    ND_ACOL_TITLE,
+    ND_ACOL_SUMMARY,
+    ND_ACOL_BODY,
+    ND_ACOL_AUTHOR,
+    ND_ACOL_CATEGORY,
+    ND_ACOL_TAGS,
+    ND_ACOL_SOURCE_URL,
+    ND_ACOL_STATUS,
+    ND_ACOL_PUBLISHED_AT,
+    ND_ACOL_CREATED_AT,
+    ND_ACOL_UPDATED_AT,
+    ND_ACOL_COMMENT_COUNT,
+};
+
+/* The contract's article; a NULL body (lists) leaves "body" out. */
+extern const struct nd_shape nd_article_shape;
+
+/*
+ * A comment: "id, article_id, parent_id, author, body, status, created_at".
+ * The first ND_COMMENT_MEMBERS are what clients see; the export selects
+ * ND_COMMENT_EXPORT_COLUMNS and writes them all, import_key last.
+ */
+#define ND_COMMENT_COLUMNS "id, article_id, parent_id, author, body, status, created_at"
+#define ND_COMMENT_EXPORT_COLUMNS ND_COMMENT_COLUMNS ", import_key"
+#define ND_COMMENT_MEMBERS 7
+
+enum nd_comment_col {
+    ND_CCOL_ID,
+    ND_CCOL_ARTICLE_ID,
+    ND_CCOL_PARENT_ID,
+    ND_CCOL_AUTHOR,
+    ND_CCOL_BODY,
+    ND_CCOL_STATUS,
+    ND_CCOL_CREATED_AT,
+    ND_CCOL_IMPORT_KEY, /* ND_COMMENT_EXPORT_COLUMNS only */
+};
+
+/* The contract's comment. */
+extern const struct nd_shape nd_comment_shape;
+
+/* {"name","count"}: a category, tag or author and its number of articles. */
+extern const struct nd_shape nd_name_count_shape;
+
+/* {"name","key_id","created_at"}: an API key as listed. */
+extern const struct nd_shape nd_key_shape;
+
+/*
+ * A change of the change log (store.h): the query selects
+ * ND_CHANGE_COLUMNS; comment_id NULL makes it an article's change.
+ */
+#define ND_CHANGE_COLUMNS                                                                          \
+    "id, kind, article_id, comment_id, public, status, slug, title, published_at, at"
+enum nd_change_col {
+    ND_XCOL_ID,
+    ND_XCOL_KIND,
+    ND_XCOL_ARTICLE_ID,
+    ND_XCOL_COMMENT_ID,
+    ND_XCOL_PUBLIC,
+    ND_XCOL_STATUS,
+    ND_XCOL_SLUG,
+    ND_XCOL_TITLE,
+    ND_XCOL_PUBLISHED_AT,
+    ND_XCOL_AT,
+};
+
+/* row (ND_CHANGE_COLUMNS) as a change object in *out. */
+enum nd_err nd_row_change(const struct nd_row *row, json_t **out);
+
+/* ---- the export --------------------------------------------------------- */
+
+/* The article records of an export: the query selects ND_EXPORT_ARTICLE_COLUMNS. */
+#define ND_EXPORT_ARTICLE_COLUMNS                                                                  \
+    "id, slug, title, summary, body, author, category, tags, source_url, status, "                 \
+    "published_at, created_at, updated_at, import_key"
+extern const struct nd_shape nd_export_article_shape;
+/* The comment records: ND_COMMENT_EXPORT_COLUMNS. */
+extern const struct nd_shape nd_export_comment_shape;
+
+/* Hands the export's header record to emit. */
+enum nd_err nd_export_header(nd_store_export_fn emit, void *ctx);
+
+/* ---- keyset pages ------------------------------------------------------- */
+
+#define ND_PAGE_KEYS_MAX 3
+
+/*
+ * One sort key of a page: an integer column, a REAL column (kept in the
+ * cursor as the bits of the double, so it compares exactly), or a fixed
+ * value that names the list the cursor belongs to.
+ */
+enum nd_key_kind { ND_KEY_INT, ND_KEY_REAL, ND_KEY_FIXED };
+
+struct nd_page_key {
+    enum nd_key_kind kind;
+    int col;       /* ND_KEY_INT, ND_KEY_REAL */
+    int64_t value; /* ND_KEY_FIXED */
+};
+
+/*
+ * A keyset-paginated read: a statement that orders its rows by the sort
+ * keys, starts after the position of the cursor and stops at limit + 1
+ * rows (one more tells of a next page). The cursor of the next page is the
+ * kind letter and the nkeys (2 or 3) sort keys of the last row shown;
+ * another order is another kind letter and its own keys.
+ */
+struct nd_page {
+    char kind;
+    unsigned nkeys;
+    struct nd_page_key keys[ND_PAGE_KEYS_MAX];
+    unsigned limit;
+    nd_row_map_fn map; /* one row to one item */
+    const void *how;   /* map's second argument */
+};
+
+/*
+ * Decodes cursor into keys: zeros when cursor is NULL (the first page).
+ * ND_ERR_INVALID when it is not a cursor of page: another kind, another
+ * number of keys, another fixed value, or a NaN for an ND_KEY_REAL key.
+ */
+enum nd_err nd_page_start(const struct nd_page *page, const char *cursor,
+                          int64_t keys[ND_PAGE_KEYS_MAX]);
+
+/* The sort keys of row in page's order. */
+void nd_page_row_keys(const struct nd_page *page, const struct nd_row *row,
+                      int64_t keys[ND_PAGE_KEYS_MAX]);
+
+/* A new cursor (malloc'd) for the position keys; NULL when out of memory. */
+char *nd_page_cursor(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS_MAX]);
+
+/* The double whose bits an ND_KEY_REAL key holds. */
+double nd_page_key_double(int64_t bits);
+
+/* ---- slugs and tags ----------------------------------------------------- */
+
+/* Derived slugs try "-2" up to this suffix before giving up with CONFLICT. */
+#define ND_SLUG_TRIES 1000
+/* Room for a derived slug: the longest slug, a suffix and the NUL. */
+#define ND_SLUG_BUF (ND_SLUG_MAX + 16)
+
+/* Sets *taken when slug belongs to an article other than self (0: none). */
+typedef enum nd_err (*nd_slug_taken_fn)(void *ctx, const char *slug, int64_t self, bool *taken);
+
+/*
+ * Picks the slug to store for f on article self (0 when creating) into
+ * *slug, which points at f->slug or at buf, asking taken (with ctx) about
+ * each candidate. A given slug that is taken is ND_ERR_CONFLICT; a derived
+ * one gets the first free suffix ("-2", "-3", ... cut to ND_SLUG_MAX).
+ */
+enum nd_err nd_slug_choose(const struct nd_article_fields *f, int64_t self, char buf[ND_SLUG_BUF],
+                           const char **slug, nd_slug_taken_fn taken, void *ctx);
+
+/*
+ * f's tags as the compact JSON array text the articles table keeps,
+ * malloc'd into *out. ND_ERR_INVALID for a NULL or non-UTF-8 tag.
+ */
+enum nd_err nd_tags_text(const struct nd_article_fields *f, char **out);
+
+/* ---- comment trees (store_tree.c) --------------------------------------- */
+
+/*
+ * Ids and their nodes' "replies" arrays (borrowed from the tree), added in
+ * increasing id order so that lookups can bisect.
+ */
+struct nd_node_index {
+    int64_t *ids;
+    json_t **replies;
+    size_t len, cap;
+};
+
+void nd_node_index_fini(struct nd_node_index *ix);
+
+/*
+ * An nd_row_map_fn whose how is a struct nd_node_index: the comment row
+ * (ND_COMMENT_COLUMNS) as a node with an empty "replies", registered there.
+ */
+enum nd_err nd_tree_node(const struct nd_row *row, const void *how, json_t **out);
+
+/*
+ * Hangs the reply row (ND_COMMENT_COLUMNS, and in column anchor_col the id
+ * of the node it hangs under) into the "replies" of that node: one of tops,
+ * or a reply hung earlier (registered in below). Rows come in id order, so
+ * a parent is always met before its replies; a miss is ND_ERR_DB (logged).
+ */
+enum nd_err nd_tree_hang(const struct nd_row *row, int anchor_col, const struct nd_node_index *tops,
+                         struct nd_node_index *below);
+
+/* The ids of ix as a JSON array text ("[3,8,12]"), malloc'd; NULL when out of memory. */
+char *nd_node_ids_json(const struct nd_node_index *ix);
+
+#endif
