@@ -19,14 +19,11 @@
 #include "newsd/util.h"
 #include "store_internal.h"
 
-#define ARTICLE_COLUMNS ND_ARTICLE_COLUMNS
-#define ARTICLE_LIST_COLUMNS ND_ARTICLE_LIST_COLUMNS
-
 enum nd_err nd_sqlite_article_get(struct nd_store *store, int64_t id, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     return nd_store_get(st, ND_STMT_ARTICLE_GET,
-                        "SELECT " ARTICLE_COLUMNS " FROM articles WHERE id = :id",
+                        "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE id = :id",
                         ND_PARAMS(ND_INT(":id", id)), &nd_article_shape, out, "article get");
 }
 
@@ -36,7 +33,7 @@ enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *sl
     if (!slug)
         return ND_ERR_NOT_FOUND;
     return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG,
-                        "SELECT " ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
+                        "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
                         ND_PARAMS(ND_TEXT(":slug", slug)), &nd_article_shape, out, "article get");
 }
 
@@ -210,141 +207,15 @@ enum nd_err nd_sqlite_article_delete(struct nd_store *store, int64_t id)
 
 /* ---- the list ---------------------------------------------------------- */
 
-static const struct {
-    unsigned bit;
-    const char *sql;
-} list_fragments[] = {
-    {ND_LIST_STATUS, " AND status = :status"},
-    {ND_LIST_CATEGORY, " AND category = :category"},
-    {ND_LIST_TAG, " AND id IN (SELECT article_id FROM article_tags WHERE tag = :tag)"},
-    {ND_LIST_AUTHOR, " AND author = :author"},
-    {ND_LIST_SINCE, " AND published_at >= :since"},
-    {ND_LIST_UNTIL, " AND published_at < :until"},
-};
-
-void nd_store_filter_sql(char *sql, unsigned mask)
-{
-    for (size_t i = 0; i < sizeof list_fragments / sizeof list_fragments[0]; i++)
-        if (mask & list_fragments[i].bit)
-            strcat(sql, list_fragments[i].sql);
-}
-
-/*
- * What each order of the list needs: the kind letter of its cursors, the
- * column of its first key, the condition "after the cursor" and the ORDER BY,
- * each on the unqualified columns of articles (every order has an index of
- * its own, migrations 0001 and 0007). tag_after and tag_order_by read the
- * same order from the tag rows (migration 0004) when the tag index holds it;
- * NULL: a tag's matches are sorted by the article columns.
- */
-static const struct {
-    char kind;
-    int key_col;
-    const char *after;
-    const char *order_by;
-    const char *tag_after;
-    const char *tag_order_by;
-} orders[ND_ORDER_COUNT] = {
-    [ND_ORDER_NEWEST] = {'a', ND_ACOL_PUBLISHED_AT,
-                         " AND (published_at, id) < (:cursor_at, :cursor_id)",
-                         " ORDER BY published_at DESC, id DESC",
-                         " AND (tagged_at, article_id) < (:cursor_at, :cursor_id)",
-                         " ORDER BY tagged_at DESC, article_id DESC"},
-    [ND_ORDER_OLDEST] = {'o', ND_ACOL_PUBLISHED_AT,
-                         " AND (published_at, id) > (:cursor_at, :cursor_id)",
-                         " ORDER BY published_at, id",
-                         " AND (tagged_at, article_id) > (:cursor_at, :cursor_id)",
-                         " ORDER BY tagged_at, article_id"},
-    [ND_ORDER_UPDATED] = {'u', ND_ACOL_UPDATED_AT,
-                          " AND (updated_at, id) < (:cursor_at, :cursor_id)",
-                          " ORDER BY updated_at DESC, id DESC", NULL, NULL},
-    [ND_ORDER_COMMENTED] = {'m', ND_ACOL_COMMENT_COUNT,
-                            " AND (comment_count, id) < (:cursor_at, :cursor_id)",
-                            " ORDER BY comment_count DESC, id DESC", NULL, NULL},
-};
-
-/*
- * With a tag, the list is read from the tag's rows in article_tags, which
- * carry the newest order (migration 0004), so a page of newest or oldest
- * stops after limit rows whatever the size of the table; the other filters
- * apply to the article. The other orders sort the tag's matches.
- */
-static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order)
-{
-    strcpy(sql, "SELECT " ARTICLE_LIST_COLUMNS " FROM article_tags"
-                " CROSS JOIN articles ON articles.id = article_tags.article_id"
-                " WHERE tag = :tag");
-    if (mask & ND_LIST_STATUS)
-        strcat(sql, " AND tagged_status = :status");
-    nd_store_filter_sql(sql, mask & ~(unsigned)(ND_LIST_TAG | ND_LIST_STATUS | ND_LIST_CURSOR));
-    bool from_tags = orders[order].tag_order_by != NULL;
-    if (mask & ND_LIST_CURSOR)
-        strcat(sql, from_tags ? orders[order].tag_after : orders[order].after);
-    strcat(sql, from_tags ? orders[order].tag_order_by : orders[order].order_by);
-    strcat(sql, " LIMIT :limit");
-}
-
 /* The cached list statement for order and the filter combination mask. */
 static sqlite3_stmt *list_stmt(struct nd_sqlite *st, enum nd_article_order order, unsigned mask,
                                enum nd_err *err)
 {
-    char sql[1024] = "SELECT " ARTICLE_LIST_COLUMNS " FROM articles WHERE 1";
+    char sql[ND_LIST_SQL_MAX];
     if (st->article_lists[order][mask])
         return st->article_lists[order][mask];
-    if (mask & ND_LIST_TAG) {
-        tag_list_sql(sql, mask, order);
-    } else {
-        nd_store_filter_sql(sql, mask & ~(unsigned)ND_LIST_CURSOR);
-        if (mask & ND_LIST_CURSOR)
-            strcat(sql, orders[order].after);
-        strcat(sql, orders[order].order_by);
-        strcat(sql, " LIMIT :limit");
-    }
+    nd_list_sql(sql, sizeof sql, order, mask, ND_SQL_SQLITE);
     return nd_store_prepare(st, &st->article_lists[order][mask], sql, err);
-}
-
-unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor)
-{
-    unsigned mask = has_cursor ? ND_LIST_CURSOR : 0;
-    mask |= flt->status != ND_STATUS_ANY ? ND_LIST_STATUS : 0;
-    mask |= flt->category ? ND_LIST_CATEGORY : 0;
-    mask |= flt->tag ? ND_LIST_TAG : 0;
-    mask |= flt->author ? ND_LIST_AUTHOR : 0;
-    mask |= flt->has_since ? ND_LIST_SINCE : 0;
-    mask |= flt->has_until ? ND_LIST_UNTIL : 0;
-    return mask;
-}
-
-void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned mask,
-                            const struct nd_article_filter *flt, const int64_t cursor[2])
-{
-    const struct nd_param all[ND_FILTER_PARAMS] = {
-        ND_TEXT_IF(mask & ND_LIST_STATUS, ":status",
-                   flt->status == ND_STATUS_DRAFT ? "draft" : "published"),
-        ND_TEXT_IF(mask & ND_LIST_CATEGORY, ":category", flt->category),
-        ND_TEXT_IF(mask & ND_LIST_TAG, ":tag", flt->tag),
-        ND_TEXT_IF(mask & ND_LIST_AUTHOR, ":author", flt->author),
-        ND_INT_IF(mask & ND_LIST_SINCE, ":since", flt->since),
-        ND_INT_IF(mask & ND_LIST_UNTIL, ":until", flt->until),
-        ND_INT_IF(mask & ND_LIST_CURSOR, ":cursor_at", cursor[0]),
-        ND_INT_IF(mask & ND_LIST_CURSOR, ":cursor_id", cursor[1]),
-    };
-    memcpy(params, all, sizeof all);
-}
-
-/*
- * A page of the list in order: the cursor holds the last article's key of
- * the order and its id, under the order's kind letter.
- */
-static struct nd_page order_page(enum nd_article_order order, unsigned limit)
-{
-    struct nd_page page = {orders[order].kind,
-                           2,
-                           {{ND_KEY_INT, orders[order].key_col, 0}, {ND_KEY_INT, ND_ACOL_ID, 0}},
-                           limit,
-                           nd_row_map_shape,
-                           &nd_article_shape};
-    return page;
 }
 
 enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
@@ -362,7 +233,7 @@ enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
     enum nd_err err = ND_OK;
     if (limit < 1 || limit > 100 || (unsigned)order >= ND_ORDER_COUNT)
         return ND_ERR_INVALID;
-    page = order_page(order, limit);
+    page = nd_list_page(order, limit);
     if (nd_page_start(&page, cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     unsigned mask = nd_store_filter_mask(flt, cursor != NULL);

@@ -18,8 +18,6 @@
 #define PRUNE_CHUNK 4000
 #define PRUNE_CHUNK_SQL "4000"
 
-#define CHANGE_COLUMNS ND_CHANGE_COLUMNS
-
 static const char bounds_sql[] =
     "SELECT through, max(through, coalesce((SELECT max(id) FROM changes), 0)) "
     "FROM changes_pruned";
@@ -99,11 +97,12 @@ static enum nd_err read_page(struct nd_sqlite *st, int64_t since, bool all, unsi
         return ND_ERR_NOT_FOUND;
     sqlite3_stmt *stmt =
         all ? nd_store_stmt(st, ND_STMT_CHANGES_ALL,
-                            "SELECT " CHANGE_COLUMNS " FROM changes WHERE id > :since "
+                            "SELECT " ND_CHANGE_COLUMNS " FROM changes WHERE id > :since "
                             "ORDER BY id LIMIT :limit",
                             &err)
             : nd_store_stmt(st, ND_STMT_CHANGES_PUBLIC,
-                            "SELECT " CHANGE_COLUMNS " FROM changes WHERE public AND id > :since "
+                            "SELECT " ND_CHANGE_COLUMNS
+                            " FROM changes WHERE public AND id > :since "
                             "ORDER BY id LIMIT :limit",
                             &err);
     if (!stmt)

@@ -174,21 +174,6 @@ struct list_spec {
     struct nd_page page;
 };
 
-/*
- * Oldest first: the cursor holds the last comment's id and, so that it
- * cannot be used on a list of another status, the list's filter (kind 'c').
- */
-static struct nd_page comment_page(enum nd_comment_filter which, unsigned limit)
-{
-    struct nd_page page = {'c',
-                           2,
-                           {{ND_KEY_INT, ND_CCOL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
-                           limit,
-                           nd_row_map_shape,
-                           &nd_comment_shape};
-    return page;
-}
-
 /* Reads the page of spec from stmt (a list statement) into items; releases stmt. */
 static enum nd_err list_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct list_spec *spec,
                              json_t *items, char **next)
@@ -403,7 +388,7 @@ enum nd_err nd_sqlite_comment_list_filtered(struct nd_store *store, int64_t arti
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
     static const char *const statuses[] = {"visible", "pending", NULL};
-    struct list_spec spec = {article_id, 0, which, NULL, comment_page(which, limit)};
+    struct list_spec spec = {article_id, 0, which, NULL, nd_comment_page(which, limit)};
     int64_t pos[ND_PAGE_KEYS_MAX];
     char *next = NULL;
     if (limit < 1 || limit > 100 || (unsigned)which > ND_COMMENTS_ANY)

@@ -14,23 +14,12 @@
 #include "newsd/util.h"
 #include "store_backend.h"
 
-#ifdef ND_HAVE_POSTGRES
 #include "store_pg.h"
-#endif
 
 bool nd_store_is_postgres(const char *db)
 {
     return db != NULL &&
            (strncasecmp(db, "postgres://", 11) == 0 || strncasecmp(db, "postgresql://", 13) == 0);
-}
-
-bool nd_store_postgres_built(void)
-{
-#ifdef ND_HAVE_POSTGRES
-    return true;
-#else
-    return false;
-#endif
 }
 
 enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
@@ -40,12 +29,7 @@ enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
         return ND_ERR_INVALID;
     if (!nd_store_is_postgres(db))
         return nd_sqlite_open(db, opts, out);
-#ifdef ND_HAVE_POSTGRES
     return nd_pg_open(db, opts, out);
-#else
-    nd_log(ND_LOG_ERROR, "store: this newsd was built without PostgreSQL support");
-    return ND_ERR_UNSUPPORTED;
-#endif
 }
 
 void nd_store_close(struct nd_store *st)

@@ -260,6 +260,21 @@ char *nd_page_cursor(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS
     return nd_cursor_encode(page->kind, keys[0], keys[1]);
 }
 
+/*
+ * Oldest first: the cursor holds the last comment's id and, so that it
+ * cannot be used on a list of another status, the list's filter (kind 'c').
+ */
+struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit)
+{
+    struct nd_page page = {'c',
+                           2,
+                           {{ND_KEY_INT, ND_CCOL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
+                           limit,
+                           nd_row_map_shape,
+                           &nd_comment_shape};
+    return page;
+}
+
 /* ---- slugs and tags ----------------------------------------------------- */
 
 /*

@@ -62,6 +62,97 @@ static inline const char *nd_row_text(const struct nd_row *row, int col, size_t 
     return row->reader->text(row->impl, col, len);
 }
 
+/* ---- statements' parameters and the article list's filters ----------- */
+
+/*
+ * Article list statements are built from fixed fragments, one per filter
+ * present; the set of filters is a bitmask and each mask gets its own cached
+ * statement.
+ */
+enum nd_list_bit {
+    ND_LIST_STATUS = 1 << 0,
+    ND_LIST_CATEGORY = 1 << 1,
+    ND_LIST_TAG = 1 << 2,
+    ND_LIST_AUTHOR = 1 << 3,
+    ND_LIST_SINCE = 1 << 4,
+    ND_LIST_UNTIL = 1 << 5,
+    ND_LIST_CURSOR = 1 << 6,
+    ND_LIST_VARIANTS = 1 << 7
+};
+
+/*
+ * Appends to sql (which has room for every fragment) one "AND ..." condition
+ * per filter bit in mask, on the unqualified columns of articles, with the
+ * named parameters :status, :category, :tag, :author, :since and :until.
+ * ND_LIST_CURSOR adds nothing: the condition after a cursor depends on the
+ * order, and each caller adds its own on :cursor_at and :cursor_id (which
+ * nd_store_filter_params gives).
+ */
+void nd_store_filter_sql(char *sql, unsigned mask);
+
+/* The filter bits that flt (and a cursor, when has_cursor) needs. */
+unsigned nd_store_filter_mask(const struct nd_article_filter *flt, bool has_cursor);
+
+/* ---- parameters -------------------------------------------------------- */
+
+enum nd_param_type { ND_PARAM_SKIP, ND_PARAM_INT, ND_PARAM_TEXT, ND_PARAM_REAL, ND_PARAM_BLOB };
+
+/*
+ * A value for one named parameter. Text and blobs are borrowed until the
+ * statement is released; NULL text binds SQL NULL. A list of them ends with
+ * an entry whose name is NULL (ND_PARAMS adds it); ND_PARAM_SKIP entries
+ * (the _IF forms with a false condition) bind nothing, which leaves the
+ * parameter NULL, or lets a list name parameters that only some variants
+ * of a statement have.
+ */
+struct nd_param {
+    const char *name;
+    enum nd_param_type type;
+    int64_t integer;
+    double real;
+    const char *text;
+    const void *blob;
+    int blob_len;
+};
+
+#define ND_INT(n, v)                                                                               \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_INT, .integer = (v)                                          \
+    }
+#define ND_TEXT(n, v)                                                                              \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_TEXT, .text = (v)                                            \
+    }
+#define ND_BLOB(n, p, len)                                                                         \
+    {                                                                                              \
+        .name = (n), .type = ND_PARAM_BLOB, .blob = (p), .blob_len = (len)                         \
+    }
+#define ND_INT_IF(c, n, v)                                                                         \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_INT : ND_PARAM_SKIP, .integer = (v)                    \
+    }
+#define ND_TEXT_IF(c, n, v)                                                                        \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_TEXT : ND_PARAM_SKIP, .text = (v)                      \
+    }
+#define ND_REAL_IF(c, n, v)                                                                        \
+    {                                                                                              \
+        .name = (n), .type = (c) ? ND_PARAM_REAL : ND_PARAM_SKIP, .real = (v)                      \
+    }
+/* A parameter list for one call: ND_PARAMS(ND_INT(":id", id), ND_TEXT(":slug", slug)). */
+#define ND_PARAMS(...) ((const struct nd_param[]){__VA_ARGS__, {.name = NULL}})
+
+/* How many entries nd_store_filter_params writes. */
+#define ND_FILTER_PARAMS 8
+
+/*
+ * Writes the parameters of the filters in mask into params[0] to
+ * params[ND_FILTER_PARAMS - 1]: those of flt and, for ND_LIST_CURSOR, the
+ * position cursor (published_at, id). Borrows flt's text.
+ */
+void nd_store_filter_params(struct nd_param params[ND_FILTER_PARAMS], unsigned mask,
+                            const struct nd_article_filter *flt, const int64_t cursor[2]);
+
 /* ---- rows as JSON ------------------------------------------------------- */
 
 enum nd_col_kind {
@@ -254,6 +345,28 @@ char *nd_page_cursor(const struct nd_page *page, const int64_t keys[ND_PAGE_KEYS
 
 /* The double whose bits an ND_KEY_REAL key holds. */
 double nd_page_key_double(int64_t bits);
+
+/*
+ * The text of the article list statement for order and the filter bits of
+ * mask into sql (size bytes, ND_LIST_SQL_MAX is enough): SQL that both
+ * backends run, selecting ND_ARTICLE_LIST_COLUMNS, after the cursor when
+ * mask has ND_LIST_CURSOR, in order, up to :limit rows. With a tag it reads
+ * the tag's rows of article_tags, which carry the newest order.
+ */
+#define ND_LIST_SQL_MAX 1024
+enum nd_sql_dialect { ND_SQL_SQLITE, ND_SQL_POSTGRES };
+void nd_list_sql(char *sql, size_t size, enum nd_article_order order, unsigned mask,
+                 enum nd_sql_dialect dialect);
+
+/* The keyset page of the article list in order (items as nd_article_shape). */
+struct nd_page nd_list_page(enum nd_article_order order, unsigned limit);
+
+/*
+ * The keyset page of a comment list with filter which: oldest first, the
+ * cursor holding the last comment's id and the filter (kind 'c'), items as
+ * nd_comment_shape.
+ */
+struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit);
 
 /* ---- slugs and tags ----------------------------------------------------- */
 

@@ -5,7 +5,7 @@
  * A struct nd_store is one database connection with its prepared
  * statements. It is not thread-safe: each thread opens its own. Two
  * backends implement this header (store_backend.h is the seam): SQLite, the
- * default, over one file, and PostgreSQL 15 when newsd is built with libpq.
+ * default, over one file, and PostgreSQL 15 through libpq.
  * Handlers and the CLI never know which one answers.
  *
  * Values come back as Jansson values already shaped like the contract's
@@ -45,17 +45,14 @@ struct nd_store_options {
  * postgres:// or postgresql:// URI (libpq's connection string; PostgreSQL)
  * or else a file path (SQLite, created when missing; ":memory:" works),
  * opened with SQLITE_OPEN_NOMUTEX, WAL journal and foreign_keys=ON. On
- * failure *out is untouched and nothing stays open; ND_ERR_UNSUPPORTED when
- * db is a URI and this newsd was built without PostgreSQL.
+ * failure *out is untouched and nothing stays open (ND_ERR_BUSY: the
+ * PostgreSQL server cannot be reached now).
  */
 enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
                           struct nd_store **out);
 
 /* The backend of st: "sqlite" or "postgresql". */
 const char *nd_store_backend(const struct nd_store *st);
-
-/* True when this newsd was built with the PostgreSQL backend. */
-bool nd_store_postgres_built(void);
 
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void nd_store_close(struct nd_store *store);

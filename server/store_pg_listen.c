@@ -1,0 +1,213 @@
+/*
+ * store_pg_listen.c: noticing commits this process did not make, on
+ * PostgreSQL (nd_store_foreign_commits). SQLite tells a connection that
+ * someone else committed (data_version); PostgreSQL tells listeners: the
+ * change log's trigger notifies the channel newsd_changes in every write's
+ * transaction, and the notification, delivered at commit, carries the
+ * process id of the server backend that sent it. One thread per newsd
+ * process listens on a connection of its own; a notification from a
+ * backend that is not one of this process's connections (another newsd,
+ * psql, a tool) raises the process-wide count, and every cache of rendered
+ * answers forgets what it holds. This process's own writes are accounted
+ * by the cache itself, as on SQLite.
+ *
+ * Whatever cannot be told is counted as foreign: a lost listening
+ * connection (notifications may have been missed while it was away) raises
+ * the count when it drops and again when it is back, and a round trip every
+ * few seconds finds a connection that died without a word.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "newsd/log.h"
+#include "store_pg.h"
+
+#define MAX_OWN 256      /* this process's connections whose notifications are its own */
+#define RETRY_MS 1000    /* how long to wait before reconnecting */
+#define BACKSTOP_MS 5000 /* how often the listening connection is checked */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int own_pids[MAX_OWN];
+static unsigned users; /* open stores; the thread runs while there is one */
+static bool running;
+static atomic_bool stop;
+static pthread_t thread;
+static char *listen_conninfo;
+static _Atomic uint64_t epoch = 1;
+
+void nd_pg_count_foreign(void)
+{
+    atomic_fetch_add(&epoch, 1);
+}
+
+uint64_t nd_pg_foreign_epoch(void)
+{
+    return atomic_load(&epoch);
+}
+
+/* Replaces old (0: none) by pid (0: none) among this process's backends. */
+void nd_pg_own_backend(int old, int pid)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < MAX_OWN; i++) {
+        if (old != 0 && own_pids[i] == old) {
+            own_pids[i] = 0;
+            old = 0;
+        }
+        if (pid != 0 && own_pids[i] == 0) {
+            own_pids[i] = pid;
+            pid = 0;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (pid != 0)
+        nd_log(ND_LOG_WARN,
+               "store: more than %d PostgreSQL connections; the cache may forget more "
+               "than it must",
+               MAX_OWN);
+}
+
+static bool is_own(int pid)
+{
+    bool own = false;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < MAX_OWN && !own; i++)
+        own = own_pids[i] == pid;
+    pthread_mutex_unlock(&lock);
+    return own;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A listening connection, or NULL (logged once per outage by the caller). */
+static PGconn *listen_connect(void)
+{
+    PGconn *conn = PQconnectdb(listen_conninfo);
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PGresult *res = PQexec(conn, "LISTEN newsd_changes");
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (ok)
+            return conn;
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+/* Reads what arrived; false when the connection is lost. */
+static bool drain(PGconn *conn)
+{
+    if (!PQconsumeInput(conn))
+        return false;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) {
+        if (!is_own(n->be_pid))
+            nd_pg_count_foreign();
+        PQfreemem(n);
+    }
+    return PQstatus(conn) == CONNECTION_OK;
+}
+
+/*
+ * The backstop: a connection whose peer vanished without closing it (a
+ * cut cable, a frozen server) would wait quietly for good; a round trip
+ * every few seconds finds it out. false when the connection is lost.
+ */
+static bool still_there(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SELECT 1");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return ok && drain(conn);
+}
+
+static void *listen_main(void *arg)
+{
+    (void)arg;
+    PGconn *conn = NULL;
+    bool warned = false;
+    int64_t last_check = now_ms();
+    while (!atomic_load(&stop)) {
+        if (!conn) {
+            conn = listen_connect();
+            if (!conn) {
+                if (!warned)
+                    nd_log(ND_LOG_WARN, "store: cannot listen for PostgreSQL changes; the "
+                                        "response cache forgets everything until it can");
+                warned = true;
+                nd_pg_count_foreign();
+                usleep(RETRY_MS * 1000);
+                continue;
+            }
+            if (warned)
+                nd_log(ND_LOG_INFO, "store: listening for PostgreSQL changes again");
+            warned = false;
+            nd_pg_count_foreign(); /* what happened while nobody listened */
+        }
+        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+        int ready = poll(&pfd, 1, 200);
+        bool alive = ready >= 0 && (ready == 0 || drain(conn));
+        if (alive && now_ms() - last_check >= BACKSTOP_MS) {
+            alive = still_there(conn);
+            last_check = now_ms();
+        }
+        if (!alive) {
+            nd_log(ND_LOG_WARN, "store: the PostgreSQL change listener lost its connection");
+            nd_pg_count_foreign();
+            PQfinish(conn);
+            conn = NULL;
+        }
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+enum nd_err nd_pg_listen_start(const char *conninfo)
+{
+    enum nd_err err = ND_OK;
+    pthread_mutex_lock(&lock);
+    if (users++ == 0 && !running) {
+        free(listen_conninfo);
+        listen_conninfo = strdup(conninfo);
+        atomic_store(&stop, false);
+        if (!listen_conninfo || pthread_create(&thread, NULL, listen_main, NULL) != 0) {
+            users--;
+            err = ND_ERR_NOMEM;
+        } else {
+            running = true;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return err;
+}
+
+void nd_pg_listen_stop(void)
+{
+    bool join = false;
+    pthread_mutex_lock(&lock);
+    if (users > 0 && --users == 0 && running) {
+        atomic_store(&stop, true);
+        running = false;
+        join = true;
+    }
+    pthread_mutex_unlock(&lock);
+    if (join) {
+        pthread_join(thread, NULL);
+        pthread_mutex_lock(&lock);
+        if (users == 0) {
+            free(listen_conninfo);
+            listen_conninfo = NULL;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+}
