@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pg  # noqa: E402
+from environment import wait_until  # noqa: E402
 from tap import Tap  # noqa: E402
 
 if not pg.base_conninfo():
@@ -69,9 +70,9 @@ def database():
         holder.stdin.write("SELECT 1;\n")
         holder.stdin.flush()
         try:
-            waited = pg.rows(BASE, "SELECT count(*) FROM pg_stat_activity "
-                                   f"WHERE datname = '{db.name}'")
-            tap.check(waited != [("0",)], "the holding connection never arrived")
+            arrived = wait_until(lambda: pg.rows(BASE, "SELECT 1 FROM pg_stat_activity "
+                                                       f"WHERE datname = '{db.name}'"), 10)
+            tap.check(arrived, "the holding connection never arrived")
             name = db.name
             db.drop()
             tap.eq(pg.rows(BASE, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"), [],
