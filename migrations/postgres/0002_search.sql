@@ -51,6 +51,23 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                      '                                ')
 $$;
 
+-- One term of the search language as a tsquery, split into words exactly as
+-- the text was: "example.com" is the phrase 'exampl' <-> 'com' (as in FTS5,
+-- where it is two tokens), and with prefix the last word matches as a
+-- prefix ('elec':*), stemmed first as FTS5 stems a prefix ("running*" finds
+-- "run"). A term with no word at all gives an empty tsquery (matching
+-- nothing, with a NOTICE). Terms are combined with &, |, ! and <-> by the
+-- caller. Query text must always come through here (or through
+-- newsd_search_text): to_tsquery('newsd', 'example.com') alone parses a
+-- host name, which the index never holds.
+CREATE FUNCTION newsd_term_query(term text, prefix boolean) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN prefix
+           THEN regexp_replace(phrase::text, '''$', ''':*')::tsquery
+           ELSE phrase END
+    FROM phraseto_tsquery('newsd'::regconfig, newsd_search_text(term)) AS phrase
+$$;
+
 CREATE FUNCTION newsd_tsvector(doc text, weight "char") RETURNS tsvector
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT setweight(to_tsvector('newsd'::regconfig, newsd_search_text(doc)), weight)

@@ -277,6 +277,24 @@ with pg.Database() as search_db:
         tap.eq(search(SDB, "articles", "the"), ["2"], "the (no stop words, as in FTS5)")
         tap.eq(search(SDB, "comments", "uber & naive"), ["1"], "comment body")
 
+    @tap.point("a query term is split into words as the text was")
+    def term_query():
+        def matches(term, prefix, text):
+            (got,), = pg_query(SDB, "SELECT to_tsvector('newsd', newsd_search_text(:'doc')) "
+                                    "@@ newsd_term_query(:'term', :'prefix'::boolean)",
+                               doc=text, term=term, prefix=str(prefix).lower())
+            return got == "t"
+        doc = "Visit example.com: Elections, running and the Café’s naïve owner."
+        for term, prefix, want in [
+            ("example.com", False, True), ("com.example", False, False),
+            ("ELECTION", False, True), ("elec", True, True), ("elec", False, False),
+            ("running", True, True), ("runn", True, False), ("cafe s", False, True),
+            ("café’s naive", False, True), ("naïve owner", False, True),
+            ("the café", False, True), ("owner naive", False, False),
+        ]:
+            tap.check(matches(term, prefix, doc) == want,
+                      f"{term!r} prefix={prefix}: want {'a' if want else 'no'} match")
+
     @tap.point("title, summary and body carry weights A, B and C")
     def weights():
         row = dict(pg.rows(SDB, "SELECT lexeme, array_to_string(weights, '') "
