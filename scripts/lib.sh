@@ -27,4 +27,23 @@ ensure_packages() {
 # What building newsd needs on Debian 12.
 BUILD_PACKAGES=(gcc meson ninja-build pkg-config
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev zlib1g-dev libxml2-dev
-    libgnutls28-dev)
+    libgnutls28-dev libpq-dev)
+
+# What the tests' PostgreSQL server needs: the server itself (its contrib
+# modules, unaccent among them, are in the same package) and psql.
+PG_TEST_PACKAGES=(postgresql-15 postgresql-client-15)
+
+# start_test_postgres: starts a throwaway PostgreSQL server (scripts/pg-cluster)
+# in a new short folder under /tmp, stopped and removed when this shell exits
+# by any path (an error, the end, Ctrl-C, a SIGTERM from CI), and exports its
+# conninfo as NEWSD_TEST_PG for the tests, which make a database each.
+# Replaces any EXIT, INT, TERM and HUP trap of the calling shell.
+start_test_postgres() {
+    ND_PG_DIR=$(mktemp -d /tmp/ndpg.XXXXXX)
+    trap 'scripts/pg-cluster stop "$ND_PG_DIR"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    NEWSD_TEST_PG=$(scripts/pg-cluster start "$ND_PG_DIR")
+    export NEWSD_TEST_PG
+}

@@ -1,7 +1,8 @@
 """environment.py: what the integration tests learn from where they run.
 
-The newsd binary under test (argv[1]), the source tree and the shared
-samples folder, and how much slower than normal a wrapped newsd runs
+The newsd binary under test (argv[1]), the backend it runs against
+(NEWSD_TEST_BACKEND, see pg.py), the source tree and the shared samples
+folder, and how much slower than normal a wrapped newsd runs
 (ND_SERVER_WRAPPER, e.g. valgrind), which stretches every timeout.
 """
 
@@ -10,6 +11,8 @@ import shlex
 import socket
 import sys
 import time
+
+import pg
 
 # ND_SERVER_WRAPPER: a command put in front of every newsd process the tests
 # start, e.g. "valgrind --leak-check=full --error-exitcode=99" (the
@@ -23,11 +26,19 @@ STOP_TIMEOUT = 15.0 * SLOWDOWN
 HTTP_TIMEOUT = 15.0 * SLOWDOWN
 
 
-def binary_from_argv():
+def binary_from_argv(backends=pg.BACKENDS):
+    """The newsd binary of argv[1]. Skips the whole test (a TAP plan of 0 with
+    the reason) when there is none, or when it cannot run against the backend
+    of NEWSD_TEST_BACKEND: the test names the backends it is meant for."""
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         print("1..0 # SKIP no newsd binary given (usage: test_X.py /path/to/newsd)")
         sys.exit(0)
-    return os.path.abspath(sys.argv[1])
+    binary = os.path.abspath(sys.argv[1])
+    why = pg.skip_reason(binary, backends)
+    if why:
+        print(f"1..0 # SKIP {why}")
+        sys.exit(0)
+    return binary
 
 
 def source_root():

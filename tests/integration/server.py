@@ -1,7 +1,8 @@
 """server.py: running the real newsd for a test.
 
 Server starts newsd on an ephemeral port of 127.0.0.1 with a database in a
-temporary directory (and an API key made with the CLI), reads its stderr
+temporary directory, or a database of its own on the test PostgreSQL server
+when NEWSD_TEST_BACKEND is postgres (and an API key made with the CLI), reads its stderr
 and stdout in threads, stops it on a signal and kills it when a test
 leaves it running. run_cli runs the CLI; check_stop is the test point that
 a server stops cleanly with no sanitizer report; serve runs a list of test
@@ -18,6 +19,7 @@ import threading
 import time
 import urllib.parse
 
+import pg
 from environment import HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER
 from http_client import http_request, target_path
 
@@ -122,8 +124,9 @@ class Server:
     Server(binary, args=[...], env={...}, db=None, key=True, port_flag=True)
     as a context manager: starts on enter (after creating an API key when key
     is true), kills a server still running on exit (a test point should have
-    stopped it with Tap.stop_server). db: an existing path to reuse (restart
-    tests); default a file in a new temporary directory.
+    stopped it with Tap.stop_server). db: an existing path or URI to reuse
+    (restart tests); default a file in a new temporary directory, or on the
+    postgres backend a new database (srv.db its URI) dropped on exit.
     """
 
     started = 0
@@ -134,7 +137,11 @@ class Server:
         self.args = list(args)
         self.env = dict(env or {})
         self.tmp = None
-        if db is None:
+        self.pgdb = None
+        if db is None and pg.BACKEND == "postgres":
+            self.pgdb = pg.Database().create()
+            db = self.pgdb.uri
+        elif db is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="newsd-it-")
             db = os.path.join(self.tmp.name, "newsd.db")
         self.db = db
@@ -227,6 +234,9 @@ class Server:
                 pipe.close()
 
     def cleanup(self):
+        if self.pgdb is not None:
+            self.pgdb.drop()
+            self.pgdb = None
         if self.tmp is not None:
             self.tmp.cleanup()
             self.tmp = None

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_migrations.py: a database of an older schema upgraded by the real binary.
 
-A database made at migration 0008 (the scripts of migrations/ run by Python's
+A database made at migration 0008 (the scripts of migrations/sqlite/ run by Python's
 sqlite3, as newsd would have), and one at 0004, hold articles with tags, drafts, deleted
 articles and comments, threaded and pending comments. `newsd migrate` brings
 each to the newest schema; then every row is what it was, the schema (tables,
@@ -33,7 +33,7 @@ WORDS = ["harbour", "orchard", "tramway", "library", "election", "cider", "quarr
 
 def old_database(path, versions):
     """A database with the migrations of versions applied and data in it."""
-    folder = os.path.join(source_root(), "migrations")
+    folder = os.path.join(source_root(), "migrations", "sqlite")
     scripts = sorted(n for n in os.listdir(folder) if re.match(r"^\d{4}_.*\.sql$", n))
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,155 @@
+"""pg.py: the PostgreSQL side of the integration tests.
+
+scripts/test starts a throwaway PostgreSQL 15 server (scripts/pg-cluster)
+and exports its conninfo as NEWSD_TEST_PG, e.g.
+"host=/tmp/ndpg.AbC123 port=5432 user=newsd_test dbname=postgres": a Unix
+socket only, a superuser that needs no password. Each test makes its own
+database (Database, named newsd_<random>) and drops it at the end, so tests
+that run at the same time never see each other's rows.
+
+NEWSD_TEST_BACKEND (sqlite, the default, or postgres) says which backend the
+integration tests run against; meson registers every integration test once
+for each (the postgres ones are named pg_<name>, suite integration-pg). On
+postgres, Server gives newsd `--db postgresql://...` for a new database
+instead of a file. skip_reason() tells why the postgres variant of a test
+cannot run here: no server, or a newsd built without the backend.
+
+Talks to the server with psql (postgresql-client-15), so the tests need no
+Python driver.
+"""
+
+import os
+import secrets
+import subprocess
+import urllib.parse
+
+BACKENDS = ("sqlite", "postgres")
+BACKEND = os.environ.get("NEWSD_TEST_BACKEND", "sqlite")
+PSQL = os.environ.get("ND_PSQL", "psql")
+
+
+def base_conninfo():
+    """The conninfo of the test server (NEWSD_TEST_PG), or None."""
+    return os.environ.get("NEWSD_TEST_PG") or None
+
+
+def parse_conninfo(conninfo):
+    """A key=value conninfo as a dict. Values are taken as written: the
+    conninfo of scripts/pg-cluster has no spaces or quotes in them."""
+    pairs = {}
+    for item in conninfo.split():
+        key, _, value = item.partition("=")
+        pairs[key] = value
+    return pairs
+
+
+def conninfo_for(dbname, base=None):
+    """The base conninfo with dbname instead of its database."""
+    pairs = parse_conninfo(base or base_conninfo())
+    pairs["dbname"] = dbname
+    return " ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+def uri_for(dbname, base=None):
+    """The URI newsd --db takes for dbname on the test server:
+    postgresql://USER@/DBNAME?host=%2Fsocket%2Fdir&port=PORT."""
+    pairs = parse_conninfo(base or base_conninfo())
+    user = urllib.parse.quote(pairs.get("user", ""), safe="")
+    query = {k: pairs[k] for k in ("host", "port") if k in pairs}
+    return (f"postgresql://{user + '@' if user else ''}/{urllib.parse.quote(dbname, safe='')}"
+            f"?{urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe='')}")
+
+
+def psql(conninfo, sql=None, file=None, single_transaction=False, check=True, timeout=60):
+    """Runs sql (a string) or file with psql against conninfo; stops at the
+    first error. Returns the CompletedProcess; stdout holds unaligned rows,
+    fields separated by "|". check: raise RuntimeError on failure."""
+    argv = [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+    if single_transaction:
+        argv.append("--single-transaction")
+    if sql is not None:
+        argv += ["-c", sql]
+    if file is not None:
+        argv += ["-f", file]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        what = sql if sql is not None else file
+        raise RuntimeError(f"psql failed ({proc.returncode}) on {what!r}:\n{proc.stderr}")
+    return proc
+
+
+def rows(conninfo, sql):
+    """The rows sql answers, each a tuple of strings ("" for NULL)."""
+    out = psql(conninfo, sql).stdout
+    return [tuple(line.split("|")) for line in out.splitlines() if line != ""]
+
+
+def create_database(base=None):
+    """A new empty database on the test server; returns its name."""
+    name = "newsd_" + secrets.token_hex(6)
+    psql(base or base_conninfo(), f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name, base=None):
+    """Drops database name, disconnecting whoever is still connected to it."""
+    psql(base or base_conninfo(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Database:
+    """A database of its own on the test server for the length of a with-block.
+
+    with Database() as db: db.name, db.conninfo (key=value, for psql),
+    db.uri (for newsd --db). Dropped on exit, connections or not."""
+
+    def __init__(self, base=None):
+        self.base = base or base_conninfo()
+        if not self.base:
+            raise RuntimeError("NEWSD_TEST_PG is not set: no PostgreSQL server for the tests")
+        self.name = None
+
+    def create(self):
+        self.name = create_database(self.base)
+        self.conninfo = conninfo_for(self.name, self.base)
+        self.uri = uri_for(self.name, self.base)
+        return self
+
+    def drop(self):
+        if self.name is not None:
+            drop_database(self.name, self.base)
+            self.name = None
+
+    def __enter__(self):
+        return self.create()
+
+    def __exit__(self, *exc):
+        self.drop()
+        return False
+
+
+def binary_supports_postgres(binary):
+    """Whether newsd --version names the postgresql backend."""
+    try:
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and "postgresql" in proc.stdout.lower()
+
+
+def skip_reason(binary, backends=BACKENDS):
+    """Why this test cannot run against BACKEND here, or None when it can.
+    backends: the backends the test is meant for (a test about SQLite's
+    files alone passes ("sqlite",))."""
+    if BACKEND not in BACKENDS:
+        return f"unknown NEWSD_TEST_BACKEND {BACKEND!r} (want sqlite or postgres)"
+    if BACKEND not in backends:
+        return f"this test is about the {' and '.join(backends)} backend only"
+    if BACKEND != "postgres":
+        return None
+    if not base_conninfo():
+        return "no PostgreSQL server for the tests (NEWSD_TEST_PG unset; scripts/test starts one)"
+    if not binary_supports_postgres(binary):
+        return "this newsd has no PostgreSQL backend (newsd --version names no postgresql)"
+    return None
