@@ -494,6 +494,11 @@ def ratios(entry):
     return out
 
 
+def wanted(opts, name):
+    """Whether --scenarios (when given) names the scenario name."""
+    return not opts.scenarios or name in opts.scenarios
+
+
 def run_full(opts):
     n = opts.articles
     folder, db, loaded, meta = prepare(opts, n)
@@ -523,6 +528,8 @@ def run_full(opts):
         nginx = Nginx(static, os.path.join(run_dir, "nginx"), workers=os.cpu_count() or 1)
         nginx.start()
         for name, label in urllists.READ_SCENARIOS:
+            if not wanted(opts, name):
+                continue
             entry = {"label": label, "kind": "read", **info[name]}
             newsd_list = [os.path.join(listdir, f"{name}.newsd")]
             for column, server in (("newsd", srv), *others.items()):
@@ -542,6 +549,8 @@ def run_full(opts):
         mixed_file = os.path.join(listdir, "mixed.newsd")
         write_lines(mixed_file, urllists.mixed_reads(lists))
         for name, label in WRITE_SCENARIOS:
+            if not wanted(opts, name):
+                continue
             entry = {"label": label, "kind": "write"}
             for column, server in (("newsd", srv), *others.items()):
                 # titles of their own per server: no slug needs a suffix
@@ -633,6 +642,8 @@ def run_scale(opts):
             size["startup_ms"] = round(srv.startup_ms, 1)
             lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
             for name, label in urllists.READ_SCENARIOS:
+                if not wanted(opts, name):
+                    continue
                 log(f"{n} articles, {name}")
                 mine = measure(srv.port, "read.lua", [os.path.join(listdir, f"{name}.newsd")],
                                opts, srv.proc.pid)
@@ -665,7 +676,14 @@ def parse_args(argv):
                     help="only compare the comparison server's answers with newsd's, then stop")
     ap.add_argument("--profile", metavar="SCENARIO",
                     help="run one read scenario under perf record and print the hottest symbols")
+    ap.add_argument("--scenarios", default="", metavar="NAMES",
+                    help="only these scenarios, comma-separated (e.g. search_rare,search_or)")
     opts = ap.parse_args(argv)
+    known = [name for name, _ in urllists.READ_SCENARIOS + WRITE_SCENARIOS]
+    opts.scenarios = [s.strip() for s in opts.scenarios.split(",") if s.strip()]
+    for name in opts.scenarios:
+        if name not in known:
+            ap.error(f"--scenarios: no scenario {name}; there are {', '.join(known)}")
     if opts.quick:
         opts.articles, opts.duration, opts.warmup = 2000, 2, 1
         opts.sizes = "1000,2000"

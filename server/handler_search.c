@@ -1,9 +1,9 @@
 /*
  * handler_search.c: GET /v1/search.
  *
- * The query text goes through the translator (search.h), never straight to
- * FTS5; every way a query can be refused is a 400 whose detail says what to
- * change. Visibility follows the lists: drafts, and comments of drafts, are
+ * The query text goes through the parser (search.h) and reaches the store
+ * as a parsed query, never as text for its engine; every way a query can be refused is a 400 whose
+ * detail says what to change. Visibility follows the lists: drafts, and comments of drafts, are
  * found only with a key and status=draft|any.
  */
 #include <stdlib.h>
@@ -82,18 +82,14 @@ int nd_handle_search(struct nd_request *req)
                                    &fields);
     if (status != 0)
         return status;
-    char *fts = NULL;
-    enum nd_err err = nd_search_translate(text, &fts, detail, sizeof detail);
-    if (err == ND_ERR_INVALID)
-        return nd_respond_problem(req, 400, "%s", detail);
+    struct nd_search_query query;
+    enum nd_err err = nd_search_parse(text, &query, detail, sizeof detail);
     if (err != ND_OK)
-        return nd_respond_err(req, err, "could not search");
+        return nd_respond_problem(req, 400, "%s", detail);
     struct nd_store *store = nd_request_store(req);
-    if (!store) {
-        free(fts);
+    if (!store)
         return nd_respond_unavailable(req);
-    }
-    p.match = fts;
+    p.query = &query;
     p.newest = newest == 1;
     p.filter = q.filter;
     p.limit = q.limit;
@@ -103,7 +99,6 @@ int nd_handle_search(struct nd_request *req)
     uint64_t started = nd_monotonic_us();
     err = nd_store_search(store, &p, &items, &next);
     nd_metrics_observe_search(nd_request_metrics(req), nd_monotonic_us() - started);
-    free(fts);
     if (err == ND_OK)
         err = render_snippets(items);
     if (err != ND_OK) {

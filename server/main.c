@@ -104,7 +104,7 @@ static int parse_args(int argc, char **argv, struct command_line *cl)
             usage(stdout);
             return ND_EXIT_OK;
         } else if (strcmp(arg, "--version") == 0) {
-            printf("newsd %s\n", ND_VERSION);
+            printf("newsd %s\nstorage backends: sqlite, postgresql\n", ND_VERSION);
             return ND_EXIT_OK;
         } else if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "newsd: unknown option %s (see newsd --help)\n", arg);

@@ -1,12 +1,12 @@
 /*
- * search.c: translation of the search-box language into FTS5 expressions,
- * and HTML rendering of snippets (see newsd/search.h).
+ * search.c: the parser of the search-box language into a struct
+ * nd_search_query, and HTML rendering of snippets (see newsd/search.h).
  *
- * The translator never trusts the text: each term is re-emitted inside
- * double quotes (embedded quotes doubled), operators are produced only by
- * this code, and terms that hold nothing FTS5's unicode61 tokenizer would
- * index (a lone '*', '^', an emoji) are dropped rather than left to match
- * nothing, so "climate 🌍" finds what "climate" finds.
+ * The parser never trusts the text: it keeps only the characters of each
+ * term and how terms are joined; operators of any engine's syntax are made
+ * by the store from that. Terms that hold nothing FTS5's unicode61
+ * tokenizer would index (a lone '*', '^', an emoji) are dropped rather than
+ * left to match nothing, so "climate 🌍" finds what "climate" finds.
  */
 #include "newsd/search.h"
 
@@ -20,18 +20,18 @@
 #include "newsd/text.h"
 #include "newsd/util.h"
 
+/* A term as read from the query, before it is kept. */
 struct term {
     const char *text; /* borrowed from the query */
     size_t len;
     bool phrase;
     bool prefix;
     bool negated;
-    bool or_before; /* joined to the previous positive term by OR */
 };
 
 struct parse {
-    struct term terms[ND_SEARCH_MAX_TERMS];
-    unsigned nterms;
+    struct nd_search_query *query;
+    size_t used;        /* bytes of query->chars taken */
     bool pending_or;    /* an OR waits for its right-hand term */
     bool last_positive; /* the last term kept was a positive one */
     char *why;
@@ -97,9 +97,22 @@ static enum nd_err fail(struct parse *ps, const char *msg)
     return ND_ERR_INVALID;
 }
 
+/* Copies t's text into the query's own storage, control characters made spaces. */
+static unsigned keep_text(struct parse *ps, const struct term *t)
+{
+    unsigned at = (unsigned)ps->used;
+    char *out = ps->query->chars + at;
+    for (size_t i = 0; i < t->len; i++)
+        out[i] = separator(t->text[i]) ? ' ' : t->text[i];
+    out[t->len] = '\0';
+    ps->used += t->len + 1;
+    return at;
+}
+
 /* Records one term, or the OR operator, applying the OR rules. */
 static enum nd_err add_term(struct parse *ps, const struct term *t)
 {
+    struct nd_search_query *q = ps->query;
     if (!t->phrase && !t->negated && t->len == 2 && memcmp(t->text, "OR", 2) == 0) {
         if (!ps->last_positive || ps->pending_or)
             return fail(ps, "OR must stand between two search terms, as in: cats OR dogs");
@@ -116,19 +129,26 @@ static enum nd_err add_term(struct parse *ps, const struct term *t)
                ND_SEARCH_MIN_PREFIX);
         return ND_ERR_INVALID;
     }
-    if (ps->nterms == ND_SEARCH_MAX_TERMS) {
+    if (q->nterms == ND_SEARCH_MAX_TERMS) {
         nd_why(ps->why, ps->whylen, "the query has more than %d search terms: use fewer words",
                ND_SEARCH_MAX_TERMS);
         return ND_ERR_INVALID;
     }
-    struct term *slot = &ps->terms[ps->nterms++];
-    *slot = *t;
+    if (ps->pending_or && t->negated)
+        return fail(ps, "an excluded term (-word) cannot be part of an OR");
+    struct nd_search_term *slot = &q->terms[q->nterms];
+    *slot = (struct nd_search_term){.at = keep_text(ps, t),
+                                    .len = (unsigned)t->len,
+                                    .phrase = t->phrase,
+                                    .prefix = t->prefix,
+                                    .excluded = t->negated};
     if (ps->pending_or) {
-        if (t->negated)
-            return fail(ps, "an excluded term (-word) cannot be part of an OR");
-        slot->or_before = true;
+        q->groups[q->ngroups - 1].count++; /* the last group is the positive term before */
         ps->pending_or = false;
+    } else {
+        q->groups[q->ngroups++] = (struct nd_search_group){.first = q->nterms, .count = 1};
     }
+    q->nterms++;
     ps->last_positive = !t->negated;
     return ND_OK;
 }
@@ -170,106 +190,21 @@ static void read_term(const char **pp, struct term *t)
     *pp = p;
 }
 
-/* Appends t quoted for FTS5 at out; returns the new end. */
-static char *emit_term(char *out, const struct term *t)
+enum nd_err nd_search_parse(const char *text, struct nd_search_query *query, char *why,
+                            size_t whylen)
 {
-    *out++ = '"';
-    for (size_t i = 0; i < t->len; i++) {
-        char c = t->text[i];
-        if (separator(c))
-            c = ' ';
-        if (c == '"')
-            *out++ = '"';
-        *out++ = c;
-    }
-    *out++ = '"';
-    if (t->prefix)
-        *out++ = '*';
-    return out;
-}
-
-/* Writes the positive (negated=false) or excluded terms as AND/OR groups. */
-static char *emit_terms(char *out, const struct parse *ps, bool negated)
-{
-    bool first = true;
-    for (unsigned i = 0; i < ps->nterms; i++) {
-        const struct term *t = &ps->terms[i];
-        if (t->negated != negated)
-            continue;
-        bool group = !negated && i + 1 < ps->nterms && ps->terms[i + 1].or_before;
-        if (!first) {
-            const char *op = negated ? " OR " : t->or_before ? " OR " : " AND ";
-            memcpy(out, op, strlen(op));
-            out += strlen(op);
-        }
-        if (group && !t->or_before)
-            *out++ = '(';
-        out = emit_term(out, t);
-        bool closes = t->or_before && !(i + 1 < ps->nterms && ps->terms[i + 1].or_before);
-        if (!negated && closes)
-            *out++ = ')';
-        first = false;
-    }
-    return out;
-}
-
-/*
- * Whether the positive terms are two or more plain words (no phrase, prefix
- * or OR): then the words side by side, as typed, are added as an alternative
- * phrase. It matches no document the words alone do not, but BM25 scores
- * each phrase of the expression, so an article holding the exact phrase ranks
- * above one where the words lie scattered.
- */
-static bool phrase_bonus(const struct parse *ps)
-{
-    unsigned words = 0;
-    for (unsigned i = 0; i < ps->nterms; i++) {
-        const struct term *t = &ps->terms[i];
-        if (t->negated)
-            continue;
-        if (t->phrase || t->prefix || t->or_before)
-            return false;
-        words++;
-    }
-    return words >= 2;
-}
-
-/* Appends ") OR \"w1 w2 ...\"" for the positive words; see phrase_bonus. */
-static char *emit_phrase_bonus(char *out, const struct parse *ps)
-{
-    memcpy(out, ") OR \"", 6);
-    out += 6;
-    bool first = true;
-    for (unsigned i = 0; i < ps->nterms; i++) {
-        const struct term *t = &ps->terms[i];
-        if (t->negated)
-            continue;
-        if (!first)
-            *out++ = ' ';
-        for (size_t k = 0; k < t->len; k++) {
-            char c = separator(t->text[k]) ? ' ' : t->text[k];
-            if (c == '"')
-                *out++ = '"';
-            *out++ = c;
-        }
-        first = false;
-    }
-    *out++ = '"';
-    return out;
-}
-
-enum nd_err nd_search_translate(const char *query, char **fts, char *why, size_t whylen)
-{
-    struct parse ps = {.why = why, .whylen = whylen};
-    size_t qlen = query ? strlen(query) : 0;
+    struct parse ps = {.query = query, .why = why, .whylen = whylen};
+    size_t qlen = text ? strlen(text) : 0;
+    query->nterms = 0;
+    query->ngroups = 0;
     if (qlen > ND_SEARCH_MAX_BYTES) {
         nd_why(why, whylen, "the query is %zu bytes long; shorten it to at most %d", qlen,
                ND_SEARCH_MAX_BYTES);
         return ND_ERR_INVALID;
     }
-    if (!nd_utf8_valid(query ? query : "", qlen))
+    if (!nd_utf8_valid(text ? text : "", qlen))
         return fail(&ps, "the query is not valid UTF-8 text");
-    const char *p = query ? query : "";
+    const char *p = text ? text : "";
     while (*p) {
         if (separator(*p)) {
             p++;
@@ -284,34 +219,14 @@ enum nd_err nd_search_translate(const char *query, char **fts, char *why, size_t
     if (ps.pending_or)
         return fail(&ps, "OR must stand between two search terms, as in: cats OR dogs");
     bool any_positive = false, any_negative = false;
-    for (unsigned i = 0; i < ps.nterms; i++) {
-        any_positive |= !ps.terms[i].negated;
-        any_negative |= ps.terms[i].negated;
+    for (unsigned i = 0; i < query->nterms; i++) {
+        any_positive |= !query->terms[i].excluded;
+        any_negative |= query->terms[i].excluded;
     }
     if (!any_positive)
         return fail(&ps, any_negative
                              ? "excluded terms alone match nothing: add a word to search for"
                              : "the query has no words to search for");
-    /* quotes may double (twice with the phrase bonus), plus operators per term */
-    char *buf = malloc(4 * qlen + 12 * ND_SEARCH_MAX_TERMS + 32);
-    if (!buf)
-        return ND_ERR_NOMEM;
-    char *out = buf;
-    bool bonus = phrase_bonus(&ps);
-    if (any_negative)
-        *out++ = '(';
-    if (bonus)
-        *out++ = '(';
-    out = emit_terms(out, &ps, false);
-    if (bonus)
-        out = emit_phrase_bonus(out, &ps);
-    if (any_negative) {
-        memcpy(out, ") NOT (", 7);
-        out = emit_terms(out + 7, &ps, true);
-        *out++ = ')';
-    }
-    *out = '\0';
-    *fts = buf;
     return ND_OK;
 }
 

@@ -27,6 +27,7 @@
 #include "newsd/cursor.h"
 #include "newsd/search.h"
 #include "store_internal.h"
+#include "store_search_fts.h"
 
 /* The candidates ranked: the newest matches (see the file comment). */
 #define WINDOW ND_STRINGIFY(ND_SEARCH_WINDOW)
@@ -149,7 +150,7 @@ static json_t *item_by_id(json_t *items, int64_t id)
  * the matches ("" for a row the expression no longer matches).
  */
 static enum nd_err add_snippets(struct nd_sqlite *st, const struct nd_search_params *p,
-                                json_t *items)
+                                const char *match, json_t *items)
 {
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt = NULL;
@@ -184,7 +185,7 @@ static enum nd_err add_snippets(struct nd_sqlite *st, const struct nd_search_par
             : nd_store_stmt(st, ND_STMT_SEARCH_ARTICLE_SNIPPET, SNIPPETS_SQL("articles_fts"), &err);
     if (!stmt)
         goto out;
-    int rc = nd_store_bind(stmt, ND_PARAMS(ND_TEXT(":match", p->match), ND_INT(":lo", lo),
+    int rc = nd_store_bind(stmt, ND_PARAMS(ND_TEXT(":match", match), ND_INT(":lo", lo),
                                            ND_INT(":hi", hi), ND_TEXT(":ids", ids)));
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         rc = sqlite3_step(stmt);
@@ -260,8 +261,8 @@ static const struct nd_page comment_newest = {
     0,   map_hit, &comment_hit};
 
 /* Finds the ranked page into items and *next; the snippets come after. */
-static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params *p, json_t *items,
-                             char **next)
+static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params *p,
+                             const char *match, json_t *items, char **next)
 {
     struct nd_page page = p->comments ? (p->newest ? comment_newest : comment_ranks)
                                       : (p->newest ? article_newest : article_ranks);
@@ -289,7 +290,7 @@ static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params
     }
     if (!stmt)
         return err;
-    params[n++] = (struct nd_param)ND_TEXT(":match", p->match);
+    params[n++] = (struct nd_param)ND_TEXT(":match", match);
     params[n] =
         (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score", bits_double(pos[0]));
     return nd_store_page(st, stmt, params, &page, items, next, "search");
@@ -301,11 +302,16 @@ enum nd_err nd_sqlite_search(struct nd_store *store, const struct nd_search_para
     struct nd_sqlite *st = nd_sqlite_of(store);
     struct deadline deadline;
     char *next = NULL;
-    if (p->limit < 1 || p->limit > 100 || !p->match)
+    char *match = NULL;
+    if (p->limit < 1 || p->limit > 100 || !p->query || p->query->nterms == 0)
         return ND_ERR_INVALID;
-    json_t *arr = json_array();
-    if (!arr)
+    if (nd_store_search_fts(p->query, &match) != ND_OK)
         return ND_ERR_NOMEM;
+    json_t *arr = json_array();
+    if (!arr) {
+        free(match);
+        return ND_ERR_NOMEM;
+    }
     if (p->time_limit_ms) {
         clock_gettime(CLOCK_MONOTONIC, &deadline.at);
         deadline.at.tv_sec += p->time_limit_ms / 1000;
@@ -316,10 +322,11 @@ enum nd_err nd_sqlite_search(struct nd_store *store, const struct nd_search_para
         }
         sqlite3_progress_handler(st->db, 1000, past_deadline, &deadline);
     }
-    enum nd_err err = find_page(st, p, arr, &next);
+    enum nd_err err = find_page(st, p, match, arr, &next);
     if (err == ND_OK)
-        err = add_snippets(st, p, arr);
+        err = add_snippets(st, p, match, arr);
     sqlite3_progress_handler(st->db, 0, NULL, NULL);
+    free(match);
     if (err != ND_OK) {
         json_decref(arr);
         free(next);

@@ -407,15 +407,17 @@ enum nd_err nd_store_changes_prune(struct nd_store *store, int64_t before, unsig
 
 /* ---- search ------------------------------------------------------------ */
 
+struct nd_search_query; /* newsd/search.h */
+
 struct nd_search_params {
-    const char *match;               /* an FTS5 expression made by nd_search_translate */
-    bool comments;                   /* search comments instead of articles */
-    bool newest;                     /* newest first instead of best first */
-    struct nd_article_filter filter; /* articles: every filter; comments: only the
-                                        status of the article they belong to */
-    unsigned limit;                  /* 1..100 */
-    const char *cursor;              /* NULL for the first page */
-    unsigned time_limit_ms;          /* 0 = none */
+    const struct nd_search_query *query; /* what to find (nd_search_parse); borrowed */
+    bool comments;                       /* search comments instead of articles */
+    bool newest;                         /* newest first instead of best first */
+    struct nd_article_filter filter;     /* articles: every filter; comments: only the
+                                            status of the article they belong to */
+    unsigned limit;                      /* 1..100 */
+    const char *cursor;                  /* NULL for the first page */
+    unsigned time_limit_ms;              /* 0 = none */
 };
 
 /*

@@ -1,9 +1,13 @@
 /*
- * fuzz_search.c: the search-box translator and the snippet renderer
- * (server/search.c) on arbitrary text, with every translation run as a real
- * FTS5 MATCH.
+ * fuzz_search.c: the search-box parser and the snippet renderer
+ * (server/search.c) and the SQLite store's FTS5 translation of the parsed
+ * query (server/store_search_fts.c) on arbitrary text, with every
+ * translation run as a real FTS5 MATCH.
  *
- * Invariants: a query is either translated or refused with a reason; a
+ * Invariants: a query is either parsed or refused with a reason; a parsed
+ * query keeps the invariants search.h promises (term and group counts,
+ * groups covering the terms in order, excluded terms alone, at least one
+ * positive term, NUL-terminated UTF-8 texts without a double quote); its
  * translation is valid UTF-8 that SQLite's FTS5 accepts (any error from the
  * MATCH, a syntax error above all, aborts) on newsd's own articles_fts,
  * made by the embedded migrations as the server makes it; snippets of its matches, and the input
@@ -19,6 +23,7 @@
 #include "newsd/search.h"
 #include "newsd/util.h"
 #include "store_internal.h" /* nd_migrate: the FTS5 text is SQLite's */
+#include "store_search_fts.h"
 
 /*
  * A few articles in a database on :memory: made by nd_migrate, so the index
@@ -121,6 +126,32 @@ static void run_match(const char *fts)
     sqlite3_clear_bindings(search);
 }
 
+/* What search.h promises of every parsed query. */
+static void check_query(const struct nd_search_query *q)
+{
+    FUZZ_REQUIRE(q->nterms >= 1 && q->nterms <= ND_SEARCH_MAX_TERMS);
+    FUZZ_REQUIRE(q->ngroups >= 1 && q->ngroups <= q->nterms);
+    unsigned next = 0;
+    bool positive = false;
+    for (unsigned g = 0; g < q->ngroups; g++) {
+        const struct nd_search_group *grp = &q->groups[g];
+        FUZZ_REQUIRE(grp->first == next && grp->count >= 1);
+        for (unsigned i = grp->first; i < grp->first + grp->count; i++)
+            FUZZ_REQUIRE(!q->terms[i].excluded || grp->count == 1);
+        next += grp->count;
+    }
+    FUZZ_REQUIRE(next == q->nterms);
+    for (unsigned i = 0; i < q->nterms; i++) {
+        const struct nd_search_term *t = &q->terms[i];
+        const char *text = nd_search_term_text(q, t);
+        FUZZ_REQUIRE(t->at + t->len < sizeof q->chars && t->len > 0);
+        FUZZ_REQUIRE(strlen(text) == t->len && nd_utf8_valid(text, t->len));
+        FUZZ_REQUIRE(strchr(text, '"') == NULL);
+        positive |= !t->excluded;
+    }
+    FUZZ_REQUIRE(positive);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (db == NULL)
@@ -129,14 +160,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *fts = NULL;
     char err[256];
     err[0] = '\0';
-    enum nd_err rc = nd_search_translate(query, &fts, err, sizeof err);
+    struct nd_search_query q;
+    enum nd_err rc = nd_search_parse(query, &q, err, sizeof err);
     FUZZ_REQUIRE(rc == ND_OK || rc == ND_ERR_INVALID);
     if (rc == ND_OK) {
+        check_query(&q);
+        FUZZ_REQUIRE(nd_store_search_fts(&q, &fts) == ND_OK);
         FUZZ_REQUIRE(fts != NULL && fts[0] != '\0' && nd_utf8_valid(fts, strlen(fts)));
         run_match(fts);
         free(fts);
     } else {
-        FUZZ_REQUIRE(fts == NULL && err[0] != '\0');
+        FUZZ_REQUIRE(err[0] != '\0');
     }
     render(query);
     free(query);

@@ -1,13 +1,25 @@
 /*
- * test_search.c: the search-box language translator, case by case, and
- * every translation run through a real FTS5 table to prove that no input,
- * however hostile, yields an FTS5 syntax error.
+ * test_search.c: the search-box language parser and the SQLite store's
+ * FTS5 translation of what it parses, case by case; the parsed structure
+ * itself; and every translation run through a real FTS5 table to prove that
+ * no input, however hostile, yields an FTS5 syntax error.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "newsd/search.h"
+#include "store_search_fts.h"
+
+/* Parses query and translates it as the SQLite store does; *fts only on ND_OK. */
+static enum nd_err translate(const char *query, char **fts, char *why, size_t whylen)
+{
+    struct nd_search_query q;
+    enum nd_err rc = nd_search_parse(query, &q, why, whylen);
+    if (rc != ND_OK)
+        return rc;
+    return nd_store_search_fts(&q, fts);
+}
 
 struct tcase {
     const char *query;
@@ -89,7 +101,7 @@ static void test_cases(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char err[256] = "";
         char *fts = NULL;
-        enum nd_err rc = nd_search_translate(cases[i].query, &fts, err, sizeof err);
+        enum nd_err rc = translate(cases[i].query, &fts, err, sizeof err);
         if (cases[i].fts) {
             CHECK_INT(rc, ND_OK);
             CHECK_STR(fts, cases[i].fts);
@@ -105,6 +117,48 @@ static void test_cases(void)
     }
 }
 
+/* The parsed query itself: terms in the order typed, their flags and their groups. */
+static void test_structure(void)
+{
+    char why[256];
+    struct nd_search_query q;
+    CHECK_INT(nd_search_parse("pets cats OR dogs -\"north\x01korea\" AND elect** --x", &q, why,
+                              sizeof why),
+              ND_OK);
+    static const struct {
+        const char *text;
+        bool phrase, prefix, excluded;
+    } want[] = {
+        {"pets", false, false, false}, {"cats", false, false, false},
+        {"dogs", false, false, false}, {"north korea", true, false, true},
+        {"elect", false, true, false}, {"x", false, false, true},
+    };
+    CHECK_INT(q.nterms, 6);
+    for (unsigned i = 0; i < q.nterms && i < 6; i++) {
+        const struct nd_search_term *t = &q.terms[i];
+        CHECK_STR(nd_search_term_text(&q, t), want[i].text);
+        CHECK_INT(t->len, strlen(want[i].text));
+        CHECK_INT(t->phrase, want[i].phrase);
+        CHECK_INT(t->prefix, want[i].prefix);
+        CHECK_INT(t->excluded, want[i].excluded);
+    }
+    static const unsigned groups[][2] = {{0, 1}, {1, 2}, {3, 1}, {4, 1}, {5, 1}};
+    CHECK_INT(q.ngroups, 5);
+    for (unsigned g = 0; g < q.ngroups && g < 5; g++) {
+        CHECK_INT(q.groups[g].first, groups[g][0]);
+        CHECK_INT(q.groups[g].count, groups[g][1]);
+    }
+    /* the struct holds its text: a copy reads the same after the original is reused */
+    struct nd_search_query copy = q;
+    CHECK_INT(nd_search_parse("other words", &q, why, sizeof why), ND_OK);
+    CHECK_STR(nd_search_term_text(&copy, &copy.terms[3]), "north korea");
+    /* a phrase with a prefix keeps both flags */
+    CHECK_INT(nd_search_parse("\"north kor\"*", &q, why, sizeof why), ND_OK);
+    CHECK_INT(q.nterms, 1);
+    CHECK(q.terms[0].phrase && q.terms[0].prefix && !q.terms[0].excluded);
+    CHECK_STR(nd_search_term_text(&q, &q.terms[0]), "north kor");
+}
+
 static void test_limits(void)
 {
     char err[256];
@@ -113,11 +167,11 @@ static void test_limits(void)
     char *big = malloc(10241);
     memset(big, 'a', 10240);
     big[10240] = '\0';
-    CHECK_INT(nd_search_translate(big, &fts, err, sizeof err), ND_ERR_INVALID);
+    CHECK_INT(translate(big, &fts, err, sizeof err), ND_ERR_INVALID);
     CHECK(strstr(err, "shorten it") != NULL);
     /* exactly at the byte limit, as one long word */
     big[ND_SEARCH_MAX_BYTES] = '\0';
-    CHECK_INT(nd_search_translate(big, &fts, err, sizeof err), ND_OK);
+    CHECK_INT(translate(big, &fts, err, sizeof err), ND_OK);
     free(fts);
     fts = NULL;
     /* 1,000 terms */
@@ -127,7 +181,7 @@ static void test_limits(void)
         many[2 * i + 1] = ' ';
     }
     many[2000] = '\0';
-    CHECK_INT(nd_search_translate(many, &fts, err, sizeof err), ND_ERR_INVALID);
+    CHECK_INT(translate(many, &fts, err, sizeof err), ND_ERR_INVALID);
     CHECK(fts == NULL);
     free(many);
     free(big);
@@ -136,7 +190,7 @@ static void test_limits(void)
     memset(quotes, '"', ND_SEARCH_MAX_BYTES);
     quotes[ND_SEARCH_MAX_BYTES] = '\0';
     quotes[1] = 'q';
-    CHECK_INT(nd_search_translate(quotes, &fts, err, sizeof err), ND_OK);
+    CHECK_INT(translate(quotes, &fts, err, sizeof err), ND_OK);
     free(fts);
 }
 
@@ -158,7 +212,7 @@ static void test_fts5_accepts(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char err[256];
         char *fts = NULL;
-        if (nd_search_translate(cases[i].query, &fts, err, sizeof err) != ND_OK)
+        if (translate(cases[i].query, &fts, err, sizeof err) != ND_OK)
             continue;
         sqlite3_bind_text(st, 1, fts, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
@@ -202,7 +256,7 @@ static void test_matching(void)
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         char err[256];
         char *fts = NULL;
-        CHECK_INT(nd_search_translate(want[i].query, &fts, err, sizeof err), ND_OK);
+        CHECK_INT(translate(want[i].query, &fts, err, sizeof err), ND_OK);
         sqlite3_bind_text(st, 1, fts, -1, SQLITE_TRANSIENT);
         CHECK_INT(sqlite3_step(st), SQLITE_ROW);
         if (sqlite3_column_int(st, 0) != want[i].count)
@@ -231,6 +285,7 @@ static void test_snippet_html(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_cases), CHECK_CASE(test_limits), CHECK_CASE(test_fts5_accepts),
-                     CHECK_CASE(test_matching), CHECK_CASE(test_snippet_html));
+    return CHECK_RUN(CHECK_CASE(test_cases), CHECK_CASE(test_structure), CHECK_CASE(test_limits),
+                     CHECK_CASE(test_fts5_accepts), CHECK_CASE(test_matching),
+                     CHECK_CASE(test_snippet_html));
 }

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "newsd/cursor.h"
 #include "newsd/migrate.h"
+#include "newsd/search.h"
 #include "newsd/store.h"
 #include "store_fixture.h"
 
@@ -511,7 +512,10 @@ static void test_search_skips_pending(void)
     struct nd_store *st = open_memory();
     int64_t a = article(st, "a");
     int64_t p = post(st, a, 0, ND_COMMENT_PENDING);
-    struct nd_search_params params = {.match = "\"lighthouse\"", .comments = true, .limit = 10};
+    struct nd_search_query q;
+    char why[256];
+    CHECK_INT(nd_search_parse("lighthouse", &q, why, sizeof why), ND_OK);
+    struct nd_search_params params = {.query = &q, .comments = true, .limit = 10};
     json_t *items = NULL;
     char *next = NULL;
     CHECK_INT(nd_store_search(st, &params, &items, &next), ND_OK);

@@ -1,7 +1,7 @@
 /*
  * test_store_search.c: nd_store_search on ":memory:" with the real
  * migrations: ranking, matching rules, visibility, filters, pagination and
- * snippets, with expressions made by the real query translator.
+ * snippets, with queries made by the real query parser.
  */
 #include <jansson.h>
 #include <sqlite3.h>
@@ -35,16 +35,15 @@ static json_t *search(struct nd_store *st, const char *query, const struct nd_ar
                       bool comments, unsigned limit, const char *cursor, char **next)
 {
     char err[256];
-    char *fts = NULL;
-    CHECK_INT(nd_search_translate(query, &fts, err, sizeof err), ND_OK);
+    struct nd_search_query q;
+    CHECK_INT(nd_search_parse(query, &q, err, sizeof err), ND_OK);
     struct nd_search_params p = {
-        .match = fts, .comments = comments, .limit = limit, .cursor = cursor};
+        .query = &q, .comments = comments, .limit = limit, .cursor = cursor};
     if (flt)
         p.filter = *flt;
     json_t *items = NULL;
     char *nc = NULL;
     CHECK_INT(nd_store_search(st, &p, &items, &nc), ND_OK);
-    free(fts);
     if (next)
         *next = nc;
     else
@@ -168,7 +167,10 @@ static void test_pagination(void)
 static void test_bad_cursor(void)
 {
     struct nd_store *st = open_memory();
-    struct nd_search_params p = {.match = "\"x\"", .limit = 10, .cursor = "garbage"};
+    struct nd_search_query q;
+    char err[256];
+    CHECK_INT(nd_search_parse("x", &q, err, sizeof err), ND_OK);
+    struct nd_search_params p = {.query = &q, .limit = 10, .cursor = "garbage"};
     json_t *items = NULL;
     char *next = NULL;
     CHECK_INT(nd_store_search(st, &p, &items, &next), ND_ERR_INVALID);
