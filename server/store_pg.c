@@ -57,6 +57,8 @@ static enum nd_err pg_err(struct nd_pg *st, const PGresult *res, const char *wha
         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0) {
         st->lost = true;
         err = ND_ERR_BUSY;
+    } else if (strcmp(state, "57014") == 0 && st->timeout_is_limit) {
+        return ND_ERR_LIMIT; /* the search ran past its time limit: the caller says so */
     } else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
                strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         err = ND_ERR_BUSY; /* a timeout, a lock, a serialization failure: try again */
@@ -209,8 +211,14 @@ enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql
     const char *values[ND_PG_MAX_PARAMS];
     int lengths[ND_PG_MAX_PARAMS], formats[ND_PG_MAX_PARAMS];
     char numbers[ND_PG_MAX_PARAMS][32];
+    char numbered[8192];
     enum nd_err err = reconnect(st);
-    if (err == ND_OK && !slot->prepared)
+    if (err == ND_OK && slot->oneshot && !number_params(sql, numbered, sizeof numbered, slot)) {
+        nd_log(ND_LOG_ERROR, "store: %s: the statement is too long or has too many parameters",
+               what);
+        err = ND_ERR_DB;
+    }
+    if (err == ND_OK && !slot->oneshot && !slot->prepared)
         err = prepare(st, slot, sql, what);
     if (err != ND_OK)
         return err;
@@ -810,6 +818,7 @@ static const struct nd_store_ops pg_ops = {
     .changes_bounds = nd_pg_changes_bounds,
     .changes_read = nd_pg_changes_read,
     .changes_prune = nd_pg_changes_prune,
+    .search = nd_pg_search,
     .key_insert = nd_pg_key_insert,
     .key_lookup = nd_pg_key_lookup,
     .key_list = nd_pg_key_list,

@@ -44,10 +44,11 @@ uint64_t nd_pg_foreign_epoch(void);
 void nd_pg_count_foreign(void);
 
 /* The most parameters one statement takes. */
-#define ND_PG_MAX_PARAMS 24
+#define ND_PG_MAX_PARAMS 48
 
-/* A statement of a connection: prepared on first use under name. */
+/* A statement of a connection: prepared on first use under name (unless oneshot). */
 struct nd_pg_stmt {
+    bool oneshot; /* not kept: sent with its text each time (statements of many shapes) */
     bool prepared;
     unsigned nparams;
     char name[16];
@@ -88,6 +89,7 @@ enum nd_pg_slot {
     PG_SLOT_CHANGES = 56,
     PG_SLOT_BACKUP = 68,
     PG_SLOT_SEARCH = 80,
+    PG_SEARCH_TIMEOUT = PG_SLOT_SEARCH,
     PG_SLOT_COUNT = 112
 };
 
@@ -102,9 +104,10 @@ struct nd_pg {
     bool batch_doomed;
     bool savepoint_open;
     bool in_transaction;
-    bool lost;       /* the connection failed: reopen before the next statement */
-    bool listening;  /* counted among the change listener's users */
-    int backend_pid; /* the server backend of conn, registered as this process's */
+    bool lost;             /* the connection failed: reopen before the next statement */
+    bool listening;        /* counted among the change listener's users */
+    bool timeout_is_limit; /* a statement timeout now is the search's time limit */
+    int backend_pid;       /* the server backend of conn, registered as this process's */
 };
 
 static inline struct nd_pg *nd_pg_of(struct nd_store *store)
@@ -219,6 +222,9 @@ enum nd_err nd_pg_export(struct nd_store *store, nd_store_export_fn emit, void *
                          struct nd_export_stats *stats);
 enum nd_err nd_pg_article_restore(struct nd_store *store, const struct nd_article_record *rec,
                                   const char **taken);
+
+enum nd_err nd_pg_search(struct nd_store *store, const struct nd_search_params *p, json_t **items,
+                         char **next_cursor);
 
 enum nd_err nd_pg_key_insert(struct nd_store *store, const char *name, const char *key_id,
                              const unsigned char *hash, size_t hash_len);

@@ -275,6 +275,81 @@ struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit)
     return page;
 }
 
+/* ---- search results ----------------------------------------------------- */
+
+static const struct nd_col article_hit_cols[] = {
+    {"id", 0, ND_COL_INT},
+    {"slug", 1, ND_COL_TEXT},
+    {"title", 2, ND_COL_TEXT},
+    {"published_at", 3, ND_COL_TIME},
+};
+static const struct nd_col comment_hit_cols[] = {
+    {"id", 0, ND_COL_INT},
+    {"article_id", 1, ND_COL_INT},
+    {"created_at", 2, ND_COL_TIME},
+};
+
+/* How a ranked row of one kind becomes a result item. */
+struct hit_shape {
+    struct nd_shape shape;
+    int score_col;
+};
+
+static const struct hit_shape article_hit = {ND_SHAPE(NULL, article_hit_cols), 4};
+static const struct hit_shape comment_hit = {ND_SHAPE(NULL, comment_hit_cols), 3};
+
+/* An nd_row_map_fn (how: a struct hit_shape): the ranked row as an item without its snippet. */
+static enum nd_err map_hit(const struct nd_row *row, const void *how, json_t **out)
+{
+    const struct hit_shape *hit = how;
+    json_t *item = NULL;
+    enum nd_err err = nd_row_map_shape(row, &hit->shape, &item);
+    /* the rank column is negated so that better sorts first; clients get it positive */
+    double score = -nd_row_real(row, hit->score_col);
+    if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
+        err = ND_ERR_NOMEM;
+    if (err != ND_OK) {
+        json_decref(item);
+        return err;
+    }
+    *out = item;
+    return ND_OK;
+}
+
+struct nd_page nd_search_page(bool comments, bool newest, unsigned limit)
+{
+    /* ranked: best score, then the newest; newest: a fixed 0 where the score was */
+    static const struct nd_page pages[2][2] = {
+        {{'s',
+          3,
+          {{ND_KEY_REAL, 4, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
+          0,
+          map_hit,
+          &article_hit},
+         {'n',
+          3,
+          {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
+          0,
+          map_hit,
+          &article_hit}},
+        {{'t',
+          3,
+          {{ND_KEY_REAL, 3, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
+          0,
+          map_hit,
+          &comment_hit},
+         {'k',
+          3,
+          {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
+          0,
+          map_hit,
+          &comment_hit}},
+    };
+    struct nd_page page = pages[comments][newest];
+    page.limit = limit;
+    return page;
+}
+
 /* ---- slugs and tags ----------------------------------------------------- */
 
 /*

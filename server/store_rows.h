@@ -368,6 +368,16 @@ struct nd_page nd_list_page(enum nd_article_order order, unsigned limit);
  */
 struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit);
 
+/*
+ * The keyset page of a search: articles or comments, ranked or newest
+ * first. A ranked row selects the item's columns (articles: id, slug,
+ * title, published_at; comments: id, article_id, created_at) and then its
+ * score negated (lower is better, so it sorts ascending); items get
+ * "score" positive and no "snippet" (the backend adds it). The cursor holds
+ * the score's bits, the time and the id.
+ */
+struct nd_page nd_search_page(bool comments, bool newest, unsigned limit);
+
 /* ---- slugs and tags ----------------------------------------------------- */
 
 /* Derived slugs try "-2" up to this suffix before giving up with CONFLICT. */
