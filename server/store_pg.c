@@ -250,8 +250,10 @@ enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql
             break;
         }
     }
-    PGresult *r =
-        PQexecPrepared(st->conn, slot->name, (int)slot->nparams, values, lengths, formats, 0);
+    PGresult *r = slot->oneshot ? PQexecParams(st->conn, numbered, (int)slot->nparams, NULL, values,
+                                               lengths, formats, 0)
+                                : PQexecPrepared(st->conn, slot->name, (int)slot->nparams, values,
+                                                 lengths, formats, 0);
     ExecStatusType status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         err = pg_err(st, r, what);
