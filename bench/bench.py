@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -252,6 +253,50 @@ class Peer(Newsd):
         self.startup_ms = None
 
 
+class PgServer:
+    """A PostgreSQL 15 server of its own for --postgres (scripts/pg-cluster, durable settings:
+    fsync and synchronous commit on), loaded with the corpus by newsd import --jsonl."""
+
+    def __init__(self):
+        self.dir = None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="ndbpg.", dir="/tmp")
+        env = dict(os.environ, PG_CLUSTER_DURABLE="1")
+        out = run_checked(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "start",
+                           self.dir, "5499"], stdout=subprocess.PIPE, text=True, env=env)
+        fields = dict(kv.split("=", 1) for kv in out.stdout.split())
+        self.base = fields
+        return self
+
+    def create_db(self, name):
+        run_checked(["psql", "-q", "-X", f"host={self.base['host']} port={self.base['port']} "
+                     f"user={self.base['user']} dbname=postgres", "-c",
+                     f"CREATE DATABASE {name}"], stdout=subprocess.DEVNULL)
+        return (f"postgresql://{self.base['user']}@/{name}?host="
+                f"{urllib.parse.quote(self.base['host'], safe='')}&port={self.base['port']}")
+
+    def stop(self):
+        if self.dir:
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "stop", self.dir],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.dir = None
+
+
+def load_postgres(newsd, pg, folder):
+    """A new database on pg loaded with folder's corpus; (uri, load record)."""
+    uri = pg.create_db("bench")
+    log("loading the corpus into PostgreSQL (newsd import --jsonl)")
+    started = time.monotonic()
+    proc = run_checked([newsd, "--db", uri, "--log-level", "warn", "--synchronous", "off",
+                        "import", "--jsonl", os.path.join(folder, "corpus.jsonl")],
+                       stdout=subprocess.PIPE, text=True)
+    seconds = time.monotonic() - started
+    run_checked(["psql", "-q", "-X", uri, "-c", "VACUUM ANALYZE"], stdout=subprocess.DEVNULL)
+    log(f"loaded into PostgreSQL in {seconds:.0f} s: {proc.stdout.strip()}")
+    return uri, {"seconds": round(seconds, 1), "output": proc.stdout.strip()}
+
+
 def ensure_peer():
     """Installs the comparison server's npm packages (pinned by its lock file) once."""
     folder = os.path.join(HERE, "peer")
@@ -445,16 +490,21 @@ def read_scenarios(srv, meta, run_dir):
     return lists, info, static, listdir
 
 
-def start_others(opts, copy, run_dir, results):
+def start_others(opts, copy, run_dir, results, pg_uri=None):
     """With --peer: newsd without its response cache and the comparison server, both
-    over the same database as newsd. Returns {column: server}."""
-    if not opts.peer:
-        return {}
-    ensure_peer()
-    cold = Newsd(opts.newsd, copy, run_dir, [*opts.newsd_flags, "--cache-size", "0"],
-                 name="newsd-cold")
-    peer = Peer(copy, run_dir)
-    others = {"newsd_cold": cold, "peer": peer}
+    over the same database as newsd; with --postgres: newsd over PostgreSQL with and
+    without its cache (and newsd cold over SQLite, to compare with). Returns {column: server}."""
+    others = {}
+    if opts.peer or opts.postgres:
+        others["newsd_cold"] = Newsd(opts.newsd, copy, run_dir,
+                                     [*opts.newsd_flags, "--cache-size", "0"], name="newsd-cold")
+    if opts.peer:
+        ensure_peer()
+        others["peer"] = Peer(copy, run_dir)
+    if opts.postgres:
+        others["pg"] = Newsd(opts.newsd, pg_uri, run_dir, opts.newsd_flags, name="newsd-pg")
+        others["pg_cold"] = Newsd(opts.newsd, pg_uri, run_dir,
+                                  [*opts.newsd_flags, "--cache-size", "0"], name="newsd-pg-cold")
     for column, srv in others.items():
         srv.start()
         results[f"{column}_startup_ms"] = round(srv.startup_ms, 1)
@@ -491,6 +541,10 @@ def ratios(entry):
         for other, name in (("peer", "peer"), ("ceiling", "nginx")):
             if mine in entry and other in entry:
                 out[f"{label}/{name}"] = ratio(entry[mine], entry[other])
+    if "pg" in entry:
+        out["pg/sqlite cached"] = ratio(entry["pg"], entry["newsd"])
+    if "pg_cold" in entry and "newsd_cold" in entry:
+        out["pg/sqlite cold"] = ratio(entry["pg_cold"], entry["newsd_cold"])
     return out
 
 
@@ -508,6 +562,7 @@ def run_full(opts):
     srv = Newsd(opts.newsd, copy, run_dir, opts.newsd_flags)
     nginx = None
     others = {}
+    pg = None
     results = {"kind": "full", "articles": n, "comments": meta["comments"],
                "connections": opts.connections, "threads": opts.threads,
                "duration_s": opts.duration, "warmup_s": opts.warmup, "cores": os.cpu_count(),
@@ -517,7 +572,11 @@ def run_full(opts):
         results["startup_ms"] = round(srv.startup_ms, 1)
         log(f"newsd answered after {srv.startup_ms:.1f} ms")
         lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
-        others = start_others(opts, copy, run_dir, results)
+        pg_uri = None
+        if opts.postgres:
+            pg = PgServer().start()
+            pg_uri, results["pg_import"] = load_postgres(opts.newsd, pg, folder)
+        others = start_others(opts, copy, run_dir, results, pg_uri)
         if opts.peer:
             same = check_peer(srv, others["peer"], meta, lists, key, results)
             if opts.peer_check and not same:
@@ -544,6 +603,9 @@ def run_full(opts):
         results["rss_after_reads_kb"] = srv.memory_kb()[0]
         nginx.stop()
         nginx = None
+        keys = {"newsd": key, "newsd_cold": key, "peer": key}
+        if pg:
+            keys["pg"] = keys["pg_cold"] = create_key(opts.newsd, pg_uri)
         ids_file = os.path.join(listdir, "comment_targets")
         write_lines(ids_file, urllists.comment_targets(meta))
         mixed_file = os.path.join(listdir, "mixed.newsd")
@@ -554,11 +616,15 @@ def run_full(opts):
             entry = {"label": label, "kind": "write"}
             for column, server in (("newsd", srv), *others.items()):
                 # titles of their own per server: no slug needs a suffix
-                tag = {"newsd": "", "newsd_cold": "Cold", "peer": "Peer"}[column]
-                script, args = {"create_article": ("post.lua", ["article", key, "Bench" + tag]),
+                tag = {"newsd": "", "newsd_cold": "Cold", "peer": "Peer", "pg": "Pg",
+                       "pg_cold": "PgCold"}[column]
+                col_key = keys[column]  # a key of the server's own database
+                script, args = {"create_article": ("post.lua", ["article", col_key,
+                                                                "Bench" + tag]),
                                 "create_comment": ("post.lua", ["comment", ids_file,
                                                                 "Bench" + tag]),
-                                "mix": ("mix.lua", [mixed_file, ids_file, key, "Mix" + tag])}[name]
+                                "mix": ("mix.lua", [mixed_file, ids_file, col_key,
+                                                    "Mix" + tag])}[name]
                 log(f"{name}: {server.name}")
                 entry[column] = measure(server.port, script, args, opts, pids)
             if others:
@@ -574,6 +640,8 @@ def run_full(opts):
         for server in others.values():
             server.stop()
         srv.stop()
+        if pg:
+            pg.stop()
     return results
 
 
@@ -672,6 +740,8 @@ def parse_args(argv):
                     help="more flags for newsd serve, e.g. \"--threads 4\" (for experiments)")
     ap.add_argument("--peer", action="store_true",
                     help="also measure newsd without its cache and the Node.js comparison server")
+    ap.add_argument("--postgres", action="store_true",
+                    help="also measure newsd over PostgreSQL, with and without its cache")
     ap.add_argument("--peer-check", action="store_true",
                     help="only compare the comparison server's answers with newsd's, then stop")
     ap.add_argument("--profile", metavar="SCENARIO",
@@ -690,8 +760,8 @@ def parse_args(argv):
     opts.newsd_flags = shlex.split(opts.newsd_flags)
     if opts.peer_check:
         opts.peer = True
-    if opts.peer and opts.scale:
-        ap.error("--peer goes with a full run, not with --scale")
+    if (opts.peer or opts.postgres) and opts.scale:
+        ap.error("--peer and --postgres go with a full run, not with --scale")
     opts.sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
     for value, what in ((opts.articles, "--articles"), (opts.duration, "--duration"),
                         (opts.connections, "--connections"), (opts.threads, "--threads")):

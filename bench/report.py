@@ -190,6 +190,34 @@ def verdicts(r):
     return out
 
 
+def backend_rows(scenarios):
+    rows = []
+    for name, s in scenarios.items():
+        if "pg" not in s:
+            continue
+        q = s.get("ratios", {})
+        errs = "/".join(str(failures(s[c])) if c in s else "-"
+                        for c in ("newsd", "pg", "newsd_cold", "pg_cold"))
+        rows.append([name, *cell(s.get("newsd")), *cell(s.get("pg")),
+                     fmt_ratio(q.get("pg/sqlite cached")), *cell(s.get("newsd_cold")),
+                     *cell(s.get("pg_cold")), fmt_ratio(q.get("pg/sqlite cold")), errs])
+    return rows
+
+
+def print_backends(r):
+    """With --postgres: the same newsd over SQLite and over PostgreSQL, cached and cold."""
+    print("\nnewsd over SQLite and over PostgreSQL 15 (same corpus, same machine), through the "
+          "cache and with --cache-size 0 (latencies in ms; errors sqlite/pg/sqlite cold/pg cold)\n")
+    print(table(["scenario", "sqlite req/s", "sqlite p99", "pg req/s", "pg p99", "pg/sqlite",
+                 "sqlite cold", "cold p99", "pg cold", "pg cold p99", "pg/sqlite cold", "errors"],
+                backend_rows(r["scenarios"])))
+    imp = r.get("pg_import", {})
+    mb = lambda key: f"{r.get(key, 0) / 1024:.1f} MB"  # noqa: E731
+    print(f"\nPostgreSQL load (newsd import --jsonl): {imp.get('seconds', '?')} s; start to first "
+          f"answer over PostgreSQL {r.get('pg_startup_ms', 0):.1f} ms; peak RSS of newsd over "
+          f"PostgreSQL {mb('pg_rss_peak_kb')} (cold {mb('pg_cold_rss_peak_kb')})")
+
+
 def print_full(r):
     print(f"\nnewsd benchmark: {r['articles']} articles, {r['comments']} comments; wrk "
           f"-t{r['threads']} -c{r['connections']}, {r['duration_s']} s per run after "
@@ -203,6 +231,8 @@ def print_full(r):
                 write_rows(r["scenarios"])))
     if "peer_check" in r:
         print_peer(r)
+    if "pg_import" in r:
+        print_backends(r)
     imp = r.get("import", {})
     print(f"\nstart to first answered request: {r.get('startup_ms', 0):.1f} ms")
     print(f"peak RSS of newsd: {r.get('rss_peak_kb', 0) / 1024:.1f} MB "
