@@ -213,7 +213,9 @@ def test_cache_off(srv):
 
 def server_version():
     proc = subprocess.run([BIN, "--version"], capture_output=True, text=True, timeout=30)
-    words = proc.stdout.split()
+    # the first line is "newsd VERSION"; a second names the storage backends
+    lines = proc.stdout.splitlines()
+    words = lines[0].split() if lines else []
     return words[-1] if words else ""
 
 
