@@ -21,6 +21,7 @@ equal to the HTTP status), whatever the test itself looks at.
 The harness is split by concern; this module gathers their names so a test
 imports from one place:
     environment.py  the binary, source tree, samples, slowdown under a wrapper
+    pg.py           the PostgreSQL backend: NEWSD_TEST_BACKEND, a database per test
     tap.py          TAP reporting: test points, checks, skips, the plan
     match.py        JSON subsets, Re/Pred and the other matchers
     http_client.py  Response, one request, raw bytes, Client (one connection)
@@ -45,6 +46,7 @@ from match import (  # noqa: F401
 from server import (  # noqa: F401
     LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, run_cli, serve,
 )
+from pg import BACKEND, Database  # noqa: F401
 from tap import Failure, Tap  # noqa: F401
 
 # A SIGTERM to the test (a Meson timeout) unwinds the with-blocks, so that no

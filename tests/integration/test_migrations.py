@@ -23,7 +23,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, Tap, binary_from_argv, expect, run_cli, source_root  # noqa: E402
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(backends=("sqlite",))  # SQLite files of older schemas
 tap = Tap()
 
 OLD = {1, 2, 3, 4}  # an early schema
