@@ -292,3 +292,19 @@ FOR EACH ROW EXECUTE FUNCTION changes_comment();
 CREATE TRIGGER changes_comment_status AFTER UPDATE OF status ON comments
 FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status)
 EXECUTE FUNCTION changes_comment();
+
+-- Every transaction that writes the change log (or prunes it) tells the
+-- listeners of the channel newsd_changes when it commits: each newsd process
+-- listens, and empties its response cache when the notification comes from a
+-- connection that is not its own (store_pg_listen.c). One notification per
+-- transaction: PostgreSQL folds identical ones.
+CREATE FUNCTION changes_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('newsd_changes', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER changes_notify AFTER INSERT OR DELETE ON changes
+FOR EACH STATEMENT EXECUTE FUNCTION changes_notify();
