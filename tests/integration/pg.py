@@ -128,6 +128,35 @@ class Database:
         return False
 
 
+def sql_rows(db, sql):
+    """Runs one statement on db, the value newsd was given as --db (a
+    postgresql:// URI or a SQLite file), in a transaction of its own, as
+    another process would; returns its rows as tuples of text, None for
+    NULL (SQLite's numbers as their text too, so both backends compare
+    alike). For tests that write behind newsd's back or read what it
+    stored, whichever backend it runs on."""
+    if db.startswith(("postgres://", "postgresql://")):
+        proc = subprocess.run(
+            [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "null=\\N",
+             "-F", "\x1f", "-R", "\x1e", "-d", db, "-c", sql],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise RuntimeError(f"psql failed ({proc.returncode}) on {sql!r}:\n{proc.stderr}")
+        out = proc.stdout.rstrip("\n")
+        return [tuple(None if v == "\\N" else v for v in rec.split("\x1f"))
+                for rec in out.split("\x1e") if rec != ""]
+    import sqlite3  # only the SQLite branch needs it
+
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = [tuple(None if v is None else str(v) for v in row) for row in conn.execute(sql)]
+        conn.execute("COMMIT")
+        return rows
+    finally:
+        conn.close()
+
+
 def binary_supports_postgres(binary):
     """Whether newsd --version names the postgresql backend."""
     try:

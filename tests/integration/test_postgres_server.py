@@ -10,6 +10,7 @@ connection holds it. No newsd is involved.
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,6 +93,19 @@ def distinct():
         pg.psql(a.conninfo, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
         tap.eq(pg.rows(b.conninfo, "SELECT to_regclass('t') IS NULL"), [("t",)],
                "a table of one database seen in the other")
+
+
+@tap.point("sql_rows: the same rows from a postgresql:// URI and a SQLite file")
+def sql_rows():
+    statements = ["CREATE TABLE t (n integer, s text)",
+                  "INSERT INTO t VALUES (1, 'a|b'), (2, NULL), (3, 'two\nlines\\N')",
+                  "SELECT n, s FROM t ORDER BY n"]
+    want = [("1", "a|b"), ("2", None), ("3", "two\nlines\\N")]
+    with pg.Database() as db, tempfile.TemporaryDirectory(prefix="newsd-pg-") as tmp:
+        for where in (db.uri, os.path.join(tmp, "newsd.db")):
+            for sql in statements[:-1]:
+                tap.eq(pg.sql_rows(where, sql), [], f"{sql} on {where}")
+            tap.eq(pg.sql_rows(where, statements[-1]), want, f"rows from {where}")
 
 
 tap.done()
