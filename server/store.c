@@ -19,6 +19,7 @@
 #include "newsd/migrate.h"
 #include "newsd/util.h"
 #include "store_internal.h"
+#include "store_search_fts.h"
 
 static const struct nd_store_ops sqlite_ops;
 
@@ -497,6 +498,8 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
     /* Debian builds SQLite with secure_delete on; the data is not secret. */
     if (err == ND_OK)
         err = pragma(db, "PRAGMA secure_delete=OFF");
+    if (err == ND_OK)
+        err = nd_store_search_functions(db);
     return err;
 }
 

@@ -3,8 +3,8 @@
  *
  * A page is found in two steps: first the ranked ids (BM25, keyset-paged on
  * score, then recency; or newest first, keyset-paged on time and id), then
- * the snippets of that page in one statement. snippet() is costly
- * and would otherwise run for every match, not just the page shown.
+ * the snippets of that page in one statement. A snippet is costly
+ * and would otherwise be made for every match, not just the page shown.
  *
  * Column weights (title 10, summary 2, body 1): a word in a headline says
  * far more about what an article is about than the same word deep in the
@@ -120,15 +120,16 @@ static sqlite3_stmt *comment_stmt(struct nd_sqlite *st, bool newest, unsigned va
 
 /*
  * The snippets of the page's rows in one statement: the MATCH is evaluated
- * once and walked over the page's rowid range, snippet() running only for
- * the page's ids (":ids", a JSON array). One statement per row evaluated the
+ * once and walked over the page's rowid range, nd_snippet() (FTS5's
+ * snippet() made cheaper, store_search_snippet.c) running only for the
+ * page's ids (":ids", a JSON array). One statement per row evaluated the
  * expression again for each row, which for a prefix without its own prefix
  * index means merging every term it expands to, twenty times a page.
  * The "+" keeps the id list from becoming an FTS5 rowid constraint (which
  * would filter once per id again).
  */
 #define SNIPPETS_SQL(table)                                                                        \
-    "SELECT rowid, snippet(" table ", -1, char(1), char(2), '…', " SNIPPET_TOKENS ") FROM " table  \
+    "SELECT rowid, nd_snippet(" table ", char(1), char(2), '…', " SNIPPET_TOKENS ") FROM " table   \
     " WHERE " table " MATCH :match AND rowid BETWEEN :lo AND :hi"                                  \
     " AND +rowid IN (SELECT value FROM json_each(:ids))"
 

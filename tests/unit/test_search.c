@@ -269,6 +269,141 @@ static void test_matching(void)
     sqlite3_close(db);
 }
 
+/* Appends a pseudo-random text of n words (sentences, punctuation, accents) at out. */
+static void random_text(char *out, size_t size, unsigned n, unsigned *seed)
+{
+    static const char *const words[] = {
+        "harbour",
+        "lights",
+        "night",
+        "rail",
+        "tram",
+        "caf\xc3\xa9",
+        "Caf\xc3\xa9s",
+        "north",
+        "korea",
+        "elections",
+        "elected",
+        "na\xc3\xafve",
+        "\xe6\x9d\xb1\xe4\xba\xac",
+        "e-mail",
+        "co-op",
+        "2024",
+        "the",
+        "a",
+        "of",
+        "\xe2\x80\x9cquoted\xe2\x80\x9d",
+        "x\xcc\x81" "y",
+        "stra\xc3\x9f" "e",
+        "\xf0\x9f\x98\x80",
+        "lighthouse",
+        "keeper",
+        "NEAR",
+    };
+    static const char *const gaps[] = {" ",   " ",  " ",   ", ",           ". ", ": ", ".\n\n",
+                                       " - ", "\t", "...", "\xe2\x80\x94", " (", ") ", ".  "};
+    size_t len = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < n; i++) {
+        *seed = *seed * 1103515245u + 12345u;
+        const char *w = words[(*seed >> 8) % (sizeof words / sizeof *words)];
+        *seed = *seed * 1103515245u + 12345u;
+        const char *g = i == 0 ? "" : gaps[(*seed >> 8) % (sizeof gaps / sizeof *gaps)];
+        int k = snprintf(out + len, size - len, "%s%s", g, w);
+        if (k < 0 || (size_t)k >= size - len)
+            break;
+        len += (size_t)k;
+    }
+}
+
+/*
+ * nd_snippet() gives, row for row, what FTS5's snippet() gives: the same
+ * column, window, ellipses and marks, over texts with sentences, accents,
+ * CJK, emoji, matches at either end and columns without a match.
+ */
+static void test_snippet_same(void)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_INT(nd_store_search_functions(db), ND_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "CREATE VIRTUAL TABLE t USING fts5(title, summary, body,"
+                           " tokenize='porter unicode61 remove_diacritics 2', prefix='2 3 4')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_stmt *ins = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, ?)", -1, &ins, NULL), SQLITE_OK);
+    static char title[4096], summary[4096], body[32768];
+    unsigned seed = 7;
+    for (int i = 0; i < 300; i++) {
+        random_text(title, sizeof title, 1 + seed % 12, &seed);
+        random_text(summary, sizeof summary, i % 5 == 0 ? 0 : seed % 40, &seed);
+        random_text(body, sizeof body, i % 7 == 0 ? 3 : seed % 900, &seed);
+        sqlite3_bind_text(ins, 1, title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, summary, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, body, -1, SQLITE_STATIC);
+        CHECK_INT(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    static const char *const queries[] = {
+        "harbour",
+        "lights night",
+        "\"north korea\"",
+        "cafe",
+        "elect*",
+        "ha*",
+        "rail OR tram",
+        "korea -cafe",
+        "e-mail",
+        "\xe6\x9d\xb1\xe4\xba\xac",
+        "naive",
+        "quoted",
+        "xy",
+        "strasse",
+        "the a of",
+        "\"the a\"",
+        "lighthouse keeper",
+        "2024",
+        "co*",
+        "near",
+    };
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(
+        sqlite3_prepare_v2(db,
+                           "SELECT rowid, snippet(t, -1, char(1), char(2), '\xe2\x80\xa6', 24),"
+                           " nd_snippet(t, char(1), char(2), '\xe2\x80\xa6', 24)"
+                           " FROM t WHERE t MATCH ?",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    unsigned rows = 0, differ = 0;
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        char err[256];
+        char *fts = NULL;
+        CHECK_INT(translate(queries[q], &fts, err, sizeof err), ND_OK);
+        sqlite3_bind_text(st, 1, fts, -1, SQLITE_TRANSIENT);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *want = (const char *)sqlite3_column_text(st, 1);
+            const char *got = (const char *)sqlite3_column_text(st, 2);
+            rows++;
+            if (strcmp(want ? want : "", got ? got : "") != 0) {
+                if (differ++ < 3)
+                    printf("# %s, row %lld:\n#  snippet:    %s\n#  nd_snippet: %s\n", fts,
+                           sqlite3_column_int64(st, 0), want, got);
+            }
+        }
+        CHECK_INT(rc, SQLITE_DONE);
+        sqlite3_reset(st);
+        free(fts);
+    }
+    printf("# %u rows compared\n", rows);
+    CHECK(rows > 1000);
+    CHECK_INT(differ, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_snippet_html(void)
 {
     char *html = nd_search_snippet_html("a \x01word\x02 <script>alert('x&y')</script> \"q\"\x03");
@@ -287,5 +422,5 @@ int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_cases), CHECK_CASE(test_structure), CHECK_CASE(test_limits),
                      CHECK_CASE(test_fts5_accepts), CHECK_CASE(test_matching),
-                     CHECK_CASE(test_snippet_html));
+                     CHECK_CASE(test_snippet_same), CHECK_CASE(test_snippet_html));
 }
