@@ -10,7 +10,8 @@
  * positive term, NUL-terminated UTF-8 texts without a double quote); its
  * translation is valid UTF-8 that SQLite's FTS5 accepts (any error from the
  * MATCH, a syntax error above all, aborts) on newsd's own articles_fts,
- * made by the embedded migrations as the server makes it; snippets of its matches, and the input
+ * made by the embedded migrations as the server makes it; newsd's nd_snippet()
+ * gives exactly what FTS5's snippet() gives for each match; snippets of its matches, and the input
  * itself taken as a raw snippet, render as HTML whose only tags are
  * <mark> and </mark>, with no quote and no control character but tab and
  * newline.
@@ -57,6 +58,7 @@ static void open_db(void)
     nd_log_set_level(ND_LOG_WARN); /* not a line per applied migration */
     FUZZ_REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
     FUZZ_REQUIRE(nd_migrate(db, NULL) == ND_OK);
+    FUZZ_REQUIRE(nd_store_search_functions(db) == ND_OK);
     sqlite3_stmt *insert = NULL;
     FUZZ_REQUIRE(sqlite3_prepare_v2(db,
                                     "INSERT INTO articles (slug, title, summary, body,"
@@ -75,7 +77,9 @@ static void open_db(void)
     sqlite3_finalize(insert);
     FUZZ_REQUIRE(sqlite3_prepare_v2(db,
                                     "SELECT snippet(articles_fts, -1, char(1), char(2), '…', 24),"
-                                    " bm25(articles_fts, 10.0, 2.0, 1.0) FROM articles_fts"
+                                    " bm25(articles_fts, 10.0, 2.0, 1.0),"
+                                    " nd_snippet(articles_fts, char(1), char(2), '…', 24)"
+                                    " FROM articles_fts"
                                     " WHERE articles_fts MATCH ?"
                                     " ORDER BY bm25(articles_fts, 10.0, 2.0, 1.0)",
                                     -1, &search, NULL) == SQLITE_OK);
@@ -116,6 +120,8 @@ static void run_match(const char *fts)
     int rc;
     while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
         const char *snippet = (const char *)sqlite3_column_text(search, 0);
+        const char *ours = (const char *)sqlite3_column_text(search, 2);
+        FUZZ_REQUIRE(strcmp(snippet ? snippet : "", ours ? ours : "") == 0);
         if (snippet)
             render(snippet);
     }
