@@ -15,7 +15,10 @@
  * computed for every match, and a word found in every article made one
  * search rank all of them (0.5 s with 100,000 articles). For a rarer word the
  * window holds every match and nothing changes; for a common one the answer
- * is the best among the newest, which suits news. The time limit is a
+ * is the best among the newest, which suits news. Each candidate costs its
+ * positions, its length (a row of the FTS5 docsize table) and its articles
+ * row, so the window's size is most of a common word's cost: ranking 1,000
+ * took about three times the instructions 200 take (bench/RESULTS.md). The time limit is a
  * progress handler that interrupts the statement; the interrupt comes back
  * as ND_ERR_LIMIT.
  */

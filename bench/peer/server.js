@@ -361,7 +361,7 @@ function createComment(request, reply) {
 
 // ---- search -----------------------------------------------------------------
 
-const WINDOW = 1000; // newsd ranks only the newest 1,000 matches
+const WINDOW = 200; // newsd ranks only the newest 200 matches
 
 const SEARCH_SQL = 'SELECT id, slug, title, published_at, score FROM (' +
   'SELECT articles.id AS id, articles.slug AS slug, articles.title AS title,' +

@@ -26,7 +26,7 @@
 #define ND_SEARCH_MAX_TERMS 16       /* most terms, excluded ones included */
 #define ND_SEARCH_MIN_PREFIX 2       /* shortest word before a '*' */
 #define ND_SEARCH_TIME_LIMIT_MS 1000 /* longest one search may run */
-#define ND_SEARCH_WINDOW 1000        /* newest matches ranked by one search */
+#define ND_SEARCH_WINDOW 200         /* newest matches ranked by one search */
 
 /*
  * One term: the text of a word or of a quoted phrase, as typed.
