@@ -2,17 +2,21 @@
 """search_cost.py: instructions per search miss, by kind, counted by callgrind.
 
 Wall-clock figures on a shared machine are noise; instruction counts are not.
-For each kind of query (rare word, common word, quoted phrase, two words with
-the phrase alternative, 4-letter prefix, OR of two rare words) this runs, in
-the sqlite3 CLI under valgrind --tool=callgrind, ten queries drawn with a
-fixed seed from the corpus vocabulary (meta.json of gen_corpus.py), each as
-newsd runs it: the ranked page (BM25 over the 1,000 newest matches, 21 rows),
-then its snippets. It prints instructions per query, less the cost of opening
-the database.
+For each kind of query (rare word, common word, quoted phrase, two common
+words, 4-letter prefix, OR of two rare words) this draws ten queries with a
+fixed seed from the corpus vocabulary (meta.json of gen_corpus.py), as a
+person types them, and runs them through newsd's own store code
+(bench/search_cost.c, linked with a release build's libnewsd_core.a): the
+first page of 20, best first, snippets made and rendered. It prints
+instructions per query, less the cost of opening the store.
 
-    bench/search_cost.py --db DB --meta META [--snippets per-row|page]
+    bench/search_cost.py --db DB --meta META [--build build/rel] [--old-api]
 
---snippets per-row is how newsd fetched snippets before one statement per page.
+--build names a release build of the checkout to measure (meson setup
+BUILD --buildtype=release); --old-api builds the program for the store
+interface of the commits before the parsed query (nd_search_translate and
+an FTS5 expression in nd_search_params), to measure an older checkout:
+--build OTHER/build/rel --old-api.
 """
 
 import argparse
@@ -20,22 +24,12 @@ import json
 import os
 import random
 import re
+import shlex
 import subprocess
 import tempfile
 
-RANK = (
-    "DROP TABLE IF EXISTS temp.page;\n"
-    "CREATE TEMP TABLE page AS SELECT id, slug, title, published_at, score FROM ("
-    "SELECT articles.id AS id, articles.slug AS slug, articles.title AS title,"
-    " articles.published_at AS published_at, articles.status AS status, hits.score AS score"
-    " FROM (SELECT rowid AS hit, bm25(articles_fts, 10.0, 2.0, 1.0) AS score"
-    " FROM articles_fts WHERE articles_fts MATCH {m} ORDER BY rowid DESC LIMIT 1000) AS hits"
-    " JOIN articles ON articles.id = hits.hit) WHERE status = 'published'"
-    " ORDER BY score, published_at DESC, id DESC LIMIT 21;\n")
-SNIP = "snippet(articles_fts, -1, char(1), char(2), '…', 24)"
-PAGE = ("SELECT rowid, {s} FROM articles_fts WHERE articles_fts MATCH {m}"
-        " AND rowid BETWEEN (SELECT min(id) FROM page) AND (SELECT max(id) FROM page)"
-        " AND +rowid IN (SELECT id FROM page);\n")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def kinds(meta):
@@ -44,49 +38,58 @@ def kinds(meta):
     two = [(v[rng.randrange(0, 300)], v[rng.randrange(0, 300)]) for _ in range(10)]
     words = [v[rng.randrange(0, 2000)] for _ in range(40)]
     return {
-        "rare": ['"%s"' % v[rng.randrange(15000, 30000)] for _ in range(10)],
-        "common": ['"%s"' % v[rng.randrange(0, 2000)] for _ in range(10)],
+        "rare": [v[rng.randrange(15000, 30000)] for _ in range(10)],
+        "common": [v[rng.randrange(0, 2000)] for _ in range(10)],
         "phrase": ['"%s"' % ph[rng.randrange(len(ph))] for _ in range(10)],
-        "two words": ['("%s" AND "%s") OR "%s %s"' % (a, b, a, b) for a, b in two],
-        "prefix": ['"%s"*' % w[:4].lower() for w in words
-                   if len(w) >= 5 and w[:4].isalpha()][:10],
-        "or": ['("%s" OR "%s")' % (v[rng.randrange(15000, 30000)],
-                                   v[rng.randrange(15000, 30000)]) for _ in range(10)],
+        "two words": ["%s %s" % (a, b) for a, b in two],
+        "prefix": ["%s*" % w[:4].lower() for w in words if len(w) >= 5 and w[:4].isalpha()][:10],
+        "or": ["%s OR %s" % (v[rng.randrange(15000, 30000)], v[rng.randrange(15000, 30000)])
+               for _ in range(10)],
     }
 
 
-def instructions(db, sql, folder):
-    path = os.path.join(folder, "q.sql")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(".output /dev/null\n" + sql)
-    with open(path, encoding="utf-8") as f:
-        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                              "sqlite3", db], stdin=f, capture_output=True, text=True).stderr
-    return int(re.search(r"Collected : (\d+)", out).group(1))
+def build(build_dir, old_api, out):
+    source = os.path.dirname(os.path.dirname(os.path.abspath(build_dir)))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "jansson", "sqlite3",
+                            "libsodium", "libmicrohttpd", "zlib", "libxml-2.0", "gnutls"],
+                           stdout=subprocess.PIPE, text=True, check=True).stdout
+    argv = ["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-I" + os.path.join(source, "include"),
+            "-o", out, os.path.join(HERE, "search_cost.c"),
+            os.path.join(build_dir, "server", "libnewsd_core.a"), *shlex.split(flags),
+            "-lpthread", "-lm"]
+    if old_api:
+        argv.insert(1, "-DND_COST_TRANSLATE")
+    subprocess.run(argv, check=True)
+
+
+def instructions(program, db, queries, n):
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          program, db, queries, str(n)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if "search_cost:" in out.stderr:
+        raise SystemExit(out.stderr)
+    return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--meta", required=True)
-    ap.add_argument("--snippets", choices=["per-row", "page"], default="page")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build", "rel"))
+    ap.add_argument("--old-api", action="store_true")
     args = ap.parse_args()
     with open(args.meta, encoding="utf-8") as f:
         meta = json.load(f)
     with tempfile.TemporaryDirectory() as folder:
-        base = instructions(args.db, "", folder)
+        program = os.path.join(folder, "search_cost")
+        build(args.build, args.old_api, program)
+        path = os.path.join(folder, "queries")
         for kind, queries in kinds(meta).items():
-            sql = ""
-            for q in queries:
-                m = "'" + q.replace("'", "''") + "'"
-                sql += RANK.format(m=m)
-                if args.snippets == "page":
-                    sql += PAGE.format(s=SNIP, m=m)
-                else:  # the ids are read back from the page table by the CLI
-                    sql += ("SELECT {s} FROM articles_fts WHERE articles_fts MATCH {m}"
-                            " AND rowid IN (SELECT id FROM page);\n").format(s=SNIP, m=m)
-            total = instructions(args.db, sql, folder) - base
-            print(f"{kind:10} {total / len(queries) / 1e6:8.1f} M instructions per query")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(queries) + "\n")
+            base = instructions(program, args.db, path, 0)
+            total = instructions(program, args.db, path, len(queries)) - base
+            print(f"{kind:10} {total / len(queries) / 1e6:8.2f} M instructions per query")
 
 
 if __name__ == "__main__":
