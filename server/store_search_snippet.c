@@ -99,14 +99,16 @@ static int stretch_token(void *ctx, int flags, const char *token, int ntoken, in
 }
 
 /*
- * Reads the token positions 0..stop of doc into tk (fewer when the text
- * ends first). SQLITE_OK or the tokenizer's error; tk->failed on NOMEM.
+ * Reads the token positions of doc into tk up to position stop (fewer when
+ * the text ends first), going on from the tokens tk already holds: a token
+ * ends where a separator starts, so reading on from its end finds what
+ * reading from the start would. SQLITE_OK or the tokenizer's error;
+ * tk->failed on NOMEM.
  */
 static int read_tokens(const Fts5ExtensionApi *api, Fts5Context *fts, struct tokens *tk, int stop)
 {
     const unsigned char *d = (const unsigned char *)tk->doc;
-    int i = 0;
-    tk->n = 0;
+    int i = tk->n ? tk->end[tk->n - 1] : 0;
     tk->stop = stop;
     while (i < tk->len && tk->n <= stop) {
         if (d[i] < 0x80 && !ascii_token_char(d[i])) {
@@ -231,6 +233,7 @@ static int score_column(const struct row *r, int col, int ntokens, struct tokens
         rc = r->api->xColumnText(r->fts, col, &tk->doc, &tk->len);
     if (rc == SQLITE_OK && !tk->doc)
         tk->len = 0;
+    tk->n = 0;
     if (rc == SQLITE_OK)
         rc = read_tokens(r->api, r->fts, tk, last);
     if (rc == SQLITE_OK)
@@ -367,20 +370,22 @@ static void nd_snippet(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     const char *ellipsis = (const char *)sqlite3_value_text(args[2]);
     int ntokens = sqlite3_value_int(args[3]);
     struct row r = {.api = api, .fts = fts};
-    struct tokens tk = {0};
+    int ncols = api->xColumnCount(fts);
+    struct tokens *cols = calloc((size_t)ncols, sizeof *cols); /* positions per column */
     struct best best = {0};
     struct mark m = {.out = ND_BUF_INIT(ND_BUF_MAX_DOCUMENT),
                      .open_tag = open_tag ? open_tag : "",
                      .close_tag = close_tag ? close_tag : ""};
     ellipsis = ellipsis ? ellipsis : "";
     int rc = load_row(&r);
-    int ncols = api->xColumnCount(fts);
+    if (rc == SQLITE_OK && !cols)
+        rc = SQLITE_NOMEM;
     for (int col = 0; rc == SQLITE_OK && col < ncols; col++) {
         bool matched = false;
         for (int i = 0; i < r.ninsts && !matched; i++)
             matched = r.insts[i].col == col;
         if (matched)
-            rc = score_column(&r, col, ntokens, &tk, &best);
+            rc = score_column(&r, col, ntokens, &cols[col], &best);
     }
     if (rc == SQLITE_OK)
         rc = api->xColumnText(fts, best.col, &m.text, &m.len);
@@ -388,17 +393,18 @@ static void nd_snippet(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
         rc = api->xColumnSize(fts, best.col, &best.colsize);
     if (rc == SQLITE_OK && m.text) {
         int rs = best.start, re = best.start + ntokens - 1;
-        tk.doc = m.text;
-        tk.len = m.len;
-        rc = read_tokens(api, fts, &tk, re);
+        struct tokens *tk = &cols[best.col]; /* as far as scoring read it, or empty */
+        tk->doc = m.text;
+        tk->len = m.len;
+        rc = read_tokens(api, fts, tk, re);
         struct cinst it = {.r = &r, .col = best.col};
         cinst_next(&it);
         if (rs > 0)
             nd_buf_append_str(&m.out, ellipsis);
         while (it.start >= 0 && it.start < rs)
             cinst_next(&it);
-        for (int p = rs; rc == SQLITE_OK && p < tk.n && p <= re; p++)
-            mark_token(&m, &it, &tk, p, rs, re);
+        for (int p = rs; rc == SQLITE_OK && p < tk->n && p <= re; p++)
+            mark_token(&m, &it, tk, p, rs, re);
         if (m.open)
             nd_buf_append_str(&m.out, m.close_tag);
         if (re >= best.colsize - 1)
@@ -413,9 +419,12 @@ static void nd_snippet(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     else
         sqlite3_result_error_code(ctx, rc);
     nd_buf_free(&m.out);
-    free(tk.start);
-    free(tk.end);
-    free(tk.firsts);
+    for (int col = 0; cols && col < ncols; col++) {
+        free(cols[col].start);
+        free(cols[col].end);
+        free(cols[col].firsts);
+    }
+    free(cols);
     free(r.insts);
     free(r.seen);
 }
