@@ -293,8 +293,10 @@ static void random_text(char *out, size_t size, unsigned n, unsigned *seed)
         "a",
         "of",
         "\xe2\x80\x9cquoted\xe2\x80\x9d",
-        "x\xcc\x81" "y",
-        "stra\xc3\x9f" "e",
+        "x\xcc\x81"
+        "y",
+        "stra\xc3\x9f"
+        "e",
         "\xf0\x9f\x98\x80",
         "lighthouse",
         "keeper",
