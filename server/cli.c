@@ -67,17 +67,40 @@ out:
     return ok;
 }
 
-/* Opens (creating and migrating) the configured database, or says why not. */
-static struct nd_store *open_store(const struct nd_config *cfg)
+/*
+ * Opens (creating and migrating) the configured database into *store;
+ * quiet: the caller says what a failure means. A PostgreSQL URI has no
+ * directory to make.
+ */
+static enum nd_err try_open_store(const struct nd_config *cfg, struct nd_store **store)
 {
     struct nd_store_options opts = {cfg->synchronous, cfg->busy_timeout_ms};
-    struct nd_store *store = NULL;
 
-    if (!make_parent_dirs(cfg->db_path))
+    *store = NULL;
+    if (!nd_store_is_postgres(cfg->db_path) && !make_parent_dirs(cfg->db_path))
+        return ND_ERR_IO;
+    return nd_store_open(cfg->db_path, &opts, store);
+}
+
+/*
+ * Opens the configured database, or says why not on stderr: the --db value
+ * only as nd_store_describe prints it (a URI may hold a password), and for
+ * PostgreSQL the reason the store logged just before.
+ */
+static struct nd_store *open_store(const struct nd_config *cfg)
+{
+    struct nd_store *store = NULL;
+    char shown[512];
+
+    enum nd_err rc = try_open_store(cfg, &store);
+    if (rc == ND_ERR_IO) /* make_parent_dirs said why */
         return NULL;
-    enum nd_err rc = nd_store_open(cfg->db_path, &opts, &store);
     if (rc != ND_OK) {
-        fprintf(stderr, "newsd: cannot open the database %s: %s\n", cfg->db_path, nd_err_str(rc));
+        bool pg = nd_store_is_postgres(cfg->db_path);
+        fprintf(stderr, "newsd: cannot open the database %s: %s%s\n",
+                nd_store_describe(cfg->db_path, shown, sizeof shown),
+                pg && rc == ND_ERR_BUSY ? "PostgreSQL cannot be reached" : nd_err_str(rc),
+                pg ? " (the log line above says why)" : "");
         return NULL;
     }
     return store;
@@ -99,13 +122,31 @@ int nd_cli_serve(const struct nd_config *cfg)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Migrate once, here, rather than racing in every worker's first open. */
-    struct nd_store *store = open_store(cfg);
-    if (store == NULL)
+    /*
+     * Migrate once, here, rather than racing in every worker's first open.
+     * A PostgreSQL server that cannot be reached now (down, restarting, a
+     * wrong password) is waited for while serving, as a restart of it
+     * later is: every request is a 503 with Retry-After and /health says
+     * so until a connection succeeds, and that first connection migrates.
+     */
+    char shown[512];
+    struct nd_store *store = NULL;
+    enum nd_err open_rc = try_open_store(cfg, &store);
+    nd_store_describe(cfg->db_path, shown, sizeof shown);
+    if (open_rc == ND_ERR_BUSY && nd_store_is_postgres(cfg->db_path)) {
+        nd_log(ND_LOG_WARN,
+               "database %s cannot be reached; serving anyway: requests are answered 503 "
+               "with Retry-After until it can, and the migrations run then",
+               shown);
+    } else if (open_rc != ND_OK) {
+        if (open_rc != ND_ERR_IO)
+            nd_log(ND_LOG_ERROR, "cannot open the database %s: %s", shown, nd_err_str(open_rc));
         return ND_EXIT_FAILURE;
-    nd_log(ND_LOG_INFO, "database %s ready, %u migrations applied", cfg->db_path,
-           nd_store_migrations_applied(store));
-    nd_store_close(store);
+    } else {
+        nd_log(ND_LOG_INFO, "database %s ready, %u migrations applied", shown,
+               nd_store_migrations_applied(store));
+        nd_store_close(store);
+    }
 
     json_object_seed(0);
     if (nd_auth_init() != ND_OK)
@@ -538,6 +579,11 @@ int nd_cli_backup(const struct nd_config *cfg, char *const *args, int nargs)
         fprintf(stderr, "newsd: usage: newsd backup FILE\n");
         return ND_EXIT_USAGE;
     }
+    if (nd_store_is_postgres(cfg->db_path)) { /* refused with what to use instead */
+        nd_store_backup(cfg->db_path, args[0], &opts, &pages, why, sizeof why);
+        fprintf(stderr, "newsd: backup: %s\n", why);
+        return ND_EXIT_FAILURE;
+    }
     if (strcmp(cfg->db_path, ":memory:") != 0 && stat(cfg->db_path, &st) != 0) {
         fprintf(stderr, "newsd: backup: there is no database at %s: %s\n", cfg->db_path,
                 strerror(errno));
@@ -600,7 +646,7 @@ int nd_cli_export(const struct nd_config *cfg, char *const *args, int nargs)
         fprintf(stderr, "newsd: usage: newsd export [FILE]\n");
         return ND_EXIT_USAGE;
     }
-    if (file && is_database_file(cfg->db_path, file)) {
+    if (file && !nd_store_is_postgres(cfg->db_path) && is_database_file(cfg->db_path, file)) {
         fprintf(stderr,
                 "newsd: export: %s is the database or one of its files; name another file\n", file);
         return ND_EXIT_FAILURE;

@@ -75,8 +75,8 @@ static enum nd_err check_origins(const char *text, char *why, size_t whylen)
 
 /* One row per setting; the defaults are text, parsed like any given value. */
 static const struct setting settings[] = {
-    {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH", "SQLite database file", NULL,
-     NULL},
+    {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH|URI",
+     "SQLite database file, or a postgresql:// URI (docs/postgresql.md)", NULL, NULL},
     {"bind", TYPE_ADDR, AT(bind), 0, 0, "127.0.0.1", "ADDR",
      "listen address, an IPv4 or IPv6 literal (:: listens on both)", NULL, NULL},
     {"port", TYPE_UINT, AT(port), 0, 65535, "8080", "N", "listen port; 0 picks a free one", NULL,
@@ -359,7 +359,10 @@ static enum nd_err apply(struct nd_config *cfg, const struct setting *s, const c
         nd_why(why, whylen, "%s: %s", s->name, reason);
     } else if (rc == ND_ERR_INVALID) {
         expectation(s, expected, sizeof expected);
-        nd_why(why, whylen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
+        if (strstr(text, "://") != NULL) /* a URI may hold a password: not repeated */
+            nd_why(why, whylen, "%s must be %s", s->name, expected);
+        else
+            nd_why(why, whylen, "%s must be %s, not \"%.60s\"", s->name, expected, text);
     } else if (rc != ND_OK) {
         nd_why(why, whylen, "%s: out of memory", s->name);
     }

@@ -271,9 +271,10 @@ static bool have_store(struct nd_events *ev)
     if (err != ND_OK) {
         ev->store = NULL;
         ev->next_open_us = now + STORE_RETRY_S * 1000000ULL;
+        char shown[512];
         if (!ev->open_failure_logged)
-            nd_log(ND_LOG_ERROR, "events: cannot open the database %s: %s", ev->cfg->db_path,
-                   nd_err_str(err));
+            nd_log(ND_LOG_ERROR, "events: cannot open the database %s: %s",
+                   nd_store_describe(ev->cfg->db_path, shown, sizeof shown), nd_err_str(err));
         ev->open_failure_logged = true;
         return false;
     }

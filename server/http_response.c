@@ -35,6 +35,8 @@
 /* The ETag of gzip bytes: the identity one with "-gzN", N the level, which
  * decides the bytes (a restart with another gzip-level changes the tag). */
 #define GZIP_SUFFIX_MAX sizeof "-gz9"
+/* The Retry-After of a 503 that gave none of its own, in seconds. */
+#define RETRY_AFTER_S "1"
 _Static_assert(ETAG_MAX == sizeof((struct nd_cache_entry *)0)->etag, "cache entries hold ETags");
 _Static_assert(2 * ETAG_BYTES + 3 + GZIP_SUFFIX_MAX - 1 <= ETAG_MAX, "ETag buffer size");
 
@@ -637,6 +639,9 @@ enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status)
                 add_header(resp, h->name, h->value);
         if (a.status == 401 && !has_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE))
             add_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        /* A 503 is the database away or busy: a client may come back in a moment. */
+        if (a.status == 503 && !has_header(req, "Retry-After"))
+            add_header(resp, "Retry-After", RETRY_AFTER_S);
     }
     add_common_headers(req, resp);
     if (atomic_load(&req->srv->stopping))

@@ -57,11 +57,13 @@ struct nd_store *nd_request_store(struct nd_request *req)
     struct nd_store_options opts = {srv->cfg->synchronous, srv->cfg->busy_timeout_ms};
     enum nd_err rc = nd_store_open(srv->cfg->db_path, &opts, &store);
     if (rc != ND_OK) {
+        char shown[512];
         if (!atomic_exchange(&srv->store_failure_logged, true))
-            nd_log(ND_LOG_ERROR, "cannot open the database %s: %s", srv->cfg->db_path,
-                   nd_err_str(rc));
+            nd_log(ND_LOG_ERROR, "cannot open the database %s: %s",
+                   nd_store_describe(srv->cfg->db_path, shown, sizeof shown), nd_err_str(rc));
         return NULL;
     }
+    atomic_store(&srv->store_failure_logged, false); /* the next outage is logged again */
     if (!register_store(srv, store)) {
         nd_store_close(store);
         return NULL;

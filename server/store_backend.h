@@ -102,7 +102,4 @@ enum nd_err nd_sqlite_backup(const char *db_path, const char *dest_path,
                              const struct nd_backup_options *opts, unsigned *pages, char *why,
                              size_t whylen);
 
-/* True when db names a PostgreSQL database (a postgres:// or postgresql:// URI). */
-bool nd_store_is_postgres(const char *db);
-
 #endif

@@ -22,6 +22,52 @@ bool nd_store_is_postgres(const char *db)
            (strncasecmp(db, "postgres://", 11) == 0 || strncasecmp(db, "postgresql://", 13) == 0);
 }
 
+/* The value of keyword among libpq's parsed options, or "" when not given. */
+static const char *option(const PQconninfoOption *opts, const char *keyword)
+{
+    for (const PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0)
+            return o->val ? o->val : "";
+    return "";
+}
+
+/*
+ * libpq parses the URI (percent-decoding, every spelling it accepts) and
+ * the printable parts are rebuilt from what it found; its own message on a
+ * URI it cannot parse may quote a piece of the URI, a password perhaps,
+ * so it is not printed.
+ */
+const char *nd_store_describe(const char *db, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    if (!nd_store_is_postgres(db)) {
+        snprintf(buf, len, "%s", db ? db : "");
+        return buf;
+    }
+    const char *scheme = strncasecmp(db, "postgres://", 11) == 0 ? "postgres" : "postgresql";
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(db, &err);
+    PQfreemem(err);
+    if (!opts) {
+        snprintf(buf, len, "%s://(a URI that cannot be parsed)", scheme);
+        return buf;
+    }
+    const char *host = option(opts, "host");
+    const char *port = option(opts, "port");
+    const char *dbname = option(opts, "dbname");
+    if (!*host)
+        host = option(opts, "hostaddr");
+    bool socket = *host == '/' || *host == '@';
+    bool query_port = *port && (socket || strchr(port, ','));
+    snprintf(buf, len, "%s://%s%s%s/%s%s%s%s%s", scheme, socket ? "" : host,
+             *port && !query_port ? ":" : "", *port && !query_port ? port : "", dbname,
+             socket ? "?host=" : "", socket ? host : "",
+             query_port ? (socket ? "&port=" : "?port=") : "", query_port ? port : "");
+    PQconninfoFree(opts);
+    return buf;
+}
+
 enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
                           struct nd_store **out)
 {

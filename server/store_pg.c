@@ -8,9 +8,11 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "newsd/log.h"
 #include "newsd/migrate.h"
@@ -29,6 +31,88 @@ static void first_line(const char *msg, char *out, size_t size)
         n++;
     memcpy(out, msg, n);
     out[n] = '\0';
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+/*
+ * The connection settings newsd gives unless the URI says otherwise (they
+ * stand before the URI in the keyword list, and libpq lets later values
+ * win): a server that does not answer fails a connection after a few
+ * seconds instead of never (libpq waits forever by default), and TCP
+ * keepalives and a user timeout find a server that vanished mid-query
+ * within about a minute instead of the system's two hours. A Unix socket
+ * ignores the TCP ones.
+ */
+static const char *const connect_keywords[] = {
+    "connect_timeout",     "keepalives",       "keepalives_idle",
+    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+    "application_name",    "dbname",           NULL};
+static const char *const connect_defaults[] = {"5", "1", "30", "10", "3", "60000", "newsd"};
+
+/* What the server says outside an answer (a shutdown's notice), into the log. */
+static void log_notice(void *arg, const char *message)
+{
+    char msg[256];
+    (void)arg;
+    first_line(message, msg, sizeof msg);
+    nd_log(ND_LOG_INFO, "store: PostgreSQL says: %s", msg);
+}
+
+PGconn *nd_pg_connect(const char *conninfo)
+{
+    const char *values[sizeof connect_keywords / sizeof connect_keywords[0]];
+    size_t n = sizeof connect_defaults / sizeof connect_defaults[0];
+    memcpy(values, connect_defaults, sizeof connect_defaults);
+    values[n] = conninfo; /* expanded: its own settings override the defaults */
+    values[n + 1] = NULL;
+    PGconn *conn = PQconnectdbParams(connect_keywords, values, 1);
+    if (conn) /* libpq would print them on stderr as they are */
+        PQsetNoticeProcessor(conn, log_notice, NULL);
+    return conn;
+}
+
+/*
+ * The state of the database as this process sees it: the first failed
+ * connection of an outage is logged (with libpq's reason: the server is
+ * down, a password is wrong), the others of the same outage only at debug
+ * level, and the first success after it says that the database is back.
+ * While it is away, a new attempt is made at most every RETRY_US: requests
+ * in between are answered ND_ERR_BUSY at once, so a server that does not
+ * answer costs one connect_timeout per interval, not one per request.
+ */
+#define RETRY_US 500000
+static atomic_bool unreachable;
+static _Atomic int64_t next_attempt_us;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* False (ND_ERR_BUSY for the caller) while the last failed attempt is too recent. */
+static bool may_attempt(void)
+{
+    return !atomic_load(&unreachable) || now_us() >= atomic_load(&next_attempt_us);
+}
+
+static void connect_failed(PGconn *conn)
+{
+    char msg[256];
+    first_line(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
+    atomic_store(&next_attempt_us, now_us() + RETRY_US);
+    if (!atomic_exchange(&unreachable, true))
+        nd_log(ND_LOG_ERROR, "store: cannot connect to PostgreSQL: %s", msg);
+    else
+        nd_log(ND_LOG_DEBUG, "store: still cannot connect to PostgreSQL: %s", msg);
+}
+
+static void connect_succeeded(void)
+{
+    if (atomic_exchange(&unreachable, false))
+        nd_log(ND_LOG_INFO, "store: PostgreSQL is reachable again");
 }
 
 /*
@@ -182,26 +266,55 @@ static void forget_statements(struct nd_pg *st)
             st->lists[o][m].prepared = false;
 }
 
-/* Reopens a lost connection (outside a transaction only). */
+static enum nd_err configure(struct nd_pg *st);
+
+/*
+ * True when the server closed conn while it was idle (a restart, an
+ * administrator's pg_terminate_backend): the server's goodbye and the end
+ * of the stream wait in the socket, and reading what is there without
+ * waiting finds them, so the next statement goes to a new connection
+ * instead of failing on the old one.
+ */
+static bool closed_while_idle(PGconn *conn)
+{
+    /* one read takes the goodbye, the next finds the end of the stream */
+    for (int i = 0; i < 2; i++)
+        if (!PQconsumeInput(conn))
+            return true;
+    return PQstatus(conn) != CONNECTION_OK;
+}
+
+/*
+ * Reopens a lost connection (outside a transaction only: a transaction
+ * dies with its connection, and its statements must fail), with its
+ * session settings; its statements are prepared again on first use.
+ */
 static enum nd_err reconnect(struct nd_pg *st)
 {
-    if (PQstatus(st->conn) == CONNECTION_OK && !st->lost)
-        return ND_OK;
     if (st->in_transaction)
+        return st->lost ? ND_ERR_BUSY : ND_OK;
+    if (!st->lost && PQstatus(st->conn) == CONNECTION_OK && !closed_while_idle(st->conn))
+        return ND_OK;
+    if (!st->lost)
+        nd_log(ND_LOG_WARN, "store: the PostgreSQL connection was closed by the server");
+    st->lost = true;
+    if (!may_attempt())
         return ND_ERR_BUSY;
     PQreset(st->conn);
     forget_statements(st);
     if (PQstatus(st->conn) != CONNECTION_OK) {
-        char msg[256];
-        first_line(PQerrorMessage(st->conn), msg, sizeof msg);
-        nd_log(ND_LOG_WARN, "store: PostgreSQL is unreachable: %s", msg);
+        connect_failed(st->conn);
         return ND_ERR_BUSY;
     }
     st->lost = false;
     int pid = PQbackendPID(st->conn);
     nd_pg_own_backend(st->backend_pid, pid);
     st->backend_pid = pid;
-    nd_log(ND_LOG_INFO, "store: the PostgreSQL connection is back");
+    enum nd_err err = configure(st);
+    if (err != ND_OK)
+        return err;
+    connect_succeeded();
+    nd_log(ND_LOG_INFO, "store: reconnected to PostgreSQL");
     return ND_OK;
 }
 
@@ -626,6 +739,9 @@ static enum nd_err run_script(struct nd_pg *st, const char *sql, const char *wha
     return err;
 }
 
+/* The longest a statement may run when nobody set statement_timeout. */
+#define DEFAULT_STATEMENT_TIMEOUT "30s"
+
 /* The key of the advisory lock that makes instances starting at once migrate in turn. */
 #define MIGRATION_LOCK "7244510163"
 
@@ -700,13 +816,20 @@ static enum nd_err migrate(struct nd_pg *st)
     return err;
 }
 
-/* The session settings: durability, how long to wait for locks and for one statement. */
+/*
+ * The session settings: durability, how long to wait for a lock, how long
+ * a transaction may stay open idle, and, unless the URI's options or the
+ * role set one, how long one statement may run (PostgreSQL's default is
+ * forever): a request is never held longer than that by the database.
+ */
 static enum nd_err configure(struct nd_pg *st)
 {
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SET synchronous_commit = %s; SET lock_timeout = %u; "
-             "SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning",
+             "SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning; "
+             "SELECT set_config('statement_timeout', '" DEFAULT_STATEMENT_TIMEOUT "', false) "
+             "WHERE current_setting('statement_timeout') = '0'",
              st->opts.synchronous == ND_SYNC_OFF ? "off" : "on", st->opts.busy_timeout_ms);
     return run_script(st, sql, "session settings");
 }
@@ -740,16 +863,24 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         free(st);
         return ND_ERR_NOMEM;
     }
-    st->conn = PQconnectdb(st->conninfo);
-    if (!st->conn) {
-        err = ND_ERR_NOMEM;
+    char *why = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(db, &why);
+    PQconninfoFree(parsed);
+    PQfreemem(why); /* it may quote a piece of the URI: a password perhaps */
+    if (!parsed) {
+        nd_log(ND_LOG_ERROR, "store: the PostgreSQL URI cannot be parsed (check its "
+                             "percent-encoding and parameter names)");
+        err = ND_ERR_INVALID;
         goto out;
     }
-    if (PQstatus(st->conn) != CONNECTION_OK) {
-        char msg[256];
-        first_line(PQerrorMessage(st->conn), msg, sizeof msg);
-        nd_log(ND_LOG_ERROR, "store: cannot connect to PostgreSQL: %s", msg);
+    if (!may_attempt()) {
         err = ND_ERR_BUSY;
+        goto out;
+    }
+    st->conn = nd_pg_connect(st->conninfo);
+    if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
+        connect_failed(st->conn);
+        err = st->conn ? ND_ERR_BUSY : ND_ERR_NOMEM;
         goto out;
     }
     st->backend_pid = PQbackendPID(st->conn);
@@ -760,6 +891,8 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
     if (err == ND_OK)
         err = nd_pg_listen_start(st->conninfo);
     st->listening = err == ND_OK;
+    if (err == ND_OK)
+        connect_succeeded();
 out:
     if (err != ND_OK) {
         pg_close(&st->base);

@@ -16,7 +16,11 @@
  * failing call, answered ND_ERR_BUSY (503 with Retry-After to clients) and
  * reopened on the next call outside a transaction, which prepares its
  * statements again; a transaction that was open is lost with its
- * connection and was never acknowledged.
+ * connection and was never acknowledged. A connection the server closed
+ * while it sat idle is noticed before the next statement is sent, so a
+ * restart of PostgreSQL costs no request once the server is back. While
+ * the server cannot be reached, the process tries again at most twice a
+ * second and answers ND_ERR_BUSY in between (store_pg.c).
  */
 #ifndef NEWSD_STORE_PG_H
 #define NEWSD_STORE_PG_H
@@ -27,6 +31,13 @@
 
 #include "store_backend.h"
 #include "store_rows.h"
+
+/*
+ * A new connection to conninfo (a URI) with newsd's defaults for what the
+ * URI leaves unsaid: a connect timeout, TCP keepalives, an application
+ * name (store_pg.c). NULL only when out of memory; check PQstatus.
+ */
+PGconn *nd_pg_connect(const char *conninfo);
 
 /* Opens the database of the URI db (see nd_store_open) and applies its migrations. */
 enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, struct nd_store **out);

@@ -92,7 +92,7 @@ static int64_t now_ms(void)
 /* A listening connection, or NULL (logged once per outage by the caller). */
 static PGconn *listen_connect(void)
 {
-    PGconn *conn = PQconnectdb(listen_conninfo);
+    PGconn *conn = nd_pg_connect(listen_conninfo);
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PGresult *res = PQexec(conn, "LISTEN newsd_changes");
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;

@@ -54,6 +54,20 @@ enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
 /* The backend of st: "sqlite" or "postgresql". */
 const char *nd_store_backend(const struct nd_store *st);
 
+/* True when db names a PostgreSQL database (a postgres:// or postgresql:// URI). */
+bool nd_store_is_postgres(const char *db);
+
+/*
+ * The --db value db as it may be printed (log lines, error messages): a
+ * file path as it is; of a PostgreSQL URI only the scheme, the host, the
+ * port and the database name, never the user, a password or any other
+ * parameter ("postgresql://db.example:5432/news", or
+ * "postgresql:///news?host=/run/postgresql&port=5432" for a socket folder).
+ * A URI libpq cannot parse is "postgresql://(a URI that cannot be parsed)".
+ * Writes into buf (len bytes, cut short when it does not fit) and returns buf.
+ */
+const char *nd_store_describe(const char *db, char *buf, size_t len);
+
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void nd_store_close(struct nd_store *store);
 
