@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,6 +247,41 @@ static void test_batch_rolled_back_by_sqlite(void)
     nd_store_close(st);
 }
 
+/* ---- the --db value as it is printed ------------------------------------ */
+
+static void test_describe(void)
+{
+    char buf[256];
+    CHECK_STR(nd_store_describe("./data/newsd.db", buf, sizeof buf), "./data/newsd.db");
+    CHECK_STR(nd_store_describe("postgresql://newsd:s3cret@db.example:5433/news?sslmode=require"
+                                "&password=other",
+                                buf, sizeof buf),
+              "postgresql://db.example:5433/news");
+    CHECK_STR(nd_store_describe("postgres://u@/news?host=%2Frun%2Fpostgresql&port=5432&"
+                                "passfile=%2Fsecret",
+                                buf, sizeof buf),
+              "postgres:///news?host=/run/postgresql&port=5432");
+    CHECK_STR(nd_store_describe("postgresql://h1,h2/news?port=5432,5433", buf, sizeof buf),
+              "postgresql://h1,h2/news?port=5432,5433");
+    CHECK_STR(nd_store_describe("postgresql://", buf, sizeof buf), "postgresql:///");
+    /* libpq's message on a bad escape would quote the password; nothing of it is shown */
+    CHECK_STR(nd_store_describe("postgresql://u:pa%zzss@h/db", buf, sizeof buf),
+              "postgresql://(a URI that cannot be parsed)");
+    CHECK(strstr(nd_store_describe("postgresql://u:pw@h/db", buf, 12), "pw") == NULL);
+    CHECK_INT(strlen(buf), 11);
+}
+
+/* A URI libpq cannot parse is refused; a server that is not there is "busy", at once. */
+static void test_open_postgres_unreachable(void)
+{
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open("postgresql://u:pa%zz@h/db", &options, &st), ND_ERR_INVALID);
+    CHECK(st == NULL);
+    CHECK_INT(nd_store_open("postgresql:///db?host=/nonexistent-newsd-socket-dir", &options, &st),
+              ND_ERR_BUSY);
+    CHECK(st == NULL);
+}
+
 int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
@@ -253,5 +289,6 @@ int main(void)
     return CHECK_RUN(CHECK_CASE(test_open_memory), CHECK_CASE(test_open_bad_path),
                      CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
                      CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
-                     CHECK_CASE(test_batch_rolled_back_by_sqlite));
+                     CHECK_CASE(test_batch_rolled_back_by_sqlite), CHECK_CASE(test_describe),
+                     CHECK_CASE(test_open_postgres_unreachable));
 }
