@@ -14,6 +14,9 @@ again under the real newsd binary:
   hung, and newsd recovers by itself;
 - newsd's connections cut mid-transaction (pg_terminate_backend) under the
   same writers, with the same promises;
+- a full disk on the database side (a tablespace on a small tmpfs, when the
+  test runs as root): 503 with Retry-After, the SQLSTATE logged, reads go
+  on, and writes succeed again once the tmpfs grows;
 - a wrong password (a role that needs one, PGPASSWORD wrong): a log line
   that says so without the password, `newsd migrate` exits nonzero, serve
   answers 503 until the password is right and then recovers by itself;
@@ -344,6 +347,70 @@ def wrong_password(cluster):
     tap.eq(proc.returncode, 0, "migrate with the right password: " + proc.stderr)
 
 
+def can_mount():
+    return os.geteuid() == 0 and os.path.exists("/proc/filesystems") and \
+        "tmpfs" in open("/proc/filesystems", encoding="ascii").read()
+
+
+def full_disk(cluster):
+    """The database's files on a small tmpfs of their own (a tablespace): writes until
+    PostgreSQL cannot extend a file, then room is added while newsd serves."""
+    small = tempfile.mkdtemp(prefix="ndfd", dir="/tmp")
+    mounted = False
+    try:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small],
+                              capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0:
+            tap.diag("no tmpfs of the test's own (" + proc.stderr.strip() + "): not run")
+            return
+        mounted = True
+        subprocess.run(["chown", "postgres:", small] if os.geteuid() == 0 else ["true"],
+                       check=True, timeout=30)
+        cluster.sql(f"CREATE TABLESPACE small LOCATION '{small}'")
+        cluster.sql("CREATE DATABASE faults_disk TABLESPACE small")
+        uri = cluster.uri("faults_disk")
+        key = new_key(uri, "disk")
+        with Server(BIN, db=uri, key=False, args=["--max-body", "2M"]) as srv:
+            srv.key = key
+            acked, refused = {}, []
+            words = " ".join(secrets.token_hex(6) for _ in range(40000))  # ~520 KB, unindexable
+            for i in range(200):
+                title = f"disk filler {i}"
+                resp = srv.request("POST", "/v1/articles", {"title": title, "body": words},
+                                   auth=True)
+                if resp.status == 201:
+                    acked[resp.json["id"]] = title
+                    continue
+                refused.append(resp)
+                if len(refused) >= 3:
+                    break
+            tap.require(refused, "12 MB never filled up")
+            for resp in refused:
+                check_503(resp, "a write on a full disk")
+            tap.check(log_lines(srv, "SQLSTATE 53100"),
+                      "no log line with the full disk's SQLSTATE:\n" + srv.stderr_tail())
+            tap.eq(srv.request("GET", "/v1/articles?limit=1").status, 200, "reads on a full disk")
+            tap.eq(health(srv).status, 200, "/health on a full disk (the database answers)")
+            # the administrator adds room: no restart of newsd
+            subprocess.run(["mount", "-o", "remount,size=64m", small], check=True, timeout=30)
+            resp = srv.request("POST", "/v1/articles", {"title": "after the room", "body": "b"},
+                               auth=True)
+            tap.eq(resp.status, 201, "a write once there is room")
+            stored = dict((int(i), t) for i, t in cluster.sql(
+                "SELECT id, title FROM articles WHERE title LIKE 'disk filler %'", "faults_disk"))
+            lost = [i for i, t in acked.items() if stored.get(i) != t]
+            tap.check(not lost, f"acknowledged writes lost: {lost}")
+            tap.diag(f"{len(acked)} writes before the disk was full")
+            tap.stop_server(srv, name="the server of the full disk stops cleanly")
+            remember("serve stderr (full disk)", "\n".join(srv.stderr_lines()))
+        cluster.sql("DROP DATABASE faults_disk WITH (FORCE)")
+        cluster.sql("DROP TABLESPACE small")
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", small], capture_output=True, timeout=30)
+        os.rmdir(small)
+
+
 def cli_faults(cluster, uri):
     """backup refused with what to use; export and key create while down exit nonzero."""
     proc = run_cli(BIN, ["--db", uri, "backup", os.path.join(cluster.dir, "copy.db")])
@@ -410,6 +477,11 @@ def main():
                 cli_faults, cluster, uri)
         tap.run("a wrong password: a clear line, migrate fails, serve answers 503 and recovers",
                 wrong_password, cluster)
+        if can_mount():
+            tap.run("a full disk on the database side: 503 with Retry-After, then room again",
+                    full_disk, cluster)
+        else:
+            tap.skip("a full disk on the database side", "needs root to mount a small tmpfs")
         tap.run("no password and no full URI in logs, errors, /health or /metrics", no_secrets)
     finally:
         cluster.destroy()
