@@ -311,8 +311,10 @@ static enum nd_err reconnect(struct nd_pg *st)
     nd_pg_own_backend(st->backend_pid, pid);
     st->backend_pid = pid;
     enum nd_err err = configure(st);
-    if (err != ND_OK)
+    if (err != ND_OK) {
+        st->lost = true; /* not usable unconfigured: the next call starts again */
         return err;
+    }
     connect_succeeded();
     nd_log(ND_LOG_INFO, "store: reconnected to PostgreSQL");
     return ND_OK;
@@ -594,6 +596,8 @@ static enum nd_err take_write_lock(struct nd_pg *st)
 enum nd_err nd_pg_begin(struct nd_pg *st)
 {
     if (st->batch_depth > 0 && !st->in_transaction) {
+        if (st->lost) /* the batch died with its connection: try again later */
+            return ND_ERR_BUSY;
         nd_log(ND_LOG_ERROR, "store: a write after its batch was rolled back is refused");
         return ND_ERR_DB;
     }
@@ -716,8 +720,8 @@ static enum nd_err pg_batch_end(struct nd_store *store, bool commit)
     st->batch_doomed = false;
     st->savepoint_open = false;
     transaction_gone(st);
-    if (!st->in_transaction)
-        return doomed ? ND_OK : ND_ERR_DB;
+    if (!st->in_transaction) /* a batch that died with its connection is a 503, not a 500 */
+        return doomed ? ND_OK : st->lost ? ND_ERR_BUSY : ND_ERR_DB;
     if (doomed) {
         nd_pg_rollback(st);
         return ND_OK;
@@ -768,7 +772,8 @@ static bool recorded(const PGresult *res, int version)
 static enum nd_err apply(struct nd_pg *st, const struct nd_migration *m)
 {
     char record[160];
-    enum nd_err err = run_script(st, "BEGIN", "migration");
+    /* a migration may rebuild a large table: the session's statement timeout is not for it */
+    enum nd_err err = run_script(st, "BEGIN; SET LOCAL statement_timeout = 0", "migration");
     if (err != ND_OK)
         return err;
     err = run_script(st, m->sql, m->name);
