@@ -358,7 +358,7 @@ def full_disk(cluster):
     small = tempfile.mkdtemp(prefix="ndfd", dir="/tmp")
     mounted = False
     try:
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small],
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small],
                               capture_output=True, text=True, timeout=30)
         if proc.returncode != 0:
             tap.diag("no tmpfs of the test's own (" + proc.stderr.strip() + "): not run")
@@ -384,7 +384,7 @@ def full_disk(cluster):
                 refused.append(resp)
                 if len(refused) >= 3:
                     break
-            tap.require(refused, "12 MB never filled up")
+            tap.require(refused, "16 MB never filled up")
             for resp in refused:
                 check_503(resp, "a write on a full disk")
             tap.check(log_lines(srv, "SQLSTATE 53100"),
