@@ -2,17 +2,16 @@
  * store_pg.c: the PostgreSQL backend's connection (store_pg.h): opening and
  * reopening, the migrations under an advisory lock, statements numbered and
  * prepared per connection, results read as struct nd_row, the mapping of
- * SQLSTATE codes to enum nd_err, transactions and batches. The resources'
- * SQL is in store_pg_articles.c, store_pg_comments.c, store_pg_changes.c,
- * store_pg_search.c and store_pg_backup.c.
+ * SQLSTATE codes to enum nd_err, transactions and batches. Connecting
+ * itself, and knowing whether the database is away, is store_pg_connect.c's
+ * work; the resources' SQL is in store_pg_articles.c, store_pg_comments.c,
+ * store_pg_changes.c, store_pg_search.c and store_pg_backup.c.
  */
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "newsd/log.h"
 #include "newsd/migrate.h"
@@ -20,100 +19,6 @@
 #include "store_pg.h"
 
 /* ---- errors ------------------------------------------------------------- */
-
-/* The first line of libpq's message, which names no password or URI. */
-static void first_line(const char *msg, char *out, size_t size)
-{
-    size_t n = 0;
-    if (!msg)
-        msg = "";
-    while (msg[n] && msg[n] != '\n' && n + 1 < size)
-        n++;
-    memcpy(out, msg, n);
-    out[n] = '\0';
-}
-
-/* ---- connecting --------------------------------------------------------- */
-
-/*
- * The connection settings newsd gives unless the URI says otherwise (they
- * stand before the URI in the keyword list, and libpq lets later values
- * win): a server that does not answer fails a connection after a few
- * seconds instead of never (libpq waits forever by default), and TCP
- * keepalives and a user timeout find a server that vanished mid-query
- * within about a minute instead of the system's two hours. A Unix socket
- * ignores the TCP ones.
- */
-static const char *const connect_keywords[] = {
-    "connect_timeout",     "keepalives",       "keepalives_idle",
-    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-    "application_name",    "dbname",           NULL};
-static const char *const connect_defaults[] = {"5", "1", "30", "10", "3", "60000", "newsd"};
-
-/* What the server says outside an answer (a shutdown's notice), into the log. */
-static void log_notice(void *arg, const char *message)
-{
-    char msg[256];
-    (void)arg;
-    first_line(message, msg, sizeof msg);
-    nd_log(ND_LOG_INFO, "store: PostgreSQL says: %s", msg);
-}
-
-PGconn *nd_pg_connect(const char *conninfo)
-{
-    const char *values[sizeof connect_keywords / sizeof connect_keywords[0]];
-    size_t n = sizeof connect_defaults / sizeof connect_defaults[0];
-    memcpy(values, connect_defaults, sizeof connect_defaults);
-    values[n] = conninfo; /* expanded: its own settings override the defaults */
-    values[n + 1] = NULL;
-    PGconn *conn = PQconnectdbParams(connect_keywords, values, 1);
-    if (conn) /* libpq would print them on stderr as they are */
-        PQsetNoticeProcessor(conn, log_notice, NULL);
-    return conn;
-}
-
-/*
- * The state of the database as this process sees it: the first failed
- * connection of an outage is logged (with libpq's reason: the server is
- * down, a password is wrong), the others of the same outage only at debug
- * level, and the first success after it says that the database is back.
- * While it is away, a new attempt is made at most every RETRY_US: requests
- * in between are answered ND_ERR_BUSY at once, so a server that does not
- * answer costs one connect_timeout per interval, not one per request.
- */
-#define RETRY_US 500000
-static atomic_bool unreachable;
-static _Atomic int64_t next_attempt_us;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* False (ND_ERR_BUSY for the caller) while the last failed attempt is too recent. */
-static bool may_attempt(void)
-{
-    return !atomic_load(&unreachable) || now_us() >= atomic_load(&next_attempt_us);
-}
-
-static void connect_failed(PGconn *conn)
-{
-    char msg[256];
-    first_line(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
-    atomic_store(&next_attempt_us, now_us() + RETRY_US);
-    if (!atomic_exchange(&unreachable, true))
-        nd_log(ND_LOG_ERROR, "store: cannot connect to PostgreSQL: %s", msg);
-    else
-        nd_log(ND_LOG_DEBUG, "store: still cannot connect to PostgreSQL: %s", msg);
-}
-
-static void connect_succeeded(void)
-{
-    if (atomic_exchange(&unreachable, false))
-        nd_log(ND_LOG_INFO, "store: PostgreSQL is reachable again");
-}
 
 /*
  * Maps a failed result (res may be NULL: the call itself failed) to an
@@ -126,9 +31,9 @@ static enum nd_err pg_err(struct nd_pg *st, const PGresult *res, const char *wha
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[256];
-    first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(st->conn), msg, sizeof msg);
+    nd_pg_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(st->conn), msg, sizeof msg);
     if (!msg[0])
-        first_line(PQerrorMessage(st->conn), msg, sizeof msg);
+        nd_pg_first_line(PQerrorMessage(st->conn), msg, sizeof msg);
     if (PQstatus(st->conn) != CONNECTION_OK || !state) {
         st->lost = true;
         nd_log(ND_LOG_WARN, "store: %s: the PostgreSQL connection is lost: %s", what, msg);
@@ -298,12 +203,12 @@ static enum nd_err reconnect(struct nd_pg *st)
     if (!st->lost)
         nd_log(ND_LOG_WARN, "store: the PostgreSQL connection was closed by the server");
     st->lost = true;
-    if (!may_attempt())
+    if (!nd_pg_may_connect())
         return ND_ERR_BUSY;
     PQreset(st->conn);
     forget_statements(st);
     if (PQstatus(st->conn) != CONNECTION_OK) {
-        connect_failed(st->conn);
+        nd_pg_connect_failed(st->conn);
         return ND_ERR_BUSY;
     }
     st->lost = false;
@@ -315,7 +220,7 @@ static enum nd_err reconnect(struct nd_pg *st)
         st->lost = true; /* not usable unconfigured: the next call starts again */
         return err;
     }
-    connect_succeeded();
+    nd_pg_connect_succeeded();
     nd_log(ND_LOG_INFO, "store: reconnected to PostgreSQL");
     return ND_OK;
 }
@@ -878,13 +783,13 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         err = ND_ERR_INVALID;
         goto out;
     }
-    if (!may_attempt()) {
+    if (!nd_pg_may_connect()) {
         err = ND_ERR_BUSY;
         goto out;
     }
     st->conn = nd_pg_connect(st->conninfo);
     if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
-        connect_failed(st->conn);
+        nd_pg_connect_failed(st->conn);
         err = st->conn ? ND_ERR_BUSY : ND_ERR_NOMEM;
         goto out;
     }
@@ -897,7 +802,7 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         err = nd_pg_listen_start(st->conninfo);
     st->listening = err == ND_OK;
     if (err == ND_OK)
-        connect_succeeded();
+        nd_pg_connect_succeeded();
 out:
     if (err != ND_OK) {
         pg_close(&st->base);

@@ -27,17 +27,30 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store_backend.h"
 #include "store_rows.h"
 
 /*
- * A new connection to conninfo (a URI) with newsd's defaults for what the
- * URI leaves unsaid: a connect timeout, TCP keepalives, an application
- * name (store_pg.c). NULL only when out of memory; check PQstatus.
+ * Connecting (store_pg_connect.c). nd_pg_connect: a new connection to
+ * conninfo (a URI) with newsd's defaults for what the URI leaves unsaid (a
+ * connect timeout, TCP keepalives, an application name) and the server's
+ * notices routed to the log; NULL only when out of memory, check PQstatus.
+ * nd_pg_may_connect is false while the database is away and the last
+ * attempt is too recent (answer ND_ERR_BUSY without trying);
+ * nd_pg_connect_failed (conn may be NULL) and nd_pg_connect_succeeded
+ * tell how an attempt went, logging the first failure of an outage and
+ * its end.
  */
 PGconn *nd_pg_connect(const char *conninfo);
+bool nd_pg_may_connect(void);
+void nd_pg_connect_failed(PGconn *conn);
+void nd_pg_connect_succeeded(void);
+
+/* The first line of libpq's message msg (may be NULL) into out: it names no password. */
+void nd_pg_first_line(const char *msg, char *out, size_t size);
 
 /* Opens the database of the URI db (see nd_store_open) and applies its migrations. */
 enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, struct nd_store **out);
