@@ -236,6 +236,7 @@ static void test_index_follows_writes(void)
 /* Migration 0002 indexes the rows that were stored before it existed. */
 static void test_migration_indexes_existing_rows(void)
 {
+    SQLITE_ONLY("SQLite's migration 0002 over a database of 0001");
     struct temp_db file;
     CHECK_INT(nd_migrations[0].version, 1);
     struct nd_store *st =
@@ -288,9 +289,10 @@ static void test_window(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
-                     CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
-                     CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
-                     CHECK_CASE(test_index_follows_writes),
-                     CHECK_CASE(test_migration_indexes_existing_rows), CHECK_CASE(test_window));
+    return STORE_CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
+                           CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
+                           CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
+                           CHECK_CASE(test_index_follows_writes),
+                           CHECK_CASE(test_migration_indexes_existing_rows),
+                           CHECK_CASE(test_window));
 }
