@@ -28,6 +28,13 @@
  * exactly where it lies: Jansson's lexer buffer (failalloc.c) and FTS5's
  * snippet() (judge).
  *
+ * With NEWSD_TEST_BACKEND=postgres (suite unit-pg) the server stores in a
+ * new database on the PostgreSQL server of NEWSD_TEST_PG, so every
+ * allocation of the PostgreSQL store (store_pg*.c, and the rows and trees
+ * it shares with SQLite) fails in turn; the test's own connection there is
+ * alloc_pg.c, and its consistency checks are the triggers' (comment_count,
+ * the search vectors). libpq's own allocations are not failed.
+ *
  * ND_ALLOC_CASE=N runs case N alone, ND_ALLOC_RUNS=N caps the runs per case
  * and mode, ND_ALLOC_VERBOSE=1 also describes the writes kept.
  */
@@ -44,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc_pg.h"
+#include "backend_fixture.h"
 #include "check.h"
 #include "failalloc.h"
 #include "http_internal.h"
@@ -68,7 +77,8 @@ static struct nd_config cfg;
 static struct nd_server *server;
 static char *api_key;
 static char dir[64];
-static char db_path[128];
+static char db_path[600]; /* a file, or a postgresql:// URI */
+static bool pg;           /* the server stores in PostgreSQL */
 
 struct reply {
     char raw[REPLY_MAX];
@@ -189,6 +199,8 @@ static sqlite3 *db; /* the test's own connection */
 
 static bool exec(const char *sql)
 {
+    if (pg)
+        return alloc_pg_exec(sql);
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
@@ -212,6 +224,11 @@ static const char *const snapshot_sql[] = {
 
 static void snapshot(char *out)
 {
+    if (pg) {
+        alloc_pg_snapshot(snapshot_sql, sizeof snapshot_sql / sizeof snapshot_sql[0], out,
+                          SNAPSHOT_MAX);
+        return;
+    }
     size_t len = 0;
     out[0] = '\0';
     for (size_t q = 0; q < sizeof snapshot_sql / sizeof snapshot_sql[0]; q++) {
@@ -252,6 +269,8 @@ static const char *query_text(const char *sql, char *out, size_t len)
 /* True when the database is consistent in every way a half-done write could break it. */
 static bool consistent(void)
 {
+    if (pg)
+        return alloc_pg_consistent();
     char text[256];
     bool ok = strcmp(query_text("PRAGMA integrity_check", text, sizeof text), "ok") == 0;
     ok = ok && strcmp(query_text("PRAGMA foreign_key_check", text, sizeof text), "(none)") == 0;
@@ -299,6 +318,8 @@ static bool restore(void)
         ("UPDATE sqlite_sequence SET seq = b.seq FROM temp.base_sequence b "
          "WHERE b.name = sqlite_sequence.name"),
     };
+    if (pg)
+        return alloc_pg_restore();
     bool ok = exec("BEGIN IMMEDIATE");
     for (size_t i = 0; ok && i < sizeof steps / sizeof steps[0]; i++)
         ok = exec(steps[i]);
@@ -372,6 +393,8 @@ static bool seed(void)
     CHECK_INT(add_comment(1, 0, "Lovely lights by the harbour.", 0), 1);
     CHECK_INT(add_comment(1, 1, "The lights were brighter last year.", 0), 2);
     CHECK_INT(add_comment(1, 0, "Waiting for approval.", ND_COMMENT_PENDING), 3);
+    if (pg)
+        return alloc_pg_open(db_path) && alloc_pg_keep_base();
     return sqlite3_open(db_path, &db) == SQLITE_OK &&
            exec("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 1000; PRAGMA synchronous = OFF") &&
            exec("CREATE TEMP TABLE base_articles AS SELECT * FROM articles") &&
@@ -779,12 +802,17 @@ static bool start_server(void)
 static void cleanup(void)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[160];
+    char path[620];
     nd_server_stop(server);
     nd_store_close(seed_store);
     sqlite3_close(db);
     free(api_key);
     nd_config_fini(&cfg);
+    if (pg) {
+        alloc_pg_close();
+        pg_drop_made();
+        return;
+    }
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
         unlink(path);
@@ -798,6 +826,12 @@ int main(void)
     const char *tmp = getenv("TMPDIR");
 
     signal(SIGPIPE, SIG_IGN);
+    pg = on_postgres();
+    if (pg && (getenv("NEWSD_TEST_PG") == NULL || *getenv("NEWSD_TEST_PG") == '\0')) {
+        printf("1..0 # SKIP no PostgreSQL server for the tests (NEWSD_TEST_PG unset; "
+               "scripts/test starts one)\n");
+        return 0;
+    }
     if (!nd_failalloc_install()) {
         printf("Bail out! cannot hook the allocators, or find Jansson's lexer buffer growth\n");
         return 1;
@@ -809,6 +843,11 @@ int main(void)
         return 1;
     }
     snprintf(db_path, sizeof db_path, "%s/newsd.db", dir);
+    if (pg && !pg_new_db(false, db_path, sizeof db_path)) {
+        printf("Bail out! cannot make a PostgreSQL database\n");
+        cleanup();
+        return 1;
+    }
     if (!seed() || !start_server()) {
         printf("Bail out! cannot seed the database or start the server\n");
         cleanup();
