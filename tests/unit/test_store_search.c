@@ -3,6 +3,7 @@
  * migrations: ranking, matching rules, visibility, filters, pagination and
  * snippets, with queries made by the real query parser.
  */
+#include <dirent.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -412,6 +413,74 @@ static void test_query_shapes(void)
     nd_store_close(st);
 }
 
+/*
+ * Every query of the search fuzzer's corpus (tests/fuzz/corpus/search), as
+ * far as its first NUL, is refused by the parser or searched without an
+ * error by the backend, articles and comments, with snippets that render:
+ * the corpus holds the odd inputs the fuzzer found, and here they reach the
+ * backend's own query (on PostgreSQL the tsquery of newsd_term_query calls).
+ */
+static void test_fuzz_corpus_queries(void)
+{
+    const char *root = getenv("ND_SOURCE_ROOT");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/search", root ? root : ".");
+    DIR *dir = opendir(path);
+    if (!dir) {
+        CHECK_SKIP("no fuzz corpus (ND_SOURCE_ROOT unset)");
+        return;
+    }
+    struct nd_store *st = open_memory();
+    add(st, "d1", "Caf\xc3\xa9 owners & e-mail: <b>elections</b> \"quoted\"",
+        "Elected officials met at the caf\xc3\xa9; AND OR NOT NEAR title:x {a b}: ^start", T0, "",
+        false);
+    add(st, "d2", "Harbour lights", "Harbour lights shine over the harbour at night.", T0, "",
+        false);
+    struct nd_comment_fields c = {.article_id = 2, .author = "r", .body = "Night rail OR tram"};
+    json_t *com = NULL;
+    CHECK_INT(nd_store_comment_create(st, &c, &com), ND_OK);
+    json_decref(com);
+    unsigned searched = 0;
+    for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+        char file[1400], text[4096], why[256];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        FILE *f = fopen(file, "rb");
+        if (!f)
+            continue;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        struct nd_search_query q;
+        if (nd_search_parse(text, &q, why, sizeof why) != ND_OK)
+            continue;
+        for (int comments = 0; comments < 2; comments++) {
+            struct nd_search_params p = {.query = &q, .comments = comments, .limit = 10};
+            json_t *items = NULL, *item;
+            char *next = NULL;
+            size_t i;
+            enum nd_err err = nd_store_search(st, &p, &items, &next);
+            if (err != ND_OK)
+                printf("# %s: %d\n", e->d_name, (int)err);
+            CHECK_INT(err, ND_OK);
+            json_array_foreach(items, i, item)
+            {
+                const char *snippet = str_of(item, "snippet");
+                char *html = nd_search_snippet_html(snippet ? snippet : "");
+                CHECK(snippet && html && !strchr(html, '\x01') && !strchr(html, '\x03'));
+                free(html);
+            }
+            json_decref(items);
+            free(next);
+        }
+        searched++;
+    }
+    closedir(dir);
+    CHECK(searched >= 10);
+    nd_store_close(st);
+}
+
 int main(void)
 {
     return STORE_CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
@@ -419,5 +488,6 @@ int main(void)
                            CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
                            CHECK_CASE(test_index_follows_writes),
                            CHECK_CASE(test_migration_indexes_existing_rows),
-                           CHECK_CASE(test_window), CHECK_CASE(test_query_shapes));
+                           CHECK_CASE(test_window), CHECK_CASE(test_query_shapes),
+                           CHECK_CASE(test_fuzz_corpus_queries));
 }
