@@ -8,31 +8,33 @@
  * a shared library, out of --wrap's reach); every allocation of newsd's
  * PostgreSQL store, its rows and trees, is.
  */
-#include "alloc_pg.h"
-
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc_db.h"
+
 static PGconn *conn;
 
-bool alloc_pg_open(const char *uri)
+static bool pg_exec(const char *sql);
+
+static bool pg_open(const char *uri)
 {
     conn = PQconnectdb(uri);
     if (PQstatus(conn) != CONNECTION_OK) {
         printf("# postgres: %s", PQerrorMessage(conn));
         return false;
     }
-    return alloc_pg_exec("SET client_min_messages = warning");
+    return pg_exec("SET client_min_messages = warning");
 }
 
-void alloc_pg_close(void)
+static void pg_close(void)
 {
     PQfinish(conn);
     conn = NULL;
 }
 
-bool alloc_pg_exec(const char *sql)
+static bool pg_exec(const char *sql)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType status = PQresultStatus(res);
@@ -43,7 +45,7 @@ bool alloc_pg_exec(const char *sql)
     return ok;
 }
 
-const char *alloc_pg_query_text(const char *sql, char *out, size_t len)
+static const char *pg_query_text(const char *sql, char *out, size_t len)
 {
     PGresult *res = PQexec(conn, sql);
     snprintf(out, len, "(error)");
@@ -55,14 +57,14 @@ const char *alloc_pg_query_text(const char *sql, char *out, size_t len)
     return out;
 }
 
-bool alloc_pg_keep_base(void)
+static bool pg_keep_base(void)
 {
-    return alloc_pg_exec("CREATE TEMP TABLE base_articles AS SELECT * FROM articles") &&
-           alloc_pg_exec("CREATE TEMP TABLE base_tags AS SELECT * FROM article_tags") &&
-           alloc_pg_exec("CREATE TEMP TABLE base_comments AS SELECT * FROM comments");
+    return pg_exec("CREATE TEMP TABLE base_articles AS SELECT * FROM articles") &&
+           pg_exec("CREATE TEMP TABLE base_tags AS SELECT * FROM article_tags") &&
+           pg_exec("CREATE TEMP TABLE base_comments AS SELECT * FROM comments");
 }
 
-void alloc_pg_snapshot(const char *const *queries, size_t n, char *out, size_t max)
+static void pg_snapshot(const char *const *queries, size_t n, char *out, size_t max)
 {
     size_t len = 0;
     out[0] = '\0';
@@ -85,28 +87,27 @@ void alloc_pg_snapshot(const char *const *queries, size_t n, char *out, size_t m
     }
 }
 
-bool alloc_pg_consistent(void)
+static bool pg_consistent(void)
 {
     char text[64];
     /* comment_count as the triggers keep it, and the search vectors as the triggers make them */
-    return strcmp(alloc_pg_query_text(
+    return strcmp(pg_query_text(
                       "SELECT count(*) FROM articles a WHERE comment_count != (SELECT count(*) "
                       "FROM comments c WHERE c.article_id = a.id AND c.status = 'visible')",
                       text, sizeof text),
                   "0") == 0 &&
-           strcmp(
-               alloc_pg_query_text("SELECT count(*) FROM articles WHERE search IS DISTINCT FROM "
-                                   "newsd_tsvector(title, 'A') || newsd_tsvector(summary, 'B') || "
-                                   "newsd_tsvector(body, 'C')",
-                                   text, sizeof text),
-               "0") == 0 &&
-           strcmp(alloc_pg_query_text("SELECT count(*) FROM comments WHERE search IS DISTINCT "
-                                      "FROM newsd_tsvector(body, 'D')",
-                                      text, sizeof text),
+           strcmp(pg_query_text("SELECT count(*) FROM articles WHERE search IS DISTINCT FROM "
+                                "newsd_tsvector(title, 'A') || newsd_tsvector(summary, 'B') || "
+                                "newsd_tsvector(body, 'C')",
+                                text, sizeof text),
+                  "0") == 0 &&
+           strcmp(pg_query_text("SELECT count(*) FROM comments WHERE search IS DISTINCT "
+                                "FROM newsd_tsvector(body, 'D')",
+                                text, sizeof text),
                   "0") == 0;
 }
 
-bool alloc_pg_restore(void)
+static bool pg_restore(void)
 {
     static const char *const steps[] = {
         "DELETE FROM comments WHERE id NOT IN (SELECT id FROM base_comments)",
@@ -134,19 +135,23 @@ bool alloc_pg_restore(void)
     };
     char open[32];
     /* a transaction the server left open would hold its locks: every later run would wait */
-    if (strcmp(alloc_pg_query_text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                   "current_database() AND state LIKE 'idle in transaction%'",
-                                   open, sizeof open),
+    if (strcmp(pg_query_text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                             "current_database() AND state LIKE 'idle in transaction%'",
+                             open, sizeof open),
                "0") != 0) {
         printf("# the server holds a transaction open\n");
         return false;
     }
-    bool ok = alloc_pg_exec("BEGIN");
+    bool ok = pg_exec("BEGIN");
     for (size_t i = 0; ok && i < sizeof steps / sizeof steps[0]; i++)
-        ok = alloc_pg_exec(steps[i]);
+        ok = pg_exec(steps[i]);
     if (!ok) {
-        alloc_pg_exec("ROLLBACK");
+        pg_exec("ROLLBACK");
         return false;
     }
-    return alloc_pg_exec("COMMIT");
+    return pg_exec("COMMIT");
 }
+
+const struct alloc_db alloc_pg = {
+    pg_open, pg_keep_base, pg_snapshot, pg_restore, pg_consistent, pg_close,
+};
