@@ -209,6 +209,28 @@ static enum nd_err read_snippet(const struct nd_row *row, void *ctx)
     "'StartSel=" ND_SNIPPET_OPEN ", StopSel=" ND_SNIPPET_CLOSE                                     \
     ", MaxWords=24, MinWords=12, ShortWord=1, MaxFragments=1'"
 
+/*
+ * ts_headline of text around the matches of q.q. The parser takes "<b>" and
+ * "</b>" for tags and ts_headline leaves tags out, where the contract keeps
+ * every character of the text (escaped when rendered): each "<" goes in as
+ * chr(3) and comes back after. A control character cannot be in stored
+ * text, and a "<" is no part of a word, so the words and matches are the
+ * same.
+ */
+#define HEADLINE(text)                                                                             \
+    "replace(ts_headline('newsd', replace(" text ", '<', chr(3)), q.q, " HEADLINE_OPTIONS          \
+    "), chr(3), '<')"
+
+/* The snippets of the page's articles and comments (%s: the tsquery expression). */
+#define PAGE_IDS "(SELECT jsonb_array_elements_text(CAST(:ids AS jsonb))::bigint)"
+#define ARTICLE_SNIPPETS                                                                           \
+    "WITH q AS (SELECT %s AS q) SELECT a.id, " HEADLINE(                                           \
+        "concat_ws(' ', a.title, a.summary, a.body)") " FROM articles a, q WHERE a.id "            \
+                                                      "IN " PAGE_IDS
+#define COMMENT_SNIPPETS                                                                           \
+    "WITH q AS (SELECT %s AS q) SELECT c.id, " HEADLINE(                                           \
+        "c.body") " FROM comments c, q WHERE c.id IN " PAGE_IDS
+
 /* Adds "snippet" to each item of the page, in one statement for the page's ids. */
 static enum nd_err add_snippets(struct nd_pg *st, const struct nd_search_params *p,
                                 const char *expr, const struct nd_param *terms, size_t nterms,
@@ -229,15 +251,7 @@ static enum nd_err add_snippets(struct nd_pg *st, const struct nd_search_params 
     json_decref(ids);
     if (!ids_text)
         return ND_ERR_NOMEM;
-    snprintf(sql, sizeof sql,
-             p->comments
-                 ? "WITH q AS (SELECT %s AS q) SELECT c.id, ts_headline('newsd', c.body, "
-                   "q.q, " HEADLINE_OPTIONS ") FROM comments c, q WHERE c.id IN (SELECT "
-                   "jsonb_array_elements_text(CAST(:ids AS jsonb))::bigint)"
-                 : "WITH q AS (SELECT %s AS q) SELECT a.id, ts_headline('newsd', concat_ws(' ', "
-                   "a.title, a.summary, a.body), q.q, " HEADLINE_OPTIONS ") FROM articles a, q "
-                   "WHERE a.id IN (SELECT jsonb_array_elements_text(CAST(:ids AS jsonb))::bigint)",
-             expr);
+    snprintf(sql, sizeof sql, p->comments ? COMMENT_SNIPPETS : ARTICLE_SNIPPETS, expr);
     size_t n = 0;
     for (i = 0; i < nterms; i++)
         params[n++] = terms[i];

@@ -15,6 +15,8 @@
 
 static int nd_check_failures;
 static const char *nd_check_skip_reason;
+/* Run after each case when set (a fixture's cleanup: backend_fixture.h). */
+static void (*nd_check_after_case)(void);
 
 /* Marks the running case as skipped (TAP "# SKIP reason"); call it and return. */
 #define CHECK_SKIP(reason) (nd_check_skip_reason = (reason))
@@ -60,6 +62,8 @@ static inline int nd_check_run(const struct nd_check_case *cases, size_t n)
         int before = nd_check_failures;
         nd_check_skip_reason = NULL;
         cases[i].fn();
+        if (nd_check_after_case)
+            nd_check_after_case();
         int ok = nd_check_failures == before;
         printf("%s %zu - %s%s%s\n", ok ? "ok" : "not ok", i + 1, cases[i].name,
                nd_check_skip_reason ? " # SKIP " : "",
@@ -68,6 +72,13 @@ static inline int nd_check_run(const struct nd_check_case *cases, size_t n)
         failed += !ok;
     }
     return failed ? 1 : 0;
+}
+
+/* The whole test as one TAP skip with why (it cannot run here); the exit status. */
+static inline int nd_check_skip_all(const char *why)
+{
+    printf("1..0 # SKIP %s\n", why);
+    return 0;
 }
 
 #define CHECK_CASE(fn)                                                                             \

@@ -4,6 +4,10 @@
  * run on such a file through a connection of its own, as another program
  * would write it; and a database as an older release left it, with only
  * the first migrations applied and recorded.
+ *
+ * On PostgreSQL (backend_fixture.h) a "temporary database" is a new
+ * database on the test server, its path the postgresql:// URI, and SQL run
+ * on it goes through libpq; a legacy database is SQLite's history alone.
  */
 #ifndef NEWSD_TEST_DB_FIXTURE_H
 #define NEWSD_TEST_DB_FIXTURE_H
@@ -14,11 +18,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backend_fixture.h"
 #include "check.h"
 #include "newsd/migrate.h"
 #include "newsd/store.h"
 
-/* A temporary folder and the path of a database in it. */
+/* A temporary folder and the path of a database in it (PostgreSQL: the URI of a new database). */
 struct temp_db {
     char dir[512];
     char path[600];
@@ -29,6 +34,10 @@ struct temp_db {
 static inline bool temp_db(struct temp_db *t)
 {
     const char *base = getenv("TMPDIR");
+    if (on_postgres()) {
+        t->dir[0] = '\0';
+        return pg_new_db(false, t->path, sizeof t->path);
+    }
     snprintf(t->dir, sizeof t->dir, "%s/newsd-store-XXXXXX", base && *base ? base : "/tmp");
     t->path[0] = '\0';
     if (!mkdtemp(t->dir)) {
@@ -43,8 +52,8 @@ static inline bool temp_db(struct temp_db *t)
 static inline void remove_db(const struct temp_db *t)
 {
     char side[620];
-    if (t->path[0] == '\0')
-        return;
+    if (t->path[0] == '\0' || on_postgres())
+        return; /* dropped when the case ends */
     unlink(t->path);
     snprintf(side, sizeof side, "%s-wal", t->path);
     unlink(side);
@@ -68,11 +77,26 @@ static inline struct nd_store *temp_store(struct temp_db *t, const struct nd_sto
 }
 
 /*
+ * A store on a database of its own that nobody else sees: ":memory:" on
+ * SQLite, a new database on PostgreSQL (already migrated: a copy of a
+ * template, see backend_fixture.h). NULL after a failed check.
+ */
+static inline struct nd_store *fresh_store(const struct nd_store_options *opts)
+{
+    char uri[600];
+    if (!on_postgres())
+        return store_at(":memory:", opts);
+    return pg_new_db(true, uri, sizeof uri) ? store_at(uri, opts) : NULL;
+}
+
+/*
  * Runs sql on the database at path through a connection of its own, closed
  * again before it returns. A failure is a failed check; returns whether it ran.
  */
 static inline bool db_exec(const char *path, const char *sql)
 {
+    if (on_postgres())
+        return pg_exec(path, sql);
     sqlite3 *db = NULL;
     int rc = sqlite3_open(path, &db);
     CHECK_INT(rc, SQLITE_OK);
@@ -91,6 +115,7 @@ static inline bool db_exec(const char *path, const char *sql)
  */
 static inline bool legacy_db(const char *path, unsigned upto, const char *seed_sql)
 {
+    CHECK(!on_postgres()); /* SQLite's migrations */
     CHECK(upto <= nd_migrations_count);
     if (upto > nd_migrations_count)
         return false;

@@ -1,6 +1,7 @@
 /*
  * store_fixture.h: the set-up the store's unit tests share: a store on
- * ":memory:" with the real embedded migrations, articles and comments made
+ * ":memory:" (on PostgreSQL a new database of its own: backend_fixture.h)
+ * with the real embedded migrations, articles and comments made
  * through the store's own interface, and lists read back as arrays of ids
  * (database files on disk come from db_fixture.h).
  * Helpers are static inline so each test file takes only what it uses.
@@ -25,9 +26,7 @@ static const struct nd_store_options options = {ND_SYNC_NORMAL, 2000};
 
 static inline struct nd_store *open_memory(void)
 {
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
+    return fresh_store(&options);
 }
 
 static inline struct nd_article_fields fields(const char *slug, int64_t published_at)

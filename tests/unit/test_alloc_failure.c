@@ -28,13 +28,20 @@
  * exactly where it lies: Jansson's lexer buffer (failalloc.c) and FTS5's
  * snippet() (judge).
  *
+ * With NEWSD_TEST_BACKEND=postgres (suite unit-pg) the server stores in a
+ * new database on the PostgreSQL server of NEWSD_TEST_PG, so every
+ * allocation of the PostgreSQL store (store_pg*.c, and the rows and trees
+ * it shares with SQLite) fails in turn; its consistency checks there are
+ * the triggers' (comment_count, the search vectors). libpq's own
+ * allocations are not failed. The test's own connection to either
+ * database is alloc_sqlite.c or alloc_pg.c.
+ *
  * ND_ALLOC_CASE=N runs case N alone, ND_ALLOC_RUNS=N caps the runs per case
  * and mode, ND_ALLOC_VERBOSE=1 also describes the writes kept.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc_db.h"
+#include "backend_fixture.h"
 #include "check.h"
 #include "failalloc.h"
 #include "http_internal.h"
@@ -68,7 +77,8 @@ static struct nd_config cfg;
 static struct nd_server *server;
 static char *api_key;
 static char dir[64];
-static char db_path[128];
+static char db_path[600]; /* a file, or a postgresql:// URI */
+static bool pg;           /* the server stores in PostgreSQL */
 
 struct reply {
     char raw[REPLY_MAX];
@@ -185,17 +195,7 @@ static bool healthy(void)
 
 /* ---- the database: seed, snapshot, restore, check ----------------------- */
 
-static sqlite3 *db; /* the test's own connection */
-
-static bool exec(const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        printf("# sql: %s: %s\n", sql, msg ? msg : sqlite3_errstr(rc));
-    sqlite3_free(msg);
-    return rc == SQLITE_OK;
-}
+static const struct alloc_db *db; /* the test's own connection (alloc_db.h) */
 
 /*
  * Every row that a request can change, without the times a write sets to
@@ -212,106 +212,17 @@ static const char *const snapshot_sql[] = {
 
 static void snapshot(char *out)
 {
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t q = 0; q < sizeof snapshot_sql / sizeof snapshot_sql[0]; q++) {
-        sqlite3_stmt *stmt = NULL;
-        CHECK_INT(sqlite3_prepare_v2(db, snapshot_sql[q], -1, &stmt, NULL), SQLITE_OK);
-        while (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(stmt); c++) {
-                const unsigned char *v = sqlite3_column_text(stmt, c);
-                int n =
-                    snprintf(out + len, SNAPSHOT_MAX - len, "%s|", v ? (const char *)v : "NULL");
-                if (n > 0 && (size_t)n < SNAPSHOT_MAX - len)
-                    len += (size_t)n;
-            }
-            if (len + 1 < SNAPSHOT_MAX)
-                out[len++] = '\n';
-            out[len] = '\0';
-        }
-        sqlite3_finalize(stmt);
-    }
+    db->snapshot(snapshot_sql, sizeof snapshot_sql / sizeof snapshot_sql[0], out, SNAPSHOT_MAX);
 }
 
-/* The single answer of a query, as text, into out. */
-static const char *query_text(const char *sql, char *out, size_t len)
-{
-    sqlite3_stmt *stmt = NULL;
-    snprintf(out, len, "(error)");
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK) {
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
-            snprintf(out, len, "%s", (const char *)sqlite3_column_text(stmt, 0));
-        else if (rc == SQLITE_DONE)
-            snprintf(out, len, "(none)");
-    }
-    sqlite3_finalize(stmt);
-    return out;
-}
-
-/* True when the database is consistent in every way a half-done write could break it. */
 static bool consistent(void)
 {
-    char text[256];
-    bool ok = strcmp(query_text("PRAGMA integrity_check", text, sizeof text), "ok") == 0;
-    ok = ok && strcmp(query_text("PRAGMA foreign_key_check", text, sizeof text), "(none)") == 0;
-    ok = ok && strcmp(query_text("SELECT count(*) FROM articles a WHERE comment_count != "
-                                 "(SELECT count(*) FROM comments c WHERE c.article_id = a.id "
-                                 "AND c.status = 'visible')",
-                                 text, sizeof text),
-                      "0") == 0;
-    ok = ok && exec("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')");
-    ok = ok && exec("INSERT INTO comments_fts (comments_fts) VALUES ('integrity-check')");
-    return ok;
+    return db->consistent();
 }
 
-/*
- * Puts the seeded rows back as they were and removes every other row, so
- * that each run starts from the same data. Only rows that differ are
- * written. Then both FTS5 indexes are rebuilt and the WAL emptied, so that
- * every run finds the same FTS5 segments (a write that merges segments, or
- * that reaches the WAL's auto-checkpoint, asks for much more memory than the
- * same write another time).
- */
 static bool restore(void)
 {
-    static const char *const steps[] = {
-        "DELETE FROM comments WHERE id NOT IN (SELECT id FROM temp.base_comments)",
-        "DELETE FROM articles WHERE id NOT IN (SELECT id FROM temp.base_articles)",
-        ("UPDATE comments SET status = b.status, parent_id = b.parent_id "
-         "FROM temp.base_comments b WHERE b.id = comments.id AND "
-         "(comments.status IS NOT b.status OR comments.parent_id IS NOT b.parent_id)"),
-        ("UPDATE articles SET slug = b.slug, title = b.title, summary = b.summary, body = b.body, "
-         "author = b.author, category = b.category, tags = b.tags, source_url = b.source_url, "
-         "status = b.status, published_at = b.published_at, created_at = b.created_at, "
-         "updated_at = b.updated_at FROM temp.base_articles b WHERE b.id = articles.id AND "
-         "(articles.slug, articles.title, articles.summary, articles.body, articles.author, "
-         "articles.category, articles.tags, articles.source_url, articles.status, "
-         "articles.published_at, articles.created_at, articles.updated_at) IS NOT (b.slug, "
-         "b.title, b.summary, b.body, b.author, b.category, b.tags, b.source_url, b.status, "
-         "b.published_at, b.created_at, b.updated_at)"),
-        ("DELETE FROM article_tags WHERE (tag, article_id) NOT IN "
-         "(SELECT tag, article_id FROM temp.base_tags)"),
-        "INSERT OR IGNORE INTO article_tags SELECT * FROM temp.base_tags",
-        "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
-        "INSERT INTO comments_fts (comments_fts) VALUES ('rebuild')",
-        /* ids are never given twice: the seeded state includes the largest id given */
-        ("UPDATE sqlite_sequence SET seq = b.seq FROM temp.base_sequence b "
-         "WHERE b.name = sqlite_sequence.name"),
-    };
-    bool ok = exec("BEGIN IMMEDIATE");
-    for (size_t i = 0; ok && i < sizeof steps / sizeof steps[0]; i++)
-        ok = exec(steps[i]);
-    if (!ok)
-        exec("ROLLBACK");
-    if (!ok || !exec("COMMIT"))
-        return false;
-    /* Busy (1) when a reader holds a snapshot: a transaction the server left open. */
-    char busy[32];
-    ok = strcmp(query_text("PRAGMA wal_checkpoint(TRUNCATE)", busy, sizeof busy), "0") == 0;
-    if (!ok)
-        printf("# the WAL cannot be emptied: the server holds a transaction open\n");
-    return ok;
+    return db->restore();
 }
 
 static struct nd_store *seed_store;
@@ -372,12 +283,7 @@ static bool seed(void)
     CHECK_INT(add_comment(1, 0, "Lovely lights by the harbour.", 0), 1);
     CHECK_INT(add_comment(1, 1, "The lights were brighter last year.", 0), 2);
     CHECK_INT(add_comment(1, 0, "Waiting for approval.", ND_COMMENT_PENDING), 3);
-    return sqlite3_open(db_path, &db) == SQLITE_OK &&
-           exec("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 1000; PRAGMA synchronous = OFF") &&
-           exec("CREATE TEMP TABLE base_articles AS SELECT * FROM articles") &&
-           exec("CREATE TEMP TABLE base_tags AS SELECT * FROM article_tags") &&
-           exec("CREATE TEMP TABLE base_comments AS SELECT * FROM comments") &&
-           exec("CREATE TEMP TABLE base_sequence AS SELECT * FROM sqlite_sequence");
+    return db->open(db_path) && db->keep_base();
 }
 
 static void victim_article(void)
@@ -779,12 +685,16 @@ static bool start_server(void)
 static void cleanup(void)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[160];
+    char path[620];
     nd_server_stop(server);
     nd_store_close(seed_store);
-    sqlite3_close(db);
+    db->close();
     free(api_key);
     nd_config_fini(&cfg);
+    if (pg) {
+        pg_drop_made();
+        return;
+    }
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
         unlink(path);
@@ -798,6 +708,13 @@ int main(void)
     const char *tmp = getenv("TMPDIR");
 
     signal(SIGPIPE, SIG_IGN);
+    pg = on_postgres();
+    db = pg ? &alloc_pg : &alloc_sqlite;
+    if (pg && (getenv("NEWSD_TEST_PG") == NULL || *getenv("NEWSD_TEST_PG") == '\0')) {
+        printf("1..0 # SKIP no PostgreSQL server for the tests (NEWSD_TEST_PG unset; "
+               "scripts/test starts one)\n");
+        return 0;
+    }
     if (!nd_failalloc_install()) {
         printf("Bail out! cannot hook the allocators, or find Jansson's lexer buffer growth\n");
         return 1;
@@ -809,6 +726,11 @@ int main(void)
         return 1;
     }
     snprintf(db_path, sizeof db_path, "%s/newsd.db", dir);
+    if (pg && !pg_new_db(false, db_path, sizeof db_path)) {
+        printf("Bail out! cannot make a PostgreSQL database\n");
+        cleanup();
+        return 1;
+    }
     if (!seed() || !start_server()) {
         printf("Bail out! cannot seed the database or start the server\n");
         cleanup();

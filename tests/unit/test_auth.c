@@ -1,19 +1,19 @@
 /*
- * test_auth.c: API keys against a real in-memory store: the key's shape,
+ * test_auth.c: API keys against a real store (":memory:", or a new
+ * PostgreSQL database in unit-pg: backend_fixture.h): the key's shape,
  * accepted and refused Authorization values, names, and revocation.
  */
 #include <stdlib.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "newsd/auth.h"
 #include "newsd/store.h"
 
 static struct nd_store *open_store(void)
 {
     struct nd_store_options opts = {ND_SYNC_OFF, 1000};
-    struct nd_store *store = NULL;
-    CHECK_INT(nd_store_open(":memory:", &opts, &store), ND_OK);
-    return store;
+    return fresh_store(&opts);
 }
 
 /* Checks the header value before + key + after. */
@@ -181,6 +181,7 @@ int main(void)
 {
     if (nd_auth_init() != ND_OK)
         return 1;
-    return CHECK_RUN(CHECK_CASE(test_key_shape), CHECK_CASE(test_check), CHECK_CASE(test_malformed),
-                     CHECK_CASE(test_names), CHECK_CASE(test_revoked), CHECK_CASE(test_key_id));
+    return STORE_CHECK_RUN(CHECK_CASE(test_key_shape), CHECK_CASE(test_check),
+                           CHECK_CASE(test_malformed), CHECK_CASE(test_names),
+                           CHECK_CASE(test_revoked), CHECK_CASE(test_key_id));
 }

@@ -9,6 +9,9 @@
  * writes to the source between steps through a second connection, which
  * shows that the copy is the database as it was when the copy began, and
  * that a write elsewhere does not make the copy start over.
+ *
+ * In unit-pg the export and import run against PostgreSQL
+ * (backend_fixture.h); the online backup is SQLite's file copy alone.
  */
 #include <fcntl.h>
 #include <jansson.h>
@@ -22,13 +25,17 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "newsd/import.h"
 #include "newsd/store.h"
 
 static const struct nd_store_options options = {ND_SYNC_OFF, 2000};
 
+/* A store on path; ":memory:" is a store of its own (a new database on PostgreSQL). */
 static struct nd_store *open_db(const char *path)
 {
+    if (strcmp(path, ":memory:") == 0)
+        return fresh_store(&options);
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
     return st;
@@ -403,8 +410,11 @@ static enum nd_err meddle_export(void *ctx, const json_t *record)
 /* The export is one snapshot: what others write meanwhile is not in it. */
 static void test_export_snapshot(void)
 {
-    char path[256];
-    path_in_dir(path, sizeof path, "snapshot.db");
+    char path[600];
+    if (on_postgres())
+        pg_new_db(true, path, sizeof path); /* both stores on one database */
+    else
+        path_in_dir(path, sizeof path, "snapshot.db");
     struct nd_store *st = open_db(path), *other = open_db(path);
     int64_t thread[4];
     fill(st, thread);
@@ -478,6 +488,7 @@ static int64_t count_articles(const char *path)
 
 static void test_backup_is_a_snapshot(void)
 {
+    SQLITE_ONLY("nd_store_backup copies a SQLite file");
     char src[256], copy[256];
     path_in_dir(src, sizeof src, "live.db");
     path_in_dir(copy, sizeof copy, "copy.db");
@@ -568,6 +579,7 @@ static enum nd_err backup_with_locker(const char *src, const char *copy, unsigne
 /* Without WAL: a locked source is waited for in short sleeps, up to busy_timeout_ms. */
 static void test_backup_waits_for_a_busy_source(void)
 {
+    SQLITE_ONLY("nd_store_backup copies a SQLite file");
     char src[256], copy[256], why[256] = "";
     double secs = 0;
     path_in_dir(src, sizeof src, "journal.db");
@@ -596,6 +608,7 @@ static void write_every_step(void *ctx, unsigned done, unsigned total)
 /* Without WAL every write elsewhere restarts the copy; it does not go on for ever. */
 static void test_backup_gives_up_when_restarted_forever(void)
 {
+    SQLITE_ONLY("nd_store_backup copies a SQLite file");
     char src[256], copy[256], why[256] = "";
     unsigned pages = 0;
     sqlite3 *writer = NULL;
@@ -613,6 +626,7 @@ static void test_backup_gives_up_when_restarted_forever(void)
 
 static void test_backup_errors(void)
 {
+    SQLITE_ONLY("nd_store_backup copies a SQLite file");
     char missing[256], text[256], plain[256], copy[256], nowhere[256], why[256];
     struct nd_backup_options opts = {0, 100, NULL, NULL};
     unsigned pages = 7;
@@ -647,6 +661,7 @@ static void test_backup_errors(void)
 
 static void test_backup_refuses_other_databases(void)
 {
+    SQLITE_ONLY("nd_store_backup copies a SQLite file");
     char other[256], copy[256], why[256];
     struct nd_backup_options opts = {0, 100, NULL, NULL};
     unsigned pages = 0;
@@ -664,6 +679,9 @@ static void test_backup_refuses_other_databases(void)
 
 int main(void)
 {
+    const char *skip = backend_setup();
+    if (skip)
+        return nd_check_skip_all(skip);
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;

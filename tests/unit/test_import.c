@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "newsd/import.h"
 #include "newsd/store.h"
 #include "newsd/text.h"
@@ -409,9 +410,7 @@ static void test_demo_articles(void)
 static struct nd_store *open_store(void)
 {
     struct nd_store_options opts = {.synchronous = ND_SYNC_OFF, .busy_timeout_ms = 1000};
-    struct nd_store *store = NULL;
-    CHECK_INT(nd_store_open(":memory:", &opts, &store), ND_OK);
-    return store;
+    return fresh_store(&opts); /* ":memory:", or a new PostgreSQL database (unit-pg) */
 }
 
 /*
@@ -624,10 +623,10 @@ out:
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_fixtures), CHECK_CASE(test_fixture_accented_slug),
-                     CHECK_CASE(test_texts), CHECK_CASE(test_title_length),
-                     CHECK_CASE(test_failure_leaves_out_untouched), CHECK_CASE(test_samples),
-                     CHECK_CASE(test_demo_articles), CHECK_CASE(test_store_reimport),
-                     CHECK_CASE(test_store_changed_body), CHECK_CASE(test_store_sample),
-                     CHECK_CASE(test_store_file_errors));
+    return STORE_CHECK_RUN(CHECK_CASE(test_fixtures), CHECK_CASE(test_fixture_accented_slug),
+                           CHECK_CASE(test_texts), CHECK_CASE(test_title_length),
+                           CHECK_CASE(test_failure_leaves_out_untouched), CHECK_CASE(test_samples),
+                           CHECK_CASE(test_demo_articles), CHECK_CASE(test_store_reimport),
+                           CHECK_CASE(test_store_changed_body), CHECK_CASE(test_store_sample),
+                           CHECK_CASE(test_store_file_errors));
 }

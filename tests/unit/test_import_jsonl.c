@@ -14,17 +14,18 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "import_fixture.h"
 #include "newsd/import.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
 
+static const struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
+
+/* A store of its own (":memory:", or a new PostgreSQL database: db_fixture.h). */
 static struct nd_store *open_memory(void)
 {
-    struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
-    struct nd_store *st = NULL;
-    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
-    return st;
+    return fresh_store(&options);
 }
 
 /* Imports text (a C string) with batch_rows, collecting refusals into *r. */
@@ -378,41 +379,26 @@ static void test_batch_rollback_and_nesting(void)
     nd_store_close(st);
 }
 
-/* Removes the database file at db with its WAL files, then the folder dir. */
-static void remove_db(const char *dir, const char *db)
-{
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    char file[128];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(file, sizeof file, "%s%s", db, suffixes[i]);
-        unlink(file);
-    }
-    rmdir(dir);
-}
-
 static void test_batch_left_open_is_rolled_back(void)
 {
-    char dir[] = "/tmp/newsd-batch-XXXXXX";
-    char db[64];
-    struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
+    struct temp_db db;
     struct nd_store *st = NULL;
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(db, sizeof db, "%s/newsd.db", dir);
-    CHECK_INT(nd_store_open(db, &options, &st), ND_OK);
+    CHECK(temp_db(&db));
+    CHECK_INT(nd_store_open(db.path, &options, &st), ND_OK);
     CHECK_INT(nd_store_batch_begin(st), ND_OK);
     CHECK_INT(create(st, "Lost", "lost"), ND_OK);
     nd_store_close(st);
     st = NULL;
-    CHECK_INT(nd_store_open(db, &options, &st), ND_OK);
+    CHECK_INT(nd_store_open(db.path, &options, &st), ND_OK);
     CHECK(!exists(st, "lost"));
     nd_store_close(st);
-    remove_db(dir, db);
+    remove_db(&db);
 }
 
 int main(void)
 {
     nd_log_set_level(ND_LOG_ERROR);
-    return CHECK_RUN(
+    return STORE_CHECK_RUN(
         CHECK_CASE(test_articles_and_threaded_comments), CHECK_CASE(test_refused_lines_are_named),
         CHECK_CASE(test_reimport_finds_articles_and_adds_comments),
         CHECK_CASE(test_comments_of_stored_articles), CHECK_CASE(test_blank_lines_crlf_and_bom),

@@ -442,8 +442,9 @@ static void test_refused_deep_html(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_html_text), CHECK_CASE(test_html_limit_and_depth),
-                     CHECK_CASE(test_html_deep_lists), CHECK_CASE(test_detect),
-                     CHECK_CASE(test_fixture_and_twice), CHECK_CASE(test_refused_files),
-                     CHECK_CASE(test_refused_post_and_comment), CHECK_CASE(test_refused_deep_html));
+    return STORE_CHECK_RUN(CHECK_CASE(test_html_text), CHECK_CASE(test_html_limit_and_depth),
+                           CHECK_CASE(test_html_deep_lists), CHECK_CASE(test_detect),
+                           CHECK_CASE(test_fixture_and_twice), CHECK_CASE(test_refused_files),
+                           CHECK_CASE(test_refused_post_and_comment),
+                           CHECK_CASE(test_refused_deep_html));
 }

@@ -1,13 +1,15 @@
 /*
- * test_store.c: opening the store against real SQLite with the real embedded
+ * test_store.c: opening the store against real SQLite (and, in unit-pg, a
+ * real PostgreSQL server: backend_fixture.h) with the real embedded
  * migrations (":memory:", files in a temporary directory where re-opening,
  * concurrent openers or a second connection matter), API keys, and the
  * mapping of SQLite's errors. Articles are in test_store_articles.c,
  * comments in test_store_comments.c.
  *
  * White-box where the public interface cannot reach: a few cases include
- * the store's private header to hold a transaction open or make the
- * connection read-only, so the error mapping is exercised for real.
+ * the store's private headers to hold a transaction open or make the
+ * connection read-only (SQLite's handle, or PostgreSQL's connection), so
+ * the error mapping is exercised for real.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../server/store_internal.h"
+#include "../../server/store_pg.h"
 #include "check.h"
 #include "newsd/log.h"
 #include "newsd/migrate.h"
@@ -31,8 +34,9 @@ static void test_open_memory(void)
 {
     struct nd_store *st = open_memory();
     CHECK(st != NULL);
-    CHECK(nd_migrations_count >= 1);
-    CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count);
+    CHECK(backend_migrations_count() >= 1);
+    /* on PostgreSQL a copy of a migrated template: test_migrations_rerun counts them there */
+    CHECK_INT(nd_store_migrations_applied(st), on_postgres() ? 0 : backend_migrations_count());
     CHECK_INT(nd_store_ping(st), ND_OK);
     nd_store_close(st);
     nd_store_close(NULL);
@@ -47,6 +51,13 @@ static void test_open_bad_path(void)
     CHECK_INT(nd_store_open(NULL, &options, &st), ND_ERR_INVALID);
     CHECK_INT(nd_store_open("", &options, &st), ND_ERR_INVALID);
     CHECK(st == before);
+    if (on_postgres()) {
+        /* a server that is not there: busy (503), as a server that went away */
+        CHECK_INT(nd_store_open("postgresql://nobody@/nothing?host=%2Fnonexistent-dir&port=1",
+                                &options, &st),
+                  ND_ERR_BUSY);
+        CHECK(st == before);
+    }
 }
 
 /* A fresh directory for file databases; path gets "DIR/newsd.db". */
@@ -56,7 +67,7 @@ static void test_migrations_rerun(void)
     temp_db(&file);
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(file.path, &options, &st), ND_OK);
-    CHECK_INT(nd_store_migrations_applied(st), nd_migrations_count);
+    CHECK_INT(nd_store_migrations_applied(st), backend_migrations_count());
     CHECK(create_at(st, T0, "", "", false) > 0);
     nd_store_close(st);
 
@@ -67,6 +78,8 @@ static void test_migrations_rerun(void)
     CHECK_INT(nd_store_article_get(st, 1, &art), ND_OK); /* the data survived */
     json_decref(art);
     nd_store_close(st);
+    if (on_postgres())
+        return; /* the rest reads the SQLite file */
 
     /* The file is in WAL mode and records each migration once. */
     sqlite3 *db = NULL;
@@ -125,7 +138,7 @@ static void test_concurrent_openers(void)
         total += openers[i].applied;
     }
     /* Each migration ran exactly once, whoever won the race. */
-    CHECK_INT(total, nd_migrations_count);
+    CHECK_INT(total, backend_migrations_count());
     remove_db(&file);
 }
 
@@ -171,8 +184,40 @@ static void test_keys(void)
 
 /* ---- error mapping ---------------------------------------------------- */
 
+/* Runs sql on the PostgreSQL connection of st behind the store's back. */
+static void pg_behind(struct nd_store *st, const char *sql)
+{
+    PGresult *res = PQexec(nd_pg_of(st)->conn, sql);
+    CHECK_INT(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+}
+
+/* A read-only PostgreSQL session: writes are ND_ERR_READONLY (SQLSTATE 25006). */
+static void readonly_pg(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = create_at(st, T0, "", "", false);
+    pg_behind(st, "SET default_transaction_read_only = on");
+    struct nd_article_fields f = fields("blocked", T0);
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(st, &f, &art), ND_ERR_READONLY);
+    CHECK_INT(nd_store_article_delete(st, a), ND_ERR_READONLY);
+    CHECK_INT(nd_store_key_insert(st, "k", "KKKKKKKKKKKK", (const unsigned char *)"h", 1),
+              ND_ERR_READONLY);
+    /* Reads still work, and the failed writes left no transaction open. */
+    CHECK_INT(nd_store_article_get(st, a, &art), ND_OK);
+    json_decref(art);
+    CHECK(!nd_pg_of(st)->in_transaction);
+    CHECK_INT(PQtransactionStatus(nd_pg_of(st)->conn), PQTRANS_IDLE);
+    nd_store_close(st);
+}
+
 static void test_readonly(void)
 {
+    if (on_postgres()) {
+        readonly_pg();
+        return;
+    }
     struct nd_store *st = open_memory();
     int64_t a = create_at(st, T0, "", "", false);
     CHECK_INT(sqlite3_exec(nd_sqlite_of(st)->db, "PRAGMA query_only=ON", NULL, NULL, NULL),
@@ -188,8 +233,43 @@ static void test_readonly(void)
     nd_store_close(st);
 }
 
+/*
+ * On PostgreSQL writers take turns through an advisory lock held to the end
+ * of each write's transaction: one waiting longer than busy_timeout
+ * (lock_timeout) is ND_ERR_BUSY, readers are not blocked.
+ */
+static void busy_pg(void)
+{
+    struct temp_db db;
+    struct nd_store_options quick = {ND_SYNC_NORMAL, 50};
+    struct nd_store *holder = NULL, *waiter = NULL;
+    if (!temp_db(&db))
+        return;
+    CHECK_INT(nd_store_open(db.path, &quick, &holder), ND_OK);
+    CHECK_INT(nd_store_open(db.path, &quick, &waiter), ND_OK);
+    if (!holder || !waiter)
+        goto out;
+    CHECK_INT(nd_pg_begin(nd_pg_of(holder)), ND_OK);
+    struct nd_article_fields f = fields("waiting", T0);
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(waiter, &f, &art), ND_ERR_BUSY);
+    CHECK(art == NULL);
+    CHECK_INT(nd_store_ping(waiter), ND_OK);
+    CHECK_INT(nd_store_article_get(waiter, 1, &art), ND_ERR_NOT_FOUND);
+    nd_pg_rollback(nd_pg_of(holder));
+    CHECK_INT(nd_store_article_create(waiter, &f, &art), ND_OK);
+    json_decref(art);
+out:
+    nd_store_close(holder);
+    nd_store_close(waiter);
+}
+
 static void test_busy(void)
 {
+    if (on_postgres()) {
+        busy_pg();
+        return;
+    }
     struct temp_db file;
     temp_db(&file);
     struct nd_store_options quick = {ND_SYNC_NORMAL, 50};
@@ -219,8 +299,39 @@ static void test_busy(void)
  * reports the whole batch as not committed (a bulk write answers each of
  * its lines 503). The ROLLBACK below stands in for SQLite's own.
  */
+/* The same on PostgreSQL: the ROLLBACK stands in for a transaction the server aborted. */
+static void batch_rolled_back_pg(void)
+{
+    struct nd_store *st = open_memory();
+    struct nd_article_fields first = fields("before the failure", T0);
+    struct nd_article_fields second = fields("after the failure", T0);
+    json_t *art = NULL;
+    int64_t ids[128];
+    char *next = NULL;
+    struct nd_article_filter any = {.status = ND_STATUS_ANY};
+    CHECK_INT(nd_store_batch_begin(st), ND_OK);
+    CHECK_INT(nd_store_article_create(st, &first, &art), ND_OK);
+    json_decref(art);
+    art = NULL;
+    pg_behind(st, "ROLLBACK");
+    CHECK_INT(nd_store_article_create(st, &second, &art), ND_ERR_DB);
+    CHECK(art == NULL);
+    CHECK_INT(nd_store_batch_end(st, true), ND_ERR_DB);
+    CHECK_INT(PQtransactionStatus(nd_pg_of(st)->conn), PQTRANS_IDLE);
+    CHECK_INT(list_ids(st, &any, 10, NULL, ids, &next), 0);
+    /* the store writes as usual once the batch has ended */
+    CHECK_INT(nd_store_article_create(st, &second, &art), ND_OK);
+    json_decref(art);
+    CHECK_INT(list_ids(st, &any, 10, NULL, ids, &next), 1);
+    nd_store_close(st);
+}
+
 static void test_batch_rolled_back_by_sqlite(void)
 {
+    if (on_postgres()) {
+        batch_rolled_back_pg();
+        return;
+    }
     struct nd_store *st = open_memory();
     struct nd_article_fields first = fields("before the failure", T0);
     struct nd_article_fields second = fields("after the failure", T0);
@@ -286,9 +397,9 @@ int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
     nd_log_set_level(ND_LOG_ERROR);
-    return CHECK_RUN(CHECK_CASE(test_open_memory), CHECK_CASE(test_open_bad_path),
-                     CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
-                     CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
-                     CHECK_CASE(test_batch_rolled_back_by_sqlite), CHECK_CASE(test_describe),
-                     CHECK_CASE(test_open_postgres_unreachable));
+    return STORE_CHECK_RUN(CHECK_CASE(test_open_memory), CHECK_CASE(test_open_bad_path),
+                           CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
+                           CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
+                           CHECK_CASE(test_batch_rolled_back_by_sqlite), CHECK_CASE(test_describe),
+                           CHECK_CASE(test_open_postgres_unreachable));
 }

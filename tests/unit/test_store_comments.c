@@ -531,6 +531,7 @@ static void test_search_skips_pending(void)
 /* A database of migration 0002, with a stale comment_count, counted again by 0003. */
 static void test_migration_recounts(void)
 {
+    SQLITE_ONLY("SQLite's migration 0003 over a database of 0002");
     struct temp_db file;
     CHECK(nd_migrations_count >= 3 && nd_migrations[2].version == 3);
     struct nd_store *st =
@@ -554,10 +555,11 @@ static void test_migration_recounts(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_comment_create), CHECK_CASE(test_comment_count),
-                     CHECK_CASE(test_comment_delete_reattach), CHECK_CASE(test_comment_list_flat),
-                     CHECK_CASE(test_comment_tree), CHECK_CASE(test_comment_tree_deep),
-                     CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
-                     CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
-                     CHECK_CASE(test_search_skips_pending), CHECK_CASE(test_migration_recounts));
+    return STORE_CHECK_RUN(
+        CHECK_CASE(test_comment_create), CHECK_CASE(test_comment_count),
+        CHECK_CASE(test_comment_delete_reattach), CHECK_CASE(test_comment_list_flat),
+        CHECK_CASE(test_comment_tree), CHECK_CASE(test_comment_tree_deep),
+        CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
+        CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
+        CHECK_CASE(test_search_skips_pending), CHECK_CASE(test_migration_recounts));
 }

@@ -3,6 +3,7 @@
  * migrations: ranking, matching rules, visibility, filters, pagination and
  * snippets, with queries made by the real query parser.
  */
+#include <dirent.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -236,6 +237,7 @@ static void test_index_follows_writes(void)
 /* Migration 0002 indexes the rows that were stored before it existed. */
 static void test_migration_indexes_existing_rows(void)
 {
+    SQLITE_ONLY("SQLite's migration 0002 over a database of 0001");
     struct temp_db file;
     CHECK_INT(nd_migrations[0].version, 1);
     struct nd_store *st =
@@ -286,11 +288,206 @@ static void test_window(void)
     nd_store_close(st);
 }
 
+/*
+ * The ids search finds for query (first page of 100), ascending, as text:
+ * "1 3"; "" for none, "refused" when the parser refuses the query.
+ */
+static void found(struct nd_store *st, const char *query, char *out, size_t len)
+{
+    char why[256];
+    struct nd_search_query q;
+    size_t used = 0;
+    out[0] = '\0';
+    if (nd_search_parse(query, &q, why, sizeof why) != ND_OK) {
+        snprintf(out, len, "refused");
+        return;
+    }
+    struct nd_search_params p = {.query = &q, .limit = 100};
+    json_t *items = NULL;
+    char *next = NULL;
+    enum nd_err err = nd_store_search(st, &p, &items, &next);
+    if (err != ND_OK) {
+        snprintf(out, len, "error %d", (int)err);
+        return;
+    }
+    int64_t ids[100];
+    size_t n = json_array_size(items);
+    for (size_t i = 0; i < n && i < 100; i++)
+        ids[i] = id_at(items, i);
+    for (size_t i = 1; i < n && i < 100; i++) /* insertion sort: a handful of ids */
+        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            int64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    for (size_t i = 0; i < n && i < 100 && used + 24 < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%lld", i ? " " : "", (long long)ids[i]);
+    json_decref(items);
+    free(next);
+}
+
+#define CHECK_FOUND(st, query, want)                                                               \
+    do {                                                                                           \
+        char found_[256];                                                                          \
+        found((st), (query), found_, sizeof found_);                                               \
+        if (strcmp(found_, (want)) != 0)                                                           \
+            printf("# query %s\n", (query));                                                       \
+        CHECK_STR(found_, (want));                                                                 \
+    } while (0)
+
+/*
+ * Every shape of the query language reaches the backend's own query
+ * (FTS5 MATCH; on PostgreSQL a tsquery built of newsd_term_query calls)
+ * with the same matches: phrases in order, prefixes, OR groups, exclusions
+ * of words, phrases and prefixes, 16 terms, text in other scripts, case
+ * and diacritics, and input full of either engine's operators taken as
+ * words.
+ */
+static void test_query_shapes(void)
+{
+    struct nd_store *st = open_memory();
+    add(st, "a1", "Harbour lights return", "The north korea delegation arrived at the harbour.", T0,
+        "", false);
+    add(st, "a2", "Election results", "Voters elected a new council. Caf\xc3\xa9 owners cheered.",
+        T0, "", false);
+    add(st, "a3", "Rail line reopens", "Trains run again; the harbour station is open.", T0, "",
+        false);
+    add(st, "a4", "\xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0 news",
+        "Snow fell in Z\xc3\xbcrich and \xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0.", T0, "",
+        false);
+    add(st, "a5", "Greek letters",
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi", T0,
+        "", false);
+    CHECK_FOUND(st, "harbour", "1 3");
+    CHECK_FOUND(st, "HARBOUR Lights", "1");
+    /* phrases: the words side by side, in order */
+    CHECK_FOUND(st, "\"north korea\"", "1");
+    CHECK_FOUND(st, "\"korea north\"", "");
+    CHECK_FOUND(st, "\"north delegation\"", "");
+    /* prefixes */
+    CHECK_FOUND(st, "elect*", "2");
+    CHECK_FOUND(st, "el*", "2");
+    CHECK_FOUND(st, "har* rail", "3");
+    CHECK_FOUND(st, "zz*", "");
+    /* OR groups, ANDed with the other terms */
+    CHECK_FOUND(st, "rail OR election", "2 3");
+    CHECK_FOUND(st, "rail OR lights harbour", "1 3");
+    CHECK_FOUND(st, "harbour rail OR nothing", "3");
+    CHECK_FOUND(st, "\"north korea\" OR elect*", "1 2");
+    CHECK_FOUND(st, "nothing OR nowhere", "");
+    /* exclusions of a word, a phrase, a prefix */
+    CHECK_FOUND(st, "harbour -trains", "1");
+    CHECK_FOUND(st, "harbour -\"north korea\"", "3");
+    CHECK_FOUND(st, "harbour -tra*", "1");
+    CHECK_FOUND(st, "harbour -nothing", "1 3");
+    CHECK_FOUND(st, "-harbour", "refused");
+    /* 16 terms, the most: all of them, one missing, one excluded, 15 alternatives */
+    CHECK_FOUND(
+        st, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi",
+        "5");
+    CHECK_FOUND(
+        st, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron rho",
+        "");
+    CHECK_FOUND(
+        st, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron -pi",
+        "");
+    CHECK_FOUND(st,
+                "q1 OR q2 OR q3 OR q4 OR q5 OR q6 OR q7 OR q8 OR q9 OR q10 OR q11 OR q12 OR q13 "
+                "OR q14 OR rail OR harbour",
+                "1 3");
+    CHECK_FOUND(st, "a b c d e f g h i j k l m n o p q", "refused");
+    /* other scripts, case and diacritics */
+    CHECK_FOUND(st, "\xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0", "4");
+    CHECK_FOUND(st, "\xd0\xbc\xd0\xbe\xd1\x81*", "4");
+    CHECK_FOUND(st, "zurich", "4");
+    CHECK_FOUND(st, "Z\xc3\x9cRICH", "4");
+    CHECK_FOUND(st, "cafe", "2");
+    CHECK_FOUND(st, "caf\xc3\xa9 OR \xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0", "2 4");
+    /* either engine's operators are only text between words */
+    CHECK_FOUND(st, "harbour & !lights", "1");
+    CHECK_FOUND(st, "rail | harbour:", "3");
+    CHECK_FOUND(st, "'north' <-> (korea)", "1");
+    CHECK_FOUND(st, "harbour:lights", "1");
+    CHECK_FOUND(st, "NEAR(north korea)", ""); /* "near" is a word to find */
+    CHECK_FOUND(st, "north.korea", "1");
+    nd_store_close(st);
+}
+
+/*
+ * Every query of the search fuzzer's corpus (tests/fuzz/corpus/search), as
+ * far as its first NUL, is refused by the parser or searched without an
+ * error by the backend, articles and comments, with snippets that render:
+ * the corpus holds the odd inputs the fuzzer found, and here they reach the
+ * backend's own query (on PostgreSQL the tsquery of newsd_term_query calls).
+ */
+static void test_fuzz_corpus_queries(void)
+{
+    const char *root = getenv("ND_SOURCE_ROOT");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/search", root ? root : ".");
+    DIR *dir = opendir(path);
+    if (!dir) {
+        CHECK_SKIP("no fuzz corpus (ND_SOURCE_ROOT unset)");
+        return;
+    }
+    struct nd_store *st = open_memory();
+    add(st, "d1", "Caf\xc3\xa9 owners & e-mail: <b>elections</b> \"quoted\"",
+        "Elected officials met at the caf\xc3\xa9; AND OR NOT NEAR title:x {a b}: ^start", T0, "",
+        false);
+    add(st, "d2", "Harbour lights", "Harbour lights shine over the harbour at night.", T0, "",
+        false);
+    struct nd_comment_fields c = {.article_id = 2, .author = "r", .body = "Night rail OR tram"};
+    json_t *com = NULL;
+    CHECK_INT(nd_store_comment_create(st, &c, &com), ND_OK);
+    json_decref(com);
+    unsigned searched = 0;
+    for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+        char file[1400], text[4096], why[256];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        FILE *f = fopen(file, "rb");
+        if (!f)
+            continue;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        struct nd_search_query q;
+        if (nd_search_parse(text, &q, why, sizeof why) != ND_OK)
+            continue;
+        for (int comments = 0; comments < 2; comments++) {
+            struct nd_search_params p = {.query = &q, .comments = comments, .limit = 10};
+            json_t *items = NULL, *item;
+            char *next = NULL;
+            size_t i;
+            enum nd_err err = nd_store_search(st, &p, &items, &next);
+            if (err != ND_OK)
+                printf("# %s: %d\n", e->d_name, (int)err);
+            CHECK_INT(err, ND_OK);
+            json_array_foreach(items, i, item)
+            {
+                const char *snippet = str_of(item, "snippet");
+                char *html = nd_search_snippet_html(snippet ? snippet : "");
+                CHECK(snippet && html && !strchr(html, '\x01') && !strchr(html, '\x03'));
+                free(html);
+            }
+            json_decref(items);
+            free(next);
+        }
+        searched++;
+    }
+    closedir(dir);
+    CHECK(searched >= 10);
+    nd_store_close(st);
+}
+
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
-                     CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
-                     CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
-                     CHECK_CASE(test_index_follows_writes),
-                     CHECK_CASE(test_migration_indexes_existing_rows), CHECK_CASE(test_window));
+    return STORE_CHECK_RUN(CHECK_CASE(test_title_beats_body), CHECK_CASE(test_matching_rules),
+                           CHECK_CASE(test_drafts_and_filters), CHECK_CASE(test_pagination),
+                           CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
+                           CHECK_CASE(test_index_follows_writes),
+                           CHECK_CASE(test_migration_indexes_existing_rows),
+                           CHECK_CASE(test_window), CHECK_CASE(test_query_shapes),
+                           CHECK_CASE(test_fuzz_corpus_queries));
 }
