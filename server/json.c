@@ -60,3 +60,137 @@ json_t *nd_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e
     }
     return value;
 }
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* json_dump_callback's writer for the one kind of value nd_json_render hands to Jansson. */
+static int append_chunk(const char *chunk, size_t size, void *data)
+{
+    return nd_buf_append(data, chunk, size) == ND_OK ? 0 : -1;
+}
+
+/*
+ * A string with Jansson's escapes (dump.c without JSON_ENSURE_ASCII or
+ * JSON_ESCAPE_SLASH): '"', '\\' and the five named control characters by
+ * name, the other control characters as \u00XX with upper-case hex, every
+ * other byte as it is. The text was checked as UTF-8 when the value was
+ * made (Jansson's string constructors refuse anything else), so it is
+ * copied in runs between the bytes to escape rather than decoded character
+ * by character, which is where json_dump_callback spent its time.
+ */
+static void render_string(struct nd_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run = 0;
+    nd_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        size_t esc_len = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc_len = sizeof esc;
+            break;
+        }
+        nd_buf_append(out, s + run, i - run);
+        nd_buf_append(out, esc, esc_len);
+        run = i + 1;
+    }
+    nd_buf_append(out, s + run, n - run);
+    nd_buf_append(out, "\"", 1);
+}
+
+/* An integer in decimal, as Jansson's "%lld" writes it. */
+static void render_integer(struct nd_buf *out, json_int_t v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    /* negated as unsigned, so that the smallest value does not overflow */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        digits[--i] = '-';
+    nd_buf_append(out, digits + i, sizeof digits - i);
+}
+
+static bool render_value(const json_t *v, struct nd_buf *out, unsigned depth)
+{
+    const char *sep = "";
+    if (depth > ND_JSON_RENDER_DEPTH)
+        return false;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        nd_buf_append(out, "{", 1);
+        for (void *it = json_object_iter((json_t *)v); it != NULL;
+             it = json_object_iter_next((json_t *)v, it)) {
+            nd_buf_append_str(out, sep);
+            render_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
+            nd_buf_append(out, ":", 1);
+            if (!render_value(json_object_iter_value(it), out, depth + 1))
+                return false;
+            sep = ",";
+        }
+        nd_buf_append(out, "}", 1);
+        break;
+    case JSON_ARRAY:
+        nd_buf_append(out, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            nd_buf_append_str(out, sep);
+            if (!render_value(json_array_get(v, i), out, depth + 1))
+                return false;
+            sep = ",";
+        }
+        nd_buf_append(out, "]", 1);
+        break;
+    case JSON_STRING:
+        render_string(out, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        render_integer(out, json_integer_value(v));
+        break;
+    case JSON_REAL: /* rare (search scores): Jansson's own digits, whatever its rules */
+        if (json_dump_callback(v, append_chunk, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+            return false;
+        break;
+    case JSON_TRUE:
+        nd_buf_append(out, "true", 4);
+        break;
+    case JSON_FALSE:
+        nd_buf_append(out, "false", 5);
+        break;
+    case JSON_NULL:
+        nd_buf_append(out, "null", 4);
+        break;
+    }
+    return out->err == ND_OK;
+}
+
+bool nd_json_render(const json_t *value, struct nd_buf *out)
+{
+    alloc_failed = false;
+    return value != NULL && render_value(value, out, 0) && !alloc_failed;
+}
