@@ -37,6 +37,7 @@
  * decides the bytes (a restart with another gzip-level changes the tag). */
 #define GZIP_SUFFIX_MAX sizeof "-gz9"
 _Static_assert(ETAG_MAX == sizeof((struct nd_cache_entry *)0)->etag, "cache entries hold ETags");
+_Static_assert(ETAG_BYTES == crypto_shorthash_siphashx24_BYTES, "the ETag hash's size");
 _Static_assert(2 * ETAG_BYTES + 3 + GZIP_SUFFIX_MAX - 1 <= ETAG_MAX, "ETag buffer size");
 
 /*
@@ -296,11 +297,22 @@ static bool render(const json_t *value, char **out, size_t *len)
     return true;
 }
 
-/* The strong ETag of body: the quoted hex of a 16-byte BLAKE2b hash. */
+/*
+ * The strong ETag of body: the quoted hex of a 16-byte content hash,
+ * SipHash-2-4 with 128-bit output under a fixed, public key, so that the
+ * same bytes get the same tag in every process and on every instance
+ * behind one address. It only has to tell versions of one answer apart;
+ * nothing secret rests on it, and a writer able to forge a collision could
+ * as well change the answer itself. It replaced BLAKE2b, which cost about
+ * six times as much per answer (25 against 4 microseconds for 5.5 KB here).
+ * The embedded files keep the BLAKE2b tags made at build time
+ * (server/embed_assets.py): each tag only ever meets its own file's bytes.
+ */
 static void make_etag(const char *body, size_t len, char etag[ETAG_MAX])
 {
+    static const unsigned char key[crypto_shorthash_siphashx24_KEYBYTES] = "newsd etag v1\0\0";
     unsigned char hash[ETAG_BYTES];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)body, len, NULL, 0);
+    crypto_shorthash_siphashx24(hash, (const unsigned char *)body, len, key);
     etag[0] = '"';
     sodium_bin2hex(etag + 1, 2 * ETAG_BYTES + 1, hash, sizeof hash);
     etag[2 * ETAG_BYTES + 1] = '"';
