@@ -623,6 +623,7 @@ static const struct nd_store_ops sqlite_ops = {
     .article_update = nd_sqlite_article_update,
     .article_delete = nd_sqlite_article_delete,
     .article_find_import = nd_sqlite_article_find_import,
+    .article_is_draft = nd_sqlite_article_is_draft,
     .article_list_sorted = nd_sqlite_article_list_sorted,
     .category_list = nd_sqlite_category_list,
     .tag_list = nd_sqlite_tag_list,

@@ -141,6 +141,14 @@ enum nd_err nd_store_article_get(struct nd_store *store, int64_t id, json_t **ou
 enum nd_err nd_store_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out);
 
 /*
+ * Whether article id is a draft (*draft), without reading the article
+ * itself: for callers that only decide who may see it and what hangs on it
+ * (its comments), so that no article is built only to be thrown away.
+ * ND_ERR_NOT_FOUND when there is no such article.
+ */
+enum nd_err nd_store_article_is_draft(struct nd_store *store, int64_t id, bool *draft);
+
+/*
  * Replaces every field of article id with f (its slug too; f->slug_derived
  * applies as in create) and bumps updated_at. ND_ERR_NOT_FOUND,
  * ND_ERR_CONFLICT.
