@@ -4,7 +4,9 @@
  */
 #include "newsd/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static json_malloc_t next_malloc = malloc;
 static _Thread_local bool alloc_failed;
@@ -59,6 +61,64 @@ json_t *nd_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e
         return NULL;
     }
     return value;
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+/*
+ * The length of the UTF-8 sequence at s (n bytes left) by Jansson's rules
+ * (utf.c: RFC 3629, no overlong forms, no surrogates, nothing past
+ * U+10FFFF; NUL is allowed), or 0 when it is not one.
+ */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len = c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool nd_json_utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        /* ASCII eight bytes at a time: most text is, and this is the cost of a long body */
+        uint64_t word;
+        if (len - i >= sizeof word) {
+            memcpy(&word, s + i, sizeof word);
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += sizeof word;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_sequence(s + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+json_t *nd_json_stringn(const char *text, size_t len)
+{
+    if (text == NULL || !nd_json_utf8_valid(text, len))
+        return NULL;
+    return json_stringn_nocheck(text, len);
 }
 
 /* ---- rendering ---------------------------------------------------------- */

@@ -115,9 +115,48 @@ static void test_depth_and_failure(void)
     CHECK(!nd_json_render(NULL, &small));
 }
 
+/* Accepts exactly what json_stringn accepts: fixed cases, then many random byte strings. */
+static void test_utf8_same_as_jansson(void)
+{
+    const char *cases[] = {"plain", "caf\xc3\xa9", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
+                           "\xed\xa0\x80", "\xef\xbf\xbf", "\xf0\x8f\xbf\xbf",
+                           "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+                           "\xe2\x82", "abcdefgh\xe2\x82\xac", "abcdefg\x80"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *want = json_stringn(cases[i], strlen(cases[i]));
+        json_t *got = nd_json_stringn(cases[i], strlen(cases[i]));
+        CHECK((want == NULL) == (got == NULL));
+        CHECK(want == NULL || json_equal(want, got));
+        json_decref(want);
+        json_decref(got);
+    }
+    json_t *nul = nd_json_stringn("a\0b", 3);
+    CHECK(nul != NULL && json_string_length(nul) == 3);
+    json_decref(nul);
+    uint32_t seed = 12345;
+    size_t accepted = 0, disagree = 0;
+    for (int round = 0; round < 200000; round++) {
+        unsigned char bytes[12];
+        size_t n = 1 + round % sizeof bytes;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16;
+            /* mostly the bytes that start or continue sequences, some ASCII */
+            bytes[i] = (unsigned char)(r % 4 == 0 ? r % 0x80 : 0x80 + r % 0x80);
+        }
+        json_t *want = json_stringn((const char *)bytes, n);
+        bool ok = nd_json_utf8_valid((const char *)bytes, n);
+        accepted += ok;
+        disagree += (want != NULL) != ok;
+        json_decref(want);
+    }
+    CHECK_INT(disagree, 0);
+    CHECK(accepted > 1000); /* the random strings did reach the valid side too */
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_every_byte_escape), CHECK_CASE(test_unicode_and_nul),
                      CHECK_CASE(test_numbers_and_constants), CHECK_CASE(test_documents),
-                     CHECK_CASE(test_depth_and_failure));
+                     CHECK_CASE(test_depth_and_failure), CHECK_CASE(test_utf8_same_as_jansson));
 }
