@@ -138,12 +138,33 @@ static int append_chunk(const char *chunk, size_t size, void *data)
  * copied in runs between the bytes to escape rather than decoded character
  * by character, which is where json_dump_callback spent its time.
  */
+/* Eight bytes of a string at once: does one of them need an escape? (See render_string.) */
+static bool word_needs_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t control = (w - ones * 0x20) & ~w;   /* a byte below 0x20 */
+    uint64_t is_quote = (quote - ones) & ~quote; /* a byte that was '"' */
+    uint64_t is_backslash = (backslash - ones) & ~backslash;
+    return ((control | is_quote | is_backslash) & highs) != 0;
+}
+
 static void render_string(struct nd_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0;
     nd_buf_append(out, "\"", 1);
     for (size_t i = 0; i < n; i++) {
+        uint64_t word;
+        /* whole words without a byte to escape are skipped: most of a body is */
+        while (n - i >= sizeof word) {
+            memcpy(&word, s + i, sizeof word);
+            if (word_needs_escape(word))
+                break;
+            i += sizeof word;
+        }
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

@@ -42,6 +42,23 @@ static void test_every_byte_escape(void)
     json_decref(s);
 }
 
+/* An escape at every position of strings around the eight-byte words the renderer skips by. */
+static void test_escape_positions(void)
+{
+    const char specials[] = {'"', '\\', '\n', 0x1f, 0x01, '\t'};
+    for (size_t len = 1; len <= 26; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                char text[28] = "\xc3\xa9"; /* half of them start with a two-byte letter */
+                size_t off = k % 2 ? 2 : 0;
+                memset(text + off, 'a', len);
+                text[off + pos] = specials[k];
+                json_t *v = json_stringn(text, off + len);
+                CHECK(v != NULL && same_as_jansson(v));
+                json_decref(v);
+            }
+}
+
 static void test_unicode_and_nul(void)
 {
     const char *texts[] = {"", "caf\xc3\xa9 \xe2\x80\xa8 \xe2\x80\xa9 \xf0\x9f\x93\xb0", "a/b</script>",
@@ -156,7 +173,8 @@ static void test_utf8_same_as_jansson(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_every_byte_escape), CHECK_CASE(test_unicode_and_nul),
+    return CHECK_RUN(CHECK_CASE(test_every_byte_escape), CHECK_CASE(test_escape_positions),
+                     CHECK_CASE(test_unicode_and_nul),
                      CHECK_CASE(test_numbers_and_constants), CHECK_CASE(test_documents),
                      CHECK_CASE(test_depth_and_failure), CHECK_CASE(test_utf8_same_as_jansson));
 }
