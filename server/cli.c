@@ -70,7 +70,8 @@ out:
 /* Opens (creating and migrating) the configured database, or says why not. */
 static struct nd_store *open_store(const struct nd_config *cfg)
 {
-    struct nd_store_options opts = {cfg->synchronous, cfg->busy_timeout_ms};
+    struct nd_store_options opts = {cfg->synchronous, cfg->busy_timeout_ms, cfg->db_cache_size,
+                                    cfg->db_mmap_size};
     struct nd_store *store = NULL;
 
     if (!make_parent_dirs(cfg->db_path))

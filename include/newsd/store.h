@@ -38,6 +38,8 @@ struct nd_store_options {
     /* how long a statement may wait for a lock (or, on PostgreSQL, run)
        before it fails with ND_ERR_BUSY */
     unsigned busy_timeout_ms;
+    size_t cache_size; /* bytes of SQLite's page cache per connection; 0 = SQLite's 2 MB */
+    size_t mmap_size;  /* bytes of the file read through a memory map; 0 = none (pread) */
 };
 
 /*

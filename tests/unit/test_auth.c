@@ -10,7 +10,7 @@
 
 static struct nd_store *open_store(void)
 {
-    struct nd_store_options opts = {ND_SYNC_OFF, 1000};
+    struct nd_store_options opts = {ND_SYNC_OFF, 1000, 0, 0};
     struct nd_store *store = NULL;
     CHECK_INT(nd_store_open(":memory:", &opts, &store), ND_OK);
     return store;

@@ -25,7 +25,7 @@
 #include "newsd/import.h"
 #include "newsd/store.h"
 
-static const struct nd_store_options options = {ND_SYNC_OFF, 2000};
+static const struct nd_store_options options = {ND_SYNC_OFF, 2000, 0, 0};
 
 static struct nd_store *open_db(const char *path)
 {

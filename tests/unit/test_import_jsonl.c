@@ -21,7 +21,7 @@
 
 static struct nd_store *open_memory(void)
 {
-    struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
+    struct nd_store_options options = {ND_SYNC_NORMAL, 1000, 0, 0};
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
     return st;
@@ -394,7 +394,7 @@ static void test_batch_left_open_is_rolled_back(void)
 {
     char dir[] = "/tmp/newsd-batch-XXXXXX";
     char db[64];
-    struct nd_store_options options = {ND_SYNC_NORMAL, 1000};
+    struct nd_store_options options = {ND_SYNC_NORMAL, 1000, 0, 0};
     struct nd_store *st = NULL;
     CHECK(mkdtemp(dir) != NULL);
     snprintf(db, sizeof db, "%s/newsd.db", dir);
