@@ -159,7 +159,7 @@ static long long pragma_value(struct nd_store *st, const char *name)
     sqlite3_stmt *stmt = NULL;
     long long v = -1;
     snprintf(sql, sizeof sql, "PRAGMA %s", name);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(nd_sqlite_of(st)->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
         sqlite3_step(stmt) == SQLITE_ROW)
         v = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
