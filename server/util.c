@@ -66,7 +66,8 @@ char *nd_time_format(int64_t t, char buf[ND_TIME_BUF])
         y = y < 0 ? 0 : 9999;
     /* Written digit by digit: every answer carries a few of these, and
      * snprintf's format parsing cost more than the rest of the work. */
-    unsigned h = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60), s = (unsigned)(secs % 60);
+    unsigned h = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60),
+             s = (unsigned)(secs % 60);
     unsigned yy = (unsigned)y;
     char *p = buf;
     *p++ = (char)('0' + yy / 1000);

@@ -61,8 +61,8 @@ static void test_escape_positions(void)
 
 static void test_unicode_and_nul(void)
 {
-    const char *texts[] = {"", "caf\xc3\xa9 \xe2\x80\xa8 \xe2\x80\xa9 \xf0\x9f\x93\xb0", "a/b</script>",
-                           "\x7f", "tab\tand\nnewline\r\n\"quoted\" back\\slash"};
+    const char *texts[] = {"", "caf\xc3\xa9 \xe2\x80\xa8 \xe2\x80\xa9 \xf0\x9f\x93\xb0",
+                           "a/b</script>", "\x7f", "tab\tand\nnewline\r\n\"quoted\" back\\slash"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         json_t *s = json_string(texts[i]);
         CHECK(s != NULL && same_as_jansson(s));
@@ -135,10 +135,20 @@ static void test_depth_and_failure(void)
 /* Accepts exactly what json_stringn accepts: fixed cases, then many random byte strings. */
 static void test_utf8_same_as_jansson(void)
 {
-    const char *cases[] = {"plain", "caf\xc3\xa9", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
-                           "\xed\xa0\x80", "\xef\xbf\xbf", "\xf0\x8f\xbf\xbf",
-                           "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
-                           "\xe2\x82", "abcdefgh\xe2\x82\xac", "abcdefg\x80"};
+    const char *cases[] = {"plain",
+                           "caf\xc3\xa9",
+                           "\xc0\x80",
+                           "\xc1\xbf",
+                           "\xe0\x80\x80",
+                           "\xed\xa0\x80",
+                           "\xef\xbf\xbf",
+                           "\xf0\x8f\xbf\xbf",
+                           "\xf4\x8f\xbf\xbf",
+                           "\xf4\x90\x80\x80",
+                           "\xf5\x80\x80\x80",
+                           "\xe2\x82",
+                           "abcdefgh\xe2\x82\xac",
+                           "abcdefg\x80"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *want = json_stringn(cases[i], strlen(cases[i]));
         json_t *got = nd_json_stringn(cases[i], strlen(cases[i]));
@@ -174,7 +184,7 @@ static void test_utf8_same_as_jansson(void)
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_every_byte_escape), CHECK_CASE(test_escape_positions),
-                     CHECK_CASE(test_unicode_and_nul),
-                     CHECK_CASE(test_numbers_and_constants), CHECK_CASE(test_documents),
-                     CHECK_CASE(test_depth_and_failure), CHECK_CASE(test_utf8_same_as_jansson));
+                     CHECK_CASE(test_unicode_and_nul), CHECK_CASE(test_numbers_and_constants),
+                     CHECK_CASE(test_documents), CHECK_CASE(test_depth_and_failure),
+                     CHECK_CASE(test_utf8_same_as_jansson));
 }
