@@ -266,7 +266,8 @@ static bool have_store(struct nd_events *ev)
     uint64_t now = nd_monotonic_us();
     if (now < ev->next_open_us)
         return false;
-    struct nd_store_options opts = {ev->cfg->synchronous, ev->cfg->busy_timeout_ms};
+    struct nd_store_options opts = {ev->cfg->synchronous, ev->cfg->busy_timeout_ms,
+                                    ev->cfg->db_cache_size, ev->cfg->db_mmap_size};
     enum nd_err err = nd_store_open(ev->cfg->db_path, &opts, &ev->store);
     if (err != ND_OK) {
         ev->store = NULL;

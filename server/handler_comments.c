@@ -29,22 +29,17 @@
 #define BAD_STATUS "status must be visible, pending or any"
 
 /*
- * Loads article id from the store to learn whether the request may see it
- * (the article itself is not kept). ND_OK when it exists and the request may
- * see it; ND_ERR_NOT_FOUND
- * also for a draft when the request has no valid key; the store's error
- * otherwise.
+ * Whether the request may see article id (only its draft flag is read, not
+ * the article). ND_OK when it exists and the request may see it;
+ * ND_ERR_NOT_FOUND also for a draft when the request has no valid key; the
+ * store's error otherwise.
  */
 static enum nd_err find_visible_article(struct nd_request *req, struct nd_store *store, int64_t id)
 {
-    json_t *article = NULL;
-    enum nd_err err = nd_store_article_get(store, id, &article);
-    if (err == ND_OK) {
-        const char *status = json_string_value(json_object_get(article, "status"));
-        if (status && strcmp(status, "draft") == 0 && !nd_request_has_key(req))
-            err = ND_ERR_NOT_FOUND;
-    }
-    json_decref(article);
+    bool draft = false;
+    enum nd_err err = nd_store_article_is_draft(store, id, &draft);
+    if (err == ND_OK && draft && !nd_request_has_key(req))
+        err = ND_ERR_NOT_FOUND;
     return err;
 }
 

@@ -54,7 +54,8 @@ struct nd_store *nd_request_store(struct nd_request *req)
 
     if (thread_store != NULL && thread_store_generation == srv->generation)
         return thread_store;
-    struct nd_store_options opts = {srv->cfg->synchronous, srv->cfg->busy_timeout_ms};
+    struct nd_store_options opts = {srv->cfg->synchronous, srv->cfg->busy_timeout_ms,
+                                    srv->cfg->db_cache_size, srv->cfg->db_mmap_size};
     enum nd_err rc = nd_store_open(srv->cfg->db_path, &opts, &store);
     if (rc != ND_OK) {
         char shown[512];

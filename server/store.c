@@ -500,6 +500,22 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
         err = pragma(db, "PRAGMA secure_delete=OFF");
     if (err == ND_OK)
         err = nd_store_search_functions(db);
+    /*
+     * A page cache above SQLite's 2 MB keeps the pages a worker reads most
+     * (recent articles, their comments, the list's index); the memory map
+     * serves the rest without a pread system call and a copy per page
+     * (measured in bench/RESULTS.md, "Cold reads"). Pages still in the WAL
+     * are read with pread either way.
+     */
+    char sql[64];
+    if (err == ND_OK && opts->cache_size > 0) {
+        snprintf(sql, sizeof sql, "PRAGMA cache_size=-%zu", (opts->cache_size + 1023) / 1024);
+        err = pragma(db, sql);
+    }
+    if (err == ND_OK && opts->mmap_size > 0 && strcmp(path, ":memory:") != 0) {
+        snprintf(sql, sizeof sql, "PRAGMA mmap_size=%zu", opts->mmap_size);
+        err = pragma(db, sql);
+    }
     return err;
 }
 
@@ -623,6 +639,7 @@ static const struct nd_store_ops sqlite_ops = {
     .article_update = nd_sqlite_article_update,
     .article_delete = nd_sqlite_article_delete,
     .article_find_import = nd_sqlite_article_find_import,
+    .article_is_draft = nd_sqlite_article_is_draft,
     .article_list_sorted = nd_sqlite_article_list_sorted,
     .category_list = nd_sqlite_category_list,
     .tag_list = nd_sqlite_tag_list,

@@ -43,6 +43,17 @@ enum nd_err nd_store_article_exists(struct nd_sqlite *st, int64_t id)
                         ND_PARAMS(ND_INT(":id", id)), NULL, NULL, "article lookup");
 }
 
+enum nd_err nd_sqlite_article_is_draft(struct nd_store *store, int64_t id, bool *draft)
+{
+    int64_t flag = 0;
+    enum nd_err err =
+        nd_store_row(nd_sqlite_of(store), ND_STMT_ARTICLE_IS_DRAFT,
+                     "SELECT status = 'draft' FROM articles WHERE id = :id",
+                     ND_PARAMS(ND_INT(":id", id)), nd_store_read_int, &flag, "article lookup");
+    *draft = flag != 0;
+    return err;
+}
+
 enum nd_err nd_sqlite_article_find_import(struct nd_store *store, const char *import_key,
                                           int64_t *id)
 {

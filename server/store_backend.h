@@ -39,6 +39,7 @@ struct nd_store_ops {
                                   const struct nd_article_fields *f, json_t **out);
     enum nd_err (*article_delete)(struct nd_store *st, int64_t id);
     enum nd_err (*article_find_import)(struct nd_store *st, const char *import_key, int64_t *id);
+    enum nd_err (*article_is_draft)(struct nd_store *st, int64_t id, bool *draft);
     enum nd_err (*article_list_sorted)(struct nd_store *st, const struct nd_article_filter *filter,
                                        enum nd_article_order order, unsigned limit,
                                        const char *cursor, json_t **items, char **next_cursor);

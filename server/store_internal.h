@@ -41,6 +41,7 @@ enum nd_stmt {
     ND_STMT_DATA_VERSION,
     ND_STMT_CHANGE_HEAD,
     ND_STMT_ARTICLE_EXISTS,
+    ND_STMT_ARTICLE_IS_DRAFT,
     ND_STMT_ARTICLE_GET,
     ND_STMT_ARTICLE_GET_BY_SLUG,
     ND_STMT_ARTICLE_SLUG_OWNER,
@@ -324,6 +325,8 @@ enum nd_err nd_sqlite_article_delete(struct nd_store *store, int64_t id);
 
 enum nd_err nd_sqlite_article_find_import(struct nd_store *store, const char *import_key,
                                           int64_t *id);
+
+enum nd_err nd_sqlite_article_is_draft(struct nd_store *store, int64_t id, bool *draft);
 
 enum nd_err nd_sqlite_article_list_sorted(struct nd_store *store,
                                           const struct nd_article_filter *filter,

@@ -159,6 +159,11 @@ enum nd_err nd_store_article_find_import(struct nd_store *st, const char *import
     return st->ops->article_find_import(st, import_key, id);
 }
 
+enum nd_err nd_store_article_is_draft(struct nd_store *st, int64_t id, bool *draft)
+{
+    return st->ops->article_is_draft(st, id, draft);
+}
+
 enum nd_err nd_store_article_list(struct nd_store *st, const struct nd_article_filter *filter,
                                   unsigned limit, const char *cursor, json_t **items,
                                   char **next_cursor)

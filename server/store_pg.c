@@ -849,6 +849,7 @@ static const struct nd_store_ops pg_ops = {
     .article_update = nd_pg_article_update,
     .article_delete = nd_pg_article_delete,
     .article_find_import = nd_pg_article_find_import,
+    .article_is_draft = nd_pg_article_is_draft,
     .article_list_sorted = nd_pg_article_list_sorted,
     .category_list = nd_pg_category_list,
     .tag_list = nd_pg_tag_list,

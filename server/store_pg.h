@@ -97,6 +97,7 @@ enum nd_pg_slot {
     PG_ARTICLE_UPDATE,
     PG_ARTICLE_DELETE,
     PG_ARTICLE_FIND_IMPORT,
+    PG_ARTICLE_IS_DRAFT,
     PG_TAGS_DELETE,
     PG_TAG_INSERT,
     PG_CATEGORY_LIST,
@@ -214,6 +215,7 @@ enum nd_err nd_pg_article_update(struct nd_store *store, int64_t id,
                                  const struct nd_article_fields *f, json_t **out);
 enum nd_err nd_pg_article_delete(struct nd_store *store, int64_t id);
 enum nd_err nd_pg_article_find_import(struct nd_store *store, const char *import_key, int64_t *id);
+enum nd_err nd_pg_article_is_draft(struct nd_store *store, int64_t id, bool *draft);
 enum nd_err nd_pg_article_list_sorted(struct nd_store *store,
                                       const struct nd_article_filter *filter,
                                       enum nd_article_order order, unsigned limit,

@@ -46,6 +46,17 @@ enum nd_err nd_pg_article_find_import(struct nd_store *store, const char *import
                          "article import lookup");
 }
 
+enum nd_err nd_pg_article_is_draft(struct nd_store *store, int64_t id, bool *draft)
+{
+    int64_t flag = 0;
+    enum nd_err err =
+        nd_pg_row_one(nd_pg_of(store), PG_ARTICLE_IS_DRAFT,
+                      "SELECT (status = 'draft')::int FROM articles WHERE id = :id",
+                      ND_PARAMS(ND_INT(":id", id)), nd_pg_read_int, &flag, "article lookup");
+    *draft = flag != 0;
+    return err;
+}
+
 /* An nd_slug_taken_fn: whether slug belongs to an article other than self. */
 static enum nd_err slug_taken(void *ctx, const char *slug, int64_t self, bool *taken)
 {

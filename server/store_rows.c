@@ -28,7 +28,7 @@ enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *
 {
     size_t len = 0;
     const char *text = nd_row_text(row, col, &len);
-    json_t *value = json_stringn(text, len);
+    json_t *value = nd_json_stringn(text, len);
     if (!value && !nd_utf8_valid(text, len)) {
         nd_log(ND_LOG_ERROR, "store: column %s holds text that is not UTF-8", key);
         return ND_ERR_DB;

@@ -54,6 +54,8 @@ struct nd_config {
     unsigned per_ip_conn_limit;    /* per-ip-connection-limit: default 64 */
     size_t conn_memory_limit; /* connection-memory-limit: bytes per connection, default 64 KiB */
     unsigned busy_timeout_ms; /* busy-timeout: ms a writer waits for the lock, default 5000 */
+    size_t db_cache_size; /* db-cache-size: SQLite page cache per connection; 0 (default): 2 MB */
+    size_t db_mmap_size;  /* db-mmap-size: bytes of the database mapped; 0 (default): none */
     unsigned
         comment_rate; /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
     unsigned comment_burst;  /* comment-burst: bucket size, default 20 */

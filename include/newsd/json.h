@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "newsd/buf.h"
+
 /*
  * Puts the watch on Jansson's allocator, keeping whatever allocator was
  * installed underneath. Call once, before any thread uses Jansson; calling
@@ -48,5 +50,37 @@ bool nd_json_watch_failed(void);
  * allocation failed during the dump. The text is malloc'd.
  */
 char *nd_json_dumps(const json_t *value, size_t flags);
+
+/*
+ * True when len bytes of text are UTF-8 by Jansson's rules (what
+ * json_stringn accepts: no overlong forms, surrogates or code points past
+ * U+10FFFF; NUL allowed), checked eight ASCII bytes at a time.
+ */
+bool nd_json_utf8_valid(const char *text, size_t len);
+
+/*
+ * json_stringn, with the text checked by nd_json_utf8_valid instead of
+ * Jansson's character-by-character decoder: the same strings are accepted
+ * and refused (NULL; NULL too when out of memory), several times faster
+ * for a long text that is mostly ASCII, such as an article's body.
+ */
+json_t *nd_json_stringn(const char *text, size_t len);
+
+/* Nesting nd_json_render follows before it gives up (a cycle, or a tree no answer has). */
+#define ND_JSON_RENDER_DEPTH 2048
+
+/*
+ * Appends value to out as compact JSON: the very bytes of
+ * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY), objects in insertion
+ * order, written straight into out, without Jansson's per-container cycle
+ * check (a "%p" key formatted, stored and removed for each object and
+ * array) and without decoding strings character by character. Every string
+ * of value must be valid UTF-8, which Jansson's constructors (all but the
+ * _nocheck ones, which newsd does not use) guarantee. False when out failed
+ * (its err says why: the bytes are gone), a real could not be written, or
+ * value nests deeper than ND_JSON_RENDER_DEPTH; out may then hold part of
+ * the text. Resets this thread's watch (see nd_json_watch_reset).
+ */
+bool nd_json_render(const json_t *value, struct nd_buf *out);
 
 #endif

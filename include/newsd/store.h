@@ -38,6 +38,8 @@ struct nd_store_options {
     /* how long a statement may wait for a lock (or, on PostgreSQL, run)
        before it fails with ND_ERR_BUSY */
     unsigned busy_timeout_ms;
+    size_t cache_size; /* bytes of SQLite's page cache per connection; 0 = SQLite's 2 MB */
+    size_t mmap_size;  /* bytes of the file read through a memory map; 0 = none (pread) */
 };
 
 /*
@@ -153,6 +155,14 @@ enum nd_err nd_store_article_create(struct nd_store *store, const struct nd_arti
 /* One article, drafts included (the caller decides visibility). */
 enum nd_err nd_store_article_get(struct nd_store *store, int64_t id, json_t **out);
 enum nd_err nd_store_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out);
+
+/*
+ * Whether article id is a draft (*draft), without reading the article
+ * itself: for callers that only decide who may see it and what hangs on it
+ * (its comments), so that no article is built only to be thrown away.
+ * ND_ERR_NOT_FOUND when there is no such article.
+ */
+enum nd_err nd_store_article_is_draft(struct nd_store *store, int64_t id, bool *draft);
 
 /*
  * Replaces every field of article id with f (its slug too; f->slug_derived

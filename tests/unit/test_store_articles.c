@@ -78,7 +78,19 @@ static void test_article_draft_and_source(void)
     CHECK_STR(str_of(art, "status"), "draft");
     CHECK_STR(str_of(art, "source_url"), "https://example.com/x");
     CHECK_INT(json_array_size(json_object_get(art, "tags")), 0);
+    int64_t draft_id = json_integer_value(json_object_get(art, "id"));
     json_decref(art);
+    /* the draft flag alone, as the comment handlers read it */
+    f = fields("published-one", T0);
+    CHECK_INT(nd_store_article_create(st, &f, &art), ND_OK);
+    int64_t published_id = json_integer_value(json_object_get(art, "id"));
+    json_decref(art);
+    bool draft = false;
+    CHECK_INT(nd_store_article_is_draft(st, draft_id, &draft), ND_OK);
+    CHECK(draft);
+    CHECK_INT(nd_store_article_is_draft(st, published_id, &draft), ND_OK);
+    CHECK(!draft);
+    CHECK_INT(nd_store_article_is_draft(st, published_id + 100, &draft), ND_ERR_NOT_FOUND);
     nd_store_close(st);
 }
 

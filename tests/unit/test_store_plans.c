@@ -11,13 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend_fixture.h"
 #include "check.h"
 #include "newsd/store.h"
 #include "store_internal.h"
 
-static const struct nd_store_options options = {ND_SYNC_OFF, 1000};
+static const struct nd_store_options options = {ND_SYNC_OFF, 1000, 0, 0};
 
 static const char *const order_names[ND_ORDER_COUNT] = {"newest", "oldest", "updated", "commented"};
 
@@ -152,10 +153,50 @@ static void test_cursor_of_another_order(void)
     nd_store_close(st);
 }
 
+/* The value PRAGMA name answers on st's connection. */
+static long long pragma_value(struct nd_store *st, const char *name)
+{
+    char sql[64];
+    sqlite3_stmt *stmt = NULL;
+    long long v = -1;
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    if (sqlite3_prepare_v2(nd_sqlite_of(st)->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        v = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return v;
+}
+
+/* db-cache-size and db-mmap-size reach the connection; 0 leaves SQLite's defaults. */
+static void test_cache_and_mmap_settings(void)
+{
+    char path[] = "/tmp/newsd-plans-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    struct nd_store_options tuned = {ND_SYNC_OFF, 1000, 8u << 20, 64u << 20};
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(path, &tuned, &st), ND_OK);
+    CHECK_INT(pragma_value(st, "cache_size"), -8192);
+    CHECK_INT(pragma_value(st, "mmap_size"), 64LL << 20);
+    nd_store_close(st);
+    CHECK_INT(nd_store_open(path, &options, &st), ND_OK);
+    CHECK_INT(pragma_value(st, "cache_size"), -2000);
+    CHECK_INT(pragma_value(st, "mmap_size"), 0);
+    nd_store_close(st);
+    char side[sizeof path + 8];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 int main(void)
 {
     if (on_postgres())
         return nd_check_skip_all("about SQLite alone: the query plans of its statement cache");
     return CHECK_RUN(CHECK_CASE(test_unfiltered_orders), CHECK_CASE(test_tag_orders),
-                     CHECK_CASE(test_cursor_of_another_order));
+                     CHECK_CASE(test_cursor_of_another_order),
+                     CHECK_CASE(test_cache_and_mmap_settings));
 }
