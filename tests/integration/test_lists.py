@@ -315,13 +315,16 @@ def current(srv, ids):
 INSERTED = set()  # every article the walks inserted
 
 
-def walk_with_inserts(srv, path, via):
-    """Walks path to its end, creating a new article after each page (the
-    last one's comes after the walk)."""
+def walk_with_inserts(srv, path, via, body="New text."):
+    """Walks path to its end, creating a new article (with body) after each
+    page (the last one's comes after the walk). The list walks insert text
+    without the search's word: a search ranks only its ND_SEARCH_WINDOW (200)
+    newest matches, and the search walk must find all 40 seeded articles
+    among them."""
     made = []
 
     def insert(_page):
-        made.append(srv.create_article(title=f"Inserted {len(made)}", body="Orderword new.",
+        made.append(srv.create_article(title=f"Inserted {len(made)}", body=body,
                                        category="Even", tags=["sorted", "third"])["id"])
     items, pages = srv.walk(path, via=via, between=insert)
     INSERTED.update(made)
@@ -423,7 +426,7 @@ def test_search_sort(srv, made):
         for via in ("cursor", "link"):
             path = f"/v1/search?q=orderword&limit=6&sort={sort}"
             if sort == "newest":
-                items, pages, new = walk_with_inserts(srv, path, via)
+                items, pages, new = walk_with_inserts(srv, path, via, body="Orderword new.")
             else:
                 items, pages = srv.walk(path, via=via)
             got = [h["id"] for h in items if h["id"] in ids]
