@@ -115,7 +115,7 @@ static bool number_params(const char *sql, char *out, size_t size, struct nd_pg_
         if (n == slot->nparams) {
             if (n == ND_PG_MAX_PARAMS)
                 return false;
-            /* the names point into the SQL text, which is static */
+            /* into the SQL text for now: prepare copies them (keep_names) */
             slot->params[n] = p;
             slot->nparams++;
         }
@@ -127,6 +127,31 @@ static bool number_params(const char *sql, char *out, size_t size, struct nd_pg_
     }
     out[used] = '\0';
     return true;
+}
+
+/*
+ * Points slot's parameter names at a copy of their own (each ends in a NUL,
+ * where name_len stops), so they outlive the SQL text they were found in.
+ */
+static enum nd_err keep_names(struct nd_pg_stmt *slot)
+{
+    size_t size = 1;
+    for (unsigned i = 0; i < slot->nparams; i++)
+        size += name_len(slot->params[i]) + 1;
+    char *names = malloc(size);
+    if (!names)
+        return ND_ERR_NOMEM;
+    char *at = names;
+    for (unsigned i = 0; i < slot->nparams; i++) {
+        size_t len = name_len(slot->params[i]);
+        memcpy(at, slot->params[i], len);
+        at[len] = '\0';
+        slot->params[i] = at;
+        at += len + 1;
+    }
+    free(slot->names);
+    slot->names = names;
+    return ND_OK;
 }
 
 static enum nd_err prepare(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
@@ -142,8 +167,10 @@ static enum nd_err prepare(struct nd_pg *st, struct nd_pg_stmt *slot, const char
     if (!slot->name[0])
         snprintf(slot->name, sizeof slot->name, "nd%lu",
                  __atomic_add_fetch(&next_name, 1, __ATOMIC_RELAXED));
+    enum nd_err err = keep_names(slot);
+    if (err != ND_OK)
+        return err;
     PGresult *res = PQprepare(st->conn, slot->name, numbered, 0, NULL);
-    enum nd_err err = ND_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         err = pg_err(st, res, what);
     else
@@ -754,6 +781,11 @@ static void pg_close(struct nd_store *store)
     if (st->listening)
         nd_pg_listen_stop();
     PQfinish(st->conn);
+    for (size_t i = 0; i < PG_SLOT_COUNT; i++)
+        free(st->stmts[i].names);
+    for (size_t o = 0; o < ND_ORDER_COUNT; o++)
+        for (size_t m = 0; m < ND_LIST_VARIANTS; m++)
+            free(st->lists[o][m].names);
     free(st->conninfo);
     free(st);
 }

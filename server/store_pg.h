@@ -76,7 +76,13 @@ struct nd_pg_stmt {
     bool prepared;
     unsigned nparams;
     char name[16];
-    const char *params[ND_PG_MAX_PARAMS]; /* the parameter names, ":id", in $ order */
+    /*
+     * The parameter names, ":id", in $ order: into the SQL text while it is
+     * numbered, then (once prepared) into names, the slot's own copy, since
+     * a list's text is built on the stack of the call that prepared it.
+     */
+    const char *params[ND_PG_MAX_PARAMS];
+    char *names; /* owned; freed when the connection closes */
 };
 
 /* The fixed statements (the list's variants have slots of their own). */
