@@ -21,9 +21,19 @@ enum nd_err nd_pg_article_get(struct nd_store *store, int64_t id, json_t **out)
                      ND_PARAMS(ND_INT(":id", id)), &nd_article_shape, out, "article get");
 }
 
+/*
+ * Whether text can be sent as a value: PostgreSQL refuses a string that is
+ * not UTF-8 (SQLSTATE 22021), where SQLite compares its bytes and finds no
+ * row. Every stored string is UTF-8, so a lookup by any other matches none.
+ */
+static bool sendable(const char *text)
+{
+    return !text || nd_utf8_valid(text, strlen(text));
+}
+
 enum nd_err nd_pg_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out)
 {
-    if (!slug)
+    if (!slug || !sendable(slug))
         return ND_ERR_NOT_FOUND;
     return nd_pg_get(nd_pg_of(store), PG_ARTICLE_GET_BY_SLUG,
                      "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
@@ -203,6 +213,11 @@ enum nd_err nd_pg_article_list_sorted(struct nd_store *store,
     json_t *arr = json_array();
     if (!arr)
         return ND_ERR_NOMEM;
+    if (!sendable(flt->category) || !sendable(flt->tag) || !sendable(flt->author)) {
+        *items = arr; /* no article has it: an empty page, as on SQLite */
+        *next_cursor = NULL;
+        return ND_OK;
+    }
     nd_store_filter_params(params, mask, flt, pos);
     enum nd_err err =
         nd_pg_page(st, &st->lists[order][mask], sql, params, &page, arr, &next, "article list");
