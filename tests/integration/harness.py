@@ -44,7 +44,8 @@ from match import (  # noqa: F401
     ABSENT, ANY, INT, PRESENT, RFC3339_Z, TIMESTAMP, Pred, Re, contains, mismatches, short,
 )
 from server import (  # noqa: F401
-    LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, run_cli, serve,
+    LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, db_sql,
+    hold_write_lock, is_postgres, run_cli, scratch_db, serve,
 )
 from pg import BACKEND, Database  # noqa: F401
 from tap import Failure, Tap  # noqa: F401

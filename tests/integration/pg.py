@@ -18,7 +18,9 @@ Talks to the server with psql (postgresql-client-15), so the tests need no
 Python driver.
 """
 
+import json
 import os
+import re
 import secrets
 import subprocess
 import urllib.parse
@@ -83,6 +85,56 @@ def rows(conninfo, sql):
     """The rows sql answers, each a tuple of strings ("" for NULL)."""
     out = psql(conninfo, sql).stdout
     return [tuple(line.split("|")) for line in out.splitlines() if line != ""]
+
+
+def literal(value):
+    """value as an SQL literal: None, bool, int, float, str or bytes."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "'\\x" + value.hex() + "'::bytea"
+    # standard_conforming_strings is on: only the quote is special
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def bind(statement, args):
+    """statement with each ? replaced by the next of args as a literal (the
+    tests' SQL has no ? of its own)."""
+    args = list(args)
+    parts = statement.split("?")
+    if len(parts) - 1 != len(args):
+        raise ValueError(f"{len(args)} values for {len(parts) - 1} ?s in {statement!r}")
+    out = parts[0]
+    for value, part in zip(args, parts[1:]):
+        out += literal(value) + part
+    return out
+
+
+def query(db, statements, args=()):
+    """Runs statements (one SQL string, or a list run in one transaction;
+    ? marks args, which go with the first) on db (a conninfo or URI), as
+    another client of the database would. Returns the rows of the last
+    statement when it is a SELECT (or WITH), each a tuple of Python values
+    typed as sqlite3 would give them (numbers as int or float, text as str,
+    NULL as None, booleans as bool), else []."""
+    if isinstance(statements, str):
+        statements = [statements]
+    sql = [bind(statements[0], args)] + list(statements[1:])
+    last = sql[-1].strip().rstrip(";")
+    select = re.match(r"(select|with)\b", last, re.I) is not None
+    if select:
+        # json keeps the types and any text intact; pairs keep duplicate names
+        sql[-1] = f"SELECT coalesce(json_agg(row_to_json(r)), '[]') FROM ({last}) AS r"
+    # psql -c sends the statements as one string: one transaction, the
+    # last statement's rows printed
+    out = psql(db, ";\n".join(sql)).stdout
+    if not select:
+        return []
+    return json.loads(out, object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
 
 
 def create_database(base=None):

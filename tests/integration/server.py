@@ -7,12 +7,20 @@ and stdout in threads, stops it on a signal and kills it when a test
 leaves it running. run_cli runs the CLI; check_stop is the test point that
 a server stops cleanly with no sanitizer report; serve runs a list of test
 points against one server and stops it.
+
+db_sql, hold_write_lock and scratch_db reach a server's database as another
+process would, on either backend: Python's sqlite3 for a file, psql for a
+PostgreSQL URI; tests that write behind newsd's back use them, so the same
+test runs on both.
 """
 
 import http.client
 import os
 import re
+import atexit
+import contextlib
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -74,6 +82,83 @@ def create_key(binary, db, name, env=None):
             f"key create {name} failed: status {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         )
     return lines[-1].strip()
+
+
+def is_postgres(db):
+    return db.startswith(("postgres://", "postgresql://"))
+
+
+def db_sql(db, statements, args=(), readonly=False):
+    """Runs statements (one SQL string, or a list run in one transaction; ?
+    marks args, which go with the first) on database db (a SQLite path or a
+    PostgreSQL URI) as another process would. Returns the rows of the last
+    statement as tuples (int, float, str, bool on PostgreSQL, None). Write
+    SQL both dialects share; readonly opens a SQLite file read-only (it then
+    makes no -wal or -shm file of its own)."""
+    if isinstance(statements, str):
+        statements = [statements]
+    if is_postgres(db):
+        return pg.query(db, statements, args)
+    uri = f"file:{db}?mode=ro" if readonly else f"file:{db}"
+    con = sqlite3.connect(uri, uri=True, timeout=10)
+    try:
+        rows = con.execute(statements[0], tuple(args)).fetchall()
+        for statement in statements[1:]:
+            rows = con.execute(statement).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def hold_write_lock(db):
+    """A with-block during which another process holds db's write lock, as
+    a long write transaction would: SQLite's BEGIN IMMEDIATE, or on
+    PostgreSQL a psql session inside newsd_write_lock() (what every newsd
+    write takes first). Rolled back on exit."""
+    if not is_postgres(db):
+        other = sqlite3.connect(db, isolation_level=None, timeout=5)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    proc = subprocess.Popen([pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("BEGIN;\nSELECT newsd_write_lock();\n")
+        proc.stdin.flush()
+        # psql's output to a pipe is buffered: ask the server who holds the lock
+        # (the key of migration 0001's newsd_write_lock, 1852143475, fits objid)
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted " \
+               "AND objid = 1852143475 AND pid <> pg_backend_pid()"
+        deadline = time.monotonic() + 30
+        while pg.query(db, held) != [(1,)]:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"psql did not take the write lock: {proc.stderr.read()}")
+            time.sleep(0.05)
+        yield
+    finally:
+        try:
+            proc.communicate("ROLLBACK;\n\\q\n", timeout=30)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            proc.kill()
+            proc.wait()
+
+
+def scratch_db(folder, name):
+    """Another, empty database of the backend under test: a SQLite file
+    folder/name.db, or a new PostgreSQL database dropped when the test
+    exits. Returns what --db takes."""
+    if pg.BACKEND != "postgres":
+        return os.path.join(folder, name + ".db")
+    db = pg.Database().create()
+    atexit.register(db.drop)
+    return db.uri
 
 
 class Stream:
@@ -138,11 +223,13 @@ class Server:
         self.env = dict(env or {})
         self.tmp = None
         self.pgdb = None
+        if db is None:
+            # a folder for the test's files beside the database, on both backends
+            self.tmp = tempfile.TemporaryDirectory(prefix="newsd-it-")
         if db is None and pg.BACKEND == "postgres":
             self.pgdb = pg.Database().create()
             db = self.pgdb.uri
         elif db is None:
-            self.tmp = tempfile.TemporaryDirectory(prefix="newsd-it-")
             db = os.path.join(self.tmp.name, "newsd.db")
         self.db = db
         self.want_key = key
@@ -261,6 +348,10 @@ class Server:
         elif isinstance(auth, str):
             hdrs.setdefault("Authorization", auth)
         return http_request(self.port, method, path, raw if raw is not None else body, hdrs, conn)
+
+    def sql(self, statements, args=(), readonly=False):
+        """db_sql on this server's database."""
+        return db_sql(self.db, statements, args, readonly)
 
     def cache_hits(self):
         """newsd_response_cache_hits_total from /metrics, an int. Raises

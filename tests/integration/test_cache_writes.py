@@ -14,7 +14,6 @@ nothing) and that another article's page is still answered from the cache.
 
 import json
 import os
-import sqlite3
 import sys
 import threading
 
@@ -184,16 +183,9 @@ def test_foreign(srv, oracle, world):
 
     def sql(statement, *args, then=None):
         def run():
-            db = sqlite3.connect(srv.db, timeout=10)
-            try:
-                db.execute(statement, args)
-                if then:
-                    db.execute(then)
-                db.commit()
-            finally:
-                db.close()
+            srv.sql([statement] + ([then] if then else []), args)
         return run
-    check_write(srv, oracle, world, "UPDATE of article B by plain SQLite",
+    check_write(srv, oracle, world, "UPDATE of article B by plain SQL",
                 sql("UPDATE articles SET title = 'Ocelot beta by SQL' WHERE id = ?",
                     world.b["id"]), f"/v1/articles/{world.b['slug']}")
 
@@ -202,7 +194,7 @@ def test_foreign(srv, oracle, world):
         sql("UPDATE articles SET title = 'Ocelot beta by SQL again' WHERE id = ?",
             world.b["id"])()
         srv.create_comment(world.a["id"], body="Jaguarundi after SQL")
-    check_write(srv, oracle, world, "plain SQLite, then a write of this server",
+    check_write(srv, oracle, world, "plain SQL, then a write of this server",
                 sql_then_own_write, f"/v1/articles/{world.b['id']}")
     def sql_then_keyed_read():
         # a key holder's read (never cached, so it checks nothing) comes first
@@ -211,14 +203,14 @@ def test_foreign(srv, oracle, world):
         for path in ("/v1/changes?limit=100", f"/v1/articles/{world.a['id']}/comments?view=tree"):
             if srv.request("GET", path, auth=True).status != 200:
                 raise RuntimeError(f"GET {path} with a key failed")
-    check_write(srv, oracle, world, "plain SQLite, then reads with a key",
+    check_write(srv, oracle, world, "plain SQL, then reads with a key",
                 sql_then_keyed_read, f"/v1/articles/{world.b['id']}")
     # comment_count alone writes no change row: the migration's row is what tells
     check_write(srv, oracle, world, "a migration by another process",
                 sql("UPDATE articles SET comment_count = 99 WHERE id = ?", world.b["id"],
                     then="INSERT INTO schema_migrations VALUES (9999, 'test', 'now')"),
                 f"/v1/articles/{world.b['id']}")
-    check_write(srv, oracle, world, "DELETE of a comment of B by plain SQLite",
+    check_write(srv, oracle, world, "DELETE of a comment of B by plain SQL",
                 sql("DELETE FROM comments WHERE id = ?", world.cb["id"]),
                 f"/v1/articles/{world.b['id']}/comments")
 

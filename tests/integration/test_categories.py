@@ -12,7 +12,6 @@ and the methods the path does not have.
 
 import gzip
 import os
-import sqlite3
 import sys
 import urllib.parse
 
@@ -132,9 +131,7 @@ def test_foreign_write(srv):
     """A write by another process: only data_version can tell the cache."""
     before = categories(srv)
     categories(srv)
-    with sqlite3.connect(srv.db, timeout=10) as db:
-        db.execute("UPDATE articles SET category = 'Renamed' WHERE category = 'world'")
-    db.close()
+    srv.sql("UPDATE articles SET category = 'Renamed' WHERE category = 'world'")
     after = categories(srv)
     tap.check(["world", 1] in before, f"before: {before}")
     tap.check(["world", 1] not in after and ["Renamed", 1] in after,

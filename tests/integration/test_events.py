@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import socket
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -328,10 +327,7 @@ def test_heartbeat_and_reset(binary):
         tap.check(all(c[0] == "ping" for c in stream.comments), f"{stream.comments}")
         stream.close()
         tap.stop_server(srv)
-        db = sqlite3.connect(srv.db)
-        db.execute("UPDATE changes SET at = at - 3 * 86400 WHERE id <= 3")
-        db.commit()
-        db.close()
+        srv.sql("UPDATE changes SET at = at - 3 * 86400 WHERE id <= 3")
         srv.start()  # the log is pruned when the server starts
         srv.create_article(title="Fresh news")
         deadline = time.monotonic() + 3 * SLOWDOWN

@@ -402,13 +402,7 @@ def seed(srv):
                                        status="draft", category="World", tags=["alpha"],
                                        published_at="2025-06-01T00:00:00Z")
     # Control characters cannot come in through the API; a foreign write puts them in.
-    db = sqlite3.connect(srv.db, timeout=10)
-    try:
-        db.execute("UPDATE articles SET title = ? WHERE id = ?",
-                   (CONTROL_TITLE, made["control"]["id"]))
-        db.commit()
-    finally:
-        db.close()
+    srv.sql("UPDATE articles SET title = ? WHERE id = ?", (CONTROL_TITLE, made["control"]["id"]))
     return made
 
 
