@@ -14,8 +14,9 @@
  * window, as there. Ranking is ts_rank with the weights title 1.0, summary
  * 0.2 and body 0.1 (SQLite's BM25 weights 10, 2, 1 scaled into ts_rank's
  * 0..1): the same words lead, but the scores and the order among near ties
- * differ from BM25 (docs/postgresql.md). Snippets are ts_headline around
- * the matches with ND_SNIPPET_OPEN/CLOSE, characters that cannot occur in
+ * differ from BM25 (docs/postgresql.md). Snippets are migration 0004's
+ * newsd_snippet (ts_headline shaped like SQLite's snippet()) around the
+ * matches with ND_SNIPPET_OPEN/CLOSE, characters that cannot occur in
  * stored text, so the shared HTML rendering escapes the text and then
  * marks the matches, as for SQLite's snippet().
  */
@@ -201,35 +202,14 @@ static enum nd_err read_snippet(const struct nd_row *row, void *ctx)
     return item ? nd_row_json_text(item, "snippet", row, 1) : ND_OK;
 }
 
-/*
- * The headline options: ND_SNIPPET_OPEN and CLOSE around matches, about as
- * many words as SQLite's snippet() gives (24 tokens), one fragment.
- */
-#define HEADLINE_OPTIONS                                                                           \
-    "'StartSel=" ND_SNIPPET_OPEN ", StopSel=" ND_SNIPPET_CLOSE                                     \
-    ", MaxWords=24, MinWords=12, ShortWord=1, MaxFragments=1'"
-
-/*
- * ts_headline of text around the matches of q.q. The parser takes "<b>" and
- * "</b>" for tags and ts_headline leaves tags out, where the contract keeps
- * every character of the text (escaped when rendered): each "<" goes in as
- * chr(3) and comes back after. A control character cannot be in stored
- * text, and a "<" is no part of a word, so the words and matches are the
- * same.
- */
-#define HEADLINE(text)                                                                             \
-    "replace(ts_headline('newsd', replace(" text ", '<', chr(3)), q.q, " HEADLINE_OPTIONS          \
-    "), chr(3), '<')"
-
 /* The snippets of the page's articles and comments (%s: the tsquery expression). */
 #define PAGE_IDS "(SELECT jsonb_array_elements_text(CAST(:ids AS jsonb))::bigint)"
 #define ARTICLE_SNIPPETS                                                                           \
-    "WITH q AS (SELECT %s AS q) SELECT a.id, " HEADLINE(                                           \
-        "concat_ws(' ', a.title, a.summary, a.body)") " FROM articles a, q WHERE a.id "            \
-                                                      "IN " PAGE_IDS
+    "WITH q AS (SELECT %s AS q) SELECT a.id, newsd_snippet(concat_ws(' ', a.title, a.summary, "    \
+    "a.body), q.q) FROM articles a, q WHERE a.id IN " PAGE_IDS
 #define COMMENT_SNIPPETS                                                                           \
-    "WITH q AS (SELECT %s AS q) SELECT c.id, " HEADLINE(                                           \
-        "c.body") " FROM comments c, q WHERE c.id IN " PAGE_IDS
+    "WITH q AS (SELECT %s AS q) SELECT c.id, newsd_snippet(c.body, q.q) FROM comments c, q "       \
+    "WHERE c.id IN " PAGE_IDS
 
 /* Adds "snippet" to each item of the page, in one statement for the page's ids. */
 static enum nd_err add_snippets(struct nd_pg *st, const struct nd_search_params *p,
