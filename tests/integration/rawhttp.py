@@ -191,19 +191,38 @@ def rss_kib(pid):
     return None
 
 
+def unix_socket_inodes():
+    """The inodes of every Unix domain socket of the machine."""
+    inodes = set()
+    try:
+        with open("/proc/net/unix", encoding="ascii") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 7:
+                    inodes.add(fields[6])
+    except OSError:
+        pass
+    return inodes
+
+
 def socket_count(pid):
-    """How many sockets process pid holds open (its listening socket included)."""
+    """How many network sockets process pid holds open (its listening socket
+    included). Unix domain sockets are not counted: they are the server's own
+    connections to PostgreSQL, opened per worker thread on first use."""
     count = 0
     try:
         names = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
+    local = unix_socket_inodes()
     for name in names:
         try:
-            if os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                count += 1
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
         except OSError:
-            pass
+            continue
+        if target.startswith("socket:") and target[len("socket:["):-1] not in local:
+            count += 1
     return count
 
 
