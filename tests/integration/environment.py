@@ -26,17 +26,20 @@ STOP_TIMEOUT = 15.0 * SLOWDOWN
 HTTP_TIMEOUT = 15.0 * SLOWDOWN
 
 
-def binary_from_argv(backends=pg.BACKENDS):
+def binary_from_argv(backends=pg.BACKENDS, why=None):
     """The newsd binary of argv[1]. Skips the whole test (a TAP plan of 0 with
     the reason) when there is none, or when it cannot run against the backend
-    of NEWSD_TEST_BACKEND: the test names the backends it is meant for."""
+    of NEWSD_TEST_BACKEND: the test names the backends it is meant for, and
+    why (one line) when that is not both."""
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         print("1..0 # SKIP no newsd binary given (usage: test_X.py /path/to/newsd)")
         sys.exit(0)
     binary = os.path.abspath(sys.argv[1])
-    why = pg.skip_reason(binary, backends)
-    if why:
-        print(f"1..0 # SKIP {why}")
+    reason = pg.skip_reason(binary, backends)
+    if reason and why and pg.BACKEND not in backends:
+        reason += f": {why}"
+    if reason:
+        print(f"1..0 # SKIP {reason}")
         sys.exit(0)
     return binary
 

@@ -55,7 +55,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, Tap, binary_from_argv, check_stop, expect  # noqa: E402
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(("sqlite",), "a full or read-only disk under the SQLite file; "
+                       "PostgreSQL's full disk is test_postgres_faults'")
 tap = Tap()
 
 LEAKS = ("sqlite", "select ", "insert ", "update ", "0x", "/")

@@ -23,7 +23,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, Tap, binary_from_argv, expect, run_cli, source_root  # noqa: E402
 
-BIN = binary_from_argv(backends=("sqlite",))  # SQLite files of older schemas
+BIN = binary_from_argv(("sqlite",), "upgrades of SQLite files made by older migrations; "
+                       "the PostgreSQL schema is test_postgres_schema's")
 tap = Tap()
 
 OLD = {1, 2, 3, 4}  # an early schema
