@@ -19,7 +19,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    Server, Tap, binary_from_argv, run_cli, samples_dir, source_root,
+    Server, Tap, binary_from_argv, run_cli, samples_dir, scratch_db, source_root,
 )
 
 BIN = binary_from_argv()
@@ -280,7 +280,7 @@ def test_mixed_batch(srv, db, folder):
 
 def session():
     with tempfile.TemporaryDirectory(prefix="newsd-import-") as folder:
-        db = os.path.join(folder, "news.db")
+        db = scratch_db(folder, "news")
         samples = samples_dir()
         sample = os.path.join(samples, "lavrov-pyongyang.txt") if samples else None
         sample_id = None

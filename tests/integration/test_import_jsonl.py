@@ -16,7 +16,7 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, run_cli  # noqa: E402
+from harness import Server, Tap, binary_from_argv, run_cli, scratch_db  # noqa: E402
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -153,7 +153,7 @@ def test_usage(db, folder):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="newsd-jsonl-") as folder:
-        db = os.path.join(folder, "news.db")
+        db = scratch_db(folder, "news")
         good = ARTICLES + COMMENTS
         path = write(folder, "corpus.jsonl", jsonl(good + [b for b, _ in BAD]))
         tap.run("import a file with bad lines", test_first_import, db, path, len(good) + 1)

@@ -19,7 +19,9 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, run_cli, source_root  # noqa: E402
+from harness import (  # noqa: E402
+    Server, Tap, binary_from_argv, run_cli, scratch_db, source_root,
+)
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -173,7 +175,7 @@ def test_twice(srv, db, wall_id):
 
 
 def test_older_versions(folder):
-    db = os.path.join(folder, "old.db")
+    db = scratch_db(folder, "old")
     one_o = os.path.join(FIXTURES, "ashcombe-1.0.xml")
     one_one = os.path.join(FIXTURES, "pellow-point-1.1.xml")
     proc = newsd(db, "import", one_o, one_one)
@@ -346,7 +348,7 @@ def test_export_to_plain_import(srv, db, folder):
     exported = os.path.join(folder, "export.jsonl")
     proc = newsd(db, "export", exported)
     tap.eq(proc.returncode, 0, describe(proc))
-    fresh = os.path.join(folder, "fresh.db")
+    fresh = scratch_db(folder, "fresh")
     proc = newsd(fresh, "import", exported)
     tap.eq(proc.returncode, 0, "an export given to plain import; " + describe(proc))
     tap.eq(proc.stdout, f"{exported}: 4 articles created, 0 existing, 4 comments created, "
@@ -381,7 +383,7 @@ def test_json_refused(srv, db, folder):
 
 def session():
     with tempfile.TemporaryDirectory(prefix="newsd-wxr-") as folder:
-        db = os.path.join(folder, "news.db")
+        db = scratch_db(folder, "news")
         with Server(BIN, db=db) as srv:
             wall_id = tap.run("the WXR 1.2 fixture, every field over HTTP", test_harbour, srv, db)
             if wall_id:
