@@ -17,8 +17,8 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    LISTENING, Re, Server, Tap, binary_from_argv, expect, free_port, http_request, run_cli,
-    source_root, wait_until,
+    BACKEND, LISTENING, Re, Server, Tap, binary_from_argv, expect, free_port, http_request,
+    run_cli, scratch_db, source_root, wait_until,
 )
 
 BIN = binary_from_argv()
@@ -26,6 +26,7 @@ tap = Tap()
 
 KEY = re.compile(r"^nd_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]+$")
 UNAUTHORIZED = Re(r"^Bearer\b")
+is_pg = BACKEND == "postgres"
 
 
 def project_version():
@@ -84,12 +85,14 @@ def test_usage_errors(folder):
 
 
 def test_migrate(folder):
-    db = os.path.join(folder, "a", "b", "c", "fresh.db")
+    # on SQLite a file in folders that do not exist yet; on PostgreSQL a new database
+    db = os.path.join(folder, "a", "b", "c", "fresh.db") if not is_pg else scratch_db(folder, "m")
     proc = run_cli(BIN, ["--db", db, "migrate"])
     tap.eq(proc.returncode, 0, "first migrate; " + describe(proc))
     m = re.search(r"applied (\d+)", proc.stdout)
     tap.check(m and int(m.group(1)) >= 1, "first migrate applies at least one: " + describe(proc))
-    tap.check(os.path.isfile(db), "the database (and its parent folders) was not created")
+    if not is_pg:
+        tap.check(os.path.isfile(db), "the database (and its parent folders) was not created")
     proc = run_cli(BIN, ["--db", db, "migrate"])
     tap.eq(proc.returncode, 0, "second migrate; " + describe(proc))
     m = re.search(r"applied (\d+)", proc.stdout)
@@ -97,7 +100,7 @@ def test_migrate(folder):
 
 
 def test_keys(folder):
-    db = os.path.join(folder, "keys", "k.db")
+    db = os.path.join(folder, "keys", "k.db") if not is_pg else scratch_db(folder, "k")
     proc = run_cli(BIN, ["--db", db, "key", "create", "editor"])
     tap.eq(proc.returncode, 0, "key create; " + describe(proc))
     lines = proc.stdout.strip().splitlines()
@@ -147,7 +150,7 @@ def listening(srv):
 
 
 def serve(folder, name, args=(), env=None, wait=True):
-    db = os.path.join(folder, name + ".db")
+    db = scratch_db(folder, name)
     return Server(BIN, args=list(args), env=env, db=db, key=False, port_flag=False,
                   wait_listening=wait)
 
