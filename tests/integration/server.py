@@ -364,11 +364,6 @@ class Server:
             raise RuntimeError("no newsd_response_cache_hits_total in /metrics")
         return int(m.group(1))
 
-    def sql(self, statement):
-        """Runs statement on this server's database as another process would
-        (pg.sql_rows): rows as tuples of text, None for NULL."""
-        return pg.sql_rows(self.db, statement)
-
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
 
