@@ -1,32 +1,14 @@
--- 0003_notify.sql (PostgreSQL): every commit that a cache of rendered
--- answers must hear of notifies the channel newsd_changes.
+-- 0003_notify.sql (PostgreSQL): a migration committed by another process is
+-- told to the response caches too.
 --
--- SQLite tells each connection that another one committed (data_version),
--- and newsd then reads the change log's head and the count of migrations to
--- tell its own commits from others' (store.c). PostgreSQL tells listeners
--- instead (store_pg_listen.c): the notification carries the process id of
--- the server backend that sent it, so newsd knows its own. What notifies is
--- what SQLite's check reads: the change log (every write to articles and
--- comments adds a row there in the same transaction), its pruning, and
--- schema_migrations. An UPDATE that changes nothing a client sees (a
--- comment_count set by hand) is not told on either backend.
---
--- Statement-level triggers: a bulk write notifies once per statement, and
--- PostgreSQL folds equal notifications of one transaction into one.
-
-CREATE FUNCTION newsd_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('newsd_changes', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER changes_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON changes
-FOR EACH STATEMENT EXECUTE FUNCTION newsd_notify();
-
-CREATE TRIGGER changes_pruned_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-ON changes_pruned FOR EACH STATEMENT EXECUTE FUNCTION newsd_notify();
-
+-- SQLite tells a connection that another one committed (data_version), and
+-- newsd then reads the change log's head and the count of migrations to
+-- tell other processes' commits from its own (store.c). 0001's
+-- changes_notify covers the change log (every write to articles and
+-- comments adds a row there) and its pruning; this covers the other half,
+-- schema_migrations, so that a migration by another newsd or by hand (which
+-- may change what answers look like without a change row) empties the
+-- caches as on SQLite. An UPDATE that changes nothing a client sees (a
+-- comment_count set by hand) is told on neither backend.
 CREATE TRIGGER schema_migrations_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-ON schema_migrations FOR EACH STATEMENT EXECUTE FUNCTION newsd_notify();
+ON schema_migrations FOR EACH STATEMENT EXECUTE FUNCTION changes_notify();
