@@ -3,7 +3,7 @@
 
 Articles are seeded through the API (a hostile one among them: markup, "]]>",
 entities, quotes, emoji, a carriage return, a noncharacter), plus one whose
-title a foreign SQLite write fills with control characters, and a draft that
+title a foreign SQL write fills with control characters, and a draft that
 must never appear. Each feed is parsed with Python's xml.etree and checked by
 the real `xmllint --noout`, then held to what RFC 4287, RSS 2.0 and JSON Feed
 1.1 require: every required element, each exactly as often as allowed, RFC
@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
