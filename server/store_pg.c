@@ -135,6 +135,9 @@ static bool number_params(const char *sql, char *out, size_t size, struct nd_pg_
  */
 static enum nd_err keep_names(struct nd_pg_stmt *slot)
 {
+    /* none to keep: no allocation, so ROLLBACK and COMMIT never fail for want of memory */
+    if (slot->nparams == 0)
+        return ND_OK;
     size_t size = 1;
     for (unsigned i = 0; i < slot->nparams; i++)
         size += name_len(slot->params[i]) + 1;
