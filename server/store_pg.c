@@ -233,12 +233,12 @@ static enum nd_err reconnect(struct nd_pg *st)
     if (!st->lost)
         nd_log(ND_LOG_WARN, "store: the PostgreSQL connection was closed by the server");
     st->lost = true;
-    if (!nd_pg_may_connect())
+    if (!nd_pg_may_connect(st->conninfo))
         return ND_ERR_BUSY;
     PQreset(st->conn);
     forget_statements(st);
     if (PQstatus(st->conn) != CONNECTION_OK) {
-        nd_pg_connect_failed(st->conn);
+        nd_pg_connect_failed(st->conninfo, st->conn);
         return ND_ERR_BUSY;
     }
     st->lost = false;
@@ -250,7 +250,7 @@ static enum nd_err reconnect(struct nd_pg *st)
         st->lost = true; /* not usable unconfigured: the next call starts again */
         return err;
     }
-    nd_pg_connect_succeeded();
+    nd_pg_connect_succeeded(st->conninfo);
     nd_log(ND_LOG_INFO, "store: reconnected to PostgreSQL");
     return ND_OK;
 }
@@ -818,13 +818,13 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         err = ND_ERR_INVALID;
         goto out;
     }
-    if (!nd_pg_may_connect()) {
+    if (!nd_pg_may_connect(st->conninfo)) {
         err = ND_ERR_BUSY;
         goto out;
     }
     st->conn = nd_pg_connect(st->conninfo);
     if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
-        nd_pg_connect_failed(st->conn);
+        nd_pg_connect_failed(st->conninfo, st->conn);
         err = st->conn ? ND_ERR_BUSY : ND_ERR_NOMEM;
         goto out;
     }
@@ -837,7 +837,7 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         err = nd_pg_listen_start(st->conninfo);
     st->listening = err == ND_OK;
     if (err == ND_OK)
-        nd_pg_connect_succeeded();
+        nd_pg_connect_succeeded(st->conninfo);
 out:
     if (err != ND_OK) {
         pg_close(&st->base);

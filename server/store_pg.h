@@ -42,12 +42,13 @@
  * attempt is too recent (answer ND_ERR_BUSY without trying);
  * nd_pg_connect_failed (conn may be NULL) and nd_pg_connect_succeeded
  * tell how an attempt went, logging the first failure of an outage and
- * its end.
+ * its end. The outage is that of one conninfo: another database (a test
+ * opening a bad URI and then a good one) is tried at once.
  */
 PGconn *nd_pg_connect(const char *conninfo);
-bool nd_pg_may_connect(void);
-void nd_pg_connect_failed(PGconn *conn);
-void nd_pg_connect_succeeded(void);
+bool nd_pg_may_connect(const char *conninfo);
+void nd_pg_connect_failed(const char *conninfo, PGconn *conn);
+void nd_pg_connect_succeeded(const char *conninfo);
 
 /* The first line of libpq's message msg (may be NULL) into out: it names no password. */
 void nd_pg_first_line(const char *msg, char *out, size_t size);

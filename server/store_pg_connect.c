@@ -73,6 +73,16 @@ PGconn *nd_pg_connect(const char *conninfo)
 #define RETRY_US 500000
 static atomic_bool unreachable;
 static _Atomic int64_t next_attempt_us;
+static _Atomic uint64_t outage_of; /* a hash of the conninfo that is away */
+
+/* FNV-1a of conninfo: names the database of an outage (no secret is kept). */
+static uint64_t conninfo_hash(const char *conninfo)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)conninfo; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
 
 static int64_t now_us(void)
 {
@@ -81,24 +91,27 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-bool nd_pg_may_connect(void)
+bool nd_pg_may_connect(const char *conninfo)
 {
-    return !atomic_load(&unreachable) || now_us() >= atomic_load(&next_attempt_us);
+    return !atomic_load(&unreachable) || atomic_load(&outage_of) != conninfo_hash(conninfo) ||
+           now_us() >= atomic_load(&next_attempt_us);
 }
 
-void nd_pg_connect_failed(PGconn *conn)
+void nd_pg_connect_failed(const char *conninfo, PGconn *conn)
 {
     char msg[256];
+    uint64_t which = conninfo_hash(conninfo);
     nd_pg_first_line(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
     atomic_store(&next_attempt_us, now_us() + RETRY_US);
-    if (!atomic_exchange(&unreachable, true))
+    bool same = atomic_exchange(&outage_of, which) == which;
+    if (!atomic_exchange(&unreachable, true) || !same)
         nd_log(ND_LOG_ERROR, "store: cannot connect to PostgreSQL: %s", msg);
     else
         nd_log(ND_LOG_DEBUG, "store: still cannot connect to PostgreSQL: %s", msg);
 }
 
-void nd_pg_connect_succeeded(void)
+void nd_pg_connect_succeeded(const char *conninfo)
 {
-    if (atomic_exchange(&unreachable, false))
+    if (atomic_load(&outage_of) == conninfo_hash(conninfo) && atomic_exchange(&unreachable, false))
         nd_log(ND_LOG_INFO, "store: PostgreSQL is reachable again");
 }
