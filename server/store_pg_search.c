@@ -177,19 +177,6 @@ static enum nd_err find_page(struct nd_pg *st, const struct nd_search_params *p,
     return nd_pg_page(st, &once, sql, params, &page, items, next, "search");
 }
 
-/* The item of items whose "id" is id, or NULL. */
-static json_t *item_by_id(json_t *items, int64_t id)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item)
-    {
-        if (json_integer_value(json_object_get(item, "id")) == id)
-            return item;
-    }
-    return NULL;
-}
-
 /* Where the snippets of a page go. */
 struct snippets {
     json_t *items;
@@ -198,7 +185,7 @@ struct snippets {
 static enum nd_err read_snippet(const struct nd_row *row, void *ctx)
 {
     struct snippets *s = ctx;
-    json_t *item = item_by_id(s->items, nd_row_int(row, 0));
+    json_t *item = nd_items_find(s->items, nd_row_int(row, 0));
     return item ? nd_row_json_text(item, "snippet", row, 1) : ND_OK;
 }
 

@@ -316,6 +316,18 @@ static enum nd_err map_hit(const struct nd_row *row, const void *how, json_t **o
     return ND_OK;
 }
 
+json_t *nd_items_find(json_t *items, int64_t id)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (json_integer_value(json_object_get(item, "id")) == id)
+            return item;
+    }
+    return NULL;
+}
+
 struct nd_page nd_search_page(bool comments, bool newest, unsigned limit)
 {
     /* ranked: best score, then the newest; newest: a fixed 0 where the score was */

@@ -378,6 +378,9 @@ struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit);
  */
 struct nd_page nd_search_page(bool comments, bool newest, unsigned limit);
 
+/* The object of the array items whose "id" is id (borrowed), or NULL. */
+json_t *nd_items_find(json_t *items, int64_t id);
+
 /* ---- slugs and tags ----------------------------------------------------- */
 
 /* Derived slugs try "-2" up to this suffix before giving up with CONFLICT. */

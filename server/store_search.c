@@ -136,19 +136,6 @@ static sqlite3_stmt *comment_stmt(struct nd_sqlite *st, bool newest, unsigned va
     " WHERE " table " MATCH :match AND rowid BETWEEN :lo AND :hi"                                  \
     " AND +rowid IN (SELECT value FROM json_each(:ids))"
 
-/* The item of items whose "id" is id, or NULL. */
-static json_t *item_by_id(json_t *items, int64_t id)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item)
-    {
-        if (json_integer_value(json_object_get(item, "id")) == id)
-            return item;
-    }
-    return NULL;
-}
-
 /*
  * Adds "snippet" to each item of items: the best fragment of the row around
  * the matches ("" for a row the expression no longer matches).
@@ -196,7 +183,7 @@ static enum nd_err add_snippets(struct nd_sqlite *st, const struct nd_search_par
         if (rc != SQLITE_ROW)
             break;
         struct nd_row row = nd_sqlite_row(stmt);
-        item = item_by_id(items, sqlite3_column_int64(stmt, 0));
+        item = nd_items_find(items, sqlite3_column_int64(stmt, 0));
         if (item && (err = nd_row_json_text(item, "snippet", &row, 1)) != ND_OK)
             goto out;
     }
@@ -210,71 +197,16 @@ out:
     return err;
 }
 
-static const struct nd_col article_hit_cols[] = {
-    {"id", 0, ND_COL_INT},
-    {"slug", 1, ND_COL_TEXT},
-    {"title", 2, ND_COL_TEXT},
-    {"published_at", 3, ND_COL_TIME},
-};
-static const struct nd_col comment_hit_cols[] = {
-    {"id", 0, ND_COL_INT},
-    {"article_id", 1, ND_COL_INT},
-    {"created_at", 2, ND_COL_TIME},
-};
-
-/* How a ranked row of one kind becomes a result item. */
-struct hit_shape {
-    struct nd_shape shape;
-    int score_col;
-};
-
-static const struct hit_shape article_hit = {ND_SHAPE(NULL, article_hit_cols), 4};
-static const struct hit_shape comment_hit = {ND_SHAPE(NULL, comment_hit_cols), 3};
-
-/* An nd_row_map_fn (how: a struct hit_shape): the ranked row as an item without its snippet. */
-static enum nd_err map_hit(const struct nd_row *row, const void *how, json_t **out)
-{
-    const struct hit_shape *hit = how;
-    json_t *item = NULL;
-    enum nd_err err = nd_row_map_shape(row, &hit->shape, &item);
-    /* BM25 is negative with better matches lower; clients get it positive */
-    double score = -nd_row_real(row, hit->score_col);
-    if (err == ND_OK && json_object_set_new(item, "score", json_real(score)) != 0)
-        err = ND_ERR_NOMEM;
-    if (err != ND_OK) {
-        json_decref(item);
-        return err;
-    }
-    *out = item;
-    return ND_OK;
-}
-
-/* The ranked orders: best score, then the newest; the cursor holds all three keys. */
-static const struct nd_page article_ranks = {
-    's', 3,       {{ND_KEY_REAL, 4, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
-    0,   map_hit, &article_hit};
-static const struct nd_page comment_ranks = {
-    't', 3,       {{ND_KEY_REAL, 3, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
-    0,   map_hit, &comment_hit};
-/* Newest first: a fixed 0 where the score was, then the time and the id. */
-static const struct nd_page article_newest = {
-    'n', 3,       {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
-    0,   map_hit, &article_hit};
-static const struct nd_page comment_newest = {
-    'k', 3,       {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
-    0,   map_hit, &comment_hit};
-
 /* Finds the ranked page into items and *next; the snippets come after. */
 static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params *p,
                              const char *match, json_t *items, char **next)
 {
-    struct nd_page page = p->comments ? (p->newest ? comment_newest : comment_ranks)
-                                      : (p->newest ? article_newest : article_ranks);
+    /* ranked rows select BM25 itself, negative with better matches lower (nd_search_page) */
+    struct nd_page page = nd_search_page(p->comments, p->newest, p->limit);
     struct nd_param params[ND_FILTER_PARAMS + 3] = {{.name = NULL}};
     int64_t pos[ND_PAGE_KEYS_MAX];
     enum nd_err err = ND_OK;
     sqlite3_stmt *stmt;
-    page.limit = p->limit;
     if (nd_page_start(&page, p->cursor, pos) != ND_OK)
         return ND_ERR_INVALID;
     bool after = p->cursor != NULL;
