@@ -21,9 +21,6 @@
 #include "newsd/util.h"
 #include "store_internal.h"
 
-#define COMMENT_COLUMNS_C                                                                          \
-    "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
-
 enum nd_err nd_sqlite_comment_get(struct nd_store *store, int64_t id, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
@@ -210,51 +207,11 @@ static enum nd_err list_flat(struct nd_sqlite *st, const struct list_spec *spec,
 /* The column of a reply row that names the node it hangs under. */
 #define COL_NEST 7
 
-/*
- * Every reply below the top-level comments of the article with ids first..
- * last (exactly one page of them), oldest first, each hung under its parent.
- * CROSS JOIN keeps the small set of reply ids as the outer loop.
- */
-static const char replies_sql[] =
-    "WITH RECURSIVE sub(id) AS ("
-    " SELECT id FROM comments WHERE parent_id IN (SELECT id FROM comments"
-    "  WHERE article_id = :article_id AND parent_id IS NULL AND id BETWEEN :first AND :last)"
-    " UNION ALL"
-    " SELECT c.id FROM sub JOIN comments c ON c.parent_id = sub.id)"
-    " SELECT " COMMENT_COLUMNS_C ", c.parent_id FROM sub CROSS JOIN comments c ON c.id = sub.id"
-    " ORDER BY c.id";
-
-/*
- * The top level of a tree of the comments with :status: those whose
- * ancestors all have another status. The walk starts at the article's
- * top-level comments and goes down only through comments of another status,
- * as below one with the status nothing can be top-level.
- */
-static const char tops_status_sql[] =
-    "WITH RECURSIVE roots(id) AS ("
-    " SELECT id FROM comments WHERE article_id = :article_id AND parent_id IS NULL"
-    " UNION ALL"
-    " SELECT c.id FROM roots r CROSS JOIN comments p ON p.id = r.id"
-    "  CROSS JOIN comments c ON c.parent_id = r.id WHERE p.status <> :status)"
-    " SELECT " COMMENT_COLUMNS_C " FROM roots r CROSS JOIN comments c ON c.id = r.id"
-    " WHERE c.status = :status AND c.id > :after ORDER BY c.id LIMIT :limit";
-
-/*
- * Every comment with :status below the tops of a filtered page (:tops, a
- * JSON array of their ids), oldest first, each hung under its nearest
- * ancestor with :status (its anchor). The walk goes through every
- * descendant, whatever its status, carrying the anchor down.
- */
-static const char replies_status_sql[] =
-    "WITH RECURSIVE sub(id, anchor) AS ("
-    " SELECT c.id, c.parent_id FROM json_each(:tops) t CROSS JOIN comments c"
-    "  ON c.parent_id = t.value"
-    " UNION ALL"
-    " SELECT c.id, CASE WHEN p.status = :status THEN p.id ELSE s.anchor END"
-    "  FROM sub s CROSS JOIN comments p ON p.id = s.id CROSS JOIN comments c"
-    "  ON c.parent_id = s.id)"
-    " SELECT " COMMENT_COLUMNS_C ", s.anchor FROM sub s CROSS JOIN comments c ON c.id = s.id"
-    " WHERE c.status = :status ORDER BY c.id";
+/* The walks down a thread (store_rows.h); CROSS JOIN keeps the left side as the outer loop. */
+static const char replies_sql[] = ND_TREE_REPLIES_SQL("CROSS JOIN");
+static const char tops_status_sql[] = ND_TREE_TOPS_STATUS_SQL("CROSS JOIN");
+static const char replies_status_sql[] = ND_TREE_REPLIES_STATUS_SQL(
+    "CROSS JOIN", "json_each(:tops) t CROSS JOIN comments c ON c.parent_id = t.value");
 
 /* The replies being hung: the nodes met so far below the page's top-level comments. */
 struct hanging {

@@ -36,9 +36,6 @@ enum {
 };
 _Static_assert((int)S_END <= (int)PG_SLOT_CHANGES, "comment statements overflow their slots");
 
-#define COMMENT_COLUMNS_C                                                                          \
-    "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
-
 enum nd_err nd_pg_comment_get(struct nd_store *store, int64_t id, json_t **out)
 {
     return nd_pg_get(nd_pg_of(store), S_GET,
@@ -319,34 +316,12 @@ static enum nd_err list_flat(struct nd_pg *st, const struct list_spec *spec, jso
 /* The column of a reply row that names the node it hangs under. */
 #define COL_NEST 7
 
-/* store_comments.c explains these three walks; only the dialect differs. */
-static const char replies_sql[] =
-    "WITH RECURSIVE sub(id) AS ("
-    " SELECT id FROM comments WHERE parent_id IN (SELECT id FROM comments"
-    "  WHERE article_id = :article_id AND parent_id IS NULL AND id BETWEEN :first AND :last)"
-    " UNION ALL"
-    " SELECT c.id FROM sub JOIN comments c ON c.parent_id = sub.id)"
-    " SELECT " COMMENT_COLUMNS_C ", c.parent_id FROM sub JOIN comments c ON c.id = sub.id"
-    " ORDER BY c.id";
-
-static const char tops_status_sql[] =
-    "WITH RECURSIVE roots(id) AS ("
-    " SELECT id FROM comments WHERE article_id = :article_id AND parent_id IS NULL"
-    " UNION ALL"
-    " SELECT c.id FROM roots r JOIN comments p ON p.id = r.id"
-    "  JOIN comments c ON c.parent_id = r.id WHERE p.status <> :status)"
-    " SELECT " COMMENT_COLUMNS_C " FROM roots r JOIN comments c ON c.id = r.id"
-    " WHERE c.status = :status AND c.id > :after ORDER BY c.id LIMIT :limit";
-
+/* The walks down a thread (store_rows.h), in PostgreSQL's words. */
+static const char replies_sql[] = ND_TREE_REPLIES_SQL("JOIN");
+static const char tops_status_sql[] = ND_TREE_TOPS_STATUS_SQL("JOIN");
 static const char replies_status_sql[] =
-    "WITH RECURSIVE sub(id, anchor) AS ("
-    " SELECT c.id, c.parent_id FROM jsonb_array_elements_text(CAST(:tops AS jsonb)) t(value)"
-    "  JOIN comments c ON c.parent_id = t.value::bigint"
-    " UNION ALL"
-    " SELECT c.id, CASE WHEN p.status = :status THEN p.id ELSE s.anchor END"
-    "  FROM sub s JOIN comments p ON p.id = s.id JOIN comments c ON c.parent_id = s.id)"
-    " SELECT " COMMENT_COLUMNS_C ", s.anchor FROM sub s JOIN comments c ON c.id = s.id"
-    " WHERE c.status = :status ORDER BY c.id";
+    ND_TREE_REPLIES_STATUS_SQL("JOIN", "jsonb_array_elements_text(CAST(:tops AS jsonb)) t(value)"
+                                       " JOIN comments c ON c.parent_id = t.value::bigint");
 
 /* The replies being hung below a page's top-level comments. */
 struct hanging {

@@ -435,6 +435,55 @@ enum nd_err nd_tree_node(const struct nd_row *row, const void *how, json_t **out
 enum nd_err nd_tree_hang(const struct nd_row *row, int anchor_col, const struct nd_node_index *tops,
                          struct nd_node_index *below);
 
+/*
+ * The three walks down a thread, one text for both backends: JOIN is the
+ * join that keeps its left side as the outer loop (SQLite: CROSS JOIN, a
+ * hint to its planner; PostgreSQL: JOIN) and TOPS the rows of the JSON array
+ * :tops as (value) joined to comments c on c.parent_id (SQLite: json_each;
+ * PostgreSQL: jsonb_array_elements_text).
+ *
+ * ND_TREE_REPLIES_SQL: every reply below the top-level comments of the
+ * article with ids :first..:last (exactly one page of them), oldest first,
+ * with the id it hangs under (its parent) in column 7.
+ *
+ * ND_TREE_TOPS_STATUS_SQL: the top level of a tree of the comments with
+ * :status, those whose ancestors all have another status: the walk starts
+ * at the article's top-level comments and goes down only through comments
+ * of another status, as below one with the status nothing can be top-level.
+ * A keyset page after :after, :limit rows.
+ *
+ * ND_TREE_REPLIES_STATUS_SQL: every comment with :status below the tops of
+ * a filtered page (:tops), oldest first, each with its nearest ancestor of
+ * :status (its anchor) in column 7; the walk goes through every descendant,
+ * whatever its status, carrying the anchor down.
+ */
+#define ND_TREE_COLUMNS_C                                                                          \
+    "c.id, c.article_id, c.parent_id, c.author, c.body, c.status, c.created_at"
+#define ND_TREE_REPLIES_SQL(JOIN)                                                                  \
+    "WITH RECURSIVE sub(id) AS ("                                                                  \
+    " SELECT id FROM comments WHERE parent_id IN (SELECT id FROM comments"                         \
+    "  WHERE article_id = :article_id AND parent_id IS NULL AND id BETWEEN :first AND :last)"      \
+    " UNION ALL"                                                                                   \
+    " SELECT c.id FROM sub JOIN comments c ON c.parent_id = sub.id)"                               \
+    " SELECT " ND_TREE_COLUMNS_C ", c.parent_id FROM sub " JOIN " comments c ON c.id = sub.id"     \
+    " ORDER BY c.id"
+#define ND_TREE_TOPS_STATUS_SQL(JOIN)                                                              \
+    "WITH RECURSIVE roots(id) AS ("                                                                \
+    " SELECT id FROM comments WHERE article_id = :article_id AND parent_id IS NULL"                \
+    " UNION ALL"                                                                                   \
+    " SELECT c.id FROM roots r " JOIN " comments p ON p.id = r.id"                                 \
+    "  " JOIN " comments c ON c.parent_id = r.id WHERE p.status <> :status)"                       \
+    " SELECT " ND_TREE_COLUMNS_C " FROM roots r " JOIN " comments c ON c.id = r.id"                \
+    " WHERE c.status = :status AND c.id > :after ORDER BY c.id LIMIT :limit"
+#define ND_TREE_REPLIES_STATUS_SQL(JOIN, TOPS)                                                     \
+    "WITH RECURSIVE sub(id, anchor) AS ("                                                          \
+    " SELECT c.id, c.parent_id FROM " TOPS " UNION ALL"                                            \
+    " SELECT c.id, CASE WHEN p.status = :status THEN p.id ELSE s.anchor END"                       \
+    "  FROM sub s " JOIN " comments p ON p.id = s.id " JOIN " comments c"                          \
+    "  ON c.parent_id = s.id)"                                                                     \
+    " SELECT " ND_TREE_COLUMNS_C ", s.anchor FROM sub s " JOIN " comments c ON c.id = s.id"        \
+    " WHERE c.status = :status ORDER BY c.id"
+
 /* The ids of ix as a JSON array text ("[3,8,12]"), malloc'd; NULL when out of memory. */
 char *nd_node_ids_json(const struct nd_node_index *ix);
 
