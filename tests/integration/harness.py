@@ -47,7 +47,7 @@ from server import (  # noqa: F401
     LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, db_sql,
     hold_write_lock, is_postgres, run_cli, scratch_db, serve,
 )
-from pg import BACKEND, Database  # noqa: F401
+from pg import BACKEND, FOREIGN_NOTICE_S, Database, soon  # noqa: F401
 from tap import Failure, Tap  # noqa: F401
 
 # A SIGTERM to the test (a Meson timeout) unwinds the with-blocks, so that no

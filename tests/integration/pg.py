@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import subprocess
+import time
 import urllib.parse
 
 BACKENDS = ("sqlite", "postgres")
@@ -234,3 +235,21 @@ def skip_reason(binary, backends=BACKENDS):
     if not binary_supports_postgres(binary):
         return "this newsd has no PostgreSQL backend (newsd --version names no postgresql)"
     return None
+
+
+# On PostgreSQL another process's commit reaches newsd's response cache as a
+# notification, a few milliseconds after the commit returns (docs/postgresql.md);
+# on SQLite the next read sees it. A foreign write is given this long before a
+# test calls it unseen; newsd's own writes never wait.
+FOREIGN_NOTICE_S = 1.0 if BACKEND == "postgres" else 0.0
+
+
+def soon(read):
+    """read() now, or (on PostgreSQL) again until it is true or FOREIGN_NOTICE_S
+    passed; its last value."""
+    deadline = time.monotonic() + FOREIGN_NOTICE_S
+    value = read()
+    while not value and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value

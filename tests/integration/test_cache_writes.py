@@ -20,7 +20,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BACKEND, Server, Tap, binary_from_argv, run_cli  # noqa: E402
+from harness import FOREIGN_NOTICE_S, Server, Tap, binary_from_argv, run_cli  # noqa: E402
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -81,13 +81,6 @@ def snapshot(srv, urls):
 
 def differ(one, other):
     return [u for u in one if one[u] != other[u]]
-
-
-# On PostgreSQL a commit by another process reaches the cache as a notification,
-# a few milliseconds after the commit returns (docs/postgresql.md), where SQLite's
-# next read sees it: there a foreign write is given this long before a stale answer
-# counts. newsd's own writes never wait.
-FOREIGN_NOTICE_S = 1.0 if BACKEND == "postgres" else 0.0
 
 
 def check_write(srv, oracle, world, what, write, changes, foreign=False):
