@@ -1,11 +1,12 @@
 /*
  * store_pg.c: the PostgreSQL backend's connection (store_pg.h): opening and
- * reopening, the migrations under an advisory lock, statements numbered and
- * prepared per connection, results read as struct nd_row, the mapping of
- * SQLSTATE codes to enum nd_err, transactions and batches. Connecting
- * itself, and knowing whether the database is away, is store_pg_connect.c's
- * work; the resources' SQL is in store_pg_articles.c, store_pg_comments.c,
- * store_pg_changes.c, store_pg_search.c and store_pg_backup.c.
+ * reopening, statements numbered and prepared per connection, results read
+ * as struct nd_row, the mapping of SQLSTATE codes to enum nd_err,
+ * transactions and batches. Connecting itself, and knowing whether the
+ * database is away, is store_pg_connect.c's work, the migrations
+ * store_pg_migrate.c's; the resources' SQL is in store_pg_articles.c,
+ * store_pg_comments.c, store_pg_changes.c, store_pg_search.c and
+ * store_pg_backup.c.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -27,7 +28,7 @@
  * connection, a restart, a lock or statement timeout is ND_ERR_BUSY (503,
  * try again); a full disk or a read-only server is ND_ERR_READONLY.
  */
-static enum nd_err pg_err(struct nd_pg *st, const PGresult *res, const char *what)
+enum nd_err nd_pg_err(struct nd_pg *st, const PGresult *res, const char *what)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[256];
@@ -175,7 +176,7 @@ static enum nd_err prepare(struct nd_pg *st, struct nd_pg_stmt *slot, const char
         return err;
     PGresult *res = PQprepare(st->conn, slot->name, numbered, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        err = pg_err(st, res, what);
+        err = nd_pg_err(st, res, what);
     else
         slot->prepared = true;
     PQclear(res);
@@ -306,7 +307,7 @@ enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql
                                                  lengths, formats, 0);
     ExecStatusType status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        err = pg_err(st, r, what);
+        err = nd_pg_err(st, r, what);
         PQclear(r);
         return err;
     }
@@ -666,95 +667,19 @@ static enum nd_err pg_batch_end(struct nd_store *store, bool commit)
 
 /* ---- opening ------------------------------------------------------------ */
 
-/* Runs sql (one or more statements, no parameters) outside the statement cache. */
-static enum nd_err run_script(struct nd_pg *st, const char *sql, const char *what)
+enum nd_err nd_pg_script(struct nd_pg *st, const char *sql, const char *what)
 {
     PGresult *res = PQexec(st->conn, sql);
     ExecStatusType status = PQresultStatus(res);
     enum nd_err err = ND_OK;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        err = pg_err(st, res, what);
+        err = nd_pg_err(st, res, what);
     PQclear(res);
     return err;
 }
 
 /* The longest a statement may run when nobody set statement_timeout. */
 #define DEFAULT_STATEMENT_TIMEOUT "30s"
-
-/* The key of the advisory lock that makes instances starting at once migrate in turn. */
-#define MIGRATION_LOCK "7244510163"
-
-static enum nd_err applied_versions(struct nd_pg *st, PGresult **res)
-{
-    *res = PQexec(st->conn, "SELECT version FROM schema_migrations ORDER BY version");
-    if (PQresultStatus(*res) == PGRES_TUPLES_OK)
-        return ND_OK;
-    enum nd_err err = pg_err(st, *res, "migrations");
-    PQclear(*res);
-    *res = NULL;
-    return err;
-}
-
-static bool recorded(const PGresult *res, int version)
-{
-    for (int i = 0; i < PQntuples(res); i++)
-        if (atoi(PQgetvalue(res, i, 0)) == version)
-            return true;
-    return false;
-}
-
-/* Applies migration m in a transaction of its own, recording it. */
-static enum nd_err apply(struct nd_pg *st, const struct nd_migration *m)
-{
-    char record[160];
-    /* a migration may rebuild a large table: the session's statement timeout is not for it */
-    enum nd_err err = run_script(st, "BEGIN; SET LOCAL statement_timeout = 0", "migration");
-    if (err != ND_OK)
-        return err;
-    err = run_script(st, m->sql, m->name);
-    snprintf(record, sizeof record,
-             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', "
-             "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
-             m->version, m->name);
-    if (err == ND_OK)
-        err = run_script(st, record, m->name);
-    if (err == ND_OK)
-        err = run_script(st, "COMMIT", m->name);
-    else
-        run_script(st, "ROLLBACK", m->name);
-    if (err == ND_OK)
-        nd_log(ND_LOG_INFO, "store: applied PostgreSQL migration %s", m->name);
-    return err;
-}
-
-/*
- * Every migration the database has not recorded, in order, each in its own
- * transaction, under a session advisory lock: several instances starting at
- * once take turns, and each after the first finds the work done.
- */
-static enum nd_err migrate(struct nd_pg *st)
-{
-    PGresult *done = NULL;
-    enum nd_err err = run_script(st, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", "migrations");
-    if (err != ND_OK)
-        return err;
-    err = run_script(st,
-                     "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
-                     "name text NOT NULL, applied_at text NOT NULL)",
-                     "migrations");
-    if (err == ND_OK)
-        err = applied_versions(st, &done);
-    for (unsigned i = 0; i < nd_pg_migrations_count && err == ND_OK; i++) {
-        if (recorded(done, nd_pg_migrations[i].version))
-            continue;
-        err = apply(st, &nd_pg_migrations[i]);
-        if (err == ND_OK)
-            st->base.migrations_applied++;
-    }
-    PQclear(done);
-    run_script(st, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", "migrations");
-    return err;
-}
 
 /*
  * The session settings: durability, how long to wait for a lock, how long
@@ -771,7 +696,7 @@ static enum nd_err configure(struct nd_pg *st)
              "SELECT set_config('statement_timeout', '" DEFAULT_STATEMENT_TIMEOUT "', false) "
              "WHERE current_setting('statement_timeout') = '0'",
              st->opts.synchronous == ND_SYNC_OFF ? "off" : "on", st->opts.busy_timeout_ms);
-    return run_script(st, sql, "session settings");
+    return nd_pg_script(st, sql, "session settings");
 }
 
 static void pg_close(struct nd_store *store)
@@ -832,7 +757,7 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
     nd_pg_own_backend(0, st->backend_pid);
     err = configure(st);
     if (err == ND_OK)
-        err = migrate(st);
+        err = nd_pg_migrate(st);
     if (err == ND_OK)
         err = nd_pg_listen_start(st->conninfo);
     st->listening = err == ND_OK;

@@ -210,6 +210,21 @@ void nd_pg_rollback(struct nd_pg *st);
 enum nd_err nd_pg_finish(struct nd_pg *st, enum nd_err err);
 enum nd_err nd_pg_finish_with(struct nd_pg *st, enum nd_err err, json_t *value, json_t **out);
 
+/*
+ * Maps the failed result res (NULL: the call itself failed) to an nd_err
+ * and logs it once under what (store_pg.c says how each SQLSTATE maps).
+ */
+enum nd_err nd_pg_err(struct nd_pg *st, const PGresult *res, const char *what);
+
+/*
+ * Runs sql (one or more statements, no parameters) outside the statement
+ * cache; a failure is mapped and logged under what.
+ */
+enum nd_err nd_pg_script(struct nd_pg *st, const char *sql, const char *what);
+
+/* Applies the migrations the database has not recorded (store_pg_migrate.c). */
+enum nd_err nd_pg_migrate(struct nd_pg *st);
+
 /* ND_OK when article id exists, ND_ERR_NOT_FOUND when not. */
 enum nd_err nd_pg_article_exists(struct nd_pg *st, int64_t id);
 
