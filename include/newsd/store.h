@@ -38,8 +38,12 @@ struct nd_store_options {
     /* how long a statement may wait for a lock (or, on PostgreSQL, run)
        before it fails with ND_ERR_BUSY */
     unsigned busy_timeout_ms;
-    size_t cache_size; /* bytes of SQLite's page cache per connection; 0 = SQLite's 2 MB */
-    size_t mmap_size;  /* bytes of the file read through a memory map; 0 = none (pread) */
+    /* memory for the database's pages in this process, for a file database
+       (SQLite; a PostgreSQL server keeps its own shared buffers and ignores both):
+       a page cache per connection (0 = SQLite's 2 MB) and how much of the file
+       is read through a memory map (0 = none: read calls) */
+    size_t cache_size;
+    size_t mmap_size;
 };
 
 /*
