@@ -235,37 +235,40 @@ enum nd_err nd_pg_article_list_sorted(struct nd_store *store,
 /* SQLite's COLLATE NOCASE folds ASCII letters only; so does this. */
 #define NOCASE(col) "translate(" col ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 
-enum nd_err nd_pg_category_list(struct nd_store *store, bool drafts, json_t **out)
+/* The {"name","count"} list of sql, drafts counted when drafts is true. */
+static enum nd_err name_counts(struct nd_store *store, unsigned slot, const char *sql, bool drafts,
+                               json_t **out, const char *what)
 {
     struct nd_pg *st = nd_pg_of(store);
-    return nd_pg_list(st, &st->stmts[PG_CATEGORY_LIST],
-                      "SELECT category, count(*) FROM articles"
-                      " WHERE category > '' AND (status = 'published' OR :drafts)"
-                      " GROUP BY category ORDER BY " NOCASE("category") ", category",
-                      ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
-                      &nd_name_count_shape, out, "category list");
+    return nd_pg_list(st, &st->stmts[slot], sql, ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)),
+                      nd_row_map_shape, &nd_name_count_shape, out, what);
+}
+
+enum nd_err nd_pg_category_list(struct nd_store *store, bool drafts, json_t **out)
+{
+    return name_counts(store, PG_CATEGORY_LIST,
+                       "SELECT category, count(*) FROM articles"
+                       " WHERE category > '' AND (status = 'published' OR :drafts)"
+                       " GROUP BY category ORDER BY " NOCASE("category") ", category",
+                       drafts, out, "category list");
 }
 
 enum nd_err nd_pg_tag_list(struct nd_store *store, bool drafts, json_t **out)
 {
-    struct nd_pg *st = nd_pg_of(store);
-    return nd_pg_list(st, &st->stmts[PG_TAG_LIST],
-                      "SELECT tag, count(*) FROM article_tags"
-                      " WHERE (tagged_status = 'published' OR :drafts)"
-                      " GROUP BY tag ORDER BY " NOCASE("tag") ", tag",
-                      ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
-                      &nd_name_count_shape, out, "tag list");
+    return name_counts(store, PG_TAG_LIST,
+                       "SELECT tag, count(*) FROM article_tags"
+                       " WHERE (tagged_status = 'published' OR :drafts)"
+                       " GROUP BY tag ORDER BY " NOCASE("tag") ", tag",
+                       drafts, out, "tag list");
 }
 
 enum nd_err nd_pg_author_list(struct nd_store *store, bool drafts, json_t **out)
 {
-    struct nd_pg *st = nd_pg_of(store);
-    return nd_pg_list(st, &st->stmts[PG_AUTHOR_LIST],
-                      "SELECT author, count(*) FROM articles"
-                      " WHERE author > '' AND (status = 'published' OR :drafts)"
-                      " GROUP BY author ORDER BY " NOCASE("author") ", author",
-                      ND_PARAMS(ND_INT(":drafts", drafts ? 1 : 0)), nd_row_map_shape,
-                      &nd_name_count_shape, out, "author list");
+    return name_counts(store, PG_AUTHOR_LIST,
+                       "SELECT author, count(*) FROM articles"
+                       " WHERE author > '' AND (status = 'published' OR :drafts)"
+                       " GROUP BY author ORDER BY " NOCASE("author") ", author",
+                       drafts, out, "author list");
 }
 
 /* ---- API keys ----------------------------------------------------------- */

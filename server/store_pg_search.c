@@ -28,10 +28,6 @@
 #include "newsd/search.h"
 #include "store_pg.h"
 
-#define WINDOW_TEXT ND_PG_STRINGIFY(ND_SEARCH_WINDOW)
-#define ND_PG_STRINGIFY(x) ND_PG_STRINGIFY_(x)
-#define ND_PG_STRINGIFY_(x) #x
-
 /* Room for the tsquery expression: every term's call and its operators. */
 #define EXPR_MAX (ND_SEARCH_MAX_TERMS * 48 + 16)
 #define SQL_MAX 4096
@@ -77,12 +73,6 @@ static void query_expr(const struct nd_search_query *q, char expr[EXPR_MAX],
     }
 }
 
-/* Rows after the cursor's (score, time, id), in the order of the results. */
-#define AFTER_CURSOR(time_col)                                                                     \
-    " AND (score > :cursor_score OR (score = :cursor_score AND (" time_col                         \
-    ", id) < (:cursor_at, :cursor_id)))"
-#define AFTER_CURSOR_NEWEST(time_col) " AND (" time_col ", id) < (:cursor_at, :cursor_id)"
-
 /* The ranked page's statement for articles. */
 static void article_sql(char *sql, const char *expr, bool newest, unsigned mask)
 {
@@ -90,7 +80,7 @@ static void article_sql(char *sql, const char *expr, bool newest, unsigned mask)
     char head[1024];
     snprintf(head, sizeof head,
              "WITH q AS (SELECT %s AS q), hits AS (SELECT a.id FROM articles a, q"
-             " WHERE a.search @@ q.q ORDER BY a.id DESC LIMIT " WINDOW_TEXT ")"
+             " WHERE a.search @@ q.q ORDER BY a.id DESC LIMIT " ND_SEARCH_WINDOW_SQL ")"
              " SELECT id, slug, title, published_at, score FROM ("
              "SELECT a.id, a.slug, a.title, a.published_at, a.status, a.category, a.author,"
              " -ts_rank('{0, 0.1, 0.2, 1.0}', a.search, q.q)::float8 AS score"
@@ -103,7 +93,8 @@ static void article_sql(char *sql, const char *expr, bool newest, unsigned mask)
     append(sql, SQL_MAX, &used, filters);
     if (mask & ND_LIST_CURSOR)
         append(sql, SQL_MAX, &used,
-               newest ? AFTER_CURSOR_NEWEST("published_at") : AFTER_CURSOR("published_at"));
+               newest ? ND_SEARCH_AFTER_CURSOR_NEWEST("published_at")
+                      : ND_SEARCH_AFTER_CURSOR("published_at"));
     append(sql, SQL_MAX, &used,
            newest ? " ORDER BY published_at DESC, id DESC LIMIT :limit"
                   : " ORDER BY score, published_at DESC, id DESC LIMIT :limit");
@@ -116,7 +107,7 @@ static void comment_sql(char *sql, const char *expr, bool newest, bool status, b
     char head[1024];
     snprintf(head, sizeof head,
              "WITH q AS (SELECT %s AS q), hits AS (SELECT c.id FROM comments c, q"
-             " WHERE c.search @@ q.q ORDER BY c.id DESC LIMIT " WINDOW_TEXT ")"
+             " WHERE c.search @@ q.q ORDER BY c.id DESC LIMIT " ND_SEARCH_WINDOW_SQL ")"
              " SELECT id, article_id, created_at, score FROM ("
              "SELECT c.id, c.article_id, c.created_at, a.status,"
              " -ts_rank(c.search, q.q)::float8 AS score"
@@ -130,17 +121,11 @@ static void comment_sql(char *sql, const char *expr, bool newest, bool status, b
         append(sql, SQL_MAX, &used, " AND status = :status");
     if (after)
         append(sql, SQL_MAX, &used,
-               newest ? AFTER_CURSOR_NEWEST("created_at") : AFTER_CURSOR("created_at"));
+               newest ? ND_SEARCH_AFTER_CURSOR_NEWEST("created_at")
+                      : ND_SEARCH_AFTER_CURSOR("created_at"));
     append(sql, SQL_MAX, &used,
            newest ? " ORDER BY created_at DESC, id DESC LIMIT :limit"
                   : " ORDER BY score, created_at DESC, id DESC LIMIT :limit");
-}
-
-static double bits_double(int64_t bits)
-{
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
 }
 
 /* The ranked page into items and *next (no snippets yet). */
@@ -169,8 +154,8 @@ static enum nd_err find_page(struct nd_pg *st, const struct nd_search_params *p,
         nd_store_filter_params(params, mask, &p->filter, &pos[1]);
         n = ND_FILTER_PARAMS;
     }
-    params[n++] =
-        (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score", bits_double(pos[0]));
+    params[n++] = (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score",
+                                              nd_page_key_double(pos[0]));
     for (size_t i = 0; i < nterms; i++)
         params[n++] = terms[i];
     struct nd_pg_stmt once = {.oneshot = true};

@@ -378,6 +378,22 @@ struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit);
  */
 struct nd_page nd_search_page(bool comments, bool newest, unsigned limit);
 
+/*
+ * The conditions "after the cursor" of those pages, on the columns score,
+ * id and time_col with the parameters :cursor_score, :cursor_at and
+ * :cursor_id: ranked, rows after (score, time, id) in the order of the
+ * results; newest first, (time, id) alone.
+ */
+#define ND_SEARCH_AFTER_CURSOR(time_col)                                                           \
+    " AND (score > :cursor_score OR (score = :cursor_score AND (" time_col                         \
+    ", id) < (:cursor_at, :cursor_id)))"
+#define ND_SEARCH_AFTER_CURSOR_NEWEST(time_col) " AND (" time_col ", id) < (:cursor_at, :cursor_id)"
+
+/* ND_SEARCH_WINDOW (newsd/search.h) as SQL text, for a LIMIT. */
+#define ND_SEARCH_WINDOW_SQL ND_SQL_NUMBER(ND_SEARCH_WINDOW)
+#define ND_SQL_NUMBER(x) ND_SQL_NUMBER_(x)
+#define ND_SQL_NUMBER_(x) #x
+
 /* The object of the array items whose "id" is id (borrowed), or NULL. */
 json_t *nd_items_find(json_t *items, int64_t id);
 

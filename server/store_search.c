@@ -32,11 +32,6 @@
 #include "store_internal.h"
 #include "store_search_fts.h"
 
-/* The candidates ranked: the newest matches (see the file comment). */
-#define WINDOW ND_STRINGIFY(ND_SEARCH_WINDOW)
-#define ND_STRINGIFY(x) ND_STRINGIFY_(x)
-#define ND_STRINGIFY_(x) #x
-
 #define ARTICLE_SEARCH_SQL                                                                         \
     "SELECT id, slug, title, published_at, score FROM ("                                           \
     "SELECT articles.id AS id, articles.slug AS slug, articles.title AS title,"                    \
@@ -44,7 +39,7 @@
     " articles.category AS category, articles.author AS author, hits.score AS score"               \
     " FROM (SELECT rowid AS hit, bm25(articles_fts, 10.0, 2.0, 1.0) AS score"                      \
     " FROM articles_fts WHERE articles_fts MATCH :match"                                           \
-    " ORDER BY rowid DESC LIMIT " WINDOW ") AS hits"                                               \
+    " ORDER BY rowid DESC LIMIT " ND_SEARCH_WINDOW_SQL ") AS hits"                                 \
     " JOIN articles ON articles.id = hits.hit) WHERE 1"
 
 #define COMMENT_SEARCH_SQL                                                                         \
@@ -53,17 +48,10 @@
     " comments.created_at AS created_at, articles.status AS status, hits.score AS score"           \
     " FROM (SELECT rowid AS hit, bm25(comments_fts) AS score"                                      \
     " FROM comments_fts WHERE comments_fts MATCH :match"                                           \
-    " ORDER BY rowid DESC LIMIT " WINDOW ") AS hits"                                               \
+    " ORDER BY rowid DESC LIMIT " ND_SEARCH_WINDOW_SQL ") AS hits"                                 \
     " JOIN comments ON comments.id = hits.hit"                                                     \
     " JOIN articles ON articles.id = comments.article_id"                                          \
     " WHERE comments.status = 'visible') WHERE 1"
-
-/* Rows after the cursor's (score, time, id), in the order of the results. */
-#define AFTER_CURSOR(time_col)                                                                     \
-    " AND (score > :cursor_score OR (score = :cursor_score AND (" time_col                         \
-    ", id) < (:cursor_at, :cursor_id)))"
-/* The same newest first: (time, id) alone. */
-#define AFTER_CURSOR_NEWEST(time_col) " AND (" time_col ", id) < (:cursor_at, :cursor_id)"
 
 #define SNIPPET_TOKENS "24"
 
@@ -81,13 +69,6 @@ static int past_deadline(void *arg)
            (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
 }
 
-static double bits_double(int64_t bits)
-{
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 /*
  * The cached ranked-ids statement for the article filters and cursor in
  * mask, best first or (newest) newest first.
@@ -100,7 +81,8 @@ static sqlite3_stmt *article_stmt(struct nd_sqlite *st, bool newest, unsigned ma
         return st->article_searches[newest][mask];
     nd_store_filter_sql(sql, mask & ~(unsigned)ND_LIST_CURSOR);
     if (mask & ND_LIST_CURSOR)
-        strcat(sql, newest ? AFTER_CURSOR_NEWEST("published_at") : AFTER_CURSOR("published_at"));
+        strcat(sql, newest ? ND_SEARCH_AFTER_CURSOR_NEWEST("published_at")
+                           : ND_SEARCH_AFTER_CURSOR("published_at"));
     strcat(sql, newest ? " ORDER BY published_at DESC, id DESC LIMIT :limit"
                        : " ORDER BY score, published_at DESC, id DESC LIMIT :limit");
     return nd_store_prepare(st, &st->article_searches[newest][mask], sql, err);
@@ -115,7 +97,8 @@ static sqlite3_stmt *comment_stmt(struct nd_sqlite *st, bool newest, unsigned va
     if (variant & 1)
         strcat(sql, " AND status = :status");
     if (variant & 2)
-        strcat(sql, newest ? AFTER_CURSOR_NEWEST("created_at") : AFTER_CURSOR("created_at"));
+        strcat(sql, newest ? ND_SEARCH_AFTER_CURSOR_NEWEST("created_at")
+                           : ND_SEARCH_AFTER_CURSOR("created_at"));
     strcat(sql, newest ? " ORDER BY created_at DESC, id DESC LIMIT :limit"
                        : " ORDER BY score, created_at DESC, id DESC LIMIT :limit");
     return nd_store_prepare(st, &st->comment_searches[newest][variant], sql, err);
@@ -227,8 +210,8 @@ static enum nd_err find_page(struct nd_sqlite *st, const struct nd_search_params
     if (!stmt)
         return err;
     params[n++] = (struct nd_param)ND_TEXT(":match", match);
-    params[n] =
-        (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score", bits_double(pos[0]));
+    params[n] = (struct nd_param)ND_REAL_IF(after && !p->newest, ":cursor_score",
+                                            nd_page_key_double(pos[0]));
     return nd_store_page(st, stmt, params, &page, items, next, "search");
 }
 
