@@ -515,9 +515,10 @@ static enum nd_err open_savepoint(struct nd_pg *st)
 }
 
 /*
- * Writers take turns on one transaction-scoped advisory lock (migration
- * 0001's newsd_write_lock), as SQLite's BEGIN IMMEDIATE makes them: the
- * change log's ids then follow the order of commits. On failure the
+ * Batches take turns on one transaction-scoped advisory lock (migration
+ * 0001's newsd_write_lock): two imports side by side would each hold many
+ * rows the other wants. Single writes run side by side (migration 0005),
+ * so that PostgreSQL flushes their commits together. On failure the
  * transaction is rolled back.
  */
 static enum nd_err take_write_lock(struct nd_pg *st)
@@ -527,6 +528,22 @@ static enum nd_err take_write_lock(struct nd_pg *st)
     if (err != ND_OK)
         nd_pg_rollback(st);
     return err;
+}
+
+/*
+ * Gives the committed writes' change rows their ids (migration 0005's
+ * newsd_publish_changes), after a write's commit and before its answer, so
+ * that a client answered finds its change in the log. The write is
+ * committed whatever happens here: a failure is logged, and the next
+ * write's publication, or the change listener's every few seconds, gives
+ * the ids.
+ */
+static void publish_changes(struct nd_pg *st)
+{
+    if (nd_pg_exec(st, PG_PUBLISH, "SELECT newsd_publish_changes()", NULL, false,
+                   "change log publication") != ND_OK)
+        nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
+                            "next publication");
 }
 
 enum nd_err nd_pg_begin(struct nd_pg *st)
@@ -543,8 +560,7 @@ enum nd_err nd_pg_begin(struct nd_pg *st)
         nd_pg_rollback(st);
     enum nd_err err = run_fixed(st, PG_BEGIN, "BEGIN");
     st->in_transaction = err == ND_OK;
-    if (err == ND_OK)
-        err = take_write_lock(st);
+    st->writing = err == ND_OK;
     return err;
 }
 
@@ -557,6 +573,7 @@ enum nd_err nd_pg_begin_read(struct nd_pg *st)
     enum nd_err err =
         run_fixed(st, PG_BEGIN_READ, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     st->in_transaction = err == ND_OK;
+    st->writing = false;
     return err;
 }
 
@@ -576,6 +593,9 @@ enum nd_err nd_pg_commit(struct nd_pg *st)
         err = run_fixed(st, PG_COMMIT, "COMMIT");
         /* COMMIT ends the transaction whatever its outcome */
         st->in_transaction = false;
+        if (err == ND_OK && st->writing)
+            publish_changes(st);
+        st->writing = false;
     }
     if (err != ND_OK)
         nd_pg_rollback(st);
@@ -594,6 +614,7 @@ void nd_pg_rollback(struct nd_pg *st)
     if (st->batch_depth == 0) {
         run_fixed(st, PG_ROLLBACK, "ROLLBACK");
         st->in_transaction = false;
+        st->writing = false;
         return;
     }
     if (!st->savepoint_open)
@@ -636,6 +657,7 @@ static enum nd_err pg_batch_begin(struct nd_store *store)
     if (err == ND_OK)
         err = take_write_lock(st);
     if (err == ND_OK) {
+        st->writing = true;
         st->batch_depth = 1;
         st->batch_doomed = false;
         st->savepoint_open = false;
@@ -758,6 +780,8 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
     err = configure(st);
     if (err == ND_OK)
         err = nd_pg_migrate(st);
+    if (err == ND_OK)
+        publish_changes(st); /* what a process that died after its commit left */
     if (err == ND_OK)
         err = nd_pg_listen_start(st->conninfo);
     st->listening = err == ND_OK;

@@ -116,6 +116,8 @@ enum nd_pg_slot {
     PG_KEY_DELETE,
     PG_SIZE,
     PG_BEGIN_READ,
+    PG_PUBLISH,
+    PG_SLUG_LOCK,
     /* the other files number their statements from their own first slot */
     PG_SLOT_COMMENTS = 32,
     PG_SLOT_CHANGES = 56,
@@ -136,6 +138,7 @@ struct nd_pg {
     bool batch_doomed;
     bool savepoint_open;
     bool in_transaction;
+    bool writing;          /* the open transaction writes: publish after its commit */
     bool lost;             /* the connection failed: reopen before the next statement */
     bool listening;        /* counted among the change listener's users */
     bool timeout_is_limit; /* a statement timeout now is the search's time limit */

@@ -134,9 +134,22 @@ static enum nd_err write_row(struct nd_pg *st, const struct nd_article_fields *f
     return nd_pg_exec(st, PG_ARTICLE_UPDATE, update_sql, params, false, "article update");
 }
 
+/*
+ * Writers run side by side (migration 0005): two that want the same slug
+ * take turns on a lock of that slug until the first commits, so the second
+ * sees the first's row and suffixes its own, as SQLite's single writer
+ * would have it. The lock's key is the slug asked for: the suffixed
+ * candidates are covered by it too.
+ */
+static enum nd_err lock_slug(struct nd_pg *st, const char *slug)
+{
+    return nd_pg_exec(st, PG_SLUG_LOCK, "SELECT pg_advisory_xact_lock(1852143477, hashtext(:slug))",
+                      ND_PARAMS(ND_TEXT(":slug", slug)), false, "slug lock");
+}
+
 /* Create (id 0) and update, in one write transaction, as on SQLite. */
-static enum nd_err save_article(struct nd_pg *st, int64_t id, const struct nd_article_fields *f,
-                                json_t **out)
+static enum nd_err save_once(struct nd_pg *st, int64_t id, const struct nd_article_fields *f,
+                             json_t **out)
 {
     char buf[ND_SLUG_BUF];
     const char *slug = NULL;
@@ -155,6 +168,8 @@ static enum nd_err save_article(struct nd_pg *st, int64_t id, const struct nd_ar
     if (id != 0)
         err = nd_pg_article_exists(st, id);
     if (err == ND_OK)
+        err = lock_slug(st, f->slug);
+    if (err == ND_OK)
         err = nd_slug_choose(f, id, buf, &slug, slug_taken, st);
     if (err == ND_OK)
         err = write_row(st, f, slug, tags, &id);
@@ -164,6 +179,20 @@ static enum nd_err save_article(struct nd_pg *st, int64_t id, const struct nd_ar
         err = nd_pg_article_get(&st->base, id, &article);
     free(tags);
     return nd_pg_finish_with(st, err, article, out);
+}
+
+/*
+ * A derived slug may still meet a clash the lock does not cover (another
+ * writer's own slug that is one of its suffixed forms): the save is tried
+ * again, and the second try sees that writer's row.
+ */
+static enum nd_err save_article(struct nd_pg *st, int64_t id, const struct nd_article_fields *f,
+                                json_t **out)
+{
+    enum nd_err err = save_once(st, id, f, out);
+    for (unsigned again = 0; err == ND_ERR_CONFLICT && f->slug_derived && again < 3; again++)
+        err = save_once(st, id, f, out);
+    return err;
 }
 
 enum nd_err nd_pg_article_create(struct nd_store *store, const struct nd_article_fields *f,

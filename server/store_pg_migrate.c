@@ -37,16 +37,21 @@ static bool recorded(const PGresult *res, int version)
 /* Applies migration m in a transaction of its own, recording it. */
 static enum nd_err apply(struct nd_pg *st, const struct nd_migration *m)
 {
-    char record[160];
+    char record[512];
     /* a migration may rebuild a large table: the session's statement timeout is not for it */
     enum nd_err err = nd_pg_script(st, "BEGIN; SET LOCAL statement_timeout = 0", "migration");
     if (err != ND_OK)
         return err;
     err = nd_pg_script(st, m->sql, m->name);
-    snprintf(record, sizeof record,
-             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', "
-             "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
-             m->version, m->name);
+    int len = snprintf(record, sizeof record,
+                       "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, "
+                       "'%s', to_char(now() AT TIME ZONE 'UTC', "
+                       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+                       m->version, m->name);
+    if (err == ND_OK && (len < 0 || (size_t)len >= sizeof record)) {
+        nd_log(ND_LOG_ERROR, "store: the name of migration %s is too long", m->name);
+        err = ND_ERR_DB;
+    }
     if (err == ND_OK)
         err = nd_pg_script(st, record, m->name);
     if (err == ND_OK)

@@ -134,9 +134,15 @@ CHANGES = ("SELECT id, kind, article_id, coalesce(comment_id, 0), "
            "coalesce(title, '-'), coalesce(published_at, 0) FROM changes ORDER BY id")
 
 
+# What newsd runs after each write's commit (migration 0005): the change
+# rows of committed writes get their ids.
+PUBLISH = "SELECT newsd_publish_changes()"
+
+
 def run_pg(conninfo, statements):
+    """statements, each committed on its own, then one publication."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", encoding="utf-8") as f:
-        f.write(";\n".join(statements) + ";\n")
+        f.write(";\n".join(list(statements) + [PUBLISH]) + ";\n")
         f.flush()
         pg.psql(conninfo, file=f.name)
 
@@ -191,6 +197,8 @@ with pg.Database() as main_db, tempfile.TemporaryDirectory(prefix="newsd-pg-") a
     def at_now():
         before = int(time.time())
         pg.psql(PGDB, insert_article("timed", "Timed", "published", 1))
+        tap.eq(pg.rows(PGDB, "SELECT slug FROM changes_pending"), [("timed",)], "pending")
+        tap.eq(pg.rows(PGDB, PUBLISH), [("1",)], "rows published")
         after = int(time.time())
         (at,), = pg.rows(PGDB, "SELECT at FROM changes WHERE slug = 'timed'")
         tap.check(before - 1 <= int(at) <= after + 1, f"at {at} not within {before}..{after}")
@@ -352,39 +360,73 @@ with pg.Database() as search_db:
         tap.eq(got, [("t",)], "many words indexed")
 
 
-@tap.point("writers queue for the change log: ids follow commit order")
-def commit_order():
+def psql_session(conninfo):
+    """A psql reading statements from a pipe, to hold a transaction open."""
+    return subprocess.Popen([pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def state_seen(conninfo, condition):
+    return wait_until(lambda: pg.rows(
+        conninfo, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND "
+        + condition), 10)
+
+
+@tap.point("writers run side by side; publications take turns, ids only grow as readers see them")
+def publication_order():
     with pg.Database() as db:
         migrate_pg(db.conninfo)
-        first = subprocess.Popen([pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
-                                  db.conninfo], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        second = None
+        first = psql_session(db.conninfo)
+        publisher = None
         try:
+            # A writer whose transaction stays open does not hold up another.
             first.stdin.write("BEGIN;\n" + insert_article("first", "First", "published", 1)
-                              + ";\nSELECT 'inserted';\n")
+                              + ";\n")
+            first.stdin.flush()
+            tap.require(state_seen(db.conninfo, "state = 'idle in transaction'"),
+                        "the first writer's transaction never opened")
+            pg.psql(db.conninfo, insert_article("second", "Second", "published", 2),
+                    timeout=10)
+            tap.eq(pg.rows(db.conninfo, PUBLISH), [("1",)], "published beside an open writer")
+            tap.eq(pg.rows(db.conninfo, "SELECT id, slug FROM changes ORDER BY id"),
+                   [("1", "second")], "only the committed write has an id")
+            first.stdin.write("COMMIT;\n")
             first.stdin.flush()
             tap.require(wait_until(lambda: pg.rows(
-                db.conninfo, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                             " AND state = 'idle in transaction'"), 10),
-                        "the first writer's transaction never opened")
-            second = subprocess.Popen(
-                [pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.conninfo, "-c",
-                 insert_article("second", "Second", "published", 2)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            waiting = wait_until(lambda: pg.rows(
-                db.conninfo, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                             " AND wait_event = 'advisory'"), 10)
-            tap.check(waiting, "the second writer did not wait for the first")
-            tap.check(second.poll() is None, "the second writer finished before the first")
+                db.conninfo, "SELECT 1 FROM changes_pending"), 10), "the first never committed")
+            tap.eq(pg.rows(db.conninfo, PUBLISH), [("1",)], "the later commit published")
+            tap.eq(pg.rows(db.conninfo, "SELECT id, slug FROM changes ORDER BY id"),
+                   [("1", "second"), ("2", "first")], "ids in the order of publication")
+
+            # A publication waits for one in progress, and its ids come after.
+            first.stdin.write("BEGIN;\n" + insert_article("third", "Third", "published", 3)
+                              + ";\nCOMMIT;\nBEGIN;\n" + PUBLISH + ";\n")
+            first.stdin.flush()
+            tap.require(wait_until(lambda: pg.rows(
+                db.conninfo, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"),
+                10), "the first publication never took its lock")
+            pg.psql(db.conninfo, insert_article("fourth", "Fourth", "published", 4), timeout=10)
+            publisher = subprocess.Popen(
+                [pg.PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db.conninfo,
+                 "-c", PUBLISH], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            tap.check(state_seen(db.conninfo, "wait_event = 'advisory'"),
+                      "the second publication did not wait for the first")
+            tap.check(publisher.poll() is None, "the second publication did not wait")
+            tap.eq(pg.rows(db.conninfo, "SELECT count(*) FROM changes"), [("2",)],
+                   "a publication in progress is not seen")
             first.stdin.write("COMMIT;\n")
             first.stdin.close()
-            tap.eq(first.wait(30), 0, "first writer's status")
-            tap.eq(second.wait(30), 0, "second writer's status")
-            got = pg.rows(db.conninfo, "SELECT slug FROM changes ORDER BY id")
-            tap.eq(got, [("first",), ("second",)], "change order")
+            tap.eq(first.wait(30), 0, "first session's status")
+            out, _ = publisher.communicate(timeout=30)
+            tap.eq(out.strip(), "1", "rows the second publication moved")
+            tap.eq(pg.rows(db.conninfo, "SELECT id, slug FROM changes ORDER BY id"),
+                   [("1", "second"), ("2", "first"), ("3", "third"), ("4", "fourth")],
+                   "ids in the order of publication")
+            tap.eq(pg.rows(db.conninfo, "SELECT count(*) FROM changes_pending"), [("0",)],
+                   "nothing left pending")
         finally:
-            for proc in (first, second):
+            for proc in (first, publisher):
                 if proc is not None and proc.poll() is None:
                     proc.kill()
                     proc.wait()
