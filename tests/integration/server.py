@@ -115,8 +115,10 @@ def db_sql(db, statements, args=(), readonly=False):
 def hold_write_lock(db):
     """A with-block during which another process holds db's write lock, as
     a long write transaction would: SQLite's BEGIN IMMEDIATE, or on
-    PostgreSQL a psql session inside newsd_write_lock() (what every newsd
-    write takes first). Rolled back on exit."""
+    PostgreSQL (where writers run side by side and only a table lock stops
+    them all) a psql session holding the articles and comments tables in
+    EXCLUSIVE mode, as maintenance would: reads go on, writes wait.
+    Rolled back on exit."""
     if not is_postgres(db):
         other = sqlite3.connect(db, isolation_level=None, timeout=5)
         try:
@@ -130,16 +132,16 @@ def hold_write_lock(db):
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        proc.stdin.write("BEGIN;\nSELECT newsd_write_lock();\n")
+        proc.stdin.write("BEGIN;\nLOCK TABLE articles, comments IN EXCLUSIVE MODE;\n")
         proc.stdin.flush()
-        # psql's output to a pipe is buffered: ask the server who holds the lock
-        # (the key of migration 0001's newsd_write_lock, 1852143475, fits objid)
-        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted " \
-               "AND objid = 1852143475 AND pid <> pg_backend_pid()"
+        # psql's output to a pipe is buffered: ask the server who holds the locks
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted " \
+               "AND mode = 'ExclusiveLock' AND pid <> pg_backend_pid() " \
+               "AND relation IN ('articles'::regclass, 'comments'::regclass)"
         deadline = time.monotonic() + 30
-        while pg.query(db, held) != [(1,)]:
+        while pg.query(db, held) != [(2,)]:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"psql did not take the write lock: {proc.stderr.read()}")
+                raise RuntimeError(f"psql did not lock the tables: {proc.stderr.read()}")
             time.sleep(0.05)
         yield
     finally:
