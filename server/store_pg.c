@@ -42,6 +42,8 @@ enum nd_err nd_pg_err(struct nd_pg *st, const PGresult *res, const char *what)
     }
     if (strcmp(state, "23505") == 0)
         return ND_ERR_CONFLICT;
+    if (strcmp(state, "23503") == 0)
+        return ND_ERR_NOT_FOUND; /* what a row refers to was deleted by a writer beside it */
     enum nd_err err = ND_ERR_DB;
     if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0) {
@@ -641,6 +643,23 @@ enum nd_err nd_pg_finish_with(struct nd_pg *st, enum nd_err err, json_t *value, 
     }
     *out = value;
     return ND_OK;
+}
+
+enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
+                            const struct nd_param *params, const struct nd_shape *shape,
+                            json_t **out, const char *what)
+{
+    json_t *value = NULL;
+    if (st->batch_depth > 0 || st->in_transaction) {
+        enum nd_err err = nd_pg_begin(st);
+        if (err == ND_OK)
+            err = nd_pg_get(st, slot, sql, params, shape, &value, what);
+        return nd_pg_finish_with(st, err, value, out);
+    }
+    enum nd_err err = nd_pg_get(st, slot, sql, params, shape, out, what);
+    if (err == ND_OK)
+        publish_changes(st);
+    return err;
 }
 
 static enum nd_err pg_batch_begin(struct nd_store *store)

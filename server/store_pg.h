@@ -214,6 +214,18 @@ enum nd_err nd_pg_finish(struct nd_pg *st, enum nd_err err);
 enum nd_err nd_pg_finish_with(struct nd_pg *st, enum nd_err err, json_t *value, json_t **out);
 
 /*
+ * A write that is one statement returning one row (shaped into *out): in a
+ * batch, under its savepoint as any write; otherwise on its own, in the
+ * transaction PostgreSQL gives one statement (its triggers inside it), and
+ * the change log is published once it has committed. Two round trips where
+ * BEGIN, the statement, a read back and COMMIT took four. ND_ERR_NOT_FOUND
+ * when the statement gave no row.
+ */
+enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
+                            const struct nd_param *params, const struct nd_shape *shape,
+                            json_t **out, const char *what);
+
+/*
  * Maps the failed result res (NULL: the call itself failed) to an nd_err
  * and logs it once under what (store_pg.c says how each SQLSTATE maps).
  */

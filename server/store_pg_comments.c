@@ -69,20 +69,6 @@ static enum nd_err comment_links(struct nd_pg *st, int64_t id, struct links *l)
         ND_PARAMS(ND_INT(":id", id)), read_links, l, "comment lookup");
 }
 
-/* ND_ERR_INVALID unless f's parent is a comment of f's article (a visible one when asked). */
-static enum nd_err check_parent(struct nd_pg *st, const struct nd_comment_fields *f,
-                                bool visible_only)
-{
-    struct links parent = {0, false, 0, false};
-    if (!f->has_parent)
-        return ND_OK;
-    enum nd_err err = comment_links(st, f->parent_id, &parent);
-    if (err == ND_ERR_NOT_FOUND ||
-        (err == ND_OK && (parent.article_id != f->article_id || (visible_only && !parent.visible))))
-        return ND_ERR_INVALID;
-    return err;
-}
-
 static enum nd_err finish_with_comment(struct nd_pg *st, enum nd_err err, int64_t id, json_t **out)
 {
     json_t *comment = NULL;
@@ -91,31 +77,38 @@ static enum nd_err finish_with_comment(struct nd_pg *st, enum nd_err err, int64_
     return nd_pg_finish_with(st, err, comment, out);
 }
 
+/*
+ * One statement: the article and the parent are checked by its WHERE (the
+ * rare refusal is told apart afterwards), the row comes back as
+ * nd_pg_comment_get would read it.
+ */
 enum nd_err nd_pg_comment_post(struct nd_store *store, const struct nd_comment_fields *f,
                                unsigned flags, json_t **out)
 {
     struct nd_pg *st = nd_pg_of(store);
-    int64_t id = 0;
     if (!f || !out || !f->author || !f->body)
         return ND_ERR_INVALID;
-    enum nd_err err = nd_pg_begin(st);
-    if (err != ND_OK)
+    enum nd_err err = nd_pg_write_one(
+        st, S_INSERT,
+        "INSERT INTO comments (article_id, parent_id, author, body, status, created_at) "
+        "SELECT :article_id::bigint, :parent_id::bigint, :author::text, :body::text, "
+        ":status::text, :now::bigint "
+        "WHERE EXISTS (SELECT 1 FROM articles WHERE id = :article_id) "
+        "AND (:parent_id IS NULL OR EXISTS (SELECT 1 FROM comments p WHERE p.id = :parent_id "
+        "AND p.article_id = :article_id AND (:any_parent::int = 1 OR p.status = 'visible'))) "
+        "RETURNING " ND_COMMENT_COLUMNS,
+        ND_PARAMS(ND_INT(":article_id", f->article_id),
+                  ND_INT_IF(f->has_parent, ":parent_id", f->parent_id),
+                  ND_TEXT(":author", f->author), ND_TEXT(":body", f->body),
+                  ND_TEXT(":status", (flags & ND_COMMENT_PENDING) ? "pending" : "visible"),
+                  ND_INT(":now", nd_time_now()),
+                  ND_INT(":any_parent", (flags & ND_COMMENT_VISIBLE_PARENT) ? 0 : 1)),
+        &nd_comment_shape, out, "comment insert");
+    if (err != ND_ERR_NOT_FOUND || !f->has_parent)
         return err;
+    /* no row: no article (404), or a parent that is not one of its comments (422) */
     err = nd_pg_article_exists(st, f->article_id);
-    if (err == ND_OK)
-        err = check_parent(st, f, (flags & ND_COMMENT_VISIBLE_PARENT) != 0);
-    if (err == ND_OK)
-        err = nd_pg_row_one(
-            st, S_INSERT,
-            "INSERT INTO comments (article_id, parent_id, author, body, status, created_at) "
-            "VALUES (:article_id, :parent_id, :author, :body, :status, :now) RETURNING id",
-            ND_PARAMS(ND_INT(":article_id", f->article_id),
-                      ND_INT_IF(f->has_parent, ":parent_id", f->parent_id),
-                      ND_TEXT(":author", f->author), ND_TEXT(":body", f->body),
-                      ND_TEXT(":status", (flags & ND_COMMENT_PENDING) ? "pending" : "visible"),
-                      ND_INT(":now", nd_time_now())),
-            nd_pg_read_int, &id, "comment insert");
-    return finish_with_comment(st, err, id, out);
+    return err == ND_OK ? ND_ERR_INVALID : err;
 }
 
 enum nd_err nd_pg_comment_set_status(struct nd_store *store, int64_t id, bool pending, json_t **out)

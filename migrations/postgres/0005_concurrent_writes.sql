@@ -27,24 +27,37 @@ CREATE TABLE changes_pending (
     at           bigint NOT NULL
 );
 
+-- changes_pending is written and emptied all day: most of its pages hold
+-- rows already deleted, which a sequential scan reads one by one (2 ms for
+-- 50 pages seen under load) before vacuum comes by. The function reads it
+-- through its primary key only (enable_seqscan off inside it), where
+-- deleted entries are soon marked and skipped, in steps of 500 rows.
 CREATE FUNCTION newsd_publish_changes() RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     moved bigint := 0;
+    step bigint;
 BEGIN
     -- Nothing visible: every pending row committed before this statement
     -- began has been published (a publication in progress still shows its
     -- rows here, so the caller then waits for it below).
-    IF NOT EXISTS (SELECT 1 FROM changes_pending) THEN
+    PERFORM 1 FROM changes_pending ORDER BY seq LIMIT 1;
+    IF NOT FOUND THEN
         RETURN 0;
     END IF;
     PERFORM pg_advisory_xact_lock(1852143476);
-    WITH gone AS (DELETE FROM changes_pending RETURNING *)
-    INSERT INTO changes (kind, article_id, comment_id, public, status, slug, title,
-                         published_at, at)
-    SELECT kind, article_id, comment_id, public, status, slug, title, published_at, at
-    FROM gone ORDER BY seq;
-    GET DIAGNOSTICS moved = ROW_COUNT;
+    LOOP
+        WITH batch AS (SELECT seq FROM changes_pending ORDER BY seq LIMIT 500),
+        gone AS (DELETE FROM changes_pending p USING batch WHERE p.seq = batch.seq
+                 RETURNING p.*)
+        INSERT INTO changes (kind, article_id, comment_id, public, status, slug, title,
+                             published_at, at)
+        SELECT kind, article_id, comment_id, public, status, slug, title, published_at, at
+        FROM gone ORDER BY seq;
+        GET DIAGNOSTICS step = ROW_COUNT;
+        moved := moved + step;
+        EXIT WHEN step < 500;
+    END LOOP;
     RETURN moved;
 END
 $$;
