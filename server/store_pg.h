@@ -117,7 +117,6 @@ enum nd_pg_slot {
     PG_SIZE,
     PG_BEGIN_READ,
     PG_PUBLISH,
-    PG_SLUG_LOCK,
     /* the other files number their statements from their own first slot */
     PG_SLOT_COMMENTS = 32,
     PG_SLOT_CHANGES = 56,

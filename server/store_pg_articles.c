@@ -67,59 +67,67 @@ enum nd_err nd_pg_article_is_draft(struct nd_store *store, int64_t id, bool *dra
     return err;
 }
 
-/* An nd_slug_taken_fn: whether slug belongs to an article other than self. */
+/*
+ * An nd_slug_taken_fn: whether slug belongs to an article other than self.
+ * Writers run side by side (migration 0005): migration 0005's
+ * newsd_slug_owner first takes a lock of the slug, held to the end of the
+ * transaction, so of two writers that want one slug the second waits for
+ * the first to commit, sees its row and suffixes its own, as SQLite's
+ * single writer would have it.
+ */
 static enum nd_err slug_taken(void *ctx, const char *slug, int64_t self, bool *taken)
 {
     int64_t owner = 0;
     enum nd_err err =
-        nd_pg_row_one(ctx, PG_ARTICLE_SLUG_OWNER, "SELECT id FROM articles WHERE slug = :slug",
+        nd_pg_row_one(ctx, PG_ARTICLE_SLUG_OWNER, "SELECT coalesce(newsd_slug_owner(:slug), 0)",
                       ND_PARAMS(ND_TEXT(":slug", slug)), nd_pg_read_int, &owner, "slug lookup");
-    if (err == ND_ERR_NOT_FOUND)
-        err = ND_OK;
     if (err == ND_OK)
         *taken = owner != 0 && owner != self;
     return err;
 }
 
-/* Replaces the article_tags rows of article id with f's tags. */
-static enum nd_err write_tags(struct nd_pg *st, int64_t id, const struct nd_article_fields *f)
+/* The article_tags rows of article id, from tags (its JSON array of names). */
+static enum nd_err insert_tags(struct nd_pg *st, int64_t id, const char *tags)
 {
-    enum nd_err err =
-        nd_pg_exec(st, PG_TAGS_DELETE, "DELETE FROM article_tags WHERE article_id = :id",
-                   ND_PARAMS(ND_INT(":id", id)), false, "tags delete");
-    for (size_t i = 0; i < f->ntags && err == ND_OK; i++)
-        err = nd_pg_exec(st, PG_TAG_INSERT,
-                         "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-                         "SELECT :tag, id, published_at, status FROM articles WHERE id = :id "
-                         "ON CONFLICT DO NOTHING",
-                         ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", id)), false,
-                         "tag insert");
-    return err;
+    return nd_pg_exec(st, PG_TAG_INSERT,
+                      "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+                      "SELECT t, id, published_at, status FROM articles, "
+                      "json_array_elements_text(:tags::json) AS t WHERE id = :id "
+                      "ON CONFLICT DO NOTHING",
+                      ND_PARAMS(ND_TEXT(":tags", tags), ND_INT(":id", id)), false, "tags insert");
 }
 
+/* A new article and its tags in one statement, the row as nd_pg_article_get reads it. */
 static const char insert_sql[] =
-    "INSERT INTO articles (slug, title, summary, body, author, category, tags, source_url, "
-    "status, published_at, created_at, updated_at, import_key) VALUES (:slug, :title, "
-    ":summary, :body, :author, :category, :tags, :source_url, :status, :published_at, :now, "
-    ":now, :import_key) RETURNING id";
+    "WITH a AS (INSERT INTO articles (slug, title, summary, body, author, category, tags, "
+    "source_url, status, published_at, created_at, updated_at, import_key) VALUES (:slug, "
+    ":title, :summary, :body, :author, :category, :tags, :source_url, :status, :published_at, "
+    ":now, :now, :import_key) RETURNING " ND_ARTICLE_COLUMNS "), "
+    "t AS (INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+    "SELECT DISTINCT t, a.id, a.published_at, a.status FROM a, "
+    "json_array_elements_text(:tags::json) AS t ON CONFLICT DO NOTHING) "
+    "SELECT * FROM a";
 
 /* An update keeps the import key unless a new one is given. */
 static const char update_sql[] =
     "UPDATE articles SET slug = :slug, title = :title, summary = :summary, body = :body, "
     "author = :author, category = :category, tags = :tags, source_url = :source_url, "
     "status = :status, published_at = :published_at, updated_at = :now, "
-    "import_key = coalesce(:import_key, import_key) WHERE id = :id";
+    "import_key = coalesce(:import_key, import_key) WHERE id = :id RETURNING " ND_ARTICLE_COLUMNS;
 
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
 }
 
-/* Inserts (*id == 0) or updates article *id with f; *id gets the new id. */
+/*
+ * Inserts (id 0) or updates article id with f (its tags included), in the
+ * transaction open; *out is the row as nd_pg_article_get reads it.
+ */
 static enum nd_err write_row(struct nd_pg *st, const struct nd_article_fields *f, const char *slug,
-                             const char *tags, int64_t *id)
+                             const char *tags, int64_t id, json_t **out)
 {
-    bool create = *id == 0;
+    bool create = id == 0;
     const struct nd_param *params = ND_PARAMS(
         ND_TEXT(":slug", slug), ND_TEXT(":title", f->title),
         ND_TEXT(":summary", or_empty(f->summary)), ND_TEXT(":body", f->body),
@@ -127,24 +135,18 @@ static enum nd_err write_row(struct nd_pg *st, const struct nd_article_fields *f
         ND_TEXT(":tags", tags), ND_TEXT(":source_url", f->source_url),
         ND_TEXT(":status", f->draft ? "draft" : "published"),
         ND_INT(":published_at", f->published_at), ND_INT(":now", nd_time_now()),
-        ND_TEXT(":import_key", f->import_key), ND_INT_IF(!create, ":id", *id));
+        ND_TEXT(":import_key", f->import_key), ND_INT_IF(!create, ":id", id));
     if (create)
-        return nd_pg_row_one(st, PG_ARTICLE_INSERT, insert_sql, params, nd_pg_read_int, id,
-                             "article insert");
-    return nd_pg_exec(st, PG_ARTICLE_UPDATE, update_sql, params, false, "article update");
-}
-
-/*
- * Writers run side by side (migration 0005): two that want the same slug
- * take turns on a lock of that slug until the first commits, so the second
- * sees the first's row and suffixes its own, as SQLite's single writer
- * would have it. The lock's key is the slug asked for: the suffixed
- * candidates are covered by it too.
- */
-static enum nd_err lock_slug(struct nd_pg *st, const char *slug)
-{
-    return nd_pg_exec(st, PG_SLUG_LOCK, "SELECT pg_advisory_xact_lock(1852143477, hashtext(:slug))",
-                      ND_PARAMS(ND_TEXT(":slug", slug)), false, "slug lock");
+        return nd_pg_get(st, PG_ARTICLE_INSERT, insert_sql, params, &nd_article_shape, out,
+                         "article insert");
+    enum nd_err err = nd_pg_get(st, PG_ARTICLE_UPDATE, update_sql, params, &nd_article_shape,
+                                out, "article update");
+    if (err == ND_OK)
+        err = nd_pg_exec(st, PG_TAGS_DELETE, "DELETE FROM article_tags WHERE article_id = :id",
+                         ND_PARAMS(ND_INT(":id", id)), false, "tags delete");
+    if (err == ND_OK && f->ntags > 0)
+        err = insert_tags(st, id, tags);
+    return err;
 }
 
 /* Create (id 0) and update, in one write transaction, as on SQLite. */
@@ -168,23 +170,17 @@ static enum nd_err save_once(struct nd_pg *st, int64_t id, const struct nd_artic
     if (id != 0)
         err = nd_pg_article_exists(st, id);
     if (err == ND_OK)
-        err = lock_slug(st, f->slug);
-    if (err == ND_OK)
         err = nd_slug_choose(f, id, buf, &slug, slug_taken, st);
     if (err == ND_OK)
-        err = write_row(st, f, slug, tags, &id);
-    if (err == ND_OK)
-        err = write_tags(st, id, f);
-    if (err == ND_OK)
-        err = nd_pg_article_get(&st->base, id, &article);
+        err = write_row(st, f, slug, tags, id, &article);
     free(tags);
     return nd_pg_finish_with(st, err, article, out);
 }
 
 /*
- * A derived slug may still meet a clash the lock does not cover (another
- * writer's own slug that is one of its suffixed forms): the save is tried
- * again, and the second try sees that writer's row.
+ * A derived slug may still meet a clash (an article renamed to one of its
+ * suffixed forms between the look-up and the write): the save is tried
+ * again, and the second try sees that row.
  */
 static enum nd_err save_article(struct nd_pg *st, int64_t id, const struct nd_article_fields *f,
                                 json_t **out)

@@ -62,6 +62,19 @@ BEGIN
 END
 $$;
 
+-- The article that has slug s, or NULL, after taking a lock of s that is
+-- held to the end of the transaction: of two writers that want one slug
+-- the second waits here for the first to commit, then finds its row (each
+-- statement of a function sees what committed before it began) and
+-- suffixes its own slug, as SQLite's single writer would have it.
+CREATE FUNCTION newsd_slug_owner(s text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1852143477, hashtext(s));
+    RETURN (SELECT id FROM articles WHERE slug = s);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION changes_article() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
