@@ -460,7 +460,9 @@ enum nd_err nd_import_jsonl(struct nd_store *store, const char *text, size_t len
         err = ND_ERR_INVALID;
     else if (im.slugs && im.comments && im.errors && im.refused && sodium_init() >= 0)
         err = import_lines(&im, text, len,
-                           batch_rows > 0 ? batch_rows : ND_IMPORT_JSONL_BATCH_DEFAULT);
+                           batch_rows > 0
+                               ? batch_rows
+                               : nd_store_batch_rows(store, ND_IMPORT_JSONL_BATCH_DEFAULT));
     json_decref(im.slugs);
     json_decref(im.comments);
     json_decref(im.errors);

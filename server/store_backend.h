@@ -22,7 +22,8 @@
 #include "newsd/store.h"
 
 struct nd_store_ops {
-    const char *name; /* "sqlite" or "postgresql", for logs and /health */
+    const char *name;        /* "sqlite" or "postgresql", for logs and /health */
+    unsigned batch_rows_max; /* writes a batch should hold at most; 0: no limit */
 
     /* ---- required ---- */
     void (*close)(struct nd_store *st);

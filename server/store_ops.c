@@ -125,6 +125,12 @@ enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
     return st->ops->batch_end(st, commit);
 }
 
+unsigned nd_store_batch_rows(const struct nd_store *st, unsigned want)
+{
+    unsigned most = st ? st->ops->batch_rows_max : 0;
+    return most > 0 && most < want ? most : want;
+}
+
 /* ---- articles ---------------------------------------------------------- */
 
 enum nd_err nd_store_article_create(struct nd_store *st, const struct nd_article_fields *f,

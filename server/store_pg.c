@@ -841,6 +841,7 @@ static enum nd_err pg_foreign_commits(struct nd_store *store, uint64_t *epoch)
 
 static const struct nd_store_ops pg_ops = {
     .name = "postgresql",
+    .batch_rows_max = 60, /* below the 64 subtransactions a backend keeps track of cheaply */
     .close = pg_close,
     .ping = pg_ping,
     .foreign_commits = pg_foreign_commits,

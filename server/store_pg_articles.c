@@ -139,8 +139,8 @@ static enum nd_err write_row(struct nd_pg *st, const struct nd_article_fields *f
     if (create)
         return nd_pg_get(st, PG_ARTICLE_INSERT, insert_sql, params, &nd_article_shape, out,
                          "article insert");
-    enum nd_err err = nd_pg_get(st, PG_ARTICLE_UPDATE, update_sql, params, &nd_article_shape,
-                                out, "article update");
+    enum nd_err err = nd_pg_get(st, PG_ARTICLE_UPDATE, update_sql, params, &nd_article_shape, out,
+                                "article update");
     if (err == ND_OK)
         err = nd_pg_exec(st, PG_TAGS_DELETE, "DELETE FROM article_tags WHERE article_id = :id",
                          ND_PARAMS(ND_INT(":id", id)), false, "tags delete");

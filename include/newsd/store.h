@@ -133,6 +133,13 @@ enum nd_err nd_store_size(struct nd_store *store, int64_t *bytes);
 enum nd_err nd_store_batch_begin(struct nd_store *store);
 enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);
 
+/*
+ * How many writes a batch of this store should hold at most: want, or less
+ * when the backend is slower with more (PostgreSQL: a savepoint per write,
+ * and a transaction of more than 64 subtransactions slows every snapshot).
+ */
+unsigned nd_store_batch_rows(const struct nd_store *store, unsigned want);
+
 /* ---- articles ---------------------------------------------------------- */
 
 /* Fields of an article as written by create and update. All strings borrowed. */
