@@ -467,6 +467,14 @@ static unsigned pool_size(const struct nd_config *cfg)
         return cfg->threads > cfg->conn_limit ? cfg->conn_limit : cfg->threads;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned n = cores > 0 ? (unsigned)cores : 1;
+    /*
+     * Over PostgreSQL a thread waits for each statement's round trip, and
+     * writes overlap only as far as threads do: four per core, each with
+     * its connection, keep the cores busy and let commits be flushed
+     * together (docs/postgresql.md).
+     */
+    if (nd_store_is_postgres(cfg->db_path))
+        n *= 4;
     /* libmicrohttpd splits connection-limit among the threads: each needs one. */
     return n > cfg->conn_limit ? cfg->conn_limit : n;
 }
