@@ -90,6 +90,21 @@ def binary_or_skip():
     return binary
 
 
+def has_option(binary, option):
+    """Whether newsd --help names option (a feature another branch may add)."""
+    proc = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL)
+    return option in proc.stdout + proc.stderr
+
+
+def uri(hosts, ports, **params):
+    """The URI of database DBNAME on the servers whose sockets are in hosts
+    (folders) under ports: libpq tries them in order."""
+    query = urllib.parse.urlencode({"host": ",".join(hosts), "port": ",".join(ports), **params},
+                                   quote_via=urllib.parse.quote, safe=",")
+    return f"postgresql://{SUPERUSER}@/{DBNAME}?{query}"
+
+
 def as_owner(argv):
     """argv run as the user the PostgreSQL servers run as (scripts/pg-cluster's rule)."""
     return (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) + argv
@@ -154,15 +169,16 @@ class Instance(Server):
     def pid(self):
         return self.proc.pid if self.proc is not None else None
 
-    def kill(self, sig=signal.SIGKILL):
-        """Sends sig and waits for the process to end; returns its exit status
+    def kill(self, sig=signal.SIGKILL, timeout=None):
+        """Sends sig and waits for the process to end (timeout seconds, by
+        default STOP_TIMEOUT; then SIGKILL); returns its exit status
         (negative: the signal that ended it)."""
         if self.proc is None:
             return self.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            self.proc.wait(STOP_TIMEOUT if sig != signal.SIGKILL else 10)
+            self.proc.wait(timeout or STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -219,7 +235,7 @@ backend newsd
     http-check expect status 200
     retries 3
     retry-on all-retryable-errors
-    option redispatch
+    option redispatch 1
     http-request disable-l7-retry if METH_POST
     http-response set-header X-Served-By %[srv_name]
     http-error status 503 content-type application/problem+json hdr Retry-After 1 string '{problem}'
@@ -242,14 +258,13 @@ backend newsd
         def accepting():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"haproxy exited {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
+            try:  # a whole request: a bare connection is logged as a bad one
+                return http_request(self.port, "GET", "/health", timeout=2).status == 200
             except OSError:
                 return False
 
         if not wait_until(accepting, START_TIMEOUT):
-            raise RuntimeError("haproxy does not accept connections:\n" + self.log_tail())
+            raise RuntimeError("no healthy answer through haproxy:\n" + self.log_tail())
 
     def stop(self):
         if self.proc is None:
@@ -305,13 +320,20 @@ class Cluster:
     """A PostgreSQL primary (+ replica), N newsd instances and haproxy.
 
     Cluster(binary, instances=3, replica=True, delay_ms=0, sync=False,
-            args=(), env=None)
-    args and env go to every instance. delay_ms: the replica's apply delay;
-    sync: the primary waits for the replica at every commit (PG_SYNC=1).
+            args=(), env=None, replica_reads="auto")
+    args and env go to every instance; "{primary_uri}" and "{replica_uri}" in
+    an argument become the URI of that server alone. delay_ms: the replica's
+    apply delay; sync: the primary waits for the replica at every commit
+    (PG_SYNC=1). replica_reads: give every instance --db-replica with the
+    replica's URI; "auto" does when there is a replica and newsd --help
+    names the option. After start: c.db (the multi-host URI every instance
+    has), c.primary_uri, c.replica_uri (None without a replica),
+    c.replica_reads (whether the instances read from the replica),
+    c.check_path (haproxy's health check: /ready or /health).
     """
 
     def __init__(self, binary, instances=3, replica=True, delay_ms=0, sync=False, args=(),
-                 env=None):
+                 env=None, replica_reads="auto"):
         self.binary = binary
         self.count = instances
         self.want_replica = replica
@@ -328,6 +350,9 @@ class Cluster:
         self.key = None
         self.db = None
         self.check_path = None
+        self.replica_reads = replica_reads
+        self.primary_uri = None
+        self.replica_uri = None
 
     # -- life ------------------------------------------------------------------
 
@@ -361,15 +386,21 @@ class Cluster:
             self.replica = PgServer(rdir, 5433)
             hosts.append(rdir)
             ports.append("5433")
-        query = urllib.parse.urlencode(
-            {"host": ",".join(hosts), "port": ",".join(ports),
-             "target_session_attrs": "read-write"}, quote_via=urllib.parse.quote, safe=",")
-        self.db = f"postgresql://{SUPERUSER}@/{DBNAME}?{query}"
+        self.db = uri(hosts, ports, target_session_attrs="read-write")
+        self.primary_uri = uri(hosts[:1], ports[:1])
+        self.replica_uri = uri(hosts[1:], ports[1:]) if self.replica else None
+        if self.replica_reads == "auto":
+            self.replica_reads = self.replica is not None and has_option(self.binary,
+                                                                         "--db-replica")
+        args = [a.format(primary_uri=self.primary_uri, replica_uri=self.replica_uri)
+                for a in self.args]
+        if self.replica_reads:
+            args += ["--db-replica", self.replica_uri]
         # Migrates the database on the primary too, before any instance starts.
         self.key = create_key(self.binary, self.db, "cluster", self.env)
         ports = [free_port() for _ in range(self.count)]
         for i, port in enumerate(ports):
-            inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, self.args, self.env)
+            inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, args, self.env)
             self.instances.append(inst)
             inst.start()
         first = self.instances[0]
@@ -377,8 +408,6 @@ class Cluster:
         self.haproxy = Haproxy(self.dir, free_port(), [(i.name, i.port) for i in self.instances],
                                self.check_path)
         self.haproxy.start()
-        if not wait_until(lambda: self.request("GET", "/health").status == 200, START_TIMEOUT):
-            raise RuntimeError("no healthy answer through haproxy:\n" + self.haproxy.log_tail())
 
     def close(self):
         """Stops everything that runs, each part whatever the others did."""
