@@ -10,7 +10,8 @@ in temporary folders of the cluster's own:
 - N newsd instances (the binary under test), each on a port of its own,
   each given one multi-host URI naming the primary and the replica with
   target_session_attrs=read-write, so that libpq finds whichever server
-  takes writes, and --trusted-proxies 127.0.0.1 for haproxy;
+  takes writes, --trusted-proxies 127.0.0.1 for haproxy and a
+  per-ip-connection-limit of 1000 (every connection comes from haproxy);
 - haproxy (Debian's) on one port: round robin, health checks on /ready
   when newsd has it (else /health), L7 retries and redispatch, the client's
   address in X-Forwarded-For, and a header X-Served-By naming the instance
@@ -157,7 +158,8 @@ class Instance(Server):
         self.name = name
         super().__init__(binary, db=db, key=False, port_flag=False, env=env,
                          args=["--bind", "127.0.0.1", "--port", str(port),
-                               "--trusted-proxies", "127.0.0.1", *args])
+                               "--trusted-proxies", "127.0.0.1",
+                               "--per-ip-connection-limit", "1000", *args])
         self.fixed_port = port
 
     def start(self):
@@ -205,8 +207,7 @@ class Haproxy:
     def config(self):
         """The configuration: the settings of config/haproxy/newsd.cfg with the
         tests' ports, a stats socket and faster health checks."""
-        servers = "\n".join(f"    server {name} 127.0.0.1:{port} check {CHECK}"
-                            for name, port in self.servers)
+        servers = "\n".join(f"    server {name} 127.0.0.1:{port}" for name, port in self.servers)
         problem = ('{"type":"about:blank","title":"Service Unavailable","status":503,'
                    '"detail":"no newsd instance can take the request; try again shortly"}')
         return f"""global
@@ -239,6 +240,7 @@ backend newsd
     http-request disable-l7-retry if METH_POST
     http-response set-header X-Served-By %[srv_name]
     http-error status 503 content-type application/problem+json hdr Retry-After 1 string '{problem}'
+    default-server check {CHECK}
 {servers}
 """
 
