@@ -33,6 +33,11 @@ BUILD_PACKAGES=(gcc meson ninja-build pkg-config
 # modules, unaccent among them, are in the same package) and psql.
 PG_TEST_PACKAGES=(postgresql-15 postgresql-client-15)
 
+# What a cluster on one machine needs beside those (scripts/cluster, and the
+# cluster tests): Debian's haproxy in front of the instances, curl to ask
+# them whether they are up.
+CLUSTER_PACKAGES=(haproxy curl)
+
 # start_test_postgres: starts a throwaway PostgreSQL server (scripts/pg-cluster)
 # in a new short folder under /tmp, stopped and removed when this shell exits
 # by any path (an error, the end, Ctrl-C, a SIGTERM from CI), and exports its
