@@ -45,7 +45,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 
 import pg
@@ -519,6 +518,3 @@ def wait_streaming(cluster, timeout=10):
         "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
         "postgres")[0][0] == "1", timeout)
 
-
-def now_ms():
-    return time.monotonic() * 1000.0
