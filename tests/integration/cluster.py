@@ -48,7 +48,7 @@ import tempfile
 import urllib.parse
 
 import pg
-from environment import START_TIMEOUT, STOP_TIMEOUT, free_port, source_root, wait_until
+from environment import SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, free_port, source_root, wait_until
 from http_client import http_request
 from server import Server, Stream, create_key
 
@@ -59,8 +59,9 @@ DBNAME = "newsd"
 
 # haproxy's health checks in the tests: every 300 ms, down after 2 failures,
 # up after 1 success, so that a killed or draining instance leaves the
-# rotation within a second. config/haproxy/newsd.cfg uses calmer figures.
-CHECK = "inter 300ms fall 2 rise 1"
+# rotation within a second (slower under a wrapper such as valgrind).
+# config/haproxy/newsd.cfg uses calmer figures.
+CHECK = f"inter {300 * SLOWDOWN}ms fall 2 rise 1"
 
 
 def skip_reason(binary):
