@@ -24,6 +24,7 @@ in temporary folders of the cluster's own:
         c.instance(1).kill()                        # kill -9 ...
         c.instance(1).start()                       # ... and again, same port
         c.stop_primary(); c.start_primary(); c.promote_replica()
+        c.stop_replica(); c.start_replica(); c.wait_replayed()
 
 Instances are numbered from 0; c.key is an API key every instance takes
 (made with `newsd key create` against the primary, which also applies the
@@ -459,6 +460,12 @@ class Cluster:
 
     def start_primary(self):
         self.primary.start()
+
+    def stop_replica(self, mode="fast"):
+        self.replica.stop(mode)
+
+    def start_replica(self):
+        self.replica.start()
 
     def promote_replica(self):
         """The replica becomes a primary (stop the old one first, or it will
