@@ -353,6 +353,7 @@ class Cluster:
         self.key = None
         self.db = None
         self.check_path = None
+        self.pg_dirs = []  # the servers' folders, stopped in reverse order
         self.replica_reads = replica_reads
         self.primary_uri = None
         self.replica_uri = None
@@ -378,12 +379,14 @@ class Cluster:
         os.chmod(self.dir, 0o755)
         pdir, rdir = os.path.join(self.dir, "p"), os.path.join(self.dir, "r")
         os.mkdir(pdir)
+        self.pg_dirs.append(pdir)  # before it starts: a stop mid-way must find it
         self._pg("start", pdir, "5432")
         self.primary = PgServer(pdir, 5432)
         pg.psql(self.primary.conninfo, f'CREATE DATABASE "{DBNAME}"')
         hosts, ports = [pdir], ["5432"]
         if self.want_replica:
             os.mkdir(rdir)
+            self.pg_dirs.append(rdir)
             env = {"PG_REPLICA_DELAY_MS": str(self.delay_ms), "PG_SYNC": "1" if self.sync else "0"}
             self._pg("replica", rdir, pdir, "5433", env=env)
             self.replica = PgServer(rdir, 5433)
@@ -413,33 +416,51 @@ class Cluster:
         self.haproxy.start()
 
     def close(self):
-        """Stops everything that runs, each part whatever the others did."""
-        errors = []
-        steps = [("haproxy", lambda: self.haproxy and self.haproxy.stop())]
-        steps += [(inst.name, inst.kill) for inst in self.instances]
-        steps += [(f"PostgreSQL in {d}", lambda d=d: self._pg("stop", d))
-                  for d in (self.replica and self.replica.dir, self.primary and self.primary.dir)
-                  if d]
-        for what, step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - the rest must still be stopped
-                errors.append(f"{what}: {exc}")
-        self.haproxy = None
-        self.instances = []
-        self.primary = self.replica = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-        if errors:
-            print("# cluster teardown: " + "; ".join(errors), file=sys.stderr)
+        """Stops everything that runs, each part whatever the others did. A
+        SIGTERM or Ctrl-C meanwhile waits until the teardown is over."""
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            errors = []
+            steps = [("haproxy", lambda: self.haproxy and self.haproxy.stop())]
+            steps += [(inst.name, inst.kill) for inst in self.instances]
+            steps += [(f"PostgreSQL in {d}", lambda d=d: self._pg("stop", d))
+                      for d in reversed(self.pg_dirs)]
+            for what, step in steps:
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - the rest must still be stopped
+                    errors.append(f"{what}: {exc}")
+            self.haproxy = None
+            self.instances = []
+            self.pg_dirs = []
+            self.primary = self.replica = None
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = None
+            if errors:
+                print("# cluster teardown: " + "; ".join(errors), file=sys.stderr)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     def _pg(self, *args, env=None):
-        proc = subprocess.run([self.script, *args], capture_output=True, text=True, timeout=180,
-                              env={**os.environ, **(env or {})})
+        """scripts/pg-cluster args. In a session of its own: when the test is
+        stopped meanwhile, the script and what it started (pg_basebackup,
+        pg_ctl) are killed together, not the script alone."""
+        proc = subprocess.Popen([self.script, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=180)
+        except BaseException:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            raise
         if proc.returncode != 0:
-            raise RuntimeError(f"pg-cluster {args[0]} failed:\n{proc.stderr}")
-        return proc.stdout.strip()
+            raise RuntimeError(f"pg-cluster {args[0]} failed:\n{err}")
+        return out.strip()
 
     # -- the pieces -------------------------------------------------------------
 
