@@ -111,7 +111,8 @@ def test_unit(text):
     tap.check("ExecStart=/usr/local/bin/newsd serve --config /etc/newsd/newsd.conf" in lines,
               "ExecStart")
     for want in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",
-                 "PrivateUsers=yes", "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service",
+                 "PrivateUsers=yes", "MemoryDenyWriteExecute=yes",
+                 "SystemCallFilter=@system-service",
                  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet="):
         tap.check(want in lines, f"{want} missing")
     with tempfile.TemporaryDirectory(prefix="ndunit") as tmp:
