@@ -548,6 +548,37 @@ static void publish_changes(struct nd_pg *st)
                             "next publication");
 }
 
+/*
+ * A write transaction's COMMIT and then the publication, in one round trip:
+ * one query string of two statements (the simple protocol runs the second
+ * in a transaction of its own, and not at all when COMMIT failed). The
+ * result is COMMIT's; a failed publication is only logged, as in
+ * publish_changes.
+ */
+static enum nd_err commit_and_publish(struct nd_pg *st)
+{
+    if (!PQsendQuery(st->conn, "COMMIT; SELECT newsd_publish_changes()"))
+        return nd_pg_err(st, NULL, "commit");
+    enum nd_err err = ND_OK, published = ND_ERR_DB;
+    unsigned n = 0;
+    PGresult *res;
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        ExecStatusType status = PQresultStatus(res);
+        if (n == 0 && status != PGRES_COMMAND_OK)
+            err = nd_pg_err(st, res, "commit");
+        else if (n == 1)
+            published = status == PGRES_TUPLES_OK ? ND_OK : nd_pg_err(st, res, "publication");
+        PQclear(res);
+        n++;
+    }
+    if (n == 0)
+        err = nd_pg_err(st, NULL, "commit");
+    if (err == ND_OK && published != ND_OK)
+        nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
+                            "next publication");
+    return err;
+}
+
 enum nd_err nd_pg_begin(struct nd_pg *st)
 {
     if (st->batch_depth > 0 && !st->in_transaction) {
@@ -592,11 +623,9 @@ enum nd_err nd_pg_commit(struct nd_pg *st)
     if (st->batch_depth > 0) {
         err = run_fixed(st, PG_RELEASE, "RELEASE nd_write");
     } else {
-        err = run_fixed(st, PG_COMMIT, "COMMIT");
+        err = st->writing ? commit_and_publish(st) : run_fixed(st, PG_COMMIT, "COMMIT");
         /* COMMIT ends the transaction whatever its outcome */
         st->in_transaction = false;
-        if (err == ND_OK && st->writing)
-            publish_changes(st);
         st->writing = false;
     }
     if (err != ND_OK)
