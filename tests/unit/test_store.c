@@ -249,7 +249,9 @@ static void busy_pg(void)
     CHECK_INT(nd_store_open(db.path, &quick, &waiter), ND_OK);
     if (!holder || !waiter)
         goto out;
+    /* writers run side by side on PostgreSQL: what stops them all is a table lock */
     CHECK_INT(nd_pg_begin(nd_pg_of(holder)), ND_OK);
+    pg_behind(holder, "LOCK TABLE articles, comments IN EXCLUSIVE MODE");
     struct nd_article_fields f = fields("waiting", T0);
     json_t *art = NULL;
     CHECK_INT(nd_store_article_create(waiter, &f, &art), ND_ERR_BUSY);
