@@ -27,11 +27,14 @@
 #include "newsd/log.h"
 #include "store_pg.h"
 
-#define MAX_OWN 256      /* this process's connections whose notifications are its own */
-#define RETRY_MS 1000    /* how long to wait before reconnecting */
-#define BACKSTOP_MS 5000 /* how often the listening connection is checked */
+#define MAX_OWN 256        /* this process's connections whose notifications are its own */
+#define RETRY_MS 1000      /* how long to wait before reconnecting */
+#define BACKSTOP_MS 5000   /* how often the listening connection is checked */
+#define FIRST_WAIT_MS 2000 /* how long opening waits for the listener's first connection */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tried = PTHREAD_COND_INITIALIZER; /* the first connection was tried */
+static bool first_tried;
 static int own_pids[MAX_OWN];
 static unsigned users; /* open stores; the thread runs while there is one */
 static bool running;
@@ -135,6 +138,14 @@ static bool still_there(PGconn *conn)
     return ok && drain(conn);
 }
 
+static void tell_tried(void)
+{
+    pthread_mutex_lock(&lock);
+    first_tried = true;
+    pthread_cond_broadcast(&tried);
+    pthread_mutex_unlock(&lock);
+}
+
 static void *listen_main(void *arg)
 {
     (void)arg;
@@ -150,6 +161,7 @@ static void *listen_main(void *arg)
                                         "response cache forgets everything until it can");
                 warned = true;
                 nd_pg_count_foreign();
+                tell_tried();
                 usleep(RETRY_MS * 1000);
                 continue;
             }
@@ -157,6 +169,7 @@ static void *listen_main(void *arg)
                 nd_log(ND_LOG_INFO, "store: listening for PostgreSQL changes again");
             warned = false;
             nd_pg_count_foreign(); /* what happened while nobody listened */
+            tell_tried();
         }
         struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
         int ready = poll(&pfd, 1, 200);
@@ -176,6 +189,22 @@ static void *listen_main(void *arg)
     return NULL;
 }
 
+/*
+ * Waits (lock held) until the listener has tried its first connection, at
+ * most FIRST_WAIT_MS: its start counts as a foreign commit (what happened
+ * while nobody listened), which empties the caches; waiting for it here,
+ * before the first store is in use, keeps it from emptying answers that
+ * were only just cached.
+ */
+static void wait_first_try(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FIRST_WAIT_MS / 1000;
+    while (!first_tried && pthread_cond_timedwait(&tried, &lock, &until) == 0)
+        ;
+}
+
 enum nd_err nd_pg_listen_start(const char *conninfo)
 {
     enum nd_err err = ND_OK;
@@ -184,11 +213,13 @@ enum nd_err nd_pg_listen_start(const char *conninfo)
         free(listen_conninfo);
         listen_conninfo = strdup(conninfo);
         atomic_store(&stop, false);
+        first_tried = false;
         if (!listen_conninfo || pthread_create(&thread, NULL, listen_main, NULL) != 0) {
             users--;
             err = ND_ERR_NOMEM;
         } else {
             running = true;
+            wait_first_try();
         }
     }
     pthread_mutex_unlock(&lock);
