@@ -143,12 +143,8 @@ END
 $$;
 
 -- Other processes' caches are told of a write when it commits (its pending
--- rows), and of pruning; a publication changes no answer but the change
--- log's, which readers of the log find by asking.
-DROP TRIGGER changes_notify ON changes;
-
-CREATE TRIGGER changes_notify AFTER DELETE ON changes
-FOR EACH STATEMENT EXECUTE FUNCTION changes_notify();
-
+-- rows), and again when its change rows are published (0001's trigger on
+-- changes, which also tells of pruning): the change log's pages are cached
+-- too, and one cached between the two would lack the write's change.
 CREATE TRIGGER changes_pending_notify AFTER INSERT ON changes_pending
 FOR EACH STATEMENT EXECUTE FUNCTION changes_notify();
