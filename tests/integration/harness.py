@@ -34,7 +34,7 @@ import sys
 
 from cases import case, check_errors, expect, run_case  # noqa: F401
 from environment import (  # noqa: F401
-    HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER, binary_from_argv, free_port,
+    CLUSTER, HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER, binary_from_argv, free_port,
     samples_dir, source_root, wait_until,
 )
 from http_client import (  # noqa: F401
