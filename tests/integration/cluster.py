@@ -40,6 +40,7 @@ binary_or_skip() prints the one TAP skip line and exits.
 
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -438,7 +439,8 @@ class Cluster:
     def _start_newsd(self, args):
         """The instances (each given args) and haproxy in front of them."""
         # Migrates the database on the primary too, before any instance starts.
-        self.key = create_key(self.binary, self.db, "cluster", self.env)
+        # A name of its own: a cluster may start again over the same database.
+        self.key = create_key(self.binary, self.db, "cluster-" + secrets.token_hex(4), self.env)
         ports = [free_port() for _ in range(self.count)]
         for i, port in enumerate(ports):
             inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, args, self.env)
