@@ -53,7 +53,7 @@ def binary_from_argv(backends=pg.BACKENDS, why=None, single=None):
     reason = pg.skip_reason(binary, backends)
     if reason and why and pg.BACKEND not in backends:
         reason += f": {why}"
-    if not reason and CLUSTER:
+    if not reason and TOPOLOGY != "single":
         reason = cluster_skip_reason(binary, single)
     if reason:
         print(f"1..0 # SKIP {reason}")
