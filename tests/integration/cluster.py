@@ -40,6 +40,7 @@ binary_or_skip() prints the one TAP skip line and exits.
 
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -113,14 +114,30 @@ def as_owner(argv):
 
 
 class PgServer:
-    """One PostgreSQL server made by scripts/pg-cluster in folder dir."""
+    """One PostgreSQL server made by scripts/pg-cluster in folder dir, or
+    (PgServer.shared) a server the cluster did not start and must not stop,
+    whose database dbname the cluster uses."""
 
-    def __init__(self, dir, port):
+    def __init__(self, dir, port, dbname=DBNAME):
         self.dir = dir
         self.port = port
+        self.dbname = dbname
+        self.owned = True
         self.conninfo = f"host={dir} port={port} user={SUPERUSER} dbname=postgres"
 
+    @classmethod
+    def shared(cls, conninfo, dbname):
+        """The server of conninfo (the suite's NEWSD_TEST_PG), database dbname."""
+        pairs = pg.parse_conninfo(conninfo)
+        server = cls(pairs.get("host"), pairs.get("port"), dbname)
+        server.owned = False
+        server.conninfo = pg.conninfo_for("postgres", conninfo)
+        return server
+
     def ctl(self, *args):
+        if not self.owned:
+            raise RuntimeError("this cluster runs over a shared PostgreSQL server: "
+                               "it neither stops nor starts it")
         proc = subprocess.run(as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D",
                                         os.path.join(self.dir, "data"), *args]),
                               cwd=self.dir, capture_output=True, text=True, timeout=120)
@@ -137,8 +154,8 @@ class PgServer:
     def running(self):
         return os.path.exists(os.path.join(self.dir, "data", "postmaster.pid"))
 
-    def rows(self, sql, dbname=DBNAME):
-        return pg.rows(pg.conninfo_for(dbname, self.conninfo), sql)
+    def rows(self, sql, dbname=None):
+        return pg.rows(pg.conninfo_for(dbname or self.dbname, self.conninfo), sql)
 
     def log_tail(self, n=20):
         try:
@@ -323,21 +340,27 @@ class Cluster:
     """A PostgreSQL primary (+ replica), N newsd instances and haproxy.
 
     Cluster(binary, instances=3, replica=True, delay_ms=0, sync=False,
-            args=(), env=None, replica_reads="auto")
+            args=(), env=None, replica_reads="auto", database=None)
     args and env go to every instance; "{primary_uri}" and "{replica_uri}" in
     an argument become the URI of that server alone. delay_ms: the replica's
     apply delay; sync: the primary waits for the replica at every commit
     (PG_SYNC=1). replica_reads: give every instance --db-replica with the
     replica's URI; "auto" does when there is a replica and newsd --help
-    names the option. After start: c.db (the multi-host URI every instance
-    has), c.primary_uri, c.replica_uri (None without a replica),
+    names the option. database: the URI of an existing database on the
+    suite's PostgreSQL server (NEWSD_TEST_PG) to run over instead of a
+    primary of the cluster's own, which saves the seconds of initdb (the
+    integration suite's cluster topology, see topology.py); no replica then,
+    and the server is neither stopped nor started. After start: c.db (the
+    multi-host URI every instance has), c.primary_uri, c.replica_uri (None
+    without a replica),
     c.replica_reads (whether the instances read from the replica),
     c.check_path (haproxy's health check: /ready or /health).
     """
 
     def __init__(self, binary, instances=3, replica=True, delay_ms=0, sync=False, args=(),
-                 env=None, replica_reads="auto"):
+                 env=None, replica_reads="auto", database=None):
         self.binary = binary
+        self.database = database
         self.count = instances
         self.want_replica = replica
         self.delay_ms = delay_ms
@@ -377,6 +400,15 @@ class Cluster:
         # enter (the servers run as postgres when the tests run as root).
         self.dir = tempfile.mkdtemp(prefix="ndc", dir="/tmp")
         os.chmod(self.dir, 0o755)
+        if self.database is not None:
+            if self.want_replica:
+                raise ValueError("a cluster over an existing database has no replica")
+            dbname = urllib.parse.unquote(urllib.parse.urlsplit(self.database).path.lstrip("/"))
+            self.primary = PgServer.shared(pg.base_conninfo(), dbname)
+            self.db = self.primary_uri = self.database
+            self.replica_reads = False
+            self._start_newsd(list(self.args))
+            return
         pdir, rdir = os.path.join(self.dir, "p"), os.path.join(self.dir, "r")
         os.mkdir(pdir)
         self.pg_dirs.append(pdir)  # before it starts: a stop mid-way must find it
@@ -402,8 +434,13 @@ class Cluster:
                 for a in self.args]
         if self.replica_reads:
             args += ["--db-replica", self.replica_uri]
+        self._start_newsd(args)
+
+    def _start_newsd(self, args):
+        """The instances (each given args) and haproxy in front of them."""
         # Migrates the database on the primary too, before any instance starts.
-        self.key = create_key(self.binary, self.db, "cluster", self.env)
+        # A name of its own: a cluster may start again over the same database.
+        self.key = create_key(self.binary, self.db, "cluster-" + secrets.token_hex(4), self.env)
         ports = [free_port() for _ in range(self.count)]
         for i, port in enumerate(ports):
             inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, args, self.env)

@@ -21,16 +21,31 @@ import pg
 WRAPPER = shlex.split(os.environ.get("ND_SERVER_WRAPPER", ""))
 SLOWDOWN = 10 if WRAPPER else 1
 
+# NEWSD_TEST_TOPOLOGY: "single" (the default: Server is one newsd process)
+# or "cluster" (suite integration-cluster: Server is haproxy in front of
+# CLUSTER_INSTANCES newsd instances over one PostgreSQL database, see
+# topology.py). A test about one process says so to binary_from_argv (single=)
+# or to Tap.run_single, and skips itself in the cluster.
+TOPOLOGY = pg.TOPOLOGY
+CLUSTER = pg.CLUSTER
+CLUSTER_INSTANCES = 2
+
+# Why a check of a rate or stream limit skips itself in the cluster topology.
+LIMITS_PER_PROCESS = ("newsd's rate and stream limits count per process, and each instance "
+                      "has its own (cluster-wide limits are not in newsd yet)")
+
 START_TIMEOUT = 10.0 * SLOWDOWN
 STOP_TIMEOUT = 15.0 * SLOWDOWN
 HTTP_TIMEOUT = 15.0 * SLOWDOWN
 
 
-def binary_from_argv(backends=pg.BACKENDS, why=None):
+def binary_from_argv(backends=pg.BACKENDS, why=None, single=None):
     """The newsd binary of argv[1]. Skips the whole test (a TAP plan of 0 with
     the reason) when there is none, or when it cannot run against the backend
     of NEWSD_TEST_BACKEND: the test names the backends it is meant for, and
-    why (one line) when that is not both."""
+    why (one line) when that is not both. single: why (one line) the test is
+    about one newsd process; it then skips itself in the cluster topology,
+    as every test does when no cluster can run here."""
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         print("1..0 # SKIP no newsd binary given (usage: test_X.py /path/to/newsd)")
         sys.exit(0)
@@ -38,6 +53,8 @@ def binary_from_argv(backends=pg.BACKENDS, why=None):
     reason = pg.skip_reason(binary, backends)
     if reason and why and pg.BACKEND not in backends:
         reason += f": {why}"
+    if not reason and TOPOLOGY != "single":
+        reason = cluster_skip_reason(binary, single)
     if reason:
         print(f"1..0 # SKIP {reason}")
         sys.exit(0)
@@ -72,3 +89,16 @@ def wait_until(fn, timeout=10.0, interval=0.05):
         if time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+def cluster_skip_reason(binary, single=None):
+    """Why a test cannot run in the cluster topology, or None."""
+    if TOPOLOGY not in ("single", "cluster"):
+        return f"unknown NEWSD_TEST_TOPOLOGY {TOPOLOGY!r} (want single or cluster)"
+    if single:
+        return f"about one newsd process, not a cluster behind haproxy: {single}"
+    if pg.BACKEND != "postgres":
+        return "the cluster topology runs over PostgreSQL (NEWSD_TEST_BACKEND=postgres)"
+    import cluster  # here: cluster.py imports server.py, which imports this module
+
+    return cluster.skip_reason(binary)

@@ -34,8 +34,8 @@ import sys
 
 from cases import case, check_errors, expect, run_case  # noqa: F401
 from environment import (  # noqa: F401
-    HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER, binary_from_argv, free_port,
-    samples_dir, source_root, wait_until,
+    CLUSTER, CLUSTER_INSTANCES, HTTP_TIMEOUT, LIMITS_PER_PROCESS, SLOWDOWN, START_TIMEOUT,
+    STOP_TIMEOUT, WRAPPER, binary_from_argv, free_port, samples_dir, source_root, wait_until,
 )
 from http_client import (  # noqa: F401
     REASONS, Client, Headers, Response, chunked, http_request, raw_exchange, target_path,
@@ -47,7 +47,7 @@ from server import (  # noqa: F401
     LISTENING, SANITIZER, Server, Stream, check_stop, clean_env, create_key, db_sql,
     hold_write_lock, is_postgres, run_cli, scratch_db, serve,
 )
-from pg import BACKEND, FOREIGN_NOTICE_S, Database, soon  # noqa: F401
+from pg import BACKEND, FOREIGN_NOTICE_S, OWN_NOTICE_S, Database, settled, soon  # noqa: F401
 from tap import Failure, Tap  # noqa: F401
 
 # A SIGTERM to the test (a Meson timeout) unwinds the with-blocks, so that no

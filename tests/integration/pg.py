@@ -28,6 +28,9 @@ import urllib.parse
 
 BACKENDS = ("sqlite", "postgres")
 BACKEND = os.environ.get("NEWSD_TEST_BACKEND", "sqlite")
+# single, or cluster: see environment.py and topology.py
+TOPOLOGY = os.environ.get("NEWSD_TEST_TOPOLOGY", "single")
+CLUSTER = TOPOLOGY == "cluster"
 PSQL = os.environ.get("ND_PSQL", "psql")
 
 
@@ -250,6 +253,24 @@ def soon(read):
     deadline = time.monotonic() + FOREIGN_NOTICE_S
     value = read()
     while not value and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value
+
+
+# In the cluster topology a test's own write went through one instance and
+# its next read may reach another, which learns of the write as of a foreign
+# one: the same allowance. One process sees its own writes at once.
+OWN_NOTICE_S = FOREIGN_NOTICE_S if CLUSTER else 0.0
+
+
+def settled(read, ok):
+    """read() now, or (in the cluster topology) again until ok(value) or
+    OWN_NOTICE_S passed; its last value. For a read right after the test's
+    own write that must see it."""
+    deadline = time.monotonic() + OWN_NOTICE_S
+    value = read()
+    while not ok(value) and time.monotonic() < deadline:
         time.sleep(0.02)
         value = read()
     return value

@@ -8,6 +8,10 @@ leaves it running. run_cli runs the CLI; check_stop is the test point that
 a server stops cleanly with no sanitizer report; serve runs a list of test
 points against one server and stops it.
 
+In the cluster topology (NEWSD_TEST_TOPOLOGY=cluster) Server(...) is a
+topology.ClusterServer: haproxy in front of several instances, with the
+same interface.
+
 db_sql, hold_write_lock and scratch_db reach a server's database as another
 process would, on either backend: Python's sqlite3 for a file, psql for a
 PostgreSQL URI; tests that write behind newsd's back use them, so the same
@@ -28,7 +32,7 @@ import time
 import urllib.parse
 
 import pg
-from environment import HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER
+from environment import CLUSTER, HTTP_TIMEOUT, SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, WRAPPER
 from http_client import http_request, target_path
 
 LISTENING = re.compile(r"listening on http://([0-9.]+):(\d+)")
@@ -217,6 +221,15 @@ class Server:
     """
 
     started = 0
+
+    def __new__(cls, *args, **kwargs):
+        # In the cluster topology "the server" is haproxy in front of several
+        # instances (topology.py); a subclass (cluster.Instance) is one process.
+        if cls is Server and CLUSTER:
+            from topology import ClusterServer  # here: it imports cluster.py, which imports us
+
+            return super().__new__(ClusterServer)
+        return super().__new__(cls)
 
     def __init__(self, binary, args=(), env=None, db=None, key=True, port_flag=True,
                  command=("serve",), wait_listening=True):

@@ -21,7 +21,8 @@ from harness import (  # noqa: E402
     run_cli, scratch_db, source_root, wait_until,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(
+    single="the command line and startup of one process (flags, config files, exit statuses)")
 tap = Tap()
 
 KEY = re.compile(r"^nd_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]+$")

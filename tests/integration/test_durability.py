@@ -42,7 +42,7 @@ from harness import (  # noqa: E402
     is_postgres,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(single="SIGKILL of the one process under writers, again and again")
 tap = Tap()
 
 # Under valgrind (SLOWDOWN > 1) each start takes seconds: fewer rounds there.

@@ -25,8 +25,8 @@ import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HTTP_TIMEOUT, SLOWDOWN, Server, Tap, binary_from_argv,  # noqa: E402
-                     run_cli)
+from harness import (CLUSTER, HTTP_TIMEOUT, LIMITS_PER_PROCESS, SLOWDOWN,  # noqa: E402
+                     Server, Tap, binary_from_argv, run_cli)
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -273,7 +273,8 @@ def test_replay(srv):
     tap.eq([json.loads(e[2]) for e in stream.events], every, "event data = /v1/changes items")
     tap.eq([e[1] for e in stream.events], [c["kind"] for c in every], "event: the kind")
     stream.close()
-    for bad in ("-1", "x", "01", "1 "):
+    # haproxy trims the blank off "1 ": no instance behind it can see it
+    for bad in ("-1", "x", "01") + (() if CLUSTER else ("1 ",)):
         resp = EventStream(srv.port, {"Last-Event-ID": bad})
         tap.eq(resp.status, 400, f"Last-Event-ID {bad!r}")
     resp = srv.request("GET", "/v1/events?since=abc")
@@ -465,8 +466,10 @@ def main():
         tap.run("/v1/changes pages, next_since, visibility and 410", test_changes_pages, srv)
         tap.stop_server(srv)
     tap.run("heartbeats; reset and 410 after pruning", test_heartbeat_and_reset, BIN)
-    tap.run("stream limits per address (429) and in all (503)", test_limits, BIN)
-    tap.run("an IPv6 client's streams count by its /64", test_limit_ipv6_block, BIN)
+    tap.run_single("stream limits per address (429) and in all (503)", LIMITS_PER_PROCESS,
+                   test_limits, BIN)
+    tap.run_single("an IPv6 client's streams count by its /64", LIMITS_PER_PROCESS,
+                   test_limit_ipv6_block, BIN)
     tap.run("200 idle streams hold no worker thread", test_idle_streams, BIN)
     tap.run("SIGTERM with open streams exits 0 promptly", test_sigterm, BIN)
     tap.done()

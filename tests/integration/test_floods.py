@@ -39,7 +39,7 @@ from harness import (  # noqa: E402
 )
 from rawhttp import connect, is_open, rss_kib, socket_count  # noqa: E402
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(single="the sockets and memory of one process under connection floods")
 tap = Tap()
 
 PER_IP = 8

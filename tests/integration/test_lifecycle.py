@@ -26,7 +26,7 @@ from harness import (  # noqa: E402
     http_request, run_cli, scratch_db,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(single="one process's signals, shutdown and restart")
 tap = Tap()
 
 

@@ -30,7 +30,8 @@ from harness import (  # noqa: E402
 )
 from rawhttp import Closed, Reader, Timeout, connect, send_all, wait_closed  # noqa: E402
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(
+    single="raw malformed requests, which haproxy answers or rejects before any instance")
 tap = Tap()
 
 ANSWER_TIMEOUT = 5.0 * SLOWDOWN

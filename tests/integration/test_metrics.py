@@ -24,7 +24,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Tap, binary_from_argv, serve, short  # noqa: E402
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(
+    single="exact counter deltas of one process, which one worker thread makes exact")
 tap = Tap()
 
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"

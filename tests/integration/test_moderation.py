@@ -16,7 +16,9 @@ import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import INT, TIMESTAMP, Re, Server, Tap, binary_from_argv, expect  # noqa: E402
+from harness import (  # noqa: E402
+    INT, TIMESTAMP, Re, Server, Tap, binary_from_argv, expect, settled,
+)
 
 BIN = binary_from_argv()
 tap = Tap()
@@ -90,18 +92,26 @@ def test_pending_flow(srv):
            what="PATCH with a bad key")
     resp = patch(srv, cid, {"status": "visible"})
     expect(tap, resp, 200, dict(want, id=cid, status="visible"), what="approve")
-    expect(tap, srv.request("GET", f"/v1/comments/{cid}"), 200, {"status": "visible"},
+    # each read right after a write: settled (in the cluster another instance
+    # may answer before it has heard of the write)
+    expect(tap, settled(lambda: srv.request("GET", f"/v1/comments/{cid}"),
+                        lambda r: r.status == 200), 200, {"status": "visible"},
            what="GET after approval")
-    tap.eq(ids(listing(srv, aid)), [cid], "flat list after approval")
-    tap.eq(ids(listing(srv, aid, "?view=tree")), [cid], "tree after approval")
+    tap.eq(settled(lambda: ids(listing(srv, aid)), lambda got: got == [cid]), [cid],
+           "flat list after approval")
+    tap.eq(settled(lambda: ids(listing(srv, aid, "?view=tree")), lambda got: got == [cid]),
+           [cid], "tree after approval")
     tap.eq(listing(srv, aid, "?status=pending", auth=True), [], "queue after approval")
-    tap.eq(count(srv, aid), 1, "comment_count after approval")
-    tap.eq(search_ids(srv, "quokka"), [cid], "search after approval")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 1), 1, "comment_count after approval")
+    tap.eq(settled(lambda: search_ids(srv, "quokka"), lambda got: got == [cid]), [cid],
+           "search after approval")
     # Hidden again.
     expect(tap, patch(srv, cid, {"status": "pending"}), 200, {"status": "pending"}, what="hide")
-    expect(tap, srv.request("GET", f"/v1/comments/{cid}"), 404, what="GET after hiding")
-    tap.eq(count(srv, aid), 0, "comment_count after hiding")
-    tap.eq(search_ids(srv, "quokka"), [], "search after hiding")
+    expect(tap, settled(lambda: srv.request("GET", f"/v1/comments/{cid}"),
+                        lambda r: r.status == 404), 404, what="GET after hiding")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 0), 0, "comment_count after hiding")
+    tap.eq(settled(lambda: search_ids(srv, "quokka"), lambda got: got == []), [],
+           "search after hiding")
     expect(tap, patch(srv, cid, {}), 200, {"status": "pending"}, what="an empty patch changes nothing")
 
 
@@ -152,20 +162,24 @@ def test_replies(srv):
     expect(tap, resp, 201, {"parent_id": pend, "status": "pending"}, what="key holder reply")
     deep = resp.json["id"]
     patch(srv, deep, {"status": "visible"})
-    tap.eq(shape(listing(srv, aid, "?view=tree")), [(top, [(deep, [])])],
+    tap.eq(settled(lambda: shape(listing(srv, aid, "?view=tree")),
+                   lambda got: got == [(top, [(deep, [])])]), [(top, [(deep, [])])],
            "reader tree: the reply hangs under the nearest visible comment")
-    tree = listing(srv, aid, "?view=tree")
+    tree = settled(lambda: listing(srv, aid, "?view=tree"), lambda t: t and t[0]["replies"])
     tap.eq(tree[0]["replies"][0]["parent_id"], pend, "its parent_id stays the pending comment")
-    tap.eq(ids(listing(srv, aid)), [top, deep], "reader flat list")
+    tap.eq(settled(lambda: ids(listing(srv, aid)), lambda got: got == [top, deep]), [top, deep],
+           "reader flat list")
     tap.eq(shape(listing(srv, aid, "?view=tree&status=any", auth=True)),
            [(top, [(pend, [(deep, [])])])], "the whole tree with ?status=any")
     tap.eq(shape(listing(srv, aid, "?view=tree&status=pending", auth=True)), [(pend, [])],
            "the pending tree")
-    tap.eq(count(srv, aid), 2, "comment_count counts visible comments")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 2), 2,
+           "comment_count counts visible comments")
     # Hiding the top comment lifts its visible reply to the top level.
     patch(srv, top, {"status": "pending"})
-    tap.eq(shape(listing(srv, aid, "?view=tree")), [(deep, [])], "reader tree, top hidden")
-    tap.eq(count(srv, aid), 1, "comment_count, top hidden")
+    tap.eq(settled(lambda: shape(listing(srv, aid, "?view=tree")),
+                   lambda got: got == [(deep, [])]), [(deep, [])], "reader tree, top hidden")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 1), 1, "comment_count, top hidden")
 
 
 def test_paging(srv):
@@ -187,13 +201,16 @@ def test_moderation_off(srv):
     resp = post(srv, aid, "a visible wombat")
     expect(tap, resp, 201, {"status": "visible"}, what="POST without moderation")
     cid = resp.json["id"]
-    tap.eq(ids(listing(srv, aid)), [cid], "listed at once")
-    tap.eq(count(srv, aid), 1, "counted at once")
-    tap.eq(search_ids(srv, "wombat"), [cid], "found at once")
+    tap.eq(settled(lambda: ids(listing(srv, aid)), lambda got: got == [cid]), [cid],
+           "listed at once")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 1), 1, "counted at once")
+    tap.eq(settled(lambda: search_ids(srv, "wombat"), lambda got: got == [cid]), [cid],
+           "found at once")
     expect(tap, patch(srv, cid, {"status": "pending"}), 200, {"status": "pending"},
            what="a key holder hides it")
-    expect(tap, srv.request("GET", f"/v1/comments/{cid}"), 404, what="hidden from readers")
-    tap.eq(count(srv, aid), 0, "not counted when hidden")
+    expect(tap, settled(lambda: srv.request("GET", f"/v1/comments/{cid}"),
+                        lambda r: r.status == 404), 404, what="hidden from readers")
+    tap.eq(settled(lambda: count(srv, aid), lambda n: n == 0), 0, "not counted when hidden")
     resp = post(srv, aid, "reply", parent=cid)
     expect(tap, resp, 422, errors=["parent_id"], what="no reader reply to a hidden comment")
 

@@ -29,7 +29,8 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    Client, Headers, Response, Server, Tap, binary_from_argv, raw_exchange, short, source_root,
+    CLUSTER, LIMITS_PER_PROCESS, Client, Headers, Response, Server, Tap, binary_from_argv,
+    raw_exchange, short, source_root,
 )
 
 warnings.simplefilter("ignore", DeprecationWarning)  # RefResolver, in newer jsonschema
@@ -528,9 +529,11 @@ def scenario_events(c, ids):
         socks.append(sock)
         c.check("GET", "/v1/events", resp, 200)
         tap.eq(resp.body, b"retry: 3000\n\n", "the stream's first bytes")
-    sock, resp = open_stream(c.srv.port)
-    c.check("GET", "/v1/events", resp, 429)
-    for s in socks + [sock]:
+    sock = None
+    if not CLUSTER:  # LIMITS_PER_PROCESS: each instance would take 8 more
+        sock, resp = open_stream(c.srv.port)
+        c.check("GET", "/v1/events", resp, 429)
+    for s in socks + [sock] if sock else socks:
         s.close()
 
 
@@ -556,9 +559,12 @@ def scenario_operations(c, ids):
     # Ambiguous framing is refused on any route, before routing.
     head = (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
-    resp = raw_exchange(c.srv.port, head, [b"0\r\n\r\n"], method="GET")
-    tap.require(resp is not None, "no answer to an ambiguous request")
-    c.check("GET", "/health", resp, 400)
+    # (haproxy resolves that framing itself, dropping Content-Length, so no
+    # instance behind it ever sees the ambiguity)
+    if not CLUSTER:
+        resp = raw_exchange(c.srv.port, head, [b"0\r\n\r\n"], method="GET")
+        tap.require(resp is not None, "no answer to an ambiguous request")
+        c.check("GET", "/health", resp, 400)
     c.call("GET", "/metrics", 200)
     c.call("HEAD", "/metrics", 200)
     c.revalidate("/openapi.json")
@@ -709,7 +715,7 @@ def test_coverage(spec):
             if unseen:
                 tap.diag(f"{key} {template}: documented but not met here: {sorted(unseen)}")
     met = {s for _, _, s in spec.seen}
-    for status in (304, 400, 401, 404, 405, 409, 413, 415, 422, 429):
+    for status in (304, 400, 401, 404, 405, 409, 413, 415, 422) + (() if CLUSTER else (429,)):
         tap.check(status in met, f"no answer with status {status} was checked")
 
 
@@ -745,8 +751,8 @@ def main():
         ):
             tap.run(name + " agree with the document", fn, c, ids)
         tap.stop_server(srv)
-    tap.run("429 with Retry-After, RateLimit-*, and /metrics 404 when off, agree with the document",
-            scenario_limited, spec)
+    tap.run_single("429 with Retry-After, RateLimit-*, and /metrics 404 when off, agree with the "
+                   "document", LIMITS_PER_PROCESS, scenario_limited, spec)
     tap.run("redocly lint passes on the served document without a complaint", test_lint, served)
     tap.run("every component of the document is used", test_components_used, spec.doc)
     tap.run("every operation was driven to a 2xx, every error status was met", test_coverage,

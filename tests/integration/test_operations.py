@@ -40,7 +40,8 @@ from harness import (  # noqa: E402
     http_request, raw_exchange, run_cli, source_root, target_path, wait_until,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(
+    single="one process's log format and the nginx and Caddy examples in front of it")
 ROOT = source_root()
 tap = Tap()
 

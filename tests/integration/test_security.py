@@ -18,8 +18,8 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    ABSENT, HTTP_TIMEOUT, Pred, Re, Server, Tap, binary_from_argv, case, create_key, expect,
-    raw_exchange, run_cli,
+    ABSENT, HTTP_TIMEOUT, LIMITS_PER_PROCESS, Pred, Re, Server, Tap, binary_from_argv, case,
+    create_key, expect, raw_exchange, run_cli,
 )
 
 BIN = binary_from_argv()
@@ -419,7 +419,9 @@ def test_bad_settings():
 
 
 tap.run("security headers, request ids, CORS", cors_session)
-tap.run("rate limits", limits_session)
-tap.run("client addresses behind proxies", forwarded_session)
+tap.run_single("rate limits", LIMITS_PER_PROCESS, limits_session)
+tap.run_single("client addresses behind proxies",
+               "X-Forwarded-For from clients that reach newsd itself (in the cluster haproxy is "
+               "the trusted proxy, and it adds the client's address)", forwarded_session)
 tap.run("bad security settings exit 2 naming the setting", test_bad_settings)
 tap.done()

@@ -23,7 +23,7 @@ from rawhttp import (  # noqa: E402
     Closed, Reader, Timeout, connect, is_open, request_bytes, send_all, socket_count,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(single="slow clients and the sockets of one process (haproxy buffers them)")
 tap = Tap()
 
 TIMEOUT = 2            # --connection-timeout

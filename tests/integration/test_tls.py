@@ -42,7 +42,8 @@ from harness import (  # noqa: E402
     run_cli,
 )
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(
+    single="newsd's own TLS listener; haproxy speaks plain HTTP to the instances")
 tap = Tap()
 HTTPS_LISTENING = r"listening on https://127\.0\.0\.1:(\d+)"
 
