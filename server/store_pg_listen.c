@@ -15,6 +15,12 @@
  * connection (notifications may have been missed while it was away) raises
  * the count when it drops and again when it is back, and a round trip every
  * few seconds finds a connection that died without a word.
+ *
+ * The listener also publishes the change log's pending rows (migration
+ * 0005): within PUBLISH_MS of another process's write, so that a write
+ * made with psql or a tool reaches the log at once, and with every
+ * backstop round trip, for a newsd that died between a commit and its
+ * publication.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +36,7 @@
 #define MAX_OWN 256        /* this process's connections whose notifications are its own */
 #define RETRY_MS 1000      /* how long to wait before reconnecting */
 #define BACKSTOP_MS 5000   /* how often the listening connection is checked */
+#define PUBLISH_MS 50      /* after another process's write, how soon this one publishes */
 #define FIRST_WAIT_MS 2000 /* how long opening waits for the listener's first connection */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -107,15 +114,17 @@ static PGconn *listen_connect(void)
     return NULL;
 }
 
-/* Reads what arrived; false when the connection is lost. */
-static bool drain(PGconn *conn)
+/* Reads what arrived; false when the connection is lost. *foreign: another process wrote. */
+static bool drain(PGconn *conn, bool *foreign)
 {
     if (!PQconsumeInput(conn))
         return false;
     PGnotify *n;
     while ((n = PQnotifies(conn)) != NULL) {
-        if (!is_own(n->be_pid))
+        if (!is_own(n->be_pid)) {
             nd_pg_count_foreign();
+            *foreign = true;
+        }
         PQfreemem(n);
     }
     return PQstatus(conn) == CONNECTION_OK;
@@ -130,12 +139,12 @@ static bool drain(PGconn *conn)
  * statement alone (a schema not yet migrated) is not a lost connection.
  * false when the connection is lost.
  */
-static bool still_there(PGconn *conn)
+static bool still_there(PGconn *conn, bool *foreign)
 {
     PGresult *res = PQexec(conn, "SELECT newsd_publish_changes()");
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK || PQstatus(conn) == CONNECTION_OK;
     PQclear(res);
-    return ok && drain(conn);
+    return ok && drain(conn, foreign);
 }
 
 static void tell_tried(void)
@@ -151,7 +160,8 @@ static void *listen_main(void *arg)
     (void)arg;
     PGconn *conn = NULL;
     bool warned = false;
-    int64_t last_check = now_ms();
+    int64_t last_check = now_ms(), last_publish = 0;
+    bool foreign = false; /* another process wrote since the last publication here */
     while (!atomic_load(&stop)) {
         if (!conn) {
             conn = listen_connect();
@@ -172,11 +182,14 @@ static void *listen_main(void *arg)
             tell_tried();
         }
         struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-        int ready = poll(&pfd, 1, 200);
-        bool alive = ready >= 0 && (ready == 0 || drain(conn));
-        if (alive && now_ms() - last_check >= BACKSTOP_MS) {
-            alive = still_there(conn);
-            last_check = now_ms();
+        int ready = poll(&pfd, 1, foreign ? PUBLISH_MS : 200);
+        bool alive = ready >= 0 && (ready == 0 || drain(conn, &foreign));
+        int64_t now = now_ms();
+        if (alive &&
+            (now - last_check >= BACKSTOP_MS || (foreign && now - last_publish >= PUBLISH_MS))) {
+            foreign = false;
+            alive = still_there(conn, &foreign);
+            last_check = last_publish = now_ms();
         }
         if (!alive) {
             nd_log(ND_LOG_WARN, "store: the PostgreSQL change listener lost its connection");
