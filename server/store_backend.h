@@ -84,6 +84,7 @@ struct nd_store_ops {
 
     /* ---- optional (NULL: ND_ERR_UNSUPPORTED) ---- */
     enum nd_err (*size)(struct nd_store *st, int64_t *bytes);
+    enum nd_err (*position)(struct nd_store *st, enum nd_position which, uint64_t *out);
 };
 
 /*

@@ -6,6 +6,7 @@
  * comment_create, comment_list), and "not supported" for an optional
  * operation a backend leaves out.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -78,6 +79,14 @@ enum nd_err nd_store_open(const char *db, const struct nd_store_options *opts,
     return nd_pg_open(db, opts, out);
 }
 
+enum nd_err nd_store_open_replica(const char *db, const struct nd_store_options *opts,
+                                  struct nd_store **out)
+{
+    if (!db || !opts || !out || !nd_store_is_postgres(db))
+        return ND_ERR_INVALID;
+    return nd_pg_open_replica(db, opts, out);
+}
+
 void nd_store_close(struct nd_store *st)
 {
     if (st)
@@ -109,6 +118,49 @@ enum nd_err nd_store_size(struct nd_store *st, int64_t *bytes)
     if (st->ops->size == NULL)
         return ND_ERR_UNSUPPORTED;
     return st->ops->size(st, bytes);
+}
+
+enum nd_err nd_store_position(struct nd_store *st, enum nd_position which, uint64_t *out)
+{
+    if (!st || !out)
+        return ND_ERR_INVALID;
+    if (st->ops->position == NULL)
+        return ND_ERR_UNSUPPORTED;
+    return st->ops->position(st, which, out);
+}
+
+const char *nd_store_position_format(uint64_t pos, char buf[ND_POSITION_TEXT_MAX])
+{
+    snprintf(buf, ND_POSITION_TEXT_MAX, "%X/%X", (unsigned)(pos >> 32), (unsigned)pos);
+    return buf;
+}
+
+/* 1 to 8 hexadecimal digits at *p into *half, *p moved past them; false when there are none. */
+static bool parse_half(const char **p, uint64_t *half)
+{
+    static const char digits[] = "0123456789abcdef";
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; n < 9; n++) {
+        const char *d = (*p)[n] != '\0' ? strchr(digits, tolower((unsigned char)(*p)[n])) : NULL;
+        if (d == NULL)
+            break;
+        v = v << 4 | (uint64_t)(d - digits);
+    }
+    if (n == 0 || n > 8)
+        return false;
+    *p += n;
+    *half = v;
+    return true;
+}
+
+uint64_t nd_store_position_parse(const char *text)
+{
+    uint64_t hi, lo;
+    if (text == NULL || !parse_half(&text, &hi) || *text++ != '/' || !parse_half(&text, &lo) ||
+        *text != '\0')
+        return 0;
+    return hi << 32 | lo;
 }
 
 enum nd_err nd_store_batch_begin(struct nd_store *st)

@@ -204,8 +204,6 @@ static void forget_statements(struct nd_pg *st)
             st->lists[o][m].prepared = false;
 }
 
-static enum nd_err configure(struct nd_pg *st);
-
 /*
  * True when the server closed conn while it was idle (a restart, an
  * administrator's pg_terminate_backend): the server's goodbye and the end
@@ -245,10 +243,12 @@ static enum nd_err reconnect(struct nd_pg *st)
         return ND_ERR_BUSY;
     }
     st->lost = false;
-    int pid = PQbackendPID(st->conn);
-    nd_pg_own_backend(st->backend_pid, pid);
-    st->backend_pid = pid;
-    enum nd_err err = configure(st);
+    if (!st->replica) { /* a standby's backends never notify: none is this process's */
+        int pid = PQbackendPID(st->conn);
+        nd_pg_own_backend(st->backend_pid, pid);
+        st->backend_pid = pid;
+    }
+    enum nd_err err = nd_pg_configure(st);
     if (err != ND_OK) {
         st->lost = true; /* not usable unconfigured: the next call starts again */
         return err;
@@ -256,6 +256,11 @@ static enum nd_err reconnect(struct nd_pg *st)
     nd_pg_connect_succeeded(st->conninfo);
     nd_log(ND_LOG_INFO, "store: reconnected to PostgreSQL");
     return ND_OK;
+}
+
+enum nd_err nd_pg_ready(struct nd_pg *st)
+{
+    return reconnect(st);
 }
 
 enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
@@ -549,25 +554,35 @@ static void publish_changes(struct nd_pg *st)
 }
 
 /*
- * A write transaction's COMMIT and then the publication, in one round trip:
- * one query string of two statements (the simple protocol runs the second
- * in a transaction of its own, and not at all when COMMIT failed). The
- * result is COMMIT's; a failed publication is only logged, as in
- * publish_changes.
+ * A write transaction's COMMIT, the publication and the write's position,
+ * in one round trip: one query string (the simple protocol runs what
+ * follows COMMIT only when COMMIT succeeded). The publication has a
+ * transaction of its own (BEGIN ... COMMIT: what would otherwise share one
+ * implicit transaction with the position), so that the position read
+ * after it (nd_pg_note_write) is past both commits and a replica that has
+ * replayed to it shows the write's change log entries too. The result is
+ * the first COMMIT's; a failed publication is only logged, as in
+ * publish_changes, and leaves the write without a position.
  */
 static enum nd_err commit_and_publish(struct nd_pg *st)
 {
-    if (!PQsendQuery(st->conn, "COMMIT; SELECT newsd_publish_changes()"))
+    static const char sql[] = "COMMIT; BEGIN; SELECT newsd_publish_changes(); COMMIT; "
+                              "SELECT pg_current_wal_insert_lsn()";
+    st->write_position = 0;
+    if (!PQsendQuery(st->conn, sql))
         return nd_pg_err(st, NULL, "commit");
     enum nd_err err = ND_OK, published = ND_ERR_DB;
+    uint64_t pos = 0;
     unsigned n = 0;
     PGresult *res;
     while ((res = PQgetResult(st->conn)) != NULL) {
         ExecStatusType status = PQresultStatus(res);
         if (n == 0 && status != PGRES_COMMAND_OK)
             err = nd_pg_err(st, res, "commit");
-        else if (n == 1)
+        else if (n == 2)
             published = status == PGRES_TUPLES_OK ? ND_OK : nd_pg_err(st, res, "publication");
+        else if (n == 4 && status == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            pos = nd_store_position_parse(PQgetvalue(res, 0, 0));
         PQclear(res);
         n++;
     }
@@ -576,11 +591,17 @@ static enum nd_err commit_and_publish(struct nd_pg *st)
     if (err == ND_OK && published != ND_OK)
         nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
                             "next publication");
+    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) /* the publication failed */
+        PQclear(PQexec(st->conn, "ROLLBACK"));
+    if (err == ND_OK)
+        nd_pg_note_write(st, pos);
     return err;
 }
 
 enum nd_err nd_pg_begin(struct nd_pg *st)
 {
+    if (st->replica)
+        return ND_ERR_READONLY;
     if (st->batch_depth > 0 && !st->in_transaction) {
         if (st->lost) /* the batch died with its connection: try again later */
             return ND_ERR_BUSY;
@@ -700,6 +721,8 @@ static enum nd_err pg_batch_begin(struct nd_store *store)
     }
     if (st->in_transaction)
         return ND_ERR_INVALID;
+    if (st->replica)
+        return ND_ERR_READONLY;
     enum nd_err err = run_fixed(st, PG_BEGIN, "BEGIN");
     st->in_transaction = err == ND_OK;
     if (err == ND_OK)
@@ -757,19 +780,21 @@ enum nd_err nd_pg_script(struct nd_pg *st, const char *sql, const char *what)
  * role set one, how long one statement may run (PostgreSQL's default is
  * forever): a request is never held longer than that by the database.
  */
-static enum nd_err configure(struct nd_pg *st)
+enum nd_err nd_pg_configure(struct nd_pg *st)
 {
     char sql[512];
+    /* a replica's sessions cannot write, even when --db-replica names a primary */
     snprintf(sql, sizeof sql,
              "SET synchronous_commit = %s; SET lock_timeout = %u; "
              "SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning; "
-             "SELECT set_config('statement_timeout', '" DEFAULT_STATEMENT_TIMEOUT "', false) "
+             "%sSELECT set_config('statement_timeout', '" DEFAULT_STATEMENT_TIMEOUT "', false) "
              "WHERE current_setting('statement_timeout') = '0'",
-             st->opts.synchronous == ND_SYNC_OFF ? "off" : "on", st->opts.busy_timeout_ms);
+             st->opts.synchronous == ND_SYNC_OFF ? "off" : "on", st->opts.busy_timeout_ms,
+             st->replica ? "SET default_transaction_read_only = on; " : "");
     return nd_pg_script(st, sql, "session settings");
 }
 
-static void pg_close(struct nd_store *store)
+void nd_pg_close(struct nd_store *store)
 {
     struct nd_pg *st = nd_pg_of(store);
     if (!st)
@@ -790,7 +815,8 @@ static void pg_close(struct nd_store *store)
 
 static const struct nd_store_ops pg_ops;
 
-enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, struct nd_store **out)
+enum nd_err nd_pg_open_common(const char *db, const struct nd_store_options *opts, bool replica,
+                              struct nd_pg **out)
 {
     struct nd_pg *st = calloc(1, sizeof *st);
     enum nd_err err = ND_OK;
@@ -798,6 +824,7 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         return ND_ERR_NOMEM;
     st->base.ops = &pg_ops;
     st->opts = *opts;
+    st->replica = replica;
     st->conninfo = strdup(db);
     if (!st->conninfo) {
         free(st);
@@ -823,11 +850,27 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
         err = st->conn ? ND_ERR_BUSY : ND_ERR_NOMEM;
         goto out;
     }
-    st->backend_pid = PQbackendPID(st->conn);
-    nd_pg_own_backend(0, st->backend_pid);
-    err = configure(st);
-    if (err == ND_OK)
-        err = nd_pg_migrate(st);
+    if (!replica) {
+        st->backend_pid = PQbackendPID(st->conn);
+        nd_pg_own_backend(0, st->backend_pid);
+    }
+    err = nd_pg_configure(st);
+out:
+    if (err != ND_OK) {
+        nd_pg_close(&st->base);
+        return err;
+    }
+    *out = st;
+    return ND_OK;
+}
+
+enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, struct nd_store **out)
+{
+    struct nd_pg *st = NULL;
+    enum nd_err err = nd_pg_open_common(db, opts, false, &st);
+    if (err != ND_OK)
+        return err;
+    err = nd_pg_migrate(st);
     if (err == ND_OK)
         publish_changes(st); /* what a process that died after its commit left */
     if (err == ND_OK)
@@ -835,9 +878,8 @@ enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, stru
     st->listening = err == ND_OK;
     if (err == ND_OK)
         nd_pg_connect_succeeded(st->conninfo);
-out:
     if (err != ND_OK) {
-        pg_close(&st->base);
+        nd_pg_close(&st->base);
         return err;
     }
     *out = &st->base;
@@ -871,7 +913,7 @@ static enum nd_err pg_foreign_commits(struct nd_store *store, uint64_t *epoch)
 static const struct nd_store_ops pg_ops = {
     .name = "postgresql",
     .batch_rows_max = 60, /* below the 64 subtransactions a backend keeps track of cheaply */
-    .close = pg_close,
+    .close = nd_pg_close,
     .ping = pg_ping,
     .foreign_commits = pg_foreign_commits,
     .batch_begin = pg_batch_begin,
@@ -906,4 +948,5 @@ static const struct nd_store_ops pg_ops = {
     .article_restore = nd_pg_article_restore,
     .comment_restore = nd_pg_comment_restore,
     .size = pg_size,
+    .position = nd_pg_position,
 };

@@ -33,6 +33,8 @@
 #include "store_backend.h"
 #include "store_rows.h"
 
+struct nd_pg;
+
 /*
  * Connecting (store_pg_connect.c). nd_pg_connect: a new connection to
  * conninfo (a URI) with newsd's defaults for what the URI leaves unsaid (a
@@ -57,6 +59,41 @@ void nd_pg_first_line(const char *msg, char *out, size_t size);
 enum nd_err nd_pg_open(const char *db, const struct nd_store_options *opts, struct nd_store **out);
 
 /*
+ * A hot standby (store_pg_replica.c; see nd_store_open_replica).
+ * nd_pg_open_common is what both opens share: a connection to db with
+ * newsd's session settings (read-only ones for a replica), not yet
+ * migrated; nd_pg_configure sets those settings on st->conn again after a
+ * reconnection. nd_pg_replica_check tells whether the standby's schema is
+ * this binary's (ND_ERR_BUSY, logged, when it is not).
+ */
+enum nd_err nd_pg_open_common(const char *db, const struct nd_store_options *opts, bool replica,
+                              struct nd_pg **out);
+enum nd_err nd_pg_open_replica(const char *db, const struct nd_store_options *opts,
+                               struct nd_store **out);
+enum nd_err nd_pg_configure(struct nd_pg *st);
+void nd_pg_close(struct nd_store *store);
+
+/*
+ * Write-ahead log positions (store_pg_replica.c). nd_pg_publish_position
+ * runs after a write's commit: it publishes the change log's pending rows
+ * (migration 0005) in a transaction of its own and then reads the
+ * primary's insert position, in one round trip, into st->write_position
+ * and the process's known position; a failure is logged and leaves the
+ * write without a position. nd_pg_position is the store's position op.
+ */
+void nd_pg_publish_position(struct nd_pg *st);
+/*
+ * What a write's commit found its position to be (0: it could not be
+ * read): into st->write_position and the known position, or, for 0, the
+ * known position made unknown (this commit is not covered by it).
+ */
+void nd_pg_note_write(struct nd_pg *st, uint64_t pos);
+enum nd_err nd_pg_position(struct nd_store *store, enum nd_position which, uint64_t *out);
+
+/* Whether st->conn can be used (reopened when lost): ND_OK, or ND_ERR_BUSY. */
+enum nd_err nd_pg_ready(struct nd_pg *st);
+
+/*
  * The change listener (store_pg_listen.c): started with the first open
  * store of the process and stopped with the last; own_backend tells it
  * which server backends are this process's (old 0: a new one; pid 0: gone).
@@ -67,6 +104,16 @@ void nd_pg_own_backend(int old, int pid);
 /* The process-wide count of foreign commits, and a raise of it. */
 uint64_t nd_pg_foreign_epoch(void);
 void nd_pg_count_foreign(void);
+/*
+ * The newest primary position every commit up to which this process has
+ * been told of (ND_POSITION_KNOWN): raised by this process's writes
+ * (nd_pg_note_position) and by the listener before it counts foreign
+ * commits; false while it cannot be known.
+ */
+void nd_pg_note_position(uint64_t pos);
+bool nd_pg_known_position(uint64_t *pos);
+/* A write committed without a position: the known one is unknown until the listener asks. */
+void nd_pg_forget_position(void);
 
 /* The most parameters one statement takes. */
 #define ND_PG_MAX_PARAMS 48
@@ -137,11 +184,15 @@ struct nd_pg {
     bool batch_doomed;
     bool savepoint_open;
     bool in_transaction;
-    bool writing;          /* the open transaction writes: publish after its commit */
-    bool lost;             /* the connection failed: reopen before the next statement */
-    bool listening;        /* counted among the change listener's users */
-    bool timeout_is_limit; /* a statement timeout now is the search's time limit */
-    int backend_pid;       /* the server backend of conn, registered as this process's */
+    bool writing;             /* the open transaction writes: publish after its commit */
+    bool lost;                /* the connection failed: reopen before the next statement */
+    bool listening;           /* counted among the change listener's users */
+    bool timeout_is_limit;    /* a statement timeout now is the search's time limit */
+    int backend_pid;          /* the server backend of conn, registered as this process's */
+    bool replica;             /* a hot standby's read-only store (nd_store_open_replica) */
+    uint64_t write_position;  /* after the last committed write, until taken; 0: none */
+    uint64_t replay_position; /* a replica's, as last asked ... */
+    int64_t replay_asked_us;  /* ... at this monotonic time (0: never) */
 };
 
 static inline struct nd_pg *nd_pg_of(struct nd_store *store)

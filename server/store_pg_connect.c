@@ -62,26 +62,33 @@ PGconn *nd_pg_connect(const char *conninfo)
 }
 
 /*
- * The state of the database as this process sees it: the first failed
- * connection of an outage is logged (with libpq's reason: the server is
- * down, a password is wrong), the others of the same outage only at debug
- * level, and the first success after it says that the database is back.
- * While it is away, a new attempt is made at most every RETRY_US: requests
- * in between are answered ND_ERR_BUSY at once, so a server that does not
- * answer costs one connect_timeout per interval, not one per request.
+ * The state of each database as this process sees it (the primary, and a
+ * replica with --db-replica, each a slot of its own: one being away never
+ * keeps the other from being tried): the first failed connection of an
+ * outage is logged (with libpq's reason: the server is down, a password is
+ * wrong), the others of the same outage only at debug level, and the first
+ * success after it says that the database is back. While it is away, a new
+ * attempt is made at most every RETRY_US: requests in between are answered
+ * ND_ERR_BUSY at once, so a server that does not answer costs one
+ * connect_timeout per interval, not one per request. Should more databases
+ * than slots be away at once (tests opening many), the last slot is shared.
  */
 #define RETRY_US 500000
-static atomic_bool unreachable;
-static _Atomic int64_t next_attempt_us;
-static _Atomic uint64_t outage_of; /* a hash of the conninfo that is away */
+#define SLOTS 4
+struct reach {
+    _Atomic uint64_t of; /* a hash of the conninfo (0: a free slot) */
+    atomic_bool unreachable;
+    _Atomic int64_t next_attempt_us;
+};
+static struct reach slots[SLOTS];
 
-/* FNV-1a of conninfo: names the database of an outage (no secret is kept). */
+/* FNV-1a of conninfo: names the database of an outage (no secret is kept); never 0. */
 static uint64_t conninfo_hash(const char *conninfo)
 {
     uint64_t h = 14695981039346656037ULL;
     for (const unsigned char *p = (const unsigned char *)conninfo; *p; p++)
         h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return h ? h : 1;
 }
 
 static int64_t now_us(void)
@@ -91,10 +98,42 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The slot of conninfo, or NULL when it has none (it was never away). */
+static struct reach *find_slot(uint64_t which)
+{
+    for (size_t i = 0; i < SLOTS; i++)
+        if (atomic_load(&slots[i].of) == which)
+            return &slots[i];
+    return NULL;
+}
+
+/* The slot of conninfo, taking a free or reachable one when it has none. */
+static struct reach *claim_slot(uint64_t which)
+{
+    struct reach *r = find_slot(which);
+    for (size_t i = 0; r == NULL && i < SLOTS; i++) {
+        uint64_t free_of = 0;
+        if (atomic_compare_exchange_strong(&slots[i].of, &free_of, which))
+            r = &slots[i];
+    }
+    for (size_t i = 0; r == NULL && i < SLOTS; i++) {
+        if (!atomic_load(&slots[i].unreachable)) {
+            atomic_store(&slots[i].of, which);
+            r = &slots[i];
+        }
+    }
+    if (r == NULL) {
+        r = &slots[SLOTS - 1];
+        atomic_store(&r->of, which);
+    }
+    return r;
+}
+
 bool nd_pg_may_connect(const char *conninfo)
 {
-    return !atomic_load(&unreachable) || atomic_load(&outage_of) != conninfo_hash(conninfo) ||
-           now_us() >= atomic_load(&next_attempt_us);
+    struct reach *r = find_slot(conninfo_hash(conninfo));
+    return r == NULL || !atomic_load(&r->unreachable) ||
+           now_us() >= atomic_load(&r->next_attempt_us);
 }
 
 void nd_pg_connect_failed(const char *conninfo, PGconn *conn)
@@ -102,9 +141,9 @@ void nd_pg_connect_failed(const char *conninfo, PGconn *conn)
     char msg[256];
     uint64_t which = conninfo_hash(conninfo);
     nd_pg_first_line(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
-    atomic_store(&next_attempt_us, now_us() + RETRY_US);
-    bool same = atomic_exchange(&outage_of, which) == which;
-    if (!atomic_exchange(&unreachable, true) || !same)
+    struct reach *r = claim_slot(which);
+    atomic_store(&r->next_attempt_us, now_us() + RETRY_US);
+    if (!atomic_exchange(&r->unreachable, true))
         nd_log(ND_LOG_ERROR, "store: cannot connect to PostgreSQL: %s", msg);
     else
         nd_log(ND_LOG_DEBUG, "store: still cannot connect to PostgreSQL: %s", msg);
@@ -112,6 +151,7 @@ void nd_pg_connect_failed(const char *conninfo, PGconn *conn)
 
 void nd_pg_connect_succeeded(const char *conninfo)
 {
-    if (atomic_load(&outage_of) == conninfo_hash(conninfo) && atomic_exchange(&unreachable, false))
+    struct reach *r = find_slot(conninfo_hash(conninfo));
+    if (r != NULL && atomic_exchange(&r->unreachable, false))
         nd_log(ND_LOG_INFO, "store: PostgreSQL is reachable again");
 }

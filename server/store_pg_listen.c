@@ -21,6 +21,17 @@
  * made with psql or a tool reaches the log at once, and with every
  * backstop round trip, for a newsd that died between a commit and its
  * publication.
+ *
+ * For reads from a replica the listener also keeps the known position
+ * (ND_POSITION_KNOWN): before it raises the count for what it heard, it
+ * asks the primary for its write-ahead log insert position, which is past
+ * the commit records of everything heard, so that whoever sees the count
+ * move and empties a cache also finds a position no older than those
+ * commits, and caches an answer read from a replica only if the replica
+ * has replayed that far. While the listener is not connected (or has not
+ * asked yet, at start) the position is unknown, and nothing read from a
+ * replica is cached; so too after a write of this process whose position
+ * could not be read, until the listener's next check (every few seconds).
  */
 #include <poll.h>
 #include <pthread.h>
@@ -49,6 +60,8 @@ static atomic_bool stop;
 static pthread_t thread;
 static char *listen_conninfo;
 static _Atomic uint64_t epoch = 1;
+static _Atomic uint64_t known_position;
+static atomic_bool position_known;
 
 void nd_pg_count_foreign(void)
 {
@@ -58,6 +71,44 @@ void nd_pg_count_foreign(void)
 uint64_t nd_pg_foreign_epoch(void)
 {
     return atomic_load(&epoch);
+}
+
+void nd_pg_note_position(uint64_t pos)
+{
+    uint64_t seen = atomic_load(&known_position);
+    while (seen < pos && !atomic_compare_exchange_weak(&known_position, &seen, pos))
+        ;
+}
+
+void nd_pg_forget_position(void)
+{
+    atomic_store(&position_known, false);
+}
+
+bool nd_pg_known_position(uint64_t *pos)
+{
+    if (!atomic_load(&position_known))
+        return false;
+    *pos = atomic_load(&known_position);
+    return true;
+}
+
+/*
+ * Raises the count of foreign commits after noting the primary's insert
+ * position (past the commit records of all that was heard so far); when
+ * the position cannot be read, it is unknown until it can.
+ */
+static void count_with_position(PGconn *conn)
+{
+    PGresult *res = conn ? PQexec(conn, "SELECT pg_current_wal_insert_lsn()") : NULL;
+    uint64_t pos = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                       ? nd_store_position_parse(PQgetvalue(res, 0, 0))
+                       : 0;
+    PQclear(res);
+    if (pos != 0)
+        nd_pg_note_position(pos);
+    atomic_store(&position_known, pos != 0);
+    nd_pg_count_foreign();
 }
 
 /* Replaces old (0: none) by pid (0: none) among this process's backends. */
@@ -114,18 +165,27 @@ static PGconn *listen_connect(void)
     return NULL;
 }
 
-/* Reads what arrived; false when the connection is lost. *foreign: another process wrote. */
+/*
+ * Reads what arrived; false when the connection is lost. *foreign: another
+ * process wrote. Notifications that come while the position is asked wait
+ * in libpq, not in the socket: they are read before returning.
+ */
 static bool drain(PGconn *conn, bool *foreign)
 {
     if (!PQconsumeInput(conn))
         return false;
-    PGnotify *n;
-    while ((n = PQnotifies(conn)) != NULL) {
-        if (!is_own(n->be_pid)) {
-            nd_pg_count_foreign();
-            *foreign = true;
+    for (;;) {
+        unsigned heard = 0;
+        PGnotify *n;
+        while ((n = PQnotifies(conn)) != NULL) {
+            if (!is_own(n->be_pid))
+                heard++;
+            PQfreemem(n);
         }
-        PQfreemem(n);
+        if (heard == 0 || atomic_load(&stop))
+            break;
+        *foreign = true;
+        count_with_position(conn);
     }
     return PQstatus(conn) == CONNECTION_OK;
 }
@@ -141,9 +201,17 @@ static bool drain(PGconn *conn, bool *foreign)
  */
 static bool still_there(PGconn *conn, bool *foreign)
 {
-    PGresult *res = PQexec(conn, "SELECT newsd_publish_changes()");
+    PGresult *res = PQexec(conn, "SELECT newsd_publish_changes(), pg_current_wal_insert_lsn()");
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK || PQstatus(conn) == CONNECTION_OK;
+    /* a write that committed without a position made it unknown: known again from here */
+    uint64_t pos = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                       ? nd_store_position_parse(PQgetvalue(res, 0, 1))
+                       : 0;
     PQclear(res);
+    if (ok && pos != 0 && !atomic_load(&position_known)) {
+        nd_pg_note_position(pos);
+        atomic_store(&position_known, true);
+    }
     return ok && drain(conn, foreign);
 }
 
@@ -170,7 +238,7 @@ static void *listen_main(void *arg)
                     nd_log(ND_LOG_WARN, "store: cannot listen for PostgreSQL changes; the "
                                         "response cache forgets everything until it can");
                 warned = true;
-                nd_pg_count_foreign();
+                count_with_position(NULL);
                 tell_tried();
                 usleep(RETRY_MS * 1000);
                 continue;
@@ -178,7 +246,7 @@ static void *listen_main(void *arg)
             if (warned)
                 nd_log(ND_LOG_INFO, "store: listening for PostgreSQL changes again");
             warned = false;
-            nd_pg_count_foreign(); /* what happened while nobody listened */
+            count_with_position(conn); /* what happened while nobody listened */
             tell_tried();
         }
         struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
@@ -193,12 +261,13 @@ static void *listen_main(void *arg)
         }
         if (!alive) {
             nd_log(ND_LOG_WARN, "store: the PostgreSQL change listener lost its connection");
-            nd_pg_count_foreign();
+            count_with_position(NULL);
             PQfinish(conn);
             conn = NULL;
         }
     }
     PQfinish(conn);
+    atomic_store(&position_known, false); /* nobody listens now */
     return NULL;
 }
 

@@ -105,6 +105,74 @@ enum nd_err nd_store_ping(struct nd_store *store);
  */
 enum nd_err nd_store_size(struct nd_store *store, int64_t *bytes);
 
+/* ---- replicas and write-ahead log positions ----------------------------- */
+
+/*
+ * Opens a read-only store on db, a PostgreSQL hot standby of the database
+ * nd_store_open opened (--db-replica): no migration runs on it, no change
+ * listener starts with it, and every write through it fails ND_ERR_READONLY
+ * (its sessions are read-only, and the write paths refuse it first). Its
+ * schema must be the one this binary migrates the primary to: a standby
+ * that has not replayed the newest migration yet is refused with a log line
+ * (ND_ERR_BUSY: try again later). ND_ERR_BUSY as well when the standby
+ * cannot be reached; ND_ERR_INVALID for a URI that is not PostgreSQL's or
+ * cannot be parsed. *out is the caller's, closed with nd_store_close.
+ */
+enum nd_err nd_store_open_replica(const char *db, const struct nd_store_options *opts,
+                                  struct nd_store **out);
+
+/*
+ * Positions in PostgreSQL's write-ahead log (LSNs), as 64-bit numbers that
+ * grow with every record: 0 is no position.
+ */
+enum nd_position {
+    /*
+     * Of a primary's store: the position right after this connection's last
+     * committed write (its change log's publication included), taken: a
+     * second call answers ND_ERR_NOT_FOUND until the next write commits.
+     * A replica that has replayed to it shows that write.
+     */
+    ND_POSITION_WRITE,
+    /*
+     * Of a replica's store: how far the standby has replayed, asked at most
+     * every few milliseconds per connection (a cached figure is not older
+     * than that). A connection the standby closed is noticed before it is
+     * used. ND_ERR_BUSY when the standby cannot be reached; 0 when it is
+     * not in recovery (a promoted server: nothing is known to be replayed).
+     */
+    ND_POSITION_REPLAY,
+    /*
+     * Process-wide: the newest position of the primary this process knows
+     * every commit up to has been told to it (its own writes' positions,
+     * and the primary's position each time the change listener heard of
+     * another process's commits, recorded before the caches hear of them).
+     * ND_ERR_BUSY while it cannot be known (the listener is not connected,
+     * or has not asked yet): then nothing read from a replica may be cached.
+     */
+    ND_POSITION_KNOWN,
+    /* Of a primary's store: its current position (one round trip), for /health. */
+    ND_POSITION_CURRENT,
+};
+
+/*
+ * Optional (ND_ERR_UNSUPPORTED on SQLite, which has neither replicas nor
+ * positions). The position of kind which into *out; see enum nd_position
+ * for each kind's errors. Database errors are logged by the store.
+ */
+enum nd_err nd_store_position(struct nd_store *store, enum nd_position which, uint64_t *out);
+
+/* The longest text of a position, "FFFFFFFF/FFFFFFFF", with its NUL. */
+#define ND_POSITION_TEXT_MAX 18
+
+/* pos as PostgreSQL writes an LSN ("16/B374D848") into buf; returns buf. */
+const char *nd_store_position_format(uint64_t pos, char buf[ND_POSITION_TEXT_MAX]);
+
+/*
+ * Parses text as an LSN: 1 to 8 hexadecimal digits, '/', 1 to 8 more, and
+ * nothing else (no blank, no sign). 0 for anything else, and for "0/0".
+ */
+uint64_t nd_store_position_parse(const char *text);
+
 /* ---- batches ----------------------------------------------------------- */
 
 /*
