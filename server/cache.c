@@ -336,6 +336,7 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     e->pub.type = a->type;
     e->pub.gzip = a->gzip;
     e->pub.article = a->article;
+    e->pub.position = a->position;
     e->hash = hash_key(c, key, keylen);
     e->born = generation;
     e->age = atomic_fetch_add(&c->inserts, 1);

@@ -132,6 +132,10 @@ int nd_cli_serve(const struct nd_config *cfg)
      */
     char shown[512];
     struct nd_store *store = NULL;
+    if (cfg->db_replica[0] != '\0' && !nd_store_is_postgres(cfg->db_path)) {
+        nd_log(ND_LOG_ERROR, "db-replica needs a PostgreSQL db: a SQLite file has no replica");
+        return ND_EXIT_USAGE;
+    }
     enum nd_err open_rc = try_open_store(cfg, &store);
     nd_store_describe(cfg->db_path, shown, sizeof shown);
     if (open_rc == ND_ERR_BUSY && nd_store_is_postgres(cfg->db_path)) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "newsd/cors.h"
 #include "newsd/feed.h"
@@ -73,10 +74,23 @@ static enum nd_err check_origins(const char *text, char *why, size_t whylen)
     return rc;
 }
 
+/* db-replica: none, or a PostgreSQL URI (whether --db is one too is checked when serving). */
+static enum nd_err check_replica(const char *text, char *why, size_t whylen)
+{
+    if (text[0] == '\0' || strncasecmp(text, "postgres://", 11) == 0 ||
+        strncasecmp(text, "postgresql://", 13) == 0)
+        return ND_OK;
+    nd_why(why, whylen, "a replica is a PostgreSQL hot standby: a postgresql:// URI");
+    return ND_ERR_INVALID;
+}
+
 /* One row per setting; the defaults are text, parsed like any given value. */
 static const struct setting settings[] = {
     {"db", TYPE_PATH, AT(db_path), 0, 0, "./data/newsd.db", "PATH|URI",
      "SQLite database file, or a postgresql:// URI (docs/postgresql.md)", NULL, NULL},
+    {"db-replica", TYPE_TEXT, AT(db_replica), 0, 0, "", "URI",
+     "PostgreSQL hot standby for public reads (docs/postgresql.md); needs a PostgreSQL db", NULL,
+     check_replica},
     {"bind", TYPE_ADDR, AT(bind), 0, 0, "127.0.0.1", "ADDR",
      "listen address, an IPv4 or IPv6 literal (:: listens on both)", NULL, NULL},
     {"port", TYPE_UINT, AT(port), 0, 65535, "8080", "N", "listen port; 0 picks a free one", NULL,

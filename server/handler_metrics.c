@@ -21,6 +21,7 @@ int nd_handle_metrics(struct nd_request *req)
         return nd_respond_problem(req, 404, "metrics are turned off (setting metrics)");
     struct nd_metrics_gauges g;
     nd_request_gauges(req, &g);
+    nd_request_replica_gauges(req, &g);
     struct nd_store *store = nd_request_store(req);
     int64_t bytes;
     if (store != NULL && nd_store_size(store, &bytes) == ND_OK)

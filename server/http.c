@@ -226,6 +226,7 @@ static int dispatch(struct nd_request *req)
         else if (req->srv->cache != NULL)
             nd_cache_invalidate_article(req->srv->cache, req->wrote_article);
         nd_events_notify(req->srv->events);
+        nd_http_store_wrote(req);
     }
     if (status < 200 || status > 599) {
         nd_log(ND_LOG_ERROR, "the handler of %s %s returned status %d", req->method_name, req->path,

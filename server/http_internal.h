@@ -65,6 +65,11 @@ struct nd_server {
     unsigned conn_limit;     /* connection-limit, lowered when open files are too few */
     atomic_bool stopping;
     atomic_bool store_failure_logged;
+    /* db-replica (http_store.c): counters for /metrics, and an outage logged once */
+    atomic_ulong replica_reads;
+    atomic_ulong replica_position_misses;
+    atomic_ulong replica_fallbacks;
+    atomic_bool replica_failure_logged;
     pthread_mutex_t stores_lock;
     struct nd_store **stores;
     size_t nstores;
@@ -112,6 +117,12 @@ struct nd_request {
     bool wrote_comments_only; /* what wrote_article names is a write of its comments */
     char *cache_key;
     size_t cache_key_len;
+    /* Where the request's store calls go (http_store.c), decided at the first one. */
+    bool store_chosen;
+    bool on_replica;
+    bool position_read;
+    uint64_t position;       /* the client's Newsd-Position (header or cookie); 0: none */
+    uint64_t cache_position; /* the answer shows every commit up to here (cache.h) */
 
     int gzip; /* the client accepts gzip (and gzip-level > 0): 1, or 0; -1 not yet known */
 
@@ -166,6 +177,13 @@ int nd_http_set_problem(struct nd_request *req, int status, const char *detail, 
  * answer and 0 returned.
  */
 int nd_http_cache_lookup(struct nd_request *req);
+
+/*
+ * After a write request's handler: the position of the write it committed
+ * (if any) goes to the client, as the Newsd-Position header and the
+ * newsd_pos cookie, for its next reads (nd_request_store).
+ */
+void nd_http_store_wrote(struct nd_request *req);
 
 /*
  * True when the answer to req may be gzip-encoded: gzip-level is not 0 and

@@ -514,7 +514,8 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
                                    .link = find_header(req, "Link"),
                                    .type = a->type,
                                    .gzip = a->gzip,
-                                   .article = req->cache_article};
+                                   .article = req->cache_article,
+                                   .position = req->cache_position};
         memcpy(e.etag, a->etag, sizeof e.etag);
         nd_cache_put_answer(req->srv->cache, req->cache_key, req->cache_key_len,
                             req->cache_generation, &e);

@@ -264,6 +264,23 @@ static void put_gauges(struct nd_buf *t, const struct nd_metrics_gauges *g)
     nd_buf_append_printf(t, "newsd_response_cache_bytes %zu\n", g->cache.bytes);
 }
 
+static void put_replica(struct nd_buf *t, const struct nd_metrics_replica *r)
+{
+    if (!r->configured)
+        return;
+    put_family(t, "newsd_replica_reads_total", "counter",
+               "Public reads sent to the PostgreSQL replica (db-replica).");
+    nd_buf_append_printf(t, "newsd_replica_reads_total %" PRIu64 "\n", r->reads);
+    put_family(t, "newsd_replica_position_primary_reads_total", "counter",
+               "Public reads sent to the primary because the replica had not replayed the "
+               "client's Newsd-Position yet.");
+    nd_buf_append_printf(t, "newsd_replica_position_primary_reads_total %" PRIu64 "\n",
+                         r->primary_for_position);
+    put_family(t, "newsd_replica_fallbacks_total", "counter",
+               "Public reads sent to the primary because the replica could not be used.");
+    nd_buf_append_printf(t, "newsd_replica_fallbacks_total %" PRIu64 "\n", r->fallbacks);
+}
+
 /*
  * Renders every family. Returns a malloc'd NUL-terminated text owned by the
  * caller, its length (without the NUL) in *len; NULL when out of memory.
@@ -282,6 +299,7 @@ char *nd_metrics_render(const struct nd_metrics *m, const struct nd_metrics_gaug
     put_requests(&t, m);
     put_latencies(&t, m);
     put_gauges(&t, g);
+    put_replica(&t, &g->replica);
     put_family(&t, "newsd_search_duration_seconds", "histogram",
                "Time the store spent on a search (ranking and snippets).");
     put_histogram(&t, "newsd_search_duration_seconds", "", &m->search);

@@ -47,6 +47,9 @@ struct nd_cache_entry {
     const char *type; /* Content-Type, a string living as long as the process; NULL = JSON */
     bool gzip;        /* body is gzip-encoded (Content-Encoding: gzip) */
     int64_t article;  /* the article the answer shows alone; 0 or ND_CACHE_ARTICLES_ONLY */
+    /* PostgreSQL: every commit up to this write-ahead log position shows in the answer
+       (0: unknown); a client that wrote at a later one is not answered from here */
+    uint64_t position;
 };
 
 /* nd_cache_entry.article of a collection answer no comment can change. */

@@ -39,6 +39,7 @@ enum nd_moderation {
 
 struct nd_config {
     char *db_path;                 /* db: SQLite file, default "./data/newsd.db" */
+    char *db_replica;              /* db-replica: PostgreSQL hot standby URI for reads; "" */
     char *bind;                    /* bind: listen address, default "127.0.0.1" */
     unsigned port;                 /* port: default 8080; 0 = ephemeral */
     unsigned threads;              /* threads: worker pool size; 0 = number of cores */

@@ -26,11 +26,12 @@
 #include "newsd/err.h"
 
 /* What a preflight may ask to send, and how long a browser may cache the answer. */
-#define ND_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-None-Match, X-Request-Id"
+#define ND_CORS_ALLOW_HEADERS                                                                      \
+    "Authorization, Content-Type, If-None-Match, Newsd-Position, X-Request-Id"
 #define ND_CORS_MAX_AGE "7200"
 /* The response headers a script may read beyond the CORS-safelisted ones. */
 #define ND_CORS_EXPOSE_HEADERS                                                                     \
-    "ETag, Link, Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, "                    \
+    "ETag, Link, Location, Newsd-Position, Retry-After, RateLimit-Limit, RateLimit-Remaining, "    \
     "RateLimit-Reset, X-Request-Id"
 
 struct nd_cors;

@@ -100,6 +100,18 @@ const struct nd_config *nd_request_config(const struct nd_request *req);
 struct nd_store *nd_request_store(struct nd_request *req);
 
 /*
+ * With --db-replica, nd_request_store gives a public read (a GET or HEAD of
+ * a cacheable route, without a key) this thread's store on the replica
+ * when the replica can be used and has replayed the client's
+ * Newsd-Position (header or cookie; an invalid one is ignored), and the
+ * primary's otherwise; everything else reads and writes on the primary.
+ * nd_request_replica_status describes the replica for /health into buf
+ * (len bytes): "ok", "lagging N bytes" or "unreachable"; NULL without
+ * --db-replica.
+ */
+const char *nd_request_replica_status(struct nd_request *req, char *buf, size_t len);
+
+/*
  * Decodes the body as a JSON value (JSON_REJECT_DUPLICATES; any value, so
  * that valid JSON that is not an object reaches the handler, which answers
  * 422). Returns 0 and a new reference in *out, or, having already set the
@@ -245,6 +257,9 @@ struct nd_metrics *nd_request_metrics(struct nd_request *req);
  * the store.
  */
 void nd_request_gauges(struct nd_request *req, struct nd_metrics_gauges *out);
+
+/* Fills out->replica (the counters of reads routed with --db-replica). */
+void nd_request_replica_gauges(struct nd_request *req, struct nd_metrics_gauges *out);
 
 /* ---- the server -------------------------------------------------------- */
 

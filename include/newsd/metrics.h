@@ -41,6 +41,15 @@ void nd_metrics_observe_request(struct nd_metrics *m, const struct nd_route *rou
 /* Counts one search's time in the store (ranking and snippets). Thread-safe; m may be NULL. */
 void nd_metrics_observe_search(struct nd_metrics *m, uint64_t usec);
 
+/* The public reads routed with --db-replica (counted by the HTTP layer). */
+struct nd_metrics_replica {
+    bool configured; /* false without --db-replica: nothing is rendered */
+    uint64_t reads;  /* answered from the replica */
+    uint64_t
+        primary_for_position; /* sent to the primary: the replica had not replayed a position */
+    uint64_t fallbacks;       /* sent to the primary: the replica could not be used */
+};
+
 /* What is read rather than counted, at the moment of rendering. */
 struct nd_metrics_gauges {
     unsigned in_flight;   /* requests being answered */
@@ -48,6 +57,7 @@ struct nd_metrics_gauges {
     int64_t db_bytes;     /* database file size (pages x page size); -1 when unknown */
     bool have_cache;      /* false with cache-size 0 */
     struct nd_cache_stats cache;
+    struct nd_metrics_replica replica;
 };
 
 /*
