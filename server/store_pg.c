@@ -700,6 +700,8 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
                             json_t **out, const char *what)
 {
     json_t *value = NULL;
+    if (st->replica)
+        return ND_ERR_READONLY;
     if (st->batch_depth > 0 || st->in_transaction) {
         enum nd_err err = nd_pg_begin(st);
         if (err == ND_OK)
@@ -708,7 +710,7 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     }
     enum nd_err err = nd_pg_get(st, slot, sql, params, shape, out, what);
     if (err == ND_OK)
-        publish_changes(st);
+        nd_pg_publish_position(st);
     return err;
 }
 
