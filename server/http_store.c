@@ -182,13 +182,14 @@ static void choose_store(struct nd_request *req, struct nd_store *primary)
     struct nd_server *srv = req->srv;
     uint64_t known = 0, replayed = 0;
     req->store_chosen = true;
-    if (primary == NULL)
-        return;
     if (req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD) {
-        nd_store_position(primary, ND_POSITION_WRITE, &known);
+        if (primary != NULL)
+            nd_store_position(primary, ND_POSITION_WRITE, &known);
         return;
     }
-    bool have_known = nd_store_position(primary, ND_POSITION_KNOWN, &known) == ND_OK;
+    /* (a primary that cannot be opened leaves the replica to the public reads) */
+    bool have_known =
+        primary != NULL && nd_store_position(primary, ND_POSITION_KNOWN, &known) == ND_OK;
     req->cache_position = have_known && known > 0 ? known - 1 : 0;
     if (srv->cfg->db_replica[0] == '\0' || !public_read(req))
         return;

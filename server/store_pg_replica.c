@@ -128,13 +128,20 @@ static enum nd_err replay_position(struct nd_pg *st, uint64_t *out)
         *out = st->replay_position;
         return ND_OK;
     }
-    PGresult *res = PQexec(st->conn, "SELECT pg_last_wal_replay_lsn()");
+    /*
+     * A standby promoted since (a failover) is its own primary: what it
+     * shows is current, up to just before its insert position (a commit at
+     * that very position might still be under way).
+     */
+    PGresult *res = PQexec(st->conn, "SELECT CASE WHEN pg_is_in_recovery() THEN "
+                                     "pg_last_wal_replay_lsn() ELSE "
+                                     "pg_current_wal_insert_lsn() - 1 END");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         err = nd_pg_err(st, res, "replay position");
         PQclear(res);
         return err;
     }
-    st->replay_position = result_position(res); /* NULL: not a standby, nothing replayed */
+    st->replay_position = result_position(res); /* NULL: nothing replayed yet */
     st->replay_asked_us = now;
     PQclear(res);
     *out = st->replay_position;

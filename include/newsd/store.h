@@ -137,8 +137,9 @@ enum nd_position {
      * Of a replica's store: how far the standby has replayed, asked at most
      * every few milliseconds per connection (a cached figure is not older
      * than that). A connection the standby closed is noticed before it is
-     * used. ND_ERR_BUSY when the standby cannot be reached; 0 when it is
-     * not in recovery (a promoted server: nothing is known to be replayed).
+     * used. ND_ERR_BUSY when the standby cannot be reached. A standby
+     * promoted since (a failover) answers just before its own insert
+     * position: it is the primary now, and current.
      */
     ND_POSITION_REPLAY,
     /*

@@ -395,6 +395,45 @@ static void test_open_postgres_unreachable(void)
     CHECK(st == NULL);
 }
 
+/*
+ * Write-ahead log positions as text: PostgreSQL's spelling out, and only
+ * that spelling in (a client's Newsd-Position), anything else 0; SQLite
+ * has none to give, and a replica beside a SQLite file is refused.
+ */
+static void test_positions(void)
+{
+    char buf[ND_POSITION_TEXT_MAX];
+    CHECK_STR(nd_store_position_format(0x16B374D848ULL, buf), "16/B374D848");
+    CHECK_STR(nd_store_position_format(UINT64_MAX, buf), "FFFFFFFF/FFFFFFFF");
+    CHECK(nd_store_position_parse("16/B374D848") == 0x16B374D848ULL);
+    CHECK(nd_store_position_parse("16/b374d848") == 0x16B374D848ULL);
+    CHECK(nd_store_position_parse("FFFFFFFF/FFFFFFFF") == UINT64_MAX);
+    CHECK(nd_store_position_parse("0/1") == 1);
+    static const char *const bad[] = {
+        "",      "0/0",  "/",    "1/",          "/1",          "1//2",       "1/2/3", " 1/2",
+        "1/2 ",  "-1/2", "+1/2", "0x1/2",       "1/-2",        "1/2x",       "g/1",   "1.5/2",
+        "1/2;3", "1/+2", "1 /2", "123456789/1", "1/123456789", "000000001/1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (nd_store_position_parse(bad[i]) != 0)
+            CHECK(!"an invalid position was taken");
+    }
+    CHECK(nd_store_position_parse(NULL) == 0);
+    if (!on_postgres()) {
+        struct temp_db file;
+        struct nd_store *st = NULL;
+        uint64_t pos = 0;
+        temp_db(&file);
+        CHECK_INT(nd_store_open(file.path, &options, &st), ND_OK);
+        CHECK_INT(nd_store_position(st, ND_POSITION_WRITE, &pos), ND_ERR_UNSUPPORTED);
+        CHECK_INT(nd_store_position(st, ND_POSITION_KNOWN, &pos), ND_ERR_UNSUPPORTED);
+        nd_store_close(st);
+        remove_db(&file);
+        st = NULL;
+        CHECK_INT(nd_store_open_replica(file.path, &options, &st), ND_ERR_INVALID);
+        CHECK(st == NULL);
+    }
+}
+
 int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
@@ -403,5 +442,5 @@ int main(void)
                            CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
                            CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
                            CHECK_CASE(test_batch_rolled_back_by_sqlite), CHECK_CASE(test_describe),
-                           CHECK_CASE(test_open_postgres_unreachable));
+                           CHECK_CASE(test_open_postgres_unreachable), CHECK_CASE(test_positions));
 }
