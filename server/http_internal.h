@@ -120,6 +120,7 @@ struct nd_request {
     /* Where the request's store calls go (http_store.c), decided at the first one. */
     bool store_chosen;
     bool on_replica;
+    bool replica_too_old; /* read on a replica behind the known position: never cached */
     bool position_read;
     uint64_t position;       /* the client's Newsd-Position (header or cookie); 0: none */
     uint64_t cache_position; /* the answer shows every commit up to here (cache.h) */

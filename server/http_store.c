@@ -207,8 +207,10 @@ static void choose_store(struct nd_request *req, struct nd_store *primary)
     atomic_fetch_add(&srv->replica_reads, 1);
     req->on_replica = true;
     req->cache_position = replayed;
-    if (!have_known || replayed < known)
-        req->cacheable = false; /* served, never kept: it may be older than a flush */
+    if (!have_known || replayed < known) {
+        req->replica_too_old = true; /* served, never kept: it may be older than a flush */
+        req->cacheable = false;
+    }
 }
 
 struct nd_store *nd_request_store(struct nd_request *req)
@@ -369,7 +371,7 @@ int nd_http_cache_lookup(struct nd_request *req)
     }
     if (req->cached != NULL)
         return 200;
-    req->cacheable = true;
+    req->cacheable = !req->replica_too_old;
     req->cache_generation = nd_cache_generation(cache);
     return 0;
 }

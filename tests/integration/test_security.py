@@ -35,9 +35,10 @@ SECURITY = {
     "X-Request-Id": GENERATED_ID,
     "Server": ABSENT,
 }
-EXPOSED = ("ETag", "Link", "Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
-           "RateLimit-Reset", "X-Request-Id")
-PREFLIGHT_HEADERS = ("Authorization", "Content-Type", "If-None-Match", "X-Request-Id")
+EXPOSED = ("ETag", "Link", "Location", "Newsd-Position", "Retry-After", "RateLimit-Limit",
+           "RateLimit-Remaining", "RateLimit-Reset", "X-Request-Id")
+PREFLIGHT_HEADERS = ("Authorization", "Content-Type", "If-None-Match", "Newsd-Position",
+                     "X-Request-Id")
 
 
 def number(low, high=None):
