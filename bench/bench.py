@@ -10,7 +10,9 @@ scenario runs wrk against newsd and, for reads, the same wrk against nginx.
 Then it reads newsd's peak resident memory, stops both servers and prints
 the tables and the JSON (report.py).
 
-With --scale it runs the read scenarios (newsd only) at several sizes.
+With --scale it runs the read scenarios (newsd only) at several sizes; with
+--cluster, the read and write scenarios through haproxy in front of one and
+three newsd instances over a PostgreSQL primary and replica (cluster_bench.py).
 
 Everything talks to 127.0.0.1 only. Every server started here is stopped on
 the way out, on errors and signals too; their pids are also written under
@@ -756,6 +758,9 @@ def parse_args(argv):
                     help="also measure newsd without its cache and the Node.js comparison server")
     ap.add_argument("--postgres", action="store_true",
                     help="also measure newsd over PostgreSQL, with and without its cache")
+    ap.add_argument("--cluster", action="store_true",
+                    help="the scenarios through haproxy with 1 and 3 instances over a PostgreSQL "
+                         "primary and replica, and directly against one instance")
     ap.add_argument("--peer-check", action="store_true",
                     help="only compare the comparison server's answers with newsd's, then stop")
     ap.add_argument("--profile", metavar="SCENARIO",
@@ -776,6 +781,8 @@ def parse_args(argv):
         opts.peer = True
     if (opts.peer or opts.postgres) and opts.scale:
         ap.error("--peer and --postgres go with a full run, not with --scale")
+    if opts.cluster and (opts.peer or opts.postgres or opts.scale or opts.profile):
+        ap.error("--cluster goes alone (not with --peer, --postgres, --scale or --profile)")
     opts.sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
     for value, what in ((opts.articles, "--articles"), (opts.duration, "--duration"),
                         (opts.connections, "--connections"), (opts.threads, "--threads")):
@@ -796,14 +803,19 @@ def main(argv):
         run_profile(opts)
         return
     load_before = os.getloadavg()
-    results = run_scale(opts) if opts.scale else run_full(opts)
+    if opts.cluster:
+        import cluster_bench  # noqa: E402  (tests/integration on the path only when wanted)
+        results = cluster_bench.run(opts, sys.modules[__name__])
+    else:
+        results = run_scale(opts) if opts.scale else run_full(opts)
     if results is None:  # --peer-check: the comparison was all
         return
     results["loadavg_before"] = [round(x, 2) for x in load_before]
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = json.dumps(results, indent=1)
-    name = "last-scale.json" if opts.scale else "last-results.json"
+    name = ("last-scale.json" if opts.scale else
+            "last-cluster.json" if opts.cluster else "last-results.json")
     for path in filter(None, [os.path.join(DATA, name), opts.json_out]):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text + "\n")

@@ -278,6 +278,89 @@ def print_scale(r):
               f"{size['import'].get('db_bytes', 0) / 1e6:.0f} MB")
 
 
+WAYS = ("direct", "one", "three")
+
+
+def cluster_rows(scenarios, kind, cache):
+    rows = []
+    for key, s in scenarios.items():
+        if s.get("kind") != kind or s.get("cache") != cache:
+            continue
+        q = s.get("ratios", {})
+        errs = "/".join(str(failures(s[w])) if s.get(w) else "-" for w in WAYS)
+        row = [s["name"]] + ([s.get("distinct", "-")] if kind == "read" else [])
+        row += [*cell(s.get("direct")), *cell(s.get("one")), *cell(s.get("three")),
+                fmt_ratio(q.get("three/one")), fmt_ratio(q.get("one/direct")), errs]
+        if kind == "write":
+            lag = (s.get("three") or {}).get("replica_lag") or {}
+            row.append(f"{lag['replay_lag_ms_max']:.1f}" if lag else "-")
+        rows.append(row)
+    return rows
+
+
+def cpu_cell(run, piece):
+    cost = (run or {}).get("cpu_ms_per_request", {}).get(piece)
+    return f"{cost:.3f}" if cost is not None else "-"
+
+
+def cpu_rows(scenarios):
+    """CPU ms per request of each piece, in the run through haproxy to one
+    instance and (newsd) to three; and what one core of each carries."""
+    rows = []
+    for key, s in scenarios.items():
+        one = s.get("one") or {}
+        cost = one.get("cpu_ms_per_request") or {}
+        db = cost.get("primary", 0) + (cost.get("replica", 0) if s["kind"] == "read" else 0)
+        per_core = lambda ms_: f"{1000 / ms_:.0f}" if ms_ else "-"  # noqa: E731
+        name = s["name"] + (" (cold)" if s.get("cache") == "cold" else "")
+        rows.append([name, cpu_cell(one, "newsd"), cpu_cell(s.get("three"), "newsd"),
+                     cpu_cell(one, "haproxy"), cpu_cell(one, "primary"), cpu_cell(one, "replica"),
+                     per_core(cost.get("newsd")), per_core(cost.get("haproxy")),
+                     per_core(db if s["kind"] == "read" else cost.get("primary"))])
+    return rows
+
+
+def print_cluster(r):
+    """bench/run --cluster: one instance directly, one and three through haproxy."""
+    print(f"\nnewsd behind haproxy over PostgreSQL 15 (durable primary, synchronous streaming "
+          f"replica{', reads from the replica' if r.get('replica_reads') else ''}): "
+          f"{r['articles']} articles, {r['comments']} comments; wrk -t{r['threads']} "
+          f"-c{r['connections']}, {r['duration_s']} s per run after {r['warmup_s']} s warm-up; "
+          f"{r['cores']} cores shared by wrk, haproxy, the instances and both PostgreSQL servers")
+    print(f"command: {r['command']}")
+    head = ["direct req/s", "direct p99", "1 inst req/s", "1 inst p99", "3 inst req/s",
+            "3 inst p99", "3/1", "1/direct", "errors d/1/3"]
+    for cache, title in (("cached", "Reads through each instance's cache"),
+                         ("cold", "Reads with --cache-size 0 (every request to the database)")):
+        print(f"\n{title} (latencies in ms; direct = wrk to one instance, no haproxy)\n")
+        print(table(["scenario", "urls", *head], cluster_rows(r["scenarios"], "read", cache)))
+    print("\nWrites (latencies in ms; errors = failed or non-2xx answers; lag = the replica's "
+          "largest replay_lag sampled during the 3-instance run)\n")
+    print(table(["scenario", *head, "lag ms"], cluster_rows(r["scenarios"], "write", "cached")))
+    print("\nCPU per request (ms, from /proc around each measured run; through haproxy to one "
+          "instance, and newsd's for three) and what one core of each piece carries (req/s)\n")
+    print(table(["scenario", "newsd 1", "newsd 3", "haproxy", "primary", "replica",
+                 "newsd/core", "haproxy/core", "database/core"],
+                cpu_rows(r["scenarios"])))
+    inv = r.get("invalidation")
+    if inv:
+        print(f"\ninvalidation across instances (a PATCH through one instance until both others "
+              f"serve the new title): p50 {inv['p50_ms']} ms, p99 {inv['p99_ms']} ms, max "
+              f"{inv['max_ms']} ms over {inv['seen']} of {inv['trials']} trials ({inv['late']} "
+              f"late, {inv['unexpected']} unexpected answers)")
+    lags = [(s["name"], w, s[w]["replica_lag"]) for s in r["scenarios"].values()
+            if s["kind"] == "write" for w in WAYS if s.get(w) and s[w].get("replica_lag")]
+    for name, way, lag in lags:
+        print(f"replica lag during {name} ({way}): replay_lag p50 {lag['replay_lag_ms_p50']} ms, "
+              f"max {lag['replay_lag_ms_max']} ms; replay behind the primary's WAL p50 "
+              f"{lag['behind_bytes_p50']:.0f} bytes, max {lag['behind_bytes_max']} bytes "
+              f"({lag['samples']} samples)")
+    imp = r.get("pg_import", {})
+    print(f"\nPostgreSQL load (newsd import --jsonl, primary and synchronous replica): "
+          f"{imp.get('seconds', '?')} s; database {(r.get('db_bytes') or 0) / 1e6:.0f} MB at "
+          f"the end; health checks on {r.get('check_path')}")
+
+
 def print_load(r):
     """The machine's load averages around the run: other work distorts every figure."""
     before, after = r.get("loadavg_before"), r.get("loadavg_after")
@@ -292,6 +375,8 @@ def print_load(r):
 def print_report(results):
     if results.get("kind") == "scale":
         print_scale(results)
+    elif results.get("kind") == "cluster":
+        print_cluster(results)
     else:
         print_full(results)
     print_load(results)

@@ -170,18 +170,38 @@ class Instance(Server):
     """One newsd of the cluster, on a fixed port so that haproxy finds it
     again after a restart. Server's methods work (request, stop, stderr_tail);
     kill(sig) sends a signal (SIGKILL by default) and waits for the exit;
-    start() starts it again on the same port."""
+    start() starts it again on the same port. quiet: --log-level warn (no
+    access log, which under the benchmark's load would cost as much as the
+    answers), so start() waits for /health to answer instead of the
+    "listening" line."""
 
-    def __init__(self, binary, db, name, port, args=(), env=None):
+    def __init__(self, binary, db, name, port, args=(), env=None, quiet=False):
         self.name = name
+        self.quiet = quiet
         super().__init__(binary, db=db, key=False, port_flag=False, env=env,
+                         wait_listening=not quiet,
                          args=["--bind", "127.0.0.1", "--port", str(port),
                                "--trusted-proxies", "127.0.0.1",
-                               "--per-ip-connection-limit", "1000", *args])
+                               "--per-ip-connection-limit", "1000",
+                               *(["--log-level", "warn"] if quiet else []), *args])
         self.fixed_port = port
 
     def start(self):
         super().start()
+        if self.quiet:
+            def answers():
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n"
+                                       f"{self.stderr_tail()}")
+                try:
+                    return http_request(self.fixed_port, "GET", "/health", timeout=2).status == 200
+                except OSError:
+                    return False
+
+            if not wait_until(answers, START_TIMEOUT, 0.02):
+                self.kill()
+                raise RuntimeError(f"{self.name} did not answer /health:\n{self.stderr_tail()}")
+            self.port = self.fixed_port
         if self.port != self.fixed_port:
             raise RuntimeError(f"{self.name} listens on {self.port}, not {self.fixed_port}")
 
@@ -209,15 +229,20 @@ class Instance(Server):
 
 
 class Haproxy:
-    """haproxy in the foreground with a configuration written for the cluster."""
+    """haproxy in the foreground with a configuration written for the cluster.
+    name names its files in dir (a second haproxy beside the cluster's, as the
+    benchmark runs one in front of a single instance); quiet logs only the
+    requests that failed, not one line per request (under the benchmark's load
+    the log would cost as much as the proxying)."""
 
-    def __init__(self, dir, port, servers, check_path):
+    def __init__(self, dir, port, servers, check_path, name="haproxy", quiet=False):
         self.dir = dir
         self.port = port
         self.servers = servers  # [(name, port)]
         self.check_path = check_path
-        self.conf = os.path.join(dir, "haproxy.cfg")
-        self.sock = os.path.join(dir, "haproxy.sock")
+        self.quiet = quiet
+        self.conf = os.path.join(dir, f"{name}.cfg")
+        self.sock = os.path.join(dir, f"{name}.sock")
         self.proc = None
         self.err = None
         self.out = None
@@ -226,6 +251,7 @@ class Haproxy:
         """The configuration: the settings of config/haproxy/newsd.cfg with the
         tests' ports, a stats socket and faster health checks."""
         servers = "\n".join(f"    server {name} 127.0.0.1:{port}" for name, port in self.servers)
+        dontlog = "\n    option dontlog-normal" if self.quiet else ""
         problem = ('{"type":"about:blank","title":"Service Unavailable","status":503,'
                    '"detail":"no newsd instance can take the request; try again shortly"}')
         return f"""global
@@ -244,7 +270,7 @@ defaults
     timeout check 2s
 
 frontend newsd_public
-    bind 127.0.0.1:{self.port}
+    bind 127.0.0.1:{self.port}{dontlog}
     default_backend newsd
 
 backend newsd
@@ -340,7 +366,8 @@ class Cluster:
     """A PostgreSQL primary (+ replica), N newsd instances and haproxy.
 
     Cluster(binary, instances=3, replica=True, delay_ms=0, sync=False,
-            args=(), env=None, replica_reads="auto", database=None)
+            args=(), env=None, replica_reads="auto", database=None, durable=False,
+            quiet=False, prepare=None)
     args and env go to every instance; "{primary_uri}" and "{replica_uri}" in
     an argument become the URI of that server alone. delay_ms: the replica's
     apply delay; sync: the primary waits for the replica at every commit
@@ -350,7 +377,12 @@ class Cluster:
     suite's PostgreSQL server (NEWSD_TEST_PG) to run over instead of a
     primary of the cluster's own, which saves the seconds of initdb (the
     integration suite's cluster topology, see topology.py); no replica then,
-    and the server is neither stopped nor started. After start: c.db (the
+    and the server is neither stopped nor started. durable: PostgreSQL keeps
+    its durable defaults (fsync, synchronous commit; PG_CLUSTER_DURABLE=1),
+    as the benchmark wants; quiet: haproxy logs failed requests only and the
+    instances run with --log-level warn; prepare(cluster): called once the
+    database is migrated (c.db and c.key set) and before any instance starts,
+    e.g. to load a corpus. After start: c.db (the
     multi-host URI every instance has), c.primary_uri, c.replica_uri (None
     without a replica),
     c.replica_reads (whether the instances read from the replica),
@@ -358,9 +390,13 @@ class Cluster:
     """
 
     def __init__(self, binary, instances=3, replica=True, delay_ms=0, sync=False, args=(),
-                 env=None, replica_reads="auto", database=None):
+                 env=None, replica_reads="auto", database=None, durable=False, quiet=False,
+                 prepare=None):
         self.binary = binary
         self.database = database
+        self.durable = durable
+        self.quiet = quiet
+        self.prepare = prepare
         self.count = instances
         self.want_replica = replica
         self.delay_ms = delay_ms
@@ -412,7 +448,8 @@ class Cluster:
         pdir, rdir = os.path.join(self.dir, "p"), os.path.join(self.dir, "r")
         os.mkdir(pdir)
         self.pg_dirs.append(pdir)  # before it starts: a stop mid-way must find it
-        self._pg("start", pdir, "5432")
+        self._pg("start", pdir, "5432",
+                 env={"PG_CLUSTER_DURABLE": "1" if self.durable else "0"})
         self.primary = PgServer(pdir, 5432)
         pg.psql(self.primary.conninfo, f'CREATE DATABASE "{DBNAME}"')
         hosts, ports = [pdir], ["5432"]
@@ -441,15 +478,18 @@ class Cluster:
         # Migrates the database on the primary too, before any instance starts.
         # A name of its own: a cluster may start again over the same database.
         self.key = create_key(self.binary, self.db, "cluster-" + secrets.token_hex(4), self.env)
+        if self.prepare is not None:
+            self.prepare(self)
         ports = [free_port() for _ in range(self.count)]
         for i, port in enumerate(ports):
-            inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, args, self.env)
+            inst = Instance(self.binary, self.db, f"newsd{i + 1}", port, args, self.env,
+                            quiet=self.quiet)
             self.instances.append(inst)
             inst.start()
         first = self.instances[0]
         self.check_path = "/ready" if first.request("GET", "/ready").status == 200 else "/health"
         self.haproxy = Haproxy(self.dir, free_port(), [(i.name, i.port) for i in self.instances],
-                               self.check_path)
+                               self.check_path, quiet=self.quiet)
         self.haproxy.start()
 
     def close(self):
