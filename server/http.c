@@ -714,6 +714,16 @@ unsigned nd_server_port(const struct nd_server *srv)
     return srv->port;
 }
 
+void nd_server_drain(struct nd_server *srv)
+{
+    atomic_store(&srv->draining, true);
+}
+
+bool nd_request_draining(const struct nd_request *req)
+{
+    return atomic_load(&req->srv->draining);
+}
+
 /*
  * Stops accepting, lets requests in flight finish (up to shutdown-grace
  * seconds, answering them with Connection: close), then stops the threads

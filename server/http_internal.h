@@ -64,6 +64,7 @@ struct nd_server {
     atomic_uint connections; /* open client connections, for connection-limit */
     unsigned conn_limit;     /* connection-limit, lowered when open files are too few */
     atomic_bool stopping;
+    atomic_bool draining; /* SIGTERM came: /ready answers 503 (nd_server_drain) */
     atomic_bool store_failure_logged;
     pthread_mutex_t stores_lock;
     struct nd_store **stores;
