@@ -591,6 +591,7 @@ static enum nd_err setup_policies(struct nd_server *srv)
 
     srv->comment_limit = nd_ratelimit_create(cfg->comment_rate, cfg->comment_burst);
     srv->write_limit = nd_ratelimit_create(cfg->write_rate, cfg->write_burst);
+    srv->shared_limits = nd_store_is_postgres(cfg->db_path);
     if (srv->comment_limit == NULL || srv->write_limit == NULL)
         return ND_ERR_NOMEM;
     if (cfg->cache_size > 0) {

@@ -84,6 +84,8 @@ struct nd_store_ops {
 
     /* ---- optional (NULL: ND_ERR_UNSUPPORTED) ---- */
     enum nd_err (*size)(struct nd_store *st, int64_t *bytes);
+    enum nd_err (*rate_take)(struct nd_store *st, const char *bucket, unsigned per_minute,
+                             unsigned burst, bool *allowed, double *tokens);
 };
 
 /*

@@ -906,4 +906,5 @@ static const struct nd_store_ops pg_ops = {
     .article_restore = nd_pg_article_restore,
     .comment_restore = nd_pg_comment_restore,
     .size = pg_size,
+    .rate_take = nd_pg_rate_take,
 };
