@@ -310,7 +310,7 @@ def test_no_drain_by_default():
         started = time.monotonic()
         rc = check_stop(tap, srv)
         took = time.monotonic() - started
-        tap.check(took < 1.5 * SLOWDOWN, f"the stop took {took:.1f} s without a drain")
+        tap.check(took < 3 * SLOWDOWN, f"the stop took {took:.1f} s without a drain")
         tap.diag(f"stop without a drain: {took:.2f} s")
         tap.check(not any("draining" in l for l in srv.stderr_lines()),
                   "a drain was logged without drain-seconds")
