@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "newsd/auth.h"
@@ -29,6 +30,7 @@
 #include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/util.h"
 
 /*
  * Creates every missing directory above the file at path (mkdir -p of its
@@ -108,8 +110,42 @@ static struct nd_store *open_store(const struct nd_config *cfg)
 }
 
 /*
+ * The drain after the first stop signal: /ready turns 503 at once, and the
+ * server goes on serving for drain-seconds, long enough for a balancer's
+ * checks to take it out of rotation, so that no client is sent to a closed
+ * port. A second signal ends the drain early (an operator in a hurry, or a
+ * supervisor's second SIGTERM); without drain-seconds the stop is as
+ * immediate as it always was.
+ */
+static void drain(struct nd_server *srv, unsigned seconds, const sigset_t *signals)
+{
+    nd_server_drain(srv);
+    if (seconds == 0)
+        return;
+    nd_log(ND_LOG_INFO, "draining for %u s: /ready answers 503, requests are still served",
+           seconds);
+    uint64_t deadline = nd_monotonic_us() + (uint64_t)seconds * 1000000u;
+    for (;;) {
+        uint64_t now = nd_monotonic_us();
+        if (now >= deadline)
+            return;
+        uint64_t left = deadline - now;
+        struct timespec wait = {(time_t)(left / 1000000u), (long)(left % 1000000u) * 1000};
+        int sig = sigtimedwait(signals, NULL, &wait);
+        if (sig > 0) {
+            nd_log(ND_LOG_INFO, "%s during the drain: stopping now",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        if (errno != EINTR)
+            return; /* EAGAIN: the time is up */
+    }
+}
+
+/*
  * The signals are blocked before any thread starts, so every libmicrohttpd
- * worker inherits the mask and sigwait here is the only place they arrive.
+ * worker inherits the mask and sigwait here (and sigtimedwait in drain) is
+ * the only place they arrive.
  */
 int nd_cli_serve(const struct nd_config *cfg)
 {
@@ -161,6 +197,7 @@ int nd_cli_serve(const struct nd_config *cfg)
         return rc == ND_ERR_INVALID ? ND_EXIT_USAGE : ND_EXIT_FAILURE;
     sigwait(&stop_signals, &sig);
     nd_log(ND_LOG_INFO, "shutting down on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    drain(srv, cfg->drain_seconds, &stop_signals);
     nd_server_stop(srv);
     nd_log(ND_LOG_INFO, "stopped");
     return ND_EXIT_OK;

@@ -132,6 +132,10 @@ static const struct setting settings[] = {
      "comments a client address may post at once", NULL, NULL},
     {"shutdown-grace", TYPE_UINT, AT(shutdown_grace), 0, 3600, "10", "SECONDS",
      "time given to requests in flight on shutdown", NULL, NULL},
+    {"drain-seconds", TYPE_UINT, AT(drain_seconds), 0, 3600, "0", "SECONDS",
+     "on SIGTERM, answer /ready 503 and go on serving this long before stopping (longer than "
+     "the balancer needs to notice: check interval times fall count)",
+     NULL, NULL},
     {"write-rate", TYPE_UINT, AT(write_rate), 0, 1000000, "600", "N",
      "writes per minute per API key; 0 = no limit", NULL, NULL},
     {"write-burst", TYPE_UINT, AT(write_burst), 1, 1000000, "100", "N",

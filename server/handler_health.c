@@ -1,5 +1,6 @@
 /*
- * handler_health.c: GET /health, for load balancers and supervisors.
+ * handler_health.c: GET /health and GET /ready, for load balancers and
+ * supervisors.
  *
  * Healthy means this worker's database connection answers a trivial query;
  * anything else is 503 so that traffic goes elsewhere. The detail never says
@@ -7,6 +8,11 @@
  * --db-replica the answer says how the replica is (ok, lagging so many
  * bytes, unreachable) without failing for it: public reads then go to the
  * primary, so this instance still serves.
+ *
+ * Ready means the process has not been told to stop. From the SIGTERM on it
+ * is 503 while the process goes on serving for drain-seconds, so that a
+ * balancer checking /ready takes it out of rotation before it stops
+ * accepting connections. It asks nothing of the database: /health does.
  */
 #include "newsd/handlers.h"
 #include "newsd/store.h"
@@ -26,6 +32,16 @@ int nd_handle_health(struct nd_request *req)
         json_decref(body);
         body = NULL;
     }
+    if (!body)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return nd_respond_json(req, 200, body);
+}
+
+int nd_handle_ready(struct nd_request *req)
+{
+    if (nd_request_draining(req))
+        return nd_respond_problem(req, 503, "this instance is shutting down");
+    json_t *body = json_pack("{s:s}", "status", "ready");
     if (!body)
         return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
     return nd_respond_json(req, 200, body);

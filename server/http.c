@@ -592,6 +592,7 @@ static enum nd_err setup_policies(struct nd_server *srv)
 
     srv->comment_limit = nd_ratelimit_create(cfg->comment_rate, cfg->comment_burst);
     srv->write_limit = nd_ratelimit_create(cfg->write_rate, cfg->write_burst);
+    srv->shared_limits = nd_store_is_postgres(cfg->db_path);
     if (srv->comment_limit == NULL || srv->write_limit == NULL)
         return ND_ERR_NOMEM;
     if (cfg->cache_size > 0) {
@@ -713,6 +714,16 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 unsigned nd_server_port(const struct nd_server *srv)
 {
     return srv->port;
+}
+
+void nd_server_drain(struct nd_server *srv)
+{
+    atomic_store(&srv->draining, true);
+}
+
+bool nd_request_draining(const struct nd_request *req)
+{
+    return atomic_load(&req->srv->draining);
 }
 
 /*

@@ -174,7 +174,7 @@ static void commit_batch(struct nd_request *req, struct nd_bulk *bulk)
 static bool take_line_token(struct nd_request *req, struct nd_bulk *bulk)
 {
     struct nd_ratelimit_result r;
-    if (nd_ratelimit_acquire(req->srv->write_limit, bulk->key_id, nd_monotonic_us() / 1000, &r))
+    if (nd_http_rate_acquire(req, ND_LIMIT_WRITES, bulk->key_id, &r))
         return true;
     spool_problem(bulk, 429, NULL, "too many writes with this API key; try again in %u s",
                   r.retry_after_s);

@@ -50,6 +50,8 @@ struct nd_server {
     struct MHD_Daemon *daemon;
     struct nd_ratelimit *comment_limit; /* per client address */
     struct nd_ratelimit *write_limit;   /* per API key id */
+    bool shared_limits;                 /* the store keeps the buckets (PostgreSQL) */
+    atomic_bool shared_limits_down;     /* it could not: the fallback is logged */
     struct nd_proxy_list *proxies;      /* trusted-proxies */
     struct nd_cors *cors;               /* cors-origins */
     struct nd_cache *cache;             /* rendered public answers; NULL with cache-size 0 */
@@ -64,6 +66,7 @@ struct nd_server {
     atomic_uint connections; /* open client connections, for connection-limit */
     unsigned conn_limit;     /* connection-limit, lowered when open files are too few */
     atomic_bool stopping;
+    atomic_bool draining; /* SIGTERM came: /ready answers 503 (nd_server_drain) */
     atomic_bool store_failure_logged;
     /* db-replica (http_store.c): counters for /metrics, and an outage logged once */
     atomic_ulong replica_reads;
@@ -163,6 +166,19 @@ enum nd_err nd_http_key_check(struct nd_request *req);
  * problem set.
  */
 int nd_http_limit_write(struct nd_request *req);
+
+/* The two rate limits: comments per client address, writes per API key. */
+enum nd_limit { ND_LIMIT_COMMENTS, ND_LIMIT_WRITES };
+
+/*
+ * Takes one token for key (a bucket key of nd_proxy_bucket_key, or an API
+ * key id) from the limit which and fills *out (newsd/ratelimit.h). Over
+ * PostgreSQL the bucket is the database's, shared by every instance;
+ * while the database cannot answer, and on SQLite, this process's own.
+ * Returns out->allowed.
+ */
+bool nd_http_rate_acquire(struct nd_request *req, enum nd_limit which, const char *key,
+                          struct nd_ratelimit_result *out);
 
 /*
  * Sets the problem document for status, with detail (may be NULL) and errors

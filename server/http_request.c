@@ -21,6 +21,7 @@
 #include "newsd/auth.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
+#include "newsd/store.h"
 #include "newsd/util.h"
 
 #define FORWARDED_FOR "X-Forwarded-For"
@@ -299,19 +300,60 @@ static void add_rate_headers(struct nd_request *req, const struct nd_ratelimit_r
 }
 
 /*
+ * Over PostgreSQL every instance takes from the same buckets, in the
+ * database. While it cannot answer, the process's own table decides: an
+ * outage must not refuse every comment (a write that needs the database
+ * then fails by itself, 503), and each instance allows at most its own
+ * burst and rate meanwhile. The switch is logged both ways, once.
+ */
+bool nd_http_rate_acquire(struct nd_request *req, enum nd_limit which, const char *key,
+                          struct nd_ratelimit_result *out)
+{
+    struct nd_server *srv = req->srv;
+    bool comments = which == ND_LIMIT_COMMENTS;
+    unsigned per_minute = comments ? srv->cfg->comment_rate : srv->cfg->write_rate;
+    unsigned burst = comments ? srv->cfg->comment_burst : srv->cfg->write_burst;
+    struct nd_ratelimit *local = comments ? srv->comment_limit : srv->write_limit;
+
+    if (srv->shared_limits && per_minute > 0) {
+        char bucket[ND_RATELIMIT_BUCKET_LEN + 1];
+        bool allowed = false;
+        double tokens = 0;
+        struct nd_store *store = nd_request_store(req);
+        nd_ratelimit_bucket_name(comments ? "comment" : "write", key, bucket);
+        enum nd_err err =
+            store != NULL ? nd_store_rate_take(store, bucket, per_minute, burst, &allowed, &tokens)
+                          : ND_ERR_BUSY;
+        if (err == ND_OK) {
+            if (atomic_exchange(&srv->shared_limits_down, false))
+                nd_log(ND_LOG_INFO, "rate limits: counted in the database again, cluster-wide");
+            nd_ratelimit_result_of(per_minute, burst, allowed, tokens, out);
+            return allowed;
+        }
+        if (!atomic_exchange(&srv->shared_limits_down, true))
+            nd_log(ND_LOG_WARN,
+                   "rate limits: the database cannot count them (%s); this instance counts "
+                   "on its own until it can",
+                   nd_err_str(err));
+    }
+    return nd_ratelimit_acquire(local, key, nd_monotonic_us() / 1000, out);
+}
+
+/*
  * A comment posted with a valid key counts against that key's write budget
  * (nd_http_limit_write, before the handler ran), not against its address.
  */
 /*
- * Takes a token from key's bucket in limit, adding the RateLimit headers.
- * Returns 0 when allowed; otherwise the status of the problem set: 429
- * ("too many WHAT"), or 500 when a header was lost (then nothing is written).
+ * Takes a token from key's bucket in limit which, adding the RateLimit
+ * headers. Returns 0 when allowed; otherwise the status of the problem set:
+ * 429 ("too many WHAT"), or 500 when a header was lost (then nothing is
+ * written).
  */
-static int take_token(struct nd_request *req, struct nd_ratelimit *limit, const char *key,
+static int take_token(struct nd_request *req, enum nd_limit which, const char *key,
                       const char *what)
 {
     struct nd_ratelimit_result r;
-    bool allowed = nd_ratelimit_acquire(limit, key, nd_monotonic_us() / 1000, &r);
+    bool allowed = nd_http_rate_acquire(req, which, key, &r);
     add_rate_headers(req, &r);
     if (req->headers_lost) /* the answer would be a 500: write nothing */
         return nd_respond_err(req, ND_ERR_NOMEM, NULL);
@@ -327,7 +369,7 @@ int nd_request_rate_limit_comment(struct nd_request *req)
     if (nd_request_has_key(req))
         return 0;
     nd_proxy_bucket_key(req->client, key, sizeof key);
-    return take_token(req, req->srv->comment_limit, key, "comments from this address");
+    return take_token(req, ND_LIMIT_COMMENTS, key, "comments from this address");
 }
 
 int nd_http_limit_write(struct nd_request *req)
@@ -340,7 +382,7 @@ int nd_http_limit_write(struct nd_request *req)
     if (!(req->method & writes) || req->bulk != NULL || authorization == NULL ||
         !nd_request_has_key(req) || !nd_auth_key_id(authorization, id))
         return 0;
-    return take_token(req, req->srv->write_limit, id, "writes with this API key");
+    return take_token(req, ND_LIMIT_WRITES, id, "writes with this API key");
 }
 
 struct nd_metrics *nd_request_metrics(struct nd_request *req)

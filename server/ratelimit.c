@@ -17,6 +17,11 @@
  * tokens per 60000 ms is integer arithmetic: every millisecond adds
  * per_minute units. One mutex guards the table; the critical section is a
  * few dozen instructions.
+ *
+ * Over PostgreSQL the buckets live in the database instead, shared by every
+ * process (nd_store_rate_take); this file names them and turns their
+ * verdicts into the same figures, and its own table is the fallback while
+ * the database cannot answer.
  */
 #include "newsd/ratelimit.h"
 
@@ -168,4 +173,46 @@ bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms
         return true;
     *retry_after_s = r.retry_after_s;
     return false;
+}
+
+void nd_ratelimit_bucket_name(const char *limiter, const char *key,
+                              char out[ND_RATELIMIT_BUCKET_LEN + 1])
+{
+    unsigned char hash[ND_RATELIMIT_BUCKET_LEN / 2];
+    crypto_generichash_state state;
+    /* the NUL between the two keeps ("ab", "c") and ("a", "bc") apart */
+    crypto_generichash_init(&state, NULL, 0, sizeof hash);
+    crypto_generichash_update(&state, (const unsigned char *)limiter, strlen(limiter) + 1);
+    crypto_generichash_update(&state, (const unsigned char *)key, strlen(key));
+    crypto_generichash_final(&state, hash, sizeof hash);
+    sodium_bin2hex(out, ND_RATELIMIT_BUCKET_LEN + 1, hash, sizeof hash);
+}
+
+/* Whole seconds, rounded up, for tokens to be refilled at per_minute (capped). */
+static unsigned seconds_to_refill(double tokens, unsigned per_minute)
+{
+    double s = tokens > 0 ? tokens * 60.0 / per_minute : 0;
+    if (s >= (double)UINT32_MAX)
+        return UINT32_MAX;
+    unsigned whole = (unsigned)s;
+    return (double)whole < s ? whole + 1 : whole;
+}
+
+void nd_ratelimit_result_of(unsigned per_minute, unsigned burst, bool allowed, double tokens,
+                            struct nd_ratelimit_result *out)
+{
+    if (tokens < 0)
+        tokens = 0;
+    if (tokens > burst)
+        tokens = burst;
+    memset(out, 0, sizeof *out);
+    out->allowed = allowed;
+    out->limit = burst;
+    out->remaining = (unsigned)tokens;
+    out->reset_s = seconds_to_refill(burst - tokens, per_minute);
+    if (!allowed) {
+        out->retry_after_s = seconds_to_refill(1.0 - tokens, per_minute);
+        if (out->retry_after_s == 0)
+            out->retry_after_s = 1;
+    }
 }

@@ -2,8 +2,8 @@
  * routes.c: newsd's route table, the one list of its endpoints (the
  * OpenAPI document, server/assets/openapi.json, must name each of them; a
  * unit test holds the two together). HEAD is served wherever GET is (the
- * router adds it). The public reads are cacheable (newsd/cache.h); /health
- * and /metrics never are: they must tell the present. Embedded files need
+ * router adds it). The public reads are cacheable (newsd/cache.h); /health,
+ * /ready and /metrics never are: they must tell the present. Embedded files need
  * no cache.
  */
 #include "newsd/handlers.h"
@@ -11,6 +11,7 @@
 
 const struct nd_route nd_routes[] = {
     {"/health", ND_METHOD_GET, nd_handle_health, ND_CACHE_NEVER},
+    {"/ready", ND_METHOD_GET, nd_handle_ready, ND_CACHE_NEVER},
     {"/v1/articles", ND_METHOD_GET, nd_handle_articles_list, ND_CACHE_SHARED},
     {"/v1/articles", ND_METHOD_POST, nd_handle_article_create, ND_CACHE_NEVER},
     {"/v1/articles/bulk", ND_METHOD_POST, nd_handle_articles_bulk, ND_CACHE_NEVER},

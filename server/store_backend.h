@@ -85,6 +85,8 @@ struct nd_store_ops {
     /* ---- optional (NULL: ND_ERR_UNSUPPORTED) ---- */
     enum nd_err (*size)(struct nd_store *st, int64_t *bytes);
     enum nd_err (*position)(struct nd_store *st, enum nd_position which, uint64_t *out);
+    enum nd_err (*rate_take)(struct nd_store *st, const char *bucket, unsigned per_minute,
+                             unsigned burst, bool *allowed, double *tokens);
 };
 
 /*

@@ -163,6 +163,16 @@ uint64_t nd_store_position_parse(const char *text)
     return hi << 32 | lo;
 }
 
+enum nd_err nd_store_rate_take(struct nd_store *st, const char *bucket, unsigned per_minute,
+                               unsigned burst, bool *allowed, double *tokens)
+{
+    if (!st || !bucket || !*bucket || per_minute == 0 || burst == 0 || !allowed || !tokens)
+        return ND_ERR_INVALID;
+    if (st->ops->rate_take == NULL)
+        return ND_ERR_UNSUPPORTED;
+    return st->ops->rate_take(st, bucket, per_minute, burst, allowed, tokens);
+}
+
 enum nd_err nd_store_batch_begin(struct nd_store *st)
 {
     if (!st)

@@ -951,4 +951,5 @@ static const struct nd_store_ops pg_ops = {
     .comment_restore = nd_pg_comment_restore,
     .size = pg_size,
     .position = nd_pg_position,
+    .rate_take = nd_pg_rate_take,
 };

@@ -164,6 +164,8 @@ enum nd_pg_slot {
     PG_SIZE,
     PG_BEGIN_READ,
     PG_PUBLISH,
+    PG_RATE_TAKE,  /* store_pg_limits.c */
+    PG_RATE_PRUNE, /* store_pg_limits.c */
     /* the other files number their statements from their own first slot */
     PG_SLOT_COMMENTS = 32,
     PG_SLOT_CHANGES = 56,
@@ -345,5 +347,8 @@ enum nd_err nd_pg_key_lookup(struct nd_store *store, const char *key_id, unsigne
                              size_t hash_len);
 enum nd_err nd_pg_key_list(struct nd_store *store, json_t **out);
 enum nd_err nd_pg_key_delete(struct nd_store *store, const char *name);
+
+enum nd_err nd_pg_rate_take(struct nd_store *store, const char *bucket, unsigned per_minute,
+                            unsigned burst, bool *allowed, double *tokens);
 
 #endif

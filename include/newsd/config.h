@@ -61,6 +61,7 @@ struct nd_config {
         comment_rate; /* comment-rate: comments per minute per address; 0 = no limit; default 10 */
     unsigned comment_burst;  /* comment-burst: bucket size, default 20 */
     unsigned shutdown_grace; /* shutdown-grace: seconds to finish requests in flight, default 10 */
+    unsigned drain_seconds;  /* drain-seconds: seconds /ready is 503 before the stop; default 0 */
     unsigned write_rate;     /* write-rate: writes per minute per API key; 0 = no limit; 600 */
     unsigned write_burst;    /* write-burst: bucket size, default 100 */
     char *trusted_proxies;   /* trusted-proxies: IPs/CIDRs whose X-Forwarded-For is believed; "" */

@@ -23,6 +23,9 @@ int nd_article_write_problem(enum nd_err err, const struct nd_article_input *in,
 /* GET /health */
 int nd_handle_health(struct nd_request *req);
 
+/* GET /ready */
+int nd_handle_ready(struct nd_request *req);
+
 /* /v1/articles */
 int nd_handle_articles_list(struct nd_request *req);
 int nd_handle_article_create(struct nd_request *req);

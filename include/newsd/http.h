@@ -283,6 +283,16 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
 unsigned nd_server_port(const struct nd_server *srv);
 
 /*
+ * Marks the server as draining: GET /ready answers 503 from now on, so that
+ * a load balancer stops sending it work; everything else is served as
+ * before. Safe from any thread; it cannot be undone.
+ */
+void nd_server_drain(struct nd_server *srv);
+
+/* True once nd_server_drain was called: what GET /ready tells. */
+bool nd_request_draining(const struct nd_request *req);
+
+/*
  * Stops accepting, ends every event stream, waits up to cfg->shutdown_grace
  * seconds for requests in flight, stops the daemon, closes every thread's
  * store. Accepts NULL.

@@ -54,6 +54,29 @@ bool nd_ratelimit_acquire(struct nd_ratelimit *rl, const char *key, uint64_t now
 bool nd_ratelimit_take(struct nd_ratelimit *rl, const char *key, uint64_t now_ms,
                        unsigned *retry_after_s);
 
+/* ---- buckets shared through the database (nd_store_rate_take) ---- */
+
+/* The length of a shared bucket's name: 32 hex digits. */
+#define ND_RATELIMIT_BUCKET_LEN 32
+
+/*
+ * The name of key's bucket in the shared limiter called limiter ("comment",
+ * "write") into out: a BLAKE2b hash of both, 128 bits in hex. Every process
+ * makes the same name (the hash has no secret key), the database never sees
+ * a client address in clear, and whatever a client sends makes a name of
+ * the same short length.
+ */
+void nd_ratelimit_bucket_name(const char *limiter, const char *key,
+                              char out[ND_RATELIMIT_BUCKET_LEN + 1]);
+
+/*
+ * Fills *out from a shared take's verdict, for a bucket refilled at
+ * per_minute (at least 1) up to burst that holds tokens after the take: the
+ * same figures nd_ratelimit_acquire gives for its own buckets.
+ */
+void nd_ratelimit_result_of(unsigned per_minute, unsigned burst, bool allowed, double tokens,
+                            struct nd_ratelimit_result *out);
+
 /*
  * The set (0 to 1023) in which key's bucket lives: it depends on the table's
  * random hash key. For tests; nothing else needs it.

@@ -174,6 +174,21 @@ const char *nd_store_position_format(uint64_t pos, char buf[ND_POSITION_TEXT_MAX
  */
 uint64_t nd_store_position_parse(const char *text);
 
+/*
+ * Optional (ND_ERR_UNSUPPORTED where a backend keeps no shared limits: the
+ * caller then counts in its own memory, newsd/ratelimit.h). One take from
+ * the token bucket bucket (a short text the caller makes; a hash, so that
+ * it never grows with what a client sends), shared by every process that
+ * uses the database: refilled at per_minute tokens a minute (at least 1) up
+ * to burst (at least 1), full on first use, on the database's clock. On
+ * ND_OK *allowed says whether a token was taken and *tokens what the bucket
+ * holds afterwards (a fraction of a token perhaps). Inside a batch the take
+ * is a savepoint of its own, so that a failure leaves the batch alive.
+ * ND_ERR_BUSY when the database cannot answer now, ND_ERR_DB (logged).
+ */
+enum nd_err nd_store_rate_take(struct nd_store *store, const char *bucket, unsigned per_minute,
+                               unsigned burst, bool *allowed, double *tokens);
+
 /* ---- batches ----------------------------------------------------------- */
 
 /*

@@ -6,6 +6,13 @@ write answered 201 is there after a restart (also after SIGKILL); SIGINT
 exits 0; clients that stall or idle do not hold the server past its grace
 period; a database locked by another process makes writes 503 (revealing
 nothing inside) until the lock is gone; --port 0 logs the port really bound.
+
+Readiness and the drain: GET /ready is 200 until a SIGTERM, then 503 with
+Retry-After while the server goes on serving for --drain-seconds (new
+connections and requests answered as before); a request begun during the
+drain and still in flight when it ends completes; the exit status is 0; a
+second SIGTERM cuts the drain short; without --drain-seconds the stop is
+as quick as ever.
 """
 
 import http.client
@@ -223,6 +230,93 @@ def test_locked_database():
         check_stop(tap, srv)
 
 
+def test_ready():
+    with Server(BIN) as srv:
+        expect(tap, srv.request("GET", "/ready"), 200, {"status": "ready"}, what="ready")
+        expect(tap, srv.request("HEAD", "/ready"), 200, what="HEAD /ready")
+        expect(tap, srv.request("POST", "/ready"), 405, what="POST /ready")
+        check_stop(tap, srv)
+
+
+def test_drain():
+    """SIGTERM with --drain-seconds 2: /ready 503 at once, everything else
+    served for the drain; a slow upload begun in the drain outlives it."""
+    drain_s = 2 * SLOWDOWN
+    with Server(BIN, args=["--drain-seconds", str(drain_s), "--shutdown-grace", "10"]) as srv:
+        art = srv.create_article(title="Drained", body="x")
+        keep = srv.connection()
+        expect(tap, srv.request("GET", "/ready", conn=keep), 200, what="ready before the signal")
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        resp = srv.request("GET", "/ready", conn=keep)
+        expect(tap, resp, 503, what="/ready after SIGTERM (kept-alive connection)")
+        tap.check(resp.headers.get("Retry-After"), f"/ready 503 without Retry-After: {resp}")
+        expect(tap, srv.request("GET", "/ready"), 503, what="/ready on a new connection")
+        expect(tap, srv.request("GET", "/health"), 200, what="/health during the drain")
+        expect(tap, srv.request("GET", f"/v1/articles/{art['id']}"), 200, {"title": "Drained"},
+               what="a read during the drain")
+        expect(tap, srv.request("POST", "/v1/articles", {"title": "In the drain", "body": "x"},
+                                auth=True), 201, what="a write during the drain")
+        # A request that starts in the drain and is still arriving when it ends.
+        body = b'{"title":"Across the drain end","body":"' + b"d" * 2000 + b'"}'
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        try:
+            sock.sendall(raw_post_head(srv, "/v1/articles", len(body)) + body[:1000])
+            tap.check(srv.running(), "the server exited before its drain ended")
+            left = started + drain_s + 0.7 - time.monotonic()
+            time.sleep(max(left, 0.1))
+            tap.check(srv.running(), "the server exited with a request in flight")
+            refused = None
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
+            except OSError as e:
+                refused = e
+            tap.check(refused is not None, "a new connection was accepted after the drain ended")
+            sock.sendall(body[1000:])
+            status, payload = read_response(sock)
+        finally:
+            sock.close()
+            keep.close()
+        tap.eq(status, 201, f"the request in flight at the drain's end: {payload[:200]!r}")
+        rc = check_stop(tap, srv, None)
+        took = time.monotonic() - started
+        tap.check(rc == 0 and took >= drain_s, f"stopped {took:.1f} s after SIGTERM "
+                  f"(drain {drain_s} s), status {rc}")
+        lines = srv.stderr_lines()
+        tap.check(any(f"draining for {drain_s} s" in l for l in lines),
+                  "no log line about the drain\n" + "\n".join(lines[-10:]))
+
+
+def test_drain_cut_short():
+    """A second SIGTERM ends a long drain at once."""
+    with Server(BIN, args=["--drain-seconds", "60"]) as srv:
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        expect(tap, srv.request("GET", "/ready"), 503, what="/ready in the drain")
+        expect(tap, srv.request("GET", "/v1/articles"), 200, what="a list in the drain")
+        rc = check_stop(tap, srv, signal.SIGTERM, timeout=30)
+        took = time.monotonic() - started
+        tap.check(rc == 0 and took < 30, f"the second SIGTERM did not end the drain: {took:.1f} s")
+        tap.check(any("during the drain: stopping now" in l for l in srv.stderr_lines()),
+                  "no log line about the second signal")
+
+
+def test_no_drain_by_default():
+    """Without --drain-seconds a SIGTERM stops at once, as it always did."""
+    with Server(BIN) as srv:
+        expect(tap, srv.request("GET", "/ready"), 200, what="ready")
+        started = time.monotonic()
+        rc = check_stop(tap, srv)
+        took = time.monotonic() - started
+        tap.check(took < 3 * SLOWDOWN, f"the stop took {took:.1f} s without a drain")
+        tap.diag(f"stop without a drain: {took:.2f} s")
+        tap.check(not any("draining" in l for l in srv.stderr_lines()),
+                  "a drain was logged without drain-seconds")
+        tap.eq(rc, 0, "exit status")
+
+
 def session():
     with tempfile.TemporaryDirectory(prefix="newsd-life-") as folder:
         db = scratch_db(folder, "life")
@@ -242,6 +336,11 @@ def session():
     tap.run("SIGINT exits 0", test_sigint)
     tap.run("--port 0 logs the real port", test_port_zero)
     tap.run("stalled and idle clients do not outlast the grace period", test_stalled_clients)
+    tap.run("GET /ready answers 200 while serving", test_ready)
+    tap.run("SIGTERM with --drain-seconds: /ready 503, served until the drain ends",
+            test_drain)
+    tap.run("a second SIGTERM cuts the drain short", test_drain_cut_short)
+    tap.run("without --drain-seconds the stop is immediate", test_no_drain_by_default)
 
 
 tap.run("lifecycle session", session)

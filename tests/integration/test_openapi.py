@@ -565,6 +565,12 @@ def scenario_operations(c, ids):
         resp = raw_exchange(c.srv.port, head, [b"0\r\n\r\n"], method="GET")
         tap.require(resp is not None, "no answer to an ambiguous request")
         c.check("GET", "/health", resp, 400)
+    c.revalidate("/ready")
+    if not CLUSTER:
+        resp = raw_exchange(c.srv.port, head.replace(b"/health", b"/ready"), [b"0\r\n\r\n"],
+                            method="GET")
+        tap.require(resp is not None, "no answer to an ambiguous request")
+        c.check("GET", "/ready", resp, 400)
     c.call("GET", "/metrics", 200)
     c.call("HEAD", "/metrics", 200)
     c.revalidate("/openapi.json")

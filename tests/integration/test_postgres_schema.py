@@ -13,6 +13,8 @@ diacritics and stems as FTS5's tokenizer does (the same words out of the
 same Latin-script text), weights title, summary and body, re-indexes only
 when text is written, and survives a body too varied for one tsvector.
 Writers queue for the change log's lock, so change ids follow commit order.
+Rate buckets (migration 0006) start full, refuse when empty and are pruned
+once full again.
 A database whose LC_CTYPE cannot fold case beyond ASCII is refused.
 """
 
@@ -430,6 +432,33 @@ def publication_order():
                 if proc is not None and proc.poll() is None:
                     proc.kill()
                     proc.wait()
+
+
+@tap.point("rate buckets: full at first, refilled by the database's clock, pruned when full")
+def rate_buckets():
+    take = "SELECT allowed, round(tokens::numeric, 1) FROM newsd_rate_take('{}', {}, {})"
+    with pg.Database() as db:
+        migrate_pg(db.conninfo)
+        # 6000 a minute is a token every 10 ms; burst 3
+        got = [pg.rows(db.conninfo, take.format("fast", 6000, 3))[0][0] for _ in range(3)]
+        tap.eq(got, ["t", "t", "t"], "the burst is there at first")
+        # three takes in one statement: nothing refills within it (one clock)
+        rows = pg.rows(db.conninfo, "SELECT (newsd_rate_take('slow', 1, 2)).allowed "
+                                    "FROM generate_series(1, 3)")
+        tap.eq([r[0] for r in rows], ["t", "t", "f"], "burst 2, then refused")
+        tap.eq(pg.rows(db.conninfo, take.format("slow", 1, 2)), [("f", "0.0")],
+               "refused again: the bucket stays empty, no debt")
+        time.sleep(0.05)
+        tap.eq(pg.rows(db.conninfo, take.format("fast", 6000, 3))[0][0], "t",
+               "refilled after a few tokens' time")
+        # Backdated by an hour: the fast bucket is full again, the slow one not.
+        pg.psql(db.conninfo, "UPDATE rate_buckets SET updated = updated - interval '1 hour', "
+                             "full_at = full_at - interval '1 hour' WHERE key = 'fast'")
+        tap.eq(pg.rows(db.conninfo, "SELECT newsd_rate_prune()"), [("1",)], "one pruned")
+        tap.eq(pg.rows(db.conninfo, "SELECT key FROM rate_buckets"), [("slow",)],
+               "the bucket still refilling stays")
+        tap.eq(pg.rows(db.conninfo, take.format("fast", 6000, 3)), [("t", "2.0")],
+               "a pruned bucket starts full again")
 
 
 @tap.point("a database whose LC_CTYPE is C is refused with the reason")

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "newsd/ratelimit.h"
@@ -224,11 +225,66 @@ static void test_keyed_placement(void)
     nd_ratelimit_destroy(b);
 }
 
+/* Shared bucket names: fixed length, the same in every process, apart per limiter and key. */
+static void test_bucket_name(void)
+{
+    char a[ND_RATELIMIT_BUCKET_LEN + 1], b[ND_RATELIMIT_BUCKET_LEN + 1];
+
+    nd_ratelimit_bucket_name("comment", "203.0.113.7", a);
+    CHECK_INT(strlen(a), ND_RATELIMIT_BUCKET_LEN);
+    CHECK(strspn(a, "0123456789abcdef") == ND_RATELIMIT_BUCKET_LEN);
+    /* BLAKE2b-128 of "comment", NUL, "203.0.113.7", as Python's hashlib computes it too
+       (test_cluster_limits.py finds the rows by these names) */
+    CHECK_STR(a, "0663c1888261c38cffdcdbc1f12a6193");
+    nd_ratelimit_bucket_name("comment", "203.0.113.7", b);
+    CHECK(strcmp(a, b) == 0);
+    nd_ratelimit_bucket_name("write", "203.0.113.7", b);
+    CHECK(strcmp(a, b) != 0);
+    nd_ratelimit_bucket_name("comment", "203.0.113.8", b);
+    CHECK(strcmp(a, b) != 0);
+    /* The NUL between the parts: ("ab", "c") is not ("a", "bc"). */
+    nd_ratelimit_bucket_name("ab", "c", a);
+    nd_ratelimit_bucket_name("a", "bc", b);
+    CHECK(strcmp(a, b) != 0);
+}
+
+/* A shared take's verdict in the figures of a local one. */
+static void test_result_of(void)
+{
+    struct nd_ratelimit_result r;
+
+    nd_ratelimit_result_of(60, 10, true, 9.0, &r); /* one token a second */
+    CHECK(r.allowed);
+    CHECK_INT(r.limit, 10);
+    CHECK_INT(r.remaining, 9);
+    CHECK_INT(r.reset_s, 1);
+    CHECK_INT(r.retry_after_s, 0);
+
+    nd_ratelimit_result_of(60, 10, false, 0.25, &r);
+    CHECK(!r.allowed);
+    CHECK_INT(r.remaining, 0);
+    CHECK_INT(r.retry_after_s, 1); /* 0.75 s, rounded up */
+    CHECK_INT(r.reset_s, 10);      /* 9.75 s */
+
+    nd_ratelimit_result_of(10, 5, false, 0.0, &r); /* a token every 6 s */
+    CHECK_INT(r.retry_after_s, 6);
+    CHECK_INT(r.reset_s, 30);
+
+    /* Figures out of range (a bucket made under other settings) are clamped. */
+    nd_ratelimit_result_of(60, 3, true, 7.5, &r);
+    CHECK_INT(r.remaining, 3);
+    CHECK_INT(r.reset_s, 0);
+    nd_ratelimit_result_of(60, 3, false, -2.0, &r);
+    CHECK_INT(r.remaining, 0);
+    CHECK_INT(r.retry_after_s, 1);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_burst), CHECK_CASE(test_refill),
                      CHECK_CASE(test_retry_after_rounds_up), CHECK_CASE(test_eviction),
                      CHECK_CASE(test_unlimited), CHECK_CASE(test_long_keys),
                      CHECK_CASE(test_result_counts), CHECK_CASE(test_result_unlimited),
-                     CHECK_CASE(test_result_slow_refill), CHECK_CASE(test_keyed_placement));
+                     CHECK_CASE(test_result_slow_refill), CHECK_CASE(test_keyed_placement),
+                     CHECK_CASE(test_bucket_name), CHECK_CASE(test_result_of));
 }

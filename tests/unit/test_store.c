@@ -434,6 +434,51 @@ static void test_positions(void)
     }
 }
 
+/*
+ * Shared rate limits: SQLite has none (the caller counts in memory); on
+ * PostgreSQL a bucket starts full, refuses when empty, keeps buckets apart,
+ * and a take inside a batch leaves the batch alive.
+ */
+static void test_rate_take(void)
+{
+    struct nd_store *st = open_memory();
+    bool allowed = false;
+    double tokens = -1;
+    CHECK(st != NULL);
+    CHECK_INT(nd_store_rate_take(st, "", 60, 2, &allowed, &tokens), ND_ERR_INVALID);
+    CHECK_INT(nd_store_rate_take(st, "b", 0, 2, &allowed, &tokens), ND_ERR_INVALID);
+    if (!on_postgres()) {
+        CHECK_INT(nd_store_rate_take(st, "b", 60, 2, &allowed, &tokens), ND_ERR_UNSUPPORTED);
+        nd_store_close(st);
+        return;
+    }
+    /* one token a minute, burst 2: two takes, then a refusal well within the minute */
+    CHECK_INT(nd_store_rate_take(st, "b", 1, 2, &allowed, &tokens), ND_OK);
+    CHECK(allowed);
+    CHECK(tokens >= 1.0 && tokens < 1.01);
+    CHECK_INT(nd_store_rate_take(st, "b", 1, 2, &allowed, &tokens), ND_OK);
+    CHECK(allowed);
+    CHECK_INT(nd_store_rate_take(st, "b", 1, 2, &allowed, &tokens), ND_OK);
+    CHECK(!allowed);
+    CHECK(tokens >= 0.0 && tokens < 0.5);
+    CHECK_INT(nd_store_rate_take(st, "other", 1, 2, &allowed, &tokens), ND_OK);
+    CHECK(allowed);
+    /* in a batch: the take is a savepoint of its own, the batch commits */
+    CHECK_INT(nd_store_batch_begin(st), ND_OK);
+    CHECK_INT(nd_store_rate_take(st, "c", 1, 1, &allowed, &tokens), ND_OK);
+    CHECK(allowed);
+    CHECK_INT(nd_store_rate_take(st, "c", 1, 1, &allowed, &tokens), ND_OK);
+    CHECK(!allowed);
+    unsigned char hash[32], got[32];
+    memset(hash, 0x33, sizeof hash);
+    CHECK_INT(nd_store_key_insert(st, "in-batch", "DDDDDDDDDDDD", hash, sizeof hash), ND_OK);
+    CHECK_INT(nd_store_batch_end(st, true), ND_OK);
+    CHECK_INT(nd_store_key_lookup(st, "DDDDDDDDDDDD", got, sizeof got), ND_OK);
+    CHECK_INT(nd_store_rate_take(st, "c", 1, 1, &allowed, &tokens), ND_OK);
+    CHECK(!allowed); /* the batch's takes were committed with it */
+    nd_store_close(st);
+}
+
 int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
@@ -442,5 +487,6 @@ int main(void)
                            CHECK_CASE(test_migrations_rerun), CHECK_CASE(test_concurrent_openers),
                            CHECK_CASE(test_keys), CHECK_CASE(test_readonly), CHECK_CASE(test_busy),
                            CHECK_CASE(test_batch_rolled_back_by_sqlite), CHECK_CASE(test_describe),
-                           CHECK_CASE(test_open_postgres_unreachable), CHECK_CASE(test_positions));
+                           CHECK_CASE(test_open_postgres_unreachable), CHECK_CASE(test_positions),
+                           CHECK_CASE(test_rate_take));
 }
