@@ -39,6 +39,7 @@ import math
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -46,7 +47,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster import Cluster, binary_or_skip, wait_streaming  # noqa: E402
-from harness import SLOWDOWN, Tap, http_request, wait_until  # noqa: E402
+from harness import SLOWDOWN, STOP_TIMEOUT, Tap, http_request, wait_until  # noqa: E402
 
 BIN = binary_or_skip()
 tap = Tap()
@@ -54,6 +55,9 @@ TRIALS = 100
 # Under a wrapper (valgrind) newsd runs many times slower: the bounds stretch.
 SEEN_WITHIN_S = 2.0 * SLOWDOWN  # the generous bound every invalidation trial must meet
 WRITE_ANSWER_S = 3.0 * SLOWDOWN  # a write while the primary is away is answered within this
+# --drain-seconds of every instance: haproxy (checks every 300 ms, out after 2
+# failures) takes a draining instance out well within it
+DRAIN_S = 2
 
 
 def percentile(values, p):
@@ -284,6 +288,51 @@ def kill_under_load(c):
              f"redispatches {row.get('wredis')}; answers by instance {by}")
 
 
+def term_under_load(c):
+    """SIGTERM of one instance while clients read and write through haproxy:
+    its /ready turns 503 at once, haproxy takes it out during the drain, it
+    finishes what it has and exits 0, and no client sees an error."""
+    aid = c.create_article(title="Read while one drains")["id"]
+    paths = [f"/v1/articles/{aid}", "/v1/articles?limit=5", f"/v1/articles/{aid}/comments"]
+    victim = c.instance(2)
+
+    def work(me, i):
+        if me == 0 and i % 40 == 0:
+            return "POST", "/v1/articles", {"title": f"During the drain {i}", "body": "b"}, True
+        return "GET", paths[(me + i) % len(paths)], None, False
+
+    with Load(c, work) as load:
+        tap.require(wait_until(lambda: load.count() >= 100, 10), "the clients made no progress")
+        victim.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        ready = victim.request("GET", "/ready")
+        tap.check(is_503_retry(ready), f"{victim.name}'s /ready after SIGTERM: {ready}")
+        out = wait_until(lambda: c.server_states().get(victim.name, "").startswith(
+            ("DOWN", "NOLB", "MAINT", "DRAIN")), DRAIN_S * SLOWDOWN, 0.05)
+        tap.check(out, f"haproxy kept {victim.name} in rotation: {c.server_states()}")
+        taken_out = time.monotonic() - signalled
+        try:
+            victim.proc.wait(STOP_TIMEOUT + DRAIN_S)
+        except subprocess.TimeoutExpired:
+            pass
+        stopped = time.monotonic() - signalled
+        rc = victim.kill(signal.SIGKILL)  # only reaps: it has ended (else this is a failure)
+        mark = load.count()
+        wait_until(lambda: load.count() >= mark + 50, 5)
+    tap.eq(rc, 0, f"{victim.name}'s exit status after SIGTERM")
+    results = load.results
+    failed = [r for r in results if r[0] not in (200, 201)]
+    writes = sum(1 for r in results if r[4] is not None)
+    tap.check(not failed, f"{len(failed)} of {len(results)} requests failed: "
+                          f"{[(r[0], r[2], r[3]) for r in failed[:5]]}\n{c.haproxy.log_tail(10)}")
+    tap.diag(f"SIGTERM under load: {len(results)} requests ({writes} writes), {len(failed)} "
+             f"failed; out of rotation after {taken_out:.2f} s, exited {rc} after "
+             f"{stopped:.2f} s (drain {DRAIN_S} s)")
+    victim.start()
+    tap.check(wait_until(lambda: c.server_states().get(victim.name) == "UP", 10, 0.05),
+              f"{victim.name} does not serve again after its restart: {c.server_states()}")
+
+
 # ---- the primary stopped ---------------------------------------------------------------
 
 
@@ -415,7 +464,8 @@ def nothing_lost(c):
 
 def main():
     started = time.monotonic()
-    with Cluster(BIN, instances=3, replica=True, sync=True) as c:
+    with Cluster(BIN, instances=3, replica=True, sync=True,
+                 args=["--drain-seconds", str(DRAIN_S)]) as c:
         tap.diag(f"cluster up in {time.monotonic() - started:.1f} s: haproxy on "
                  f"{c.haproxy_port}, instances on {[i.port for i in c.instances]}")
         tap.run("the API through haproxy; 304 and one ETag whichever instance answers",
@@ -423,6 +473,8 @@ def main():
         tap.run(f"caches across instances: {TRIALS} trials, each seen within {SEEN_WITHIN_S} s",
                 invalidation, c)
         tap.run("kill -9 of one instance under read load: no failed GET", kill_under_load, c)
+        tap.run("SIGTERM of one instance under load: /ready 503, drained, exit 0, no client "
+                "error", term_under_load, c)
         tap.run("primary stopped: writes 503 with Retry-After within 3 s, reads from the replica "
                 "or a clean 503, then recovery without restarts",
                 primary_stopped, c)
