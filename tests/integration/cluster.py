@@ -52,7 +52,7 @@ import urllib.parse
 import pg
 from environment import SLOWDOWN, START_TIMEOUT, STOP_TIMEOUT, free_port, source_root, wait_until
 from http_client import http_request
-from server import Server, Stream, create_key
+from server import Server, Stream, create_key, post_article
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 HAPROXY = os.environ.get("ND_HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -603,12 +603,7 @@ class Cluster:
 
     def create_article(self, **fields):
         """POSTs an article through haproxy; returns its JSON."""
-        body = {"title": "An article", "body": "Some text."}
-        body.update(fields)
-        resp = self.request("POST", "/v1/articles", body, auth=True)
-        if resp.status != 201:
-            raise RuntimeError(f"creating {body.get('title')!r} failed: {resp}")
-        return resp.json
+        return post_article(self.request, **fields)
 
     def logs(self):
         """Every instance's stderr tail and haproxy's log, for a failure message."""

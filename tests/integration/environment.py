@@ -10,6 +10,7 @@ import os
 import shlex
 import socket
 import sys
+import threading
 import time
 
 import pg
@@ -102,3 +103,38 @@ def cluster_skip_reason(binary, single=None):
     import cluster  # here: cluster.py imports server.py, which imports this module
 
     return cluster.skip_reason(binary)
+
+
+class Workers:
+    """n threads running self.run(me) (a subclass's) until stopped, in a
+    with-block; each appends what it saw to self.results under self.lock
+    (record), and count(pred) counts them."""
+
+    def __init__(self, n):
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.results = []
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
+                        for i in range(n)]
+
+    def run(self, me):
+        raise NotImplementedError
+
+    def record(self, rec):
+        with self.lock:
+            self.results.append(rec)
+
+    def count(self, pred=lambda r: True):
+        with self.lock:
+            return sum(1 for r in self.results if pred(r))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(60)
+        return False

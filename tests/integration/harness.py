@@ -35,7 +35,8 @@ import sys
 from cases import case, check_errors, expect, run_case  # noqa: F401
 from environment import (  # noqa: F401
     CLUSTER, CLUSTER_INSTANCES, HTTP_TIMEOUT, LIMITS_PER_PROCESS, SLOWDOWN, START_TIMEOUT,
-    STOP_TIMEOUT, WRAPPER, binary_from_argv, free_port, samples_dir, source_root, wait_until,
+    STOP_TIMEOUT, WRAPPER, Workers, binary_from_argv, free_port, samples_dir, source_root,
+    wait_until,
 )
 from http_client import (  # noqa: F401
     REASONS, Client, Headers, Response, chunked, http_request, raw_exchange, target_path,

@@ -18,6 +18,7 @@ Talks to the server with psql (postgresql-client-15), so the tests need no
 Python driver.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -139,6 +140,38 @@ def query(db, statements, args=()):
     if not select:
         return []
     return json.loads(out, object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
+
+
+@contextlib.contextmanager
+def holding_locks(db, tables, mode):
+    """A with-block during which a psql session (another process, as an
+    administrator's or a migration's) holds tables (names) locked in mode
+    ("EXCLUSIVE": reads go on, writes wait; "ACCESS EXCLUSIVE": both wait).
+    Entered once the server shows every lock granted; rolled back on exit."""
+    proc = subprocess.Popen([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write(f"BEGIN;\nLOCK TABLE {', '.join(tables)} IN {mode} MODE;\n")
+        proc.stdin.flush()
+        # psql's output to a pipe is buffered: ask the server who holds the locks
+        lock_mode = "".join(w.capitalize() for w in mode.split()) + "Lock"
+        names = ", ".join(f"{literal(t)}::regclass" for t in tables)
+        held = ("SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted "
+                f"AND mode = {literal(lock_mode)} AND pid <> pg_backend_pid() "
+                f"AND relation IN ({names})")
+        deadline = time.monotonic() + 30
+        while query(db, held) != [(len(tables),)]:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"psql did not lock {tables}: {proc.stderr.read()}")
+            time.sleep(0.05)
+        yield
+    finally:
+        try:
+            proc.communicate("ROLLBACK;\n\\q\n", timeout=30)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            proc.kill()
+            proc.wait()
 
 
 def create_database(base=None):

@@ -115,6 +115,17 @@ def db_sql(db, statements, args=(), readonly=False):
         con.close()
 
 
+def post_article(request, **fields):
+    """POSTs an article (defaults for title/body) through request (a
+    Server's or a Cluster's, with the key); returns its JSON."""
+    body = {"title": "An article", "body": "Some text."}
+    body.update(fields)
+    resp = request("POST", "/v1/articles", body, auth=True)
+    if resp.status != 201:
+        raise RuntimeError(f"creating {body.get('title')!r} failed: {resp}")
+    return resp.json
+
+
 @contextlib.contextmanager
 def hold_write_lock(db):
     """A with-block during which another process holds db's write lock, as
@@ -132,28 +143,8 @@ def hold_write_lock(db):
             other.execute("ROLLBACK")
             other.close()
         return
-    proc = subprocess.Popen([pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        proc.stdin.write("BEGIN;\nLOCK TABLE articles, comments IN EXCLUSIVE MODE;\n")
-        proc.stdin.flush()
-        # psql's output to a pipe is buffered: ask the server who holds the locks
-        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted " \
-               "AND mode = 'ExclusiveLock' AND pid <> pg_backend_pid() " \
-               "AND relation IN ('articles'::regclass, 'comments'::regclass)"
-        deadline = time.monotonic() + 30
-        while pg.query(db, held) != [(2,)]:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"psql did not lock the tables: {proc.stderr.read()}")
-            time.sleep(0.05)
+    with pg.holding_locks(db, ["articles", "comments"], "EXCLUSIVE"):
         yield
-    finally:
-        try:
-            proc.communicate("ROLLBACK;\n\\q\n", timeout=30)
-        except (subprocess.TimeoutExpired, BrokenPipeError):
-            proc.kill()
-            proc.wait()
 
 
 def scratch_db(folder, name):
@@ -384,12 +375,7 @@ class Server:
 
     def create_article(self, **fields):
         """POSTs an article (defaults for title/body) with the key; returns its JSON."""
-        body = {"title": "An article", "body": "Some text."}
-        body.update(fields)
-        resp = self.request("POST", "/v1/articles", body, auth=True)
-        if resp.status != 201:
-            raise RuntimeError(f"creating {body.get('title')!r} failed: {resp}")
-        return resp.json
+        return post_article(self.request, **fields)
 
     def create_comment(self, article_id, **fields):
         body = {"author": "reader", "body": "A comment."}

@@ -41,13 +41,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster import Cluster, binary_or_skip, wait_streaming  # noqa: E402
-from harness import SLOWDOWN, STOP_TIMEOUT, Tap, http_request, wait_until  # noqa: E402
+from harness import SLOWDOWN, STOP_TIMEOUT, Tap, Workers, http_request, wait_until  # noqa: E402
 
 BIN = binary_or_skip()
 tap = Tap()
@@ -192,18 +191,14 @@ def invalidation(c):
 # ---- kill -9 under read load ---------------------------------------------------------
 
 
-class Load:
+class Load(Workers):
     """Client threads sending requests through haproxy until stopped, each
     answer recorded as (status or None, served by, error text or None)."""
 
     def __init__(self, c, make_request, n=4):
+        super().__init__(n)
         self.c = c
         self.make_request = make_request  # (thread, i) -> (method, path, body, auth)
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
-        self.results = []
-        self.threads = [threading.Thread(target=self.run, args=(t,), daemon=True)
-                        for t in range(n)]
 
     def run(self, me):
         conn = self.c.connection()
@@ -218,26 +213,10 @@ class Load:
                 rec = (None, None, repr(exc), None, body)
                 conn.close()
                 conn = self.c.connection()
-            with self.lock:
-                self.results.append(rec)
+            self.record(rec)
             if method != "GET":
                 time.sleep(0.02)
         conn.close()
-
-    def count(self, pred=lambda r: True):
-        with self.lock:
-            return sum(1 for r in self.results if pred(r))
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join(60)
-        return False
 
 
 def kill_under_load(c):
@@ -305,8 +284,11 @@ def term_under_load(c):
         tap.require(wait_until(lambda: load.count() >= 100, 10), "the clients made no progress")
         victim.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        ready = victim.request("GET", "/ready")
-        tap.check(is_503_retry(ready), f"{victim.name}'s /ready after SIGTERM: {ready}")
+        # the signal is handled a moment after it is sent
+        seen = []
+        turned = wait_until(lambda: is_503_retry(seen.append(victim.request("GET", "/ready"))
+                                                 or seen[-1]), 1.0 * SLOWDOWN, 0.01)
+        tap.check(turned, f"{victim.name}'s /ready after SIGTERM: {seen[-1:]}")
         out = wait_until(lambda: c.server_states().get(victim.name, "").startswith(
             ("DOWN", "NOLB", "MAINT", "DRAIN")), DRAIN_S * SLOWDOWN, 0.05)
         tap.check(out, f"haproxy kept {victim.name} in rotation: {c.server_states()}")

@@ -26,11 +26,9 @@ Registered for the PostgreSQL suite only: on SQLite one process is the
 whole server and its buckets are in its memory.
 """
 
-import contextlib
 import hashlib
 import http.client
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -64,31 +62,10 @@ def bucket_rows(db, names):
     return {r[0] for r in pg.query(db, f"SELECT key FROM rate_buckets WHERE key IN ({listed})")}
 
 
-@contextlib.contextmanager
 def hold_table_lock(db, table):
     """A with-block during which a psql session holds table in ACCESS
     EXCLUSIVE mode (nobody reads or writes it); rolled back on exit."""
-    proc = subprocess.Popen([pg.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        proc.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n")
-        proc.stdin.flush()
-        held = ("SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted "
-                "AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid() "
-                f"AND relation = '{table}'::regclass")
-        deadline = time.monotonic() + 30
-        while pg.query(db, held) != [(1,)]:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"psql did not lock {table}: {proc.stderr.read()}")
-            time.sleep(0.05)
-        yield
-    finally:
-        try:
-            proc.communicate("ROLLBACK;\n\\q\n", timeout=30)
-        except (subprocess.TimeoutExpired, BrokenPipeError):
-            proc.kill()
-            proc.wait()
+    return pg.holding_locks(db, [table], "ACCESS EXCLUSIVE")
 
 
 def request_from(srv, source, method, path, body=None, headers=None, auth=None):

@@ -32,7 +32,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pg  # noqa: E402
 from harness import (  # noqa: E402
-    SANITIZER, Server, Tap, run_cli, source_root, wait_until,
+    SANITIZER, Server, Tap, Workers, run_cli, source_root, wait_until,
 )
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -152,18 +151,14 @@ def log_lines(srv, pattern):
 # ---- the writers -------------------------------------------------------------
 
 
-class Writers:
+class Writers(Workers):
     """N threads posting articles until stopped, every answer recorded:
     (title, status, Retry-After, id or None, error text or None)."""
 
     def __init__(self, srv, n=4):
+        super().__init__(n)
         self.srv = srv
         self.n = n
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
-        self.results = []
-        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
-                        for i in range(n)]
         self.tag = secrets.token_hex(3)
 
     def run(self, me):
@@ -179,25 +174,12 @@ class Writers:
                 rec = (title, resp.status, resp.headers.get("Retry-After"), aid, None)
             except Exception as exc:  # noqa: BLE001 - a hang or a cut is a finding
                 rec = (title, None, None, None, repr(exc))
-            with self.lock:
-                self.results.append(rec)
+            self.record(rec)
             if rec[1] != 201:
                 time.sleep(0.05)
 
     def ok_count(self):
-        with self.lock:
-            return sum(1 for r in self.results if r[1] == 201)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join(60)
-        return False
+        return self.count(lambda r: r[1] == 201)
 
 
 def wait_for_writes(writers, more, timeout=30):
