@@ -48,6 +48,11 @@ struct header {
 struct nd_server {
     const struct nd_config *cfg;
     struct MHD_Daemon *daemon;
+    /*
+     * The newest foreign-commit count (nd_store_foreign_commits, one count
+     * for the whole process) the response cache has been emptied for.
+     */
+    _Atomic uint64_t foreign_epoch_acted;
     struct nd_ratelimit *comment_limit; /* per client address */
     struct nd_ratelimit *write_limit;   /* per API key id */
     bool shared_limits;                 /* the store keeps the buckets (PostgreSQL) */

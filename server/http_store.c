@@ -38,8 +38,6 @@ static _Thread_local uint64_t thread_replica_retry_us; /* no new replica store b
 #define REPLICA_RETRY_US 1000000
 #define POSITION_HEADER "Newsd-Position"
 #define POSITION_COOKIE "newsd_pos"
-/* The foreign-commit count this thread last acted on (see nd_http_cache_lookup). */
-static _Thread_local uint64_t thread_foreign_epoch;
 
 /* ---- per-thread stores -------------------------------------------------- */
 
@@ -353,13 +351,18 @@ int nd_http_cache_lookup(struct nd_request *req)
     struct nd_store *store = primary_store(req);
     if (store == NULL || nd_store_foreign_commits(store, &epoch) != ND_OK)
         return 0;
-    if (epoch != thread_foreign_epoch) {
-        /* Someone else committed, or this thread is new and cannot know what
-         * it missed: forget everything. This process's own writes invalidate
-         * what they changed themselves (dispatch, in http.c). */
+    uint64_t acted = atomic_load(&req->srv->foreign_epoch_acted);
+    if (epoch > acted) {
+        /* Someone else committed: forget everything, then say so (a thread
+         * that finds the count acted on knows the cache was emptied for it).
+         * The count is the process's, so one thread acts for all, and a
+         * thread's first request empties nothing. This process's own writes
+         * invalidate what they changed themselves (dispatch, in http.c). */
         nd_log(ND_LOG_DEBUG, "database changed by another process: cache invalidated");
         nd_cache_invalidate(cache);
-        thread_foreign_epoch = epoch;
+        while (epoch > acted &&
+               !atomic_compare_exchange_weak(&req->srv->foreign_epoch_acted, &acted, epoch))
+            ;
     }
     if (!make_cache_key(req))
         return 0;
