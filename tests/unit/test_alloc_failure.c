@@ -397,10 +397,15 @@ struct tally {
 };
 
 /* The reply as compared: status line, headers but Date, body with its time stamps blanked. */
-/* True when the header line at p is one that normalize leaves out. */
+/*
+ * True when the header line at p is one that normalize leaves out: the
+ * date, and a write's position in PostgreSQL's write-ahead log (header and
+ * cookie), which moves on with every run.
+ */
 static bool header_ignored(const char *p, bool unmarked)
 {
-    return strncasecmp(p, "Date:", 5) == 0 ||
+    return strncasecmp(p, "Date:", 5) == 0 || strncasecmp(p, "Newsd-Position:", 15) == 0 ||
+           strncasecmp(p, "Set-Cookie: newsd_pos=", 22) == 0 ||
            (unmarked &&
             (strncasecmp(p, "ETag:", 5) == 0 || strncasecmp(p, "Content-Length:", 15) == 0));
 }
