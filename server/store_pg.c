@@ -553,51 +553,6 @@ static void publish_changes(struct nd_pg *st)
                             "next publication");
 }
 
-/*
- * A write transaction's COMMIT, the publication and the write's position,
- * in one round trip: one query string (the simple protocol runs what
- * follows COMMIT only when COMMIT succeeded). The publication has a
- * transaction of its own (BEGIN ... COMMIT: what would otherwise share one
- * implicit transaction with the position), so that the position read
- * after it (nd_pg_note_write) is past both commits and a replica that has
- * replayed to it shows the write's change log entries too. The result is
- * the first COMMIT's; a failed publication is only logged, as in
- * publish_changes, and leaves the write without a position.
- */
-static enum nd_err commit_and_publish(struct nd_pg *st)
-{
-    static const char sql[] = "COMMIT; BEGIN; SELECT newsd_publish_changes(); COMMIT; "
-                              "SELECT pg_current_wal_insert_lsn()";
-    st->write_position = 0;
-    if (!PQsendQuery(st->conn, sql))
-        return nd_pg_err(st, NULL, "commit");
-    enum nd_err err = ND_OK, published = ND_ERR_DB;
-    uint64_t pos = 0;
-    unsigned n = 0;
-    PGresult *res;
-    while ((res = PQgetResult(st->conn)) != NULL) {
-        ExecStatusType status = PQresultStatus(res);
-        if (n == 0 && status != PGRES_COMMAND_OK)
-            err = nd_pg_err(st, res, "commit");
-        else if (n == 2)
-            published = status == PGRES_TUPLES_OK ? ND_OK : nd_pg_err(st, res, "publication");
-        else if (n == 4 && status == PGRES_TUPLES_OK && PQntuples(res) == 1)
-            pos = nd_store_position_parse(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        n++;
-    }
-    if (n == 0)
-        err = nd_pg_err(st, NULL, "commit");
-    if (err == ND_OK && published != ND_OK)
-        nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
-                            "next publication");
-    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) /* the publication failed */
-        PQclear(PQexec(st->conn, "ROLLBACK"));
-    if (err == ND_OK)
-        nd_pg_note_write(st, pos);
-    return err;
-}
-
 enum nd_err nd_pg_begin(struct nd_pg *st)
 {
     if (st->replica)
@@ -644,7 +599,7 @@ enum nd_err nd_pg_commit(struct nd_pg *st)
     if (st->batch_depth > 0) {
         err = run_fixed(st, PG_RELEASE, "RELEASE nd_write");
     } else {
-        err = st->writing ? commit_and_publish(st) : run_fixed(st, PG_COMMIT, "COMMIT");
+        err = st->writing ? nd_pg_publish_position(st, true) : run_fixed(st, PG_COMMIT, "COMMIT");
         /* COMMIT ends the transaction whatever its outcome */
         st->in_transaction = false;
         st->writing = false;
@@ -710,7 +665,7 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     }
     enum nd_err err = nd_pg_get(st, slot, sql, params, shape, out, what);
     if (err == ND_OK)
-        nd_pg_publish_position(st);
+        nd_pg_publish_position(st, false);
     return err;
 }
 

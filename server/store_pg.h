@@ -75,13 +75,15 @@ void nd_pg_close(struct nd_store *store);
 
 /*
  * Write-ahead log positions (store_pg_replica.c). nd_pg_publish_position
- * runs after a write's commit: it publishes the change log's pending rows
- * (migration 0005) in a transaction of its own and then reads the
- * primary's insert position, in one round trip, into st->write_position
- * and the process's known position; a failure is logged and leaves the
- * write without a position. nd_pg_position is the store's position op.
+ * ends a write: with commit true it sends the write transaction's COMMIT
+ * (false: the write committed on its own), then publishes the change log's
+ * pending rows (migration 0005) in a transaction of its own and reads the
+ * primary's insert position, all in one round trip, into
+ * st->write_position and the process's known position. Returns COMMIT's
+ * result (ND_OK without commit); a failed publication is logged and leaves
+ * the write without a position. nd_pg_position is the store's position op.
  */
-void nd_pg_publish_position(struct nd_pg *st);
+enum nd_err nd_pg_publish_position(struct nd_pg *st, bool commit);
 /*
  * What a write's commit found its position to be (0: it could not be
  * read): into st->write_position and the known position, or, for 0, the

@@ -94,27 +94,58 @@ void nd_pg_note_write(struct nd_pg *st, uint64_t pos)
 }
 
 /*
- * After a write that committed on its own (one statement outside a
- * transaction): the publication in a transaction of its own (an explicit
- * BEGIN in a string of statements ends the implicit transaction the string
- * would otherwise be), then the insert position, past both commits, in one
- * round trip. A failure leaves the session inside a failed transaction:
- * rolled back.
+ * One round trip after a write: with commit, the write transaction's
+ * COMMIT first (the simple protocol runs what follows it in the string only
+ * when it succeeded); then the publication in a transaction of its own (an
+ * explicit BEGIN ends the implicit transaction the rest of the string would
+ * share), then the insert position, past both commits, so that a replica
+ * that has replayed to it shows the write and its change log entries. The
+ * result is COMMIT's (ND_OK without commit); a failed publication is only
+ * logged (the next one, or the listener's, gives the ids) and leaves the
+ * write without a position, its failed transaction rolled back.
  */
-void nd_pg_publish_position(struct nd_pg *st)
+enum nd_err nd_pg_publish_position(struct nd_pg *st, bool commit)
 {
-    PGresult *res = PQexec(st->conn, "BEGIN; SELECT newsd_publish_changes(); COMMIT; "
-                                     "SELECT pg_current_wal_insert_lsn()");
-    uint64_t pos = result_position(res);
-    if (pos == 0) {
-        nd_pg_err(st, res, "change log publication");
+#define PUBLISH_AND_POSITION                                                                       \
+    "BEGIN; SELECT newsd_publish_changes(); COMMIT; SELECT pg_current_wal_insert_lsn()"
+    /* the results, counted from the publication's BEGIN */
+    enum { R_BEGIN, R_PUBLISH, R_COMMIT, R_POSITION };
+    unsigned first = commit ? 1 : 0; /* COMMIT's result comes first */
+    enum nd_err err = ND_OK, published = ND_ERR_DB;
+    uint64_t pos = 0;
+    unsigned n = 0;
+    PGresult *res;
+    st->write_position = 0;
+    if (!PQsendQuery(st->conn, commit ? "COMMIT; " PUBLISH_AND_POSITION : PUBLISH_AND_POSITION)) {
+        err = nd_pg_err(st, NULL, commit ? "commit" : "change log publication");
+        if (!commit)
+            nd_pg_note_write(st, 0);
+        return commit ? err : ND_OK;
+    }
+#undef PUBLISH_AND_POSITION
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        if (commit && n == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            err = nd_pg_err(st, res, "commit");
+        else if (n == first + R_PUBLISH)
+            published = PQresultStatus(res) == PGRES_TUPLES_OK
+                            ? ND_OK
+                            : nd_pg_err(st, res, "change log publication");
+        else if (n == first + R_POSITION)
+            pos = result_position(res);
+        PQclear(res);
+        n++;
+    }
+    if (n == 0 && commit)
+        err = nd_pg_err(st, NULL, "commit");
+    if (err != ND_OK)
+        return err;
+    if (published != ND_OK)
         nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
                             "next publication, and the write has no position");
-        if (PQtransactionStatus(st->conn) == PQTRANS_INERROR)
-            PQclear(PQexec(st->conn, "ROLLBACK"));
-    }
-    PQclear(res);
-    nd_pg_note_write(st, pos);
+    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) /* the publication failed */
+        PQclear(PQexec(st->conn, "ROLLBACK"));
+    nd_pg_note_write(st, published == ND_OK ? pos : 0);
+    return ND_OK;
 }
 
 /* The standby's replay position, reused for REPLAY_FRESH_US. */
