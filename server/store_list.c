@@ -90,12 +90,32 @@ static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order,
     strcat(sql, " LIMIT :limit");
 }
 
+/*
+ * On PostgreSQL the most commented order is read from article_comment_order
+ * (migration postgres/0007), which copies each article's status and count
+ * under an index of its own: an index of articles on comment_count would make
+ * every comment write a new version of the article into all its indexes.
+ */
+static void counted_list_sql(char *sql, unsigned mask)
+{
+    strcpy(sql, "SELECT " ND_ARTICLE_LIST_COLUMNS " FROM article_comment_order"
+                " JOIN articles ON articles.id = article_comment_order.article_id WHERE true");
+    if (mask & ND_LIST_STATUS)
+        strcat(sql, " AND counted_status = :status");
+    nd_store_filter_sql(sql, mask & ~(unsigned)(ND_LIST_STATUS | ND_LIST_CURSOR));
+    if (mask & ND_LIST_CURSOR)
+        strcat(sql, " AND (counted, article_id) < (:cursor_at, :cursor_id)");
+    strcat(sql, " ORDER BY counted DESC, article_id DESC LIMIT :limit");
+}
+
 void nd_list_sql(char *sql, size_t size, enum nd_article_order order, unsigned mask,
                  enum nd_sql_dialect dialect)
 {
     char text[ND_LIST_SQL_MAX] = "SELECT " ND_ARTICLE_LIST_COLUMNS " FROM articles WHERE true";
     if (mask & ND_LIST_TAG) {
         tag_list_sql(text, mask, order, dialect);
+    } else if (order == ND_ORDER_COMMENTED && dialect == ND_SQL_POSTGRES) {
+        counted_list_sql(text, mask);
     } else {
         nd_store_filter_sql(text, mask & ~(unsigned)ND_LIST_CURSOR);
         if (mask & ND_LIST_CURSOR)

@@ -156,6 +156,12 @@ def compare(what, db, conninfo):
         got = pg.rows(conninfo, sql)
         tap.check(got == want, f"{what}: {name} differ\nSQLite:\n"
                   + "\n".join(map(repr, want)) + "\nPostgreSQL:\n" + "\n".join(map(repr, got)))
+    # PostgreSQL alone: the most commented order's table (migration 0007)
+    # holds each article's status and count as the articles table does.
+    counted = pg.rows(conninfo, "SELECT article_id, counted_status, counted "
+                                "FROM article_comment_order ORDER BY article_id")
+    tap.eq(counted, pg.rows(conninfo, "SELECT id, status, comment_count FROM articles ORDER BY id"),
+           f"{what}: article_comment_order follows articles")
 
 
 with pg.Database() as main_db, tempfile.TemporaryDirectory(prefix="newsd-pg-") as tmp:
