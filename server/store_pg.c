@@ -263,15 +263,11 @@ enum nd_err nd_pg_ready(struct nd_pg *st)
     return reconnect(st);
 }
 
-enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
-                      const struct nd_param *params, const char *what, PGresult **res)
+enum nd_err nd_pg_bind(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
+                       const struct nd_param *params, const char *what, struct nd_pg_bound *b)
 {
-    const char *values[ND_PG_MAX_PARAMS];
-    int lengths[ND_PG_MAX_PARAMS], formats[ND_PG_MAX_PARAMS];
-    char numbers[ND_PG_MAX_PARAMS][32];
-    char numbered[8192];
     enum nd_err err = reconnect(st);
-    if (err == ND_OK && slot->oneshot && !number_params(sql, numbered, sizeof numbered, slot)) {
+    if (err == ND_OK && slot->oneshot && !number_params(sql, b->numbered, sizeof b->numbered, slot)) {
         nd_log(ND_LOG_ERROR, "store: %s: the statement is too long or has too many parameters",
                what);
         err = ND_ERR_DB;
@@ -282,36 +278,46 @@ enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql
         return err;
     for (unsigned i = 0; i < slot->nparams; i++) {
         const struct nd_param *p = find_param(params, slot->params[i]);
-        values[i] = NULL;
-        lengths[i] = 0;
-        formats[i] = 0;
+        b->values[i] = NULL;
+        b->lengths[i] = 0;
+        b->formats[i] = 0;
         if (!p)
             continue;
         switch (p->type) {
         case ND_PARAM_INT:
-            snprintf(numbers[i], sizeof numbers[i], "%" PRId64, p->integer);
-            values[i] = numbers[i];
+            snprintf(b->numbers[i], sizeof b->numbers[i], "%" PRId64, p->integer);
+            b->values[i] = b->numbers[i];
             break;
         case ND_PARAM_REAL:
-            snprintf(numbers[i], sizeof numbers[i], "%.17g", p->real);
-            values[i] = numbers[i];
+            snprintf(b->numbers[i], sizeof b->numbers[i], "%.17g", p->real);
+            b->values[i] = b->numbers[i];
             break;
         case ND_PARAM_TEXT:
-            values[i] = p->text;
+            b->values[i] = p->text;
             break;
         case ND_PARAM_BLOB:
-            values[i] = p->blob;
-            lengths[i] = p->blob_len;
-            formats[i] = 1;
+            b->values[i] = p->blob;
+            b->lengths[i] = p->blob_len;
+            b->formats[i] = 1;
             break;
         case ND_PARAM_SKIP:
             break;
         }
     }
-    PGresult *r = slot->oneshot ? PQexecParams(st->conn, numbered, (int)slot->nparams, NULL, values,
-                                               lengths, formats, 0)
-                                : PQexecPrepared(st->conn, slot->name, (int)slot->nparams, values,
-                                                 lengths, formats, 0);
+    return ND_OK;
+}
+
+enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
+                      const struct nd_param *params, const char *what, PGresult **res)
+{
+    struct nd_pg_bound b;
+    enum nd_err err = nd_pg_bind(st, slot, sql, params, what, &b);
+    if (err != ND_OK)
+        return err;
+    PGresult *r = slot->oneshot ? PQexecParams(st->conn, b.numbered, (int)slot->nparams, NULL,
+                                               b.values, b.lengths, b.formats, 0)
+                                : PQexecPrepared(st->conn, slot->name, (int)slot->nparams,
+                                                 b.values, b.lengths, b.formats, 0);
     ExecStatusType status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         err = nd_pg_err(st, r, what);
@@ -538,19 +544,18 @@ static enum nd_err take_write_lock(struct nd_pg *st)
 }
 
 /*
- * Gives the committed writes' change rows their ids (migration 0005's
- * newsd_publish_changes), after a write's commit and before its answer, so
- * that a client answered finds its change in the log. The write is
- * committed whatever happens here: a failure is logged, and the next
- * write's publication, or the change listener's every few seconds, gives
- * the ids.
+ * Gives the change rows that committed writes left unpublished their ids
+ * (migration 0005's newsd_publish_changes) when a store opens: a write
+ * publishes inside its own transaction (nd_pg_publish_commit), but a write
+ * of psql or a tool does not. A failure is logged; the change listener
+ * publishes again every few seconds.
  */
 static void publish_changes(struct nd_pg *st)
 {
     if (nd_pg_exec(st, PG_PUBLISH, "SELECT newsd_publish_changes()", NULL, false,
                    "change log publication") != ND_OK)
-        nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
-                            "next publication");
+        nd_log(ND_LOG_WARN, "store: the change log's pending entries wait for the next "
+                            "publication");
 }
 
 enum nd_err nd_pg_begin(struct nd_pg *st)
@@ -599,7 +604,7 @@ enum nd_err nd_pg_commit(struct nd_pg *st)
     if (st->batch_depth > 0) {
         err = run_fixed(st, PG_RELEASE, "RELEASE nd_write");
     } else {
-        err = st->writing ? nd_pg_publish_position(st, true) : run_fixed(st, PG_COMMIT, "COMMIT");
+        err = st->writing ? nd_pg_publish_commit(st) : run_fixed(st, PG_COMMIT, "COMMIT");
         /* COMMIT ends the transaction whatever its outcome */
         st->in_transaction = false;
         st->writing = false;
@@ -648,25 +653,6 @@ enum nd_err nd_pg_finish_with(struct nd_pg *st, enum nd_err err, json_t *value, 
     }
     *out = value;
     return ND_OK;
-}
-
-enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
-                            const struct nd_param *params, const struct nd_shape *shape,
-                            json_t **out, const char *what)
-{
-    json_t *value = NULL;
-    if (st->replica)
-        return ND_ERR_READONLY;
-    if (st->batch_depth > 0 || st->in_transaction) {
-        enum nd_err err = nd_pg_begin(st);
-        if (err == ND_OK)
-            err = nd_pg_get(st, slot, sql, params, shape, &value, what);
-        return nd_pg_finish_with(st, err, value, out);
-    }
-    enum nd_err err = nd_pg_get(st, slot, sql, params, shape, out, what);
-    if (err == ND_OK)
-        nd_pg_publish_position(st, false);
-    return err;
 }
 
 static enum nd_err pg_batch_begin(struct nd_store *store)

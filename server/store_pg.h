@@ -74,16 +74,17 @@ enum nd_err nd_pg_configure(struct nd_pg *st);
 void nd_pg_close(struct nd_store *store);
 
 /*
- * Write-ahead log positions (store_pg_replica.c). nd_pg_publish_position
- * ends a write: with commit true it sends the write transaction's COMMIT
- * (false: the write committed on its own), then publishes the change log's
- * pending rows (migration 0005) in a transaction of its own and reads the
- * primary's insert position, all in one round trip, into
- * st->write_position and the process's known position. Returns COMMIT's
- * result (ND_OK without commit); a failed publication is logged and leaves
- * the write without a position. nd_pg_position is the store's position op.
+ * Write-ahead log positions (store_pg_write.c, store_pg_replica.c). nd_pg_publish_commit
+ * ends a write transaction in one round trip: publishes the change log's
+ * pending rows (migration 0005) inside it, commits, and reads the primary's
+ * insert position into st->write_position and the process's known
+ * position. Returns the publication's or COMMIT's error (the transaction
+ * then rolled back: nothing of the write is stored). nd_pg_position is the
+ * store's position op.
  */
-enum nd_err nd_pg_publish_position(struct nd_pg *st, bool commit);
+enum nd_err nd_pg_publish_commit(struct nd_pg *st);
+/* The position in the first column of a one-row result, or 0 (NULL, no row, an error). */
+uint64_t nd_pg_result_position(const PGresult *res);
 /*
  * What a write's commit found its position to be (0: it could not be
  * read): into st->write_position and the known position, or, for 0, the
@@ -213,6 +214,22 @@ struct nd_pg_row {
 /* row as a struct nd_row (valid while row is). */
 struct nd_row nd_pg_row(const struct nd_pg_row *row);
 
+/* A statement's parameter values as libpq takes them (text, or binary for blobs). */
+struct nd_pg_bound {
+    const char *values[ND_PG_MAX_PARAMS];
+    int lengths[ND_PG_MAX_PARAMS], formats[ND_PG_MAX_PARAMS];
+    char numbers[ND_PG_MAX_PARAMS][32];
+    char numbered[8192]; /* a one-shot statement's text with numbered parameters */
+};
+
+/*
+ * Makes slot ready to run on st's connection (reconnected if need be,
+ * prepared once, or numbered for a one-shot statement) and binds params
+ * into *b, which points into params. Fails as nd_pg_run does.
+ */
+enum nd_err nd_pg_bind(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql,
+                       const struct nd_param *params, const char *what, struct nd_pg_bound *b);
+
 /*
  * Runs the statement of slot (prepared from sql on first use in this
  * connection) with params; *res gets the result to PQclear on ND_OK (NULL
@@ -269,11 +286,9 @@ enum nd_err nd_pg_finish_with(struct nd_pg *st, enum nd_err err, json_t *value, 
 
 /*
  * A write that is one statement returning one row (shaped into *out): in a
- * batch, under its savepoint as any write; otherwise on its own, in the
- * transaction PostgreSQL gives one statement (its triggers inside it), and
- * the change log is published once it has committed. Two round trips where
- * BEGIN, the statement, a read back and COMMIT took four. ND_ERR_NOT_FOUND
- * when the statement gave no row.
+ * batch, under its savepoint as any write; otherwise in a transaction of
+ * its own, ended by nd_pg_publish_commit. ND_ERR_NOT_FOUND when the
+ * statement gave no row.
  */
 enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
                             const struct nd_param *params, const struct nd_shape *shape,

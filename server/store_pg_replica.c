@@ -6,8 +6,8 @@
  *
  * A client that just wrote must not read older data from a standby that
  * has not replayed its write yet. So each write's connection reads the
- * primary's insert position right after the commit (and after the change
- * log's publication, which is a commit of its own), the HTTP layer hands it
+ * primary's insert position right after the commit (store_pg_write.c),
+ * the HTTP layer hands it
  * to the client, and a read that brings it back goes to the standby only
  * when pg_last_wal_replay_lsn() there is at or past it. The insert position
  * rather than pg_current_wal_lsn(): with synchronous_commit off the commit
@@ -33,7 +33,7 @@ static int64_t now_us(void)
 }
 
 /* The position in the first column of a one-row result, or 0 (NULL, no row, an error). */
-static uint64_t result_position(const PGresult *res)
+uint64_t nd_pg_result_position(const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
         return 0;
@@ -93,61 +93,6 @@ void nd_pg_note_write(struct nd_pg *st, uint64_t pos)
         nd_pg_forget_position();
 }
 
-/*
- * One round trip after a write: with commit, the write transaction's
- * COMMIT first (the simple protocol runs what follows it in the string only
- * when it succeeded); then the publication in a transaction of its own (an
- * explicit BEGIN ends the implicit transaction the rest of the string would
- * share), then the insert position, past both commits, so that a replica
- * that has replayed to it shows the write and its change log entries. The
- * result is COMMIT's (ND_OK without commit); a failed publication is only
- * logged (the next one, or the listener's, gives the ids) and leaves the
- * write without a position, its failed transaction rolled back.
- */
-enum nd_err nd_pg_publish_position(struct nd_pg *st, bool commit)
-{
-#define PUBLISH_AND_POSITION                                                                       \
-    "BEGIN; SELECT newsd_publish_changes(); COMMIT; SELECT pg_current_wal_insert_lsn()"
-    /* the results, counted from the publication's BEGIN */
-    enum { R_BEGIN, R_PUBLISH, R_COMMIT, R_POSITION };
-    unsigned first = commit ? 1 : 0; /* COMMIT's result comes first */
-    enum nd_err err = ND_OK, published = ND_ERR_DB;
-    uint64_t pos = 0;
-    unsigned n = 0;
-    PGresult *res;
-    st->write_position = 0;
-    if (!PQsendQuery(st->conn, commit ? "COMMIT; " PUBLISH_AND_POSITION : PUBLISH_AND_POSITION)) {
-        err = nd_pg_err(st, NULL, commit ? "commit" : "change log publication");
-        if (!commit)
-            nd_pg_note_write(st, 0);
-        return commit ? err : ND_OK;
-    }
-#undef PUBLISH_AND_POSITION
-    while ((res = PQgetResult(st->conn)) != NULL) {
-        if (commit && n == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            err = nd_pg_err(st, res, "commit");
-        else if (n == first + R_PUBLISH)
-            published = PQresultStatus(res) == PGRES_TUPLES_OK
-                            ? ND_OK
-                            : nd_pg_err(st, res, "change log publication");
-        else if (n == first + R_POSITION)
-            pos = result_position(res);
-        PQclear(res);
-        n++;
-    }
-    if (n == 0 && commit)
-        err = nd_pg_err(st, NULL, "commit");
-    if (err != ND_OK)
-        return err;
-    if (published != ND_OK)
-        nd_log(ND_LOG_WARN, "store: the change log entries of a committed write wait for the "
-                            "next publication, and the write has no position");
-    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) /* the publication failed */
-        PQclear(PQexec(st->conn, "ROLLBACK"));
-    nd_pg_note_write(st, published == ND_OK ? pos : 0);
-    return ND_OK;
-}
-
 /* The standby's replay position, reused for REPLAY_FRESH_US. */
 static enum nd_err replay_position(struct nd_pg *st, uint64_t *out)
 {
@@ -172,7 +117,7 @@ static enum nd_err replay_position(struct nd_pg *st, uint64_t *out)
         PQclear(res);
         return err;
     }
-    st->replay_position = result_position(res); /* NULL: nothing replayed yet */
+    st->replay_position = nd_pg_result_position(res); /* NULL: nothing replayed yet */
     st->replay_asked_us = now;
     PQclear(res);
     *out = st->replay_position;
@@ -185,7 +130,7 @@ static enum nd_err current_position(struct nd_pg *st, uint64_t *out)
     if (err != ND_OK)
         return err;
     PGresult *res = PQexec(st->conn, "SELECT pg_current_wal_lsn()");
-    uint64_t pos = result_position(res);
+    uint64_t pos = nd_pg_result_position(res);
     if (pos == 0)
         err = nd_pg_err(st, res, "current position");
     PQclear(res);
