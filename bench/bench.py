@@ -257,46 +257,94 @@ class Peer(Newsd):
 
 class PgServer:
     """A PostgreSQL 15 server of its own for --postgres (scripts/pg-cluster, durable settings:
-    fsync and synchronous commit on), loaded with the corpus by newsd import --jsonl."""
+    fsync and synchronous commit on), loaded once per corpus size by newsd import --jsonl.
+    The loaded server is kept halted in the size's folder (pg/, beside newsd.db) and resumed
+    by later runs; each run writes to a copy of the loaded database, as newsd's runs do."""
 
-    def __init__(self):
+    def __init__(self, folder):
+        self.keep = os.path.join(folder, "pg")
+        self.marker = os.path.join(folder, "pg_import.json")
         self.dir = None
+        if len(os.path.abspath(self.keep)) > 80:  # its socket path would not fit
+            self.keep = None
+
+    def _cluster(self, *args, env=None):
+        return run_checked(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), *args],
+                           stdout=subprocess.PIPE, text=True, env=env)
 
     def start(self):
-        self.dir = tempfile.mkdtemp(prefix="ndbpg.", dir="/tmp")
-        env = dict(os.environ, PG_CLUSTER_DURABLE="1")
-        out = run_checked(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "start",
-                           self.dir, "5499"], stdout=subprocess.PIPE, text=True, env=env)
-        fields = dict(kv.split("=", 1) for kv in out.stdout.split())
-        self.base = fields
+        """Resumes the kept server when it holds a loaded database; otherwise starts a new one
+        (kept when the folder allows); self.loaded tells which."""
+        self.loaded = (self.keep is not None and os.path.exists(self.marker)
+                       and os.path.exists(os.path.join(self.keep, "data", "PG_VERSION")))
+        if self.loaded:
+            out = self._cluster("resume", self.keep)
+            self.dir = self.keep
+        else:
+            if self.keep:
+                subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "stop",
+                                self.keep], stdout=subprocess.DEVNULL)
+                os.makedirs(self.keep)
+                self.dir = self.keep
+            else:
+                self.dir = tempfile.mkdtemp(prefix="ndbpg.", dir="/tmp")
+            out = self._cluster("start", self.dir, "5499",
+                                env=dict(os.environ, PG_CLUSTER_DURABLE="1"))
+        self.base = dict(kv.split("=", 1) for kv in out.stdout.split())
         return self
 
-    def create_db(self, name):
+    def sql(self, statement):
         run_checked(["psql", "-q", "-X", f"host={self.base['host']} port={self.base['port']} "
-                     f"user={self.base['user']} dbname=postgres", "-c",
-                     f"CREATE DATABASE {name}"], stdout=subprocess.DEVNULL)
+                     f"user={self.base['user']} dbname=postgres", "-c", statement],
+                    stdout=subprocess.DEVNULL)
+
+    def uri(self, name):
         return (f"postgresql://{self.base['user']}@/{name}?host="
                 f"{urllib.parse.quote(self.base['host'], safe='')}&port={self.base['port']}")
 
     def stop(self):
-        if self.dir:
-            subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "stop", self.dir],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.dir = None
+        if not self.dir:
+            return
+        if self.dir == self.keep and os.path.exists(self.marker):
+            subprocess.run(["psql", "-q", "-X", "-d", self.uri("postgres"), "-c",
+                            "DROP DATABASE IF EXISTS run"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "halt",
+                            self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "stop",
+                            self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.dir = None
 
 
 def load_postgres(newsd, pg, folder):
-    """A new database on pg loaded with folder's corpus; (uri, load record)."""
-    uri = pg.create_db("bench")
-    log("loading the corpus into PostgreSQL (newsd import --jsonl)")
-    started = time.monotonic()
-    proc = run_checked([newsd, "--db", uri, "--log-level", "warn", "--synchronous", "off",
-                        "import", "--jsonl", os.path.join(folder, "corpus.jsonl")],
-                       stdout=subprocess.PIPE, text=True)
-    seconds = time.monotonic() - started
-    run_checked(["psql", "-q", "-X", uri, "-c", "VACUUM ANALYZE"], stdout=subprocess.DEVNULL)
-    log(f"loaded into PostgreSQL in {seconds:.0f} s: {proc.stdout.strip()}")
-    return uri, {"seconds": round(seconds, 1), "output": proc.stdout.strip()}
+    """The database "bench" on pg loaded with folder's corpus (once: a kept server has it
+    already), and "run", a copy of it for this run's writes; (run's uri, load record)."""
+    if pg.loaded:
+        with open(pg.marker) as f:
+            record = json.load(f)
+        log(f"PostgreSQL holds the corpus already (loaded in {record['seconds']:.0f} s)")
+    else:
+        pg.sql("CREATE DATABASE bench")
+        uri = pg.uri("bench")
+        log("loading the corpus into PostgreSQL (newsd import --jsonl)")
+        started = time.monotonic()
+        proc = run_checked([newsd, "--db", uri, "--log-level", "warn", "--synchronous", "off",
+                            "import", "--jsonl", os.path.join(folder, "corpus.jsonl")],
+                           stdout=subprocess.PIPE, text=True)
+        seconds = time.monotonic() - started
+        run_checked(["psql", "-q", "-X", uri, "-c", "VACUUM ANALYZE"], stdout=subprocess.DEVNULL)
+        log(f"loaded into PostgreSQL in {seconds:.0f} s: {proc.stdout.strip()}")
+        record = {"seconds": round(seconds, 1), "output": proc.stdout.strip()}
+        if pg.dir == pg.keep:
+            with open(pg.marker, "w") as f:
+                json.dump(record, f)
+    # a build newer than the load migrates the copy, before newsd's start is timed
+    pg.sql("DROP DATABASE IF EXISTS run")
+    pg.sql("CREATE DATABASE run TEMPLATE bench STRATEGY FILE_COPY")
+    uri = pg.uri("run")
+    run_checked([newsd, "--db", uri, "--log-level", "warn", "migrate"], stdout=subprocess.DEVNULL)
+    return uri, record
 
 
 def ensure_peer():
@@ -587,7 +635,7 @@ def run_full(opts):
         lists, info, static, listdir = read_scenarios(srv, meta, run_dir)
         pg_uri = None
         if opts.postgres:
-            pg = PgServer().start()
+            pg = PgServer(folder).start()
             pg_uri, results["pg_import"] = load_postgres(opts.newsd, pg, folder)
         others = start_others(opts, copy, run_dir, results, pg_uri)
         if "pg" in others:
