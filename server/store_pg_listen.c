@@ -33,6 +33,7 @@
  * replica is cached; so too after a write of this process whose position
  * could not be read, until the listener's next check (every few seconds).
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,6 +58,7 @@ static int own_pids[MAX_OWN];
 static unsigned users; /* open stores; the thread runs while there is one */
 static bool running;
 static atomic_bool stop;
+static int wake[2] = {-1, -1}; /* a pipe: stopping wakes the listener out of its poll at once */
 static pthread_t thread;
 static char *listen_conninfo;
 static _Atomic uint64_t epoch = 1;
@@ -240,7 +242,8 @@ static void *listen_main(void *arg)
                 warned = true;
                 count_with_position(NULL);
                 tell_tried();
-                usleep(RETRY_MS * 1000);
+                struct pollfd woken = {wake[0], POLLIN, 0};
+                poll(&woken, 1, RETRY_MS); /* returns at once on stop */
                 continue;
             }
             if (warned)
@@ -249,9 +252,12 @@ static void *listen_main(void *arg)
             count_with_position(conn); /* what happened while nobody listened */
             tell_tried();
         }
-        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-        int ready = poll(&pfd, 1, foreign ? PUBLISH_MS : 200);
-        bool alive = ready >= 0 && (ready == 0 || drain(conn, &foreign));
+        struct pollfd pfd[2] = {{PQsocket(conn), POLLIN, 0}, {wake[0], POLLIN, 0}};
+        int ready = poll(pfd, 2, foreign ? PUBLISH_MS : 200);
+        if (atomic_load(&stop))
+            break;
+        bool alive = ready >= 0 && (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) ||
+                                    drain(conn, &foreign));
         int64_t now = now_ms();
         if (alive &&
             (now - last_check >= BACKSTOP_MS || (foreign && now - last_publish >= PUBLISH_MS))) {
@@ -296,7 +302,10 @@ enum nd_err nd_pg_listen_start(const char *conninfo)
         listen_conninfo = strdup(conninfo);
         atomic_store(&stop, false);
         first_tried = false;
-        if (!listen_conninfo || pthread_create(&thread, NULL, listen_main, NULL) != 0) {
+        if (wake[0] < 0 && pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
+            wake[0] = wake[1] = -1;
+        if (!listen_conninfo || wake[0] < 0 ||
+            pthread_create(&thread, NULL, listen_main, NULL) != 0) {
             users--;
             err = ND_ERR_NOMEM;
         } else {
@@ -319,7 +328,12 @@ void nd_pg_listen_stop(void)
     }
     pthread_mutex_unlock(&lock);
     if (join) {
+        char byte = 1;
+        if (write(wake[1], &byte, 1) < 0) { /* full: a wake-up is already waiting */
+        }
         pthread_join(thread, NULL);
+        while (read(wake[0], &byte, 1) > 0) /* nothing left to wake the next listener */
+            ;
         pthread_mutex_lock(&lock);
         if (users == 0) {
             free(listen_conninfo);
