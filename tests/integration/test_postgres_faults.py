@@ -17,6 +17,8 @@ again under the real newsd binary:
 - a full disk on the database side (a tablespace on a small tmpfs, when the
   test runs as root): 503 with Retry-After, the SQLSTATE logged, reads go
   on, and writes succeed again once the tmpfs grows;
+- a write whose change-log publication fails (the log's table locked past
+  the lock timeout): a 503, and neither the row nor its change is stored;
 - a wrong password (a role that needs one, PGPASSWORD wrong): a log line
   that says so without the password, `newsd migrate` exits nonzero, serve
   answers 503 until the password is right and then recovers by itself;
@@ -282,6 +284,41 @@ def cut_under_load(cluster, dbname, srv):
     tap.eq(health(srv).status, 200, "/health after the cuts")
 
 
+def failed_publication(cluster, dbname, key):
+    """A write whose change-log publication fails (here: the log's table
+    locked by another session past the lock timeout) is a 503 and leaves
+    nothing behind: the publication is part of the write's transaction
+    (store_pg_write.c), so a comment and an article are stored with their
+    change rows or not at all. The next writes after the lock are stored."""
+    db = cluster.uri(dbname)
+    with Server(BIN, db=db, key=False, args=["--busy-timeout", "500"]) as srv:
+        srv.key = key
+        publication_fails(db, srv)
+
+
+def publication_fails(db, srv):
+    aid = srv.request("POST", "/v1/articles", {"title": "Published before the lock",
+                                               "body": "b"}, auth=True).json["id"]
+    count = "SELECT (SELECT count(*) FROM comments) + (SELECT count(*) FROM articles)"
+    before = pg.query(db, count)[0][0]
+    pending = "SELECT count(*) FROM changes_pending"
+    with pg.holding_locks(db, ["changes"], "EXCLUSIVE"):
+        comment = srv.request("POST", f"/v1/articles/{aid}/comments",
+                              {"author": "a", "body": "never stored"})
+        check_503(comment, "a comment whose publication waits past the lock timeout")
+        article = srv.request("POST", "/v1/articles", {"title": "Never stored", "body": "b"},
+                              auth=True)
+        check_503(article, "an article whose publication waits past the lock timeout")
+        tap.eq(pg.query(db, count)[0][0], before, "no comment or article of the failed writes")
+        tap.eq(pg.query(db, pending)[0][0], 0, "no change row waiting for a publication")
+    last = pg.query(db, "SELECT coalesce(max(id), 0) FROM changes")[0][0]
+    comment = srv.request("POST", f"/v1/articles/{aid}/comments", {"author": "a", "body": "kept"})
+    tap.eq(comment.status, 201, f"a comment once the lock is gone: {comment}")
+    changes = srv.request("GET", f"/v1/changes?since={last}").json["data"]
+    tap.check(any(c.get("comment_id") == comment.json.get("id") for c in changes),
+              "the stored comment is in /v1/changes at once")
+
+
 def wrong_password(cluster):
     cluster.sql(f"CREATE ROLE newsd_pw LOGIN PASSWORD '{RIGHT}'")
     cluster.sql("CREATE DATABASE faults_pw OWNER newsd_pw")
@@ -455,6 +492,8 @@ def main():
             tap.stop_server(srv)
             remember("serve stderr", "\n".join(srv.stderr_lines()))
             remember("serve stdout", "\n".join(srv.out.snapshot()))
+        tap.run("a write whose change-log publication fails is a 503 and stores nothing",
+                failed_publication, cluster, "faults_a", key)
         tap.run("CLI on PostgreSQL: backup refused with what to use, clear failures while down",
                 cli_faults, cluster, uri)
         tap.run("a wrong password: a clear line, migrate fails, serve answers 503 and recovers",
