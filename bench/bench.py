@@ -156,14 +156,53 @@ def no_rate_limits(binary):
     return flags
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks (0 when it is gone)."""
+def ticks(pid, children=False):
+    """utime + stime of pid in clock ticks (with children: also what its reaped
+    children used); 0 when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        used = int(fields[11]) + int(fields[12])
+        return used + (int(fields[13]) + int(fields[14]) if children else 0)
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (0 when it is gone)."""
+    return ticks(pid)
+
+
+def postmaster_pid(pgserver):
+    try:
+        with open(os.path.join(pgserver.dir, "data", "postmaster.pid")) as f:
+            return int(f.readline().strip())
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def children_of(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                    out.append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def pg_ticks(pgserver):
+    """CPU ticks of a PostgreSQL server: the postmaster, the children it has
+    reaped, and every process it runs now (backends, WAL sender or receiver,
+    startup process, checkpointer...)."""
+    pid = postmaster_pid(pgserver) if pgserver else None
+    if pid is None:
+        return 0
+    return ticks(pid, children=True) + sum(ticks(c) for c in children_of(pid))
 
 
 def wait_idle(pids, limit_s=60.0):
@@ -517,14 +556,24 @@ def wrk(port, script, args, seconds, connections, threads):
                      f"{proc.stdout}\n{proc.stderr}")
 
 
-def measure(port, script, args, opts, quiet_pid):
+def measure(port, script, args, opts, quiet_pid, cpu=None):
     """A warm-up run (discarded), then the measured run, each once quiet_pid (the
-    servers: a pid or a list) has finished what an earlier run left it."""
+    servers: a pid or a list) has finished what an earlier run left it. cpu: a
+    function giving {piece: ticks} now; the measured run then records the CPU
+    milliseconds of each piece per request (cpu_ms_per_request)."""
     if opts.warmup > 0:
         wait_idle(quiet_pid)
         wrk(port, script, args, opts.warmup, opts.connections, opts.threads)
     wait_idle(quiet_pid)
-    return wrk(port, script, args, opts.duration, opts.connections, opts.threads)
+    before = cpu() if cpu else None
+    result = wrk(port, script, args, opts.duration, opts.connections, opts.threads)
+    if cpu and result["requests"]:
+        after = cpu()
+        hz = os.sysconf("SC_CLK_TCK")
+        result["cpu_ms_per_request"] = {
+            piece: round((after[piece] - before[piece]) * 1000 / hz / result["requests"], 4)
+            for piece in before}
+    return result
 
 
 # ---- one size ---------------------------------------------------------------
@@ -690,7 +739,11 @@ def run_full(opts):
                                 "mix": ("mix.lua", [mixed_file, ids_file, col_key,
                                                     "Mix" + tag])}[name]
                 log(f"{name}: {server.name}")
-                entry[column] = measure(server.port, script, args, opts, pids)
+                on_pg = column in ("pg", "pg_cold")
+                cpu = (lambda server=server, on_pg=on_pg: {  # noqa: E731
+                    "newsd": ticks(server.proc.pid), **({"postgres": pg_ticks(pg)} if on_pg else {})})
+                entry[column] = measure(server.port, script, args, opts, pids,
+                                        cpu if column != "peer" else None)
             if others:
                 entry["ratios"] = ratios(entry)
             results["scenarios"][name] = entry

@@ -75,48 +75,7 @@ def missing(binary):
 # ---- CPU time per process ------------------------------------------------------
 
 
-def ticks(pid, children=False):
-    """utime + stime of pid in clock ticks (with children: also what its reaped
-    children used); 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        used = int(fields[11]) + int(fields[12])
-        return used + (int(fields[13]) + int(fields[14]) if children else 0)
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def postmaster_pid(pgserver):
-    try:
-        with open(os.path.join(pgserver.dir, "data", "postmaster.pid")) as f:
-            return int(f.readline().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def children_of(ppid):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
-                    out.append(int(name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
-
-
-def pg_ticks(pgserver):
-    """CPU ticks of a PostgreSQL server: the postmaster, the children it has
-    reaped, and every process it runs now (backends, WAL sender or receiver,
-    startup process, checkpointer...)."""
-    pid = postmaster_pid(pgserver) if pgserver else None
-    if pid is None:
-        return 0
-    return ticks(pid, children=True) + sum(ticks(c) for c in children_of(pid))
+from bench import pg_ticks, ticks  # noqa: E402  shared with the single-server runs
 
 
 class Pieces:

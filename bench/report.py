@@ -204,6 +204,23 @@ def backend_rows(scenarios):
     return rows
 
 
+def write_cpu_rows(scenarios):
+    """CPU ms per request of each write scenario that recorded it, by server."""
+    rows = []
+    for name, s in scenarios.items():
+        if s.get("kind") != "write" or "cpu_ms_per_request" not in (s.get("pg") or {}):
+            continue
+        sqlite = s["newsd"].get("cpu_ms_per_request", {}).get("newsd")
+        pg = s["pg"]["cpu_ms_per_request"]
+        total = pg.get("newsd", 0) + pg.get("postgres", 0)
+        rows.append([name, cpu_cell(s["newsd"], "newsd"), cpu_cell(s["pg"], "newsd"),
+                     cpu_cell(s["pg"], "postgres"),
+                     f"{total / sqlite:.2f}x" if sqlite else "-",
+                     cpu_cell(s.get("newsd_cold"), "newsd"), cpu_cell(s.get("pg_cold"), "newsd"),
+                     cpu_cell(s.get("pg_cold"), "postgres")])
+    return rows
+
+
 def print_backends(r):
     """With --postgres: the same newsd over SQLite and over PostgreSQL, cached and cold."""
     print("\nnewsd over SQLite and over PostgreSQL 15 (same corpus, same machine), through the "
@@ -211,6 +228,12 @@ def print_backends(r):
     print(table(["scenario", "sqlite req/s", "sqlite p99", "pg req/s", "pg p99", "pg/sqlite",
                  "sqlite cold", "cold p99", "pg cold", "pg cold p99", "pg/sqlite cold", "errors"],
                 backend_rows(r["scenarios"])))
+    writes = write_cpu_rows(r["scenarios"])
+    if writes:
+        print("\nCPU ms per write (measured run; newsd's process, and every process of the "
+              "PostgreSQL server)\n")
+        print(table(["scenario", "sqlite: newsd", "pg: newsd", "pg: postgres", "pg total/sqlite",
+                     "sqlite cold", "pg cold: newsd", "pg cold: postgres"], writes))
     imp = r.get("pg_import", {})
     mb = lambda key: f"{r.get(key, 0) / 1024:.1f} MB"  # noqa: E731
     print(f"\nPostgreSQL load (newsd import --jsonl): {imp.get('seconds', '?')} s; start to first "
