@@ -68,10 +68,8 @@ static enum nd_method method_of(const char *name)
     return 0;
 }
 
-static void request_destroy(struct nd_request *req)
+void nd_http_reset_answer(struct nd_request *req)
 {
-    if (req == NULL)
-        return;
     while (req->headers != NULL) {
         struct header *next = req->headers->next;
         free(req->headers->name);
@@ -80,12 +78,28 @@ static void request_destroy(struct nd_request *req)
         req->headers = next;
     }
     json_decref(req->json);
+    req->json = NULL;
+    if (req->raw_owned)
+        free((char *)req->raw);
+    req->raw = NULL;
+    req->raw_len = 0;
+    req->raw_type = NULL;
+    req->raw_owned = false;
+    req->asset = NULL;
+    req->problem = false;
+    req->headers_lost = false;
+    req->preflight = false;
+}
+
+static void request_destroy(struct nd_request *req)
+{
+    if (req == NULL)
+        return;
+    nd_http_reset_answer(req);
     nd_stream_release(req->stream);
     nd_http_bulk_destroy(req->bulk);
     if (req->answer_from_fd)
         close(req->answer_fd);
-    if (req->raw_owned)
-        free((char *)req->raw);
     nd_cache_release(req->cached);
     free(req->cache_key);
     nd_buf_free(&req->body);
@@ -178,7 +192,39 @@ static int answer_options(struct nd_request *req, unsigned methods)
     return nd_respond_json(req, 204, NULL);
 }
 
-/* Routes the request and runs its handler. Returns the status to answer. */
+bool nd_http_request_writes(const struct nd_request *req)
+{
+    return req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
+           req->method != ND_METHOD_OPTIONS;
+}
+
+int nd_http_handler_done(struct nd_request *req, int status, uint64_t position)
+{
+    /* Any write, even one that failed half-way, may have changed what reads see:
+     * the article it named (nd_request_wrote_article, _comment), else anything;
+     * the event hub reads the change log at once instead of at its next poll. */
+    if (nd_http_request_writes(req)) {
+        if (req->srv->cache != NULL && req->wrote_comments_only)
+            nd_cache_invalidate_comments(req->srv->cache, req->wrote_article);
+        else if (req->srv->cache != NULL)
+            nd_cache_invalidate_article(req->srv->cache, req->wrote_article);
+        nd_events_notify(req->srv->events);
+        if (position != 0)
+            nd_http_answer_position(req, position);
+    }
+    if (status < 200 || status > 599) {
+        nd_log(ND_LOG_ERROR, "the handler of %s %s returned status %d", req->method_name, req->path,
+               status);
+        return nd_http_set_problem(req, 500, NULL, NULL);
+    }
+    return status;
+}
+
+/*
+ * Routes the request and runs its handler, here or, for a route of another
+ * lane, on that lane's thread (http_offload.c). Returns the status to
+ * answer, or 0 when the request was handed off.
+ */
 static int dispatch(struct nd_request *req)
 {
     char allow[80];
@@ -215,25 +261,11 @@ static int dispatch(struct nd_request *req)
         if (status != 0)
             return status;
     }
+    if (nd_offload_submit(req->srv->offload, req, req->match.route->lane))
+        return 0;
     status = req->match.handler(req);
-    /* Any write, even one that failed half-way, may have changed what reads see:
-     * the article it named (nd_request_wrote_article, _comment), else anything;
-     * the event hub reads the change log at once instead of at its next poll. */
-    if (req->method != ND_METHOD_GET && req->method != ND_METHOD_HEAD &&
-        req->method != ND_METHOD_OPTIONS) {
-        if (req->srv->cache != NULL && req->wrote_comments_only)
-            nd_cache_invalidate_comments(req->srv->cache, req->wrote_article);
-        else if (req->srv->cache != NULL)
-            nd_cache_invalidate_article(req->srv->cache, req->wrote_article);
-        nd_events_notify(req->srv->events);
-        nd_http_store_wrote(req);
-    }
-    if (status < 200 || status > 599) {
-        nd_log(ND_LOG_ERROR, "the handler of %s %s returned status %d", req->method_name, req->path,
-               status);
-        return nd_http_set_problem(req, 500, NULL, NULL);
-    }
-    return status;
+    return nd_http_handler_done(req, status,
+                                nd_http_request_writes(req) ? nd_http_store_position(req->srv) : 0);
 }
 
 /*
@@ -383,9 +415,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->queued)
+    if (req->queued || req->offload == ND_OFFLOAD_QUEUED)
         return MHD_YES;
-    return nd_http_queue_answer(req, dispatch(req));
+    if (req->offload == ND_OFFLOAD_DONE) /* called again once its lane thread resumed it */
+        return nd_http_queue_answer(req, req->offload_status);
+    int status = dispatch(req);
+    return status != 0 ? nd_http_queue_answer(req, status) : MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -480,8 +515,17 @@ static unsigned pool_size(const struct nd_config *cfg)
     return n > cfg->conn_limit ? cfg->conn_limit : n;
 }
 
+/* The reader pool: one thread per core, at least two, so one long search never holds the rest. */
+static unsigned reader_count(const struct nd_config *cfg)
+{
+    (void)cfg;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 2 ? (unsigned)cores : 2;
+}
+
 static void server_free(struct nd_server *srv)
 {
+    nd_offload_free(srv->offload);
     for (size_t i = 0; i < srv->nstores; i++)
         nd_store_close(srv->stores[i]);
     free(srv->stores);
@@ -674,6 +718,8 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
     enum nd_err rc = setup_policies(srv);
     if (rc == ND_OK)
         rc = setup_tls(srv, &flags, tls);
+    if (rc == ND_OK)
+        rc = nd_offload_start(srv, reader_count(cfg), &srv->offload);
     if (rc == ND_OK && !parse_bind(cfg->bind, cfg->port, &addr, &flags)) {
         nd_log(ND_LOG_ERROR, "bind must be an IPv4 or IPv6 address, not \"%s\"", cfg->bind);
         rc = ND_ERR_INVALID;
@@ -753,6 +799,9 @@ void nd_server_stop(struct nd_server *srv)
     unsigned left = atomic_load(&srv->in_flight);
     if (left > 0)
         nd_log(ND_LOG_WARN, "stopping with %u requests unfinished", left);
+    /* What the lanes hold is finished and its connections resumed:
+     * MHD_stop_daemon must find none suspended. */
+    nd_offload_stop(srv->offload);
     MHD_stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);

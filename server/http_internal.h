@@ -1,5 +1,5 @@
 /*
- * http_internal.h: what the six files of the HTTP layer share and nobody
+ * http_internal.h: what the seven files of the HTTP layer share and nobody
  * else sees.
  *
  *   http.c           the daemon and a request's life: start and stop, TLS,
@@ -13,6 +13,8 @@
  *   http_store.c     each worker thread's database connection, and the
  *                    response cache's lookup (its key, foreign commits)
  *   http_stream.c    answers written later by another thread (event streams)
+ *   http_offload.c   handlers run on threads of their own: slow reads on a
+ *                    reader pool, writes on the committer (group commit)
  *   http_bulk.c      POST /v1/articles/bulk: a body taken line by line as
  *                    it arrives, each line stored, the results spooled
  *
@@ -62,6 +64,7 @@ struct nd_server {
     struct nd_cache *cache;             /* rendered public answers; NULL with cache-size 0 */
     struct nd_metrics *metrics;         /* NULL with metrics off */
     struct nd_events *events;           /* the change event hub (events.h) */
+    struct nd_offload *offload;         /* the reader pool and the committer */
     char *tls_cert;                     /* PEM text, NULL without TLS */
     char *tls_key;
     size_t tls_key_len;
@@ -82,6 +85,13 @@ struct nd_server {
     struct nd_store **stores;
     size_t nstores;
     size_t stores_cap;
+};
+
+/* Where a handed-off request is (http_offload.c). */
+enum nd_offload_state {
+    ND_OFFLOAD_NONE = 0, /* not handed off */
+    ND_OFFLOAD_QUEUED,   /* its connection suspended, waiting for or in its lane thread */
+    ND_OFFLOAD_DONE,     /* resumed: offload_status is the status to answer */
 };
 
 struct nd_request {
@@ -145,6 +155,12 @@ struct nd_request {
     uint64_t answer_fd_len;
     bool answer_from_fd;
 
+    /* Handed to a lane thread (http_offload.c): queued, then done with
+       offload_status, which the access handler answers once resumed. */
+    enum nd_offload_state offload;
+    int offload_status;
+    struct nd_request *offload_next; /* the lane's queue */
+
     bool queued;
     int sent_status;
     size_t sent_bytes;
@@ -201,11 +217,26 @@ int nd_http_set_problem(struct nd_request *req, int status, const char *detail, 
 int nd_http_cache_lookup(struct nd_request *req);
 
 /*
- * After a write request's handler: the position of the write it committed
- * (if any) goes to the client, as the Newsd-Position header and the
- * newsd_pos cookie, for its next reads (nd_request_store).
+ * This thread's store for srv (a worker's or a lane's), opened on first use
+ * and owned by the server: nd_request_store is this, or the replica's, for
+ * the request's server. NULL when the database cannot be opened (logged once).
  */
-void nd_http_store_wrote(struct nd_request *req);
+struct nd_store *nd_http_thread_store(struct nd_server *srv);
+
+/*
+ * The position of the write this thread's store committed last, taken (a
+ * second call answers 0 until the next commit), or 0: none, or a backend
+ * without positions (SQLite). Called after a write's commit: inline after
+ * its handler, on the committer once per group.
+ */
+uint64_t nd_http_store_position(struct nd_server *srv);
+
+/*
+ * Gives the client position (non-zero), the write-ahead log position of
+ * its write, as the Newsd-Position header and the newsd_pos cookie, for its
+ * next reads (nd_request_store).
+ */
+void nd_http_answer_position(struct nd_request *req, uint64_t position);
 
 /*
  * True when the answer to req may be gzip-encoded: gzip-level is not 0 and
@@ -243,6 +274,49 @@ void nd_http_bulk_destroy(struct nd_bulk *bulk);
  * body of the answer, status 200. Returns status.
  */
 int nd_http_respond_fd(struct nd_request *req, int status, const char *type, int fd, uint64_t len);
+
+/* ---- http.c and http_offload.c: where handlers run ---- */
+
+/* True for a request that may write: neither GET, HEAD nor OPTIONS. */
+bool nd_http_request_writes(const struct nd_request *req);
+
+/*
+ * What follows a handler that returned status: for a write, the response
+ * cache forgets what it changed, the event hub is told and a non-zero
+ * position (nd_http_store_position) is answered (call it only once the
+ * write is committed); a status outside 200..599 becomes a 500. Returns the
+ * status to answer.
+ */
+int nd_http_handler_done(struct nd_request *req, int status, uint64_t position);
+
+/* Forgets the answer a handler set (body, headers, problem), so that another can be set. */
+void nd_http_reset_answer(struct nd_request *req);
+
+struct nd_offload;
+
+/*
+ * Starts the lanes: readers threads for ND_LANE_SLOW and the committer for
+ * ND_LANE_WRITE. ND_ERR_NOMEM (logged) when a thread cannot be started.
+ */
+enum nd_err nd_offload_start(struct nd_server *srv, unsigned readers, struct nd_offload **out);
+
+/*
+ * Called from the access handler once req is routed: suspends its
+ * connection and queues it on lane; a lane thread runs the handler and
+ * resumes the connection with req->offload ND_OFFLOAD_DONE. False (nothing
+ * done) for ND_LANE_INLINE, a NULL o, or once stopping: run the handler inline.
+ */
+bool nd_offload_submit(struct nd_offload *o, struct nd_request *req, enum nd_lane lane);
+
+/*
+ * Refuses new requests from now on (nd_offload_submit says false), runs
+ * what is queued, and stops and joins the threads; o stays valid for
+ * nd_offload_submit. Accepts NULL, and a second call.
+ */
+void nd_offload_stop(struct nd_offload *o);
+
+/* Frees o, stopped first if it was not: once no thread can call nd_offload_submit. Accepts NULL. */
+void nd_offload_free(struct nd_offload *o);
 
 /* Renders and queues the answer to req. Called once per request, never on its first call. */
 enum MHD_Result nd_http_queue_answer(struct nd_request *req, int status);

@@ -63,13 +63,13 @@ out:
 }
 
 /*
- * This worker thread's store, opened on first use and owned by the server
- * (closed in nd_server_stop). NULL when the database cannot be opened; the
- * first such failure is logged, and a later request tries again.
+ * This thread's store (a worker's or a lane's), opened on first use and
+ * owned by the server (closed in nd_server_stop). NULL when the database
+ * cannot be opened; the first such failure is logged, and a later request
+ * tries again.
  */
-static struct nd_store *primary_store(struct nd_request *req)
+struct nd_store *nd_http_thread_store(struct nd_server *srv)
 {
-    struct nd_server *srv = req->srv;
     struct nd_store *store = NULL;
 
     if (thread_store != NULL && thread_store_generation == srv->generation)
@@ -213,7 +213,7 @@ static void choose_store(struct nd_request *req, struct nd_store *primary)
 
 struct nd_store *nd_request_store(struct nd_request *req)
 {
-    struct nd_store *primary = primary_store(req);
+    struct nd_store *primary = nd_http_thread_store(req->srv);
     if (!req->store_chosen)
         choose_store(req, primary);
     if (req->on_replica && thread_replica != NULL &&
@@ -222,15 +222,20 @@ struct nd_store *nd_request_store(struct nd_request *req)
     return primary;
 }
 
-void nd_http_store_wrote(struct nd_request *req)
+uint64_t nd_http_store_position(struct nd_server *srv)
 {
     uint64_t pos;
+    if (thread_store == NULL || thread_store_generation != srv->generation ||
+        nd_store_position(thread_store, ND_POSITION_WRITE, &pos) != ND_OK)
+        return 0;
+    return pos;
+}
+
+void nd_http_answer_position(struct nd_request *req, uint64_t position)
+{
     char text[ND_POSITION_TEXT_MAX];
     char cookie[96];
-    if (thread_store == NULL || thread_store_generation != req->srv->generation ||
-        nd_store_position(thread_store, ND_POSITION_WRITE, &pos) != ND_OK)
-        return;
-    nd_store_position_format(pos, text);
+    nd_store_position_format(position, text);
     snprintf(cookie, sizeof cookie,
              POSITION_COOKIE "=%s; Path=/; Max-Age=300; HttpOnly; SameSite=Lax", text);
     nd_respond_header(req, POSITION_HEADER, text);
@@ -243,7 +248,7 @@ const char *nd_request_replica_status(struct nd_request *req, char *buf, size_t 
     if (req->srv->cfg->db_replica[0] == '\0')
         return NULL;
     struct nd_store *replica = replica_store(req->srv);
-    struct nd_store *primary = primary_store(req);
+    struct nd_store *primary = nd_http_thread_store(req->srv);
     if (replica == NULL || nd_store_position(replica, ND_POSITION_REPLAY, &replayed) != ND_OK) {
         snprintf(buf, len, "unreachable");
     } else if (primary == NULL ||
@@ -348,7 +353,7 @@ int nd_http_cache_lookup(struct nd_request *req)
     /* With a key the answer may hold drafts or pending comments: never shared. */
     if (cache == NULL || nd_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
         return 0;
-    struct nd_store *store = primary_store(req);
+    struct nd_store *store = nd_http_thread_store(req->srv);
     if (store == NULL || nd_store_foreign_commits(store, &epoch) != ND_OK)
         return 0;
     uint64_t acted = atomic_load(&req->srv->foreign_epoch_acted);

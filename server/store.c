@@ -336,6 +336,11 @@ enum nd_err nd_store_finish(struct nd_sqlite *st, enum nd_err err)
 {
     if (err == ND_OK)
         return nd_store_commit(st);
+    /* The first write of a batch whose error made SQLite roll the whole batch
+     * back (disk full) names the batch's failure: its end reports that error
+     * (a 503 for a full disk) rather than a bare ND_ERR_DB. */
+    if (st->batch_depth > 0 && st->batch_lost == ND_OK && sqlite3_get_autocommit(st->db))
+        st->batch_lost = err;
     nd_store_rollback(st);
     return err;
 }
@@ -396,6 +401,7 @@ enum nd_err nd_sqlite_batch_begin(struct nd_store *store)
         head_after_begin(st);
         st->batch_depth = 1;
         st->batch_doomed = false;
+        st->batch_lost = ND_OK;
         st->savepoint_open = false;
     } else {
         writer_release(st);
@@ -417,11 +423,13 @@ enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit)
     if (--st->batch_depth > 0)
         return ND_OK;
     bool doomed = st->batch_doomed;
+    enum nd_err lost = st->batch_lost != ND_OK ? st->batch_lost : ND_ERR_DB;
     st->batch_doomed = false;
+    st->batch_lost = ND_OK;
     st->savepoint_open = false;
     if (sqlite3_get_autocommit(st->db)) {
         writer_release(st);
-        return doomed ? ND_OK : ND_ERR_DB;
+        return doomed ? ND_OK : lost;
     }
     if (doomed) {
         nd_store_rollback(st);

@@ -102,7 +102,8 @@ struct nd_sqlite {
     sqlite3_stmt *comment_searches[2][ND_SEARCH_COMMENT_VARIANTS];
     /* nd_store_batch_begin depth; inside a batch each write is a savepoint */
     unsigned batch_depth;
-    bool batch_doomed; /* an inner batch end asked for a rollback */
+    bool batch_doomed;      /* an inner batch end asked for a rollback */
+    enum nd_err batch_lost; /* why SQLite rolled the open batch back on its own; ND_OK */
     bool savepoint_open;
     bool holds_writer;    /* this connection holds the process's writer mutex (store.c) */
     int64_t change_head;  /* the change-log head this write saw after BEGIN; -1 unknown */

@@ -27,11 +27,25 @@ enum nd_cache_policy {
     ND_CACHE_PER_HOST = 2, /* the answer holds links made from Host (feeds without public-url) */
 };
 
+/*
+ * Where a route's handler runs (http_offload.c). Inline handlers run on the
+ * libmicrohttpd thread that reads and writes the socket; the others are
+ * handed to a thread of their own while the connection waits suspended.
+ */
+enum nd_lane {
+    ND_LANE_INLINE = 0, /* quick: answered on the I/O thread */
+    ND_LANE_SLOW,       /* may take milliseconds (search, feeds): the reader pool,
+                           for requests the response cache did not answer */
+    ND_LANE_WRITE,      /* a write: the committer, which commits the writes
+                           queued together in one transaction (group commit) */
+};
+
 struct nd_route {
     const char *pattern;
     enum nd_method method;
     nd_handler_fn handler;
     enum nd_cache_policy cacheable;
+    enum nd_lane lane;
 };
 
 enum nd_route_result {

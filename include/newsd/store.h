@@ -212,7 +212,8 @@ enum nd_err nd_store_rate_take(struct nd_store *store, const char *bucket, unsig
  * open batch is ND_ERR_INVALID; a failed COMMIT rolls back and returns the
  * error; when SQLite itself already rolled the transaction back (disk full),
  * every later write of the batch fails with ND_ERR_DB (none runs, let alone
- * commits, on its own) and the end reports ND_ERR_DB.
+ * commits, on its own) and the end reports the error of the write that
+ * caused it (ND_ERR_READONLY for a full disk), or ND_ERR_DB when unknown.
  */
 enum nd_err nd_store_batch_begin(struct nd_store *store);
 enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);

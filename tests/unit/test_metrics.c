@@ -26,11 +26,11 @@ static int dummy(struct nd_request *req)
 }
 
 static const struct nd_route table[] = {
-    {"/health", ND_METHOD_GET, dummy, ND_CACHE_NEVER},
-    {"/v1/articles/{id}", ND_METHOD_GET, dummy, ND_CACHE_SHARED},
-    {"/v1/articles/{id}", ND_METHOD_PATCH, dummy, ND_CACHE_NEVER},
-    {"/odd\"pa\\th\n", ND_METHOD_POST, dummy, false},
-    {NULL, 0, NULL, ND_CACHE_NEVER},
+    {"/health", ND_METHOD_GET, dummy, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/v1/articles/{id}", ND_METHOD_GET, dummy, ND_CACHE_SHARED, ND_LANE_INLINE},
+    {"/v1/articles/{id}", ND_METHOD_PATCH, dummy, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/odd\"pa\\th\n", ND_METHOD_POST, dummy, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {NULL, 0, NULL, ND_CACHE_NEVER, ND_LANE_INLINE},
 };
 
 #define HEALTH (&table[0])
@@ -267,7 +267,8 @@ out:
 
 static void test_foreign_route_is_unmatched(void)
 {
-    static const struct nd_route other = {"/elsewhere", ND_METHOD_GET, dummy, ND_CACHE_NEVER};
+    static const struct nd_route other = {"/elsewhere", ND_METHOD_GET, dummy, ND_CACHE_NEVER,
+                                          ND_LANE_INLINE};
     struct nd_metrics *m = nd_metrics_create(table);
     nd_metrics_observe_request(m, &other, 200, 10);
     /* a pointer into the middle of an entry is not that entry */

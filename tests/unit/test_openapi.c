@@ -348,9 +348,10 @@ static void test_checks_catch_drift(void)
     if (doc == NULL || table == NULL || n < 2)
         goto out;
     printf("# expected: one undocumented route, then one unrouted operation\n");
-    table[n] = (struct nd_route){"/v1/topics", ND_METHOD_GET, nd_routes[0].handler, ND_CACHE_NEVER};
+    table[n] = (struct nd_route){"/v1/topics", ND_METHOD_GET, nd_routes[0].handler, ND_CACHE_NEVER,
+                                 ND_LANE_INLINE};
     CHECK_INT(undocumented_routes(doc, table), 1);
-    table[n] = (struct nd_route){NULL, 0, NULL, ND_CACHE_NEVER};
+    table[n] = (struct nd_route){NULL, 0, NULL, ND_CACHE_NEVER, ND_LANE_INLINE};
     for (size_t i = 0; i < n; i++)
         if (strcmp(table[i].pattern, "/v1/comments/{id}") == 0 &&
             table[i].method == ND_METHOD_DELETE)

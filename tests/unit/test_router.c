@@ -55,16 +55,16 @@ static int bulk_things(struct nd_request *req)
 }
 
 static const struct nd_route table[] = {
-    {"/things", ND_METHOD_GET, list_things, ND_CACHE_SHARED},
-    {"/things", ND_METHOD_POST, create_thing, ND_CACHE_NEVER},
-    {"/things/{}", ND_METHOD_GET, get_thing, ND_CACHE_NEVER},
-    {"/things/{}", ND_METHOD_DELETE, delete_thing, ND_CACHE_NEVER},
-    {"/things/bulk", ND_METHOD_POST, bulk_things, ND_CACHE_NEVER},
-    {"/things/{}/parts", ND_METHOD_GET, list_parts, ND_CACHE_NEVER},
-    {"/things/{}/parts/{}", ND_METHOD_GET, get_part, ND_CACHE_NEVER},
-    {"/special", ND_METHOD_GET, get_special, ND_CACHE_NEVER},
-    {"/special", ND_METHOD_HEAD, head_special, ND_CACHE_NEVER},
-    {NULL, 0, NULL, ND_CACHE_NEVER},
+    {"/things", ND_METHOD_GET, list_things, ND_CACHE_SHARED, ND_LANE_INLINE},
+    {"/things", ND_METHOD_POST, create_thing, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/things/{}", ND_METHOD_GET, get_thing, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/things/{}", ND_METHOD_DELETE, delete_thing, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/things/bulk", ND_METHOD_POST, bulk_things, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/things/{}/parts", ND_METHOD_GET, list_parts, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/things/{}/parts/{}", ND_METHOD_GET, get_part, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/special", ND_METHOD_GET, get_special, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {"/special", ND_METHOD_HEAD, head_special, ND_CACHE_NEVER, ND_LANE_INLINE},
+    {NULL, 0, NULL, ND_CACHE_NEVER, ND_LANE_INLINE},
 };
 
 /* One matching case as data: method, path, the handler and captures expected. */
@@ -214,10 +214,10 @@ static void test_segment_limits(void)
 static void test_root(void)
 {
     static const struct nd_route rooted[] = {
-        {"/", ND_METHOD_GET, list_things, ND_CACHE_NEVER},
-        {"/things", ND_METHOD_GET, get_thing, ND_CACHE_NEVER},
-        {"/named/{id}/parts/{part}", ND_METHOD_GET, get_part, ND_CACHE_NEVER},
-        {NULL, 0, NULL, ND_CACHE_NEVER},
+        {"/", ND_METHOD_GET, list_things, ND_CACHE_NEVER, ND_LANE_INLINE},
+        {"/things", ND_METHOD_GET, get_thing, ND_CACHE_NEVER, ND_LANE_INLINE},
+        {"/named/{id}/parts/{part}", ND_METHOD_GET, get_part, ND_CACHE_NEVER, ND_LANE_INLINE},
+        {NULL, 0, NULL, ND_CACHE_NEVER, ND_LANE_INLINE},
     };
     struct nd_route_match m;
     CHECK_INT(nd_router_match(rooted, ND_METHOD_GET, "/", &m), ND_ROUTE_FOUND);
