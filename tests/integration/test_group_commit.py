@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""test_group_commit.py: writes committed together each get their own answer.
+
+newsd commits the writes that queue up together in one transaction, each in
+a savepoint of its own (server/http_offload.c). To make such a group for
+certain, another connection holds the database's write lock while many
+clients send their writes at once: the first waits for the lock, the others
+queue behind it, and once the lock is given back they are committed as one
+group. Among them are writes that must fail on their own (a reply to a
+comment that does not exist, a comment on an article that does not exist, a
+slug already taken, a body that is not JSON); each must get its own answer,
+and every other write must be stored exactly as sent and answered as if it
+had been alone. The server's log at exit says how many transactions the
+writes took, which proves they were grouped.
+"""
+
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, Tap, binary_from_argv, check_stop, expect, http_request  # noqa: E402
+
+BIN = binary_from_argv()
+tap = Tap()
+MISSING = 987654321
+GROUP_LOG = re.compile(r"group commit: (\d+) writes in (\d+) transactions")
+
+
+def in_flight(srv):
+    text = srv.request("GET", "/metrics").body.decode()
+    m = re.search(r"^newsd_http_requests_in_flight (\d+)$", text, re.M)
+    return int(m.group(1)) if m else -1
+
+
+class Write:
+    """One request sent from its own thread, with the answer it must get."""
+
+    def __init__(self, method, path, body, auth, want, raw=None):
+        self.method, self.path, self.body, self.auth = method, path, body, auth
+        self.want, self.raw = want, raw
+        self.resp = None
+        self.error = None
+
+    def send(self, srv):
+        headers = {"Content-Type": "application/json"}
+        if self.auth:
+            headers["Authorization"] = "Bearer " + srv.key
+        payload = self.raw if self.raw is not None else self.body
+        try:
+            self.resp = http_request(srv.port, self.method, self.path, payload, headers)
+        except OSError as e:
+            self.error = e
+
+
+def plan(art, other, parent):
+    """The writes of the group: most succeed, some fail each in its own way."""
+    writes = []
+    for i in range(20):
+        body = {"author": f"reader {i}", "body": f"Comment number {i} of the group"}
+        if i % 4 == 0:
+            body["parent_id"] = parent["id"]
+        writes.append(Write("POST", f"/v1/articles/{art['id']}/comments", body, False, 201))
+    for i in range(3):
+        writes.append(Write("POST", f"/v1/articles/{art['id']}/comments",
+                            {"author": "lost", "body": f"Reply to nothing {i}",
+                             "parent_id": MISSING}, False, 422))
+    for i in range(2):
+        writes.append(Write("POST", f"/v1/articles/{MISSING}/comments",
+                            {"author": "lost", "body": f"Nowhere {i}"}, False, 404))
+    for i in range(4):
+        writes.append(Write("POST", "/v1/articles",
+                            {"title": f"Grouped article {i}", "body": f"Text {i}.",
+                             "tags": ["group"]}, True, 201))
+    for i in range(2):
+        writes.append(Write("POST", "/v1/articles",
+                            {"title": f"Clash {i}", "slug": other["slug"], "body": "x"}, True,
+                            409))
+    writes.append(Write("PATCH", f"/v1/articles/{other['id']}", {"title": "Retitled in a group"},
+                        True, 200))
+    writes.append(Write("POST", f"/v1/articles/{art['id']}/comments", None, False, 400,
+                        raw=b'{"author": "broken", "body": '))
+    return writes
+
+
+def send_grouped(srv, writes):
+    """Sends every write while another connection holds the write lock, and
+    lets go once all of them are waiting in the server."""
+    other = sqlite3.connect(srv.db, isolation_level=None, timeout=5)
+    threads = [threading.Thread(target=w.send, args=(srv,)) for w in writes]
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        # the /metrics request counts itself
+        while in_flight(srv) < len(writes) + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tap.check(in_flight(srv) >= len(writes) + 1,
+                  f"only {in_flight(srv) - 1} of {len(writes)} writes reached the server")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    for t in threads:
+        t.join(60)
+
+
+def check_answers(srv, writes, art, other):
+    for w in writes:
+        what = f"{w.method} {w.path} {json.dumps(w.body)[:60]}"
+        if w.want == 201 and "comments" in w.path:
+            expect(tap, w.resp, 201, {"article_id": art["id"], **w.body}, what=what)
+        elif w.want == 201:
+            expect(tap, w.resp, 201, {"title": w.body["title"], "body": w.body["body"],
+                                      "tags": ["group"]}, what=what)
+        elif w.want == 422:
+            expect(tap, w.resp, 422, errors=["parent_id"], what=what)
+        elif w.want == 200:
+            expect(tap, w.resp, 200, {"title": "Retitled in a group", "id": other["id"]},
+                   what=what)
+        else:
+            expect(tap, w.resp, w.want, what=what)
+
+
+def check_stored(srv, writes, art, other):
+    created = [w.resp.json for w in writes if w.want == 201 and w.resp.status == 201]
+    tap.eq(len(created), 24, "writes that succeeded")
+    tap.eq(len({c["id"] for c in created if "title" not in c}), 20, "distinct comment ids")
+    for c in created:
+        if "title" in c:
+            path, same = f"/v1/articles/{c['id']}", ("id", "slug", "title", "body", "tags")
+        else:
+            path, same = f"/v1/comments/{c['id']}", tuple(c)
+        resp = srv.request("GET", path, auth=True)
+        got = {k: resp.json.get(k) for k in same} if resp.json else None
+        tap.check(resp.status == 200 and got == {k: c[k] for k in same},
+                  f"{path} reads back as acknowledged: {resp.status} {resp.body[:200]!r}")
+    listed = srv.request("GET", f"/v1/articles/{art['id']}/comments?limit=100").json["data"]
+    bodies = sorted(c["body"] for c in listed)
+    want = sorted([f"Comment number {i} of the group" for i in range(20)] + ["The parent"])
+    tap.eq(bodies, want, "the article's comments are the group's successes and nothing else")
+    titles = {a["title"] for a in srv.request("GET", "/v1/articles?limit=100").json["data"]}
+    tap.check(not any(t.startswith("Clash") for t in titles), "a clashing article was stored")
+    tap.check("Retitled in a group" in titles, "the PATCH of the group is stored")
+    expect(tap, srv.request("GET", f"/v1/articles/{art['id']}"), 200, {"comment_count": 21},
+           what="comment_count counts the group's comments")
+
+
+def test_group():
+    with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0"]) as srv:
+        art = srv.create_article(title="Where the group writes", body="x")
+        other = srv.create_article(title="Taken", slug="taken-slug", body="y")
+        parent = srv.create_comment(art["id"], body="The parent")
+        srv.request("GET", f"/v1/articles/{art['id']}")  # cached: must not stay so
+        writes = plan(art, other, parent)
+        send_grouped(srv, writes)
+        lost = [f"{w.method} {w.path}: {w.error}" for w in writes if w.resp is None]
+        tap.require(not lost, f"writes without an answer: {lost[:5]}")
+        check_answers(srv, writes, art, other)
+        check_stored(srv, writes, art, other)
+        check_stop(tap, srv)
+        m = None
+        for line in srv.stderr_lines():
+            m = GROUP_LOG.search(line) or m
+        tap.require(m is not None, "no group commit line in the log")
+        writes_n, groups = int(m.group(1)), int(m.group(2))
+        tap.diag(f"{writes_n} writes in {groups} transactions")
+        # 3 writes before the group, then the writes of the group: the first
+        # waited for the lock alone, the rest were committed together
+        tap.check(groups <= 3 + 3, f"{writes_n} writes took {groups} transactions: not grouped")
+
+
+tap.run("concurrent writes in one group: each its own answer, one failure fails no other",
+        test_group)
+tap.done()
