@@ -30,6 +30,8 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 
 def enter_mount_namespace():
@@ -178,6 +180,67 @@ def attempt_writes(srv, snap, n=30):
     return stored
 
 
+def in_flight(srv):
+    for line in srv.request("GET", "/metrics").body.decode().splitlines():
+        if line.startswith("newsd_http_requests_in_flight "):
+            return int(line.split()[1])
+    return -1
+
+
+def grouped_writes(srv, snap, n=12):
+    """Writes sent together while another connection holds the write lock, so
+    that newsd commits them as one group (http_offload.c) on the full disk.
+    Each answer is its success code or a clean 503, never a 500; the
+    acknowledged ones are returned (to be read back once there is space) and
+    no refused one may be stored."""
+    art_path = next(p for p in snap if p.startswith("/v1/articles/"))
+    answers = [None] * n
+
+    def send(i):
+        if i % 3 == 0:
+            answers[i] = srv.request("POST", "/v1/articles", {"title": f"Grouped while full {i}",
+                                                              "body": "g" * 40_000}, auth=True)
+        else:
+            answers[i] = srv.request("POST", f"{art_path}/comments",
+                                     {"author": "full", "body": f"grouped {i} " + "c" * 9000})
+
+    other = sqlite3.connect(srv.db, isolation_level=None, timeout=5)
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 20
+        while in_flight(srv) < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    for t in threads:
+        t.join(60)
+    stored, refused = [], 0
+    for i, resp in enumerate(answers):
+        tap.require(resp is not None, f"grouped write {i} got no answer")
+        if resp.status == 201:
+            stored.append(resp.headers.get("Location"))
+        else:
+            refused += 1
+            problem_ok(resp, f"grouped write {i} on a full disk")
+    tap.diag(f"grouped writes on the full disk: {[r.status for r in answers]}")
+    tap.check(refused > 0, f"none of {n} grouped writes was refused: the disk never filled")
+    for i, resp in enumerate(answers):
+        if resp.status != 201 and i % 3 == 0:
+            found = srv.request("GET", f"/v1/articles/grouped-while-full-{i}", auth=True)
+            tap.check(found.status == 404, f"refused grouped article {i} is stored")
+    comments = srv.request("GET", f"{art_path}/comments?limit=100").json["data"]
+    kept = {c["body"].split(" ")[1] for c in comments if c["body"].startswith("grouped ")}
+    for i, resp in enumerate(answers):
+        if i % 3 != 0:
+            tap.check((str(i) in kept) == (resp.status == 201),
+                      f"grouped comment {i} answered {resp.status} but stored: {str(i) in kept}")
+    return stored
+
+
 def fill(folder):
     """Fills the file system of folder; returns the filler's path."""
     path = os.path.join(folder, "filler")
@@ -203,10 +266,12 @@ def test_disk_full(folder):
             filler = fill(mnt.path)
             stored = tap.run("disk full: every write answered its code or a clean 503",
                              attempt_writes, srv, snap)
+            grouped = tap.run("disk full: a group of writes is acknowledged whole or not at all",
+                              grouped_writes, srv, snap)
             tap.run("disk full: reads go on", check_reads, srv, snap, "disk full")
             os.remove(filler)
             tap.run("space again: writes succeed, earlier data intact", after_full, srv, snap,
-                    stored or [])
+                    (stored or []) + (grouped or []))
             tap.run("stops cleanly", check_stop, tap, srv)
         tap.run("disk full: integrity_check after the stop", integrity, db, "disk full")
 
