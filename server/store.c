@@ -373,7 +373,13 @@ void nd_store_rollback(struct nd_sqlite *st)
     if (!st->savepoint_open)
         return;
     /* ROLLBACK TO keeps the savepoint on the stack; RELEASE then drops it. */
-    run_fixed(st, ND_STMT_ROLLBACK_TO);
+    enum nd_err err = run_fixed(st, ND_STMT_ROLLBACK_TO);
+    if (err != ND_OK && st->batch_lost == ND_OK) {
+        /* the write's changes could not be undone: committing the batch would
+         * store half of it, so the whole batch is rolled back and fails */
+        st->batch_doomed = true;
+        st->batch_lost = err;
+    }
     run_fixed(st, ND_STMT_RELEASE);
     st->savepoint_open = false;
 }
@@ -423,17 +429,19 @@ enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit)
     if (--st->batch_depth > 0)
         return ND_OK;
     bool doomed = st->batch_doomed;
+    /* a batch doomed by a write that could not be undone fails; one asked to roll back does not */
+    enum nd_err lost_err = st->batch_lost;
     enum nd_err lost = st->batch_lost != ND_OK ? st->batch_lost : ND_ERR_DB;
     st->batch_doomed = false;
     st->batch_lost = ND_OK;
     st->savepoint_open = false;
     if (sqlite3_get_autocommit(st->db)) {
         writer_release(st);
-        return doomed ? ND_OK : lost;
+        return doomed ? lost_err : lost;
     }
     if (doomed) {
         nd_store_rollback(st);
-        return ND_OK;
+        return lost_err;
     }
     return nd_store_commit(st);
 }

@@ -214,6 +214,9 @@ enum nd_err nd_store_rate_take(struct nd_store *store, const char *bucket, unsig
  * every later write of the batch fails with ND_ERR_DB (none runs, let alone
  * commits, on its own) and the end reports the error of the write that
  * caused it (ND_ERR_READONLY for a full disk), or ND_ERR_DB when unknown.
+ * A write whose changes cannot be undone (its ROLLBACK TO failed, out of
+ * memory) dooms the batch: the end rolls everything back and returns that
+ * error, so no half of a write is ever committed.
  */
 enum nd_err nd_store_batch_begin(struct nd_store *store);
 enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);
