@@ -57,6 +57,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_internal.h"
@@ -68,6 +69,8 @@
 #define GROUP_MAX 128
 /* How much lower the readers run than the I/O threads (nice steps). */
 #define READER_NICE 5
+/* How often an idle committer tries again to settle its connection after a failed group. */
+#define SETTLE_RETRY_MS 50
 
 struct lane {
     struct nd_offload *owner;
@@ -77,6 +80,9 @@ struct lane {
     struct nd_request **tail;
     bool stopping;
     bool group; /* the write lane: run what is queued as one transaction */
+    /* the write lane's thread only: its store may still hold what a failed
+       group left it (nd_store_settle has not succeeded since) */
+    bool unsettled;
     unsigned nthreads;
     pthread_t *threads;
 };
@@ -113,13 +119,17 @@ static void run_one(struct nd_request *req)
  * The write lane: n requests as one transaction. Each handler's write is a
  * savepoint of the batch; the statuses are kept until the commit says
  * whether they stand. The commit's position (PostgreSQL) goes to every
- * write that stands, none to one that failed on its own.
+ * write that stands, none to one that failed on its own. A group whose
+ * transaction failed leaves the lane unsettled (settle).
  */
-static void run_group(struct nd_offload *o, struct nd_request **reqs, unsigned n)
+static void run_group(struct lane *lane, struct nd_request **reqs, unsigned n)
 {
+    struct nd_offload *o = lane->owner;
     int status[GROUP_MAX];
     uint64_t position = 0;
     struct nd_store *store = nd_request_store(reqs[0]);
+    if (store != NULL && lane->unsettled)
+        lane->unsettled = nd_store_settle(store) != ND_OK;
     enum nd_err err = store != NULL ? nd_store_batch_begin(store) : ND_ERR_DB;
 
     if (store == NULL) {
@@ -141,13 +151,45 @@ static void run_group(struct nd_offload *o, struct nd_request **reqs, unsigned n
                 status[i] = nd_respond_err(reqs[i], err, "the write could not be committed");
             }
         } else {
+            nd_log(ND_LOG_DEBUG, "group commit: %u writes in one transaction", n);
             position = nd_http_store_position(o->srv);
             atomic_fetch_add(&o->groups, 1);
             atomic_fetch_add(&o->grouped, n);
         }
     }
+    /* settled before the answers go: a client answered may find the database free */
+    if (store != NULL && err != ND_OK)
+        lane->unsettled = nd_store_settle(store) != ND_OK;
     for (unsigned i = 0; i < n; i++)
         complete(reqs[i], nd_http_handler_done(reqs[i], status[i], status[i] < 400 ? position : 0));
+}
+
+/*
+ * A failed group may leave the committer's connection holding locks until
+ * it is next used (nd_store_settle): with no write coming, the database
+ * could not be checkpointed, or written by anyone else, meanwhile. So an
+ * unsettled committer settles its connection as soon as it is idle, and,
+ * while that fails (memory still short), tries again every
+ * SETTLE_RETRY_MS until it succeeds or a write comes. Called with the
+ * lane's lock held, which it gives up while it works.
+ */
+static void settle(struct lane *lane)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SETTLE_RETRY_MS / 1000;
+    until.tv_nsec += (SETTLE_RETRY_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_unlock(&lane->lock);
+    struct nd_store *store = nd_http_thread_store(lane->owner->srv);
+    if (store != NULL && nd_store_settle(store) == ND_OK)
+        lane->unsettled = false;
+    pthread_mutex_lock(&lane->lock);
+    if (lane->unsettled && lane->head == NULL && !lane->stopping)
+        pthread_cond_timedwait(&lane->ready, &lane->lock, &until);
 }
 
 /* How many requests the lane's thread takes at once: a group, or one. */
@@ -180,8 +222,12 @@ static void *lane_main(void *arg)
     for (;;) {
         unsigned n = 0, take = lane_take(lane);
         pthread_mutex_lock(&lane->lock);
-        while (lane->head == NULL && !lane->stopping)
-            pthread_cond_wait(&lane->ready, &lane->lock);
+        while (lane->head == NULL && !lane->stopping) {
+            if (lane->unsettled)
+                settle(lane);
+            else
+                pthread_cond_wait(&lane->ready, &lane->lock);
+        }
         while (lane->head != NULL && n < take) {
             taken[n++] = lane->head;
             lane->head = lane->head->offload_next;
@@ -192,7 +238,7 @@ static void *lane_main(void *arg)
         if (n == 0)
             break; /* stopping, and nothing left */
         if (lane->group)
-            run_group(lane->owner, taken, n);
+            run_group(lane, taken, n);
         else
             run_one(taken[0]);
     }

@@ -114,6 +114,8 @@ static const char *const fixed_sql[] = {
     [ND_STMT_SAVEPOINT] = "SAVEPOINT nd_write",
     [ND_STMT_RELEASE] = "RELEASE nd_write",
     [ND_STMT_ROLLBACK_TO] = "ROLLBACK TO nd_write",
+    /* any read of a table: see nd_sqlite_settle */
+    [ND_STMT_SETTLE] = "SELECT 1 FROM sqlite_master LIMIT 1",
 };
 
 static enum nd_err prepare_fixed(struct nd_sqlite *st)
@@ -446,6 +448,31 @@ enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit)
     return nd_store_commit(st);
 }
 
+/*
+ * After an out-of-memory error in a write transaction SQLite may leave the
+ * connection's pager in its error state, still holding its lock on the
+ * write-ahead log although no transaction is open (sqlite3_get_autocommit
+ * says so): no checkpoint can empty the WAL until the connection is used
+ * again, which its next statement that reads a table does. A connection
+ * used all the time never shows it; the committer of group commits may sit
+ * idle after a failed group, so it settles its connection with one small
+ * read (prepared at open). A transaction a failed ROLLBACK left open is
+ * rolled back first.
+ */
+enum nd_err nd_sqlite_settle(struct nd_store *store)
+{
+    struct nd_sqlite *st = nd_sqlite_of(store);
+    if (!st || st->batch_depth > 0)
+        return ND_ERR_INVALID;
+    if (!sqlite3_get_autocommit(st->db)) {
+        nd_log(ND_LOG_WARN, "store: a transaction was left open; rolling it back");
+        nd_store_rollback(st);
+        if (!sqlite3_get_autocommit(st->db))
+            return ND_ERR_DB; /* the ROLLBACK failed again (logged): try later */
+    }
+    return run_fixed(st, ND_STMT_SETTLE);
+}
+
 /* Runs a fixed pragma, reading and discarding any row it answers. */
 static enum nd_err pragma(sqlite3 *db, const char *sql)
 {
@@ -671,6 +698,7 @@ static const struct nd_store_ops sqlite_ops = {
     .foreign_commits = nd_sqlite_foreign_commits,
     .batch_begin = nd_sqlite_batch_begin,
     .batch_end = nd_sqlite_batch_end,
+    .settle = nd_sqlite_settle,
     .article_create = nd_sqlite_article_create,
     .article_get = nd_sqlite_article_get,
     .article_get_by_slug = nd_sqlite_article_get_by_slug,

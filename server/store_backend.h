@@ -31,6 +31,7 @@ struct nd_store_ops {
     enum nd_err (*foreign_commits)(struct nd_store *st, uint64_t *epoch);
     enum nd_err (*batch_begin)(struct nd_store *st);
     enum nd_err (*batch_end)(struct nd_store *st, bool commit);
+    enum nd_err (*settle)(struct nd_store *st);
 
     enum nd_err (*article_create)(struct nd_store *st, const struct nd_article_fields *f,
                                   json_t **out);

@@ -37,6 +37,7 @@ enum nd_stmt {
     ND_STMT_SAVEPOINT,
     ND_STMT_RELEASE,
     ND_STMT_ROLLBACK_TO,
+    ND_STMT_SETTLE,
     ND_STMT_PING,
     ND_STMT_DATA_VERSION,
     ND_STMT_CHANGE_HEAD,
@@ -309,6 +310,7 @@ enum nd_err nd_sqlite_foreign_commits(struct nd_store *store, uint64_t *epoch);
 enum nd_err nd_sqlite_batch_begin(struct nd_store *store);
 
 enum nd_err nd_sqlite_batch_end(struct nd_store *store, bool commit);
+enum nd_err nd_sqlite_settle(struct nd_store *store);
 
 enum nd_err nd_sqlite_size(struct nd_store *store, int64_t *bytes);
 

@@ -187,6 +187,13 @@ enum nd_err nd_store_batch_end(struct nd_store *st, bool commit)
     return st->ops->batch_end(st, commit);
 }
 
+enum nd_err nd_store_settle(struct nd_store *st)
+{
+    if (!st)
+        return ND_ERR_INVALID;
+    return st->ops->settle(st);
+}
+
 unsigned nd_store_batch_rows(const struct nd_store *st, unsigned want)
 {
     unsigned most = st ? st->ops->batch_rows_max : 0;

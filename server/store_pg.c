@@ -698,7 +698,37 @@ static enum nd_err pg_batch_end(struct nd_store *store, bool commit)
         nd_pg_rollback(st);
         return ND_OK;
     }
+    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) {
+        /* a statement failed outside any write's savepoint: PostgreSQL would
+         * answer the COMMIT of the aborted transaction with a rollback, not
+         * an error, and the batch's writes would be answered as stored */
+        nd_log(ND_LOG_ERROR, "store: the batch's transaction failed; it is rolled back");
+        nd_pg_rollback(st);
+        return ND_ERR_DB;
+    }
     return nd_pg_commit(st);
+}
+
+/*
+ * PostgreSQL keeps nothing after a failed transaction but the transaction
+ * itself, when its ROLLBACK could not be sent: that is rolled back now.
+ */
+static enum nd_err pg_settle(struct nd_store *store)
+{
+    struct nd_pg *st = nd_pg_of(store);
+    if (st->batch_depth > 0)
+        return ND_ERR_INVALID;
+    PGTransactionStatusType status = PQtransactionStatus(st->conn);
+    if (status != PQTRANS_INTRANS && status != PQTRANS_INERROR) {
+        st->in_transaction = false;
+        st->savepoint_open = false;
+        return ND_OK;
+    }
+    nd_log(ND_LOG_WARN, "store: a transaction was left open; rolling it back");
+    st->in_transaction = true;
+    nd_pg_rollback(st);
+    status = PQtransactionStatus(st->conn);
+    return status == PQTRANS_INTRANS || status == PQTRANS_INERROR ? ND_ERR_DB : ND_OK;
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -861,6 +891,7 @@ static const struct nd_store_ops pg_ops = {
     .foreign_commits = pg_foreign_commits,
     .batch_begin = pg_batch_begin,
     .batch_end = pg_batch_end,
+    .settle = pg_settle,
     .article_create = nd_pg_article_create,
     .article_get = nd_pg_article_get,
     .article_get_by_slug = nd_pg_article_get_by_slug,

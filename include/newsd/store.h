@@ -222,6 +222,20 @@ enum nd_err nd_store_batch_begin(struct nd_store *store);
 enum nd_err nd_store_batch_end(struct nd_store *store, bool commit);
 
 /*
+ * Makes a store whose last batch failed give back whatever the failure may
+ * have left it holding, for a connection that may sit idle afterwards (the
+ * committer of group commits): a transaction whose ROLLBACK failed (out of
+ * memory) is rolled back, and on SQLite one small read makes the
+ * connection let go of the write-ahead log, which SQLite keeps locked after
+ * such an error until the connection is next used (no checkpoint could
+ * empty the WAL meanwhile, and an open transaction makes every other
+ * writer busy). ND_OK, or the error when it cannot be done now (memory
+ * still short, the database unreachable): call it again later.
+ * ND_ERR_INVALID inside a batch.
+ */
+enum nd_err nd_store_settle(struct nd_store *store);
+
+/*
  * How many writes a batch of this store should hold at most: want, or less
  * when the backend is slower with more (PostgreSQL: a savepoint per write,
  * and a transaction of more than 64 subtransactions slows every snapshot).
