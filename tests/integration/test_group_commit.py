@@ -3,33 +3,49 @@
 
 newsd commits the writes that queue up together in one transaction, each in
 a savepoint of its own (server/http_offload.c). To make such a group for
-certain, another connection holds the database's write lock while many
-clients send their writes at once: the first waits for the lock, the others
-queue behind it, and once the lock is given back they are committed as one
-group. Among them are writes that must fail on their own (a reply to a
-comment that does not exist, a comment on an article that does not exist, a
-slug already taken, a body that is not JSON); each must get its own answer,
-and every other write must be stored exactly as sent and answered as if it
-had been alone. The server's log at exit says how many transactions the
-writes took, which proves they were grouped.
+certain, another process holds the database's write lock (hold_write_lock:
+SQLite's BEGIN IMMEDIATE, or on PostgreSQL the articles and comments tables
+locked against writes) while many clients send their writes at once: the
+first waits for the lock, the others queue behind it, and once the lock is
+given back they are committed as one group. Among them are writes that must
+fail on their own (a reply to a comment that does not exist, a comment on an
+article that does not exist, a slug already taken, a body that is not JSON);
+each must get its own answer, and every other write must be stored exactly
+as sent and answered as if it had been alone, its change already in the
+change log. The server's log at exit says how many transactions the writes
+took, which proves they were grouped. Over PostgreSQL every write that
+stands is answered its group's position (Newsd-Position), one per group, and
+a failed one none.
+
+A second server gets more writes at once than a group may hold (128 on
+SQLite, 60 on PostgreSQL: nd_store_batch_rows): they must take more than one
+group, each answered.
+
+The log line and the in-flight count are one process's: in the cluster
+topology the test skips itself.
 """
 
 import json
 import os
 import re
-import sqlite3
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, binary_from_argv, check_stop, expect, http_request  # noqa: E402
+from harness import (  # noqa: E402
+    BACKEND, SLOWDOWN, Server, Tap, binary_from_argv, check_stop, expect, hold_write_lock, http_request,
+    is_postgres,
+)
 
-BIN = binary_from_argv()
+BIN = binary_from_argv(single="the group commit log line and the in-flight count are one "
+                              "process's")
 tap = Tap()
 MISSING = 987654321
 GROUP_LOG = re.compile(r"group commit: (\d+) writes in (\d+) transactions")
+POSITION = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
+GROUP_MOST = {"sqlite": 128, "postgres": 60}  # nd_store_batch_rows
 
 
 def in_flight(srv):
@@ -89,12 +105,10 @@ def plan(art, other, parent):
 
 
 def send_grouped(srv, writes):
-    """Sends every write while another connection holds the write lock, and
+    """Sends every write while another process holds the write lock, and
     lets go once all of them are waiting in the server."""
-    other = sqlite3.connect(srv.db, isolation_level=None, timeout=5)
     threads = [threading.Thread(target=w.send, args=(srv,)) for w in writes]
-    try:
-        other.execute("BEGIN IMMEDIATE")
+    with hold_write_lock(srv.db):
         for t in threads:
             t.start()
         deadline = time.monotonic() + 30
@@ -103,11 +117,37 @@ def send_grouped(srv, writes):
             time.sleep(0.05)
         tap.check(in_flight(srv) >= len(writes) + 1,
                   f"only {in_flight(srv) - 1} of {len(writes)} writes reached the server")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+        # in flight from their headers on: give the last ones time to be
+        # routed (a key check, a rate limit) and queued for the committer
+        time.sleep(0.3 * SLOWDOWN)
     for t in threads:
         t.join(60)
+    lost = [f"{w.method} {w.path}: {w.error}" for w in writes if w.resp is None]
+    tap.require(not lost, f"writes without an answer: {lost[:5]}")
+
+
+def group_log(srv):
+    """(writes, transactions) of the committer's line at exit."""
+    m = None
+    for line in srv.stderr_lines():
+        m = GROUP_LOG.search(line) or m
+    tap.require(m is not None, "no group commit line in the log")
+    return int(m.group(1)), int(m.group(2))
+
+
+def positions(writes):
+    """The Newsd-Position of each write that stood (status below 400);
+    checks that it is one, and that a failed write has none."""
+    found = []
+    for w in writes:
+        pos = w.resp.headers.get("Newsd-Position")
+        if w.resp.status >= 400:
+            tap.check(pos is None, f"a failed write has a position: {w.resp}")
+            continue
+        tap.check(pos is not None and POSITION.match(pos),
+                  f"{w.method} {w.path} answered {w.resp.status} without a position")
+        found.append(pos)
+    return found
 
 
 def check_answers(srv, writes, art, other):
@@ -151,6 +191,17 @@ def check_stored(srv, writes, art, other):
            what="comment_count counts the group's comments")
 
 
+def check_changes(srv, writes):
+    """Each stored comment's change is in the log: the group's publication
+    (PostgreSQL) ran before its writes were answered."""
+    resp = srv.request("GET", "/v1/changes?limit=100", auth=True)
+    tap.require(resp.status == 200, f"GET /v1/changes: {resp}")
+    told = {c.get("comment_id") for c in resp.json["data"] if c["kind"] == "comment.added"}
+    created = [w.resp.json["id"] for w in writes
+               if w.want == 201 and "comments" in w.path and w.resp.status == 201]
+    tap.eq([c for c in created if c not in told], [], "stored comments missing from /v1/changes")
+
+
 def test_group():
     with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0"]) as srv:
         art = srv.create_article(title="Where the group writes", body="x")
@@ -159,22 +210,51 @@ def test_group():
         srv.request("GET", f"/v1/articles/{art['id']}")  # cached: must not stay so
         writes = plan(art, other, parent)
         send_grouped(srv, writes)
-        lost = [f"{w.method} {w.path}: {w.error}" for w in writes if w.resp is None]
-        tap.require(not lost, f"writes without an answer: {lost[:5]}")
         check_answers(srv, writes, art, other)
         check_stored(srv, writes, art, other)
+        check_changes(srv, writes)
+        stood = positions(writes) if is_postgres(srv.db) else []
         check_stop(tap, srv)
-        m = None
-        for line in srv.stderr_lines():
-            m = GROUP_LOG.search(line) or m
-        tap.require(m is not None, "no group commit line in the log")
-        writes_n, groups = int(m.group(1)), int(m.group(2))
+        writes_n, groups = group_log(srv)
         tap.diag(f"{writes_n} writes in {groups} transactions")
         # 3 writes before the group, then the writes of the group: the first
-        # waited for the lock alone, the rest were committed together
-        tap.check(groups <= 3 + 3, f"{writes_n} writes took {groups} transactions: not grouped")
+        # waited for the lock alone, the rest were committed together (a
+        # straggler queued after the lock went may take a group of its own)
+        tap.check(groups <= 3 + 8, f"{writes_n} writes took {groups} transactions: not grouped")
+        if stood:
+            # one position per group: as many as the group's writes took transactions, at most
+            tap.check(len(set(stood)) <= groups - 3,
+                      f"{len(set(stood))} positions for {groups - 3} transactions")
+
+
+def test_group_size():
+    backend = "postgres" if BACKEND == "postgres" else "sqlite"
+    most = GROUP_MOST[backend]
+    n = most + 10
+    with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0",
+                           "--per-ip-connection-limit", "0"]) as srv:
+        art = srv.create_article(title="Crowded", body="x")
+        writes = [Write("POST", f"/v1/articles/{art['id']}/comments",
+                        {"author": f"crowd {i}", "body": f"Comment {i} of many"}, False, 201)
+                  for i in range(n)]
+        send_grouped(srv, writes)
+        tap.eq(sorted({w.resp.status for w in writes}), [201], "statuses")
+        expect(tap, srv.request("GET", f"/v1/articles/{art['id']}"), 200, {"comment_count": n},
+               what="every write of the crowd is stored")
+        stood = positions(writes) if is_postgres(srv.db) else []
+        check_stop(tap, srv)
+        writes_n, groups = group_log(srv)
+        tap.diag(f"{writes_n} writes in {groups} transactions")
+        # 1 write before; then the first of the crowd alone and the other
+        # n - 1 in groups of at most `most`
+        tap.check(groups >= 1 + 1 + 2, f"{n} writes in {groups - 1} transactions: a group held "
+                                       f"more than {most}")
+        if stood:
+            sizes = sorted(stood.count(p) for p in set(stood))
+            tap.check(sizes[-1] <= most, f"{sizes[-1]} writes answered one position")
 
 
 tap.run("concurrent writes in one group: each its own answer, one failure fails no other",
         test_group)
+tap.run("more writes at once than a group may hold take several groups", test_group_size)
 tap.done()
