@@ -17,7 +17,10 @@ took, which proves they were grouped. Over PostgreSQL every write that
 stands is answered its group's position (Newsd-Position), one per group, and
 a failed one none.
 
-A second server gets more writes at once than a group may hold (128 on
+A SIGTERM that comes while writes wait in the committer's queue stops the
+server only once they are committed and answered.
+
+A further server gets more writes at once than a group may hold (128 on
 SQLite, 60 on PostgreSQL: nd_store_batch_rows): they must take more than one
 group, each answered.
 
@@ -28,6 +31,7 @@ topology the test skips itself.
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -104,9 +108,10 @@ def plan(art, other, parent):
     return writes
 
 
-def send_grouped(srv, writes):
+def send_grouped(srv, writes, while_held=None):
     """Sends every write while another process holds the write lock, and
-    lets go once all of them are waiting in the server."""
+    lets go once all of them are waiting in the server (and while_held, if
+    given, has been called)."""
     threads = [threading.Thread(target=w.send, args=(srv,)) for w in writes]
     with hold_write_lock(srv.db):
         for t in threads:
@@ -120,6 +125,8 @@ def send_grouped(srv, writes):
         # in flight from their headers on: give the last ones time to be
         # routed (a key check, a rate limit) and queued for the committer
         time.sleep(0.3 * SLOWDOWN)
+        if while_held is not None:
+            while_held()
     for t in threads:
         t.join(60)
     lost = [f"{w.method} {w.path}: {w.error}" for w in writes if w.resp is None]
@@ -227,6 +234,29 @@ def test_group():
                       f"{len(set(stood))} positions for {groups - 3} transactions")
 
 
+def test_stop():
+    n = 10
+    with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0",
+                           "--shutdown-grace", "30"]) as srv:
+        art = srv.create_article(title="Stopped", body="x")
+        writes = [Write("POST", f"/v1/articles/{art['id']}/comments",
+                        {"author": f"late {i}", "body": f"Comment {i} at the stop"}, False, 201)
+                  for i in range(n)]
+
+        def stop_now():
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3 * SLOWDOWN)
+            tap.check(srv.running(), "the server exited with writes in its queue")
+
+        send_grouped(srv, writes, while_held=stop_now)
+        tap.eq([w.resp.status for w in writes], [201] * n, "statuses of the queued writes")
+        rc = check_stop(tap, srv, None)
+        tap.eq(rc, 0, "exit status")
+        srv.start()
+        expect(tap, srv.request("GET", f"/v1/articles/{art['id']}"), 200, {"comment_count": n},
+               what="the queued writes are stored")
+
+
 def test_group_size():
     backend = "postgres" if BACKEND == "postgres" else "sqlite"
     most = GROUP_MOST[backend]
@@ -257,4 +287,5 @@ def test_group_size():
 tap.run("concurrent writes in one group: each its own answer, one failure fails no other",
         test_group)
 tap.run("more writes at once than a group may hold take several groups", test_group_size)
+tap.run("writes queued at a SIGTERM are committed and answered before the exit", test_stop)
 tap.done()
