@@ -68,29 +68,6 @@ static enum nd_method method_of(const char *name)
     return 0;
 }
 
-void nd_http_reset_answer(struct nd_request *req)
-{
-    while (req->headers != NULL) {
-        struct header *next = req->headers->next;
-        free(req->headers->name);
-        free(req->headers->value);
-        free(req->headers);
-        req->headers = next;
-    }
-    json_decref(req->json);
-    req->json = NULL;
-    if (req->raw_owned)
-        free((char *)req->raw);
-    req->raw = NULL;
-    req->raw_len = 0;
-    req->raw_type = NULL;
-    req->raw_owned = false;
-    req->asset = NULL;
-    req->problem = false;
-    req->headers_lost = false;
-    req->preflight = false;
-}
-
 static void request_destroy(struct nd_request *req)
 {
     if (req == NULL)
@@ -515,14 +492,6 @@ static unsigned pool_size(const struct nd_config *cfg)
     return n > cfg->conn_limit ? cfg->conn_limit : n;
 }
 
-/* The reader pool: one thread per core, at least two, so one long search never holds the rest. */
-static unsigned reader_count(const struct nd_config *cfg)
-{
-    (void)cfg;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 2 ? (unsigned)cores : 2;
-}
-
 static void server_free(struct nd_server *srv)
 {
     nd_offload_free(srv->offload);
@@ -719,7 +688,7 @@ enum nd_err nd_server_start(const struct nd_config *cfg, struct nd_server **out)
     if (rc == ND_OK)
         rc = setup_tls(srv, &flags, tls);
     if (rc == ND_OK)
-        rc = nd_offload_start(srv, reader_count(cfg), &srv->offload);
+        rc = nd_offload_start(srv, &srv->offload);
     if (rc == ND_OK && !parse_bind(cfg->bind, cfg->port, &addr, &flags)) {
         nd_log(ND_LOG_ERROR, "bind must be an IPv4 or IPv6 address, not \"%s\"", cfg->bind);
         rc = ND_ERR_INVALID;

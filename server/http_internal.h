@@ -289,16 +289,17 @@ bool nd_http_request_writes(const struct nd_request *req);
  */
 int nd_http_handler_done(struct nd_request *req, int status, uint64_t position);
 
-/* Forgets the answer a handler set (body, headers, problem), so that another can be set. */
+/* Forgets the answer a handler set (its body, headers, problem): http_response.c. */
 void nd_http_reset_answer(struct nd_request *req);
 
 struct nd_offload;
 
 /*
- * Starts the lanes: readers threads for ND_LANE_SLOW and the committer for
- * ND_LANE_WRITE. ND_ERR_NOMEM (logged) when a thread cannot be started.
+ * Starts the lanes: the reader threads (one per core, at least two) for
+ * ND_LANE_SLOW and the committer for ND_LANE_WRITE, each with its database
+ * connection open. ND_ERR_NOMEM (logged) when a thread cannot be started.
  */
-enum nd_err nd_offload_start(struct nd_server *srv, unsigned readers, struct nd_offload **out);
+enum nd_err nd_offload_start(struct nd_server *srv, struct nd_offload **out);
 
 /*
  * Called from the access handler once req is routed: suspends its

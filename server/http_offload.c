@@ -289,8 +289,16 @@ void nd_offload_free(struct nd_offload *o)
     free(o);
 }
 
-enum nd_err nd_offload_start(struct nd_server *srv, unsigned readers, struct nd_offload **out)
+/* The reader pool: one thread per core, at least two, so one long search never holds the rest. */
+static unsigned reader_count(void)
 {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 2 ? (unsigned)cores : 2;
+}
+
+enum nd_err nd_offload_start(struct nd_server *srv, struct nd_offload **out)
+{
+    unsigned readers = reader_count();
     struct nd_offload *o = calloc(1, sizeof *o);
     if (o == NULL)
         return ND_ERR_NOMEM;

@@ -696,3 +696,26 @@ out:
     req->sent_bytes = req->method == ND_METHOD_HEAD || a.status == 304 ? 0 : a.len;
     return rc;
 }
+
+void nd_http_reset_answer(struct nd_request *req)
+{
+    while (req->headers != NULL) {
+        struct header *next = req->headers->next;
+        free(req->headers->name);
+        free(req->headers->value);
+        free(req->headers);
+        req->headers = next;
+    }
+    json_decref(req->json);
+    req->json = NULL;
+    if (req->raw_owned)
+        free((char *)req->raw);
+    req->raw = NULL;
+    req->raw_len = 0;
+    req->raw_type = NULL;
+    req->raw_owned = false;
+    req->asset = NULL;
+    req->problem = false;
+    req->headers_lost = false;
+    req->preflight = false;
+}
