@@ -57,7 +57,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http_internal.h"
@@ -69,8 +68,6 @@
 #define GROUP_MAX 128
 /* How much lower the readers run than the I/O threads (nice steps). */
 #define READER_NICE 5
-/* How often an idle committer tries again to settle its connection after a failed group. */
-#define SETTLE_RETRY_MS 50
 
 struct lane {
     struct nd_offload *owner;
@@ -81,7 +78,7 @@ struct lane {
     bool stopping;
     bool group; /* the write lane: run what is queued as one transaction */
     /* the write lane's thread only: its store may still hold what a failed
-       group left it (nd_store_settle has not succeeded since) */
+       group left it (nd_store_settle has not succeeded since): see run_group */
     bool unsettled;
     unsigned nthreads;
     pthread_t *threads;
@@ -119,8 +116,14 @@ static void run_one(struct nd_request *req)
  * The write lane: n requests as one transaction. Each handler's write is a
  * savepoint of the batch; the statuses are kept until the commit says
  * whether they stand. The commit's position (PostgreSQL) goes to every
- * write that stands, none to one that failed on its own. A group whose
- * transaction failed leaves the lane unsettled (settle).
+ * write that stands, none to one that failed on its own.
+ *
+ * A group whose BEGIN or COMMIT failed may leave the connection holding the
+ * database (nd_store_settle): an I/O thread's connection is used again by
+ * its next request, the committer's only by the next write. So the
+ * committer settles it before the group's answers go, and, when that fails
+ * too (memory still short), once more before its next group; it does not
+ * retry on a timer, so it never allocates while idle.
  */
 static void run_group(struct lane *lane, struct nd_request **reqs, unsigned n)
 {
@@ -164,34 +167,6 @@ static void run_group(struct lane *lane, struct nd_request **reqs, unsigned n)
         complete(reqs[i], nd_http_handler_done(reqs[i], status[i], status[i] < 400 ? position : 0));
 }
 
-/*
- * A failed group may leave the committer's connection holding locks until
- * it is next used (nd_store_settle): with no write coming, the database
- * could not be checkpointed, or written by anyone else, meanwhile. So an
- * unsettled committer settles its connection as soon as it is idle, and,
- * while that fails (memory still short), tries again every
- * SETTLE_RETRY_MS until it succeeds or a write comes. Called with the
- * lane's lock held, which it gives up while it works.
- */
-static void settle(struct lane *lane)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += SETTLE_RETRY_MS / 1000;
-    until.tv_nsec += (SETTLE_RETRY_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_unlock(&lane->lock);
-    struct nd_store *store = nd_http_thread_store(lane->owner->srv);
-    if (store != NULL && nd_store_settle(store) == ND_OK)
-        lane->unsettled = false;
-    pthread_mutex_lock(&lane->lock);
-    if (lane->unsettled && lane->head == NULL && !lane->stopping)
-        pthread_cond_timedwait(&lane->ready, &lane->lock, &until);
-}
-
 /* How many requests the lane's thread takes at once: a group, or one. */
 static unsigned lane_take(const struct lane *lane)
 {
@@ -222,12 +197,8 @@ static void *lane_main(void *arg)
     for (;;) {
         unsigned n = 0, take = lane_take(lane);
         pthread_mutex_lock(&lane->lock);
-        while (lane->head == NULL && !lane->stopping) {
-            if (lane->unsettled)
-                settle(lane);
-            else
-                pthread_cond_wait(&lane->ready, &lane->lock);
-        }
+        while (lane->head == NULL && !lane->stopping)
+            pthread_cond_wait(&lane->ready, &lane->lock);
         while (lane->head != NULL && n < take) {
             taken[n++] = lane->head;
             lane->head = lane->head->offload_next;
