@@ -21,8 +21,9 @@ A SIGTERM that comes while writes wait in the committer's queue stops the
 server only once they are committed and answered.
 
 A further server gets more writes at once than a group may hold (128 on
-SQLite, 60 on PostgreSQL: nd_store_batch_rows): they must take more than one
-group, each answered.
+SQLite, 60 on PostgreSQL: nd_store_batch_rows): each is answered and stored,
+and no group holds more (the committer's debug line gives each group's size;
+over PostgreSQL no more writes share one position).
 
 The log line and the in-flight count are one process's: in the cluster
 topology the test skips itself.
@@ -48,6 +49,7 @@ BIN = binary_from_argv(single="the group commit log line and the in-flight count
 tap = Tap()
 MISSING = 987654321
 GROUP_LOG = re.compile(r"group commit: (\d+) writes in (\d+) transactions")
+GROUP_SIZE_LOG = re.compile(r"debug group commit: (\d+) writes in one transaction")
 POSITION = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 GROUP_MOST = {"sqlite": 128, "postgres": 60}  # nd_store_batch_rows
 
@@ -262,7 +264,7 @@ def test_group_size():
     most = GROUP_MOST[backend]
     n = most + 10
     with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0",
-                           "--per-ip-connection-limit", "0"]) as srv:
+                           "--per-ip-connection-limit", "0", "--log-level", "debug"]) as srv:
         art = srv.create_article(title="Crowded", body="x")
         writes = [Write("POST", f"/v1/articles/{art['id']}/comments",
                         {"author": f"crowd {i}", "body": f"Comment {i} of many"}, False, 201)
@@ -274,11 +276,11 @@ def test_group_size():
         stood = positions(writes) if is_postgres(srv.db) else []
         check_stop(tap, srv)
         writes_n, groups = group_log(srv)
-        tap.diag(f"{writes_n} writes in {groups} transactions")
-        # 1 write before; then the first of the crowd alone and the other
-        # n - 1 in groups of at most `most`
-        tap.check(groups >= 1 + 1 + 2, f"{n} writes in {groups - 1} transactions: a group held "
-                                       f"more than {most}")
+        # each group's size, from the committer's debug line
+        sizes = [int(m.group(1)) for m in map(GROUP_SIZE_LOG.search, srv.stderr_lines()) if m]
+        tap.diag(f"{writes_n} writes in {groups} transactions: {sizes}")
+        tap.eq((len(sizes), sum(sizes)), (groups, n + 1), "groups logged, and their writes")
+        tap.check(sizes and max(sizes) <= most, f"a group held more than {most}: {sizes}")
         if stood:
             sizes = sorted(stood.count(p) for p in set(stood))
             tap.check(sizes[-1] <= most, f"{sizes[-1]} writes answered one position")
