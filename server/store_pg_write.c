@@ -6,7 +6,8 @@
  * then the primary's insert position is read for reads from a replica
  * (store_pg_replica.c). A write that is one statement (a new comment) sends
  * all of that, from BEGIN to the position, as one pipeline: one round trip
- * to the server where it took three.
+ * to the server where it took three; in a group commit (a batch), its
+ * SAVEPOINT, the statement and RELEASE go as one pipeline.
  *
  * The publication takes the publications' lock until the transaction ends,
  * so change ids still become visible in the order they were given; the
@@ -49,37 +50,41 @@ enum nd_err nd_pg_publish_commit(struct nd_pg *st)
     return ND_OK;
 }
 
-/* The queries of a pipelined write, in the order they are sent. */
-enum { P_BEGIN, P_WRITE, P_PUBLISH, P_COMMIT, P_POSITION, P_COUNT };
-
-static const char *const pipeline_sql[P_COUNT] = {
-    [P_BEGIN] = "BEGIN",
-    [P_PUBLISH] = "SELECT newsd_publish_changes()",
-    [P_COMMIT] = "COMMIT",
-    [P_POSITION] = "SELECT pg_current_wal_insert_lsn()",
+/*
+ * The queries of a pipelined write, in the order they are sent: alone, its
+ * own transaction from BEGIN to the position; in a batch (a group commit),
+ * its savepoint around it. NULL marks where the write's statement goes.
+ */
+enum { P_MAX = 5 };
+struct pipeline {
+    const char *sql[P_MAX];
+    unsigned n, write; /* how many queries; which one is the statement */
 };
+static const struct pipeline alone = {{"BEGIN", NULL, "SELECT newsd_publish_changes()",
+                                       "COMMIT", "SELECT pg_current_wal_insert_lsn()"},
+                                      5, 1};
+static const struct pipeline in_batch = {{"SAVEPOINT nd_write", NULL, "RELEASE nd_write"}, 3, 1};
 
 /*
- * Sends the queries of a write whose statement is slot (bound in b) in
- * pipeline mode and collects the first result of each into results
- * (NULL where none came: a lost connection). Returns false when they could
- * not be sent.
+ * Sends the queries of p, with slot (bound in b) as its statement, in
+ * pipeline mode and collects the first result of each into results (NULL
+ * where none came: a lost connection). Returns false when they could not be
+ * sent.
  */
-static bool run_pipeline(struct nd_pg *st, const struct nd_pg_stmt *slot,
-                         const struct nd_pg_bound *b, PGresult *results[P_COUNT])
+static bool run_pipeline(struct nd_pg *st, const struct pipeline *p, const struct nd_pg_stmt *slot,
+                         const struct nd_pg_bound *b, PGresult *results[P_MAX])
 {
     PGconn *conn = st->conn;
     if (!PQenterPipelineMode(conn))
         return false;
     bool sent = true;
-    for (int i = 0; i < P_COUNT && sent; i++)
-        sent = i == P_WRITE ? PQsendQueryPrepared(conn, slot->name, (int)slot->nparams,
-                                                  b->values, b->lengths, b->formats, 0)
-                            : PQsendQueryParams(conn, pipeline_sql[i], 0, NULL, NULL, NULL,
-                                                NULL, 0);
+    for (unsigned i = 0; i < p->n && sent; i++)
+        sent = i == p->write ? PQsendQueryPrepared(conn, slot->name, (int)slot->nparams,
+                                                   b->values, b->lengths, b->formats, 0)
+                             : PQsendQueryParams(conn, p->sql[i], 0, NULL, NULL, NULL, NULL, 0);
     sent = sent && PQpipelineSync(conn);
     /* each query's results end with a NULL; after a failure the rest come as "aborted" */
-    for (int i = 0; i < P_COUNT && sent; i++) {
+    for (unsigned i = 0; i < p->n && sent; i++) {
         PGresult *res;
         while ((res = PQgetResult(conn)) != NULL) {
             if (!results[i] && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
@@ -99,19 +104,60 @@ static bool run_pipeline(struct nd_pg *st, const struct nd_pg_stmt *slot,
 /*
  * The error of a pipelined write: the first query that failed, mapped by
  * nd_pg_err (an "aborted" result only follows a failure, so it is skipped).
+ * A position that could not be read is no failure: the write then has none.
+ * *failed gets the index of the failed query (p->n for none).
  */
-static enum nd_err pipeline_error(struct nd_pg *st, PGresult *results[P_COUNT], const char *what)
+static enum nd_err pipeline_error(struct nd_pg *st, const struct pipeline *p,
+                                  PGresult *results[P_MAX], const char *what, unsigned *failed)
 {
-    static const char *const names[P_COUNT] = {"begin", NULL, "change log publication",
-                                               "commit", "write position"};
-    for (int i = 0; i < P_COUNT; i++) {
+    *failed = p->n;
+    for (unsigned i = 0; i < p->n; i++) {
         ExecStatusType status = results[i] ? PQresultStatus(results[i]) : PGRES_FATAL_ERROR;
-        if (status == PGRES_PIPELINE_ABORTED)
+        if (status == PGRES_PIPELINE_ABORTED || status == PGRES_COMMAND_OK ||
+            status == PGRES_TUPLES_OK)
             continue;
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-            return i == P_POSITION ? ND_OK : nd_pg_err(st, results[i], names[i] ? names[i] : what);
+        if (p == &alone && i == p->n - 1)
+            return ND_OK;
+        *failed = i;
+        return nd_pg_err(st, results[i], i == p->write ? what : p->sql[i]);
     }
     return ND_OK;
+}
+
+/*
+ * Runs pipeline p for the statement of slot and makes its row into *out;
+ * undoes what a failure left (the transaction alone, the savepoint in a
+ * batch). Alone, a write that stands notes its position.
+ */
+static enum nd_err write_pipelined(struct nd_pg *st, const struct pipeline *p,
+                                   struct nd_pg_stmt *stmt, const struct nd_pg_bound *b,
+                                   const struct nd_shape *shape, json_t **out, const char *what)
+{
+    PGresult *results[P_MAX] = {NULL};
+    unsigned failed = p->n;
+    enum nd_err err = run_pipeline(st, p, stmt, b, results)
+                          ? pipeline_error(st, p, results, what, &failed)
+                          : nd_pg_err(st, NULL, what);
+    if (p == &alone) {
+        if (PQtransactionStatus(st->conn) == PQTRANS_INERROR)
+            PQclear(PQexec(st->conn, "ROLLBACK"));
+    } else if (err != ND_OK) {
+        /* the savepoint stands unless SAVEPOINT itself failed: undo the write alone */
+        st->savepoint_open = failed > 0;
+        nd_pg_rollback(st);
+    }
+    if (err == ND_OK && PQntuples(results[p->write]) == 0)
+        err = ND_ERR_NOT_FOUND;
+    if (err == ND_OK) {
+        struct nd_pg_row r = {results[p->write], 0};
+        struct nd_row row = nd_pg_row(&r);
+        err = nd_row_map_shape(&row, shape, out);
+    }
+    if (err == ND_OK && p == &alone)
+        nd_pg_note_write(st, nd_pg_result_position(results[p->n - 1]));
+    for (unsigned i = 0; i < p->n; i++)
+        PQclear(results[i]);
+    return err;
 }
 
 enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
@@ -120,7 +166,11 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
 {
     json_t *value = NULL;
     struct nd_pg_stmt *stmt = &st->stmts[slot];
-    if (st->batch_depth > 0 || st->in_transaction || stmt->oneshot) {
+    bool batch = st->batch_depth > 0;
+    /* a batch whose transaction is gone, or a write inside another's transaction, goes the
+       long way, which knows how to refuse it */
+    if ((batch ? !st->in_transaction || st->savepoint_open : st->in_transaction) ||
+        stmt->oneshot) {
         enum nd_err err = nd_pg_begin(st);
         if (err == ND_OK)
             err = nd_pg_get(st, slot, sql, params, shape, &value, what);
@@ -132,24 +182,7 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     enum nd_err err = nd_pg_bind(st, stmt, sql, params, what, &b);
     if (err != ND_OK)
         return err;
-    PGresult *results[P_COUNT] = {NULL};
-    st->write_position = 0;
-    if (!run_pipeline(st, stmt, &b, results))
-        err = nd_pg_err(st, NULL, what);
-    else
-        err = pipeline_error(st, results, what);
-    if (PQtransactionStatus(st->conn) == PQTRANS_INERROR)
-        PQclear(PQexec(st->conn, "ROLLBACK"));
-    if (err == ND_OK && PQntuples(results[P_WRITE]) == 0)
-        err = ND_ERR_NOT_FOUND;
-    if (err == ND_OK) {
-        struct nd_pg_row r = {results[P_WRITE], 0};
-        struct nd_row row = nd_pg_row(&r);
-        err = nd_row_map_shape(&row, shape, out);
-    }
-    if (err == ND_OK)
-        nd_pg_note_write(st, nd_pg_result_position(results[P_POSITION]));
-    for (int i = 0; i < P_COUNT; i++)
-        PQclear(results[i]);
-    return err;
+    if (!batch)
+        st->write_position = 0;
+    return write_pipelined(st, batch ? &in_batch : &alone, stmt, &b, shape, out, what);
 }
