@@ -341,13 +341,24 @@ class PgServer:
         return (f"postgresql://{self.base['user']}@/{name}?host="
                 f"{urllib.parse.quote(self.base['host'], safe='')}&port={self.base['port']}")
 
+    def fresh_copy(self, name, newsd):
+        """Database name made anew as a copy of the loaded "bench", migrated by newsd (a
+        build newer than the load), before a newsd's start is timed; its uri."""
+        self.sql(f"DROP DATABASE IF EXISTS {name}")
+        self.sql(f"CREATE DATABASE {name} TEMPLATE bench STRATEGY FILE_COPY")
+        uri = self.uri(name)
+        run_checked([newsd, "--db", uri, "--log-level", "warn", "migrate"],
+                    stdout=subprocess.DEVNULL)
+        return uri
+
     def stop(self):
         if not self.dir:
             return
         if self.dir == self.keep and os.path.exists(self.marker):
-            subprocess.run(["psql", "-q", "-X", "-d", self.uri("postgres"), "-c",
-                            "DROP DATABASE IF EXISTS run"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            for name in ("run", "lanes"):
+                subprocess.run(["psql", "-q", "-X", "-d", self.uri("postgres"), "-c",
+                                f"DROP DATABASE IF EXISTS {name}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
             subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-cluster"), "halt",
                             self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
@@ -356,9 +367,10 @@ class PgServer:
         self.dir = None
 
 
-def load_postgres(newsd, pg, folder):
+def load_postgres(newsd, pg, folder, copy=True):
     """The database "bench" on pg loaded with folder's corpus (once: a kept server has it
-    already), and "run", a copy of it for this run's writes; (run's uri, load record)."""
+    already), and with copy "run", a copy of it for this run's writes; (run's uri or None,
+    load record)."""
     if pg.loaded:
         with open(pg.marker) as f:
             record = json.load(f)
@@ -378,12 +390,7 @@ def load_postgres(newsd, pg, folder):
         if pg.dir == pg.keep:
             with open(pg.marker, "w") as f:
                 json.dump(record, f)
-    # a build newer than the load migrates the copy, before newsd's start is timed
-    pg.sql("DROP DATABASE IF EXISTS run")
-    pg.sql("CREATE DATABASE run TEMPLATE bench STRATEGY FILE_COPY")
-    uri = pg.uri("run")
-    run_checked([newsd, "--db", uri, "--log-level", "warn", "migrate"], stdout=subprocess.DEVNULL)
-    return uri, record
+    return (pg.fresh_copy("run", newsd) if copy else None), record
 
 
 def ensure_peer():
@@ -706,6 +713,11 @@ def run_full(opts):
             newsd_list = [os.path.join(listdir, f"{name}.newsd")]
             for column, server in (("newsd", srv), *others.items()):
                 log(f"{name}: {server.name}")
+                if column in ("newsd", "pg"):
+                    # every URL of the scenario in the cache (16 MB by default holds less
+                    # than all scenarios' answers at 100,000 articles, and the warm-up
+                    # would refill only what the cold path answers in its seconds)
+                    warm(server.port, {name: lists[name]})
                 entry[column] = measure(server.port, "read.lua", newsd_list, opts, pids)
             log(f"{name}: nginx")
             entry["ceiling"] = measure(nginx.port, "read.lua",

@@ -3,7 +3,7 @@
 work off the I/O threads), measured for one or more builds, interleaved.
 
     bench/lanes.py --newsd before=PATH --newsd after=PATH [--articles N]
-                   [--rounds R] [--duration S] [--only writes|mixed]
+                   [--rounds R] [--duration S] [--only writes|mixed] [--postgres]
 
 For each round, each build in turn is started (bench.py's way: loopback,
 synchronous=normal, no rate limits, warn log) on a fresh copy of the corpus
@@ -17,6 +17,11 @@ database of bench.py (made once under build/bench-data/N), and measured:
           search misses (miss.lua: rare words, each request a key of its
           own) on 16 more connections. The figure is the gets' p99 beside
           the misses over their p99 alone.
+
+With --postgres each build serves a fresh copy of the corpus in a PostgreSQL
+server of bench.py's (loaded once per size, kept halted between runs)
+instead, and each write run also records the CPU milliseconds per request of
+newsd and of every process of the PostgreSQL server (/proc).
 
 Builds are interleaved round by round so that a machine whose load drifts
 disturbs them alike; compare figures of one run only. Prints a table and,
@@ -36,8 +41,8 @@ import bench  # noqa: E402
 import urls as urllists  # noqa: E402
 
 
-def start(binary, db, run_dir, name):
-    copy = bench.fresh_copy(db, run_dir)
+def start(binary, db, run_dir, name, pg=None):
+    copy = pg.fresh_copy("lanes", binary) if pg else bench.fresh_copy(db, run_dir)
     key = bench.create_key(binary, copy)
     srv = bench.Newsd(binary, copy, run_dir, name=name)
     srv.start()
@@ -48,15 +53,30 @@ def run_wrk(port, script, args, seconds, connections):
     return bench.wrk(port, script, args, seconds, connections, 1)
 
 
-def writes(srv, key, ids_file, opts, tag):
+def cpu(srv, pg):
+    """{piece: CPU ticks} of newsd and, over PostgreSQL, of its server."""
+    pieces = {"newsd": bench.ticks(srv.proc.pid)}
+    if pg:
+        pieces["postgres"] = bench.pg_ticks(pg)
+    return pieces
+
+
+def writes(srv, key, ids_file, opts, tag, pg=None):
     out = {}
+    hz = os.sysconf("SC_CLK_TCK")
     for conns in (32, 1):
         for kind in ("comment", "article"):
             args = ["article", key, tag] if kind == "article" else ["comment", ids_file, tag]
             bench.wait_idle(srv.proc.pid)
             run_wrk(srv.port, "post.lua", args, 1, conns)  # warm-up
             bench.wait_idle(srv.proc.pid)
+            before = cpu(srv, pg)
             r = run_wrk(srv.port, "post.lua", args, opts.duration, conns)
+            after = cpu(srv, pg)
+            if r["requests"]:
+                r["cpu_ms_per_request"] = {
+                    piece: round((after[piece] - before[piece]) * 1000 / hz / r["requests"], 4)
+                    for piece in before}
             out[f"create_{kind}_c{conns}"] = r
             tag += "x"
     return out
@@ -94,6 +114,7 @@ def parse_args(argv):
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--duration", type=int, default=6)
     p.add_argument("--only", choices=("writes", "mixed"))
+    p.add_argument("--postgres", action="store_true")
     p.add_argument("--json-out")
     return p.parse_args(argv)
 
@@ -103,15 +124,18 @@ def ms(us):
 
 
 def report(results):
-    print("build    round  scenario                 req/s     p50 ms    p99 ms  statuses")
+    print("build    round  scenario                 req/s     p50 ms    p99 ms  cpu ms/req  "
+          "statuses")
     for r in results:
         for name, v in r["figures"].items():
             if v is None:
                 continue
             statuses = v.get("extra", {}).get("statuses", "")
+            cost = v.get("cpu_ms_per_request") or {}
+            cpu_text = "+".join(f"{cost[p]:.3f}" for p in ("newsd", "postgres") if p in cost)
             print(f"{r['label']:<8} {r['round']:>5}  {name:<22} {v['rps']:>8.0f} "
                   f"{ms(v['latency_us']['p50']):>9.2f} {ms(v['latency_us']['p99']):>9.2f}  "
-                  f"{statuses}")
+                  f"{cpu_text or '-':>10}  {statuses}")
         figs = r["figures"]
         if "gets_alone" in figs and "gets_beside_misses" in figs:
             a = figs["gets_alone"]["latency_us"]["p99"]
@@ -139,20 +163,29 @@ def main(argv):
         files[name] = os.path.join(listdir, name)
         bench.write_lines(files[name], lines)
     results = []
-    for rnd in range(1, opts.rounds + 1):
-        for label, binary in builds:
-            bench.log(f"round {rnd}: {label}")
-            srv, key = start(binary, db, run_dir, label)
-            try:
-                figures = {}
-                if opts.only in (None, "writes"):
-                    figures.update(writes(srv, key, files["comment_targets"], opts,
-                                          f"Lanes{label}{rnd}"))
-                if opts.only in (None, "mixed"):
-                    figures.update(mixed(srv, files["get_id"], files["search_rare"], opts))
-            finally:
-                srv.stop()
-            results.append({"label": label, "round": rnd, "figures": figures})
+    pg = None
+    try:
+        if opts.postgres:
+            pg = bench.PgServer(folder).start()
+            bench.load_postgres(builds[0][1], pg, folder, copy=False)
+            os.makedirs(run_dir, exist_ok=True)
+        for rnd in range(1, opts.rounds + 1):
+            for label, binary in builds:
+                bench.log(f"round {rnd}: {label}")
+                srv, key = start(binary, db, run_dir, label, pg)
+                try:
+                    figures = {}
+                    if opts.only in (None, "writes"):
+                        figures.update(writes(srv, key, files["comment_targets"], opts,
+                                              f"Lanes{label}{rnd}", pg))
+                    if opts.only in (None, "mixed"):
+                        figures.update(mixed(srv, files["get_id"], files["search_rare"], opts))
+                finally:
+                    srv.stop()
+                results.append({"label": label, "round": rnd, "figures": figures})
+    finally:
+        if pg:
+            pg.stop()
     report(results)
     if opts.json_out:
         with open(opts.json_out, "w", encoding="utf-8") as f:
