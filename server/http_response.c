@@ -706,15 +706,8 @@ void nd_http_reset_answer(struct nd_request *req)
         free(req->headers);
         req->headers = next;
     }
-    json_decref(req->json);
-    req->json = NULL;
-    if (req->raw_owned)
-        free((char *)req->raw);
-    req->raw = NULL;
-    req->raw_len = 0;
+    drop_body(req);
     req->raw_type = NULL;
-    req->raw_owned = false;
-    req->asset = NULL;
     req->problem = false;
     req->headers_lost = false;
     req->preflight = false;
