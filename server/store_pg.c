@@ -267,7 +267,8 @@ enum nd_err nd_pg_bind(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sq
                        const struct nd_param *params, const char *what, struct nd_pg_bound *b)
 {
     enum nd_err err = reconnect(st);
-    if (err == ND_OK && slot->oneshot && !number_params(sql, b->numbered, sizeof b->numbered, slot)) {
+    if (err == ND_OK && slot->oneshot &&
+        !number_params(sql, b->numbered, sizeof b->numbered, slot)) {
         nd_log(ND_LOG_ERROR, "store: %s: the statement is too long or has too many parameters",
                what);
         err = ND_ERR_DB;
@@ -316,8 +317,8 @@ enum nd_err nd_pg_run(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sql
         return err;
     PGresult *r = slot->oneshot ? PQexecParams(st->conn, b.numbered, (int)slot->nparams, NULL,
                                                b.values, b.lengths, b.formats, 0)
-                                : PQexecPrepared(st->conn, slot->name, (int)slot->nparams,
-                                                 b.values, b.lengths, b.formats, 0);
+                                : PQexecPrepared(st->conn, slot->name, (int)slot->nparams, b.values,
+                                                 b.lengths, b.formats, 0);
     ExecStatusType status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         err = nd_pg_err(st, r, what);

@@ -256,8 +256,8 @@ static void *listen_main(void *arg)
         int ready = poll(pfd, 2, foreign ? PUBLISH_MS : 200);
         if (atomic_load(&stop))
             break;
-        bool alive = ready >= 0 && (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) ||
-                                    drain(conn, &foreign));
+        bool alive = ready >= 0 &&
+                     (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) || drain(conn, &foreign));
         int64_t now = now_ms();
         if (alive &&
             (now - last_check >= BACKSTOP_MS || (foreign && now - last_publish >= PUBLISH_MS))) {

@@ -60,9 +60,10 @@ struct pipeline {
     const char *sql[P_MAX];
     unsigned n, write; /* how many queries; which one is the statement */
 };
-static const struct pipeline alone = {{"BEGIN", NULL, "SELECT newsd_publish_changes()",
-                                       "COMMIT", "SELECT pg_current_wal_insert_lsn()"},
-                                      5, 1};
+static const struct pipeline alone = {{"BEGIN", NULL, "SELECT newsd_publish_changes()", "COMMIT",
+                                       "SELECT pg_current_wal_insert_lsn()"},
+                                      5,
+                                      1};
 static const struct pipeline in_batch = {{"SAVEPOINT nd_write", NULL, "RELEASE nd_write"}, 3, 1};
 
 /*
@@ -79,8 +80,8 @@ static bool run_pipeline(struct nd_pg *st, const struct pipeline *p, const struc
         return false;
     bool sent = true;
     for (unsigned i = 0; i < p->n && sent; i++)
-        sent = i == p->write ? PQsendQueryPrepared(conn, slot->name, (int)slot->nparams,
-                                                   b->values, b->lengths, b->formats, 0)
+        sent = i == p->write ? PQsendQueryPrepared(conn, slot->name, (int)slot->nparams, b->values,
+                                                   b->lengths, b->formats, 0)
                              : PQsendQueryParams(conn, p->sql[i], 0, NULL, NULL, NULL, NULL, 0);
     sent = sent && PQpipelineSync(conn);
     /* each query's results end with a NULL; after a failure the rest come as "aborted" */
@@ -169,8 +170,7 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     bool batch = st->batch_depth > 0;
     /* a batch whose transaction is gone, or a write inside another's transaction, goes the
        long way, which knows how to refuse it */
-    if ((batch ? !st->in_transaction || st->savepoint_open : st->in_transaction) ||
-        stmt->oneshot) {
+    if ((batch ? !st->in_transaction || st->savepoint_open : st->in_transaction) || stmt->oneshot) {
         enum nd_err err = nd_pg_begin(st);
         if (err == ND_OK)
             err = nd_pg_get(st, slot, sql, params, shape, &value, what);
