@@ -329,8 +329,8 @@ void nd_pg_listen_stop(void)
     pthread_mutex_unlock(&lock);
     if (join) {
         char byte = 1;
-        if (write(wake[1], &byte, 1) < 0) { /* full: a wake-up is already waiting */
-        }
+        ssize_t woke = write(wake[1], &byte, 1); /* fails only when a wake-up already waits */
+        (void)woke;
         pthread_join(thread, NULL);
         while (read(wake[0], &byte, 1) > 0) /* nothing left to wake the next listener */
             ;
