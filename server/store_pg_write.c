@@ -169,8 +169,11 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     struct nd_pg_stmt *stmt = &st->stmts[slot];
     bool batch = st->batch_depth > 0;
     /* a batch whose transaction is gone, or a write inside another's transaction, goes the
-       long way, which knows how to refuse it */
-    if ((batch ? !st->in_transaction || st->savepoint_open : st->in_transaction) || stmt->oneshot) {
+       long way, which knows how to refuse it; so does a batch's first use of the statement:
+       preparing it could fail (a lock timeout) outside the savepoint, failing the batch */
+    if ((batch ? !st->in_transaction || st->savepoint_open || !stmt->prepared
+               : st->in_transaction) ||
+        stmt->oneshot) {
         enum nd_err err = nd_pg_begin(st);
         if (err == ND_OK)
             err = nd_pg_get(st, slot, sql, params, shape, &value, what);

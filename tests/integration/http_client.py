@@ -191,6 +191,11 @@ class Client:
     wrong with the exchange (judge.issues(method, path, resp, body) returns
     a list of messages; the OpenAPI test's judge is the document). Pass
     keep_alive=False for a new connection per request.
+
+    Like a browser with its newsd_pos cookie, the client sends back the
+    last Newsd-Position a write answered (PostgreSQL only): behind haproxy
+    its next read may reach another instance, which must then not answer
+    from a cache that has not yet heard of the write.
     """
 
     def __init__(self, srv, tap=None, judge=None, keep_alive=True):
@@ -198,8 +203,18 @@ class Client:
         self.tap = tap
         self.judge = judge
         self.conn = srv.connection() if keep_alive else None
+        self.position = None
 
     def request(self, method, path, body=None, headers=None, raw=None, auth=False):
+        hdrs = dict(headers or {})
+        if self.position:
+            hdrs.setdefault("Newsd-Position", self.position)
+        resp = self._send(method, path, body, hdrs, raw, auth)
+        if resp is not None and resp.headers.get("Newsd-Position"):
+            self.position = resp.headers["Newsd-Position"]
+        return resp
+
+    def _send(self, method, path, body, headers, raw, auth):
         if self.conn is None:
             return self.srv.request(method, path, body, headers, raw, auth)
         for attempt in (1, 2):
