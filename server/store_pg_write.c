@@ -5,9 +5,9 @@
  * answered finds its change in /v1/changes and each write costs one commit;
  * then the primary's insert position is read for reads from a replica
  * (store_pg_replica.c). A write that is one statement (a new comment) sends
- * all of that, from BEGIN to the position, as one pipeline: one round trip
- * to the server where it took three; in a group commit (a batch), its
- * SAVEPOINT, the statement and RELEASE go as one pipeline.
+ * its BEGIN (in a group commit, its SAVEPOINT) and the statement as one
+ * pipeline, then the query string that ends it: two round trips where it
+ * took four (three in a group).
  *
  * The publication takes the publications' lock until the transaction ends,
  * so change ids still become visible in the order they were given; the
@@ -51,20 +51,19 @@ enum nd_err nd_pg_publish_commit(struct nd_pg *st)
 }
 
 /*
- * The queries of a pipelined write, in the order they are sent: alone, its
- * own transaction from BEGIN to the position; in a batch (a group commit),
- * its savepoint around it. NULL marks where the write's statement goes.
+ * The queries of a pipelined write, in the order they are sent: alone, the
+ * BEGIN of its own transaction; in a batch (a group commit), its savepoint;
+ * then the statement. Its row is made JSON before the write is ended (the
+ * publication, COMMIT and position in one query string, or RELEASE), so
+ * that a failure there still undoes it.
  */
-enum { P_MAX = 5 };
+enum { P_MAX = 2, P_OPEN = 0, P_WRITE = 1 };
 struct pipeline {
     const char *sql[P_MAX];
     unsigned n, write; /* how many queries; which one is the statement */
 };
-static const struct pipeline alone = {{"BEGIN", NULL, "SELECT newsd_publish_changes()", "COMMIT",
-                                       "SELECT pg_current_wal_insert_lsn()"},
-                                      5,
-                                      1};
-static const struct pipeline in_batch = {{"SAVEPOINT nd_write", NULL, "RELEASE nd_write"}, 3, 1};
+static const struct pipeline alone = {{"BEGIN", NULL}, 2, P_WRITE};
+static const struct pipeline in_batch = {{"SAVEPOINT nd_write", NULL}, 2, P_WRITE};
 
 /*
  * Sends the queries of p, with slot (bound in b) as its statement, in
@@ -105,60 +104,50 @@ static bool run_pipeline(struct nd_pg *st, const struct pipeline *p, const struc
 /*
  * The error of a pipelined write: the first query that failed, mapped by
  * nd_pg_err (an "aborted" result only follows a failure, so it is skipped).
- * A position that could not be read is no failure: the write then has none.
- * *failed gets the index of the failed query (p->n for none).
  */
 static enum nd_err pipeline_error(struct nd_pg *st, const struct pipeline *p,
-                                  PGresult *results[P_MAX], const char *what, unsigned *failed)
+                                  PGresult *results[P_MAX], const char *what)
 {
-    *failed = p->n;
     for (unsigned i = 0; i < p->n; i++) {
         ExecStatusType status = results[i] ? PQresultStatus(results[i]) : PGRES_FATAL_ERROR;
-        if (status == PGRES_PIPELINE_ABORTED || status == PGRES_COMMAND_OK ||
-            status == PGRES_TUPLES_OK)
-            continue;
-        if (p == &alone && i == p->n - 1)
-            return ND_OK;
-        *failed = i;
-        return nd_pg_err(st, results[i], i == p->write ? what : p->sql[i]);
+        if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK &&
+            status != PGRES_TUPLES_OK)
+            return nd_pg_err(st, results[i], i == p->write ? what : p->sql[i]);
     }
     return ND_OK;
 }
 
 /*
- * Runs pipeline p for the statement of slot and makes its row into *out;
- * undoes what a failure left (the transaction alone, the savepoint in a
- * batch). Alone, a write that stands notes its position.
+ * Runs pipeline p for the statement of slot, makes its row into *out and
+ * ends the write as the long way does (nd_pg_finish_with: alone, the
+ * publication, COMMIT and position; in a batch, RELEASE; on any failure,
+ * what was opened is rolled back).
  */
 static enum nd_err write_pipelined(struct nd_pg *st, const struct pipeline *p,
                                    struct nd_pg_stmt *stmt, const struct nd_pg_bound *b,
                                    const struct nd_shape *shape, json_t **out, const char *what)
 {
     PGresult *results[P_MAX] = {NULL};
-    unsigned failed = p->n;
-    enum nd_err err = run_pipeline(st, p, stmt, b, results)
-                          ? pipeline_error(st, p, results, what, &failed)
-                          : nd_pg_err(st, NULL, what);
+    json_t *value = NULL;
+    enum nd_err err = run_pipeline(st, p, stmt, b, results) ? pipeline_error(st, p, results, what)
+                                                            : nd_pg_err(st, NULL, what);
+    bool opened = results[P_OPEN] && PQresultStatus(results[P_OPEN]) == PGRES_COMMAND_OK;
     if (p == &alone) {
-        if (PQtransactionStatus(st->conn) == PQTRANS_INERROR)
-            PQclear(PQexec(st->conn, "ROLLBACK"));
-    } else if (err != ND_OK) {
-        /* the savepoint stands unless SAVEPOINT itself failed: undo the write alone */
-        st->savepoint_open = failed > 0;
-        nd_pg_rollback(st);
+        st->in_transaction = opened;
+        st->writing = opened;
+    } else {
+        st->savepoint_open = opened;
     }
     if (err == ND_OK && PQntuples(results[p->write]) == 0)
         err = ND_ERR_NOT_FOUND;
     if (err == ND_OK) {
         struct nd_pg_row r = {results[p->write], 0};
         struct nd_row row = nd_pg_row(&r);
-        err = nd_row_map_shape(&row, shape, out);
+        err = nd_row_map_shape(&row, shape, &value);
     }
-    if (err == ND_OK && p == &alone)
-        nd_pg_note_write(st, nd_pg_result_position(results[p->n - 1]));
     for (unsigned i = 0; i < p->n; i++)
         PQclear(results[i]);
-    return err;
+    return nd_pg_finish_with(st, err, value, out);
 }
 
 enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
@@ -185,7 +174,5 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     enum nd_err err = nd_pg_bind(st, stmt, sql, params, what, &b);
     if (err != ND_OK)
         return err;
-    if (!batch)
-        st->write_position = 0;
     return write_pipelined(st, batch ? &in_batch : &alone, stmt, &b, shape, out, what);
 }
