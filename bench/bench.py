@@ -168,9 +168,11 @@ def ticks(pid, children=False):
         return 0
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks (0 when it is gone)."""
-    return ticks(pid)
+def cpu_per_request(before, after, requests):
+    """{piece: CPU milliseconds per request} from {piece: ticks} taken around a run."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {piece: round((after[piece] - before[piece]) * 1000 / hz / requests, 4)
+            for piece in before}
 
 
 def postmaster_pid(pgserver):
@@ -211,10 +213,10 @@ def wait_idle(pids, limit_s=60.0):
     not slow the next run."""
     pids = pids if isinstance(pids, (list, tuple)) else [pids]
     deadline = time.monotonic() + limit_s
-    before = sum(cpu_ticks(p) for p in pids)
+    before = sum(ticks(p) for p in pids)
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        now = sum(cpu_ticks(p) for p in pids)
+        now = sum(ticks(p) for p in pids)
         if now - before <= len(pids):
             return
         before = now
@@ -575,11 +577,7 @@ def measure(port, script, args, opts, quiet_pid, cpu=None):
     before = cpu() if cpu else None
     result = wrk(port, script, args, opts.duration, opts.connections, opts.threads)
     if cpu and result["requests"]:
-        after = cpu()
-        hz = os.sysconf("SC_CLK_TCK")
-        result["cpu_ms_per_request"] = {
-            piece: round((after[piece] - before[piece]) * 1000 / hz / result["requests"], 4)
-            for piece in before}
+        result["cpu_ms_per_request"] = cpu_per_request(before, cpu(), result["requests"])
     return result
 
 

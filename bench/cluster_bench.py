@@ -53,7 +53,6 @@ WAYS = ("direct", "one", "three")
 TRIALS = 200  # invalidation trials (the issue asks for at least 100)
 TRIAL_LIMIT_S = 5.0  # a trial not seen by then counts as late
 LAG_SAMPLE_S = 0.25
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -158,18 +157,7 @@ def pct(values, p):
 def measure(b, port, script, args, opts, pieces):
     """A warm-up run, then the measured run with every piece's CPU time around it."""
     pids = pieces.newsd_pids() + pieces.proxy_pids()
-    if opts.warmup > 0:
-        b.wait_idle(pids)
-        b.wrk(port, script, args, opts.warmup, opts.connections, opts.threads)
-    b.wait_idle(pids)
-    before = cpu_snapshot(pieces)
-    result = b.wrk(port, script, args, opts.duration, opts.connections, opts.threads)
-    after = cpu_snapshot(pieces)
-    if result["requests"]:
-        result["cpu_ms_per_request"] = {
-            piece: round((after[piece] - before[piece]) * 1000 / CLK_TCK / result["requests"], 4)
-            for piece in before}
-    return result
+    return b.measure(port, script, args, opts, pids, cpu=lambda: cpu_snapshot(pieces))
 
 
 def record_pids(run_dir, pieces):

@@ -63,7 +63,6 @@ def cpu(srv, pg):
 
 def writes(srv, key, ids_file, opts, tag, pg=None):
     out = {}
-    hz = os.sysconf("SC_CLK_TCK")
     for conns in (32, 1):
         for kind in ("comment", "article"):
             args = ["article", key, tag] if kind == "article" else ["comment", ids_file, tag]
@@ -74,9 +73,7 @@ def writes(srv, key, ids_file, opts, tag, pg=None):
             r = run_wrk(srv.port, "post.lua", args, opts.duration, conns)
             after = cpu(srv, pg)
             if r["requests"]:
-                r["cpu_ms_per_request"] = {
-                    piece: round((after[piece] - before[piece]) * 1000 / hz / r["requests"], 4)
-                    for piece in before}
+                r["cpu_ms_per_request"] = bench.cpu_per_request(before, after, r["requests"])
             out[f"create_{kind}_c{conns}"] = r
             tag += "x"
     return out

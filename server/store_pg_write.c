@@ -51,40 +51,33 @@ enum nd_err nd_pg_publish_commit(struct nd_pg *st)
 }
 
 /*
- * The queries of a pipelined write, in the order they are sent: alone, the
- * BEGIN of its own transaction; in a batch (a group commit), its savepoint;
- * then the statement. Its row is made JSON before the write is ended (the
+ * A pipelined write sends two queries: what opens it (alone, the BEGIN of
+ * its own transaction; in a batch, a group commit, its SAVEPOINT), then its
+ * statement. Its row is made JSON before the write is ended (the
  * publication, COMMIT and position in one query string, or RELEASE), so
  * that a failure there still undoes it.
  */
-enum { P_MAX = 2, P_OPEN = 0, P_WRITE = 1 };
-struct pipeline {
-    const char *sql[P_MAX];
-    unsigned n, write; /* how many queries; which one is the statement */
-};
-static const struct pipeline alone = {{"BEGIN", NULL}, 2, P_WRITE};
-static const struct pipeline in_batch = {{"SAVEPOINT nd_write", NULL}, 2, P_WRITE};
+enum { P_OPEN, P_WRITE, P_COUNT };
+#define OPEN_ALONE "BEGIN"
+#define OPEN_IN_BATCH "SAVEPOINT nd_write"
 
 /*
- * Sends the queries of p, with slot (bound in b) as its statement, in
- * pipeline mode and collects the first result of each into results (NULL
- * where none came: a lost connection). Returns false when they could not be
- * sent.
+ * Sends open_sql and the statement of slot (bound in b) in pipeline mode
+ * and collects the first result of each into results (NULL where none
+ * came: a lost connection). Returns false when they could not be sent.
  */
-static bool run_pipeline(struct nd_pg *st, const struct pipeline *p, const struct nd_pg_stmt *slot,
-                         const struct nd_pg_bound *b, PGresult *results[P_MAX])
+static bool run_pipeline(struct nd_pg *st, const char *open_sql, const struct nd_pg_stmt *slot,
+                         const struct nd_pg_bound *b, PGresult *results[P_COUNT])
 {
     PGconn *conn = st->conn;
     if (!PQenterPipelineMode(conn))
         return false;
-    bool sent = true;
-    for (unsigned i = 0; i < p->n && sent; i++)
-        sent = i == p->write ? PQsendQueryPrepared(conn, slot->name, (int)slot->nparams, b->values,
-                                                   b->lengths, b->formats, 0)
-                             : PQsendQueryParams(conn, p->sql[i], 0, NULL, NULL, NULL, NULL, 0);
-    sent = sent && PQpipelineSync(conn);
+    bool sent = PQsendQueryParams(conn, open_sql, 0, NULL, NULL, NULL, NULL, 0) &&
+                PQsendQueryPrepared(conn, slot->name, (int)slot->nparams, b->values, b->lengths,
+                                    b->formats, 0) &&
+                PQpipelineSync(conn);
     /* each query's results end with a NULL; after a failure the rest come as "aborted" */
-    for (unsigned i = 0; i < p->n && sent; i++) {
+    for (unsigned i = 0; i < P_COUNT && sent; i++) {
         PGresult *res;
         while ((res = PQgetResult(conn)) != NULL) {
             if (!results[i] && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
@@ -105,47 +98,49 @@ static bool run_pipeline(struct nd_pg *st, const struct pipeline *p, const struc
  * The error of a pipelined write: the first query that failed, mapped by
  * nd_pg_err (an "aborted" result only follows a failure, so it is skipped).
  */
-static enum nd_err pipeline_error(struct nd_pg *st, const struct pipeline *p,
-                                  PGresult *results[P_MAX], const char *what)
+static enum nd_err pipeline_error(struct nd_pg *st, const char *open_sql,
+                                  PGresult *results[P_COUNT], const char *what)
 {
-    for (unsigned i = 0; i < p->n; i++) {
+    for (unsigned i = 0; i < P_COUNT; i++) {
         ExecStatusType status = results[i] ? PQresultStatus(results[i]) : PGRES_FATAL_ERROR;
         if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK &&
             status != PGRES_TUPLES_OK)
-            return nd_pg_err(st, results[i], i == p->write ? what : p->sql[i]);
+            return nd_pg_err(st, results[i], i == P_WRITE ? what : open_sql);
     }
     return ND_OK;
 }
 
 /*
- * Runs pipeline p for the statement of slot, makes its row into *out and
+ * Runs the pipeline for the statement of slot, makes its row into *out and
  * ends the write as the long way does (nd_pg_finish_with: alone, the
  * publication, COMMIT and position; in a batch, RELEASE; on any failure,
  * what was opened is rolled back).
  */
-static enum nd_err write_pipelined(struct nd_pg *st, const struct pipeline *p,
-                                   struct nd_pg_stmt *stmt, const struct nd_pg_bound *b,
-                                   const struct nd_shape *shape, json_t **out, const char *what)
+static enum nd_err write_pipelined(struct nd_pg *st, bool batch, struct nd_pg_stmt *stmt,
+                                   const struct nd_pg_bound *b, const struct nd_shape *shape,
+                                   json_t **out, const char *what)
 {
-    PGresult *results[P_MAX] = {NULL};
+    const char *open_sql = batch ? OPEN_IN_BATCH : OPEN_ALONE;
+    PGresult *results[P_COUNT] = {NULL};
     json_t *value = NULL;
-    enum nd_err err = run_pipeline(st, p, stmt, b, results) ? pipeline_error(st, p, results, what)
-                                                            : nd_pg_err(st, NULL, what);
+    enum nd_err err = run_pipeline(st, open_sql, stmt, b, results)
+                          ? pipeline_error(st, open_sql, results, what)
+                          : nd_pg_err(st, NULL, what);
     bool opened = results[P_OPEN] && PQresultStatus(results[P_OPEN]) == PGRES_COMMAND_OK;
-    if (p == &alone) {
+    if (batch) {
+        st->savepoint_open = opened;
+    } else {
         st->in_transaction = opened;
         st->writing = opened;
-    } else {
-        st->savepoint_open = opened;
     }
-    if (err == ND_OK && PQntuples(results[p->write]) == 0)
+    if (err == ND_OK && PQntuples(results[P_WRITE]) == 0)
         err = ND_ERR_NOT_FOUND;
     if (err == ND_OK) {
-        struct nd_pg_row r = {results[p->write], 0};
+        struct nd_pg_row r = {results[P_WRITE], 0};
         struct nd_row row = nd_pg_row(&r);
         err = nd_row_map_shape(&row, shape, &value);
     }
-    for (unsigned i = 0; i < p->n; i++)
+    for (unsigned i = 0; i < P_COUNT; i++)
         PQclear(results[i]);
     return nd_pg_finish_with(st, err, value, out);
 }
@@ -174,5 +169,5 @@ enum nd_err nd_pg_write_one(struct nd_pg *st, unsigned slot, const char *sql,
     enum nd_err err = nd_pg_bind(st, stmt, sql, params, what, &b);
     if (err != ND_OK)
         return err;
-    return write_pipelined(st, batch ? &in_batch : &alone, stmt, &b, shape, out, what);
+    return write_pipelined(st, batch, stmt, &b, shape, out, what);
 }
