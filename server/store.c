@@ -563,25 +563,15 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
 }
 
 /*
- * A savepoint (each write of a batch: imports, the HTTP layer's group
- * commits) keeps the original of every page it changes in a statement
- * journal, which SQLite moves to a temporary file once it passes 64 KiB: in a
- * group of comment writes those temporary-file writes were three times the
- * WAL's. They stay in memory up to STMT_JOURNAL_MEMORY instead (a journal
- * is emptied when its write ends). SQLite takes this setting only before it
- * initialises, so it is made once, before the first open; should SQLite
- * already be initialised, the default stays.
+ * Statement journals (a savepoint's originals of the pages it changes) keep
+ * SQLite's default: in memory up to 64 KiB, then a temporary file. Raising
+ * that threshold (SQLITE_CONFIG_STMTJRNL_SPILL) saved the temporary-file
+ * writes of group commits, but SQLite 3.40.1 then failed statements whose
+ * journal grew past 128 KiB with SQLITE_FULL ("database or disk is full")
+ * on a nearly empty disk: with 4 MiB, migration 0011's DROP TABLE of the
+ * benchmark's 100,000 articles failed so, and an UPDATE of 20,000 rows of
+ * 1 KB in a transaction failed at 256 KiB, 1 MiB and 4 MiB alike.
  */
-#define STMT_JOURNAL_MEMORY (4 * 1024 * 1024)
-
-static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
-
-static void configure_sqlite(void)
-{
-    if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_MEMORY) != SQLITE_OK)
-        nd_log(ND_LOG_DEBUG, "store: SQLite was initialised already: statement journals spill "
-                             "at its default size");
-}
 
 enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts,
                            struct nd_store **out)
@@ -590,7 +580,6 @@ enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts
     struct nd_sqlite *st = NULL;
     if (!path || !*path || !opts)
         return ND_ERR_INVALID;
-    pthread_once(&sqlite_configured, configure_sqlite);
     st = calloc(1, sizeof *st);
     if (!st)
         return ND_ERR_NOMEM;

@@ -29,26 +29,39 @@ tap = Tap()
 
 OLD = {1, 2, 3, 4}  # an early schema
 CURRENT = {1, 2, 3, 4, 6, 7, 8}  # the schema just before ids were kept from reuse (0009)
+BEFORE_BODY_LAST = CURRENT | {9, 10}  # the schema before body became the last column (0011)
 WORDS = ["harbour", "orchard", "tramway", "library", "election", "cider", "quarry", "lantern"]
+
+
+def migration_scripts():
+    folder = os.path.join(source_root(), "migrations", "sqlite")
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if re.match(r"^\d{4}_.*\.sql$", n)]
+
+
+def schema_at(path, versions):
+    """A new database with the migrations of versions applied, open."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+               "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for script in migration_scripts():
+        name = os.path.basename(script)
+        version = int(name[:4])
+        if version not in versions:
+            continue
+        with open(script, encoding="utf-8") as f:
+            db.executescript(f.read())
+        db.execute("INSERT INTO schema_migrations VALUES (?, ?, '2025-01-01T00:00:00Z')",
+                   (version, name))
+    # on after the scripts, as migrate.c has it: 0009 drops tables that others refer to
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
 
 
 def old_database(path, versions):
     """A database with the migrations of versions applied and data in it."""
-    folder = os.path.join(source_root(), "migrations", "sqlite")
-    scripts = sorted(n for n in os.listdir(folder) if re.match(r"^\d{4}_.*\.sql$", n))
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-               "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-    for name in scripts:
-        version = int(name[:4])
-        if version not in versions:
-            continue
-        with open(os.path.join(folder, name), encoding="utf-8") as f:
-            db.executescript(f.read())
-        db.execute("INSERT INTO schema_migrations VALUES (?, ?, '2025-01-01T00:00:00Z')",
-                   (version, name))
+    db = schema_at(path, versions)
     db.execute("BEGIN")
     for i in range(1, 41):
         word = WORDS[i % len(WORDS)]
@@ -87,18 +100,71 @@ def old_database(path, versions):
     db.close()
 
 
+def large_database(path, count):
+    """A database at 0010 with count articles of about 5 KB, the size of the
+    benchmark's, with a comment each."""
+    db = schema_at(path, BEFORE_BODY_LAST)
+    db.execute("BEGIN")
+    for i in range(1, count + 1):
+        body = " ".join(WORDS[(i * k) % len(WORDS)] + str(k % 97) for k in range(700))
+        db.execute("INSERT INTO articles (slug, title, summary, body, author, category, tags, "
+                   "published_at, created_at, updated_at, import_key) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (f"long-{i}", f"Long story {i}", "A summary.", body, f"Author {i % 7}",
+                    "World", '["long"]', 1_600_000_000 + i, 1_600_000_000 + i, 1_600_000_000 + i,
+                    f"{i:064x}"))
+        db.execute("INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
+                   "VALUES ('long', ?, ?, 'published')", (i, 1_600_000_000 + i))
+        db.execute("INSERT INTO comments (article_id, author, body, created_at) "
+                   "VALUES (?, 'reader', ?, ?)", (i, f"On story {i}", 1_700_000_000 + i))
+    db.execute("COMMIT")
+    db.close()
+
+
+def test_large(path, count):
+    """0011 copies every article into a new table and drops the old one, both
+    in the migration's one transaction: every row, its search text and the
+    schema must come through."""
+    before = snapshot(path)
+    proc = run_cli(BIN, ["--db", path, "migrate"])
+    tap.require(proc.returncode == 0, f"migrate: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    tap.check("applied 1 migrations" in proc.stdout, "0011 alone applied: " + proc.stdout)
+    after = snapshot(path, {what: before[what + ":columns"] for what in TABLES})
+    for what in TABLES:
+        tap.eq(len(after[what]), count, f"{what}: row count")
+        tap.check(after[what] == before[what], f"{what}: every row as it was")
+    db = sqlite3.connect(path)
+    try:
+        tap.eq([r[1] for r in rows(db, "PRAGMA table_info(articles)")][-1], "body",
+               "body is the last column")
+        tap.eq(rows(db, "PRAGMA integrity_check"), [("ok",)], "integrity_check")
+        db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+        tap.eq(rows(db, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'long'"),
+               [(count,)], "search reads the moved bodies")
+    finally:
+        db.close()
+
+
 def rows(db, sql):
     return db.execute(sql).fetchall()
 
 
-def snapshot(path):
+TABLES = {"articles": ("articles", "id"), "comments": ("comments", "id"),
+          "tags": ("article_tags", "article_id, tag")}
+
+
+def snapshot(path, columns=None):
+    """Every row of each table, its columns in the order of columns[what] (a
+    migration may move them: 0011 moved body last), else in the table's order."""
     db = sqlite3.connect(path)
     try:
-        return {
-            "articles": rows(db, "SELECT * FROM articles ORDER BY id"),
-            "comments": rows(db, "SELECT * FROM comments ORDER BY id"),
-            "tags": rows(db, "SELECT * FROM article_tags ORDER BY article_id, tag"),
-        }
+        out = {}
+        for what, (table, order) in TABLES.items():
+            names = columns[what] if columns else [r[1] for r in
+                                                   rows(db, f"PRAGMA table_info({table})")]
+            out[what] = rows(db, f"SELECT {', '.join(names)} FROM {table} ORDER BY {order}")
+            out[what + ":columns"] = names
+        return out
     finally:
         db.close()
 
@@ -126,14 +192,16 @@ def test_migrate(old, fresh):
     tap.require(proc.returncode == 0, f"migrate: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     tap.require(re.search(r"applied (\d+) migrations", proc.stdout), "migrate output: " +
                 proc.stdout)
+    kept = snapshot(old, {what: before[what + ":columns"] for what in TABLES})
     after = snapshot(old)
-    for what in ("articles", "comments", "tags"):
+    for what in TABLES:
         tap.eq(len(after[what]), len(before[what]), f"{what}: row count")
+        tap.check(kept[what] == before[what], f"{what}: every row as it was")
         # a column a later migration added (0008's import_key) is NULL in the old rows
-        width = len(before[what][0]) if before[what] else 0
-        tap.check([r[:width] for r in after[what]] == before[what] and
-                  all(v is None for r in after[what] for v in r[width:]),
-                  f"{what}: every row as it was")
+        added = [i for i, name in enumerate(after[what + ":columns"])
+                 if name not in before[what + ":columns"]]
+        tap.check(all(r[i] is None for r in after[what] for i in added),
+                  f"{what}: the added columns are empty")
     tap.require(run_cli(BIN, ["--db", fresh, "migrate"]).returncode == 0, "a new database")
     got, want = schema(old), schema(fresh)
     tap.eq(sorted(got, key=str), sorted(want, key=str), "the same tables, indexes and triggers")
@@ -259,6 +327,9 @@ def main():
         logged = os.path.join(folder, "logged.db")
         tap.run("a database at 0008 whose WAL holds rows", old_database, logged, CURRENT)
         tap.run("rows only in the WAL are migrated too", test_wal_content, logged)
+        large = os.path.join(folder, "large.db")
+        tap.run("a database at 0010 with 2,000 articles of 5 KB", large_database, large, 2000)
+        tap.run("0011 rebuilds a large articles table", test_large, large, 2000)
         old = os.path.join(folder, "old.db")
         tap.run("a database at migration 0004 with data", old_database, old, OLD)  # 0006-0009 run
         before = tap.run("migrate keeps every row, index, trigger and reference", test_migrate,
