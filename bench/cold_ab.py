@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""cold_ab.py: read scenarios of bench/run with the response cache off,
-for two or more builds (each over a database of its own), interleaved.
+"""cold_ab.py: read scenarios of bench/run with the response cache off (or,
+with --cached, through it), for two or more builds (each over a database of its own), interleaved.
 
     bench/cold_ab.py --case before=NEWSD[:DB] --case after=NEWSD[:DB]
                      [--articles N] [--rounds R] [--duration S]
@@ -47,6 +47,9 @@ def main(argv):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=4)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--cached", action="store_true",
+                    help="keep the response cache (its default size); each scenario's warm-up "
+                         "run fills it")
     ap.add_argument("--json-out")
     opts = ap.parse_args(argv)
     folder = os.path.join(bench.DATA, str(opts.articles))
@@ -62,7 +65,8 @@ def main(argv):
     results = {label: {name: [] for name in scenarios} for label, _, _ in cases}
     for rnd in range(opts.rounds):
         for label, binary, db in cases:
-            srv = bench.Newsd(binary, db, run_dir, ["--cache-size", "0"], name=label)
+            flags = [] if opts.cached else ["--cache-size", "0"]
+            srv = bench.Newsd(binary, db, run_dir, flags, name=label)
             srv.start()
             try:
                 for name in scenarios:
@@ -81,7 +85,8 @@ def main(argv):
                               f"{cpu['newsd'] * 1000:.1f} us CPU/request")
             finally:
                 srv.stop()
-    print(f"\nmedian of {opts.rounds} rounds, {opts.articles} articles, --cache-size 0, "
+    print(f"\nmedian of {opts.rounds} rounds, {opts.articles} articles, "
+          f"{'cached' if opts.cached else '--cache-size 0'}, "
           f"wrk -t1 -c32 -d{opts.duration:g}s")
     header = f"{'scenario':<14}" + "".join(f"{label + ' req/s':>18}{label + ' us/req':>18}"
                                            for label, _, _ in cases)

@@ -92,6 +92,9 @@ enum nd_stmt {
 #define ND_SEARCH_COMMENT_VARIANTS 4
 
 /* A SQLite connection: the store's head first (store_backend.h). */
+/* The words of SQLite's WAL-index header: 48 bytes (see store.c, wal_index_map). */
+#define ND_WAL_INDEX_WORDS 12
+
 struct nd_sqlite {
     struct nd_store base;
     sqlite3 *db;
@@ -110,6 +113,12 @@ struct nd_sqlite {
     int64_t change_head;  /* the change-log head this write saw after BEGIN; -1 unknown */
     int64_t data_version; /* what nd_store_foreign_commits last read; -1 before */
     unsigned busy_timeout_ms;
+    /* the WAL index's header, mapped read-only, and its words at the last full look
+       of nd_store_foreign_commits (store.c); NULL: not mapped (yet, or ever) */
+    const uint32_t *wal_index;
+    uint32_t wal_index_seen[ND_WAL_INDEX_WORDS];
+    bool wal_index_known; /* wal_index_seen holds a look */
+    bool wal_index_tried; /* the mapping was attempted */
 };
 
 /*
