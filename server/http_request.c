@@ -169,6 +169,15 @@ static bool request_id_sane(const char *id)
     return true;
 }
 
+/*
+ * A request id of its own: 8 bytes of libsodium's randomness, drawn for 64
+ * ids at a time (one getrandom call per request was 2% of a cached answer's
+ * CPU, and more in the kernel).
+ */
+#define ID_BYTES 8
+static _Thread_local unsigned char id_pool[64 * ID_BYTES];
+static _Thread_local size_t id_pool_used = sizeof id_pool;
+
 void nd_http_identify(struct nd_request *req)
 {
     const char *given = nd_request_header(req, "X-Request-Id");
@@ -176,9 +185,12 @@ void nd_http_identify(struct nd_request *req)
     if (request_id_sane(given)) {
         snprintf(req->request_id, sizeof req->request_id, "%s", given);
     } else {
-        unsigned char random[8];
-        randombytes_buf(random, sizeof random);
-        sodium_bin2hex(req->request_id, sizeof req->request_id, random, sizeof random);
+        if (id_pool_used == sizeof id_pool) {
+            randombytes_buf(id_pool, sizeof id_pool);
+            id_pool_used = 0;
+        }
+        sodium_bin2hex(req->request_id, sizeof req->request_id, id_pool + id_pool_used, ID_BYTES);
+        id_pool_used += ID_BYTES;
     }
 }
 

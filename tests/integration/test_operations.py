@@ -148,6 +148,10 @@ def test_json_log(srv):
     rid = resp.headers.get("X-Request-Id", "")
     tap.check(re.fullmatch(r"[0-9a-f]{16}", rid), f"generated request id {rid!r}")
     check_access(access_entry(srv, rid), "replaced request id", request_id=rid)
+    # generated ids never repeat (they are drawn in blocks: cross a few)
+    ids = [srv.request("GET", "/health").headers.get("X-Request-Id", "") for _ in range(200)]
+    tap.check(all(re.fullmatch(r"[0-9a-f]{16}", i) for i in ids), "200 generated ids")
+    tap.eq(len(set(ids + [rid])), 201, "no generated id repeats")
     lines = srv.stderr_lines()
     check_json_lines(lines, "json log")
     objs = [obj for _, obj in parsed_lines(lines) if obj]
