@@ -7,17 +7,12 @@
  * store_comments.c, store_keys.c, store_search.c, store_taxonomy.c,
  * store_changes.c, store_import.c and store_backup.c.
  */
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "newsd/json.h"
 #include "newsd/log.h"
@@ -246,35 +241,34 @@ void nd_store_count_foreign(struct nd_sqlite *st)
  * opens a read transaction (two fcntl locks and an fstat): a third of the
  * CPU of an answer from the response cache, which looks before every hit.
  * Every commit, by any process, rewrites the header of the WAL index (the
- * "-shm" file beside the database, whose layout SQLite documents as part of
- * its file format: a change counter that grows with each transaction, the
- * frame count, salts and a checksum), and a commit is acknowledged only after
- * that. So while the header's bytes are those seen at this connection's last
- * full look, nobody has committed since, and the answer is the last one.
+ * shared memory beside the database, whose layout SQLite documents as part
+ * of its file format: a change counter that grows with each transaction,
+ * the frame count, salts and a checksum), and a commit is acknowledged only
+ * after that. So while the header's bytes are those seen at this
+ * connection's last full look, nobody has committed since, and the answer
+ * is the last one.
  *
- * The header is mapped read-only once this connection has read the database
- * (it then holds SQLite's shared lock on the WAL index, and no process can
- * truncate or remove the file until it closes). A file of another layout, or
- * none (":memory:"), leaves the mapping out: every look is then a full one.
+ * The header is SQLite's own mapping of the WAL index, asked of the
+ * connection's file through the VFS (xShmMap of region 0, without
+ * extending it) once the connection has read the database, so it is open:
+ * no file of newsd's own (closing one would drop the process's POSIX locks
+ * on it, SQLite's among them), valid until the connection closes. A
+ * connection without one (":memory:", another VFS) makes a full look each
+ * time.
  */
+#define WAL_INDEX_REGION 32768 /* SQLite's size of a WAL-index region */
+
 static void wal_index_map(struct nd_sqlite *st)
 {
     st->wal_index_tried = true;
-    const char *db_path = sqlite3_db_filename(st->db, "main");
-    char path[PATH_MAX];
-    if (db_path == NULL || *db_path == '\0' ||
-        snprintf(path, sizeof path, "%s-shm", db_path) >= (int)sizeof path)
+    sqlite3_file *file = NULL;
+    if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+        file == NULL || file->pMethods == NULL || file->pMethods->iVersion < 2 ||
+        file->pMethods->xShmMap == NULL)
         return;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && sb.st_size >= (off_t)sizeof st->wal_index_seen) {
-        void *map = mmap(NULL, sizeof st->wal_index_seen, PROT_READ, MAP_SHARED, fd, 0);
-        if (map != MAP_FAILED)
-            st->wal_index = map;
-    }
-    close(fd);
+    void volatile *region = NULL;
+    if (file->pMethods->xShmMap(file, 0, WAL_INDEX_REGION, 0, &region) == SQLITE_OK)
+        st->wal_index = (const volatile uint32_t *)region;
 }
 
 /* The header's words now (another process may be writing them: a torn read only differs). */
@@ -695,8 +689,6 @@ void nd_sqlite_close(struct nd_store *store)
             sqlite3_finalize(st->comment_searches[order][i]);
     /* Every statement is finalized, so close cannot be refused as busy. */
     sqlite3_close(st->db);
-    if (st->wal_index != NULL)
-        munmap((void *)st->wal_index, sizeof st->wal_index_seen);
     free(st);
 }
 

@@ -106,8 +106,9 @@ static enum nd_err write_tags(struct nd_sqlite *st, int64_t id, const struct nd_
     for (size_t i = 0; i < f->ntags && err == ND_OK; i++)
         err = nd_store_exec(
             st, ND_STMT_TAG_INSERT,
-            "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-            "SELECT :tag, id, published_at, status FROM articles WHERE id = :id",
+            "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status, "
+            "tagged_category) SELECT :tag, id, published_at, status, category FROM articles "
+            "WHERE id = :id",
             ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", id)), "tag insert");
     return err;
 }

@@ -387,8 +387,8 @@ static const char restore_article_sql[] =
     ":created_at, :updated_at, :import_key)";
 
 static const char restore_tag_sql[] =
-    "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-    "VALUES (:tag, :id, :tagged_at, :tagged_status)";
+    "INSERT OR IGNORE INTO article_tags (tag, article_id, tagged_at, tagged_status, "
+    "tagged_category) VALUES (:tag, :id, :tagged_at, :tagged_status, :tagged_category)";
 
 /* An nd_store_row_fn: the first of the three taken flags of the row that is set, named into *ctx.
  */
@@ -433,7 +433,8 @@ static enum nd_err insert_article_record(struct nd_sqlite *st, const struct nd_a
         err = nd_store_exec(st, ND_STMT_RESTORE_TAG, restore_tag_sql,
                             ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", rec->id),
                                       ND_INT(":tagged_at", f->published_at),
-                                      ND_TEXT(":tagged_status", status)),
+                                      ND_TEXT(":tagged_status", status),
+                                      ND_TEXT(":tagged_category", f->category)),
                             "tag restore");
     return err;
 }

@@ -113,9 +113,9 @@ struct nd_sqlite {
     int64_t change_head;  /* the change-log head this write saw after BEGIN; -1 unknown */
     int64_t data_version; /* what nd_store_foreign_commits last read; -1 before */
     unsigned busy_timeout_ms;
-    /* the WAL index's header, mapped read-only, and its words at the last full look
-       of nd_store_foreign_commits (store.c); NULL: not mapped (yet, or ever) */
-    const uint32_t *wal_index;
+    /* the WAL index's header as SQLite maps it, and its words at the last full look
+       of nd_store_foreign_commits (store.c); NULL: not known (yet, or ever) */
+    const volatile uint32_t *wal_index;
     uint32_t wal_index_seen[ND_WAL_INDEX_WORDS];
     bool wal_index_known; /* wal_index_seen holds a look */
     bool wal_index_tried; /* the mapping was attempted */

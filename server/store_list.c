@@ -66,8 +66,11 @@ static const struct {
 /*
  * With a tag, the list is read from the tag's rows in article_tags, which
  * carry the newest order (migration 0004), so a page of newest or oldest
- * stops after limit rows whatever the size of the table; the other filters
- * apply to the article. The other orders sort the tag's matches.
+ * stops after limit rows whatever the size of the table; status and
+ * category are the tag row's copies (SQLite's 0013, PostgreSQL's 0008), so
+ * the rows of other categories are passed over inside the tag's index; the
+ * other filters apply to the article. The other orders sort the tag's
+ * matches.
  */
 static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order,
                          enum nd_sql_dialect dialect)
@@ -82,7 +85,10 @@ static void tag_list_sql(char *sql, unsigned mask, enum nd_article_order order,
                       " WHERE tag = :tag");
     if (mask & ND_LIST_STATUS)
         strcat(sql, " AND tagged_status = :status");
-    nd_store_filter_sql(sql, mask & ~(unsigned)(ND_LIST_TAG | ND_LIST_STATUS | ND_LIST_CURSOR));
+    if (mask & ND_LIST_CATEGORY)
+        strcat(sql, " AND tagged_category = :category");
+    nd_store_filter_sql(
+        sql, mask & ~(unsigned)(ND_LIST_TAG | ND_LIST_STATUS | ND_LIST_CATEGORY | ND_LIST_CURSOR));
     bool from_tags = orders[order].tag_order_by != NULL;
     if (mask & ND_LIST_CURSOR)
         strcat(sql, from_tags ? orders[order].tag_after : orders[order].after);

@@ -89,12 +89,13 @@ static enum nd_err slug_taken(void *ctx, const char *slug, int64_t self, bool *t
 /* The article_tags rows of article id, from tags (its JSON array of names). */
 static enum nd_err insert_tags(struct nd_pg *st, int64_t id, const char *tags)
 {
-    return nd_pg_exec(st, PG_TAG_INSERT,
-                      "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-                      "SELECT t, id, published_at, status FROM articles, "
-                      "json_array_elements_text(:tags::json) AS t WHERE id = :id "
-                      "ON CONFLICT DO NOTHING",
-                      ND_PARAMS(ND_TEXT(":tags", tags), ND_INT(":id", id)), false, "tags insert");
+    return nd_pg_exec(
+        st, PG_TAG_INSERT,
+        "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status, "
+        "tagged_category) SELECT t, id, published_at, status, category FROM articles, "
+        "json_array_elements_text(:tags::json) AS t WHERE id = :id "
+        "ON CONFLICT DO NOTHING",
+        ND_PARAMS(ND_TEXT(":tags", tags), ND_INT(":id", id)), false, "tags insert");
 }
 
 /* A new article and its tags in one statement, the row as nd_pg_article_get reads it. */
@@ -103,8 +104,8 @@ static const char insert_sql[] =
     "source_url, status, published_at, created_at, updated_at, import_key) VALUES (:slug, "
     ":title, :summary, :body, :author, :category, :tags, :source_url, :status, :published_at, "
     ":now, :now, :import_key) RETURNING " ND_ARTICLE_COLUMNS "), "
-    "t AS (INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-    "SELECT DISTINCT t, a.id, a.published_at, a.status FROM a, "
+    "t AS (INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status, tagged_category) "
+    "SELECT DISTINCT t, a.id, a.published_at, a.status, a.category FROM a, "
     "json_array_elements_text(:tags::json) AS t ON CONFLICT DO NOTHING) "
     "SELECT * FROM a";
 

@@ -151,11 +151,13 @@ static enum nd_err insert_article_record(struct nd_pg *st, const struct nd_artic
                             ND_PARAMS(ND_INT(":id", rec->id)), NULL, NULL, "article restore");
     for (size_t i = 0; i < f->ntags && err == ND_OK; i++)
         err = nd_pg_exec(st, S_RESTORE_TAG,
-                         "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status) "
-                         "VALUES (:tag, :id, :tagged_at, :tagged_status) ON CONFLICT DO NOTHING",
+                         "INSERT INTO article_tags (tag, article_id, tagged_at, tagged_status, "
+                         "tagged_category) VALUES (:tag, :id, :tagged_at, :tagged_status, "
+                         ":tagged_category) ON CONFLICT DO NOTHING",
                          ND_PARAMS(ND_TEXT(":tag", f->tags[i]), ND_INT(":id", rec->id),
                                    ND_INT(":tagged_at", f->published_at),
-                                   ND_TEXT(":tagged_status", status)),
+                                   ND_TEXT(":tagged_status", status),
+                                   ND_TEXT(":tagged_category", f->category)),
                          false, "tag restore");
     return err;
 }

@@ -31,7 +31,7 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    CLUSTER, CLUSTER_INSTANCES, Server, Tap, binary_from_argv, expect, settled, target_path,
+    CLUSTER, CLUSTER_INSTANCES, Server, Tap, binary_from_argv, expect, settled, soon, target_path,
 )
 
 BIN = binary_from_argv()
@@ -384,6 +384,39 @@ def test_sort_walks(srv, made):
     tap.eq(default, explicit, "no sort is sort=newest")
 
 
+def test_tag_and_category(srv, made):
+    """A tag and a category together (the tag rows carry their article's category):
+    every order, and an article whose category changes moves between the lists."""
+    ids = [a["id"] for a in made]
+    for order in ORDER_KEYS:
+        odd = {i: a for i, a in current(srv, ids).items()
+               if a["category"] == "Odd" and "third" in a["tags"]}
+        items, _, new = walk_with_inserts(
+            srv, f"/v1/articles?sort={order}&limit=2&tag=third&category=Odd", "link")
+        check_walk(f"{order}, tag third, category Odd", items, odd, order, new)
+        tap.eq([a["id"] for a in items if a["id"] in INSERTED], [],
+               f"{order}: the inserted articles (category Even) are not in it")
+
+    def listed(category):
+        return {a["id"] for a in srv.walk(f"/v1/articles?tag=third&category={category}&limit=100")[0]}
+
+    moved = next(a["id"] for a in made if a["category"] == "Odd" and "third" in a["tags"])
+    tap.check(moved in listed("Odd") and moved not in listed("Even"), "listed under Odd")
+    resp = srv.request("PATCH", f"/v1/articles/{moved}", {"category": "Even"}, auth=True)
+    tap.eq(resp.status, 200, "category changed")
+    tap.check(moved in listed("Even") and moved not in listed("Odd"),
+              "after the change: listed under Even only")
+    resp = srv.request("PATCH", f"/v1/articles/{moved}", {"category": "Odd"}, auth=True)
+    tap.eq(resp.status, 200, "category changed back")
+    tap.check(moved in listed("Odd") and moved not in listed("Even"), "back under Odd")
+    # a change the store did not make (its tag rows untouched) is followed by the database
+    srv.sql(f"UPDATE articles SET category = 'Even' WHERE id = {int(moved)}")
+    tap.check(soon(lambda: moved in listed("Even") and moved not in listed("Odd")),
+              "after an UPDATE by plain SQL: listed under Even only")
+    srv.sql(f"UPDATE articles SET category = 'Odd' WHERE id = {int(moved)}")
+    tap.check(soon(lambda: moved in listed("Odd")), "and back")
+
+
 def test_commented_moves(srv, made):
     """A comment arriving mid-walk moves its article: documented, here shown."""
     ids = [a["id"] for a in made]
@@ -481,6 +514,8 @@ def main():
         if made:
             tap.run("every order paged to the end sees each article once, in order, while "
                     "articles are inserted", test_sort_walks, srv, made)
+            tap.run("a tag and a category: every order, and a category change moves the "
+                    "article", test_tag_and_category, srv, made)
             tap.run("most commented: the first page", test_commented_moves, srv, made)
             tap.run("an unknown sort and a cursor of another order are 400s", test_sort_refusals,
                     srv, made)

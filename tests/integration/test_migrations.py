@@ -152,6 +152,7 @@ def rows(db, sql):
     return db.execute(sql).fetchall()
 
 
+COPIED = {"tagged_category"}  # added columns that copy their article's
 TABLES = {"articles": ("articles", "id"), "comments": ("comments", "id"),
           "tags": ("article_tags", "article_id, tag")}
 
@@ -200,11 +201,19 @@ def test_migrate(old, fresh):
     for what in TABLES:
         tap.eq(len(after[what]), len(before[what]), f"{what}: row count")
         tap.check(kept[what] == before[what], f"{what}: every row as it was")
-        # a column a later migration added (0008's import_key) is NULL in the old rows
+        # a column a later migration added is NULL in the old rows (0008's import_key),
+        # or the copy of its article's column (0013's tagged_category)
         added = [i for i, name in enumerate(after[what + ":columns"])
-                 if name not in before[what + ":columns"]]
+                 if name not in before[what + ":columns"] and name not in COPIED]
         tap.check(all(r[i] is None for r in after[what] for i in added),
                   f"{what}: the added columns are empty")
+    db = sqlite3.connect(old)
+    try:
+        tap.eq(rows(db, "SELECT count(*) FROM article_tags t JOIN articles a "
+                        "ON a.id = t.article_id WHERE t.tagged_category IS NOT a.category"),
+               [(0,)], "tags: each row has its article's category (0013)")
+    finally:
+        db.close()
     tap.require(run_cli(BIN, ["--db", fresh, "migrate"]).returncode == 0, "a new database")
     got, want = schema(old), schema(fresh)
     tap.eq(sorted(got, key=str), sorted(want, key=str), "the same tables, indexes and triggers")
