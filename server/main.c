@@ -6,9 +6,11 @@
  * Flags may stand before or after the command; "--" ends them. Every
  * setting is a flag, as "--name VALUE" or "--name=VALUE".
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "newsd/config.h"
@@ -172,12 +174,28 @@ static int run(const struct nd_config *cfg, char **words, int nwords)
     return ND_EXIT_USAGE;
 }
 
+/*
+ * glibc gives each new thread a malloc arena of its own, up to eight per
+ * core, and memory freed in one stays there: newsd's threads (I/O, readers,
+ * committer, listener) held about 6 MB more at their peak than with one
+ * arena per core (bench/run at 100,000 articles: 64.8 against 59.0 MB, the
+ * same throughput). A MALLOC_ARENA_MAX in the environment is left to rule.
+ */
+static void limit_arenas(void)
+{
+    if (getenv("MALLOC_ARENA_MAX") != NULL)
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cores > 2 ? (int)cores : 2);
+}
+
 int main(int argc, char **argv)
 {
     struct nd_config cfg;
     struct command_line cl = {0};
     int status;
 
+    limit_arenas();  /* before any thread starts */
     nd_json_watch(); /* before any thread uses Jansson: trusted parses and dumps */
     if (nd_config_init(&cfg) != ND_OK) {
         fprintf(stderr, "newsd: out of memory\n");
