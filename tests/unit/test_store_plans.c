@@ -192,11 +192,46 @@ static void test_cache_and_mmap_settings(void)
     unlink(side);
 }
 
+/*
+ * A page of an article's visible comments runs the prepared statement
+ * again, not a new preparation of it: a status bound where a partial index
+ * could be weighed against it made SQLite prepare the statement again at
+ * every bind (sqlite3Reprepare under each page; store_comments.c).
+ */
+static void test_comment_page_prepared_once(void)
+{
+    struct nd_store *st = NULL;
+    CHECK_INT(nd_store_open(":memory:", &options, &st), ND_OK);
+    seed(st);
+    for (int i = 0; i < 3; i++) {
+        struct nd_comment_fields c = {.article_id = 1, .author = "r", .body = "Hello."};
+        json_t *made = NULL;
+        CHECK_INT(nd_store_comment_create(st, &c, &made), ND_OK);
+        json_decref(made);
+    }
+    for (int round = 0; round < 4; round++) {
+        json_t *items = NULL;
+        char *next = NULL;
+        CHECK_INT(nd_store_comment_list_filtered(st, 1, ND_COMMENTS_VISIBLE, false, 2, NULL, &items,
+                                                 &next),
+                  ND_OK);
+        CHECK_INT((int)json_array_size(items), 2);
+        json_decref(items);
+        free(next);
+    }
+    sqlite3_stmt *stmt = nd_sqlite_of(st)->stmts[ND_STMT_COMMENT_LIST_FLAT_STATUS];
+    CHECK(stmt != NULL);
+    if (stmt != NULL)
+        CHECK_INT(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0), 0);
+    nd_store_close(st);
+}
+
 int main(void)
 {
     if (on_postgres())
         return nd_check_skip_all("about SQLite alone: the query plans of its statement cache");
     return CHECK_RUN(CHECK_CASE(test_unfiltered_orders), CHECK_CASE(test_tag_orders),
                      CHECK_CASE(test_cursor_of_another_order),
-                     CHECK_CASE(test_cache_and_mmap_settings));
+                     CHECK_CASE(test_cache_and_mmap_settings),
+                     CHECK_CASE(test_comment_page_prepared_once));
 }
