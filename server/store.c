@@ -624,11 +624,12 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
  * Statement journals (a savepoint's originals of the pages it changes) keep
  * SQLite's default: in memory up to 64 KiB, then a temporary file. Raising
  * that threshold (SQLITE_CONFIG_STMTJRNL_SPILL) saved the temporary-file
- * writes of group commits, but SQLite 3.40.1 then failed statements whose
- * journal grew past 128 KiB with SQLITE_FULL ("database or disk is full")
- * on a nearly empty disk: with 4 MiB, migration 0011's DROP TABLE of the
- * benchmark's 100,000 articles failed so, and an UPDATE of 20,000 rows of
- * 1 KB in a transaction failed at 256 KiB, 1 MiB and 4 MiB alike.
+ * writes of group commits, but with it at 256 KiB or more SQLite 3.40.1
+ * failed statements whose journal grew past it with SQLITE_FULL ("database
+ * or disk is full") on a nearly empty disk: with 4 MiB, migration 0011's
+ * DROP TABLE of the benchmark's 100,000 articles failed so, and an UPDATE of
+ * 20,000 rows of 1 KB in a transaction failed at 256 KiB, 1 MiB and 4 MiB
+ * alike (and passed at 64 and 128 KiB).
  */
 
 enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts,

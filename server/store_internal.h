@@ -91,10 +91,10 @@ enum nd_stmt {
 
 #define ND_SEARCH_COMMENT_VARIANTS 4
 
-/* A SQLite connection: the store's head first (store_backend.h). */
 /* The words of SQLite's WAL-index header: 48 bytes (see store.c, wal_index_map). */
 #define ND_WAL_INDEX_WORDS 12
 
+/* A SQLite connection: the store's head first (store_backend.h). */
 struct nd_sqlite {
     struct nd_store base;
     sqlite3 *db;
