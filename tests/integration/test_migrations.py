@@ -8,7 +8,9 @@ each to the newest schema; then every row is what it was, the schema (tables,
 indexes, triggers) is the one a new database gets, PRAGMA foreign_key_check,
 integrity_check and the search indexes' own integrity-check are clean, and
 a server on it shows every article and comment, finds them by search and
-never gives a deleted id to a new article or comment.
+never gives a deleted id to a new article or comment. A database at 0010 with
+2,000 articles of 5 KB goes through 0011's rebuild of the articles table (body
+moved last) with every row, its search text and a clean integrity check.
 """
 
 import json
