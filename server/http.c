@@ -478,8 +478,7 @@ static unsigned pool_size(const struct nd_config *cfg)
 {
     if (cfg->threads > 0)
         return cfg->threads > cfg->conn_limit ? cfg->conn_limit : cfg->threads;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned n = cores > 0 ? (unsigned)cores : 1;
+    unsigned n = nd_cores(1);
     /*
      * Over PostgreSQL a thread waits for each statement's round trip, and
      * writes overlap only as far as threads do: four per core, each with

@@ -62,6 +62,7 @@
 #include "http_internal.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
+#include "newsd/util.h"
 
 /* The most writes one group commits: bounds a group's time, and so a write's wait
  * (the store may want fewer: nd_store_batch_rows). */
@@ -260,16 +261,11 @@ void nd_offload_free(struct nd_offload *o)
     free(o);
 }
 
-/* The reader pool: one thread per core, at least two, so one long search never holds the rest. */
-static unsigned reader_count(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 2 ? (unsigned)cores : 2;
-}
-
 enum nd_err nd_offload_start(struct nd_server *srv, struct nd_offload **out)
 {
-    unsigned readers = reader_count();
+    /* the reader pool: one thread per core, at least two, so one long search never holds
+       the rest */
+    unsigned readers = nd_cores(2);
     struct nd_offload *o = calloc(1, sizeof *o);
     if (o == NULL)
         return ND_ERR_NOMEM;
@@ -280,8 +276,7 @@ enum nd_err nd_offload_start(struct nd_server *srv, struct nd_offload **out)
     pthread_cond_init(&o->write.ready, NULL);
     pthread_mutex_init(&o->started_lock, NULL);
     pthread_cond_init(&o->started_cond, NULL);
-    if (!lane_start(o, &o->slow, readers > 0 ? readers : 1, false) ||
-        !lane_start(o, &o->write, 1, true)) {
+    if (!lane_start(o, &o->slow, readers, false) || !lane_start(o, &o->write, 1, true)) {
         nd_log(ND_LOG_ERROR, "cannot start the reader and committer threads");
         lane_stop(&o->slow);
         nd_offload_free(o);

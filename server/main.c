@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "newsd/config.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
+#include "newsd/util.h"
 
 struct flag {
     char name[48];
@@ -185,8 +185,7 @@ static void limit_arenas(void)
 {
     if (getenv("MALLOC_ARENA_MAX") != NULL)
         return;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    mallopt(M_ARENA_MAX, cores > 2 ? (int)cores : 2);
+    mallopt(M_ARENA_MAX, (int)nd_cores(2));
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t nd_time_now(void)
 {
@@ -25,6 +26,12 @@ uint64_t nd_monotonic_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+unsigned nd_cores(unsigned at_least)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > (long)at_least ? (unsigned)cores : at_least;
 }
 
 /* Days since 1970-01-01 of the proleptic Gregorian date y-m-d. */

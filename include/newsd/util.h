@@ -1,7 +1,7 @@
 /*
  * util.h: small pure helpers shared by several modules: RFC 3339 time
- * stamps, UTF-8 decoding and counting, strict decimal numbers and
- * comma-separated lists.
+ * stamps, the count of cores, UTF-8 decoding and counting, strict decimal
+ * numbers and comma-separated lists.
  */
 #ifndef NEWSD_UTIL_H
 #define NEWSD_UTIL_H
@@ -18,6 +18,9 @@ int64_t nd_time_now(void);
 
 /* Microseconds of the monotonic clock, for durations. */
 uint64_t nd_monotonic_us(void);
+
+/* The cores online, or at_least when there are fewer (or the count is unknown). */
+unsigned nd_cores(unsigned at_least);
 
 /*
  * Writes t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) into buf, which has room for

@@ -1,6 +1,9 @@
 /*
- * test_util.c: time stamps, UTF-8 helpers, id parsing and the error mapping.
+ * test_util.c: time stamps, the count of cores, UTF-8 helpers, id parsing and
+ * the error mapping.
  */
+#include <unistd.h>
+
 #include "check.h"
 #include "newsd/err.h"
 #include "newsd/util.h"
@@ -205,6 +208,15 @@ static void test_parse_uint(void)
     CHECK_INT(v, 7);
 }
 
+/* The cores online, never fewer than asked for. */
+static void test_cores(void)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(online > 0);
+    CHECK_INT((int)nd_cores(1), (int)online);
+    CHECK_INT((int)nd_cores((unsigned)online + 3), (int)online + 3);
+}
+
 static void test_err_status(void)
 {
     CHECK_INT(nd_err_http_status(ND_ERR_INVALID), 400);
@@ -224,5 +236,5 @@ int main(void)
                      CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
                      CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
                      CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_why),
-                     CHECK_CASE(test_err_status));
+                     CHECK_CASE(test_err_status), CHECK_CASE(test_cores));
 }
