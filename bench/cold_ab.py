@@ -24,6 +24,7 @@ import json
 import os
 import statistics
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -63,6 +64,8 @@ def main(argv):
     run_dir = os.path.join(folder, "cold-ab")
     os.makedirs(run_dir, exist_ok=True)
     results = {label: {name: [] for name in scenarios} for label, _, _ in cases}
+    # bench.measure's run: a 1 s warm-up, then the measured run, each wrk -t1 -c32
+    run = types.SimpleNamespace(warmup=1, duration=opts.duration, connections=32, threads=1)
     for rnd in range(opts.rounds):
         for label, binary, db in cases:
             flags = [] if opts.cached else ["--cache-size", "0"]
@@ -71,18 +74,16 @@ def main(argv):
             try:
                 for name in scenarios:
                     args = [os.path.join(listdir, f"{name}.newsd")]
-                    bench.wait_idle(srv.proc.pid)
-                    bench.wrk(srv.port, "read.lua", args, 1, 32, 1)
-                    bench.wait_idle(srv.proc.pid)
-                    before = {"newsd": bench.ticks(srv.proc.pid)}
-                    got = bench.wrk(srv.port, "read.lua", args, opts.duration, 32, 1)
-                    cpu = bench.cpu_per_request(before, {"newsd": bench.ticks(srv.proc.pid)},
-                                                max(got["requests"], 1))
+                    got = bench.measure(srv.port, "read.lua", args, run, srv.proc.pid,
+                                        cpu=lambda: {"newsd": bench.ticks(srv.proc.pid)})
+                    if "cpu_ms_per_request" not in got:
+                        raise SystemExit(f"cold_ab: {label}, {name}: no request answered")
+                    cpu_us = got["cpu_ms_per_request"]["newsd"] * 1000
                     results[label][name].append({
                         "rps": got["rps"], "p99_ms": got["latency_us"]["p99"] / 1000,
-                        "cpu_us": cpu["newsd"] * 1000, "errors": got.get("errors", 0)})
+                        "cpu_us": cpu_us, "errors": got.get("errors", 0)})
                     bench.log(f"round {rnd + 1} {label} {name}: {got['rps']:.0f} req/s, "
-                              f"{cpu['newsd'] * 1000:.1f} us CPU/request")
+                              f"{cpu_us:.1f} us CPU/request")
             finally:
                 srv.stop()
     print(f"\nmedian of {opts.rounds} rounds, {opts.articles} articles, "

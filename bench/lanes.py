@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -66,15 +67,11 @@ def writes(srv, key, ids_file, opts, tag, pg=None):
     for conns in (32, 1):
         for kind in ("comment", "article"):
             args = ["article", key, tag] if kind == "article" else ["comment", ids_file, tag]
-            bench.wait_idle(srv.proc.pid)
-            run_wrk(srv.port, "post.lua", args, 1, conns)  # warm-up
-            bench.wait_idle(srv.proc.pid)
-            before = cpu(srv, pg)
-            r = run_wrk(srv.port, "post.lua", args, opts.duration, conns)
-            after = cpu(srv, pg)
-            if r["requests"]:
-                r["cpu_ms_per_request"] = bench.cpu_per_request(before, after, r["requests"])
-            out[f"create_{kind}_c{conns}"] = r
+            # a 1 s warm-up, then the measured run with the CPU around it
+            run = types.SimpleNamespace(warmup=1, duration=opts.duration, connections=conns,
+                                        threads=1)
+            out[f"create_{kind}_c{conns}"] = bench.measure(srv.port, "post.lua", args, run,
+                                                           srv.proc.pid, cpu=lambda: cpu(srv, pg))
             tag += "x"
     return out
 
