@@ -77,7 +77,7 @@ out:
 static enum nd_err try_open_store(const struct nd_config *cfg, struct nd_store **store)
 {
     struct nd_store_options opts = {cfg->synchronous, cfg->busy_timeout_ms, cfg->db_cache_size,
-                                    cfg->db_mmap_size};
+                                    cfg->db_mmap_size, false};
 
     *store = NULL;
     if (!nd_store_is_postgres(cfg->db_path) && !make_parent_dirs(cfg->db_path))

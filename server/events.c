@@ -267,7 +267,7 @@ static bool have_store(struct nd_events *ev)
     if (now < ev->next_open_us)
         return false;
     struct nd_store_options opts = {ev->cfg->synchronous, ev->cfg->busy_timeout_ms,
-                                    ev->cfg->db_cache_size, ev->cfg->db_mmap_size};
+                                    ev->cfg->db_cache_size, ev->cfg->db_mmap_size, false};
     enum nd_err err = nd_store_open(ev->cfg->db_path, &opts, &ev->store);
     if (err != ND_OK) {
         ev->store = NULL;

@@ -126,6 +126,7 @@ struct nd_request {
     const struct nd_cache_entry *cached; /* a reference, released with the response */
     bool cacheable;
     uint64_t cache_generation; /* read before the handler ran */
+    uint64_t cache_miss_us;    /* when the miss was found: the answer's cost runs from here */
     /* Set by handlers (nd_request_cache_article, nd_request_wrote_article): the
        article a GET's answer shows alone (0 or ND_CACHE_ARTICLES_ONLY: a
        collection answer); the one

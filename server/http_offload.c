@@ -183,14 +183,16 @@ static void *lane_main(void *arg)
     struct lane *lane = arg;
     struct nd_request *taken[GROUP_MAX];
 
+    /* opened before the server listens (nd_offload_start waits), not by a first request;
+       and before the priority is lowered: a thread the store starts (the checkpoints'
+       thread, over SQLite) takes its creator's and must not yield to the I/O threads */
+    nd_http_thread_store(lane->owner->srv);
     if (!lane->group) {
         /* per-thread on Linux: only this reader yields to the I/O threads */
         pid_t tid = (pid_t)syscall(SYS_gettid);
         if (setpriority(PRIO_PROCESS, (id_t)tid, READER_NICE) != 0)
             nd_log(ND_LOG_DEBUG, "cannot lower a reader thread's priority: %s", strerror(errno));
     }
-    /* opened before the server listens (nd_offload_start waits), not by a first request */
-    nd_http_thread_store(lane->owner->srv);
     pthread_mutex_lock(&lane->owner->started_lock);
     lane->owner->started++;
     pthread_cond_signal(&lane->owner->started_cond);

@@ -28,6 +28,7 @@
 #include "newsd/gzip.h"
 #include "newsd/json.h"
 #include "newsd/log.h"
+#include "newsd/util.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define PROBLEM_TYPE "application/problem+json"
@@ -509,13 +510,15 @@ static void build_answer(struct nd_request *req, int status, struct answer *a)
     if (!tagged)
         return;
     if (req->cacheable) {
+        uint64_t cost = nd_monotonic_us() - req->cache_miss_us;
         struct nd_cache_entry e = {.body = a->body,
                                    .len = a->len,
                                    .link = find_header(req, "Link"),
                                    .type = a->type,
                                    .gzip = a->gzip,
                                    .article = req->cache_article,
-                                   .position = req->cache_position};
+                                   .position = req->cache_position,
+                                   .cost_us = cost > UINT32_MAX ? UINT32_MAX : (uint32_t)cost};
         memcpy(e.etag, a->etag, sizeof e.etag);
         nd_cache_put_answer(req->srv->cache, req->cache_key, req->cache_key_len,
                             req->cache_generation, &e);

@@ -75,7 +75,7 @@ struct nd_store *nd_http_thread_store(struct nd_server *srv)
     if (thread_store != NULL && thread_store_generation == srv->generation)
         return thread_store;
     struct nd_store_options opts = {srv->cfg->synchronous, srv->cfg->busy_timeout_ms,
-                                    srv->cfg->db_cache_size, srv->cfg->db_mmap_size};
+                                    srv->cfg->db_cache_size, srv->cfg->db_mmap_size, true};
     enum nd_err rc = nd_store_open(srv->cfg->db_path, &opts, &store);
     if (rc != ND_OK) {
         char shown[512];
@@ -126,7 +126,7 @@ static struct nd_store *replica_store(struct nd_server *srv)
     if (nd_monotonic_us() < thread_replica_retry_us)
         return NULL;
     struct nd_store_options opts = {srv->cfg->synchronous, srv->cfg->busy_timeout_ms,
-                                    srv->cfg->db_cache_size, srv->cfg->db_mmap_size};
+                                    srv->cfg->db_cache_size, srv->cfg->db_mmap_size, false};
     if (nd_store_open_replica(srv->cfg->db_replica, &opts, &store) != ND_OK ||
         !register_store(srv, store)) {
         nd_store_close(store);
@@ -381,5 +381,6 @@ int nd_http_cache_lookup(struct nd_request *req)
         return 200;
     req->cacheable = !req->replica_too_old;
     req->cache_generation = nd_cache_generation(cache);
+    req->cache_miss_us = nd_monotonic_us();
     return 0;
 }

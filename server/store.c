@@ -161,6 +161,7 @@ static enum nd_err writer_acquire(struct nd_sqlite *st)
         return ND_ERR_BUSY;
     }
     st->holds_writer = true;
+    nd_sqlite_checkpoints_before_write(st);
     return ND_OK;
 }
 
@@ -173,15 +174,27 @@ static enum nd_err writer_acquire(struct nd_sqlite *st)
  * writer mutex and SQLite's write lock, where nobody else can commit:
  * after BEGIN, a head other than own_head means someone else wrote since
  * this process last did (foreign_epoch is raised); before COMMIT, the head
- * the commit will leave is announced in pending_head and, once committed,
- * becomes own_head. A reader whose connection reports a commit
- * (data_version) reads the head: own_head or pending_head means only this
- * process wrote since, anything else raises foreign_epoch. Whatever cannot
- * be told (a failed read or commit) raises it too: a raise only costs the
- * cache its entries, a missed one would serve a stale answer.
+ * the commit will leave joins the ring of the process's last OWN_HEADS heads
+ * and, once committed, becomes own_head. A reader whose connection reports a
+ * commit (data_version) reads the head its snapshot shows: one of the ring's
+ * means that the newest commit it sees is this process's (and a foreign one
+ * before it was counted by the writer after it), anything else raises
+ * foreign_epoch and joins the ring, so the other readers do not raise it
+ * again. Whatever cannot be told (a failed read or commit) raises it too: a
+ * raise costs the cache all its entries, a missed one would serve a stale
+ * answer.
+ *
+ * A ring and not only the last head: a reader's snapshot may be a commit or
+ * two behind own_head by the time it reads the head (the committer commits
+ * a group every fraction of a millisecond under load); comparing with the
+ * last head alone took those for foreign commits and emptied the whole
+ * cache a few times a second in the comment benchmark.
  */
+#define OWN_HEADS 64
+
 static _Atomic int64_t own_head = -1;
-static _Atomic int64_t pending_head = -1;
+static _Atomic int64_t own_heads[OWN_HEADS];
+static _Atomic unsigned own_next;
 static _Atomic uint64_t foreign_epoch = 1;
 
 /*
@@ -200,6 +213,26 @@ static int64_t change_head(struct nd_sqlite *st)
     return head;
 }
 
+static void own_heads_add(int64_t head)
+{
+    atomic_store(&own_heads[atomic_fetch_add(&own_next, 1) % OWN_HEADS], head);
+}
+
+/* Forgets every head: after a failed commit its head may yet be another process's. */
+static void own_heads_clear(void)
+{
+    for (unsigned i = 0; i < OWN_HEADS; i++)
+        atomic_store(&own_heads[i], -1);
+}
+
+static bool own_heads_hold(int64_t head)
+{
+    for (unsigned i = 0; i < OWN_HEADS; i++)
+        if (atomic_load(&own_heads[i]) == head)
+            return true;
+    return false;
+}
+
 /* After BEGIN IMMEDIATE: notes foreign commits made since this process last wrote. */
 static void head_after_begin(struct nd_sqlite *st)
 {
@@ -207,6 +240,8 @@ static void head_after_begin(struct nd_sqlite *st)
     if (st->change_head < 0 || st->change_head != atomic_load(&own_head)) {
         atomic_fetch_add(&foreign_epoch, 1);
         atomic_store(&own_head, st->change_head);
+        if (st->change_head >= 0)
+            own_heads_add(st->change_head); /* accounted for */
     }
 }
 
@@ -214,7 +249,8 @@ static void head_after_begin(struct nd_sqlite *st)
 static void head_before_commit(struct nd_sqlite *st)
 {
     st->change_head = change_head(st);
-    atomic_store(&pending_head, st->change_head);
+    if (st->change_head >= 0)
+        own_heads_add(st->change_head);
 }
 
 /* After COMMIT: the announced head becomes this process's own (or, on failure, nothing is known).
@@ -224,10 +260,10 @@ static void head_after_commit(struct nd_sqlite *st, bool committed)
     if (committed && st->change_head >= 0) {
         atomic_store(&own_head, st->change_head);
     } else {
+        own_heads_clear();
         atomic_store(&own_head, -1);
         atomic_fetch_add(&foreign_epoch, 1);
     }
-    atomic_store(&pending_head, -1);
 }
 
 void nd_store_count_foreign(struct nd_sqlite *st)
@@ -295,15 +331,14 @@ enum nd_err nd_sqlite_foreign_commits(struct nd_store *store, uint64_t *epoch)
     if (err != ND_OK)
         return err;
     if (version != st->data_version) {
-        int64_t own = atomic_load(&own_head), pending = atomic_load(&pending_head);
         int64_t head = change_head(st);
-        if (head < 0 || (head != own && head != pending)) {
+        if (head < 0 || !own_heads_hold(head)) {
             nd_log(ND_LOG_DEBUG, "store: the change log reached %lld, not by this process",
                    (long long)head);
             atomic_fetch_add(&foreign_epoch, 1);
             /* every cache now forgets all it holds: the changes through head are accounted */
             if (head >= 0)
-                atomic_compare_exchange_strong(&own_head, &own, head);
+                own_heads_add(head);
         }
         st->data_version = version;
     }
@@ -660,6 +695,8 @@ enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts
     err = nd_migrate(st->db, &st->base.migrations_applied);
     if (err == ND_OK)
         err = prepare_fixed(st);
+    if (err == ND_OK && opts->background_checkpoints && strcmp(path, ":memory:") != 0)
+        nd_sqlite_checkpoints_join(st, path);
 out:
     if (err != ND_OK) {
         nd_sqlite_close(&st->base);
@@ -677,6 +714,7 @@ void nd_sqlite_close(struct nd_store *store)
     /* a write left open (a bug) must not keep every other writer waiting */
     if (!sqlite3_get_autocommit(st->db))
         nd_store_rollback(st);
+    nd_sqlite_checkpoints_leave(st);
     for (size_t i = 0; i < ND_STMT_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
     for (size_t i = 0; i < ND_LIST_VARIANTS; i++) {

@@ -117,9 +117,25 @@ struct nd_sqlite {
        of nd_store_foreign_commits (store.c); NULL: not known (yet, or ever) */
     const volatile uint32_t *wal_index;
     uint32_t wal_index_seen[ND_WAL_INDEX_WORDS];
-    bool wal_index_known; /* wal_index_seen holds a look */
-    bool wal_index_tried; /* the mapping was attempted */
+    bool wal_index_known;    /* wal_index_seen holds a look */
+    bool wal_index_tried;    /* the mapping was attempted */
+    bool checkpoints_joined; /* its commits leave checkpoints to the thread (store_checkpoint.c) */
 };
+
+/*
+ * store_checkpoint.c: hands st's checkpoints to the process's checkpoint
+ * thread for the database at path (started on first use), in place of
+ * SQLite's own in the commit. False when st keeps SQLite's: the thread
+ * serves another path, or could not be started (logged).
+ */
+bool nd_sqlite_checkpoints_join(struct nd_sqlite *st, const char *path);
+
+/* Takes st back from the thread (the last store to leave stops it). Accepts any st. */
+void nd_sqlite_checkpoints_leave(struct nd_sqlite *st);
+
+/* Called by a write of st holding the writer mutex, before its BEGIN: makes the WAL
+   start again when the thread says it is due (store_checkpoint.c). */
+void nd_sqlite_checkpoints_before_write(struct nd_sqlite *st);
 
 /*
  * Maps the SQLite result rc (extended codes are on) of an operation on db to

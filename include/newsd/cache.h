@@ -21,7 +21,8 @@
  *
  * Memory is bounded: entries live in a fixed table of slots (a new entry
  * replaces whatever its slot held), and their bytes in all never pass the
- * size given at creation.
+ * size given at creation. When they are full, what goes first is what was
+ * neither read again lately nor costly to make (see cache.c).
  *
  * Keys come from clients, so where a key lands is kept from them: the slot is
  * chosen by a keyed hash (SipHash-2-4) under a random key each cache draws at
@@ -50,6 +51,9 @@ struct nd_cache_entry {
     /* PostgreSQL: every commit up to this write-ahead log position shows in the answer
        (0: unknown); a client that wrote at a later one is not answered from here */
     uint64_t position;
+    /* microseconds the answer took to make (given to nd_cache_put_answer): when the
+       bytes are full, an answer costly to make again is kept longer than a cheap one */
+    uint32_t cost_us;
 };
 
 /* nd_cache_entry.article of a collection answer no comment can change. */

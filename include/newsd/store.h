@@ -44,6 +44,10 @@ struct nd_store_options {
        is read through a memory map (0 = none: read calls) */
     size_t cache_size;
     size_t mmap_size;
+    /* a file database's checkpoints (the WAL copied back into the file) are run by
+       a thread of the process instead of by the commit that fills the WAL, which
+       then waits for none (SQLite; PostgreSQL's server checkpoints by itself) */
+    bool background_checkpoints;
 };
 
 /*

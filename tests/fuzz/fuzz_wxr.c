@@ -56,7 +56,7 @@ static void on_refusal(void *ctx, unsigned long line, const char *why)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!store) {
-        static const struct nd_store_options options = {ND_SYNC_OFF, 0, 0, 0};
+        static const struct nd_store_options options = {ND_SYNC_OFF, 0, 0, 0, false};
         nd_log_set_level(ND_LOG_ERROR); /* not a line per applied migration */
         FUZZ_REQUIRE(nd_store_open(":memory:", &options, &store) == ND_OK);
         atexit(close_store);

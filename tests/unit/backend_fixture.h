@@ -165,7 +165,7 @@ static inline bool pg_new_db(bool migrated, char *uri, size_t len)
     char name[48];
     if (migrated && !pg_template[0]) {
         /* made by the store itself, as a server would make it, then closed */
-        struct nd_store_options opts = {ND_SYNC_OFF, 5000, 0, 0};
+        struct nd_store_options opts = {ND_SYNC_OFF, 5000, 0, 0, false};
         struct nd_store *st = NULL;
         snprintf(name, sizeof name, "newsd_unit_%ld_template", (long)getpid());
         if (!pg_create(name, NULL))

@@ -22,7 +22,7 @@
 
 #define T0 INT64_C(1752312600) /* 2025-07-12T09:30:00Z */
 
-static const struct nd_store_options options = {ND_SYNC_NORMAL, 2000, 0, 0};
+static const struct nd_store_options options = {ND_SYNC_NORMAL, 2000, 0, 0, false};
 
 static inline struct nd_store *open_memory(void)
 {

@@ -266,7 +266,7 @@ static int64_t add_comment(int64_t article, int64_t parent, const char *body, un
  */
 static bool seed(void)
 {
-    struct nd_store_options opts = {ND_SYNC_OFF, 5000, 0, 0};
+    struct nd_store_options opts = {ND_SYNC_OFF, 5000, 0, 0, false};
     if (nd_store_open(db_path, &opts, &seed_store) != ND_OK ||
         nd_auth_key_create(seed_store, "alloc", &api_key) != ND_OK)
         return false;

@@ -12,7 +12,7 @@
 
 static struct nd_store *open_store(void)
 {
-    struct nd_store_options opts = {ND_SYNC_OFF, 1000, 0, 0};
+    struct nd_store_options opts = {ND_SYNC_OFF, 1000, 0, 0, false};
     return fresh_store(&opts);
 }
 

@@ -29,7 +29,7 @@
 #include "newsd/import.h"
 #include "newsd/store.h"
 
-static const struct nd_store_options options = {ND_SYNC_OFF, 2000, 0, 0};
+static const struct nd_store_options options = {ND_SYNC_OFF, 2000, 0, 0, false};
 
 /* A store on path; ":memory:" is a store of its own (a new database on PostgreSQL). */
 static struct nd_store *open_db(const char *path)

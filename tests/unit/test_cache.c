@@ -2,7 +2,7 @@
  * test_cache.c: the response cache: hits, staleness after writes (of one
  * article or of everything), refusal of answers rendered before a write, the
  * byte bound, many threads at once, and the keyed placement of entries (URLs aimed at one cache's
- * set miss another's).
+ * set miss another's), and what the byte bound evicts first.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -297,10 +297,57 @@ static void test_threads(void)
     nd_cache_destroy(shared);
 }
 
+/* Stores body under key as an answer that took cost_us to make. */
+static bool put_costly(struct nd_cache *c, const char *key, const char *body, uint32_t cost_us)
+{
+    struct nd_cache_entry a = {.body = body, .len = strlen(body), .cost_us = cost_us};
+    strcpy(a.etag, "\"t\"");
+    return nd_cache_put_answer(c, key, strlen(key), nd_cache_generation(c), &a);
+}
+
+static bool holds(struct nd_cache *c, const char *key)
+{
+    const struct nd_cache_entry *e = nd_cache_get(c, key, strlen(key));
+    nd_cache_release(e);
+    return e != NULL;
+}
+
+/*
+ * When the bytes are full, what goes is what was neither read again nor
+ * costly to make: a flood of cheap pages (each read once, about five times
+ * what the cache holds) leaves a search that took 40 ms and a page read all
+ * along, and pushes out a cheap page stored with them and never read again.
+ */
+static void test_eviction_weighs_cost(void)
+{
+    struct nd_cache *c = nd_cache_create(64 * 1024, 1024); /* about 20 answers of 3 KB */
+    char body[3000];
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    CHECK(put_costly(c, "/v1/search?q=harbour", body, 40000));
+    CHECK(put_costly(c, "/v1/articles/7", body, 30));
+    CHECK(put_costly(c, "/v1/articles/8", body, 30));
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "/v1/articles/%d", 1000 + i);
+        CHECK(put_costly(c, key, body, 30));
+        if (i % 5 == 0)
+            CHECK(holds(c, "/v1/articles/7"));
+    }
+    CHECK(holds(c, "/v1/search?q=harbour"));
+    CHECK(holds(c, "/v1/articles/7"));
+    CHECK(!holds(c, "/v1/articles/8"));
+    struct nd_cache_stats st;
+    nd_cache_stats(c, &st);
+    CHECK(st.bytes <= 64 * 1024);
+    nd_cache_destroy(c);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
                      CHECK_CASE(test_invalidate_article), CHECK_CASE(test_type_and_encoding),
                      CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
-                     CHECK_CASE(test_threads), CHECK_CASE(test_keyed_placement));
+                     CHECK_CASE(test_threads), CHECK_CASE(test_keyed_placement),
+                     CHECK_CASE(test_eviction_weighs_cost));
 }

@@ -20,7 +20,7 @@
 #include "newsd/log.h"
 #include "newsd/store.h"
 
-static const struct nd_store_options options = {ND_SYNC_NORMAL, 1000, 0, 0};
+static const struct nd_store_options options = {ND_SYNC_NORMAL, 1000, 0, 0, false};
 
 /* A store of its own (":memory:", or a new PostgreSQL database: db_fixture.h). */
 static struct nd_store *open_memory(void)

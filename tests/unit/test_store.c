@@ -241,7 +241,7 @@ static void test_readonly(void)
 static void busy_pg(void)
 {
     struct temp_db db;
-    struct nd_store_options quick = {ND_SYNC_NORMAL, 50, 0, 0};
+    struct nd_store_options quick = {ND_SYNC_NORMAL, 50, 0, 0, false};
     struct nd_store *holder = NULL, *waiter = NULL;
     if (!temp_db(&db))
         return;
@@ -274,7 +274,7 @@ static void test_busy(void)
     }
     struct temp_db file;
     temp_db(&file);
-    struct nd_store_options quick = {ND_SYNC_NORMAL, 50, 0, 0};
+    struct nd_store_options quick = {ND_SYNC_NORMAL, 50, 0, 0, false};
     struct nd_store *holder = NULL, *waiter = NULL;
     CHECK_INT(nd_store_open(file.path, &quick, &holder), ND_OK);
     CHECK_INT(nd_store_open(file.path, &quick, &waiter), ND_OK);

@@ -18,7 +18,7 @@
 #include "newsd/store.h"
 #include "newsd/util.h"
 
-static const struct nd_store_options options = {ND_SYNC_OFF, 1000, 0, 0};
+static const struct nd_store_options options = {ND_SYNC_OFF, 1000, 0, 0, false};
 
 static struct nd_store *open_memory(void)
 {

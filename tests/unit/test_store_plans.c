@@ -18,7 +18,7 @@
 #include "newsd/store.h"
 #include "store_internal.h"
 
-static const struct nd_store_options options = {ND_SYNC_OFF, 1000, 0, 0};
+static const struct nd_store_options options = {ND_SYNC_OFF, 1000, 0, 0, false};
 
 static const char *const order_names[ND_ORDER_COUNT] = {"newest", "oldest", "updated", "commented"};
 
@@ -174,7 +174,7 @@ static void test_cache_and_mmap_settings(void)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     close(fd);
-    struct nd_store_options tuned = {ND_SYNC_OFF, 1000, 8u << 20, 64u << 20};
+    struct nd_store_options tuned = {ND_SYNC_OFF, 1000, 8u << 20, 64u << 20, false};
     struct nd_store *st = NULL;
     CHECK_INT(nd_store_open(path, &tuned, &st), ND_OK);
     CHECK_INT(pragma_value(st, "cache_size"), -8192);

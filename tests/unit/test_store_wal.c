@@ -1,0 +1,257 @@
+/*
+ * test_store_wal.c: what a SQLite store does with its write-ahead log while
+ * others write: checkpoints run by the process's checkpoint thread
+ * (background_checkpoints) keep the WAL bounded and bring every page into
+ * the database file, while the writer goes on committing; and a reader that
+ * looks for other processes' commits (nd_store_foreign_commits) while this
+ * process's writer commits as fast as it can never takes those commits for
+ * another's.
+ *
+ * It reaches the store's connection, so it includes store_internal.h. On
+ * PostgreSQL it is one skip: the server checkpoints by itself, and foreign
+ * commits are told by its notifications.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "db_fixture.h"
+#include "newsd/store.h"
+#include "store_internal.h"
+
+#define T0 INT64_C(1752312600)
+
+static const struct nd_store_options plain = {ND_SYNC_NORMAL, 2000, 0, 0, false};
+static const struct nd_store_options background = {ND_SYNC_NORMAL, 2000, 0, 0, true};
+
+static long file_size(const char *path, const char *suffix)
+{
+    char name[700];
+    struct stat sb;
+    snprintf(name, sizeof name, "%s%s", path, suffix);
+    return stat(name, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static unsigned thread_count(void)
+{
+    unsigned n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/*
+ * 1,000 commits of 100 KB each (about 25,000 pages of WAL) from one store
+ * whose checkpoints are the thread's: the WAL file stays far below what was
+ * written (it starts again once the thread has copied it), and the rows
+ * reach the database file while the store is open, the last ones when it
+ * closes. The thread lives as long as the store.
+ */
+static void test_background_checkpoints(void)
+{
+    struct temp_db t;
+    unsigned before = thread_count();
+    struct nd_store *st = temp_store(&t, &background);
+    if (!st)
+        return;
+    CHECK_INT(thread_count(), before + 1);
+    sqlite3 *db = nd_sqlite_of(st)->db;
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE filler(x BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    long wal_max = 0;
+    for (int i = 0; i < 1000; i++) {
+        /* a write as the store makes them: under the process's writer mutex */
+        CHECK_INT(nd_store_begin(nd_sqlite_of(st)), ND_OK);
+        CHECK_INT(
+            sqlite3_exec(db, "INSERT INTO filler VALUES (randomblob(100000))", NULL, NULL, NULL),
+            SQLITE_OK);
+        CHECK_INT(nd_store_commit(nd_sqlite_of(st)), ND_OK);
+        long wal = file_size(t.path, "-wal");
+        if (wal > wal_max)
+            wal_max = wal;
+    }
+    long written = 1000L * 100000;
+    printf("# WAL at most %ld bytes for %ld written\n", wal_max, written);
+    CHECK(wal_max > 0);
+    CHECK(wal_max < written / 2);
+    /* the thread copies behind the writer (the last thousand pages or so wait
+       for more writes, or for the close) */
+    long size = 0;
+    for (int i = 0; i < 100 && (size = file_size(t.path, "")) < written - 8000000; i++)
+        usleep(50 * 1000);
+    printf("# database file %ld bytes while open\n", size);
+    CHECK(size >= written - 8000000);
+    nd_store_close(st);
+    CHECK_INT(thread_count(), before);
+    CHECK(file_size(t.path, "") >= written);
+    remove_db(&t);
+}
+
+/* A store without the option leaves SQLite its own checkpoints and starts no thread. */
+static void test_plain_checkpoints(void)
+{
+    struct temp_db t;
+    unsigned before = thread_count();
+    struct nd_store *st = temp_store(&t, &plain);
+    if (!st)
+        return;
+    CHECK_INT(thread_count(), before);
+    sqlite3 *db = nd_sqlite_of(st)->db;
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE filler(x BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 100; i++)
+        CHECK_INT(
+            sqlite3_exec(db, "INSERT INTO filler VALUES (randomblob(100000))", NULL, NULL, NULL),
+            SQLITE_OK);
+    /* SQLite checkpointed in the commits themselves, each 1,000 pages */
+    CHECK(file_size(t.path, "") >= 4000000);
+    nd_store_close(st);
+    remove_db(&t);
+}
+
+struct writer {
+    struct nd_store *st;
+    int64_t article;
+    int writes;
+    _Atomic bool done;
+};
+
+static void *write_comments(void *arg)
+{
+    struct writer *w = arg;
+    struct nd_sqlite *st = nd_sqlite_of(w->st);
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO comments (article_id, author, body, created_at) "
+             "VALUES (%lld, 'w', 'a comment', 1752312700)",
+             (long long)w->article);
+    /* small writes as the store makes them (writer mutex, change-log head): one commit
+       every few tens of microseconds */
+    for (int i = 0; i < w->writes; i++) {
+        if (nd_store_begin(st) != ND_OK)
+            break;
+        int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        if (nd_store_commit(st) != ND_OK || rc != SQLITE_OK)
+            break;
+    }
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/*
+ * One store writes 3,000 comments, one transaction each, while another
+ * store of the same process (a reader, as an I/O thread's is) asks for
+ * foreign commits without pause: the count never moves. A reader that reads
+ * the change log's head a commit or two after the one it compared with took
+ * those for another process's and made every cache forget all it held.
+ * Then a commit by another connection (as by another process) moves it.
+ */
+static void test_own_commits_are_not_foreign(void)
+{
+    struct temp_db t;
+    struct nd_store *w = temp_store(&t, &plain);
+    struct nd_store *r = w ? store_at(t.path, &plain) : NULL;
+    if (!w || !r)
+        goto out;
+    struct nd_article_fields f = {.slug = "talked-about",
+                                  .title = "Talked about",
+                                  .summary = "",
+                                  .body = "Body.",
+                                  .author = "",
+                                  .category = "",
+                                  .published_at = T0};
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(w, &f, &art), ND_OK);
+    struct writer wr = {
+        .st = w, .article = json_integer_value(json_object_get(art, "id")), .writes = 3000};
+    json_decref(art);
+    uint64_t first = 0, now = 0;
+    CHECK_INT(nd_store_foreign_commits(r, &first), ND_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, write_comments, &wr);
+    unsigned looks = 0, moved = 0;
+    while (!atomic_load(&wr.done)) {
+        CHECK_INT(nd_store_foreign_commits(r, &now), ND_OK);
+        moved += now != first;
+        first = now;
+        looks++;
+    }
+    pthread_join(th, NULL);
+    printf("# %u looks, %u of them saw the count move\n", looks, moved);
+    CHECK(looks > 100);
+    CHECK_INT(moved, 0);
+    CHECK(db_exec(t.path, "INSERT INTO comments (article_id, author, body, created_at) "
+                          "VALUES (1, 'other', 'from elsewhere', 1752312700)"));
+    CHECK_INT(nd_store_foreign_commits(r, &now), ND_OK);
+    CHECK(now != first);
+out:
+    nd_store_close(r);
+    nd_store_close(w);
+    remove_db(&t);
+}
+
+/* Adds a comment to article through st's own interface. */
+static void comment_on(struct nd_store *st, int64_t article)
+{
+    struct nd_comment_fields c = {.article_id = article, .author = "w", .body = "a comment"};
+    json_t *out = NULL;
+    CHECK_INT(nd_store_comment_create(st, &c, &out), ND_OK);
+    json_decref(out);
+}
+
+/*
+ * The case behind the race above, step by step: a reader whose snapshot
+ * shows this process's commit H2 looks after the writer has gone on to H3.
+ * H2 is still this process's own: the count does not move.
+ */
+static void test_lagging_reader(void)
+{
+    struct temp_db t;
+    struct nd_store *w = temp_store(&t, &plain);
+    struct nd_store *r = w ? store_at(t.path, &plain) : NULL;
+    if (!w || !r)
+        goto out;
+    struct nd_article_fields f = {.slug = "late",
+                                  .title = "Late",
+                                  .summary = "",
+                                  .body = "Body.",
+                                  .author = "",
+                                  .category = "",
+                                  .published_at = T0};
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(w, &f, &art), ND_OK);
+    int64_t id = json_integer_value(json_object_get(art, "id"));
+    json_decref(art);
+    uint64_t first = 0, now = 0;
+    CHECK_INT(nd_store_foreign_commits(r, &first), ND_OK);
+    comment_on(w, id); /* H2 */
+    sqlite3 *rdb = nd_sqlite_of(r)->db;
+    CHECK_INT(sqlite3_exec(rdb, "BEGIN; SELECT count(*) FROM comments", NULL, NULL, NULL),
+              SQLITE_OK);
+    comment_on(w, id); /* H3, which the reader's snapshot does not show */
+    CHECK_INT(nd_store_foreign_commits(r, &now), ND_OK);
+    CHECK(now == first);
+    CHECK_INT(sqlite3_exec(rdb, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(nd_store_foreign_commits(r, &now), ND_OK);
+    CHECK(now == first);
+out:
+    nd_store_close(r);
+    nd_store_close(w);
+    remove_db(&t);
+}
+
+int main(void)
+{
+    if (on_postgres())
+        return nd_check_skip_all("the write-ahead log and its checkpoints are SQLite's");
+    return CHECK_RUN(CHECK_CASE(test_background_checkpoints), CHECK_CASE(test_plain_checkpoints),
+                     CHECK_CASE(test_own_commits_are_not_foreign), CHECK_CASE(test_lagging_reader));
+}
