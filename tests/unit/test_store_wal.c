@@ -147,6 +147,31 @@ static void *write_comments(void *arg)
 }
 
 /*
+ * A writer and a reader store on one new database in t, with one article
+ * written by the writer; its id, or 0 after a failed check (the stores that
+ * opened are in *w and *r all the same, for the caller to close).
+ */
+static int64_t writer_and_reader(struct temp_db *t, struct nd_store **w, struct nd_store **r)
+{
+    *w = temp_store(t, &plain);
+    *r = *w ? store_at(t->path, &plain) : NULL;
+    if (!*w || !*r)
+        return 0;
+    struct nd_article_fields f = {.slug = "talked-about",
+                                  .title = "Talked about",
+                                  .summary = "",
+                                  .body = "Body.",
+                                  .author = "",
+                                  .category = "",
+                                  .published_at = T0};
+    json_t *art = NULL;
+    CHECK_INT(nd_store_article_create(*w, &f, &art), ND_OK);
+    int64_t id = art ? json_integer_value(json_object_get(art, "id")) : 0;
+    json_decref(art);
+    return id;
+}
+
+/*
  * One store writes 3,000 comments, one transaction each, while another
  * store of the same process (a reader, as an I/O thread's is) asks for
  * foreign commits without pause: the count never moves. A reader that reads
@@ -157,22 +182,11 @@ static void *write_comments(void *arg)
 static void test_own_commits_are_not_foreign(void)
 {
     struct temp_db t;
-    struct nd_store *w = temp_store(&t, &plain);
-    struct nd_store *r = w ? store_at(t.path, &plain) : NULL;
-    if (!w || !r)
+    struct nd_store *w = NULL, *r = NULL;
+    struct writer wr = {.article = writer_and_reader(&t, &w, &r), .writes = 3000};
+    if (wr.article == 0)
         goto out;
-    struct nd_article_fields f = {.slug = "talked-about",
-                                  .title = "Talked about",
-                                  .summary = "",
-                                  .body = "Body.",
-                                  .author = "",
-                                  .category = "",
-                                  .published_at = T0};
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(w, &f, &art), ND_OK);
-    struct writer wr = {
-        .st = w, .article = json_integer_value(json_object_get(art, "id")), .writes = 3000};
-    json_decref(art);
+    wr.st = w;
     uint64_t first = 0, now = 0;
     CHECK_INT(nd_store_foreign_commits(r, &first), ND_OK);
     pthread_t th;
@@ -215,21 +229,10 @@ static void comment_on(struct nd_store *st, int64_t article)
 static void test_lagging_reader(void)
 {
     struct temp_db t;
-    struct nd_store *w = temp_store(&t, &plain);
-    struct nd_store *r = w ? store_at(t.path, &plain) : NULL;
-    if (!w || !r)
+    struct nd_store *w = NULL, *r = NULL;
+    int64_t id = writer_and_reader(&t, &w, &r);
+    if (id == 0)
         goto out;
-    struct nd_article_fields f = {.slug = "late",
-                                  .title = "Late",
-                                  .summary = "",
-                                  .body = "Body.",
-                                  .author = "",
-                                  .category = "",
-                                  .published_at = T0};
-    json_t *art = NULL;
-    CHECK_INT(nd_store_article_create(w, &f, &art), ND_OK);
-    int64_t id = json_integer_value(json_object_get(art, "id"));
-    json_decref(art);
     uint64_t first = 0, now = 0;
     CHECK_INT(nd_store_foreign_commits(r, &first), ND_OK);
     comment_on(w, id); /* H2 */
