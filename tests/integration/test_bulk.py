@@ -158,7 +158,12 @@ def test_many(srv):
     tap.eq(sum(1 for r in results if r["status"] == 201), n, "every line created")
     tap.eq([r["line"] for r in results], list(range(1, n + 1)), "results in order")
     if SLOWDOWN == 1 and grew is not None:
-        tap.check(grew < body_mib / 2,
+        # Streamed, the body never stays whole (41 MiB): a release build grows about 3 MiB.
+        # Under AddressSanitizer (scripts/test's build) what the allocator touched stays
+        # resident with its shadow: 18.6-19.0 MiB before the checkpoint thread, 20.2-21.0
+        # with it (which costs 0.1-0.2 MiB in a release build), so the bound is wider there.
+        share = 0.6 if os.environ.get("ASAN_OPTIONS") else 0.5
+        tap.check(grew < body_mib * share,
                   f"resident memory grew {grew:.1f} MiB for a {body_mib:.0f} MiB body")
     last = results[-1]
     expect(tap, srv.request("GET", last["location"]), 200, {"title": f"Bulk item {n - 1}"},
