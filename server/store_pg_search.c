@@ -11,7 +11,14 @@
  *
  * As on SQLite only the ND_SEARCH_WINDOW newest matches (by id) are
  * ranked, so a word in every article stays cheap; filters apply to that
- * window, as there. Ranking is ts_rank with the weights title 1.0, summary
+ * window, as there. A GIN index gives its matches in no useful order, so the
+ * window is looked for in ranges of ids, newest first (window_sql): the
+ * newest WINDOW_NEAR ids, the WINDOW_FAR before them, then the rest, each
+ * range the GIN bitmap and'ed with the primary key's, and the ranges stop as
+ * soon as the window is full. A word in a quarter of 100,000 articles is
+ * found in the first range: 42 ms instead of 2.8 s for the heap pages of all
+ * its 23,050 matches (or 345 ms when the planner walked the ids backwards
+ * and read each article's tsvector from TOAST to test it). Ranking is ts_rank with the weights title 1.0, summary
  * 0.2 and body 0.1 (SQLite's BM25 weights 10, 2, 1 scaled into ts_rank's
  * 0..1): the same words lead, but the scores and the order among near ties
  * differ from BM25 (docs/postgresql.md). Snippets are migration 0004's
@@ -73,19 +80,44 @@ static void query_expr(const struct nd_search_query *q, char expr[EXPR_MAX],
     }
 }
 
+/* The ranges of ids the window is looked for in: the newest, the ones before, the rest. */
+#define WINDOW_NEAR "2000"
+#define WINDOW_FAR "20000"
+
+/*
+ * The CTE hits: the ids of the ND_SEARCH_WINDOW newest rows of table whose
+ * search matches q (a CTE of one row), range by range. Each bound is an
+ * initplan (a scalar subquery), which the planner can use in an index
+ * condition: a bound read from a joined CTE would be tested row by row after
+ * the whole bitmap was fetched.
+ */
+static void window_sql(char *buf, size_t size, const char *table)
+{
+    snprintf(buf, size,
+             "hits AS ((SELECT t.id FROM %s t WHERE t.search @@ (SELECT q FROM q)"
+             " AND t.id > (SELECT max(id) FROM %s) - " WINDOW_NEAR " ORDER BY t.id DESC)"
+             " UNION ALL (SELECT t.id FROM %s t WHERE t.search @@ (SELECT q FROM q)"
+             " AND t.id <= (SELECT max(id) FROM %s) - " WINDOW_NEAR
+             " AND t.id > (SELECT max(id) FROM %s) - " WINDOW_FAR " ORDER BY t.id DESC)"
+             " UNION ALL (SELECT t.id FROM %s t WHERE t.search @@ (SELECT q FROM q)"
+             " AND t.id <= (SELECT max(id) FROM %s) - " WINDOW_FAR " ORDER BY t.id DESC)"
+             " LIMIT " ND_SEARCH_WINDOW_SQL ")",
+             table, table, table, table, table, table, table);
+}
+
 /* The ranked page's statement for articles. */
 static void article_sql(char *sql, const char *expr, bool newest, unsigned mask)
 {
     size_t used = 0;
-    char head[1024];
+    char head[2048], hits[1024];
+    window_sql(hits, sizeof hits, "articles");
     snprintf(head, sizeof head,
-             "WITH q AS (SELECT %s AS q), hits AS (SELECT a.id FROM articles a, q"
-             " WHERE a.search @@ q.q ORDER BY a.id DESC LIMIT " ND_SEARCH_WINDOW_SQL ")"
+             "WITH q AS (SELECT %s AS q), %s"
              " SELECT id, slug, title, published_at, score FROM ("
              "SELECT a.id, a.slug, a.title, a.published_at, a.status, a.category, a.author,"
              " -ts_rank('{0, 0.1, 0.2, 1.0}', a.search, q.q)::float8 AS score"
              " FROM hits JOIN articles a ON a.id = hits.id, q) AS r WHERE true",
-             expr);
+             expr, hits);
     sql[0] = '\0';
     append(sql, SQL_MAX, &used, head);
     char filters[512] = "";
@@ -104,17 +136,17 @@ static void article_sql(char *sql, const char *expr, bool newest, unsigned mask)
 static void comment_sql(char *sql, const char *expr, bool newest, bool status, bool after)
 {
     size_t used = 0;
-    char head[1024];
+    char head[2048], hits[1024];
+    window_sql(hits, sizeof hits, "comments");
     snprintf(head, sizeof head,
-             "WITH q AS (SELECT %s AS q), hits AS (SELECT c.id FROM comments c, q"
-             " WHERE c.search @@ q.q ORDER BY c.id DESC LIMIT " ND_SEARCH_WINDOW_SQL ")"
+             "WITH q AS (SELECT %s AS q), %s"
              " SELECT id, article_id, created_at, score FROM ("
              "SELECT c.id, c.article_id, c.created_at, a.status,"
              " -ts_rank(c.search, q.q)::float8 AS score"
              " FROM hits JOIN comments c ON c.id = hits.id"
              " JOIN articles a ON a.id = c.article_id, q WHERE c.status = 'visible') AS r"
              " WHERE true",
-             expr);
+             expr, hits);
     sql[0] = '\0';
     append(sql, SQL_MAX, &used, head);
     if (status)

@@ -288,6 +288,72 @@ static void test_window(void)
     nd_store_close(st);
 }
 
+/* The next article st creates gets an id above next (SQL of the backend, on the file t). */
+static void skip_ids(const struct temp_db *t, int64_t next)
+{
+    char sql[128];
+    if (on_postgres())
+        snprintf(sql, sizeof sql, "SELECT setval('articles_id_seq', %lld)", (long long)next);
+    else
+        snprintf(sql, sizeof sql, "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'articles'",
+                 (long long)next);
+    CHECK(db_exec(t->path, sql));
+}
+
+/*
+ * The window holds the newest matches by id however far apart the ids lie.
+ * PostgreSQL looks for it in ranges of ids (the newest 2,000, the 18,000
+ * before, the rest): here 150 matches far back, 40 in the middle range and
+ * 30 among the newest; the window is those 30 and 40 and the newest 130 of
+ * the 150, on every page, and none of the 20 oldest.
+ */
+static void test_window_across_ids(void)
+{
+    struct temp_db t;
+    struct nd_store *st = temp_store(&t, &options);
+    if (!st)
+        return;
+    static const int64_t starts[] = {0, 30000, 45000};
+    static const int counts[] = {150, 40, 30};
+    int64_t oldest_kept = 0;
+    char slug[32];
+    for (int r = 0; r < 3; r++) {
+        if (starts[r] > 0)
+            skip_ids(&t, starts[r]);
+        for (int i = 0; i < counts[r]; i++) {
+            snprintf(slug, sizeof slug, "r%d-%d", r, i);
+            int64_t id = add(st, slug, "Plain", "A river runs here.", T0 + r * 1000 + i, "", false);
+            if (r == 0 && i == 20)
+                oldest_kept = id;
+        }
+    }
+    unsigned total = 0, below = 0, far = 0, near = 0;
+    char *cursor = NULL;
+    for (int pages = 0; pages < 20; pages++) {
+        char *next = NULL;
+        json_t *items = search(st, "river", NULL, false, 100, cursor, &next);
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            int64_t id = id_at(items, i);
+            below += id < oldest_kept;
+            far += id > 30000 && id <= 30040;
+            near += id > 45000;
+        }
+        total += (unsigned)json_array_size(items);
+        json_decref(items);
+        free(cursor);
+        cursor = next;
+        if (!cursor)
+            break;
+    }
+    free(cursor);
+    CHECK_INT(total, ND_SEARCH_WINDOW);
+    CHECK_INT(below, 0);
+    CHECK_INT(far, 40);
+    CHECK_INT(near, 30);
+    nd_store_close(st);
+    remove_db(&t);
+}
+
 /*
  * The ids search finds for query (first page of 100), ascending, as text:
  * "1 3"; "" for none, "refused" when the parser refuses the query.
@@ -488,6 +554,6 @@ int main(void)
                            CHECK_CASE(test_bad_cursor), CHECK_CASE(test_snippet_and_comments),
                            CHECK_CASE(test_index_follows_writes),
                            CHECK_CASE(test_migration_indexes_existing_rows),
-                           CHECK_CASE(test_window), CHECK_CASE(test_query_shapes),
-                           CHECK_CASE(test_fuzz_corpus_queries));
+                           CHECK_CASE(test_window), CHECK_CASE(test_window_across_ids),
+                           CHECK_CASE(test_query_shapes), CHECK_CASE(test_fuzz_corpus_queries));
 }
