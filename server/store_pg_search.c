@@ -18,14 +18,13 @@
  * soon as the window is full. A word in a quarter of 100,000 articles is
  * found in the first range: 42 ms instead of 2.8 s for the heap pages of all
  * its 23,050 matches (or 345 ms when the planner walked the ids backwards
- * and read each article's tsvector from TOAST to test it). Ranking is ts_rank with the weights title 1.0, summary
- * 0.2 and body 0.1 (SQLite's BM25 weights 10, 2, 1 scaled into ts_rank's
- * 0..1): the same words lead, but the scores and the order among near ties
- * differ from BM25 (docs/postgresql.md). Snippets are migration 0004's
- * newsd_snippet (ts_headline shaped like SQLite's snippet()) around the
- * matches with ND_SNIPPET_OPEN/CLOSE, characters that cannot occur in
- * stored text, so the shared HTML rendering escapes the text and then
- * marks the matches, as for SQLite's snippet().
+ * and read each article's tsvector from TOAST to test it). Ranking is ts_rank with the weights
+ * title 1.0, summary 0.2 and body 0.1 (SQLite's BM25 weights 10, 2, 1 scaled into ts_rank's 0..1):
+ * the same words lead, but the scores and the order among near ties differ from BM25
+ * (docs/postgresql.md). Snippets are migration 0004's newsd_snippet (ts_headline shaped like
+ * SQLite's snippet()) around the matches with ND_SNIPPET_OPEN/CLOSE, characters that cannot occur
+ * in stored text, so the shared HTML rendering escapes the text and then marks the matches, as for
+ * SQLite's snippet().
  */
 #include <stdio.h>
 #include <stdlib.h>
