@@ -16,7 +16,9 @@
  * one that was costly to make outlives many passes of cheap ones. Before it,
  * the sweep freed whatever it met: a cache smaller than the pages being read
  * threw out the few searches of a read mix as often as any page, and each
- * came back as a 30 ms miss. An entry is one allocation (the
+ * came back as a 30 ms miss.
+ *
+ * An entry is one allocation (the
  * struct, its key, body and link) with a reference count: the slot holds one
  * reference, every reader another, and the last one frees it, so a reader
  * never sees its bytes vanish while libmicrohttpd is still sending them.
