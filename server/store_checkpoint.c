@@ -104,6 +104,10 @@ static void *checkpointer(void *arg)
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         if (rc == SQLITE_OK && log >= RESTART_PAGES)
             atomic_store(&ckpt.restart_due, true);
+        if (rc == SQLITE_BUSY) { /* a write's restart (or another process) checkpoints now */
+            rc = SQLITE_OK;
+            copied = 0;
+        }
         if (rc != SQLITE_OK && !failed_logged) {
             nd_log(ND_LOG_WARN,
                    "store: background checkpoint failed: %s (tried again after the "
