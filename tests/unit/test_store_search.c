@@ -257,6 +257,26 @@ static void test_migration_indexes_existing_rows(void)
     remove_db(&file);
 }
 
+/* Every id search finds for query, page after page of 100, into ids (at most max); how many. */
+static size_t every_found(struct nd_store *st, const char *query, int64_t *ids, size_t max)
+{
+    size_t n = 0;
+    char *cursor = NULL;
+    for (int pages = 0; pages < 20; pages++) {
+        char *next = NULL;
+        json_t *items = search(st, query, NULL, false, 100, cursor, &next);
+        for (size_t i = 0; i < json_array_size(items) && n < max; i++)
+            ids[n++] = id_at(items, i);
+        json_decref(items);
+        free(cursor);
+        cursor = next;
+        if (!cursor)
+            break;
+    }
+    free(cursor);
+    return n;
+}
+
 /* Only the ND_SEARCH_WINDOW newest matches are ranked: the cost is bounded. */
 static void test_window(void)
 {
@@ -267,22 +287,11 @@ static void test_window(void)
         snprintf(slug, sizeof slug, "w%d", i);
         add(st, slug, "Plain", "A river runs here.", T0 + 1 + i, "", false);
     }
-    unsigned total = 0;
+    int64_t ids[ND_SEARCH_WINDOW + 8];
+    size_t total = every_found(st, "river", ids, sizeof ids / sizeof ids[0]);
     bool oldest_seen = false;
-    char *cursor = NULL;
-    for (int pages = 0; pages < 20; pages++) {
-        char *next = NULL;
-        json_t *items = search(st, "river", NULL, false, 100, cursor, &next);
-        for (size_t i = 0; i < json_array_size(items); i++)
-            oldest_seen |= id_at(items, i) == oldest;
-        total += (unsigned)json_array_size(items);
-        json_decref(items);
-        free(cursor);
-        cursor = next;
-        if (!cursor)
-            break;
-    }
-    free(cursor);
+    for (size_t i = 0; i < total; i++)
+        oldest_seen |= ids[i] == oldest;
     CHECK_INT(total, ND_SEARCH_WINDOW);
     CHECK(!oldest_seen);
     nd_store_close(st);
@@ -327,25 +336,14 @@ static void test_window_across_ids(void)
                 oldest_kept = id;
         }
     }
-    unsigned total = 0, below = 0, far = 0, near = 0;
-    char *cursor = NULL;
-    for (int pages = 0; pages < 20; pages++) {
-        char *next = NULL;
-        json_t *items = search(st, "river", NULL, false, 100, cursor, &next);
-        for (size_t i = 0; i < json_array_size(items); i++) {
-            int64_t id = id_at(items, i);
-            below += id < oldest_kept;
-            far += id > 30000 && id <= 30040;
-            near += id > 45000;
-        }
-        total += (unsigned)json_array_size(items);
-        json_decref(items);
-        free(cursor);
-        cursor = next;
-        if (!cursor)
-            break;
+    int64_t ids[ND_SEARCH_WINDOW + 8];
+    size_t total = every_found(st, "river", ids, sizeof ids / sizeof ids[0]);
+    unsigned below = 0, far = 0, near = 0;
+    for (size_t i = 0; i < total; i++) {
+        below += ids[i] < oldest_kept;
+        far += ids[i] > 30000 && ids[i] <= 30040;
+        near += ids[i] > 45000;
     }
-    free(cursor);
     CHECK_INT(total, ND_SEARCH_WINDOW);
     CHECK_INT(below, 0);
     CHECK_INT(far, 40);
