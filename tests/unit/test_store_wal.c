@@ -121,6 +121,7 @@ struct writer {
     struct nd_store *st;
     int64_t article;
     int writes;
+    int made; /* commits that went through */
     _Atomic bool done;
 };
 
@@ -141,6 +142,7 @@ static void *write_comments(void *arg)
         int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
         if (nd_store_commit(st) != ND_OK || rc != SQLITE_OK)
             break;
+        w->made++;
     }
     atomic_store(&w->done, true);
     return NULL;
@@ -200,6 +202,7 @@ static void test_own_commits_are_not_foreign(void)
     }
     pthread_join(th, NULL);
     printf("# %u looks, %u of them saw the count move\n", looks, moved);
+    CHECK_INT(wr.made, wr.writes);
     CHECK(looks > 100);
     CHECK_INT(moved, 0);
     CHECK(db_exec(t.path, "INSERT INTO comments (article_id, author, body, created_at) "
