@@ -172,10 +172,10 @@ static enum nd_err writer_acquire(struct nd_sqlite *st)
  * count of applied migrations, which another process may add). The head (the
  * newest id, pruned or not) is read by each writer of this process under the
  * writer mutex and SQLite's write lock, where nobody else can commit:
- * after BEGIN, a head other than own_head means someone else wrote since
- * this process last did (foreign_epoch is raised); before COMMIT, the head
- * the commit will leave joins the ring of the process's last OWN_HEADS heads
- * and, once committed, becomes own_head. A reader whose connection reports a
+ * before COMMIT, the head the commit will leave joins the ring of the
+ * process's last OWN_HEADS heads; after BEGIN, a head the ring does not hold
+ * means someone else wrote since this process last did (foreign_epoch is
+ * raised, and the head joins the ring). A reader whose connection reports a
  * commit (data_version) reads the head its snapshot shows: one of the ring's
  * means that the newest commit it sees is this process's (and a foreign one
  * before it was counted by the writer after it), anything else raises
@@ -185,15 +185,14 @@ static enum nd_err writer_acquire(struct nd_sqlite *st)
  * answer.
  *
  * A ring and not only the last head: a reader's snapshot may be a commit or
- * two behind own_head by the time it reads the head (the committer commits
+ * two behind the last head by the time it reads the head (the committer commits
  * a group every fraction of a millisecond under load); comparing with the
  * last head alone took those for foreign commits and emptied the whole
  * cache a few times a second in the comment benchmark.
  */
 #define OWN_HEADS 64
 
-static _Atomic int64_t own_head = -1;
-static _Atomic int64_t own_heads[OWN_HEADS];
+static _Atomic int64_t own_heads[OWN_HEADS]; /* 0 is no head: one migration at least counts */
 static _Atomic unsigned own_next;
 static _Atomic uint64_t foreign_epoch = 1;
 
@@ -237,9 +236,8 @@ static bool own_heads_hold(int64_t head)
 static void head_after_begin(struct nd_sqlite *st)
 {
     st->change_head = change_head(st);
-    if (st->change_head < 0 || st->change_head != atomic_load(&own_head)) {
+    if (st->change_head < 0 || !own_heads_hold(st->change_head)) {
         atomic_fetch_add(&foreign_epoch, 1);
-        atomic_store(&own_head, st->change_head);
         if (st->change_head >= 0)
             own_heads_add(st->change_head); /* accounted for */
     }
@@ -253,15 +251,11 @@ static void head_before_commit(struct nd_sqlite *st)
         own_heads_add(st->change_head);
 }
 
-/* After COMMIT: the announced head becomes this process's own (or, on failure, nothing is known).
- */
+/* After COMMIT: on failure (or a head that could not be read) nothing is known any more. */
 static void head_after_commit(struct nd_sqlite *st, bool committed)
 {
-    if (committed && st->change_head >= 0) {
-        atomic_store(&own_head, st->change_head);
-    } else {
+    if (!committed || st->change_head < 0) {
         own_heads_clear();
-        atomic_store(&own_head, -1);
         atomic_fetch_add(&foreign_epoch, 1);
     }
 }
