@@ -51,7 +51,30 @@ static unsigned thread_count(void)
 }
 
 /*
- * 1,000 commits of 100 KB each (about 25,000 pages of WAL) from one store
+ * Makes a table and commits n rows of 100 KB into it through st, each a write
+ * as the store makes them (under the process's writer mutex); returns the
+ * largest size the WAL file of path had after a commit.
+ */
+static long write_blobs(struct nd_store *st, const char *path, int n)
+{
+    sqlite3 *db = nd_sqlite_of(st)->db;
+    long wal_max = 0;
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE filler(x BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(nd_store_begin(nd_sqlite_of(st)), ND_OK);
+        CHECK_INT(
+            sqlite3_exec(db, "INSERT INTO filler VALUES (randomblob(100000))", NULL, NULL, NULL),
+            SQLITE_OK);
+        CHECK_INT(nd_store_commit(nd_sqlite_of(st)), ND_OK);
+        long wal = file_size(path, "-wal");
+        if (wal > wal_max)
+            wal_max = wal;
+    }
+    return wal_max;
+}
+
+/*
+ * 2,000 commits of 100 KB each (about 50,000 pages of WAL) from one store
  * whose checkpoints are the thread's: the WAL file stays far below what was
  * written (it starts again once the thread has copied it), and the rows
  * reach the database file while the store is open, the last ones when it
@@ -65,21 +88,8 @@ static void test_background_checkpoints(void)
     if (!st)
         return;
     CHECK_INT(thread_count(), before + 1);
-    sqlite3 *db = nd_sqlite_of(st)->db;
-    CHECK_INT(sqlite3_exec(db, "CREATE TABLE filler(x BLOB)", NULL, NULL, NULL), SQLITE_OK);
-    long wal_max = 0;
-    for (int i = 0; i < 1000; i++) {
-        /* a write as the store makes them: under the process's writer mutex */
-        CHECK_INT(nd_store_begin(nd_sqlite_of(st)), ND_OK);
-        CHECK_INT(
-            sqlite3_exec(db, "INSERT INTO filler VALUES (randomblob(100000))", NULL, NULL, NULL),
-            SQLITE_OK);
-        CHECK_INT(nd_store_commit(nd_sqlite_of(st)), ND_OK);
-        long wal = file_size(t.path, "-wal");
-        if (wal > wal_max)
-            wal_max = wal;
-    }
-    long written = 1000L * 100000;
+    long wal_max = write_blobs(st, t.path, 2000);
+    long written = 2000L * 100000;
     printf("# WAL at most %ld bytes for %ld written\n", wal_max, written);
     CHECK(wal_max > 0);
     CHECK(wal_max < written / 2);
@@ -105,12 +115,7 @@ static void test_plain_checkpoints(void)
     if (!st)
         return;
     CHECK_INT(thread_count(), before);
-    sqlite3 *db = nd_sqlite_of(st)->db;
-    CHECK_INT(sqlite3_exec(db, "CREATE TABLE filler(x BLOB)", NULL, NULL, NULL), SQLITE_OK);
-    for (int i = 0; i < 100; i++)
-        CHECK_INT(
-            sqlite3_exec(db, "INSERT INTO filler VALUES (randomblob(100000))", NULL, NULL, NULL),
-            SQLITE_OK);
+    write_blobs(st, t.path, 100);
     /* SQLite checkpointed in the commits themselves, each 1,000 pages */
     CHECK(file_size(t.path, "") >= 4000000);
     nd_store_close(st);
