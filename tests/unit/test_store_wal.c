@@ -74,7 +74,7 @@ static long write_blobs(struct nd_store *st, const char *path, int n)
 }
 
 /*
- * 2,000 commits of 100 KB each (about 50,000 pages of WAL) from one store
+ * 1,000 commits of 100 KB each (about 25,000 pages of WAL) from one store
  * whose checkpoints are the thread's: the WAL file stays far below what was
  * written (it starts again once the thread has copied it), and the rows
  * reach the database file while the store is open, the last ones when it
@@ -88,8 +88,8 @@ static void test_background_checkpoints(void)
     if (!st)
         return;
     CHECK_INT(thread_count(), before + 1);
-    long wal_max = write_blobs(st, t.path, 2000);
-    long written = 2000L * 100000;
+    long wal_max = write_blobs(st, t.path, 1000);
+    long written = 1000L * 100000;
     printf("# WAL at most %ld bytes for %ld written\n", wal_max, written);
     CHECK(wal_max > 0);
     CHECK(wal_max < written / 2);
