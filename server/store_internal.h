@@ -133,8 +133,13 @@ bool nd_sqlite_checkpoints_join(struct nd_sqlite *st, const char *path);
 /* Takes st back from the thread (the last store to leave stops it). Accepts any st. */
 void nd_sqlite_checkpoints_leave(struct nd_sqlite *st);
 
+/* WAL pages (of the page size plus 24 bytes each) a write finds at most before it
+   waits for the checkpoint thread and starts the WAL again (store_checkpoint.c). */
+#define ND_WAL_CEILING_PAGES 8000
+
 /* Called by a write of st holding the writer mutex, before its BEGIN: makes the WAL
-   start again when the thread says it is due (store_checkpoint.c). */
+   start again when the thread says it is due or the WAL reached its ceiling
+   (store_checkpoint.c). */
 void nd_sqlite_checkpoints_before_write(struct nd_sqlite *st);
 
 /*
