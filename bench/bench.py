@@ -653,6 +653,17 @@ def check_peer(srv, peer, meta, lists, key, results):
     return not outcome["differences"]
 
 
+def median_run(done):
+    """Of the rounds of one server, the run with the median req/s (the lower one of an even
+    count), with every round's req/s beside it when there were several: rounds alternate
+    between the servers, so a slow spell of a shared machine does not decide a ratio."""
+    if len(done) == 1:
+        return done[0]
+    pick = dict(sorted(done, key=lambda r: r["rps"])[(len(done) - 1) // 2])
+    pick["rounds_rps"] = [r["rps"] for r in done]
+    return pick
+
+
 def ratio(a, b):
     return round(a["rps"] / b["rps"], 3) if b and b.get("rps") else None
 
@@ -718,17 +729,25 @@ def run_full(opts):
                 continue
             entry = {"label": label, "kind": "read", **info[name]}
             newsd_list = [os.path.join(listdir, f"{name}.newsd")]
-            for column, server in (("newsd", srv), *others.items()):
-                log(f"{name}: {server.name}")
-                if column in ("newsd", "pg"):
-                    # every URL of the scenario in the cache (16 MB by default holds less
-                    # than all scenarios' answers at 100,000 articles, and the warm-up
-                    # would refill only what the cold path answers in its seconds)
-                    warm(server.port, {name: lists[name]})
-                entry[column] = measure(server.port, "read.lua", newsd_list, opts, pids)
-            log(f"{name}: nginx")
-            entry["ceiling"] = measure(nginx.port, "read.lua",
-                                       [os.path.join(listdir, f"{name}.nginx")], opts, pids)
+            runs = {}
+            for rnd in range(opts.rounds):
+                for column, server in (("newsd", srv), *others.items()):
+                    log(f"{name}: {server.name}" + (f" (round {rnd + 1})" if opts.rounds > 1
+                                                    else ""))
+                    if column in ("newsd", "pg"):
+                        # every URL of the scenario in the cache (16 MB by default holds
+                        # less than all scenarios' answers at 100,000 articles, and the
+                        # warm-up would refill only what the cold path answers in its
+                        # seconds)
+                        warm(server.port, {name: lists[name]})
+                    runs.setdefault(column, []).append(
+                        measure(server.port, "read.lua", newsd_list, opts, pids))
+                log(f"{name}: nginx")
+                runs.setdefault("ceiling", []).append(
+                    measure(nginx.port, "read.lua", [os.path.join(listdir, f"{name}.nginx")],
+                            opts, pids))
+            for column, done in runs.items():
+                entry[column] = median_run(done)
             if others:
                 entry["ratios"] = ratios(entry)
             results["scenarios"][name] = entry
@@ -867,6 +886,9 @@ def parse_args(argv):
     ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="read scenarios: measure each server this many times, taking turns, "
+                         "and report each one's median run (ratios of medians)")
     ap.add_argument("--scale", action="store_true", help="read scenarios at several sizes")
     ap.add_argument("--sizes", default="10000,100000",
                     help="sizes for --scale (add 1000000 for 1M: ~1 h to make once, ~9 GB)")
