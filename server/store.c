@@ -661,13 +661,29 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
  * alike (and passed at 64 and 128 KiB).
  */
 
+/*
+ * SQLite keeps statistics of its allocations (sqlite3_memory_used and the
+ * like) by default, under one mutex of the process taken around every
+ * sqlite3_malloc and sqlite3_free; newsd reads none of them, and with several
+ * threads searching at once the lock's waits showed in their profiles.
+ * SQLite takes the setting only before it initializes itself, so it is made
+ * before the process's first connection; it fails harmlessly (SQLITE_MISUSE)
+ * when something initialized SQLite earlier.
+ */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 enum nd_err nd_sqlite_open(const char *path, const struct nd_store_options *opts,
                            struct nd_store **out)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
     enum nd_err err = ND_OK;
     struct nd_sqlite *st = NULL;
     if (!path || !*path || !opts)
         return ND_ERR_INVALID;
+    pthread_once(&configured, configure_sqlite);
     st = calloc(1, sizeof *st);
     if (!st)
         return ND_ERR_NOMEM;
