@@ -16,9 +16,7 @@
  * one that was costly to make outlives many passes of cheap ones. Before it,
  * the sweep freed whatever it met: a cache smaller than the pages being read
  * threw out the few searches of a read mix as often as any page, and each
- * came back as a 30 ms miss. When a round of the sweep frees nothing, the
- * least credited entry it passed goes unless it outweighs the newcomer, so a
- * cache full of costly answers still takes the next costly one at once.
+ * came back as a 30 ms miss.
  *
  * An entry is one allocation (the
  * struct, its key, body and link) with a reference count: the slot holds one
@@ -58,8 +56,6 @@
 #define MAX_WEIGHT 12
 /* Slots one make_room visits at most (the sweep goes on from there at the next). */
 #define SWEEP_VISITS 2048
-/* Rounds of SWEEP_VISITS one make_room runs at most, each ending with one eviction. */
-#define ROOM_ROUNDS 4
 
 struct entry {
     struct nd_cache_entry pub; /* first: nd_cache_release casts back */
@@ -299,61 +295,27 @@ static struct entry *entry_new(struct nd_cache *c, const char *key, size_t keyle
 }
 
 /*
- * Frees entries from a rotating position until need more bytes fit: a stale
- * entry at once, a fresh one when its credit is spent (one is taken at each
- * visit). A round visits SWEEP_VISITS slots at most; when it made no room,
- * the fresh entry it left with the least credit (the oldest of those) goes
- * too, if that credit is no more than weight, the credit the new answer
- * would start with. Without that, a cache filled with costly answers (a
- * run of searches over PostgreSQL, each a second to make) took some 25 of
- * the next answers, each as costly, to wear their credits down, and dropped
- * every one of them meanwhile: those came back as misses again and again.
- * A cheap answer still never pushes out a costly one still in credit.
- * Returns whether need fits.
+ * Frees entries from a rotating position until need more bytes fit or
+ * SWEEP_VISITS slots were visited: a stale entry at once, a fresh one when
+ * its credit is spent (one is taken at each visit). Returns whether they fit.
  */
-static bool make_room(struct nd_cache *c, size_t need, unsigned char weight)
+static bool make_room(struct nd_cache *c, size_t need)
 {
-    for (unsigned round = 0; round < ROOM_ROUNDS; round++) {
-        struct entry *least = NULL; /* compared as an address only, once unlocked */
-        unsigned least_slot = 0;
-        unsigned char least_credit = 0;
-        uint64_t least_age = 0;
-        for (unsigned visited = 0; visited < SWEEP_VISITS; visited++) {
-            if (atomic_load(&c->bytes) + need <= c->max_bytes)
-                return true;
-            unsigned slot = atomic_fetch_add(&c->sweep, 1) & c->mask;
-            struct shard *s = shard_of(c, slot);
-            pthread_mutex_lock(&s->lock);
-            struct entry *e = c->slots[slot];
-            if (e != NULL && e->credit > 0 && is_fresh(c, e->born, e->pub.article)) {
-                e->credit--;
-                if (!least || e->credit < least_credit ||
-                    (e->credit == least_credit && e->age < least_age)) {
-                    least = e;
-                    least_slot = slot;
-                    least_credit = e->credit;
-                    least_age = e->age;
-                }
-                e = NULL;
-            } else {
-                c->slots[slot] = NULL;
-            }
-            pthread_mutex_unlock(&s->lock);
-            entry_unref(e);
-        }
+    for (unsigned visited = 0; visited < SWEEP_VISITS; visited++) {
         if (atomic_load(&c->bytes) + need <= c->max_bytes)
             return true;
-        if (!least || least_credit > weight)
-            return false;
-        struct shard *s = shard_of(c, least_slot);
-        struct entry *gone = NULL;
+        unsigned slot = atomic_fetch_add(&c->sweep, 1) & c->mask;
+        struct shard *s = shard_of(c, slot);
         pthread_mutex_lock(&s->lock);
-        if (c->slots[least_slot] == least) {
-            gone = least;
-            c->slots[least_slot] = NULL;
+        struct entry *e = c->slots[slot];
+        if (e != NULL && e->credit > 0 && is_fresh(c, e->born, e->pub.article)) {
+            e->credit--;
+            e = NULL;
+        } else {
+            c->slots[slot] = NULL;
         }
         pthread_mutex_unlock(&s->lock);
-        entry_unref(gone);
+        entry_unref(e);
     }
     return atomic_load(&c->bytes) + need <= c->max_bytes;
 }
@@ -401,8 +363,7 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     if (!is_fresh(c, generation, a->article) || need > c->max_bytes / 4 ||
         strlen(etag) >= sizeof((struct nd_cache_entry *)0)->etag)
         return false;
-    unsigned char weight = cost_weight(a->cost_us);
-    if (!make_room(c, need, weight))
+    if (!make_room(c, need))
         return false;
     atomic_fetch_add(&c->bytes, need);
     struct entry *e = entry_new(c, key, keylen, body, len, link);
@@ -418,7 +379,7 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     e->hash = hash_key(c, key, keylen);
     e->born = generation;
     e->age = atomic_fetch_add(&c->inserts, 1);
-    e->weight = weight;
+    e->weight = cost_weight(a->cost_us);
     e->credit = e->weight;
     unsigned set = set_of(c, e->hash);
     struct shard *s = shard_of(c, set);
