@@ -331,14 +331,7 @@ static void prune(struct nd_events *ev)
 
 static void wait_ms(struct nd_events *ev, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = nd_time_after_ms(CLOCK_MONOTONIC, ms);
     while (!atomic_load(&ev->poked) && !ev->stopping)
         if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) != 0)
             break;

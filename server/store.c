@@ -147,14 +147,7 @@ static enum nd_err writer_acquire(struct nd_sqlite *st)
 {
     if (st->holds_writer)
         return ND_OK;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += st->busy_timeout_ms / 1000;
-    until.tv_nsec += (long)(st->busy_timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = nd_time_after_ms(CLOCK_REALTIME, st->busy_timeout_ms);
     if (pthread_mutex_timedlock(&writer_lock, &until) != 0) {
         nd_log(ND_LOG_WARN, "store: another write of this process held the lock for %u ms",
                st->busy_timeout_ms);

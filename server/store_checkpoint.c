@@ -63,6 +63,7 @@
 #include <time.h>
 
 #include "newsd/log.h"
+#include "newsd/util.h"
 #include "store_internal.h"
 
 /* WAL pages after which a checkpoint is due: SQLite's own default. */
@@ -135,11 +136,7 @@ static bool wait_for_pass(void)
         }
         if (!atomic_load(&ckpt.restart_due) && !ckpt.held)
             return true;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += IDLE_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = nd_time_after_ms(CLOCK_REALTIME, IDLE_MS);
         int w = 0;
         while (w != ETIMEDOUT && !ckpt.stop && !ckpt.restarting &&
                (ckpt.held || atomic_load(&ckpt.restart_due)))

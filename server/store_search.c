@@ -29,6 +29,7 @@
 
 #include "newsd/cursor.h"
 #include "newsd/search.h"
+#include "newsd/util.h"
 #include "store_internal.h"
 #include "store_search_fts.h"
 
@@ -232,13 +233,7 @@ enum nd_err nd_sqlite_search(struct nd_store *store, const struct nd_search_para
         return ND_ERR_NOMEM;
     }
     if (p->time_limit_ms) {
-        clock_gettime(CLOCK_MONOTONIC, &deadline.at);
-        deadline.at.tv_sec += p->time_limit_ms / 1000;
-        deadline.at.tv_nsec += (long)(p->time_limit_ms % 1000) * 1000000L;
-        if (deadline.at.tv_nsec >= 1000000000L) {
-            deadline.at.tv_sec++;
-            deadline.at.tv_nsec -= 1000000000L;
-        }
+        deadline.at = nd_time_after_ms(CLOCK_MONOTONIC, p->time_limit_ms);
         sqlite3_progress_handler(st->db, 1000, past_deadline, &deadline);
     }
     enum nd_err err = find_page(st, p, match, arr, &next);

@@ -28,6 +28,19 @@ uint64_t nd_monotonic_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+struct timespec nd_time_after_ms(clockid_t clock, unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 unsigned nd_cores(unsigned at_least)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Room for "YYYY-MM-DDTHH:MM:SSZ" and its NUL. */
 #define ND_TIME_BUF 21
@@ -18,6 +19,9 @@ int64_t nd_time_now(void);
 
 /* Microseconds of the monotonic clock, for durations. */
 uint64_t nd_monotonic_us(void);
+
+/* The time ms milliseconds from now on clock, for timed waits and deadlines. */
+struct timespec nd_time_after_ms(clockid_t clock, unsigned ms);
 
 /* The cores online, or at_least when there are fewer (or the count is unknown). */
 unsigned nd_cores(unsigned at_least);

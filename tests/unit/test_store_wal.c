@@ -38,6 +38,17 @@ static long file_size(const char *path, const char *suffix)
     return stat(name, &sb) == 0 ? (long)sb.st_size : -1;
 }
 
+/* The size of the database file at path once it reaches at_least, or after 5 s. */
+static long wait_for_file(const char *path, long at_least)
+{
+    long size = file_size(path, "");
+    for (int i = 0; i < 100 && size < at_least; i++) {
+        usleep(50 * 1000);
+        size = file_size(path, "");
+    }
+    return size;
+}
+
 static unsigned thread_count(void)
 {
     unsigned n = 0;
@@ -98,9 +109,7 @@ static void test_background_checkpoints(void)
     printf("# WAL at most %ld bytes for %ld written (ceiling %ld)\n", wal_max, written, ceiling);
     CHECK(wal_max > 0);
     CHECK(wal_max <= ceiling);
-    long size = 0;
-    for (int i = 0; i < 100 && (size = file_size(t.path, "")) < written - 1100 * frame; i++)
-        usleep(50 * 1000);
+    long size = wait_for_file(t.path, written - 1100 * frame);
     printf("# database file %ld bytes while open\n", size);
     CHECK(size >= written - 1100 * frame);
     nd_store_close(st);
@@ -133,9 +142,7 @@ static void test_reader_held_pages(void)
     CHECK(held < before + 1000000);
     CHECK_INT(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(reader);
-    long size = 0;
-    for (int i = 0; i < 100 && (size = file_size(t.path, "")) < before + 6000000; i++)
-        usleep(50 * 1000);
+    long size = wait_for_file(t.path, before + 6000000);
     printf("# %ld bytes once it ended\n", size);
     CHECK(size >= before + 6000000);
     nd_store_close(st);

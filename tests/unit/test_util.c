@@ -209,6 +209,19 @@ static void test_parse_uint(void)
 }
 
 /* The cores online, never fewer than asked for. */
+/* ms from now, with the nanoseconds carried into the seconds (1,999 ms crosses a second). */
+static void test_time_after_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec t = nd_time_after_ms(CLOCK_MONOTONIC, 1999);
+    CHECK(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+    int64_t diff_ms = (int64_t)(t.tv_sec - now.tv_sec) * 1000 + (t.tv_nsec - now.tv_nsec) / 1000000;
+    CHECK(diff_ms >= 1999 && diff_ms < 2100);
+    t = nd_time_after_ms(CLOCK_REALTIME, 0);
+    CHECK(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+}
+
 static void test_cores(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -231,10 +244,10 @@ static void test_err_status(void)
 
 int main(void)
 {
-    return CHECK_RUN(CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode),
-                     CHECK_CASE(test_time_parse), CHECK_CASE(test_time_parse_rejects),
-                     CHECK_CASE(test_time_round_trip), CHECK_CASE(test_utf8),
-                     CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
-                     CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_why),
-                     CHECK_CASE(test_err_status), CHECK_CASE(test_cores));
+    return CHECK_RUN(
+        CHECK_CASE(test_time_format), CHECK_CASE(test_utf8_decode), CHECK_CASE(test_time_parse),
+        CHECK_CASE(test_time_parse_rejects), CHECK_CASE(test_time_round_trip),
+        CHECK_CASE(test_utf8), CHECK_CASE(test_parse_id), CHECK_CASE(test_parse_uint),
+        CHECK_CASE(test_utf8_next), CHECK_CASE(test_list), CHECK_CASE(test_why),
+        CHECK_CASE(test_err_status), CHECK_CASE(test_cores), CHECK_CASE(test_time_after_ms));
 }
