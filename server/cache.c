@@ -2,21 +2,28 @@
  * cache.c: the shared cache of rendered responses (see newsd/cache.h).
  *
  * Slots are grouped into sets of WAYS (a key may sit in any slot of its set;
- * a new one takes an empty or stale slot, else the one with the least credit,
- * the oldest of those), and sets into shards, each with its own mutex, so
+ * a new one takes an empty or stale slot, else the lowest ranked: see below),
+ * and sets into shards, each with its own mutex, so
  * threads serving different URLs rarely meet.
  *
- * What goes when the bytes are full is chosen by a clock that weighs what an
- * answer cost to make: an entry's credit is set to its weight when it is
- * stored and to one more at each hit, and the sweep (make_room) takes one
- * from each entry it passes and frees only those it finds at none. The weight grows
- * with the logarithm of the time the answer took (1 for an article page made
- * in tens of microseconds, about 10 for a search of tens of milliseconds), so
- * an answer read again since the sweep last passed always survives it, and
- * one that was costly to make outlives many passes of cheap ones. Before it,
- * the sweep freed whatever it met: a cache smaller than the pages being read
- * threw out the few searches of a read mix as often as any page, and each
- * came back as a 30 ms miss.
+ * What goes when the bytes are full is chosen by what an answer cost to make
+ * and how lately it was used (GreedyDual's aging): the cache keeps a floor
+ * that only rises, and an entry's rank is the floor at its store or last hit
+ * plus its weight. To make room, a sweep from a rotating position compares
+ * SAMPLE entries, frees the lowest ranked (the least lately used of equals)
+ * and raises the floor to its rank; an entry it passes below the floor goes
+ * at once. The weight grows with the logarithm of the time the answer took
+ * (1 for an article page made in tens of microseconds, about 10 for a search
+ * of tens of milliseconds), so the floor rises about one step each time the
+ * cheap pages have all been replaced, and a costly answer outlives many such
+ * turns unread, while any answer stored or read since outranks those of
+ * equal cost that were not. Before it, an entry's credit was taken down one
+ * at each pass of the sweep and set at each hit: answers read once more
+ * outranked every answer stored after them, and a cache full of them pushed
+ * each new search out again before anyone asked twice (a walk of 1,000
+ * search URLs, twice, missed hundreds the second time). Before that, the
+ * sweep freed whatever it met, and the few searches of a read mix came back
+ * as 30 ms misses as often as any page.
  *
  * An entry is one allocation (the
  * struct, its key, body and link) with a reference count: the slot holds one
@@ -56,6 +63,8 @@
 #define MAX_WEIGHT 12
 /* Slots one make_room visits at most (the sweep goes on from there at the next). */
 #define SWEEP_VISITS 2048
+/* Fresh entries one eviction compares: the lowest ranked of them goes. */
+#define SAMPLE 16
 
 struct entry {
     struct nd_cache_entry pub; /* first: nd_cache_release casts back */
@@ -63,10 +72,11 @@ struct entry {
     uint64_t born; /* nd_cache_generation() before the answer was rendered */
     uint64_t hash;
     size_t keylen;
-    size_t size;  /* bytes accounted for this entry */
-    uint64_t age; /* insertion order: the oldest of a set's least credited is replaced first */
-    unsigned char weight; /* credit given at each store and hit: see cost_weight */
-    unsigned char credit; /* sweeps it survives unread (up to weight + 1); under its shard's lock */
+    size_t size; /* bytes accounted for this entry */
+    /* rank (the floor at its store or last hit, plus weight) and the count of stores
+       then, which orders equal ranks by use; both under its shard's lock */
+    uint64_t rank, used;
+    unsigned char weight; /* see cost_weight */
     struct nd_cache *cache;
     char *key;
 };
@@ -87,8 +97,9 @@ struct nd_cache {
     struct entry **slots;
     struct shard shards[SHARDS];
     _Atomic uint64_t hits, misses, stores;
-    _Atomic unsigned sweep;                            /* the next slot make_room looks at */
-    _Atomic uint64_t inserts;                          /* gives each entry its age */
+    _Atomic unsigned sweep;   /* the next slot make_room looks at */
+    _Atomic uint64_t floor;   /* rank of the last entry freed to make room (GreedyDual's L) */
+    _Atomic uint64_t inserts; /* stores so far: the clock that orders equal ranks */
     unsigned char hash_key[crypto_shorthash_KEYBYTES]; /* random, set once at creation */
 };
 
@@ -215,6 +226,27 @@ static bool is_fresh(struct nd_cache *c, uint64_t born, int64_t article)
     return atomic_load(&c->collections) <= born;
 }
 
+/*
+ * Ranks e as used now (its shard locked). Written only when that changes
+ * something: with no stores and no evictions in between, hot entries are
+ * only read, and their cache lines stay clean.
+ */
+static void touch(struct nd_cache *c, struct entry *e)
+{
+    uint64_t rank = atomic_load_explicit(&c->floor, memory_order_relaxed) + e->weight;
+    uint64_t used = atomic_load_explicit(&c->inserts, memory_order_relaxed);
+    if (e->rank != rank)
+        e->rank = rank;
+    if (e->used != used)
+        e->used = used;
+}
+
+/* Whether a goes before b: the lower rank, or of equal ranks the one used less lately. */
+static bool ranks_below(const struct entry *a, const struct entry *b)
+{
+    return a->rank < b->rank || (a->rank == b->rank && a->used < b->used);
+}
+
 /* The shard guarding slot: every slot of a set has the same one. */
 static struct shard *shard_of(struct nd_cache *c, unsigned slot)
 {
@@ -245,9 +277,7 @@ const struct nd_cache_entry *nd_cache_get(struct nd_cache *c, const char *key, s
             continue;
         if (is_fresh(c, e->born, e->pub.article)) {
             atomic_fetch_add(&e->refs, 1);
-            /* one more than at the store: read again, it outlives an answer read once */
-            if (e->credit != e->weight + 1) /* read alone when unchanged: hot lines stay clean */
-                e->credit = (unsigned char)(e->weight + 1);
+            touch(c, e);
             found = e;
         } else {
             c->slots[slot] = NULL; /* stale: free its bytes now */
@@ -295,34 +325,65 @@ static struct entry *entry_new(struct nd_cache *c, const char *key, size_t keyle
 }
 
 /*
- * Frees entries from a rotating position until need more bytes fit or
- * SWEEP_VISITS slots were visited: a stale entry at once, a fresh one when
- * its credit is spent (one is taken at each visit). Returns whether they fit.
+ * Frees entries from the sweep's position on until need more bytes fit or
+ * SWEEP_VISITS slots were visited: a stale entry or one ranked below the
+ * floor as it is passed, else, for each SAMPLE fresh entries passed, the
+ * lowest ranked of them, raising the floor to its rank. Returns whether
+ * they fit.
  */
 static bool make_room(struct nd_cache *c, size_t need)
 {
-    for (unsigned visited = 0; visited < SWEEP_VISITS; visited++) {
-        if (atomic_load(&c->bytes) + need <= c->max_bytes)
-            return true;
-        unsigned slot = atomic_fetch_add(&c->sweep, 1) & c->mask;
-        struct shard *s = shard_of(c, slot);
-        pthread_mutex_lock(&s->lock);
-        struct entry *e = c->slots[slot];
-        if (e != NULL && e->credit > 0 && is_fresh(c, e->born, e->pub.article)) {
-            e->credit--;
-            e = NULL;
-        } else {
-            c->slots[slot] = NULL;
+    unsigned visited = 0;
+    while (atomic_load(&c->bytes) + need > c->max_bytes && visited < SWEEP_VISITS) {
+        struct entry *least = NULL;
+        unsigned least_slot = 0, seen = 0;
+        uint64_t least_rank = 0;
+        while (seen < SAMPLE && visited < SWEEP_VISITS) {
+            visited++;
+            unsigned slot = atomic_fetch_add(&c->sweep, 1) & c->mask;
+            struct shard *s = shard_of(c, slot);
+            pthread_mutex_lock(&s->lock);
+            struct entry *e = c->slots[slot];
+            if (e && is_fresh(c, e->born, e->pub.article) && e->rank >= atomic_load(&c->floor)) {
+                if (!least || ranks_below(e, least)) {
+                    least = e;
+                    least_slot = slot;
+                    least_rank = e->rank;
+                }
+                seen++;
+                e = NULL;
+            } else {
+                c->slots[slot] = NULL;
+            }
+            pthread_mutex_unlock(&s->lock);
+            if (e) {
+                entry_unref(e);
+                if (atomic_load(&c->bytes) + need <= c->max_bytes)
+                    return true;
+            }
         }
+        if (!least)
+            continue;
+        /* still there and unchanged? (only compared: it may have been freed since) */
+        struct shard *s = shard_of(c, least_slot);
+        pthread_mutex_lock(&s->lock);
+        struct entry *e = c->slots[least_slot];
+        if (e == least && e->rank == least_rank)
+            c->slots[least_slot] = NULL;
+        else
+            e = NULL;
         pthread_mutex_unlock(&s->lock);
-        entry_unref(e);
+        if (e) {
+            stamp_raise(&c->floor, least_rank);
+            entry_unref(e);
+        }
     }
     return atomic_load(&c->bytes) + need <= c->max_bytes;
 }
 
 /*
  * The slot of set for e (its shard locked): the one holding the same key,
- * else an empty or stale one, else the oldest of those with the least credit.
+ * else an empty or stale one, else the lowest ranked.
  */
 static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *e)
 {
@@ -337,8 +398,7 @@ static unsigned pick_slot(struct nd_cache *c, unsigned set, const struct entry *
         const struct entry *cur = c->slots[slot];
         if (!cur || !is_fresh(c, cur->born, cur->pub.article))
             return slot;
-        const struct entry *best = c->slots[victim];
-        if (cur->credit < best->credit || (cur->credit == best->credit && cur->age < best->age))
+        if (ranks_below(cur, c->slots[victim]))
             victim = slot;
     }
     return victim;
@@ -378,9 +438,9 @@ bool nd_cache_put_answer(struct nd_cache *c, const char *key, size_t keylen, uin
     e->pub.position = a->position;
     e->hash = hash_key(c, key, keylen);
     e->born = generation;
-    e->age = atomic_fetch_add(&c->inserts, 1);
+    atomic_fetch_add(&c->inserts, 1);
     e->weight = cost_weight(a->cost_us);
-    e->credit = e->weight;
+    touch(c, e);
     unsigned set = set_of(c, e->hash);
     struct shard *s = shard_of(c, set);
     pthread_mutex_lock(&s->lock);

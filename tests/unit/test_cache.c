@@ -343,11 +343,45 @@ static void test_eviction_weighs_cost(void)
     nd_cache_destroy(c);
 }
 
+/*
+ * Answers stored last outlive older ones of the same cost that were read
+ * once: 500 searches stored and read, then 400 more stored into a cache
+ * that holds about 680 of them; all 400 are there when read. (With a credit
+ * per entry that only hits raise, the old ones, read once more, outranked
+ * the new and the new pushed each other out.)
+ */
+static void test_newer_outlive_older(void)
+{
+    struct nd_cache *c = nd_cache_create(4 << 20, 16384); /* enough slots that sets never fill */
+    static char body[6000];
+    memset(body, 'x', sizeof body - 1);
+    char key[48];
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "/v1/search?q=old%d", i);
+        CHECK(put_costly(c, key, body, 20000));
+        CHECK(holds(c, key));
+    }
+    for (int i = 0; i < 400; i++) {
+        snprintf(key, sizeof key, "/v1/search?q=new%d", i);
+        CHECK(put_costly(c, key, body, 20000));
+    }
+    unsigned kept = 0;
+    for (int i = 0; i < 400; i++) {
+        snprintf(key, sizeof key, "/v1/search?q=new%d", i);
+        kept += holds(c, key);
+    }
+    CHECK(kept == 400);
+    struct nd_cache_stats st;
+    nd_cache_stats(c, &st);
+    CHECK(st.bytes <= 4 << 20);
+    nd_cache_destroy(c);
+}
+
 int main(void)
 {
     return CHECK_RUN(CHECK_CASE(test_hit_and_miss), CHECK_CASE(test_invalidate),
                      CHECK_CASE(test_invalidate_article), CHECK_CASE(test_type_and_encoding),
                      CHECK_CASE(test_reference_outlives_replacement), CHECK_CASE(test_bounded),
                      CHECK_CASE(test_threads), CHECK_CASE(test_keyed_placement),
-                     CHECK_CASE(test_eviction_weighs_cost));
+                     CHECK_CASE(test_eviction_weighs_cost), CHECK_CASE(test_newer_outlive_older));
 }
