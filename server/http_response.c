@@ -186,6 +186,11 @@ int nd_respond_owned(struct nd_request *req, int status, const char *type, char 
     return status;
 }
 
+int nd_respond_json_text(struct nd_request *req, int status, char *text, size_t len)
+{
+    return nd_respond_owned(req, status, JSON_TYPE, text, len);
+}
+
 bool nd_respond_header(struct nd_request *req, const char *name, const char *value)
 {
     if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)

@@ -138,7 +138,7 @@ static int append_chunk(const char *chunk, size_t size, void *data)
  * copied in runs between the bytes to escape rather than decoded character
  * by character, which is where json_dump_callback spent its time.
  */
-/* Eight bytes of a string at once: does one of them need an escape? (See render_string.) */
+/* Eight bytes of a string at once: does one of them need an escape? (See nd_json_render_string.) */
 static bool word_needs_escape(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
@@ -149,7 +149,7 @@ static bool word_needs_escape(uint64_t w)
     return ((control | is_quote | is_backslash) & highs) != 0;
 }
 
-static void render_string(struct nd_buf *out, const char *s, size_t n)
+void nd_json_render_string(struct nd_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0;
@@ -202,8 +202,7 @@ static void render_string(struct nd_buf *out, const char *s, size_t n)
     nd_buf_append(out, "\"", 1);
 }
 
-/* An integer in decimal, as Jansson's "%lld" writes it. */
-static void render_integer(struct nd_buf *out, json_int_t v)
+void nd_json_render_integer(struct nd_buf *out, int64_t v)
 {
     char digits[24];
     size_t i = sizeof digits;
@@ -229,7 +228,7 @@ static bool render_value(const json_t *v, struct nd_buf *out, unsigned depth)
         for (void *it = json_object_iter((json_t *)v); it != NULL;
              it = json_object_iter_next((json_t *)v, it)) {
             nd_buf_append_str(out, sep);
-            render_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
+            nd_json_render_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
             nd_buf_append(out, ":", 1);
             if (!render_value(json_object_iter_value(it), out, depth + 1))
                 return false;
@@ -248,10 +247,10 @@ static bool render_value(const json_t *v, struct nd_buf *out, unsigned depth)
         nd_buf_append(out, "]", 1);
         break;
     case JSON_STRING:
-        render_string(out, json_string_value(v), json_string_length(v));
+        nd_json_render_string(out, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        render_integer(out, json_integer_value(v));
+        nd_json_render_integer(out, json_integer_value(v));
         break;
     case JSON_REAL: /* rare (search scores): Jansson's own digits, whatever its rules */
         if (json_dump_callback(v, append_chunk, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0)

@@ -804,6 +804,7 @@ static const struct nd_store_ops sqlite_ops = {
     .comment_delete = nd_sqlite_comment_delete,
     .comment_set_status = nd_sqlite_comment_set_status,
     .comment_list_filtered = nd_sqlite_comment_list_filtered,
+    .article_text = nd_sqlite_article_text,
     .comment_import = nd_sqlite_comment_import,
     .comment_find_import = nd_sqlite_comment_find_import,
     .changes_bounds = nd_sqlite_changes_bounds,

@@ -22,9 +22,8 @@
 enum nd_err nd_sqlite_article_get(struct nd_store *store, int64_t id, json_t **out)
 {
     struct nd_sqlite *st = nd_sqlite_of(store);
-    return nd_store_get(st, ND_STMT_ARTICLE_GET,
-                        "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE id = :id",
-                        ND_PARAMS(ND_INT(":id", id)), &nd_article_shape, out, "article get");
+    return nd_store_get(st, ND_STMT_ARTICLE_GET, ND_ARTICLE_GET_SQL, ND_PARAMS(ND_INT(":id", id)),
+                        &nd_article_shape, out, "article get");
 }
 
 enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *slug, json_t **out)
@@ -32,9 +31,26 @@ enum nd_err nd_sqlite_article_get_by_slug(struct nd_store *store, const char *sl
     struct nd_sqlite *st = nd_sqlite_of(store);
     if (!slug)
         return ND_ERR_NOT_FOUND;
-    return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG,
-                        "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
+    return nd_store_get(st, ND_STMT_ARTICLE_GET_BY_SLUG, ND_ARTICLE_GET_BY_SLUG_SQL,
                         ND_PARAMS(ND_TEXT(":slug", slug)), &nd_article_shape, out, "article get");
+}
+
+/* An nd_store_row_fn: nd_row_render_article of the statement's row. */
+static enum nd_err read_article_text(sqlite3_stmt *stmt, void *ctx)
+{
+    struct nd_row row = nd_sqlite_row(stmt);
+    return nd_row_render_article(&row, ctx);
+}
+
+enum nd_err nd_sqlite_article_text(struct nd_store *store, int64_t id, const char *slug,
+                                   struct nd_article_text *t)
+{
+    struct nd_sqlite *st = nd_sqlite_of(store);
+    if (slug)
+        return nd_store_row(st, ND_STMT_ARTICLE_GET_BY_SLUG, ND_ARTICLE_GET_BY_SLUG_SQL,
+                            ND_PARAMS(ND_TEXT(":slug", slug)), read_article_text, t, "article get");
+    return nd_store_row(st, ND_STMT_ARTICLE_GET, ND_ARTICLE_GET_SQL, ND_PARAMS(ND_INT(":id", id)),
+                        read_article_text, t, "article get");
 }
 
 enum nd_err nd_store_article_exists(struct nd_sqlite *st, int64_t id)

@@ -37,6 +37,9 @@ struct nd_store_ops {
                                   json_t **out);
     enum nd_err (*article_get)(struct nd_store *st, int64_t id, json_t **out);
     enum nd_err (*article_get_by_slug)(struct nd_store *st, const char *slug, json_t **out);
+    /* optional */
+    enum nd_err (*article_text)(struct nd_store *st, int64_t id, const char *slug,
+                                struct nd_article_text *t);
     enum nd_err (*article_update)(struct nd_store *st, int64_t id,
                                   const struct nd_article_fields *f, json_t **out);
     enum nd_err (*article_delete)(struct nd_store *st, int64_t id);
@@ -56,7 +59,8 @@ struct nd_store_ops {
     enum nd_err (*comment_set_status)(struct nd_store *st, int64_t id, bool pending, json_t **out);
     enum nd_err (*comment_list_filtered)(struct nd_store *st, int64_t article_id,
                                          enum nd_comment_filter which, bool tree, unsigned limit,
-                                         const char *cursor, json_t **items, char **next_cursor);
+                                         const char *cursor, struct nd_buf *text, json_t **items,
+                                         char **next_cursor);
     enum nd_err (*comment_import)(struct nd_store *st, const struct nd_comment_import *c,
                                   int64_t *id);
     enum nd_err (*comment_find_import)(struct nd_store *st, const char *import_key, int64_t *id);

@@ -395,9 +395,12 @@ enum nd_err nd_sqlite_comment_delete(struct nd_store *store, int64_t id);
 enum nd_err nd_sqlite_comment_set_status(struct nd_store *store, int64_t id, bool pending,
                                          json_t **out);
 
+enum nd_err nd_sqlite_article_text(struct nd_store *store, int64_t id, const char *slug,
+                                   struct nd_article_text *t);
 enum nd_err nd_sqlite_comment_list_filtered(struct nd_store *store, int64_t article_id,
                                             enum nd_comment_filter which, bool tree, unsigned limit,
-                                            const char *cursor, json_t **items, char **next_cursor);
+                                            const char *cursor, struct nd_buf *text, json_t **items,
+                                            char **next_cursor);
 
 enum nd_err nd_sqlite_comment_import(struct nd_store *store, const struct nd_comment_import *c,
                                      int64_t *id);

@@ -172,6 +172,7 @@ struct nd_page nd_list_page(enum nd_article_order order, unsigned limit)
                            {{ND_KEY_INT, orders[order].key_col, 0}, {ND_KEY_INT, ND_ACOL_ID, 0}},
                            limit,
                            nd_row_map_shape,
-                           &nd_article_shape};
+                           &nd_article_shape,
+                           NULL};
     return page;
 }

@@ -234,6 +234,14 @@ enum nd_err nd_store_article_find_import(struct nd_store *st, const char *import
     return st->ops->article_find_import(st, import_key, id);
 }
 
+enum nd_err nd_store_article_text(struct nd_store *st, int64_t id, const char *slug,
+                                  struct nd_article_text *t)
+{
+    if (!st->ops->article_text)
+        return ND_ERR_UNSUPPORTED;
+    return st->ops->article_text(st, id, slug, t);
+}
+
 enum nd_err nd_store_article_is_draft(struct nd_store *st, int64_t id, bool *draft)
 {
     return st->ops->article_is_draft(st, id, draft);
@@ -304,14 +312,23 @@ enum nd_err nd_store_comment_list(struct nd_store *st, int64_t article_id, bool 
                                   char **next_cursor)
 {
     return st->ops->comment_list_filtered(st, article_id, ND_COMMENTS_ANY, tree, limit, cursor,
-                                          items, next_cursor);
+                                          NULL, items, next_cursor);
 }
 
 enum nd_err nd_store_comment_list_filtered(struct nd_store *st, int64_t article_id,
                                            enum nd_comment_filter which, bool tree, unsigned limit,
                                            const char *cursor, json_t **items, char **next_cursor)
 {
-    return st->ops->comment_list_filtered(st, article_id, which, tree, limit, cursor, items,
+    return st->ops->comment_list_filtered(st, article_id, which, tree, limit, cursor, NULL, items,
+                                          next_cursor);
+}
+
+enum nd_err nd_store_comment_list_text(struct nd_store *st, int64_t article_id,
+                                       enum nd_comment_filter which, unsigned limit,
+                                       const char *cursor, struct nd_buf *out, char **next_cursor)
+{
+    json_t *none = NULL;
+    return st->ops->comment_list_filtered(st, article_id, which, false, limit, cursor, out, &none,
                                           next_cursor);
 }
 

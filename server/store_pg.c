@@ -495,12 +495,9 @@ enum nd_err nd_pg_page(struct nd_pg *st, struct nd_pg_stmt *slot, const char *sq
     for (int i = 0; i < rows && (unsigned)i < page->limit && err == ND_OK; i++) {
         struct nd_pg_row r = {res, i};
         struct nd_row row = nd_pg_row(&r);
-        json_t *item = NULL;
         if ((unsigned)i + 1 == page->limit)
             nd_page_row_keys(page, &row, last);
-        err = page->map(&row, page->how, &item);
-        if (err == ND_OK && json_array_append_new(items, item) != 0)
-            err = ND_ERR_NOMEM;
+        err = nd_page_add_row(page, &row, (unsigned)i, items);
     }
     char *cursor = NULL;
     if (err == ND_OK && (unsigned)rows > page->limit) {
@@ -909,6 +906,7 @@ static const struct nd_store_ops pg_ops = {
     .comment_delete = nd_pg_comment_delete,
     .comment_set_status = nd_pg_comment_set_status,
     .comment_list_filtered = nd_pg_comment_list_filtered,
+    .article_text = nd_pg_article_text,
     .comment_import = nd_pg_comment_import,
     .comment_find_import = nd_pg_comment_find_import,
     .changes_bounds = nd_pg_changes_bounds,

@@ -336,9 +336,12 @@ enum nd_err nd_pg_comment_get(struct nd_store *store, int64_t id, json_t **out);
 enum nd_err nd_pg_comment_delete(struct nd_store *store, int64_t id);
 enum nd_err nd_pg_comment_set_status(struct nd_store *store, int64_t id, bool pending,
                                      json_t **out);
+enum nd_err nd_pg_article_text(struct nd_store *store, int64_t id, const char *slug,
+                               struct nd_article_text *t);
 enum nd_err nd_pg_comment_list_filtered(struct nd_store *store, int64_t article_id,
                                         enum nd_comment_filter which, bool tree, unsigned limit,
-                                        const char *cursor, json_t **items, char **next_cursor);
+                                        const char *cursor, struct nd_buf *text, json_t **items,
+                                        char **next_cursor);
 enum nd_err nd_pg_comment_import(struct nd_store *store, const struct nd_comment_import *c,
                                  int64_t *id);
 enum nd_err nd_pg_comment_find_import(struct nd_store *store, const char *import_key, int64_t *id);

@@ -16,8 +16,7 @@
 
 enum nd_err nd_pg_article_get(struct nd_store *store, int64_t id, json_t **out)
 {
-    return nd_pg_get(nd_pg_of(store), PG_ARTICLE_GET,
-                     "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE id = :id",
+    return nd_pg_get(nd_pg_of(store), PG_ARTICLE_GET, ND_ARTICLE_GET_SQL,
                      ND_PARAMS(ND_INT(":id", id)), &nd_article_shape, out, "article get");
 }
 
@@ -35,9 +34,22 @@ enum nd_err nd_pg_article_get_by_slug(struct nd_store *store, const char *slug, 
 {
     if (!slug || !sendable(slug))
         return ND_ERR_NOT_FOUND;
-    return nd_pg_get(nd_pg_of(store), PG_ARTICLE_GET_BY_SLUG,
-                     "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE slug = :slug",
+    return nd_pg_get(nd_pg_of(store), PG_ARTICLE_GET_BY_SLUG, ND_ARTICLE_GET_BY_SLUG_SQL,
                      ND_PARAMS(ND_TEXT(":slug", slug)), &nd_article_shape, out, "article get");
+}
+
+enum nd_err nd_pg_article_text(struct nd_store *store, int64_t id, const char *slug,
+                               struct nd_article_text *t)
+{
+    struct nd_pg *st = nd_pg_of(store);
+    if (!slug)
+        return nd_pg_row_one(st, PG_ARTICLE_GET, ND_ARTICLE_GET_SQL, ND_PARAMS(ND_INT(":id", id)),
+                             nd_row_render_article, t, "article get");
+    if (!sendable(slug))
+        return ND_ERR_NOT_FOUND;
+    return nd_pg_row_one(st, PG_ARTICLE_GET_BY_SLUG, ND_ARTICLE_GET_BY_SLUG_SQL,
+                         ND_PARAMS(ND_TEXT(":slug", slug)), nd_row_render_article, t,
+                         "article get");
 }
 
 enum nd_err nd_pg_article_exists(struct nd_pg *st, int64_t id)

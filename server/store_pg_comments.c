@@ -421,7 +421,8 @@ static enum nd_err list_tree(struct nd_pg *st, const struct list_spec *spec, jso
 
 enum nd_err nd_pg_comment_list_filtered(struct nd_store *store, int64_t article_id,
                                         enum nd_comment_filter which, bool tree, unsigned limit,
-                                        const char *cursor, json_t **items, char **next_cursor)
+                                        const char *cursor, struct nd_buf *text, json_t **items,
+                                        char **next_cursor)
 {
     struct nd_pg *st = nd_pg_of(store);
     static const char *const statuses[] = {"visible", "pending", NULL};
@@ -434,8 +435,11 @@ enum nd_err nd_pg_comment_list_filtered(struct nd_store *store, int64_t article_
         return ND_ERR_INVALID;
     spec.after = pos[0];
     spec.status = statuses[which];
-    json_t *arr = json_array();
-    if (!arr)
+    if (text && tree)
+        return ND_ERR_INVALID; /* a tree is assembled from items */
+    spec.page.text = text;
+    json_t *arr = text ? NULL : json_array();
+    if (!text && !arr)
         return ND_ERR_NOMEM;
     enum nd_err err = tree ? list_tree(st, &spec, arr, &next) : list_flat(st, &spec, arr, &next);
     if (err != ND_OK) {

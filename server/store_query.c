@@ -224,12 +224,9 @@ enum nd_err nd_store_page(struct nd_sqlite *st, sqlite3_stmt *stmt, const struct
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     for (; rc == SQLITE_ROW && n < page->limit && err == ND_OK; rc = sqlite3_step(stmt), n++) {
-        json_t *item = NULL;
         if (n + 1 == page->limit)
             nd_page_row_keys(page, &row, last);
-        err = page->map(&row, page->how, &item);
-        if (err == ND_OK && json_array_append_new(items, item) != 0)
-            err = ND_ERR_NOMEM;
+        err = nd_page_add_row(page, &row, n, items);
     }
     if (err == ND_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = nd_store_sqlite_err(st->db, rc, what);

@@ -24,20 +24,88 @@ static enum nd_err set_value(json_t *obj, const char *key, json_t *value)
     return json_object_set_new(obj, key, value) == 0 ? ND_OK : ND_ERR_NOMEM;
 }
 
-enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *row, int col)
+/*
+ * Where the members of a shaped row go: into a new object (obj), or as JSON
+ * text straight into out, the very bytes nd_json_render would write for
+ * that object. One reading of the row serves both.
+ */
+struct sink {
+    json_t *obj;
+    struct nd_buf *out; /* when obj is NULL */
+    bool first;         /* no member written to out yet */
+};
+
+/* Starts member key: its key and colon in out (nothing for an object). */
+static void sink_key(struct sink *s, const char *key)
+{
+    if (s->obj)
+        return;
+    nd_buf_append(s->out, s->first ? "" : ",", s->first ? 0 : 1);
+    s->first = false;
+    nd_json_render_string(s->out, key, strlen(key));
+    nd_buf_append(s->out, ":", 1);
+}
+
+/* Member key holding value (stolen): set, or rendered and released. */
+static enum nd_err sink_value(struct sink *s, const char *key, json_t *value)
+{
+    if (s->obj)
+        return set_value(s->obj, key, value);
+    sink_key(s, key);
+    bool ok = value != NULL && nd_json_render(value, s->out);
+    json_decref(value);
+    return ok ? ND_OK : ND_ERR_NOMEM;
+}
+
+static enum nd_err sink_int(struct sink *s, const char *key, int64_t v)
+{
+    if (s->obj)
+        return set_value(s->obj, key, json_integer(v));
+    sink_key(s, key);
+    nd_json_render_integer(s->out, v);
+    return s->out->err;
+}
+
+static enum nd_err sink_null(struct sink *s, const char *key)
+{
+    if (s->obj)
+        return set_value(s->obj, key, json_null());
+    sink_key(s, key);
+    return nd_buf_append(s->out, "null", 4);
+}
+
+/* Text known to be UTF-8. */
+static enum nd_err sink_string(struct sink *s, const char *key, const char *text, size_t len)
+{
+    if (s->obj)
+        return set_value(s->obj, key, json_stringn(text, len));
+    sink_key(s, key);
+    nd_json_render_string(s->out, text, len);
+    return s->out->err;
+}
+
+/* The text of column col, refused (ND_ERR_DB, logged) when it is not UTF-8. */
+static enum nd_err sink_text(struct sink *s, const char *key, const struct nd_row *row, int col)
 {
     size_t len = 0;
     const char *text = nd_row_text(row, col, &len);
-    json_t *value = nd_json_stringn(text, len);
-    if (!value && !nd_utf8_valid(text, len)) {
+    if (!nd_json_utf8_valid(text, len)) {
         nd_log(ND_LOG_ERROR, "store: column %s holds text that is not UTF-8", key);
         return ND_ERR_DB;
     }
-    return set_value(obj, key, value);
+    if (s->obj)
+        return set_value(s->obj, key, json_stringn_nocheck(text, len));
+    return sink_string(s, key, text, len);
+}
+
+enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *row, int col)
+{
+    struct sink s = {.obj = obj};
+    return sink_text(&s, key, row, col);
 }
 
 /* Adds the stored JSON array text of column col as the array key. */
-static enum nd_err json_tags(json_t *obj, const char *key, const struct nd_row *row, int col)
+static enum nd_err sink_tags(struct sink *s, const char *key, const struct nd_row *row, int col)
 {
     json_error_t jerr;
     bool nomem = false;
@@ -52,53 +120,71 @@ static enum nd_err json_tags(json_t *obj, const char *key, const struct nd_row *
                (long long)nd_row_int(row, 0));
         return ND_ERR_DB;
     }
-    return set_value(obj, key, tags);
+    return sink_value(s, key, tags);
 }
 
-static enum nd_err json_column(json_t *obj, const struct nd_col *c, const struct nd_row *row)
+static enum nd_err sink_column(struct sink *s, const struct nd_col *c, const struct nd_row *row)
 {
     char buf[ND_TIME_BUF];
     switch (c->kind) {
     case ND_COL_INT_OR_NULL:
         if (nd_row_is_null(row, c->col))
-            return set_value(obj, c->key, json_null());
-        return set_value(obj, c->key, json_integer(nd_row_int(row, c->col)));
+            return sink_null(s, c->key);
+        return sink_int(s, c->key, nd_row_int(row, c->col));
     case ND_COL_INT:
-        return set_value(obj, c->key, json_integer(nd_row_int(row, c->col)));
+        return sink_int(s, c->key, nd_row_int(row, c->col));
     case ND_COL_TEXT_OR_NULL:
         if (nd_row_is_null(row, c->col))
-            return set_value(obj, c->key, json_null());
-        return nd_row_json_text(obj, c->key, row, c->col);
+            return sink_null(s, c->key);
+        return sink_text(s, c->key, row, c->col);
     case ND_COL_TEXT_OR_ABSENT:
         if (nd_row_is_null(row, c->col))
             return ND_OK;
-        return nd_row_json_text(obj, c->key, row, c->col);
+        return sink_text(s, c->key, row, c->col);
     case ND_COL_TEXT:
-        return nd_row_json_text(obj, c->key, row, c->col);
+        return sink_text(s, c->key, row, c->col);
     case ND_COL_TIME:
         nd_time_format(nd_row_int(row, c->col), buf);
-        return set_value(obj, c->key, json_string(buf));
+        return sink_string(s, c->key, buf, strlen(buf));
     case ND_COL_TAGS:
-        return json_tags(obj, c->key, row, c->col);
+        return sink_tags(s, c->key, row, c->col);
     }
     return ND_ERR_DB;
 }
 
+/* The members of shape from row into s. */
+static enum nd_err sink_shape(struct sink *s, const struct nd_shape *shape,
+                              const struct nd_row *row)
+{
+    enum nd_err err = ND_OK;
+    if (shape->type)
+        err = sink_string(s, "type", shape->type, strlen(shape->type));
+    for (size_t i = 0; i < shape->ncols && err == ND_OK; i++)
+        err = sink_column(s, &shape->cols[i], row);
+    return err;
+}
+
 enum nd_err nd_row_map_shape(const struct nd_row *row, const void *how, json_t **out)
 {
-    const struct nd_shape *shape = how;
-    json_t *obj = json_object();
-    enum nd_err err = obj ? ND_OK : ND_ERR_NOMEM;
-    if (err == ND_OK && shape->type)
-        err = set_value(obj, "type", json_string(shape->type));
-    for (size_t i = 0; i < shape->ncols && err == ND_OK; i++)
-        err = json_column(obj, &shape->cols[i], row);
+    struct sink s = {.obj = json_object()};
+    enum nd_err err = s.obj ? sink_shape(&s, how, row) : ND_ERR_NOMEM;
     if (err != ND_OK) {
-        json_decref(obj);
+        json_decref(s.obj);
         return err;
     }
-    *out = obj;
+    *out = s.obj;
     return ND_OK;
+}
+
+enum nd_err nd_row_render_shape(const struct nd_row *row, const struct nd_shape *shape,
+                                struct nd_buf *out)
+{
+    struct sink s = {.out = out, .first = true};
+    nd_buf_append(out, "{", 1);
+    enum nd_err err = sink_shape(&s, shape, row);
+    if (err == ND_OK)
+        err = nd_buf_append(out, "}", 1);
+    return err;
 }
 
 /* ---- the resources' shapes ---------------------------------------------- */
@@ -203,7 +289,31 @@ enum nd_err nd_export_header(nd_store_export_fn emit, void *ctx)
     return err;
 }
 
+enum nd_err nd_row_render_article(const struct nd_row *row, void *ctx)
+{
+    struct nd_article_text *t = ctx;
+    size_t len = 0;
+    t->id = nd_row_int(row, ND_ACOL_ID);
+    t->draft = strcmp(nd_row_text(row, ND_ACOL_STATUS, &len), "draft") == 0;
+    return nd_row_render_shape(row, &nd_article_shape, t->out);
+}
+
 /* ---- keyset pages ------------------------------------------------------- */
+
+enum nd_err nd_page_add_row(const struct nd_page *page, const struct nd_row *row, unsigned n,
+                            json_t *items)
+{
+    if (page->text) {
+        if (n > 0)
+            nd_buf_append(page->text, ",", 1);
+        return nd_row_render_shape(row, page->how, page->text);
+    }
+    json_t *item = NULL;
+    enum nd_err err = page->map(row, page->how, &item);
+    if (err == ND_OK && json_array_append_new(items, item) != 0)
+        err = ND_ERR_NOMEM;
+    return err;
+}
 
 double nd_page_key_double(int64_t bits)
 {
@@ -271,7 +381,8 @@ struct nd_page nd_comment_page(enum nd_comment_filter which, unsigned limit)
                            {{ND_KEY_INT, ND_CCOL_ID, 0}, {ND_KEY_FIXED, 0, (int64_t)which}},
                            limit,
                            nd_row_map_shape,
-                           &nd_comment_shape};
+                           &nd_comment_shape,
+                           NULL};
     return page;
 }
 
@@ -337,25 +448,29 @@ struct nd_page nd_search_page(bool comments, bool newest, unsigned limit)
           {{ND_KEY_REAL, 4, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
           0,
           map_hit,
-          &article_hit},
+          &article_hit,
+          NULL},
          {'n',
           3,
           {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 3, 0}, {ND_KEY_INT, 0, 0}},
           0,
           map_hit,
-          &article_hit}},
+          &article_hit,
+          NULL}},
         {{'t',
           3,
           {{ND_KEY_REAL, 3, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
           0,
           map_hit,
-          &comment_hit},
+          &comment_hit,
+          NULL},
          {'k',
           3,
           {{ND_KEY_FIXED, 0, 0}, {ND_KEY_INT, 2, 0}, {ND_KEY_INT, 0, 0}},
           0,
           map_hit,
-          &comment_hit}},
+          &comment_hit,
+          NULL}},
     };
     struct nd_page page = pages[comments][newest];
     page.limit = limit;

@@ -195,6 +195,15 @@ typedef enum nd_err (*nd_row_map_fn)(const struct nd_row *row, const void *how, 
 enum nd_err nd_row_map_shape(const struct nd_row *row, const void *shape, json_t **out);
 
 /*
+ * Appends row as shape's object in JSON text to out: the very bytes
+ * nd_json_render writes for what nd_row_map_shape makes, without making it
+ * (a page of comments was some seventy allocations and frees). The same
+ * errors; on one, out holds part of the object.
+ */
+enum nd_err nd_row_render_shape(const struct nd_row *row, const struct nd_shape *shape,
+                                struct nd_buf *out);
+
+/*
  * Adds key to obj with the text of column col. ND_OK, ND_ERR_NOMEM, or
  * ND_ERR_DB when the stored text is not valid UTF-8 (logged).
  */
@@ -206,6 +215,9 @@ enum nd_err nd_row_json_text(json_t *obj, const char *key, const struct nd_row *
 #define ND_ARTICLE_COLUMNS                                                                         \
     "id, slug, title, summary, body, author, category, tags, source_url, status, "                 \
     "published_at, created_at, updated_at, comment_count"
+/* One article, by id or by slug: both backends' statements. */
+#define ND_ARTICLE_GET_SQL "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE id = :id"
+#define ND_ARTICLE_GET_BY_SLUG_SQL "SELECT " ND_ARTICLE_COLUMNS " FROM articles WHERE slug = :slug"
 /* Lists leave the body out: NULL in its place keeps the column numbers. */
 #define ND_ARTICLE_LIST_COLUMNS                                                                    \
     "id, slug, title, summary, NULL, author, category, tags, source_url, status, "                 \
@@ -326,7 +338,24 @@ struct nd_page {
     unsigned limit;
     nd_row_map_fn map; /* one row to one item */
     const void *how;   /* map's second argument */
+    /* when set, the items are written here as JSON text, comma-separated (map must be
+       nd_row_map_shape: nd_row_render_shape), and no array is made */
+    struct nd_buf *text;
 };
+
+/*
+ * The article of row (selected as ND_ARTICLE_COLUMNS) appended to t->out
+ * by nd_row_render_shape, its id and draft flag in t. ctx is the struct
+ * nd_article_text: an nd_pg_read_fn as it is.
+ */
+enum nd_err nd_row_render_article(const struct nd_row *row, void *ctx);
+
+/*
+ * Row n (from 0) of page: a new item of items, or its text after a comma
+ * (page->text).
+ */
+enum nd_err nd_page_add_row(const struct nd_page *page, const struct nd_row *row, unsigned n,
+                            json_t *items);
 
 /*
  * Decodes cursor into keys: zeros when cursor is NULL (the first page).

@@ -159,6 +159,12 @@ int nd_respond_static(struct nd_request *req, int status, const char *type, cons
 int nd_respond_owned(struct nd_request *req, int status, const char *type, char *data, size_t len);
 
 /*
+ * nd_respond_owned of JSON text made without a tree (malloc'd, freed here;
+ * NULL is out of memory): the Content-Type of nd_respond_json's answers.
+ */
+int nd_respond_json_text(struct nd_request *req, int status, char *text, size_t len);
+
+/*
  * Sets an embedded file (assets.h) as the body, with the ETag and gzip
  * encoding made at build time: nothing is hashed or compressed per request.
  * Returns status.

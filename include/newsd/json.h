@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "newsd/buf.h"
 
@@ -82,5 +83,15 @@ json_t *nd_json_stringn(const char *text, size_t len);
  * the text. Resets this thread's watch (see nd_json_watch_reset).
  */
 bool nd_json_render(const json_t *value, struct nd_buf *out);
+
+/*
+ * Appends the JSON string of the n bytes at s (valid UTF-8, which the
+ * caller checked: nd_json_utf8_valid) as nd_json_render writes a string.
+ * For answers written without a tree (nd_row_render_shape).
+ */
+void nd_json_render_string(struct nd_buf *out, const char *s, size_t n);
+
+/* Appends v in decimal, as nd_json_render writes an integer. */
+void nd_json_render_integer(struct nd_buf *out, int64_t v);
 
 #endif

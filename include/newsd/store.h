@@ -28,6 +28,8 @@
 #include "newsd/config.h"
 #include "newsd/err.h"
 
+struct nd_buf;
+
 struct nd_store;
 
 /* How a store connection behaves, whichever backend it is. */
@@ -281,6 +283,23 @@ enum nd_err nd_store_article_get_by_slug(struct nd_store *store, const char *slu
  */
 enum nd_err nd_store_article_is_draft(struct nd_store *store, int64_t id, bool *draft);
 
+/* An article read as JSON text (nd_store_article_text), and what its reader needs of it. */
+struct nd_article_text {
+    struct nd_buf *out; /* the article's text is appended here */
+    int64_t id;
+    bool draft;
+};
+
+/*
+ * nd_store_article_get (slug NULL) or nd_store_article_get_by_slug (id
+ * ignored) with the article appended to t->out as JSON text, the bytes
+ * nd_json_render writes for that object, without making it; its id and
+ * whether it is a draft in t. The same errors; ND_ERR_UNSUPPORTED when the
+ * backend has no such reading. On an error t->out may hold part of it.
+ */
+enum nd_err nd_store_article_text(struct nd_store *store, int64_t id, const char *slug,
+                                  struct nd_article_text *t);
+
 /*
  * Replaces every field of article id with f (its slug too; f->slug_derived
  * applies as in create) and bumps updated_at. ND_ERR_NOT_FOUND,
@@ -493,6 +512,16 @@ enum nd_err nd_store_comment_set_status(struct nd_store *store, int64_t id, bool
 enum nd_err nd_store_comment_list_filtered(struct nd_store *store, int64_t article_id,
                                            enum nd_comment_filter which, bool tree, unsigned limit,
                                            const char *cursor, json_t **items, char **next_cursor);
+
+/*
+ * The flat list of nd_store_comment_list_filtered written into out as the
+ * JSON text of its items, comma-separated (what nd_json_render writes for
+ * each), without making them: the cold path of a comment page. On an error
+ * out may hold part of the text.
+ */
+enum nd_err nd_store_comment_list_text(struct nd_store *store, int64_t article_id,
+                                       enum nd_comment_filter which, unsigned limit,
+                                       const char *cursor, struct nd_buf *out, char **next_cursor);
 
 /* ---- the change log (store_changes.c) ---------------------------------- */
 

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "newsd/buf.h"
 #include "newsd/cursor.h"
+#include "newsd/json.h"
 #include "newsd/log.h"
 #include "newsd/store.h"
 #include "newsd/text.h"
@@ -462,6 +464,62 @@ static void test_list_bad_input(void)
     nd_store_close(st);
 }
 
+/* nd_store_article_text of id (slug NULL) or slug into t, its text rendered anew in out. */
+static enum nd_err article_text(struct nd_store *st, int64_t id, const char *slug,
+                                struct nd_buf *out, struct nd_article_text *t)
+{
+    nd_buf_free(out);
+    *t = (struct nd_article_text){.out = out};
+    return nd_store_article_text(st, id, slug, t);
+}
+
+/*
+ * An article read as text is the very bytes of the article read as an
+ * object and rendered, by id and by slug: text with quotes, backslashes,
+ * control characters, non-ASCII and markup, tags, a source URL and none, a
+ * draft (flagged) and a published one; an id or slug nobody has is
+ * ND_ERR_NOT_FOUND.
+ */
+static void test_article_text(void)
+{
+    struct nd_store *st = open_memory();
+    const char *tags[] = {"zo\xc3\xab", "a \"b\"", "</x>"};
+    struct nd_article_fields f = fields("odd-one", 1700000000);
+    f.title = "Quote \" backslash \\ tab\t ctl \x01 \xe6\xbc\xa2 \xf0\x9f\x98\x80";
+    f.summary = "<script>alert(1)</script> &amp;";
+    f.body = "line\nline\r\n\x1f end";
+    f.author = "Zo\xc3\xab";
+    f.tags = tags;
+    f.ntags = 3;
+    f.source_url = "https://example.org/a?b=c&d=\"e\"";
+    int64_t odd = create(st, &f);
+    struct nd_article_fields d = fields("plain-draft", 1700000100);
+    d.draft = true;
+    int64_t draft = create(st, &d);
+    const int64_t ids[] = {odd, draft};
+    const char *slugs[] = {"odd-one", "plain-draft"};
+    struct nd_buf out = ND_BUF_INIT(1 << 20), want = ND_BUF_INIT(1 << 20);
+    struct nd_article_text t;
+    for (int i = 0; i < 2; i++) {
+        json_t *a = NULL;
+        CHECK_INT(nd_store_article_get(st, ids[i], &a), ND_OK);
+        nd_buf_free(&want);
+        CHECK(a && nd_json_render(a, &want));
+        json_decref(a);
+        CHECK_INT(article_text(st, ids[i], NULL, &out, &t), ND_OK);
+        CHECK_STR(nd_buf_str(&out), nd_buf_str(&want));
+        CHECK(t.id == ids[i] && t.draft == (i == 1));
+        CHECK_INT(article_text(st, 0, slugs[i], &out, &t), ND_OK);
+        CHECK_STR(nd_buf_str(&out), nd_buf_str(&want));
+        CHECK(t.id == ids[i] && t.draft == (i == 1));
+    }
+    CHECK_INT(article_text(st, draft + 100, NULL, &out, &t), ND_ERR_NOT_FOUND);
+    CHECK_INT(article_text(st, 0, "nobody-has-this", &out, &t), ND_ERR_NOT_FOUND);
+    nd_buf_free(&out);
+    nd_buf_free(&want);
+    nd_store_close(st);
+}
+
 int main(void)
 {
     /* Expected failures log at error level; keep the test output readable. */
@@ -473,5 +531,6 @@ int main(void)
         CHECK_CASE(test_article_update), CHECK_CASE(test_article_delete),
         CHECK_CASE(test_find_import), CHECK_CASE(test_list_order_ties),
         CHECK_CASE(test_list_filters), CHECK_CASE(test_list_pagination_with_inserts),
-        CHECK_CASE(test_list_exact_page), CHECK_CASE(test_list_bad_input));
+        CHECK_CASE(test_list_exact_page), CHECK_CASE(test_list_bad_input),
+        CHECK_CASE(test_article_text));
 }

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "newsd/buf.h"
 #include "newsd/cursor.h"
+#include "newsd/json.h"
 #include "newsd/migrate.h"
 #include "newsd/search.h"
 #include "newsd/store.h"
@@ -553,13 +555,93 @@ static void test_migration_recounts(void)
     remove_db(&file);
 }
 
+/* The items of a page as nd_json_render writes each, comma-separated. */
+static void render_items(const json_t *items, struct nd_buf *out)
+{
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        if (i > 0)
+            nd_buf_append(out, ",", 1);
+        CHECK(nd_json_render(json_array_get(items, i), out));
+    }
+}
+
+/*
+ * A flat page written as text (nd_store_comment_list_text) is the very
+ * bytes of its items rendered, with the same next cursor: text holding
+ * quotes, backslashes, control characters, non-ASCII and markup, a reply's
+ * parent_id beside a top-level null, for every filter, page after page.
+ */
+static void test_list_text(void)
+{
+    struct nd_store *st = open_memory();
+    int64_t a = article(st, "a");
+    const char *bodies[] = {"plain",
+                            "quote \" backslash \\ tab\t nl\n cr\r",
+                            "ctl \x01\x1f\x7f end",
+                            "\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80",
+                            "</script>&amp;",
+                            "last"};
+    int64_t first = 0;
+    for (int i = 0; i < 6; i++) {
+        struct nd_comment_fields f = {a, i % 2 == 1, first, i == 2 ? "Zo\xc3\xab \"z\"" : "reader",
+                                      bodies[i]};
+        json_t *c = NULL;
+        CHECK_INT(nd_store_comment_post(st, &f, i == 3 ? ND_COMMENT_PENDING : 0, &c), ND_OK);
+        if (i == 0)
+            first = c ? id_of(c) : 0;
+        json_decref(c);
+    }
+    const enum nd_comment_filter filters[] = {ND_COMMENTS_VISIBLE, ND_COMMENTS_PENDING,
+                                              ND_COMMENTS_ANY};
+    const size_t totals[] = {5, 1, 6};
+    for (size_t w = 0; w < 3; w++) {
+        char *cursor = NULL;
+        size_t seen = 0;
+        do {
+            json_t *items = NULL;
+            char *next = NULL, *next_text = NULL;
+            struct nd_buf want = ND_BUF_INIT(1 << 20), got = ND_BUF_INIT(1 << 20);
+            CHECK_INT(
+                nd_store_comment_list_filtered(st, a, filters[w], false, 2, cursor, &items, &next),
+                ND_OK);
+            render_items(items, &want);
+            seen += json_array_size(items);
+            CHECK_INT(nd_store_comment_list_text(st, a, filters[w], 2, cursor, &got, &next_text),
+                      ND_OK);
+            CHECK(want.len > 0);
+            CHECK_STR(nd_buf_str(&got), nd_buf_str(&want));
+            CHECK_STR(next_text ? next_text : "(none)", next ? next : "(none)");
+            json_decref(items);
+            nd_buf_free(&want);
+            nd_buf_free(&got);
+            free(next_text);
+            free(cursor);
+            cursor = next;
+        } while (cursor && seen < 10);
+        CHECK_INT((int)seen, (int)totals[w]);
+        free(cursor);
+    }
+    /* a cursor of another list is refused, as for the items */
+    char *next = NULL, *later = NULL;
+    struct nd_buf got = ND_BUF_INIT(1 << 20);
+    CHECK_INT(nd_store_comment_list_text(st, a, ND_COMMENTS_VISIBLE, 2, NULL, &got, &next), ND_OK);
+    CHECK(next != NULL);
+    CHECK_INT(nd_store_comment_list_text(st, a, ND_COMMENTS_PENDING, 2, next, &got, &later),
+              ND_ERR_INVALID);
+    nd_buf_free(&got);
+    free(next);
+    free(later);
+    nd_store_close(st);
+}
+
 int main(void)
 {
-    return STORE_CHECK_RUN(
-        CHECK_CASE(test_comment_create), CHECK_CASE(test_comment_count),
-        CHECK_CASE(test_comment_delete_reattach), CHECK_CASE(test_comment_list_flat),
-        CHECK_CASE(test_comment_tree), CHECK_CASE(test_comment_tree_deep),
-        CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
-        CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
-        CHECK_CASE(test_search_skips_pending), CHECK_CASE(test_migration_recounts));
+    return STORE_CHECK_RUN(CHECK_CASE(test_comment_create), CHECK_CASE(test_comment_count),
+                           CHECK_CASE(test_comment_delete_reattach),
+                           CHECK_CASE(test_comment_list_flat), CHECK_CASE(test_comment_tree),
+                           CHECK_CASE(test_comment_tree_deep),
+                           CHECK_CASE(test_count_follows_status), CHECK_CASE(test_reply_to_pending),
+                           CHECK_CASE(test_flat_filters), CHECK_CASE(test_filtered_trees),
+                           CHECK_CASE(test_search_skips_pending),
+                           CHECK_CASE(test_migration_recounts), CHECK_CASE(test_list_text));
 }
