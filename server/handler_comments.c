@@ -147,7 +147,7 @@ static int answer_list_error(struct nd_request *req, enum nd_err err)
  * The flat page with every member, written straight from the rows into
  * its JSON text: the bytes respond_page would send, without a tree of the
  * comments made and freed for each answer (a page of comments was some
- * seventy allocations). Takes next (malloc'd).
+ * seventy allocations).
  */
 static int respond_text_page(struct nd_request *req, struct nd_store *store, int64_t id,
                              const struct comment_query *q)
