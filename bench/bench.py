@@ -713,8 +713,12 @@ def run_full(opts):
             pg_uri, results["pg_import"] = load_postgres(opts.newsd, pg, folder)
         others = start_others(opts, copy, run_dir, results, pg_uri)
         if "pg" in others:
-            log("fetching every URL once from newsd over PostgreSQL (its cache, as newsd's)")
-            warm(others["pg"].port, lists)
+            # only the scenarios to run: each search list is a thousand cold searches, one
+            # at a time (minutes at 100,000 articles), and a run fetches its own list again
+            log("fetching every URL of the chosen scenarios once from newsd over PostgreSQL "
+                "(its cache, as newsd's)")
+            warm(others["pg"].port, {name: paths for name, paths in lists.items()
+                                     if wanted(opts, name)})
         if opts.peer:
             same = check_peer(srv, others["peer"], meta, lists, key, results)
             if opts.peer_check and not same:
