@@ -175,10 +175,7 @@ static int respond_text(struct nd_request *req, struct nd_store *store, const ch
         return 0;
     }
     nd_request_cache_article(req, t.id);
-    size_t len = 0;
-    char *text = nd_buf_take(&body, &len);
-    return text ? nd_respond_json_text(req, 200, text, len)
-                : nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+    return nd_respond_json_buf(req, 200, &body);
 }
 
 /* Answers a failed read of the article key names. */

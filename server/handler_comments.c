@@ -22,7 +22,6 @@
 #include "newsd/handlers.h"
 #include "newsd/json.h"
 #include "newsd/store.h"
-#include "newsd/url.h"
 #include "newsd/util.h"
 #include "newsd/validate.h"
 
@@ -128,11 +127,7 @@ static bool add_next_link(struct nd_request *req, int64_t id, const struct comme
     if (!next)
         return true;
     next_link_params(req, id, q, next, path, &lp);
-    const struct nd_link_params *done = &lp;
-    char *link = nd_url_build_next_link(path, done->pairs, done->n);
-    bool ok = link && nd_respond_header(req, "Link", link);
-    free(link);
-    return ok;
+    return nd_list_next_link(req, path, &lp);
 }
 
 /* Answers a failed list: a cursor of another list is the client's mistake. */
@@ -168,15 +163,13 @@ static int respond_text_page(struct nd_request *req, struct nd_store *store, int
     else
         nd_buf_append_str(&body, "null");
     nd_buf_append_str(&body, "}");
-    size_t len = 0;
-    char *text = nd_buf_take(&body, &len);
-    if (!text || !add_next_link(req, id, q, next)) {
-        free(text);
-        free(next);
+    bool linked = add_next_link(req, id, q, next);
+    free(next);
+    if (!linked) {
+        nd_buf_free(&body);
         return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
     }
-    free(next);
-    return nd_respond_json_text(req, 200, text, len);
+    return nd_respond_json_buf(req, 200, &body);
 }
 
 int nd_handle_comments_list(struct nd_request *req)

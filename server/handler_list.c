@@ -171,7 +171,6 @@ int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, cons
                          const char *nested)
 {
     int status;
-    char *link = NULL;
     json_t *page = NULL;
     if (f && nd_fields_apply_all(f, items, nested) != ND_OK) {
         json_decref(items);
@@ -183,17 +182,21 @@ int nd_list_respond_page(struct nd_request *req, json_t *items, char *next, cons
         status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (next) {
-        link = nd_url_build_next_link(path, lp->pairs, lp->n);
-        if (!link || !nd_respond_header(req, "Link", link)) {
-            json_decref(page);
-            status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
-            goto out;
-        }
+    if (next && !nd_list_next_link(req, path, lp)) {
+        json_decref(page);
+        status = nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
+        goto out;
     }
     status = nd_respond_json(req, 200, page);
 out:
-    free(link);
     free(next);
     return status;
+}
+
+bool nd_list_next_link(struct nd_request *req, const char *path, const struct nd_link_params *lp)
+{
+    char *link = nd_url_build_next_link(path, lp->pairs, lp->n);
+    bool ok = link && nd_respond_header(req, "Link", link);
+    free(link);
+    return ok;
 }

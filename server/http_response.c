@@ -186,8 +186,12 @@ int nd_respond_owned(struct nd_request *req, int status, const char *type, char 
     return status;
 }
 
-int nd_respond_json_text(struct nd_request *req, int status, char *text, size_t len)
+int nd_respond_json_buf(struct nd_request *req, int status, struct nd_buf *body)
 {
+    size_t len = 0;
+    char *text = nd_buf_take(body, &len);
+    if (text == NULL)
+        return nd_respond_err(req, ND_ERR_NOMEM, "out of memory");
     return nd_respond_owned(req, status, JSON_TYPE, text, len);
 }
 

@@ -83,6 +83,12 @@ void nd_link_params_list(struct nd_link_params *lp, const struct nd_list_query *
 bool nd_link_params_add(struct nd_link_params *lp, const char *name, const char *value);
 
 /*
+ * Sets the Link header to the next page: path with lp's parameters (which
+ * name the cursor). False, the answer's headers lost, when out of memory.
+ */
+bool nd_list_next_link(struct nd_request *req, const char *path, const struct nd_link_params *lp);
+
+/*
  * Answers one page: {"data":items,"next_cursor":next|null}, each item
  * trimmed to f (NULL: untouched; nested as for nd_fields_apply) and, when
  * there is a next page, a Link header to path with lp's parameters. Takes

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "newsd/buf.h"
 #include "newsd/config.h"
 #include "newsd/err.h"
 #include "newsd/metrics.h"
@@ -159,10 +160,11 @@ int nd_respond_static(struct nd_request *req, int status, const char *type, cons
 int nd_respond_owned(struct nd_request *req, int status, const char *type, char *data, size_t len);
 
 /*
- * nd_respond_owned of JSON text made without a tree (malloc'd, freed here;
- * NULL is out of memory): the Content-Type of nd_respond_json's answers.
+ * Answers the JSON text in body, made without a tree, with the Content-Type
+ * of nd_respond_json's answers; takes body's bytes (body is left empty). A
+ * body that failed (its err) is answered as out of memory.
  */
-int nd_respond_json_text(struct nd_request *req, int status, char *text, size_t len);
+int nd_respond_json_buf(struct nd_request *req, int status, struct nd_buf *body);
 
 /*
  * Sets an embedded file (assets.h) as the body, with the ETag and gzip
