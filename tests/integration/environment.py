@@ -29,7 +29,7 @@ SLOWDOWN = 10 if WRAPPER else 1
 # or to Tap.run_single, and skips itself in the cluster.
 TOPOLOGY = pg.TOPOLOGY
 CLUSTER = pg.CLUSTER
-CLUSTER_INSTANCES = 2
+CLUSTER_INSTANCES = pg.CLUSTER_INSTANCES
 
 # Why a check of a rate or stream limit skips itself in the cluster topology.
 LIMITS_PER_PROCESS = ("newsd's rate and stream limits count per process, and each instance "

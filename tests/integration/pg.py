@@ -32,6 +32,7 @@ BACKEND = os.environ.get("NEWSD_TEST_BACKEND", "sqlite")
 # single, or cluster: see environment.py and topology.py
 TOPOLOGY = os.environ.get("NEWSD_TEST_TOPOLOGY", "single")
 CLUSTER = TOPOLOGY == "cluster"
+CLUSTER_INSTANCES = 2  # newsd instances behind haproxy in the cluster topology
 PSQL = os.environ.get("ND_PSQL", "psql")
 
 
@@ -280,15 +281,27 @@ def skip_reason(binary, backends=BACKENDS):
 FOREIGN_NOTICE_S = 1.0 if BACKEND == "postgres" else 0.0
 
 
+def _until(read, ok, allowance):
+    """read() until ok(value) or allowance seconds passed; its last value. In
+    the cluster topology ok must hold for as many reads in a row as there
+    are instances: haproxy takes turns, so each instance has answered so,
+    and the test's next read finds it whichever instance answers."""
+    deadline = time.monotonic() + allowance
+    need = CLUSTER_INSTANCES if CLUSTER else 1
+    value = read()
+    good = 1 if ok(value) else 0
+    while good < need and time.monotonic() < deadline:
+        if not good:
+            time.sleep(0.02)
+        value = read()
+        good = good + 1 if ok(value) else 0
+    return value
+
+
 def soon(read):
     """read() now, or (on PostgreSQL) again until it is true or FOREIGN_NOTICE_S
     passed; its last value."""
-    deadline = time.monotonic() + FOREIGN_NOTICE_S
-    value = read()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = read()
-    return value
+    return _until(read, bool, FOREIGN_NOTICE_S)
 
 
 # In the cluster topology a test's own write went through one instance and
@@ -301,9 +314,4 @@ def settled(read, ok):
     """read() now, or (in the cluster topology) again until ok(value) or
     OWN_NOTICE_S passed; its last value. For a read right after the test's
     own write that must see it."""
-    deadline = time.monotonic() + OWN_NOTICE_S
-    value = read()
-    while not ok(value) and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = read()
-    return value
+    return _until(read, ok, OWN_NOTICE_S)

@@ -1,6 +1,7 @@
 """tap.py: TAP reporting for the integration tests.
 
-One "ok"/"not ok" line per test point, a skip as "ok N - name # SKIP reason",
+One "ok"/"not ok" line per test point (a failure and its diagnostics on
+stderr too, which a CI log shows), a skip as "ok N - name # SKIP reason",
 the plan last; Meson reads it. Running a case table (Tap.cases) and the
 server-stop point (Tap.stop_server) are here too, so a test file needs one
 object to report with.
@@ -69,9 +70,13 @@ class Tap:
         if failures:
             self.failed += 1
             print(f"not ok {self.count} - {name}")
+            # the failure goes to stderr as well: meson prints a failed
+            # test's stderr (--print-errorlogs), so a CI log names the point
+            print(f"not ok {self.count} - {name}", file=sys.stderr)
             for message in failures:
                 for line in str(message).splitlines() or [""]:
                     print(f"# {line}")
+                    print(f"# {line}", file=sys.stderr)
         else:
             print(f"ok {self.count} - {name}")
         sys.stdout.flush()
