@@ -17,6 +17,12 @@ took, which proves they were grouped. Over PostgreSQL every write that
 stands is answered its group's position (Newsd-Position), one per group, and
 a failed one none.
 
+Rows made in a group are found by search once it is committed, as they
+stand at its end (SQLite indexes a group's new rows at its end, migration
+0014): an article made and retitled, one made and deleted, a comment made and
+deleted, one made and kept, all in one group; and a comment another process
+writes is found too.
+
 A SIGTERM that comes while writes wait in the committer's queue stops the
 server only once they are committed and answered.
 
@@ -41,7 +47,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     BACKEND, SLOWDOWN, Server, Tap, binary_from_argv, check_stop, expect, hold_write_lock, http_request,
-    is_postgres,
+    is_postgres, soon,
 )
 
 BIN = binary_from_argv(single="the group commit log line and the in-flight count are one "
@@ -236,6 +242,78 @@ def test_group():
                       f"{len(set(stood))} positions for {groups - 3} transactions")
 
 
+def send_in_order(srv, writes):
+    """Sends writes one after another while the write lock is held, each
+    once the one before is in the server and queued, so they are queued (and
+    run in their group) in this order; the first waits for the lock alone."""
+    threads = []
+    with hold_write_lock(srv.db):
+        for w in writes:
+            threads.append(threading.Thread(target=w.send, args=(srv,)))
+            threads[-1].start()
+            deadline = time.monotonic() + 30
+            while in_flight(srv) < len(threads) + 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2 * SLOWDOWN)  # routed and queued behind the one before
+    for t in threads:
+        t.join(60)
+    tap.require(all(w.resp is not None for w in writes),
+                f"writes without an answer: {[w.error for w in writes if w.resp is None]}")
+
+
+def found(srv, word, kind="articles"):
+    resp = srv.request("GET", f"/v1/search?q={word}&type={kind}&limit=50", auth=True)
+    tap.require(resp.status == 200, f"search {word!r}: {resp}")
+    return sorted(r["id"] for r in resp.json["data"])
+
+
+def test_group_search():
+    """Rows made in a group are found by search after it, as they stand at
+    its end: made and edited, made and deleted, made and kept."""
+    with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0",
+                           "--log-level", "debug"]) as srv:
+        art = srv.create_article(title="Where the search group writes", body="x")
+        last = srv.create_comment(art["id"], body="Before the group")
+        first_article, first_comment = art["id"] + 1, last["id"] + 1  # ids go up by one
+        comments = f"/v1/articles/{art['id']}/comments"
+        writes = [
+            Write("POST", comments, {"author": "a", "body": "The lone first write"}, False, 201),
+            Write("POST", "/v1/articles", {"title": "Zebrafinch seen", "body": "Plain."}, True,
+                  201),
+            Write("PATCH", f"/v1/articles/{first_article}", {"title": "Quetzal seen"}, True, 200),
+            Write("POST", "/v1/articles", {"title": "Okapi spotted", "body": "Plain."}, True, 201),
+            Write("DELETE", f"/v1/articles/{first_article + 1}", None, True, 204),
+            Write("POST", comments, {"author": "b", "body": "A pangolin went by"}, False, 201),
+            Write("DELETE", f"/v1/comments/{first_comment + 1}", None, True, 204),
+            Write("POST", comments, {"author": "c", "body": "A marmoset stayed"}, False, 201),
+        ]
+        send_in_order(srv, writes)
+        tap.eq([w.resp.status for w in writes], [w.want for w in writes], "statuses")
+        tap.eq([w.resp.json.get("id") for w in writes if w.want == 201],
+               [first_comment, first_article, first_article + 1, first_comment + 1,
+                first_comment + 2], "the ids the test counted on")
+        tap.eq(found(srv, "zebrafinch"), [], "an article retitled in its group: old title")
+        tap.eq(found(srv, "quetzal"), [first_article], "an article retitled in its group: new")
+        tap.eq(found(srv, "okapi"), [], "an article deleted in its group")
+        tap.eq(found(srv, "pangolin", "comments"), [], "a comment deleted in its group")
+        tap.eq(found(srv, "marmoset", "comments"), [first_comment + 2], "a comment kept")
+        # a row written by another process (no group) is found at once
+        srv.sql("INSERT INTO comments (article_id, author, body, status, created_at) "
+                "VALUES (?, 'sql', 'A capybara from elsewhere', 'visible', 0)", [art["id"]])
+        tap.eq(len(soon(lambda: found(srv, "capybara", "comments"))), 1,
+               "a comment another process wrote")
+        if not is_postgres(srv.db):
+            for table in ("articles_fts", "comments_fts"):
+                srv.sql(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+            tap.eq(srv.sql("SELECT count(*) FROM search_deferred"), [(0,)],
+                   "no group's marks stay after it")
+        check_stop(tap, srv)
+        writes_n, groups = group_log(srv)
+        sizes = [int(m.group(1)) for m in map(GROUP_SIZE_LOG.search, srv.stderr_lines()) if m]
+        tap.diag(f"{writes_n} writes in {groups} transactions: {sizes}")
+        tap.check(len(writes) - 1 in sizes, f"the ordered writes were not one group: {sizes}")
+
+
 def test_stop():
     n = 10
     with Server(BIN, args=["--busy-timeout", "20000", "--comment-rate", "0",
@@ -289,5 +367,6 @@ def test_group_size():
 tap.run("concurrent writes in one group: each its own answer, one failure fails no other",
         test_group)
 tap.run("more writes at once than a group may hold take several groups", test_group_size)
+tap.run("a group's rows are found by search as they stand at its end", test_group_search)
 tap.run("writes queued at a SIGTERM are committed and answered before the exit", test_stop)
 tap.done()
