@@ -72,8 +72,8 @@ static enum nd_method method_of(const char *name)
  * Each thread keeps the last request it freed for its next one. A request
  * is 1 KiB, which glibc 2.36 counts as a large chunk: its calloc (gcc makes
  * one of malloc and memset, too) bypasses the thread's cache of freed chunks
- * and first consolidates the arena's small free chunks, 6-9% of a cached
- * get's CPU in malloc (bench/RESULTS.md, Run 11). A thread's spare is freed
+ * and first consolidates the arena's small free chunks: 6.5% of a cached
+ * get's profile (bench/RESULTS.md, Run 11). A thread's spare is freed
  * when the thread exits; nd_server_stop frees its own caller's, which
  * MHD_stop_daemon's completion callbacks may have left it.
  */
