@@ -466,8 +466,6 @@ void nd_store_rollback(struct nd_sqlite *st)
     st->savepoint_open = false;
 }
 
-static enum nd_err journals_in_memory(struct nd_sqlite *st);
-
 /*
  * A batch indexes its new rows for search once, at its end (migration 0014
  * says why and how): defer_search after its BEGIN marks the largest ids,
@@ -518,10 +516,7 @@ enum nd_err nd_sqlite_batch_begin(struct nd_store *store)
     }
     if (!sqlite3_get_autocommit(st->db))
         return ND_ERR_INVALID;
-    enum nd_err err = journals_in_memory(st);
-    if (err != ND_OK)
-        return err;
-    err = writer_acquire(st);
+    enum nd_err err = writer_acquire(st);
     if (err != ND_OK)
         return err;
     err = run_fixed(st, ND_STMT_BEGIN);
@@ -695,37 +690,21 @@ static enum nd_err configure(sqlite3 *db, const char *path, const struct nd_stor
 }
 
 /*
- * Statement journals (a savepoint's originals of the pages it changes) are
- * SQLite's default on most connections: in memory up to 64 KiB, then a
- * temporary file. Raising that threshold (SQLITE_CONFIG_STMTJRNL_SPILL)
- * saved the temporary-file writes of group commits, but with it at 256 KiB
- * or more SQLite 3.40.1 failed statements whose journal grew past it with
- * SQLITE_FULL ("database or disk is full") on a nearly empty disk: with
- * 4 MiB, migration 0011's DROP TABLE of the benchmark's 100,000 articles
- * failed so, and an UPDATE of 20,000 rows of 1 KB in a transaction failed at
- * 256 KiB, 1 MiB and 4 MiB alike (and passed at 64 and 128 KiB).
- *
- * A connection that runs batches (the committer of group commits, an
- * import) is where those files were written: each write of a batch is a
- * savepoint, and its journal went to the file once it passed 64 KiB,
- * written and read back with pwrite and pread in the middle of the group.
- * On such a connection temp_store=MEMORY keeps statement journals in memory
- * only, with no file and no threshold (so not the failing spill above). A
- * savepoint's journal is emptied when the write's savepoint is released, so
- * it holds one write's pages at a time. Measured in bench/RESULTS.md
- * (Run 11): with 32 clients, comments +24% and articles +20-79% a second.
- * Set before the first batch's BEGIN (the pragma cannot change inside a
- * transaction); temporary tables and sorts of that connection live in
- * memory too, and its statements are single-row writes.
+ * Statement journals (a savepoint's originals of the pages it changes) keep
+ * SQLite's default: in memory up to 64 KiB, then a temporary file. Raising
+ * that threshold (SQLITE_CONFIG_STMTJRNL_SPILL) saved the temporary-file
+ * writes of group commits, but with it at 256 KiB or more SQLite 3.40.1
+ * failed statements whose journal grew past it with SQLITE_FULL ("database
+ * or disk is full") on a nearly empty disk: with 4 MiB, migration 0011's
+ * DROP TABLE of the benchmark's 100,000 articles failed so, and an UPDATE of
+ * 20,000 rows of 1 KB in a transaction failed at 256 KiB, 1 MiB and 4 MiB
+ * alike (and passed at 64 and 128 KiB). Journals only in memory
+ * (temp_store=MEMORY on the connections that run batches) bought group
+ * commits 24% while FTS5 wrote its index at every savepoint; once a batch
+ * indexed its rows at its end (migration 0014) they bought nothing
+ * measurable, and they held a whole statement's journal in memory: an
+ * import of 20,000 articles peaked 63 MB higher (bench/RESULTS.md, Run 11).
  */
-static enum nd_err journals_in_memory(struct nd_sqlite *st)
-{
-    if (st->journals_in_memory)
-        return ND_OK;
-    enum nd_err err = pragma(st->db, "PRAGMA temp_store=MEMORY");
-    st->journals_in_memory = err == ND_OK;
-    return err;
-}
 
 /*
  * SQLite keeps statistics of its allocations (sqlite3_memory_used and the

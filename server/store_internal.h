@@ -113,10 +113,9 @@ struct nd_sqlite {
     bool batch_doomed;      /* an inner batch end asked for a rollback */
     enum nd_err batch_lost; /* why SQLite rolled the open batch back on its own; ND_OK */
     bool savepoint_open;
-    bool journals_in_memory; /* temp_store=MEMORY was set for its batches (store.c) */
-    bool holds_writer;       /* this connection holds the process's writer mutex (store.c) */
-    int64_t change_head;     /* the change-log head this write saw after BEGIN; -1 unknown */
-    int64_t data_version;    /* what nd_store_foreign_commits last read; -1 before */
+    bool holds_writer;    /* this connection holds the process's writer mutex (store.c) */
+    int64_t change_head;  /* the change-log head this write saw after BEGIN; -1 unknown */
+    int64_t data_version; /* what nd_store_foreign_commits last read; -1 before */
     unsigned busy_timeout_ms;
     /* the WAL index's header as SQLite maps it, and its words at the last full look
        of nd_store_foreign_commits (store.c); NULL: not known (yet, or ever) */

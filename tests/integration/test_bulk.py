@@ -161,9 +161,7 @@ def test_many(srv):
         # Streamed, the body never stays whole (41 MiB): a release build grows about 3 MiB.
         # Under AddressSanitizer (scripts/test's build) what the allocator touched stays
         # resident with its shadow: 18.6-19.0 MiB before the checkpoint thread, 20.2-21.0
-        # with it (which costs 0.1-0.2 MiB in a release build), 21.3-21.4 with statement
-        # journals in memory on batch connections (1 MiB more in a release build too), so
-        # the bound is wider there.
+        # with it (which costs 0.1-0.2 MiB in a release build), so the bound is wider there.
         share = 0.6 if os.environ.get("ASAN_OPTIONS") else 0.5
         tap.check(grew < body_mib * share,
                   f"resident memory grew {grew:.1f} MiB for a {body_mib:.0f} MiB body")
