@@ -116,23 +116,28 @@ def plan(art, other, parent):
     return writes
 
 
-def send_grouped(srv, writes, while_held=None):
+def send_grouped(srv, writes, while_held=None, in_order=False):
     """Sends every write while another process holds the write lock, and
     lets go once all of them are waiting in the server (and while_held, if
-    given, has been called)."""
+    given, has been called). in_order sends each write only once the one
+    before is waiting in the server, so they are queued (and run in their
+    group) in this order; the first then waits for the lock alone."""
     threads = [threading.Thread(target=w.send, args=(srv,)) for w in writes]
     with hold_write_lock(srv.db):
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        # the /metrics request counts itself
-        while in_flight(srv) < len(writes) + 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tap.check(in_flight(srv) >= len(writes) + 1,
-                  f"only {in_flight(srv) - 1} of {len(writes)} writes reached the server")
-        # in flight from their headers on: give the last ones time to be
-        # routed (a key check, a rate limit) and queued for the committer
-        time.sleep(0.3 * SLOWDOWN)
+        sent = 0
+        for batch in ([[t] for t in threads] if in_order else [threads]):
+            for t in batch:
+                t.start()
+            sent += len(batch)
+            deadline = time.monotonic() + 30
+            # the /metrics request counts itself
+            while in_flight(srv) < sent + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            tap.check(in_flight(srv) >= sent + 1,
+                      f"only {in_flight(srv) - 1} of {sent} writes reached the server")
+            # in flight from their headers on: give the last ones time to be
+            # routed (a key check, a rate limit) and queued for the committer
+            time.sleep(0.3 * SLOWDOWN)
         if while_held is not None:
             while_held()
     for t in threads:
@@ -242,25 +247,6 @@ def test_group():
                       f"{len(set(stood))} positions for {groups - 3} transactions")
 
 
-def send_in_order(srv, writes):
-    """Sends writes one after another while the write lock is held, each
-    once the one before is in the server and queued, so they are queued (and
-    run in their group) in this order; the first waits for the lock alone."""
-    threads = []
-    with hold_write_lock(srv.db):
-        for w in writes:
-            threads.append(threading.Thread(target=w.send, args=(srv,)))
-            threads[-1].start()
-            deadline = time.monotonic() + 30
-            while in_flight(srv) < len(threads) + 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(0.2 * SLOWDOWN)  # routed and queued behind the one before
-    for t in threads:
-        t.join(60)
-    tap.require(all(w.resp is not None for w in writes),
-                f"writes without an answer: {[w.error for w in writes if w.resp is None]}")
-
-
 def found(srv, word, kind="articles"):
     resp = srv.request("GET", f"/v1/search?q={word}&type={kind}&limit=50", auth=True)
     tap.require(resp.status == 200, f"search {word!r}: {resp}")
@@ -287,7 +273,7 @@ def test_group_search():
             Write("DELETE", f"/v1/comments/{first_comment + 1}", None, True, 204),
             Write("POST", comments, {"author": "c", "body": "A marmoset stayed"}, False, 201),
         ]
-        send_in_order(srv, writes)
+        send_grouped(srv, writes, in_order=True)
         tap.eq([w.resp.status for w in writes], [w.want for w in writes], "statuses")
         tap.eq([w.resp.json.get("id") for w in writes if w.want == 201],
                [first_comment, first_article, first_article + 1, first_comment + 1,
